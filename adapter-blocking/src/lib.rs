@@ -1,0 +1,1 @@
+//! Conch over blocking (work in progress).

@@ -1,0 +1,1 @@
+//! Conch over smol (work in progress).

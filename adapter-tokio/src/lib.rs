@@ -1,0 +1,1 @@
+//! Conch over tokio (work in progress).

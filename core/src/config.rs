@@ -1,0 +1,156 @@
+//! Configuration of a [`crate::Connection`], one struct per role with the
+//! shared transport and channel settings inside.
+//!
+//! Defaults follow OpenSSH where it has a setting of the same meaning.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::crypto::CryptoProvider;
+use crate::keys::PrivateKey;
+
+/// Settings of the transport layer, the same for both roles.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// The algorithm implementations available.
+    pub crypto: Arc<CryptoProvider>,
+    /// Algorithm names to offer, most preferred first, per negotiation slot.
+    /// Every name must be one the provider implements.
+    pub algorithms: AlgorithmPreferences,
+    /// The software version part of our identification string
+    /// (`SSH-2.0-<this>`, RFC 4253 section 4.2).
+    pub software_version: String,
+    /// Start a key re-exchange after this many bytes in either direction
+    /// (OpenSSH `RekeyLimit`, default 1 GiB; RFC 4253 section 9 recommends 1 GiB).
+    pub rekey_bytes: u64,
+    /// Start a key re-exchange after this much time, if set (OpenSSH `RekeyLimit`'s
+    /// second field; default 1 hour as RFC 4253 section 9 recommends).
+    pub rekey_interval: Option<Duration>,
+    /// Send a keepalive after this long without hearing from the peer
+    /// (OpenSSH `ServerAliveInterval` / `ClientAliveInterval`; off by default).
+    pub keepalive_interval: Option<Duration>,
+    /// Disconnect after this many keepalives go unanswered (OpenSSH
+    /// `ServerAliveCountMax`, default 3).
+    pub keepalive_max: u32,
+    /// Time allowed from the start until the first key exchange completes and
+    /// (server) the client is authenticated (OpenSSH `LoginGraceTime`, 120 s).
+    pub handshake_timeout: Option<Duration>,
+    /// Largest packet we accept, in bytes, counting the length field, padding
+    /// and MAC. 256 KiB as OpenSSH.
+    pub max_packet_len: u32,
+    /// Offer and enforce strict key exchange (OpenSSH `kex-strict-*-v00`,
+    /// the Terrapin counter-measure). On by default.
+    pub strict_kex: bool,
+}
+
+/// Algorithm names in preference order for each slot of KEXINIT
+/// (RFC 4253 section 7.1). The same lists are used in both directions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlgorithmPreferences {
+    /// Key exchange methods.
+    pub kex: Vec<String>,
+    /// Host key signature algorithms.
+    pub host_key: Vec<String>,
+    /// Ciphers.
+    pub cipher: Vec<String>,
+    /// MACs (not used with AEAD ciphers).
+    pub mac: Vec<String>,
+}
+
+impl AlgorithmPreferences {
+    /// Every algorithm the provider implements and enables by default, in
+    /// the provider's preference order.
+    pub fn defaults_for(crypto: &CryptoProvider) -> Self {
+        crypto.default_preferences()
+    }
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        let crypto = Arc::new(CryptoProvider::default());
+        TransportConfig {
+            algorithms: AlgorithmPreferences::defaults_for(&crypto),
+            crypto,
+            software_version: concat!("Conch_", env!("CARGO_PKG_VERSION")).to_string(),
+            rekey_bytes: 1 << 30,
+            rekey_interval: Some(Duration::from_secs(3600)),
+            keepalive_interval: None,
+            keepalive_max: 3,
+            handshake_timeout: Some(Duration::from_secs(120)),
+            max_packet_len: 256 * 1024,
+            strict_kex: true,
+        }
+    }
+}
+
+/// Settings of the connection protocol (RFC 4254).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelConfig {
+    /// Receive window we grant each channel, in bytes. OpenSSH uses 2 MiB.
+    pub window_size: u32,
+    /// Largest data packet we accept per channel (OpenSSH: 32 KiB).
+    pub max_packet_size: u32,
+    /// Most channels open at once; further opens from the peer are refused
+    /// with `resource shortage`, and ours fail with an API error.
+    pub max_channels: u32,
+    /// Bytes of outgoing messages queued (not yet handed to the socket) above
+    /// which `send_data` accepts nothing more, so a stalled socket or a key
+    /// exchange bounds memory.
+    pub send_buffer_limit: usize,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        ChannelConfig {
+            window_size: 2 * 1024 * 1024,
+            max_packet_size: 32 * 1024,
+            max_channels: 8192,
+            send_buffer_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// Configuration of the client role.
+#[derive(Debug, Clone, Default)]
+pub struct ClientConfig {
+    /// Transport settings.
+    pub transport: TransportConfig,
+    /// Channel settings.
+    pub channels: ChannelConfig,
+}
+
+/// Configuration of the server role.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Transport settings.
+    pub transport: TransportConfig,
+    /// Channel settings.
+    pub channels: ChannelConfig,
+    /// Host keys; at least one. The first whose algorithm the client accepts is used.
+    pub host_keys: Vec<PrivateKey>,
+    /// Authentication methods offered, in the order listed to clients.
+    pub auth_methods: Vec<String>,
+    /// Failed authentication attempts allowed before disconnecting (OpenSSH
+    /// `MaxAuthTries`, 6).
+    pub max_auth_attempts: u32,
+    /// Banner sent before authentication (RFC 4252 section 5.4), if any.
+    pub auth_banner: Option<String>,
+}
+
+impl ServerConfig {
+    /// A server configuration with these host keys and defaults otherwise.
+    pub fn new(host_keys: Vec<PrivateKey>) -> Self {
+        ServerConfig {
+            transport: TransportConfig::default(),
+            channels: ChannelConfig::default(),
+            host_keys,
+            auth_methods: vec![
+                "publickey".to_string(),
+                "password".to_string(),
+                "keyboard-interactive".to_string(),
+            ],
+            max_auth_attempts: 6,
+            auth_banner: None,
+        }
+    }
+}

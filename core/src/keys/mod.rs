@@ -1,0 +1,250 @@
+//! Public and private keys, and the SSH signature blobs made with them.
+//!
+//! Parsing and encoding of key formats (the wire blob of RFC 4253 section 6.6,
+//! OpenSSH `.pub` lines, and `openssh-key-v1` private keys, PROTOCOL.key) is
+//! done by the `ssh-key` crate; this module gives the rest of Conch the few
+//! operations it needs with the error split it uses.
+
+use std::fmt;
+
+use signature::{Signer, Verifier};
+use ssh_key::{Algorithm, HashAlg};
+
+use crate::wire::{Encode, Reader};
+
+/// A key could not be read or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The text or blob is not a key in a format we read.
+    #[error("invalid key encoding: {0}")]
+    Encoding(String),
+    /// The key is encrypted and needs a passphrase.
+    #[error("key is encrypted; a passphrase is needed")]
+    Encrypted,
+    /// The passphrase did not decrypt the key.
+    #[error("incorrect passphrase")]
+    WrongPassphrase,
+    /// The key's algorithm is not one Conch can use.
+    #[error("unsupported key algorithm {0:?}")]
+    Unsupported(String),
+    /// Signing failed.
+    #[error("signing failed")]
+    Sign,
+}
+
+/// A public key: what a server presents as its host key and what a user
+/// offers for authentication.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    inner: ssh_key::PublicKey,
+    blob: Vec<u8>,
+}
+
+impl PublicKey {
+    /// Decodes the wire blob (`string` algorithm name followed by key data,
+    /// RFC 4253 section 6.6).
+    pub fn from_blob(blob: &[u8]) -> Result<Self, KeyError> {
+        let inner =
+            ssh_key::PublicKey::from_bytes(blob).map_err(|e| KeyError::Encoding(e.to_string()))?;
+        Ok(PublicKey {
+            inner,
+            blob: blob.to_vec(),
+        })
+    }
+
+    /// Parses one OpenSSH public key line (`ssh-ed25519 AAAA... comment`).
+    pub fn from_openssh(line: &str) -> Result<Self, KeyError> {
+        let inner = ssh_key::PublicKey::from_openssh(line.trim())
+            .map_err(|e| KeyError::Encoding(e.to_string()))?;
+        Self::from_ssh_key(inner)
+    }
+
+    fn from_ssh_key(inner: ssh_key::PublicKey) -> Result<Self, KeyError> {
+        let blob = inner
+            .to_bytes()
+            .map_err(|e| KeyError::Encoding(e.to_string()))?;
+        Ok(PublicKey { inner, blob })
+    }
+
+    /// The wire blob.
+    pub fn blob(&self) -> &[u8] {
+        &self.blob
+    }
+
+    /// The key type name, e.g. `ssh-ed25519`.
+    pub fn algorithm(&self) -> String {
+        self.inner.algorithm().as_str().to_string()
+    }
+
+    /// The OpenSSH one-line form, without comment.
+    pub fn to_openssh(&self) -> String {
+        let mut k = self.inner.clone();
+        k.set_comment("");
+        k.to_openssh().unwrap_or_default().trim_end().to_string()
+    }
+
+    /// `SHA256:` followed by unpadded base64 of the SHA-256 of the blob, as
+    /// `ssh-keygen -l` prints it.
+    pub fn fingerprint(&self) -> String {
+        self.inner.fingerprint(HashAlg::Sha256).to_string()
+    }
+
+    /// The signature algorithms this key can verify, most preferred first.
+    pub fn signature_algorithms(&self) -> Vec<&'static str> {
+        signature_algorithms_for(&self.inner.algorithm())
+    }
+
+    /// Verifies an SSH signature blob (`string` algorithm, `string` signature)
+    /// over `data`. The blob's algorithm must be `expected_algorithm`, which
+    /// must be one this key supports; otherwise the signature is refused.
+    pub fn verify(&self, expected_algorithm: &str, data: &[u8], sig_blob: &[u8]) -> bool {
+        if !self.signature_algorithms().contains(&expected_algorithm) {
+            return false;
+        }
+        let mut r = Reader::new(sig_blob);
+        let Ok(alg) = r.ascii() else { return false };
+        if alg != expected_algorithm {
+            return false;
+        }
+        let Ok(sig) = ssh_key::Signature::try_from(sig_blob) else {
+            return false;
+        };
+        Verifier::verify(self.inner.key_data(), data, &sig).is_ok()
+    }
+
+    /// The underlying `ssh-key` value.
+    pub fn as_ssh_key(&self) -> &ssh_key::PublicKey {
+        &self.inner
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({} {})", self.algorithm(), self.fingerprint())
+    }
+}
+
+fn signature_algorithms_for(alg: &Algorithm) -> Vec<&'static str> {
+    match alg {
+        Algorithm::Ed25519 => vec!["ssh-ed25519"],
+        _ => Vec::new(),
+    }
+}
+
+/// A private key, able to sign. Its secret material is zeroized on drop (by
+/// `ssh-key`).
+#[derive(Clone)]
+pub struct PrivateKey {
+    inner: ssh_key::PrivateKey,
+    public: PublicKey,
+}
+
+impl PrivateKey {
+    /// Parses an `openssh-key-v1` private key (PROTOCOL.key). An encrypted key
+    /// needs `passphrase`; without one this returns [`KeyError::Encrypted`].
+    pub fn from_openssh(text: &[u8], passphrase: Option<&[u8]>) -> Result<Self, KeyError> {
+        let mut inner = ssh_key::PrivateKey::from_openssh(text)
+            .map_err(|e| KeyError::Encoding(e.to_string()))?;
+        if inner.is_encrypted() {
+            let Some(pass) = passphrase else {
+                return Err(KeyError::Encrypted);
+            };
+            inner = inner.decrypt(pass).map_err(|e| match e {
+                ssh_key::Error::Crypto | ssh_key::Error::Decrypted => KeyError::WrongPassphrase,
+                other => KeyError::Encoding(other.to_string()),
+            })?;
+        }
+        Self::from_ssh_key(inner)
+    }
+
+    /// Generates a new Ed25519 key from the given RNG.
+    pub fn generate_ed25519(rng: &mut dyn rand_core::CryptoRngCore) -> Self {
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut seed[..]);
+        let kp = ssh_key::private::Ed25519Keypair::from_seed(&seed);
+        let inner = ssh_key::PrivateKey::new(ssh_key::private::KeypairData::Ed25519(kp), "")
+            .expect("an Ed25519 keypair is always a valid private key");
+        Self::from_ssh_key(inner).expect("an Ed25519 public key always encodes")
+    }
+
+    /// Wraps an `ssh-key` private key (which must be decrypted).
+    pub fn from_ssh_key(inner: ssh_key::PrivateKey) -> Result<Self, KeyError> {
+        if inner.is_encrypted() {
+            return Err(KeyError::Encrypted);
+        }
+        if signature_algorithms_for(&inner.algorithm()).is_empty() {
+            return Err(KeyError::Unsupported(
+                inner.algorithm().as_str().to_string(),
+            ));
+        }
+        let public = PublicKey::from_ssh_key(inner.public_key().clone())?;
+        Ok(PrivateKey { inner, public })
+    }
+
+    /// Encodes as an unencrypted `openssh-key-v1` PEM document.
+    pub fn to_openssh(&self) -> Result<String, KeyError> {
+        self.inner
+            .to_openssh(ssh_key::LineEnding::LF)
+            .map(|s| s.to_string())
+            .map_err(|e| KeyError::Encoding(e.to_string()))
+    }
+
+    /// The public half.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// Signs `data` with `algorithm` (one of
+    /// [`PublicKey::signature_algorithms`]) and returns the SSH signature blob.
+    pub fn sign(&self, algorithm: &str, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+        if !self.public.signature_algorithms().contains(&algorithm) {
+            return Err(KeyError::Unsupported(algorithm.to_string()));
+        }
+        let sig: ssh_key::Signature = self.inner.try_sign(data).map_err(|_| KeyError::Sign)?;
+        let mut blob = Vec::with_capacity(sig.as_bytes().len() + algorithm.len() + 8);
+        blob.put_str(algorithm);
+        blob.put_string(sig.as_bytes());
+        Ok(blob)
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey({:?})", self.public)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::rand_core::SeedableRng;
+
+    #[test]
+    fn sign_and_verify_round_trip_and_tamper() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        let key = PrivateKey::generate_ed25519(&mut rng);
+        let sig = key.sign("ssh-ed25519", b"hello").unwrap();
+        let public = PublicKey::from_blob(key.public_key().blob()).unwrap();
+        assert!(public.verify("ssh-ed25519", b"hello", &sig));
+        assert!(!public.verify("ssh-ed25519", b"hellp", &sig));
+        assert!(!public.verify("rsa-sha2-256", b"hello", &sig));
+        let mut bad = sig.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(!public.verify("ssh-ed25519", b"hello", &bad));
+    }
+
+    #[test]
+    fn openssh_text_round_trip() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
+        let key = PrivateKey::generate_ed25519(&mut rng);
+        let pem = key.to_openssh().unwrap();
+        let back = PrivateKey::from_openssh(pem.as_bytes(), None).unwrap();
+        assert_eq!(back.public_key(), key.public_key());
+        let line = key.public_key().to_openssh();
+        assert!(line.starts_with("ssh-ed25519 AAAA"));
+        assert_eq!(&PublicKey::from_openssh(&line).unwrap(), key.public_key());
+        assert!(key.public_key().fingerprint().starts_with("SHA256:"));
+    }
+}

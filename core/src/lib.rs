@@ -1,0 +1,47 @@
+//! # conch-core
+//!
+//! The SSH protocol (RFC 4251-4254 and the extensions OpenSSH speaks) as a
+//! pure, deterministic state machine: a [`Connection`] consumes bytes and
+//! emits bytes and [`Event`]s. It does no I/O, reads no clock and draws no OS
+//! randomness: time is an argument and randomness comes from the RNG given at
+//! construction, so the same seed and inputs give byte-identical output.
+//! Runtime adapters (`conch-tokio`, `conch-smol`, `conch-blocking`) move the
+//! bytes; see [`Connection`] for the loop every adapter follows.
+//!
+//! Layers, each in its own module:
+//! - [`transport`]: identification, binary packets, key exchange (RFC 4253);
+//! - [`auth`]: user authentication (RFC 4252, RFC 4256);
+//! - [`channel`]: channels and requests (RFC 4254);
+//! - [`crypto`]: the algorithm provider behind small traits;
+//! - [`keys`]: public/private keys and signatures;
+//! - [`wire`]: the SSH data types (RFC 4251 section 5).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod channel;
+pub mod config;
+mod connection;
+pub mod crypto;
+pub mod error;
+pub mod event;
+pub mod keys;
+pub mod msg;
+mod outbox;
+pub mod transport;
+pub mod wire;
+
+pub use auth::AuthDecision;
+pub use config::{
+    AlgorithmPreferences, ChannelConfig, ClientConfig, ServerConfig, TransportConfig,
+};
+pub use connection::{Connection, Rng};
+pub use error::{ApiMisuse, DisconnectReason, Error, PeerIncompatible, PeerMisbehaved};
+pub use event::{
+    AuthAttempt, ChannelId, ChannelOpenFailure, ChannelRequest, Event, NegotiatedAlgorithms,
+    Prompt, WindowSize,
+};
+pub use keys::{KeyError, PrivateKey, PublicKey};
+pub use transport::Side;
+
+pub use bytes::Bytes;

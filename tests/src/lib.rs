@@ -1,0 +1,1 @@
+//! Helpers that start real SSH peers on loopback for interop tests.
