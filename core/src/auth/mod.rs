@@ -1,15 +1,41 @@
 //! User authentication (RFC 4252, RFC 4256), client and server roles.
 //!
-//! STUB: the interface the rest of the crate uses. Bodies to be written.
+//! Both roles are small state machines driven by the connection glue:
+//! [`ClientAuth`] turns the application's `auth_*` calls into
+//! SSH_MSG_USERAUTH_REQUESTs and the server's answers into events;
+//! [`ServerAuth`] turns each request into an [`Event::AuthRequest`] and the
+//! application's [`AuthDecision`] into the answer. Message number 60 means
+//! something different per method (PK_OK, PASSWD_CHANGEREQ, INFO_REQUEST), so
+//! each side tracks which method is in progress.
+//!
+//! [`Event::AuthRequest`]: crate::event::Event::AuthRequest
 
-use std::collections::VecDeque;
+mod client;
+mod server;
+#[cfg(test)]
+mod tests;
 
-use bytes::Bytes;
+pub(crate) use client::ClientAuth;
+pub(crate) use server::{ServerAuth, ServerAuthConfig};
 
-use crate::error::{ApiMisuse, Error};
-use crate::event::{Event, Prompt};
-use crate::keys::PublicKey;
-use crate::outbox::Outbox;
+use crate::event::Prompt;
+use crate::wire::Encode;
+
+/// The service that carries user authentication (RFC 4252 section 1).
+pub(crate) const SERVICE_USERAUTH: &str = "ssh-userauth";
+/// The service started once authenticated (RFC 4254 section 1).
+pub(crate) const SERVICE_CONNECTION: &str = "ssh-connection";
+
+/// Method names (RFC 4252 sections 5.2, 7, 8; RFC 4256 section 3.1).
+pub(crate) const METHOD_NONE: &str = "none";
+pub(crate) const METHOD_PUBLICKEY: &str = "publickey";
+pub(crate) const METHOD_PASSWORD: &str = "password";
+pub(crate) const METHOD_KEYBOARD_INTERACTIVE: &str = "keyboard-interactive";
+
+/// Most prompts in one keyboard-interactive INFO_REQUEST that we send or
+/// accept. RFC 4256 sets no limit; a hostile server must not make the client
+/// allocate without bound, and no real PAM conversation comes near this.
+pub(crate) const MAX_PROMPTS: usize = 64;
 
 /// What the transport knows that authentication needs.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +47,14 @@ pub(crate) struct AuthContext<'a> {
 }
 
 /// The server application's answer to an [`Event::AuthRequest`].
+///
+/// Which answers fit which attempt: `Accept` and `Reject` fit every attempt;
+/// `Partial` fits everything but a publickey query; `ChangePassword` only a
+/// password attempt; `InfoRequest` only keyboard-interactive. Any other
+/// combination is refused with [`crate::ApiMisuse::InvalidArgument`] and the
+/// request stays pending.
+///
+/// [`Event::AuthRequest`]: crate::event::Event::AuthRequest
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthDecision {
@@ -53,140 +87,32 @@ pub enum AuthDecision {
     },
 }
 
-/// Client-side authentication state.
-#[derive(Debug, Default)]
-pub(crate) struct ClientAuth {}
-
-impl ClientAuth {
-    /// Queues SERVICE_REQUEST "ssh-userauth". Called once, when the first key
-    /// exchange is done and the host key accepted.
-    pub(crate) fn start(&mut self, _out: &mut Outbox) {}
-
-    /// Handles SERVICE_ACCEPT (6) and messages 50..=79.
-    pub(crate) fn handle(
-        &mut self,
-        _payload: Bytes,
-        _ctx: AuthContext<'_>,
-        _out: &mut Outbox,
-        _events: &mut VecDeque<Event>,
-    ) -> Result<(), Error> {
-        Ok(())
-    }
-
-    /// Whether USERAUTH_SUCCESS was received.
-    pub(crate) fn is_authenticated(&self) -> bool {
-        false
-    }
-
-    /// Tries the `none` method.
-    pub(crate) fn none(&mut self, _user: &str, _out: &mut Outbox) -> Result<(), ApiMisuse> {
-        Ok(())
-    }
-
-    /// Tries a password.
-    pub(crate) fn password(
-        &mut self,
-        _user: &str,
-        _password: &str,
-        _out: &mut Outbox,
-    ) -> Result<(), ApiMisuse> {
-        Ok(())
-    }
-
-    /// Answers a password change request.
-    pub(crate) fn change_password(
-        &mut self,
-        _old: &str,
-        _new: &str,
-        _out: &mut Outbox,
-    ) -> Result<(), ApiMisuse> {
-        Ok(())
-    }
-
-    /// Offers a public key (query without signature first).
-    pub(crate) fn publickey(
-        &mut self,
-        _user: &str,
-        _key: &PublicKey,
-        _ctx: AuthContext<'_>,
-        _out: &mut Outbox,
-    ) -> Result<(), ApiMisuse> {
-        Ok(())
-    }
-
-    /// Sends the signed publickey request after `AuthSignatureNeeded`.
-    pub(crate) fn signature(
-        &mut self,
-        _signature_blob: &[u8],
-        _out: &mut Outbox,
-    ) -> Result<(), ApiMisuse> {
-        Ok(())
-    }
-
-    /// Starts keyboard-interactive.
-    pub(crate) fn keyboard_interactive(
-        &mut self,
-        _user: &str,
-        _submethods: &str,
-        _out: &mut Outbox,
-    ) -> Result<(), ApiMisuse> {
-        Ok(())
-    }
-
-    /// Answers an info request.
-    pub(crate) fn info_response(
-        &mut self,
-        _responses: &[String],
-        _out: &mut Outbox,
-    ) -> Result<(), ApiMisuse> {
-        Ok(())
-    }
+/// The bytes a publickey signature covers (RFC 4252 section 7): the session
+/// id, then the signed USERAUTH_REQUEST without its signature field.
+pub(crate) fn publickey_signed_data(
+    session_id: &[u8],
+    user: &str,
+    service: &str,
+    algorithm: &str,
+    key_blob: &[u8],
+) -> Vec<u8> {
+    let mut data = Vec::with_capacity(
+        session_id.len() + user.len() + service.len() + algorithm.len() + key_blob.len() + 48,
+    );
+    data.put_string(session_id);
+    data.put_u8(crate::msg::USERAUTH_REQUEST);
+    data.put_str(user);
+    data.put_str(service);
+    data.put_str(METHOD_PUBLICKEY);
+    data.put_bool(true);
+    data.put_str(algorithm);
+    data.put_string(key_blob);
+    data
 }
 
-/// Server-side authentication settings, from `ServerConfig`.
-#[derive(Debug, Clone)]
-pub(crate) struct ServerAuthConfig {
-    /// Methods offered.
-    pub methods: Vec<String>,
-    /// Failed attempts before DISCONNECT (14).
-    pub max_attempts: u32,
-    /// Banner to send before the first USERAUTH_FAILURE / with the first reply.
-    pub banner: Option<String>,
-}
-
-/// Server-side authentication state.
-#[derive(Debug)]
-pub(crate) struct ServerAuth {}
-
-impl ServerAuth {
-    /// A new server auth state.
-    pub(crate) fn new(_config: ServerAuthConfig) -> Self {
-        ServerAuth {}
-    }
-
-    /// Handles SERVICE_REQUEST (5) and messages 50..=79.
-    pub(crate) fn handle(
-        &mut self,
-        _payload: Bytes,
-        _ctx: AuthContext<'_>,
-        _out: &mut Outbox,
-        _events: &mut VecDeque<Event>,
-    ) -> Result<(), Error> {
-        Ok(())
-    }
-
-    /// Applies the application's decision on the pending `AuthRequest`.
-    pub(crate) fn decide(
-        &mut self,
-        _decision: AuthDecision,
-        _out: &mut Outbox,
-        _events: &mut VecDeque<Event>,
-    ) -> Result<(), Error> {
-        Ok(())
-    }
-
-    /// Whether a user is authenticated.
-    pub(crate) fn is_authenticated(&self) -> bool {
-        false
-    }
+/// Text from the peer meant for a human (banner, prompts): decoded leniently,
+/// because old servers send Latin-1 banners, and stripped of control
+/// characters so the peer cannot drive the user's terminal.
+pub(crate) fn display_text(raw: &[u8]) -> String {
+    crate::error::sanitize_text(&String::from_utf8_lossy(raw))
 }
