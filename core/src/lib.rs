@@ -20,12 +20,14 @@
 
 pub mod auth;
 pub mod channel;
+pub mod cipher;
 pub mod config;
 mod connection;
 pub mod crypto;
 pub mod error;
 pub mod event;
 pub mod keys;
+pub mod kex;
 pub mod msg;
 mod outbox;
 pub mod transport;
