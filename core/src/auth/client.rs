@@ -334,8 +334,9 @@ impl ClientAuth {
         out: &mut Outbox,
     ) -> Result<(), ApiMisuse> {
         self.can_start_method()?;
-        let algorithm = choose_signature_algorithm(key, ctx.server_sig_algs)
-            .ok_or(ApiMisuse::InvalidArgument("key type cannot sign"))?;
+        let algorithm =
+            choose_signature_algorithm(&key.signature_algorithms(), ctx.server_sig_algs)
+                .ok_or(ApiMisuse::InvalidArgument("key type cannot sign"))?;
         // RFC 4252 section 7: the query, FALSE and no signature.
         let mut m = out.message(msg::USERAUTH_REQUEST);
         put_request_head(&mut m, user, METHOD_PUBLICKEY);
@@ -445,15 +446,16 @@ fn put_request_head(m: &mut impl Encode, user: &str, method: &str) {
     m.put_str(method);
 }
 
-/// The signature algorithm to offer `key` with: the first of the key's
-/// algorithms the server lists in `server-sig-algs` (RFC 8308 section 3.1),
-/// else the key's preferred one. A server that lists none of them may still
-/// accept the key's own algorithm (as OpenSSH assumes for non-RSA keys).
+/// The signature algorithm to offer a key with, given the key's algorithms
+/// (`ours`, most preferred first): the first of ours the server lists in
+/// `server-sig-algs` (RFC 8308 section 3.1), else our preferred one. A
+/// server that lists none of them may still accept the key's own algorithm
+/// (as OpenSSH's client assumes for non-RSA keys). This matters for RSA
+/// keys, where `rsa-sha2-512`, `rsa-sha2-256` and `ssh-rsa` share one blob.
 fn choose_signature_algorithm(
-    key: &PublicKey,
+    ours: &[&'static str],
     server_sig_algs: Option<&[String]>,
 ) -> Option<&'static str> {
-    let ours = key.signature_algorithms();
     server_sig_algs
         .and_then(|theirs| ours.iter().copied().find(|a| theirs.iter().any(|t| t == a)))
         .or_else(|| ours.first().copied())
@@ -480,4 +482,28 @@ fn read_info_request(r: &mut Reader<'_>) -> Result<(String, String, Vec<Prompt>)
 
 fn unexpected(msg: u8, state: &'static str) -> Error {
     PeerMisbehaved::UnexpectedMessage { msg, state }.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose_signature_algorithm;
+
+    #[test]
+    fn signature_algorithm_is_the_first_of_ours_the_server_lists() {
+        let rsa = ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+        let listed = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let theirs = listed(&["ssh-ed25519", "ssh-rsa", "rsa-sha2-256"]);
+        assert_eq!(
+            choose_signature_algorithm(&rsa, Some(&theirs)),
+            Some("rsa-sha2-256")
+        );
+        // Nothing in common, or no list: our preferred one.
+        let theirs = listed(&["ssh-ed25519"]);
+        assert_eq!(
+            choose_signature_algorithm(&rsa, Some(&theirs)),
+            Some("rsa-sha2-512")
+        );
+        assert_eq!(choose_signature_algorithm(&rsa, None), Some("rsa-sha2-512"));
+        assert_eq!(choose_signature_algorithm(&[], None), None);
+    }
 }
