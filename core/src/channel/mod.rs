@@ -497,7 +497,9 @@ impl Channels {
         let (window, max_packet) = (self.config.window_size, self.config.max_packet_size);
         let ch = self.channel_mut(id)?;
         if ch.phase != Phase::OpeningByPeer {
-            return Err(ApiMisuse::WrongState("no open request pending on the channel"));
+            return Err(ApiMisuse::WrongState(
+                "no open request pending on the channel",
+            ));
         }
         ch.phase = Phase::Open;
         let mut w = out.message(msg::CHANNEL_OPEN_CONFIRMATION);
@@ -518,7 +520,9 @@ impl Channels {
     ) -> Result<(), ApiMisuse> {
         let ch = self.channel_mut(id)?;
         if ch.phase != Phase::OpeningByPeer {
-            return Err(ApiMisuse::WrongState("no open request pending on the channel"));
+            return Err(ApiMisuse::WrongState(
+                "no open request pending on the channel",
+            ));
         }
         let peer_id = ch.peer_id;
         self.table.remove(id.0);

@@ -160,7 +160,9 @@ mod tests {
         round_trip(ChannelRequest::XonXoff {
             client_can_do: true,
         });
-        round_trip(ChannelRequest::Signal { name: "TERM".into() });
+        round_trip(ChannelRequest::Signal {
+            name: "TERM".into(),
+        });
         round_trip(ChannelRequest::ExitStatus { code: 42 });
         round_trip(ChannelRequest::ExitSignal {
             signal: "SEGV".into(),
