@@ -27,6 +27,7 @@ pub mod crypto;
 pub mod error;
 pub mod event;
 pub mod keys;
+pub mod known_hosts;
 pub mod kex;
 pub mod msg;
 mod outbox;
