@@ -1,9 +1,9 @@
 //! The connection protocol (RFC 4254): channels, their windows, channel
 //! requests and global requests.
 //!
-//! [`Channels`] holds every channel of one connection under our local id
-//! (a slab, lowest free id first, O(1) lookups) and turns messages 80..=127
-//! into events and the application's calls into messages.
+//! The crate-internal `Channels` holds every channel of one connection under
+//! our local id (a slab, lowest free id first, O(1) lookups) and turns
+//! messages 80..=127 into events and the application's calls into messages.
 //!
 //! Flow control (RFC 4254 section 5.2) is end to end: the receive window is
 //! reopened only for bytes the application says it has consumed, so a slow
