@@ -92,7 +92,12 @@ fn unanswered_host_key_sends_no_credential_and_rejection_disconnects() {
     let mut pair = Pair::new();
     pair.client_app.host_key_policy = HostKeyPolicy::Ignore;
     pair.drive();
-    assert_eq!(pair.client_app.host_keys_seen.len(), 1, "{:#?}", pair.client.log);
+    assert_eq!(
+        pair.client_app.host_keys_seen.len(),
+        1,
+        "{:#?}",
+        pair.client.log
+    );
     assert!(!pair.client.saw(|e| matches!(e, Event::UserauthReady)));
     let sent_when_asked = pair.c2s.sent;
 
@@ -190,7 +195,9 @@ fn failure_methods(pair: &mut Pair) -> (Vec<String>, bool) {
 
 fn assert_not_authenticated(pair: &mut Pair) {
     assert!(!pair.client.saw(|e| matches!(e, Event::AuthSuccess)));
-    assert!(!pair.server.saw(|e| matches!(e, Event::Authenticated { .. })));
+    assert!(!pair
+        .server
+        .saw(|e| matches!(e, Event::Authenticated { .. })));
     assert!(!pair.client.conn.is_authenticated());
     assert!(!pair.server.conn.is_authenticated());
     assert!(matches!(
@@ -374,7 +381,9 @@ fn publickey_unknown_key_fails_without_signature_request() {
             .any(|e| matches!(e, Event::AuthSignatureNeeded { .. })),
         "{events:#?}"
     );
-    assert!(events.iter().any(|e| matches!(e, Event::AuthFailure { .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::AuthFailure { .. })));
     assert_not_authenticated(&mut pair);
     pair.assert_alive();
 }
@@ -467,7 +476,11 @@ fn keyboard_interactive_fails_then_succeeds() {
     kbd_server(&mut pair);
     pair.handshake();
     kbd_round(&mut pair, &["sesame", "green"]);
-    assert!(pair.client.log.iter().any(|e| matches!(e, Event::AuthFailure { .. })));
+    assert!(pair
+        .client
+        .log
+        .iter()
+        .any(|e| matches!(e, Event::AuthFailure { .. })));
     assert_not_authenticated(&mut pair);
     kbd_round(&mut pair, &["sesame", "blue"]);
     pair.assert_authenticated();
@@ -623,7 +636,10 @@ fn cat_echoes_stdin_and_half_close_still_receives_output() {
     assert!(pair.client.conn.send_data(ch, b"late").is_err());
     wait_closed(&mut pair, ch);
     let log = pair.client_app.channel(ch);
-    assert!(log.stdout.len() > stdout_at_eof, "output kept flowing after EOF");
+    assert!(
+        log.stdout.len() > stdout_at_eof,
+        "output kept flowing after EOF"
+    );
     assert_eq!(log.stdout.len(), input.len());
     assert!(log.stdout == input, "echo differs");
     assert!(log.stderr.is_empty());
@@ -674,7 +690,9 @@ fn exit_status_and_exit_signal_are_reported() {
         Some(("KILL".to_string(), true, "killed by SIGKILL".to_string()))
     );
     // exit-status/exit-signal come as their own events, not as requests.
-    assert!(!pair.client.saw(|e| matches!(e, Event::ChannelRequest { .. })));
+    assert!(!pair
+        .client
+        .saw(|e| matches!(e, Event::ChannelRequest { .. })));
     pair.assert_no_app_errors();
 }
 
@@ -683,10 +701,7 @@ fn server_eof_first_then_client_input_still_read() {
     let mut pair = connected();
     let ch = pair.exec("wc");
     pair.drive();
-    assert!(
-        pair.client_app.channel(ch).eof,
-        "server EOF did not arrive"
-    );
+    assert!(pair.client_app.channel(ch).eof, "server EOF did not arrive");
     assert!(!pair.client_app.channel(ch).closed);
     // The client keeps writing after the server's EOF.
     let input = pattern(3, 54_321);

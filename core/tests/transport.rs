@@ -26,7 +26,9 @@ fn ignore_injected_before_newkeys_is_rejected_under_strict_kex() {
     pair.drive();
     assert_eq!(
         pair.client.conn.error(),
-        Some(&Error::PeerMisbehaved(PeerMisbehaved::StrictKexViolation(2))),
+        Some(&Error::PeerMisbehaved(PeerMisbehaved::StrictKexViolation(
+            2
+        ))),
         "client log: {:#?}",
         pair.client.log
     );
@@ -35,7 +37,9 @@ fn ignore_injected_before_newkeys_is_rejected_under_strict_kex() {
         pair.client.conn.error(),
         "the Disconnected event carries the error"
     );
-    assert!(!pair.client.saw(|e| matches!(e, Event::KeyExchangeDone { .. })));
+    assert!(!pair
+        .client
+        .saw(|e| matches!(e, Event::KeyExchangeDone { .. })));
     assert!(!pair.client.saw(|e| matches!(e, Event::UserauthReady)));
     assert!(
         matches!(
@@ -58,7 +62,9 @@ fn ignore_injected_before_newkeys_is_rejected_under_strict_kex() {
     pair.drive();
     assert_eq!(
         pair.server.conn.error(),
-        Some(&Error::PeerMisbehaved(PeerMisbehaved::StrictKexViolation(2))),
+        Some(&Error::PeerMisbehaved(PeerMisbehaved::StrictKexViolation(
+            2
+        ))),
         "server log: {:#?}",
         pair.server.log
     );
@@ -115,7 +121,12 @@ fn flipped_ciphertext_bit_gives_bad_mac_and_disconnect() {
     pair.drive();
 
     let bad_mac = Error::PeerMisbehaved(PeerMisbehaved::BadMac);
-    assert_eq!(pair.server.conn.error(), Some(&bad_mac), "{:#?}", pair.server.log);
+    assert_eq!(
+        pair.server.conn.error(),
+        Some(&bad_mac),
+        "{:#?}",
+        pair.server.log
+    );
     assert_eq!(pair.server.disconnected(), Some(&bad_mac));
     assert!(
         matches!(
@@ -439,7 +450,7 @@ fn slow_reader_stalls_the_sender_with_memory_bounded() {
     pair.server_app.consume_sink = false;
     let ch = pair.exec("sink");
     let server_ch = *pair.server_app.channels.keys().next().unwrap();
-    let data = pattern(11, 1 * MIB);
+    let data = pattern(11, MIB);
     let mut off = 0;
     let mut zero_after_drive = false;
     for _ in 0..10_000 {
@@ -476,8 +487,7 @@ fn slow_reader_stalls_the_sender_with_memory_bounded() {
     let writable_before = pair.client_app.channel(ch).writable;
 
     // The reader catches up: the writer is told, and the rest flows.
-    pair.server_app
-        .release_sink(&mut pair.server.conn);
+    pair.server_app.release_sink(&mut pair.server.conn);
     pair.drive();
     assert!(
         pair.client_app.channel(ch).writable > writable_before,
@@ -512,7 +522,10 @@ fn stalled_socket_bounds_the_send_buffer() {
         }
     }
     let pending = pair.client.conn.poll_transmit().map_or(0, <[u8]>::len);
-    assert!(off > 0 && off <= SEND_LIMIT, "took {off} bytes into a stalled socket");
+    assert!(
+        off > 0 && off <= SEND_LIMIT,
+        "took {off} bytes into a stalled socket"
+    );
     assert!(
         pending <= SEND_LIMIT + PACKET as usize + PACKET_SLACK,
         "pending transmit {pending}"
