@@ -1,0 +1,360 @@
+//! Client user authentication (RFC 4252, RFC 4256): one call per method and
+//! [`Session::authenticate`], which walks the server's list of methods the
+//! way `ssh` does.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use conch_core::{Event, KeyError, PrivateKey, Prompt, PublicKey};
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::shared::{lock, Shared};
+
+/// How one authentication attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthResult {
+    /// Logged in: channels may be opened.
+    Success,
+    /// Not accepted. `methods` may continue; `partial_success` says the
+    /// method worked but the server wants more (RFC 4252 section 5.1).
+    Failure {
+        /// Methods that can continue.
+        methods: Vec<String>,
+        /// Whether this method succeeded partially.
+        partial_success: bool,
+    },
+    /// The password is expired; call [`Session::auth_change_password`]
+    /// (RFC 4252 section 8).
+    PasswordChangeRequired {
+        /// The server's prompt.
+        prompt: String,
+    },
+}
+
+impl AuthResult {
+    /// Whether this is [`AuthResult::Success`].
+    pub fn is_success(&self) -> bool {
+        matches!(self, AuthResult::Success)
+    }
+}
+
+/// A boxed signing future (see [`Signer`]).
+pub type SignFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, KeyError>> + Send + 'a>>;
+
+/// Something that signs with a private key for public key authentication: a
+/// key in memory, an agent, a hardware token.
+pub trait Signer: Send + Sync {
+    /// The public key offered to the server.
+    fn public_key(&self) -> PublicKey;
+
+    /// Signs `data` with `algorithm` (e.g. `ssh-ed25519`, `rsa-sha2-512`) and
+    /// returns the SSH signature blob (`string` algorithm, `string` signature).
+    fn sign<'a>(&'a self, algorithm: &'a str, data: &'a [u8]) -> SignFuture<'a>;
+}
+
+impl Signer for PrivateKey {
+    fn public_key(&self) -> PublicKey {
+        PrivateKey::public_key(self).clone()
+    }
+
+    fn sign<'a>(&'a self, algorithm: &'a str, data: &'a [u8]) -> SignFuture<'a> {
+        Box::pin(std::future::ready(PrivateKey::sign(self, algorithm, data)))
+    }
+}
+
+/// Answers keyboard-interactive prompts (RFC 4256 section 3.2).
+pub trait KeyboardInteractive: Send {
+    /// One answer per prompt, or `None` to give up ([`Error::Cancelled`]).
+    /// `name` and `instruction` may be empty, and so may `prompts` (then
+    /// answer with an empty list).
+    fn respond(&mut self, name: &str, instruction: &str, prompts: &[Prompt])
+        -> Option<Vec<String>>;
+}
+
+impl<F> KeyboardInteractive for F
+where
+    F: FnMut(&str, &str, &[Prompt]) -> Option<Vec<String>> + Send,
+{
+    fn respond(
+        &mut self,
+        name: &str,
+        instruction: &str,
+        prompts: &[Prompt],
+    ) -> Option<Vec<String>> {
+        self(name, instruction, prompts)
+    }
+}
+
+/// Answers every keyboard-interactive prompt with one password: what PAM
+/// servers asking "Password:" through keyboard-interactive want.
+#[derive(Clone)]
+pub struct PasswordResponder(pub String);
+
+impl fmt::Debug for PasswordResponder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordResponder(..)")
+    }
+}
+
+impl KeyboardInteractive for PasswordResponder {
+    fn respond(&mut self, _: &str, _: &str, prompts: &[Prompt]) -> Option<Vec<String>> {
+        Some(prompts.iter().map(|_| self.0.clone()).collect())
+    }
+}
+
+/// The credentials [`Session::authenticate`] may use, each tried when the
+/// server lists its method: keys first (in order), then the password, then
+/// keyboard-interactive, as OpenSSH's default `PreferredAuthentications`.
+#[derive(Default)]
+pub struct AuthMethods {
+    /// Keys or agents to offer, in order.
+    pub signers: Vec<Arc<dyn Signer>>,
+    /// A password, tried once.
+    pub password: Option<String>,
+    /// A responder for keyboard-interactive, tried once.
+    pub keyboard_interactive: Option<Box<dyn KeyboardInteractive>>,
+}
+
+impl fmt::Debug for AuthMethods {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthMethods")
+            .field(
+                "signers",
+                &self
+                    .signers
+                    .iter()
+                    .map(|s| s.public_key())
+                    .collect::<Vec<_>>(),
+            )
+            .field("password", &self.password.as_ref().map(|_| ".."))
+            .field("keyboard_interactive", &self.keyboard_interactive.is_some())
+            .finish()
+    }
+}
+
+impl AuthMethods {
+    /// No credentials yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a private key.
+    pub fn key(self, key: PrivateKey) -> Self {
+        self.signer(Arc::new(key))
+    }
+
+    /// Adds any signer (e.g. an agent identity).
+    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signers.push(signer);
+        self
+    }
+
+    /// Sets the password.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Sets the keyboard-interactive responder.
+    pub fn keyboard_interactive(mut self, responder: impl KeyboardInteractive + 'static) -> Self {
+        self.keyboard_interactive = Some(Box::new(responder));
+        self
+    }
+}
+
+/// Most info-request rounds one keyboard-interactive attempt answers (a
+/// server could otherwise ask forever).
+const MAX_INFO_ROUNDS: usize = 32;
+
+impl Session {
+    /// Sends an authentication request with `start` and waits for the
+    /// server's answer.
+    async fn auth_exchange(
+        &self,
+        start: impl FnOnce(&mut Shared) -> std::result::Result<(), conch_core::Error>,
+    ) -> Result<Event> {
+        self.inner.mutate(|sh| {
+            sh.client.auth_reply = None;
+            start(sh)
+        })?;
+        poll_fn(|cx| {
+            let mut sh = lock(&self.inner.shared);
+            if let Some(e) = sh.client.auth_reply.take() {
+                return Poll::Ready(Ok(e));
+            }
+            if let Some(e) = sh.end_error() {
+                return Poll::Ready(Err(e));
+            }
+            sh.session_wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Tries method `none`: succeeds on servers that need no
+    /// authentication, and otherwise tells which methods the server offers.
+    pub async fn auth_none(&self, user: &str) -> Result<AuthResult> {
+        let ev = self.auth_exchange(|sh| sh.conn.auth_none(user)).await?;
+        Ok(simple_result(ev))
+    }
+
+    /// Tries a password (RFC 4252 section 8).
+    pub async fn auth_password(&self, user: &str, password: &str) -> Result<AuthResult> {
+        let ev = self
+            .auth_exchange(|sh| sh.conn.auth_password(user, password))
+            .await?;
+        Ok(simple_result(ev))
+    }
+
+    /// Answers [`AuthResult::PasswordChangeRequired`] with the old and a new
+    /// password.
+    pub async fn auth_change_password(&self, old: &str, new: &str) -> Result<AuthResult> {
+        let ev = self
+            .auth_exchange(|sh| sh.conn.auth_change_password(old, new))
+            .await?;
+        Ok(simple_result(ev))
+    }
+
+    /// Public key authentication with a key in memory (RFC 4252 section 7):
+    /// the key is offered first, and signed only if the server accepts it.
+    pub async fn auth_publickey(&self, user: &str, key: &PrivateKey) -> Result<AuthResult> {
+        self.auth_signer(user, key).await
+    }
+
+    /// Public key authentication with any [`Signer`] (an agent, a token).
+    pub async fn auth_signer(&self, user: &str, signer: &dyn Signer) -> Result<AuthResult> {
+        let public = signer.public_key();
+        let ev = self
+            .auth_exchange(|sh| sh.conn.auth_publickey(user, &public))
+            .await?;
+        let Event::AuthSignatureNeeded {
+            algorithm, data, ..
+        } = ev
+        else {
+            return Ok(simple_result(ev));
+        };
+        let signature = signer.sign(&algorithm, &data).await?;
+        let ev = self
+            .auth_exchange(|sh| sh.conn.auth_signature(&signature))
+            .await?;
+        Ok(simple_result(ev))
+    }
+
+    /// Keyboard-interactive authentication (RFC 4256), answering each round
+    /// of prompts with `responder`.
+    pub async fn auth_keyboard_interactive(
+        &self,
+        user: &str,
+        responder: &mut dyn KeyboardInteractive,
+    ) -> Result<AuthResult> {
+        let mut ev = self
+            .auth_exchange(|sh| sh.conn.auth_keyboard_interactive(user, ""))
+            .await?;
+        for _ in 0..MAX_INFO_ROUNDS {
+            let Event::AuthInfoRequest {
+                name,
+                instruction,
+                prompts,
+            } = ev
+            else {
+                return Ok(simple_result(ev));
+            };
+            let answers = responder
+                .respond(&name, &instruction, &prompts)
+                .ok_or(Error::Cancelled)?;
+            ev = self
+                .auth_exchange(|sh| sh.conn.auth_info_response(&answers))
+                .await?;
+        }
+        Err(Error::AuthFailed {
+            methods: vec!["keyboard-interactive".into()],
+            partial_success: false,
+        })
+    }
+
+    /// Authenticates as `user` the way `ssh` does: asks with `none` which
+    /// methods the server takes, then tries the given credentials in the
+    /// order publickey (each key), password, keyboard-interactive, each only
+    /// while the server still lists its method, following partial successes.
+    ///
+    /// Fails with [`Error::AuthFailed`] (carrying the methods the server
+    /// still allows) when nothing given is left to try.
+    pub async fn authenticate(&self, user: &str, mut methods: AuthMethods) -> Result<()> {
+        let (mut allowed, mut partial) = match self.auth_none(user).await? {
+            AuthResult::Success => return Ok(()),
+            AuthResult::Failure {
+                methods,
+                partial_success,
+            } => (methods, partial_success),
+            AuthResult::PasswordChangeRequired { .. } => (Vec::new(), false),
+        };
+        let mut next_key = 0;
+        let mut tried_password = false;
+        let mut tried_keyboard = false;
+        loop {
+            let offers = |m: &str| allowed.iter().any(|a| a == m);
+            let result = if offers("publickey") && next_key < methods.signers.len() {
+                let signer = methods.signers[next_key].clone();
+                next_key += 1;
+                self.auth_signer(user, &*signer).await?
+            } else if offers("password") && !tried_password && methods.password.is_some() {
+                tried_password = true;
+                let password = methods.password.as_deref().unwrap_or_default();
+                self.auth_password(user, password).await?
+            } else if offers("keyboard-interactive") && !tried_keyboard {
+                let Some(responder) = methods.keyboard_interactive.as_deref_mut() else {
+                    return Err(Error::AuthFailed {
+                        methods: allowed,
+                        partial_success: partial,
+                    });
+                };
+                tried_keyboard = true;
+                self.auth_keyboard_interactive(user, responder).await?
+            } else {
+                return Err(Error::AuthFailed {
+                    methods: allowed,
+                    partial_success: partial,
+                });
+            };
+            match result {
+                AuthResult::Success => return Ok(()),
+                AuthResult::Failure {
+                    methods,
+                    partial_success,
+                } => {
+                    allowed = methods;
+                    partial |= partial_success;
+                }
+                // An expired password cannot be changed without asking the
+                // user: go on with the other methods.
+                AuthResult::PasswordChangeRequired { .. } => {}
+            }
+        }
+    }
+}
+
+/// Maps an answer that ends an attempt.
+fn simple_result(ev: Event) -> AuthResult {
+    match ev {
+        Event::AuthSuccess => AuthResult::Success,
+        Event::AuthFailure {
+            methods,
+            partial_success,
+        } => AuthResult::Failure {
+            methods,
+            partial_success,
+        },
+        Event::AuthPasswordChange { prompt } => AuthResult::PasswordChangeRequired { prompt },
+        // A signature or info request where none can be answered: the
+        // attempt cannot go on.
+        _ => AuthResult::Failure {
+            methods: Vec::new(),
+            partial_success: false,
+        },
+    }
+}

@@ -1,0 +1,679 @@
+//! [`Channel`]: one SSH channel as a byte stream, with its requests.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use conch_core::{ApiMisuse, ChannelId, ChannelRequest, Connection, WindowSize};
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::error::{Error, Result};
+use crate::session::SessionInner;
+use crate::shared::{lock, ChannelState, Holder, Phase};
+
+/// How a remote command ended (RFC 4254 section 6.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It exited with this status.
+    Code(u32),
+    /// It was killed by a signal.
+    Signal {
+        /// Signal name without `SIG`, e.g. `KILL`.
+        name: String,
+        /// Whether a core was dumped.
+        core_dumped: bool,
+        /// The server's message (may be empty).
+        message: String,
+    },
+}
+
+impl ExitStatus {
+    /// Whether the command exited with status 0.
+    pub fn success(&self) -> bool {
+        matches!(self, ExitStatus::Code(0))
+    }
+
+    /// The exit code, if it exited normally.
+    pub fn code(&self) -> Option<u32> {
+        match self {
+            ExitStatus::Code(c) => Some(*c),
+            ExitStatus::Signal { .. } => None,
+        }
+    }
+
+    /// The status a POSIX shell would report: the code, or 128 + the signal
+    /// number for the signals RFC 4254 section 6.10 names (other signals give 255).
+    pub fn shell_code(&self) -> u32 {
+        match self {
+            ExitStatus::Code(c) => *c,
+            ExitStatus::Signal { name, .. } => signal_number(name).map_or(255, |n| 128 + n),
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit status {c}"),
+            ExitStatus::Signal {
+                name, core_dumped, ..
+            } => {
+                write!(f, "killed by signal {name}")?;
+                if *core_dumped {
+                    write!(f, " (core dumped)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The POSIX numbers of the signal names RFC 4254 section 6.10 lists.
+pub fn signal_number(name: &str) -> Option<u32> {
+    Some(match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "ABRT" => 6,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        _ => return None,
+    })
+}
+
+/// What channel handles share: the channel's key in the shared state. When
+/// the last handle goes, the channel is closed.
+pub(crate) struct ChannelHandle {
+    pub(crate) session: Arc<SessionInner>,
+    key: u64,
+    id: ChannelId,
+}
+
+impl Drop for ChannelHandle {
+    fn drop(&mut self) {
+        let mut guard = lock(&self.session.shared);
+        let sh = &mut *guard;
+        let Some(st) = sh.channels.get_mut(&self.key) else {
+            return;
+        };
+        match st.phase {
+            // Closed once the server confirms it (see `Shared`).
+            Phase::Opening => st.holder = Holder::Dropped,
+            Phase::Open => {
+                st.holder = Holder::Dropped;
+                st.stdout.clear();
+                st.stderr.clear();
+                if !st.close_sent {
+                    st.close_sent = true;
+                    let _ = sh.conn.close_channel(self.id);
+                }
+            }
+            Phase::OpenFailed(..) | Phase::Closed => sh.remove_channel(self.key),
+        }
+        sh.drain();
+        sh.wake_pump();
+    }
+}
+
+impl ChannelHandle {
+    /// Runs `f` on the connection and the channel's state if the channel is
+    /// open, then handles the events and wakes the pump.
+    fn mutate_open<T>(
+        &self,
+        f: impl FnOnce(&mut Connection, &mut ChannelState) -> std::result::Result<T, conch_core::Error>,
+    ) -> Result<T> {
+        let mut guard = lock(&self.session.shared);
+        let sh = &mut *guard;
+        if let Some(e) = sh.end_error() {
+            return Err(e);
+        }
+        let st = sh
+            .channels
+            .get_mut(&self.key)
+            .filter(|st| st.phase == Phase::Open)
+            .ok_or_else(|| {
+                Error::Misuse(conch_core::Error::ApiMisuse(ApiMisuse::UnknownChannel(
+                    self.id.0,
+                )))
+            })?;
+        let r = f(&mut sh.conn, st);
+        sh.drain();
+        sh.wake_pump();
+        r.map_err(Error::from_core)
+    }
+
+    fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        stderr: bool,
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut guard = lock(&self.session.shared);
+        let sh = &mut *guard;
+        let end = sh.end_error();
+        let Some(st) = sh.channels.get_mut(&self.key) else {
+            return Poll::Ready(Ok(0));
+        };
+        let queue = if stderr {
+            &mut st.stderr
+        } else {
+            &mut st.stdout
+        };
+        if !queue.is_empty() {
+            let n = queue.read_into(buf);
+            // After CLOSE the id may already belong to another channel.
+            if st.phase == Phase::Open {
+                // RFC 4254 section 5.2: the window reopens as data is consumed.
+                let _ = sh.conn.consume(self.id, n);
+                sh.drain();
+                sh.wake_pump();
+            }
+            return Poll::Ready(Ok(n));
+        }
+        if st.input_ended() {
+            return Poll::Ready(Ok(0));
+        }
+        if let Some(e) = end {
+            return Poll::Ready(Err(e.into_io()));
+        }
+        st.wakers.register(cx.waker());
+        Poll::Pending
+    }
+
+    fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        stderr: bool,
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut guard = lock(&self.session.shared);
+        let sh = &mut *guard;
+        if let Some(e) = sh.end_error() {
+            return Poll::Ready(Err(e.into_io()));
+        }
+        let Some(st) = sh.channels.get_mut(&self.key) else {
+            return Poll::Ready(Err(broken_pipe("channel closed")));
+        };
+        match st.phase {
+            Phase::Opening => {
+                st.wakers.register(cx.waker());
+                return Poll::Pending;
+            }
+            Phase::Open => {}
+            Phase::OpenFailed(..) | Phase::Closed => {
+                return Poll::Ready(Err(broken_pipe("channel closed")))
+            }
+        }
+        if st.eof_sent || st.close_sent {
+            return Poll::Ready(Err(broken_pipe("channel already shut down for writing")));
+        }
+        let r = if stderr {
+            // RFC 4254 section 5.2: SSH_EXTENDED_DATA_STDERR is 1.
+            sh.conn.send_extended_data(self.id, 1, buf)
+        } else {
+            sh.conn.send_data(self.id, buf)
+        };
+        if let Ok(0) = r {
+            // The peer's window or our send buffer is full: `ChannelWritable`
+            // wakes us. Registered before draining so it cannot be missed.
+            st.wakers.register(cx.waker());
+        }
+        sh.drain();
+        sh.wake_pump();
+        match r {
+            Ok(0) => Poll::Pending,
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(e) => Poll::Ready(Err(Error::from_core(e).into_io())),
+        }
+    }
+
+    /// Sends EOF once (half-close, RFC 4254 section 5.3).
+    fn shutdown_write(&self) -> io::Result<()> {
+        let mut guard = lock(&self.session.shared);
+        let sh = &mut *guard;
+        let Some(st) = sh.channels.get_mut(&self.key) else {
+            return Ok(());
+        };
+        if st.phase == Phase::Open && !st.eof_sent && !st.close_sent {
+            st.eof_sent = true;
+            let r = sh.conn.send_eof(self.id);
+            sh.drain();
+            sh.wake_pump();
+            r.map_err(|e| Error::from_core(e).into_io())?;
+        }
+        Ok(())
+    }
+}
+
+fn broken_pipe(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, what)
+}
+
+/// One SSH channel, usually a `session` channel running a command.
+///
+/// Reading gives the channel's data (a command's stdout on the client, its
+/// stdin on the server); writing sends data, split to the peer's window and
+/// packet size and waiting when the window is shut; closing the write side
+/// ([`futures_io::AsyncWrite::poll_close`], or tokio's `shutdown`) sends EOF
+/// while reading goes on. [`Channel::stderr`] gives the extended-data
+/// stream. The traits are also implemented for `&Channel`, so one task can
+/// read while another writes.
+///
+/// Received data waits in the channel until read; the peer can send only as
+/// much as the window (the core's `ChannelConfig::window_size`) allows before
+/// it is read, so an unread channel holds up only itself, with bounded
+/// memory. That holds for stderr too: read it (or call
+/// [`Channel::discard_stderr`]) if a command may write much to it.
+///
+/// Dropping the last handle (this and its [`ChannelStderr`]s) closes the
+/// channel.
+pub struct Channel {
+    handle: Arc<ChannelHandle>,
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Channel({})", self.handle.id)
+    }
+}
+
+impl Channel {
+    pub(crate) fn new(session: Arc<SessionInner>, key: u64, id: ChannelId) -> Self {
+        Channel {
+            handle: Arc::new(ChannelHandle { session, key, id }),
+        }
+    }
+
+    /// Another handle on the same channel (crate-internal: several threads
+    /// of a command runner share one channel).
+    pub(crate) fn share(&self) -> Self {
+        Channel {
+            handle: self.handle.clone(),
+        }
+    }
+
+    /// Our number for the channel (for logs).
+    pub fn id(&self) -> ChannelId {
+        self.handle.id
+    }
+
+    /// The extended-data stream (stderr): readable on the client, writable on
+    /// the server. Several handles may exist; they share one stream.
+    pub fn stderr(&self) -> ChannelStderr {
+        ChannelStderr {
+            handle: self.handle.clone(),
+        }
+    }
+
+    /// From now on, stderr data is thrown away on arrival (its window
+    /// reopened at once), so an unread stderr never holds up the command.
+    pub fn discard_stderr(&self) {
+        let _ = self.handle.mutate_open(|conn, st| {
+            st.stderr_discard = true;
+            let n = st.stderr.clear();
+            if n > 0 {
+                conn.consume(st.id, n)?;
+            }
+            Ok(())
+        });
+    }
+
+    pub(crate) async fn wait_open(&self) -> Result<()> {
+        poll_fn(|cx| {
+            let mut sh = lock(&self.handle.session.shared);
+            let end = sh.end_error();
+            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+                return Poll::Ready(Err(Error::Misuse(
+                    ApiMisuse::UnknownChannel(self.handle.id.0).into(),
+                )));
+            };
+            match &st.phase {
+                Phase::Open => Poll::Ready(Ok(())),
+                Phase::OpenFailed(reason, description) => {
+                    Poll::Ready(Err(Error::ChannelOpenRefused {
+                        reason: *reason,
+                        description: description.clone(),
+                    }))
+                }
+                Phase::Closed => Poll::Ready(Err(Error::Misuse(
+                    ApiMisuse::UnknownChannel(self.handle.id.0).into(),
+                ))),
+                Phase::Opening => match end {
+                    Some(e) => Poll::Ready(Err(e)),
+                    None => {
+                        st.wakers.register(cx.waker());
+                        Poll::Pending
+                    }
+                },
+            }
+        })
+        .await
+    }
+
+    /// Sends a request with want-reply and waits for the answer: `Ok` on
+    /// success, [`Error::RequestRefused`] on failure (also when the channel
+    /// closes first, RFC 4254 section 5.4).
+    pub async fn request(&self, request: ChannelRequest) -> Result<()> {
+        let name = request.name().to_string();
+        let ticket = self.handle.mutate_open(|conn, st| {
+            conn.channel_request(st.id, &request, true)?;
+            Ok(st.replies.ticket())
+        })?;
+        let mut guard = ReplyTicket {
+            handle: &self.handle,
+            ticket,
+            taken: false,
+        };
+        let ok = poll_fn(|cx| {
+            let mut sh = lock(&self.handle.session.shared);
+            let end = sh.end_error();
+            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+                return Poll::Ready(Ok(false));
+            };
+            if let Some(ok) = st.replies.take(ticket) {
+                return Poll::Ready(Ok(ok));
+            }
+            if let Some(e) = end {
+                return Poll::Ready(Err(e));
+            }
+            st.wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await?;
+        guard.taken = true;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::RequestRefused { request: name })
+        }
+    }
+
+    /// Sends a request without asking for a reply.
+    pub fn send_request(&self, request: &ChannelRequest) -> Result<()> {
+        self.handle
+            .mutate_open(|conn, st| conn.channel_request(st.id, request, false))
+    }
+
+    /// Runs `command` (RFC 4254 section 6.5).
+    pub async fn exec(&self, command: impl AsRef<[u8]>) -> Result<()> {
+        self.request(ChannelRequest::Exec {
+            command: command.as_ref().to_vec(),
+        })
+        .await
+    }
+
+    /// Starts the user's shell (RFC 4254 section 6.5).
+    pub async fn shell(&self) -> Result<()> {
+        self.request(ChannelRequest::Shell).await
+    }
+
+    /// Starts a subsystem such as `sftp` (RFC 4254 section 6.5).
+    pub async fn subsystem(&self, name: &str) -> Result<()> {
+        self.request(ChannelRequest::Subsystem {
+            name: name.to_string(),
+        })
+        .await
+    }
+
+    /// Asks for a pseudo-terminal (RFC 4254 section 6.2). `modes` is the
+    /// encoded terminal modes string (section 8); empty is fine.
+    pub async fn request_pty(&self, term: &str, size: WindowSize, modes: &[u8]) -> Result<()> {
+        self.request(ChannelRequest::PtyReq {
+            term: term.to_string(),
+            size,
+            modes: modes.to_vec(),
+        })
+        .await
+    }
+
+    /// Sets an environment variable for the command to come (RFC 4254
+    /// section 6.4). Servers often refuse names they do not accept.
+    pub async fn set_env(&self, name: &str, value: &str) -> Result<()> {
+        self.request(ChannelRequest::Env {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+        .await
+    }
+
+    /// Tells the server the terminal size changed (RFC 4254 section 6.7; no reply).
+    pub fn window_change(&self, size: WindowSize) -> Result<()> {
+        self.send_request(&ChannelRequest::WindowChange { size })
+    }
+
+    /// Delivers a signal (name without `SIG`, e.g. `TERM`) to the remote
+    /// process (RFC 4254 section 6.9; no reply).
+    pub fn signal(&self, name: &str) -> Result<()> {
+        self.send_request(&ChannelRequest::Signal {
+            name: name.to_string(),
+        })
+    }
+
+    /// Half-closes: sends EOF, after which nothing more can be written;
+    /// reading goes on (RFC 4254 section 5.3). The stream traits' close /
+    /// shutdown do the same.
+    pub fn send_eof(&self) -> Result<()> {
+        self.handle.shutdown_write().map_err(Error::from)
+    }
+
+    /// Waits for the remote command's exit status or signal. Resolves as soon
+    /// as it arrives, which may be before all output has been read;
+    /// [`Error::NoExitStatus`] if the channel closes without one.
+    pub async fn exit_status(&self) -> Result<ExitStatus> {
+        poll_fn(|cx| {
+            let mut sh = lock(&self.handle.session.shared);
+            let end = sh.end_error();
+            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+                return Poll::Ready(Err(Error::NoExitStatus));
+            };
+            if let Some(status) = &st.exit {
+                return Poll::Ready(Ok(status.clone()));
+            }
+            if matches!(st.phase, Phase::Closed | Phase::OpenFailed(..)) {
+                return Poll::Ready(Err(Error::NoExitStatus));
+            }
+            if let Some(e) = end {
+                return Poll::Ready(Err(e));
+            }
+            st.wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Server side: the next request the client sent after the command
+    /// started (`signal`, `window-change`, ...), already answered with the
+    /// handler's verdict; `None` once the channel or connection has closed.
+    pub async fn next_request(&self) -> Option<ChannelRequest> {
+        poll_fn(|cx| {
+            let mut sh = lock(&self.handle.session.shared);
+            let ended = sh.error.is_some();
+            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+                return Poll::Ready(None);
+            };
+            if let Some(r) = st.requests.pop_front() {
+                return Poll::Ready(Some(r));
+            }
+            if ended || st.phase != Phase::Open {
+                return Poll::Ready(None);
+            }
+            st.wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Server side: reports the command's exit status (RFC 4254 section 6.10).
+    pub fn send_exit_status(&self, code: u32) -> Result<()> {
+        self.send_request(&ChannelRequest::ExitStatus { code })
+    }
+
+    /// Server side: reports that the command was killed by a signal.
+    pub fn send_exit_signal(&self, name: &str, core_dumped: bool, message: &str) -> Result<()> {
+        self.send_request(&ChannelRequest::ExitSignal {
+            signal: name.to_string(),
+            core_dumped,
+            message: message.to_string(),
+        })
+    }
+
+    /// Closes the channel in both directions and waits for the peer's CLOSE.
+    /// Data still unread is dropped.
+    pub async fn close(&self) -> Result<()> {
+        let r = self.handle.mutate_open(|conn, st| {
+            if !st.close_sent {
+                st.close_sent = true;
+                conn.close_channel(st.id)?;
+            }
+            Ok(())
+        });
+        match r {
+            Ok(()) | Err(Error::Misuse(_)) => {}
+            Err(e) => return Err(e),
+        }
+        poll_fn(|cx| {
+            let mut sh = lock(&self.handle.session.shared);
+            let end = sh.end_error();
+            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+                return Poll::Ready(Ok(()));
+            };
+            if st.phase != Phase::Open && st.phase != Phase::Opening {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = end {
+                return Poll::Ready(Err(e));
+            }
+            st.wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Whether the peer has sent EOF (or the channel is closed).
+    pub fn is_eof(&self) -> bool {
+        let sh = lock(&self.handle.session.shared);
+        sh.channels
+            .get(&self.handle.key)
+            .is_none_or(|st| st.input_ended())
+    }
+
+    /// Polls a read of the channel's data (the core of the `AsyncRead` impls).
+    pub fn poll_read_data(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.handle.poll_read(cx, buf, false)
+    }
+
+    /// Polls a write of channel data (the core of the `AsyncWrite` impls).
+    pub fn poll_write_data(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.handle.poll_write(cx, buf, false)
+    }
+
+    /// Sends EOF; always ready (the stream traits' close/shutdown).
+    pub fn poll_shutdown_write(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.handle.shutdown_write())
+    }
+}
+
+/// Forgets a request's reply if its waiter goes away.
+struct ReplyTicket<'a> {
+    handle: &'a ChannelHandle,
+    ticket: u64,
+    taken: bool,
+}
+
+impl Drop for ReplyTicket<'_> {
+    fn drop(&mut self) {
+        if !self.taken {
+            let mut sh = lock(&self.handle.session.shared);
+            if let Some(st) = sh.channels.get_mut(&self.handle.key) {
+                st.replies.abandon(self.ticket);
+            }
+        }
+    }
+}
+
+/// The extended-data (stderr) stream of a [`Channel`]: read it on the
+/// client, write it on the server. Keeps the channel open while it exists.
+pub struct ChannelStderr {
+    handle: Arc<ChannelHandle>,
+}
+
+impl fmt::Debug for ChannelStderr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChannelStderr({})", self.handle.id)
+    }
+}
+
+impl ChannelStderr {
+    /// Polls a read of stderr data.
+    pub fn poll_read_data(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.handle.poll_read(cx, buf, true)
+    }
+
+    /// Polls a write of stderr data (server side).
+    pub fn poll_write_data(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.handle.poll_write(cx, buf, true)
+    }
+}
+
+macro_rules! futures_io_impls {
+    ($ty:ty, $shutdown:expr) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_read_data(cx, buf)
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_write_data(cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                // Written data is already queued in the connection, which the
+                // pump sends as fast as the socket takes it.
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                #[allow(clippy::redundant_closure_call)]
+                ($shutdown)(&*self, cx)
+            }
+        }
+    };
+}
+
+futures_io_impls!(Channel, |c: &Channel, cx: &mut Context<'_>| c
+    .poll_shutdown_write(cx));
+futures_io_impls!(&Channel, |c: &&Channel, cx: &mut Context<'_>| c
+    .poll_shutdown_write(cx));
+// Closing the stderr writer does not end the channel's output: stdout may go on.
+futures_io_impls!(ChannelStderr, |_: &ChannelStderr, _: &mut Context<'_>| {
+    Poll::Ready(Ok(()))
+});
+futures_io_impls!(&ChannelStderr, |_: &&ChannelStderr, _: &mut Context<'_>| {
+    Poll::Ready(Ok(()))
+});

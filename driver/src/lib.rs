@@ -1,0 +1,78 @@
+//! # conch-driver
+//!
+//! Everything the Conch runtime adapters share, written once: sessions and
+//! channels over a [`conch_core::Connection`], the handling of every event,
+//! authentication, host key verification, the server role, and the I/O
+//! pump. It uses only `std` and the `futures-io` traits; an adapter
+//! (`conch-tokio`, `conch-smol`, `conch-blocking`) adds a socket, a timer
+//! and a place to run the pump.
+//!
+//! ## How the pieces fit
+//! - [`client`] / [`server`] create the state of one connection and return
+//!   the application's handle ([`Session`] / [`ServerSession`]) and the
+//!   [`Engine`], the pump's side. The adapter runs [`Engine::into_pump`] as
+//!   a task over its socket (or drives the engine from threads).
+//! - All handles share the core `Connection` behind a mutex. Calls lock it,
+//!   act, handle the resulting events and wake the pump; waiting calls are
+//!   futures woken by those events. The pump never blocks on a channel.
+//! - The connection lives while any handle (session or channel) exists.
+//!
+//! ## Example (with an adapter supplying the session)
+//! ```no_run
+//! # async fn demo(session: conch_driver::Session) -> Result<(), conch_driver::Error> {
+//! use conch_driver::AuthMethods;
+//! use futures_util::io::AsyncReadExt;
+//!
+//! session.authenticate("alice", AuthMethods::new().password("secret")).await?;
+//! let mut channel = session.exec("echo hello").await?;
+//! let mut out = Vec::new();
+//! channel.read_to_end(&mut out).await?;
+//! let status = channel.exit_status().await?;
+//! assert!(status.success());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+pub mod block_on;
+mod channel;
+mod error;
+mod host_key;
+mod options;
+pub mod process;
+mod pump;
+mod server;
+mod session;
+mod shared;
+#[cfg(feature = "test-support")]
+pub mod testing;
+mod wakers;
+
+pub use auth::{
+    AuthMethods, AuthResult, KeyboardInteractive, PasswordResponder, SignFuture, Signer,
+};
+pub use channel::{signal_number, Channel, ChannelStderr, ExitStatus};
+pub use error::{Error, Result};
+pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
+pub use options::{ClientOptions, ServerOptions};
+pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
+pub use server::{
+    server, IncomingChannel, PtyRequest, ServerHandler, ServerSession, SessionCommand,
+};
+pub use session::{client, Session};
+
+pub use conch_core;
+
+/// The handles are shared across threads and tasks.
+#[allow(dead_code)]
+fn assert_thread_safe() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Session>();
+    send_sync::<ServerSession>();
+    send_sync::<Channel>();
+    send_sync::<ChannelStderr>();
+    send_sync::<Engine>();
+    send::<Pump<std::io::Cursor<Vec<u8>>>>();
+}

@@ -1,0 +1,100 @@
+//! What an application configures for a client or server session, beyond
+//! the core's protocol settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conch_core::{ClientConfig, ServerConfig};
+
+use crate::host_key::HostKeyPolicy;
+use crate::server::ServerHandler;
+
+/// Options of a client session.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Protocol settings (algorithms, windows, keepalives ...).
+    pub config: Arc<ClientConfig>,
+    /// How the server's host key is verified. The default rejects every
+    /// key, so this must be set.
+    pub host_key_policy: HostKeyPolicy,
+    /// Time allowed for each TCP connection attempt (per address).
+    pub connect_timeout: Option<Duration>,
+    /// Time allowed from the TCP connection until the server's host key is
+    /// accepted and user authentication can start.
+    pub handshake_timeout: Option<Duration>,
+    /// Seed of the connection's RNG; `None` draws one from the OS. Fixing it
+    /// makes a session reproducible (see [`crate::Session::rng_seed`]).
+    pub rng_seed: Option<[u8; 32]>,
+}
+
+impl ClientOptions {
+    /// Default protocol settings with this host key policy, 30 s connect and
+    /// 60 s handshake timeouts.
+    pub fn new(host_key_policy: HostKeyPolicy) -> Self {
+        ClientOptions {
+            config: Arc::new(ClientConfig::default()),
+            host_key_policy,
+            connect_timeout: Some(Duration::from_secs(30)),
+            handshake_timeout: Some(Duration::from_secs(60)),
+            rng_seed: None,
+        }
+    }
+
+    /// **Insecure** options that accept any host key
+    /// ([`HostKeyPolicy::insecure_accept_any`]); for tests and demos only.
+    pub fn insecure_accept_any_host_key() -> Self {
+        Self::new(HostKeyPolicy::insecure_accept_any())
+    }
+}
+
+impl Default for ClientOptions {
+    /// Default settings with [`HostKeyPolicy::reject_all`].
+    fn default() -> Self {
+        Self::new(HostKeyPolicy::default())
+    }
+}
+
+/// Options of a server: the protocol settings and the application's handler.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Protocol settings, host keys and offered auth methods.
+    pub config: Arc<ServerConfig>,
+    /// Decides authentication, channels and requests.
+    pub handler: Arc<dyn ServerHandler>,
+    /// Seed of each connection's RNG; `None` draws a fresh one from the OS
+    /// per connection (the right choice outside tests).
+    pub rng_seed: Option<[u8; 32]>,
+}
+
+impl ServerOptions {
+    /// A server with this configuration and handler.
+    pub fn new(config: ServerConfig, handler: impl ServerHandler) -> Self {
+        ServerOptions {
+            config: Arc::new(config),
+            handler: Arc::new(handler),
+            rng_seed: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An RNG seed drawn from the operating system.
+pub(crate) fn os_seed() -> [u8; 32] {
+    use rand_core::RngCore;
+    let mut seed = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut seed);
+    seed
+}
+
+/// The connection RNG for `seed`.
+pub(crate) fn rng_from_seed(seed: [u8; 32]) -> conch_core::Rng {
+    use rand_chacha::rand_core::SeedableRng;
+    Box::new(rand_chacha::ChaCha20Rng::from_seed(seed))
+}

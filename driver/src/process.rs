@@ -1,0 +1,192 @@
+//! Serving a session channel with a local process: `exec` runs the command
+//! with `sh -c`, `shell` runs `sh`, as the current user, with stdin, stdout,
+//! stderr and the exit status wired through the channel. What `conchd` and
+//! the adapters' test servers do.
+//!
+//! The process's pipes are blocking, so each is served by a thread that
+//! waits on the channel with [`crate::block_on`]; this works whatever
+//! runtime pumps the connection.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::thread::{self, JoinHandle};
+
+use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::block_on::block_on;
+use crate::channel::{Channel, ChannelStderr};
+use crate::server::{IncomingChannel, SessionCommand};
+
+/// Exit status reported when the command could not be started (as shells do).
+const CANNOT_RUN: u32 = 127;
+
+/// Runs the channel's command as a local process on background threads and
+/// returns the thread that finishes the channel (exit status, EOF, close).
+pub fn spawn_command(incoming: IncomingChannel) -> JoinHandle<()> {
+    thread::spawn(move || run_command(incoming))
+}
+
+/// Runs the channel's command as a local process until it exits and the
+/// channel is closed (blocking).
+pub fn run_command(incoming: IncomingChannel) {
+    let channel = incoming.channel;
+    let mut command = match &incoming.command {
+        SessionCommand::Exec(line) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(os_str(line));
+            c
+        }
+        SessionCommand::Shell => Command::new("/bin/sh"),
+        SessionCommand::Subsystem(name) => {
+            fail(&channel, &format!("subsystem {name:?} is not available\n"));
+            return;
+        }
+    };
+    command
+        .envs(incoming.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            fail(&channel, &format!("cannot run command: {e}\n"));
+            return;
+        }
+    };
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let input = {
+        let channel = channel.share();
+        thread::spawn(move || copy_channel_to_stdin(&channel, stdin))
+    };
+    let output = {
+        let channel = channel.share();
+        thread::spawn(move || {
+            if let Some(out) = stdout {
+                copy_to_channel(out, &channel);
+            }
+        })
+    };
+    let errors = {
+        let stderr_channel = channel.stderr();
+        thread::spawn(move || {
+            if let Some(err) = stderr {
+                copy_to_stderr(err, &stderr_channel);
+            }
+        })
+    };
+    let _ = output.join();
+    let _ = errors.join();
+    let status = child.wait();
+    // RFC 4254 section 6.10: the status goes before EOF and CLOSE.
+    match status {
+        Ok(status) => report_status(&channel, status),
+        Err(_) => {
+            let _ = channel.send_exit_status(CANNOT_RUN);
+        }
+    }
+    let _ = channel.send_eof();
+    let _ = block_on(channel.close());
+    let _ = input.join();
+}
+
+#[cfg(unix)]
+fn os_str(bytes: &[u8]) -> &OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    OsStr::from_bytes(bytes)
+}
+
+#[cfg(not(unix))]
+fn os_str(bytes: &[u8]) -> &OsStr {
+    OsStr::new(std::str::from_utf8(bytes).unwrap_or(""))
+}
+
+#[cfg(unix)]
+fn report_status(channel: &Channel, status: std::process::ExitStatus) {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        let _ = channel.send_exit_status(code as u32);
+    } else if let Some(signal) = status.signal() {
+        let name = signal_name(signal);
+        let _ = channel.send_exit_signal(&name, status.core_dumped(), "");
+    } else {
+        let _ = channel.send_exit_status(CANNOT_RUN);
+    }
+}
+
+#[cfg(not(unix))]
+fn report_status(channel: &Channel, status: std::process::ExitStatus) {
+    let _ = channel.send_exit_status(status.code().unwrap_or(CANNOT_RUN as i32) as u32);
+}
+
+/// The RFC 4254 section 6.10 name of a POSIX signal number.
+fn signal_name(signal: i32) -> String {
+    const NAMES: [&str; 13] = [
+        "HUP", "INT", "QUIT", "ILL", "ABRT", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
+        "TERM",
+    ];
+    NAMES
+        .iter()
+        .find(|n| crate::channel::signal_number(n) == u32::try_from(signal).ok())
+        .map_or_else(|| format!("SIG{signal}"), |n| n.to_string())
+}
+
+fn fail(channel: &Channel, message: &str) {
+    let stderr = channel.stderr();
+    let _ = block_on((&stderr).write_all(message.as_bytes()));
+    let _ = channel.send_exit_status(CANNOT_RUN);
+    let _ = channel.send_eof();
+    let _ = block_on(channel.close());
+}
+
+fn copy_channel_to_stdin(channel: &Channel, mut stdin: Option<std::process::ChildStdin>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match block_on((&mut &*channel).read(&mut buf)) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(pipe) = &mut stdin {
+            if pipe.write_all(&buf[..n]).is_err() {
+                // The process closed its stdin: keep reading (and dropping)
+                // so the client is not held up.
+                stdin = None;
+            }
+        }
+    }
+    // Dropping the pipe gives the process EOF on stdin.
+}
+
+fn copy_to_channel(mut from: impl Read, channel: &Channel) {
+    let mut buf = vec![0u8; 32 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || block_on((&mut &*channel).write_all(&buf[..n])).is_err() {
+            break;
+        }
+    }
+}
+
+fn copy_to_stderr(mut from: impl Read, channel: &ChannelStderr) {
+    let mut buf = vec![0u8; 32 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || block_on((&mut &*channel).write_all(&buf[..n])).is_err() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names_round_trip() {
+        assert_eq!(signal_name(9), "KILL");
+        assert_eq!(signal_name(15), "TERM");
+        assert_eq!(signal_name(1), "HUP");
+        assert_eq!(signal_name(31), "SIG31");
+    }
+}

@@ -1,0 +1,226 @@
+//! The server role: the application decides authentication and requests
+//! through a [`ServerHandler`], and serves each started session channel
+//! (exec, shell, subsystem) as a stream from [`ServerSession::accept_channel`].
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use conch_core::{
+    AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, Connection, WindowSize,
+};
+
+use crate::channel::Channel;
+use crate::error::{Error, Result};
+use crate::options::{os_seed, rng_from_seed, ServerOptions};
+use crate::pump::Engine;
+use crate::session::SessionInner;
+use crate::shared::{lock, Holder, ServerState, Shared};
+
+/// The application's decisions for a server connection.
+///
+/// The methods are called from the connection's I/O pump while it holds the
+/// connection's lock: answer quickly from data at hand (no blocking I/O, no
+/// calls back into the session).
+pub trait ServerHandler: Send + Sync + 'static {
+    /// Decides one authentication attempt by `user` (RFC 4252). A
+    /// publickey attempt with `signed: false` only asks whether the key
+    /// would do; when `signed` is true the signature has been verified.
+    fn auth(&self, user: &str, attempt: &AuthAttempt) -> AuthDecision;
+
+    /// Decides whether the authenticated `user` may open a channel of
+    /// `kind` (`data` is the type-specific part). By default only `session`
+    /// channels are allowed.
+    fn channel_open(
+        &self,
+        user: &str,
+        kind: &str,
+        data: &[u8],
+    ) -> std::result::Result<(), (ChannelOpenFailure, String)> {
+        let _ = (user, data);
+        if kind == "session" {
+            Ok(())
+        } else {
+            Err((
+                ChannelOpenFailure::UnknownChannelType,
+                format!("channel type {kind:?} not supported"),
+            ))
+        }
+    }
+
+    /// Decides a channel request (RFC 4254 section 6). By default pty-req,
+    /// env, exec, shell, subsystem, window-change and signal are accepted,
+    /// the rest refused. An accepted exec, shell or subsystem hands the
+    /// channel to [`ServerSession::accept_channel`].
+    fn channel_request(&self, user: &str, request: &ChannelRequest) -> bool {
+        let _ = user;
+        matches!(
+            request,
+            ChannelRequest::PtyReq { .. }
+                | ChannelRequest::Env { .. }
+                | ChannelRequest::Exec { .. }
+                | ChannelRequest::Shell
+                | ChannelRequest::Subsystem { .. }
+                | ChannelRequest::WindowChange { .. }
+                | ChannelRequest::Signal { .. }
+        )
+    }
+}
+
+/// What a session channel was started to run (RFC 4254 section 6.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionCommand {
+    /// `exec`: run this command line (bytes; the shell decides the encoding).
+    Exec(Vec<u8>),
+    /// `shell`: the user's login shell.
+    Shell,
+    /// `subsystem`: a named service such as `sftp`.
+    Subsystem(String),
+}
+
+/// A `pty-req` the client sent (RFC 4254 section 6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PtyRequest {
+    /// TERM value.
+    pub term: String,
+    /// Terminal size.
+    pub size: WindowSize,
+    /// Encoded terminal modes (section 8).
+    pub modes: Vec<u8>,
+}
+
+/// A session channel the client started, ready to be served.
+#[derive(Debug)]
+pub struct IncomingChannel<C = Channel> {
+    /// The channel: read the client's stdin, write stdout, `stderr()` for
+    /// stderr, then report the exit status and drop or close it.
+    pub channel: C,
+    /// What to run.
+    pub command: SessionCommand,
+    /// `env` requests accepted before the start, in order.
+    pub env: Vec<(String, String)>,
+    /// The pseudo-terminal requested, if any.
+    pub pty: Option<PtyRequest>,
+    /// The authenticated user.
+    pub user: String,
+}
+
+impl<C> IncomingChannel<C> {
+    /// The same request with the channel wrapped (adapters wrap the
+    /// driver's channel in their own stream type).
+    pub fn map<D>(self, f: impl FnOnce(C) -> D) -> IncomingChannel<D> {
+        IncomingChannel {
+            channel: f(self.channel),
+            command: self.command,
+            env: self.env,
+            pty: self.pty,
+            user: self.user,
+        }
+    }
+}
+
+/// The application's handle on one accepted server connection. Cheap to
+/// clone; the connection ends when the last handle (and channel) is dropped.
+#[derive(Debug, Clone)]
+pub struct ServerSession {
+    inner: Arc<SessionInner>,
+}
+
+/// Creates a server session for one accepted connection and the [`Engine`]
+/// an adapter runs over the socket.
+pub fn server(options: &ServerOptions) -> (ServerSession, Engine) {
+    let seed = options.rng_seed.unwrap_or_else(os_seed);
+    let conn = Connection::server(options.config.clone(), rng_from_seed(seed), Instant::now());
+    let state = ServerState {
+        handler: options.handler.clone(),
+        user: None,
+        incoming: Default::default(),
+    };
+    let inner = SessionInner::new(Shared::new(conn, Some(state)), seed, None, None);
+    let engine = Engine::new(inner.shared.clone());
+    (ServerSession { inner }, engine)
+}
+
+impl ServerSession {
+    /// The next session channel the client started (with exec, shell or
+    /// subsystem), or `None` once the connection has ended.
+    pub async fn accept_channel(&self) -> Option<IncomingChannel> {
+        poll_fn(|cx| {
+            let mut guard = lock(&self.inner.shared);
+            let sh = &mut *guard;
+            let Some(server) = sh.server.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let user = server.user.clone().unwrap_or_default();
+            while let Some(key) = server.incoming.pop_front() {
+                let Some(st) = sh.channels.get_mut(&key) else {
+                    continue;
+                };
+                st.holder = Holder::Held;
+                let Some(command) = st.server.command.take() else {
+                    continue;
+                };
+                let incoming = IncomingChannel {
+                    channel: Channel::new(self.inner.clone(), key, st.id),
+                    command,
+                    env: std::mem::take(&mut st.server.env),
+                    pty: st.server.pty.take(),
+                    user,
+                };
+                return Poll::Ready(Some(incoming));
+            }
+            if sh.error.is_some() {
+                return Poll::Ready(None);
+            }
+            sh.session_wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Waits until the client has authenticated; returns the user name.
+    pub async fn authenticated(&self) -> Result<String> {
+        poll_fn(|cx| {
+            let mut sh = lock(&self.inner.shared);
+            if let Some(user) = sh.server.as_ref().and_then(|s| s.user.clone()) {
+                return Poll::Ready(Ok(user));
+            }
+            if let Some(e) = sh.end_error() {
+                return Poll::Ready(Err(e));
+            }
+            sh.session_wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The authenticated user, if authentication has succeeded.
+    pub fn user(&self) -> Option<String> {
+        lock(&self.inner.shared)
+            .server
+            .as_ref()
+            .and_then(|s| s.user.clone())
+    }
+
+    /// The seed of this connection's RNG.
+    pub fn rng_seed(&self) -> [u8; 32] {
+        self.inner.seed()
+    }
+
+    /// Why the connection ended, if it has.
+    pub fn disconnect_reason(&self) -> Option<Error> {
+        self.inner.end_error()
+    }
+
+    /// Ends the connection (DISCONNECT `by application`) and waits until the
+    /// socket is closed.
+    pub async fn close(&self) {
+        self.inner.close().await
+    }
+
+    /// Waits until the connection has ended and its socket is closed.
+    pub async fn closed(&self) {
+        self.inner.closed().await
+    }
+}

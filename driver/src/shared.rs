@@ -1,0 +1,622 @@
+//! The state one connection's handles share behind a mutex: the core
+//! [`Connection`], what its events have told us, and the wakers of the tasks
+//! waiting on it.
+//!
+//! Every event is handled here, once, for every adapter: after any call into
+//! the connection, [`Shared::drain`] moves the events into per-channel and
+//! per-session state and wakes whoever waits on them. The pump never waits
+//! on a channel: received data is queued, and the core's per-channel window
+//! (reopened only by [`Connection::consume`] as the application reads)
+//! bounds each queue, so a channel nobody reads stalls only its own sender.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+use bytes::Bytes;
+use conch_core::{
+    ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Event, NegotiatedAlgorithms,
+    PublicKey,
+};
+
+use crate::channel::ExitStatus;
+use crate::server::{PtyRequest, ServerHandler, SessionCommand};
+use crate::wakers::{Replies, WakerSet};
+
+/// Received `banner` messages kept for the application (oldest dropped).
+const MAX_BANNERS: usize = 8;
+/// `env` requests kept per server channel (further ones are refused).
+const MAX_ENV: usize = 256;
+/// Requests received on a started server channel that the application has
+/// not yet taken (oldest dropped).
+const MAX_PENDING_REQUESTS: usize = 64;
+
+/// The shared state, locked with [`lock`].
+pub(crate) type SharedRef = Arc<Mutex<Shared>>;
+
+/// Locks the shared state. A panic in another holder does not leave the state
+/// inconsistent in a way that matters more than failing every call would, so
+/// poisoning is ignored.
+pub(crate) fn lock(shared: &SharedRef) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Bytes received on one stream of a channel, not yet read.
+#[derive(Debug, Default)]
+pub(crate) struct RecvQueue {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl RecvQueue {
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if !data.is_empty() {
+            self.len += data.len();
+            self.chunks.push_back(data);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Copies up to `buf.len()` bytes out; returns how many.
+    pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let take = front.len().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&front[..take]);
+            n += take;
+            if take == front.len() {
+                self.chunks.pop_front();
+            } else {
+                let _ = front.split_to(take);
+            }
+        }
+        self.len -= n;
+        n
+    }
+
+    /// Drops everything; returns how many bytes were dropped.
+    pub(crate) fn clear(&mut self) -> usize {
+        self.chunks.clear();
+        std::mem::take(&mut self.len)
+    }
+}
+
+/// Where a channel is in its life (RFC 4254 section 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// We sent CHANNEL_OPEN and wait for the answer.
+    Opening,
+    /// Open (at least in one direction).
+    Open,
+    /// The peer refused to open it.
+    OpenFailed(ChannelOpenFailure, String),
+    /// Both sides sent CLOSE; the id is free for reuse.
+    Closed,
+}
+
+/// Who holds the channel on the application side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// Server: opened by the client, not handed to the application yet (it
+    /// is, once an exec/shell/subsystem request starts it).
+    NotYet,
+    /// A [`crate::Channel`] exists.
+    Held,
+    /// The application dropped it: data is discarded, the channel closed.
+    Dropped,
+}
+
+/// Server-side facts about a session channel collected from its requests.
+#[derive(Debug, Default)]
+pub(crate) struct ServerChannelInfo {
+    pub(crate) command: Option<SessionCommand>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) pty: Option<PtyRequest>,
+    /// Started and queued for [`crate::ServerSession::accept_channel`].
+    pub(crate) started: bool,
+}
+
+/// One channel as the handles see it.
+#[derive(Debug)]
+pub(crate) struct ChannelState {
+    pub(crate) id: ChannelId,
+    pub(crate) phase: Phase,
+    pub(crate) holder: Holder,
+    pub(crate) stdout: RecvQueue,
+    pub(crate) stderr: RecvQueue,
+    /// Nobody will read stderr: consume it on arrival.
+    pub(crate) stderr_discard: bool,
+    pub(crate) eof_received: bool,
+    pub(crate) eof_sent: bool,
+    pub(crate) close_sent: bool,
+    pub(crate) exit: Option<ExitStatus>,
+    pub(crate) replies: Replies<bool>,
+    pub(crate) wakers: WakerSet,
+    pub(crate) server: ServerChannelInfo,
+    /// Requests received after the channel started (signal, window-change ...).
+    pub(crate) requests: VecDeque<ChannelRequest>,
+}
+
+impl ChannelState {
+    pub(crate) fn new(id: ChannelId, phase: Phase, holder: Holder) -> Self {
+        ChannelState {
+            id,
+            phase,
+            holder,
+            stdout: RecvQueue::default(),
+            stderr: RecvQueue::default(),
+            stderr_discard: false,
+            eof_received: false,
+            eof_sent: false,
+            close_sent: false,
+            exit: None,
+            replies: Replies::default(),
+            wakers: WakerSet::default(),
+            server: ServerChannelInfo::default(),
+            requests: VecDeque::new(),
+        }
+    }
+
+    /// Whether the peer will send nothing more (EOF, close or refusal).
+    pub(crate) fn input_ended(&self) -> bool {
+        self.eof_received || matches!(self.phase, Phase::Closed | Phase::OpenFailed(..))
+    }
+}
+
+/// Client-role handshake and authentication progress.
+#[derive(Debug, Default)]
+pub(crate) struct ClientState {
+    /// The server's key, once offered.
+    pub(crate) host_key: Option<PublicKey>,
+    /// Whether the application has answered for the host key.
+    pub(crate) host_key_decided: bool,
+    /// Whether the userauth service is ready (RFC 4252 section 4).
+    pub(crate) userauth_ready: bool,
+    /// The latest authentication answer not yet taken by an auth call.
+    pub(crate) auth_reply: Option<Event>,
+    /// Banners received, oldest first.
+    pub(crate) banners: VecDeque<String>,
+}
+
+/// Server-role state.
+pub(crate) struct ServerState {
+    pub(crate) handler: Arc<dyn ServerHandler>,
+    /// The authenticated user.
+    pub(crate) user: Option<String>,
+    /// Started channels waiting for `accept_channel`, by key.
+    pub(crate) incoming: VecDeque<u64>,
+}
+
+impl std::fmt::Debug for ServerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerState")
+            .field("user", &self.user)
+            .field("incoming", &self.incoming)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything behind the connection's mutex.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) conn: Connection,
+    /// Channels by key. Keys are never reused, unlike channel ids, so a
+    /// stale handle can never see a later channel's data.
+    pub(crate) channels: HashMap<u64, ChannelState>,
+    /// Live channel ids to keys.
+    ids: HashMap<ChannelId, u64>,
+    next_key: u64,
+    pub(crate) client: ClientState,
+    pub(crate) server: Option<ServerState>,
+    pub(crate) algorithms: Option<NegotiatedAlgorithms>,
+    /// Global requests we sent with want-reply: the reply data or `None`
+    /// for failure.
+    pub(crate) globals: Replies<Option<Bytes>>,
+    /// Why the connection ended, once it has.
+    pub(crate) error: Option<conch_core::Error>,
+    /// The socket error that ended it, if that is what happened.
+    pub(crate) io_error: Option<Arc<io::Error>>,
+    /// The pump has finished and closed the socket.
+    pub(crate) pump_done: bool,
+    pub(crate) pump_waker: Option<Waker>,
+    /// Tasks waiting on session-level state (handshake, auth, incoming
+    /// channels, global replies, the end).
+    pub(crate) session_wakers: WakerSet,
+}
+
+impl Shared {
+    pub(crate) fn new(conn: Connection, server: Option<ServerState>) -> Self {
+        Shared {
+            conn,
+            channels: HashMap::new(),
+            ids: HashMap::new(),
+            next_key: 0,
+            client: ClientState::default(),
+            server,
+            algorithms: None,
+            globals: Replies::default(),
+            error: None,
+            io_error: None,
+            pump_done: false,
+            pump_waker: None,
+            session_wakers: WakerSet::default(),
+        }
+    }
+
+    /// Registers a channel under a fresh key.
+    pub(crate) fn add_channel(&mut self, id: ChannelId, phase: Phase, holder: Holder) -> u64 {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.ids.insert(id, key);
+        self.channels
+            .insert(key, ChannelState::new(id, phase, holder));
+        key
+    }
+
+    /// Forgets a channel's state (no handle refers to it any more).
+    pub(crate) fn remove_channel(&mut self, key: u64) {
+        if let Some(st) = self.channels.remove(&key) {
+            if self.ids.get(&st.id) == Some(&key) {
+                self.ids.remove(&st.id);
+            }
+        }
+    }
+
+    /// Wakes the pump so it transmits what the last call queued and re-arms
+    /// its timer.
+    pub(crate) fn wake_pump(&mut self) {
+        if let Some(w) = &self.pump_waker {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Wakes every waiting task (the connection ended).
+    pub(crate) fn wake_everyone(&mut self) {
+        self.session_wakers.wake_all();
+        for st in self.channels.values_mut() {
+            st.wakers.wake_all();
+        }
+        self.wake_pump();
+    }
+
+    /// The error to report to a caller once the connection has ended.
+    pub(crate) fn end_error(&self) -> Option<crate::Error> {
+        let e = self.error.as_ref()?;
+        if let Some(io) = &self.io_error {
+            return Some(crate::Error::Io(io.clone()));
+        }
+        Some(crate::Error::from_core(e.clone()))
+    }
+
+    /// The socket failed: the connection is lost.
+    pub(crate) fn io_failed(&mut self, e: io::Error) {
+        if self.io_error.is_none() && self.error.is_none() {
+            self.io_error = Some(Arc::new(e));
+        }
+        self.conn.handle_eof(std::time::Instant::now());
+        self.drain();
+    }
+
+    /// Handles every pending event of the connection.
+    pub(crate) fn drain(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            self.handle_event(event);
+        }
+    }
+
+    fn channel_mut(&mut self, id: ChannelId) -> Option<(u64, &mut ChannelState)> {
+        let key = *self.ids.get(&id)?;
+        self.channels.get_mut(&key).map(|st| (key, st))
+    }
+
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::HostKey { key } => {
+                self.client.host_key = Some(key);
+                self.session_wakers.wake_all();
+            }
+            Event::KeyExchangeDone { algorithms, .. } => {
+                self.algorithms = Some(algorithms);
+            }
+            Event::UserauthReady => {
+                self.client.userauth_ready = true;
+                self.session_wakers.wake_all();
+            }
+            Event::AuthBanner { message } => {
+                if self.client.banners.len() == MAX_BANNERS {
+                    self.client.banners.pop_front();
+                }
+                self.client.banners.push_back(message);
+                self.session_wakers.wake_all();
+            }
+            e @ (Event::AuthFailure { .. }
+            | Event::AuthSignatureNeeded { .. }
+            | Event::AuthPasswordChange { .. }
+            | Event::AuthInfoRequest { .. }
+            | Event::AuthSuccess) => {
+                self.client.auth_reply = Some(e);
+                self.session_wakers.wake_all();
+            }
+            Event::AuthRequest { user, attempt, .. } => {
+                if let Some(server) = &self.server {
+                    let decision = server.handler.auth(&user, &attempt);
+                    // A refused decision (wrong state) cannot happen for the
+                    // pending request; a fatal one arrives as `Disconnected`.
+                    let _ = self.conn.auth_decision(decision);
+                }
+            }
+            Event::Authenticated { user } => {
+                if let Some(server) = &mut self.server {
+                    server.user = Some(user);
+                }
+                self.session_wakers.wake_all();
+            }
+            Event::ChannelOpenRequest {
+                channel,
+                kind,
+                data,
+            } => self.on_channel_open_request(channel, &kind, &data),
+            Event::ChannelOpened { channel } => {
+                if let Some((_, st)) = self.channel_mut(channel) {
+                    st.phase = Phase::Open;
+                    st.wakers.wake_all();
+                    if st.holder == Holder::Dropped {
+                        st.close_sent = true;
+                        let _ = self.conn.close_channel(channel);
+                    }
+                }
+            }
+            Event::ChannelOpenFailed {
+                channel,
+                reason,
+                description,
+            } => {
+                if let Some((key, st)) = self.channel_mut(channel) {
+                    st.phase = Phase::OpenFailed(reason, description);
+                    st.wakers.wake_all();
+                    let dropped = st.holder == Holder::Dropped;
+                    self.ids.remove(&channel);
+                    if dropped {
+                        self.channels.remove(&key);
+                    }
+                }
+            }
+            Event::ChannelRequest {
+                channel,
+                request,
+                want_reply,
+            } => {
+                let ok = self.on_channel_request(channel, request);
+                if want_reply {
+                    let _ = self.conn.channel_reply(channel, ok);
+                }
+            }
+            Event::ChannelRequestReply { channel, success } => {
+                if let Some((_, st)) = self.channel_mut(channel) {
+                    st.replies.answer(success);
+                    st.wakers.wake_all();
+                }
+            }
+            Event::Data { channel, data } => self.on_data(channel, None, data),
+            Event::ExtendedData {
+                channel,
+                code,
+                data,
+            } => self.on_data(channel, Some(code), data),
+            Event::Eof { channel } => {
+                if let Some((_, st)) = self.channel_mut(channel) {
+                    st.eof_received = true;
+                    st.wakers.wake_all();
+                }
+            }
+            Event::ExitStatus { channel, code } => {
+                if let Some((_, st)) = self.channel_mut(channel) {
+                    st.exit = Some(ExitStatus::Code(code));
+                    st.wakers.wake_all();
+                }
+            }
+            Event::ExitSignal {
+                channel,
+                signal,
+                core_dumped,
+                message,
+            } => {
+                if let Some((_, st)) = self.channel_mut(channel) {
+                    st.exit = Some(ExitStatus::Signal {
+                        name: signal,
+                        core_dumped,
+                        message,
+                    });
+                    st.wakers.wake_all();
+                }
+            }
+            Event::ChannelClosed { channel } => {
+                if let Some((key, st)) = self.channel_mut(channel) {
+                    st.phase = Phase::Closed;
+                    st.close_sent = true;
+                    st.wakers.wake_all();
+                    let unreferenced = st.holder == Holder::Dropped
+                        || (st.holder == Holder::NotYet && !st.server.started);
+                    self.ids.remove(&channel);
+                    if unreferenced {
+                        self.channels.remove(&key);
+                    }
+                }
+            }
+            Event::ChannelWritable { channel } => {
+                if let Some((_, st)) = self.channel_mut(channel) {
+                    st.wakers.wake_all();
+                }
+            }
+            Event::GlobalRequest { want_reply, .. } => {
+                // No global requests (port forwarding ...) are served yet:
+                // refuse them (RFC 4254 section 4).
+                if want_reply {
+                    let _ = self.conn.global_reply(false, &[]);
+                }
+            }
+            Event::GlobalReply { success, data } => {
+                self.globals.answer(success.then_some(data));
+                self.session_wakers.wake_all();
+            }
+            Event::Disconnected { error } => {
+                if self.error.is_none() {
+                    self.error = Some(error);
+                }
+                self.wake_everyone();
+            }
+            // Debug messages and events added to the core later are not
+            // needed to drive a session.
+            _ => {}
+        }
+    }
+
+    fn on_data(&mut self, channel: ChannelId, code: Option<u32>, data: Bytes) {
+        let len = data.len();
+        let keep = match self.channel_mut(channel) {
+            Some((_, st)) if st.holder != Holder::Dropped => match code {
+                None => {
+                    st.stdout.push(data);
+                    true
+                }
+                // RFC 4254 section 5.2: code 1 is SSH_EXTENDED_DATA_STDERR.
+                Some(1) if !st.stderr_discard => {
+                    st.stderr.push(data);
+                    true
+                }
+                Some(_) => false,
+            },
+            _ => false,
+        };
+        if keep {
+            if let Some((_, st)) = self.channel_mut(channel) {
+                st.wakers.wake_all();
+            }
+        } else if len > 0 {
+            // Nobody will read it: give the window back at once so the peer
+            // is not held up by data that is thrown away.
+            let _ = self.conn.consume(channel, len);
+        }
+    }
+
+    fn on_channel_open_request(&mut self, channel: ChannelId, kind: &str, data: &[u8]) {
+        let Some(server) = &self.server else {
+            // Client role: forwarded channels are not supported (yet).
+            let _ = self.conn.reject_channel(
+                channel,
+                ChannelOpenFailure::AdministrativelyProhibited,
+                "channel type not supported by this client",
+            );
+            return;
+        };
+        let user = server.user.clone().unwrap_or_default();
+        match server.handler.channel_open(&user, kind, data) {
+            Ok(()) => {
+                if self.conn.accept_channel(channel).is_ok() {
+                    self.add_channel(channel, Phase::Open, Holder::NotYet);
+                }
+            }
+            Err((reason, text)) => {
+                let _ = self.conn.reject_channel(channel, reason, &text);
+            }
+        }
+    }
+
+    /// A request from the peer; returns the answer for want-reply.
+    fn on_channel_request(&mut self, channel: ChannelId, request: ChannelRequest) -> bool {
+        let Some(server) = &mut self.server else {
+            // Client role: the server has nothing to ask of us that we
+            // serve (exit-status/-signal arrive as their own events).
+            return false;
+        };
+        let user = server.user.clone().unwrap_or_default();
+        let handler = server.handler.clone();
+        let Some(key) = self.ids.get(&channel).copied() else {
+            return false;
+        };
+        let Some(st) = self.channels.get_mut(&key) else {
+            return false;
+        };
+        let starts = matches!(
+            request,
+            ChannelRequest::Exec { .. } | ChannelRequest::Shell | ChannelRequest::Subsystem { .. }
+        );
+        if starts && st.server.started {
+            // RFC 4254 section 6.5: only one of these per channel.
+            return false;
+        }
+        if !handler.channel_request(&user, &request) {
+            return false;
+        }
+        if !st.server.started {
+            match request {
+                ChannelRequest::Exec { command } => {
+                    st.server.command = Some(SessionCommand::Exec(command))
+                }
+                ChannelRequest::Shell => st.server.command = Some(SessionCommand::Shell),
+                ChannelRequest::Subsystem { name } => {
+                    st.server.command = Some(SessionCommand::Subsystem(name))
+                }
+                ChannelRequest::PtyReq { term, size, modes } => {
+                    st.server.pty = Some(PtyRequest { term, size, modes });
+                    return true;
+                }
+                ChannelRequest::Env { name, value } => {
+                    if st.server.env.len() >= MAX_ENV {
+                        return false;
+                    }
+                    st.server.env.push((name, value));
+                    return true;
+                }
+                _ => return true,
+            }
+            st.server.started = true;
+            if let Some(server) = &mut self.server {
+                server.incoming.push_back(key);
+            }
+            self.session_wakers.wake_all();
+            return true;
+        }
+        if st.requests.len() == MAX_PENDING_REQUESTS {
+            st.requests.pop_front();
+        }
+        st.requests.push_back(request);
+        st.wakers.wake_all();
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recv_queue_reads_across_chunks_and_keeps_the_rest() {
+        let mut q = RecvQueue::default();
+        q.push(Bytes::from_static(b"hello "));
+        q.push(Bytes::new());
+        q.push(Bytes::from_static(b"world"));
+        assert_eq!(q.len(), 11);
+        let mut buf = [0u8; 8];
+        assert_eq!(q.read_into(&mut buf), 8);
+        assert_eq!(&buf, b"hello wo");
+        assert_eq!(q.len(), 3);
+        let mut rest = [0u8; 10];
+        assert_eq!(q.read_into(&mut rest), 3);
+        assert_eq!(&rest[..3], b"rld");
+        assert!(q.is_empty());
+        assert_eq!(q.read_into(&mut rest), 0);
+    }
+}
