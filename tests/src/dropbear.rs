@@ -26,7 +26,7 @@ use crate::authorized_keys_lease::AuthorizedKeysLease;
 use crate::client::SshClient;
 use crate::dir::{tail, TestDir};
 use crate::keys::{KeyPair, KeyType};
-use crate::known_hosts::host_pattern;
+use crate::known_hosts::{host_pattern, write_known_hosts};
 use crate::net::{free_port, wait_for_port};
 use crate::process::{require_program, ChildGuard};
 use crate::user::{is_root, test_user, TestUser};
@@ -201,6 +201,16 @@ impl Dropbear {
             .iter()
             .map(|key| key.known_hosts_line(&hosts))
             .collect()
+    }
+
+    /// Writes [`Self::known_hosts_lines`] to a fresh file `known_hosts` in
+    /// this server's temp dir and returns its path (for a client's
+    /// `UserKnownHostsFile`).
+    #[track_caller]
+    pub fn known_hosts_file(&self) -> PathBuf {
+        let path = self.dir.join("known_hosts");
+        write_known_hosts(&path, &self.known_hosts_lines());
+        path
     }
 
     /// The first authorized user key (Ed25519 by default).

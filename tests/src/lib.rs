@@ -45,19 +45,24 @@
 //!
 //! OpenSSH's `ssh` against Conch's server:
 //! ```no_run
-//! use conch_interop::{free_port, workspace_bin, KeyPair, KeyType, SshClient, TestDir};
+//! use std::process::Command;
+//! use conch_interop::{workspace_bin, KeyPair, KeyType, ServerProcess, SshClient, TestDir};
 //!
 //! let dir = TestDir::new("conchd");
 //! let host_key = KeyPair::generate(&dir, "host", KeyType::Ed25519, None);
 //! let user_key = KeyPair::generate(&dir, "user", KeyType::Ed25519, None);
 //! let authorized = dir.write("authorized_keys", &user_key.public_line);
-//! let port = free_port();
-//! // start workspace_bin("<package>", "conchd") with -p port --host-key
-//! // host_key.private_path --authorized-keys authorized, wait with
-//! // conch_interop::net::wait_for_port, keep it in a ChildGuard ...
-//! let out = SshClient::new(port)
+//! // Started on a free port, waited for, killed on drop (see ServerProcess):
+//! let conchd = ServerProcess::start("conchd", |port| {
+//!     let mut command = Command::new(workspace_bin("<package>", "conchd"));
+//!     command.args(["-p", &port.to_string(), "--host-key"]).arg(&host_key.private_path)
+//!         .arg("--authorized-keys").arg(&authorized);
+//!     command
+//! });
+//! let out = SshClient::new(conchd.port())
 //!     .identity(&user_key)
 //!     .trust_host_key(&host_key)
+//!     .server_log(conchd.log_path())
 //!     .run_with_input("cat", "bif pow zot");
 //! out.assert_success();
 //! assert_eq!(out.stdout_text(), "bif pow zot");
@@ -80,6 +85,7 @@ pub mod keys;
 pub mod known_hosts;
 pub mod net;
 pub mod process;
+pub mod server;
 pub mod sshd;
 pub mod user;
 
@@ -92,5 +98,6 @@ pub use dropbear::{Dropbear, DropbearOptions};
 pub use keys::{KeyPair, KeyType};
 pub use net::free_port;
 pub use process::{run_bounded, ChildGuard, Finished, Input};
+pub use server::ServerProcess;
 pub use sshd::{Sshd, SshdOptions, ENCRYPTED_KEY_PASSPHRASE};
 pub use user::{current_user, test_user, TestUser, TEST_PASSWORD, TEST_USER};

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::client::SshClient;
 use crate::dir::{tail, TestDir};
 use crate::keys::{KeyPair, KeyType};
-use crate::known_hosts::host_pattern;
+use crate::known_hosts::{host_pattern, write_known_hosts};
 use crate::net::free_port;
 use crate::process::{require_program, run_bounded, ChildGuard, Input, TOOL_TIMEOUT};
 use crate::user::current_user;
@@ -262,6 +262,16 @@ impl Sshd {
             .iter()
             .map(|key| key.known_hosts_line(&hosts))
             .collect()
+    }
+
+    /// Writes [`Self::known_hosts_lines`] to a fresh file `known_hosts` in
+    /// this server's temp dir and returns its path (for a client's
+    /// `UserKnownHostsFile`).
+    #[track_caller]
+    pub fn known_hosts_file(&self) -> PathBuf {
+        let path = self.dir.join("known_hosts");
+        write_known_hosts(&path, &self.known_hosts_lines());
+        path
     }
 
     /// The authorized, unencrypted Ed25519 user key.

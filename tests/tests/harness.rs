@@ -12,8 +12,8 @@ use conch_interop::known_hosts::{
 use conch_interop::process::require_program;
 use conch_interop::{
     pattern_sha256, run_bounded, sha256_hex, test_user, Dropbear, DropbearOptions, Input, KeyPair,
-    KeyType, PatternReader, SshAgent, Sshd, SshdOptions, TestDir, ENCRYPTED_KEY_PASSPHRASE,
-    TEST_PASSWORD, TEST_USER,
+    KeyType, PatternReader, ServerProcess, SshAgent, SshClient, Sshd, SshdOptions, TestDir,
+    ENCRYPTED_KEY_PASSPHRASE, TEST_PASSWORD, TEST_USER,
 };
 
 const LOG_WAIT: Duration = Duration::from_secs(5);
@@ -65,7 +65,7 @@ fn an_unauthorized_key_is_refused() {
     let sshd = Sshd::start_default();
     let dir = TestDir::new("stranger");
     let stranger = KeyPair::generate(&dir, "stranger", KeyType::Ed25519, None);
-    let client = conch_interop::SshClient::new(sshd.port())
+    let client = SshClient::new(sshd.port())
         .identity(&stranger)
         .trust_host_key(sshd.host_key(KeyType::Ed25519));
     let out = client.run("echo should-not-run");
@@ -139,13 +139,13 @@ fn login_with_an_encrypted_key_answers_its_passphrase() {
     // Without the passphrase (batch mode, no askpass) the key is unusable.
     let mut unusable = key.clone();
     unusable.passphrase = None;
-    let refused = conch_interop::SshClient::new(sshd.port())
+    let refused = SshClient::new(sshd.port())
         .identity(&unusable)
         .trust_host_key(sshd.host_key(KeyType::Ed25519))
         .run("echo should-not-run");
     refused.assert_code(255);
 
-    let out = conch_interop::SshClient::new(sshd.port())
+    let out = SshClient::new(sshd.port())
         .identity(key)
         .trust_host_key(sshd.host_key(KeyType::Ed25519))
         .run("echo unlocked");
@@ -160,7 +160,7 @@ fn ssh_authenticates_through_a_real_agent() {
     assert!(agent.identities().is_empty());
 
     let agent_client = || {
-        conch_interop::SshClient::new(sshd.port())
+        SshClient::new(sshd.port())
             .agent(&agent)
             .trust_host_key(sshd.host_key(KeyType::Ed25519))
             .server_log(sshd.log_path())
@@ -242,7 +242,7 @@ fn forced_algorithms_and_non_ed25519_keys_are_negotiated() {
             pubkey_accepted_algorithms: Some(format!("{host_key_algorithm},ssh-ed25519")),
             ..SshdOptions::default()
         });
-        let out = conch_interop::SshClient::new(sshd.port())
+        let out = SshClient::new(sshd.port())
             .identity(sshd.user_key_of(key_type))
             .trust_host_key(sshd.host_key(key_type))
             .server_log(sshd.log_path())
@@ -343,7 +343,7 @@ fn dropbear_password_login_and_key_cleanup() {
     let key = dropbear.user_key().public_key();
     assert!(fs::read_to_string(&authorized_keys).unwrap().contains(&key));
 
-    let out = conch_interop::SshClient::new(dropbear.port())
+    let out = SshClient::new(dropbear.port())
         .user(dropbear.login_user())
         .trust_host_key(&dropbear.host_keys()[0])
         .option("PreferredAuthentications=password")
@@ -380,4 +380,56 @@ fn a_command_that_hangs_is_killed_at_its_time_bound() {
         Input::Null,
         Duration::from_millis(300),
     );
+}
+
+#[test]
+fn a_server_under_test_is_started_on_a_free_port_and_reached_by_ssh() {
+    // Stands in for conchd: any server program built from a port number.
+    let dir = TestDir::new("server-process");
+    let host_key = KeyPair::generate_dropbear(&dir, "host", KeyType::Ed25519);
+    let server = ServerProcess::start("dropbear-as-server-under-test", |port| {
+        let mut command = Command::new("/usr/sbin/dropbear");
+        command
+            .args(["-F", "-E", "-s", "-P"])
+            .arg(dir.join("pid"))
+            .arg("-r")
+            .arg(&host_key.private_path)
+            .arg("-p")
+            .arg(format!("127.0.0.1:{port}"));
+        command
+    });
+    let scanned = keyscan(server.port(), KeyType::Ed25519, false);
+    assert_eq!(
+        scanned,
+        vec![host_key.known_hosts_line(&host_pattern(server.port()))]
+    );
+    // It has no key of ours and no password logins: ssh reaches it, trusts
+    // its host key, and is refused at authentication.
+    let out = SshClient::new(server.port())
+        .trust_host_key(&host_key)
+        .server_log(server.log_path())
+        .run("true");
+    out.assert_code(255);
+    assert!(out.stderr_text().contains("Permission denied"), "{out}");
+}
+
+#[test]
+#[should_panic(expected = "exited with exit status: 1 before listening")]
+fn a_server_that_exits_at_once_fails_clearly() {
+    ServerProcess::start("false", |_port| Command::new("false"));
+}
+
+#[test]
+fn the_known_hosts_file_of_a_server_is_what_ssh_needs() {
+    let sshd = Sshd::start_default();
+    let known_hosts = sshd.known_hosts_file();
+    assert_eq!(
+        openssh_lookup(&known_hosts, &host_pattern(sshd.port())),
+        sshd.known_hosts_lines()
+    );
+    SshClient::new(sshd.port())
+        .identity(sshd.user_key())
+        .known_hosts_file(&known_hosts)
+        .run("true")
+        .assert_success();
 }
