@@ -32,7 +32,7 @@ pub fn key_type_label(key: &PublicKey) -> String {
 /// The question asked about a host that is not in known_hosts, ending with
 /// the prompt (no newline): "The authenticity of host 'HOST (IP)' can't be
 /// established. ED25519 key fingerprint is SHA256:.... Are you sure you want
-/// to continue connecting (yes/no/[fingerprint])? ". `other_types_known`
+/// to continue connecting (yes/no/\[fingerprint\])? ". `other_types_known`
 /// adds OpenSSH's note that keys of other types are known for the host.
 pub fn unknown_host_prompt(
     host: &str,
