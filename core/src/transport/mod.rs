@@ -1,7 +1,22 @@
 //! The SSH transport layer (RFC 4253): identification exchange, binary packet
 //! protocol, algorithm negotiation, key exchange and re-exchange.
 //!
-//! STUB: the interface the rest of the crate uses. Bodies to be written.
+//! Submodules, one concept each:
+//! - `ident`: the identification lines (section 4.2);
+//! - `packet`: framing, padding, sequence numbers, the packet ciphers (section 6);
+//! - `kexinit`: KEXINIT and algorithm negotiation (section 7.1);
+//! - `exchange`: one key exchange from KEXINIT to NEWKEYS (sections 7.2-8),
+//!   strict kex (OpenSSH PROTOCOL) and EXT_INFO (RFC 8308).
+//!
+//! This file holds the [`Transport`] the connection glue drives and the
+//! dispatch of transport messages (section 11).
+
+mod exchange;
+mod ident;
+mod kexinit;
+mod packet;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -10,10 +25,14 @@ use bytes::Bytes;
 use rand_core::CryptoRngCore;
 
 use crate::config::TransportConfig;
-use crate::error::{ApiMisuse, DisconnectReason, Error};
+use crate::error::{sanitize_text, ApiMisuse, DisconnectReason, Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::keys::{PrivateKey, PublicKey};
+use crate::msg;
 use crate::outbox::Outbox;
+use crate::wire::{Encode, Reader};
+
+use exchange::KexRun;
 
 /// Which end of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,25 +55,121 @@ pub(crate) struct Incoming {
 
 /// Transport state of one connection.
 #[derive(Debug)]
-pub(crate) struct Transport {}
+pub(crate) struct Transport {
+    side: Side,
+    config: TransportConfig,
+    /// Server: our host keys.
+    host_keys: Vec<PrivateKey>,
+    /// The algorithm lists we offer.
+    offer: kexinit::Offer,
+    tx: packet::Sender,
+    rx: packet::Receiver,
+    ident: ident::IdentReader,
+    /// Our identification string without CR LF (V_C or V_S).
+    our_ident: Vec<u8>,
+    /// The peer's, once received.
+    peer_ident: Option<Vec<u8>>,
+    /// The key exchange in progress, from our KEXINIT until both NEWKEYS.
+    kex: Option<Box<KexRun>>,
+    /// Whether our first KEXINIT went out (it waits for the first call that
+    /// brings an RNG, for its cookie).
+    kexinit_sent: bool,
+    /// Whether we have sent / received a NEWKEYS at least once.
+    newkeys_sent_once: bool,
+    newkeys_received_once: bool,
+    /// The first exchange finished in both directions.
+    first_kex_done: bool,
+    /// Client: the application accepted the host key.
+    host_key_accepted: bool,
+    session_id: Option<Vec<u8>>,
+    /// Client: the server's host key from the first exchange.
+    host_key: Option<PublicKey>,
+    /// Client: `server-sig-algs` from EXT_INFO.
+    server_sig_algs: Option<Vec<String>>,
+    /// Strict key exchange is in force (both sides offered it).
+    strict_kex: bool,
+    /// Server: the client offered `ext-info-c`.
+    peer_wants_ext_info: bool,
+    /// A re-exchange should start at the next flush (after the outbox).
+    rekey_pending: bool,
+    /// When the last exchange finished (for the time-based rekey).
+    last_kex_done_at: Instant,
+    /// The first exchange must be done by then.
+    handshake_deadline: Option<Instant>,
+    /// DISCONNECT sent or received: nothing more happens.
+    closed: bool,
+}
+
+/// Input buffered while the client waits for the host key decision, beyond
+/// which the server is sending more than a key exchange can explain.
+const PAUSED_INPUT_LIMIT_PACKETS: usize = 4;
 
 impl Transport {
+    fn new(side: Side, config: TransportConfig, host_keys: Vec<PrivateKey>, now: Instant) -> Self {
+        let offer = kexinit::Offer::new(&config, side, &host_keys);
+        let line = ident::our_line(&config.software_version);
+        let mut tx = packet::Sender::new();
+        // RFC 4253 section 4.2: the identification goes out at once.
+        tx.send_raw(&line);
+        let our_ident = line[..line.len() - 2].to_vec();
+        Transport {
+            side,
+            rx: packet::Receiver::new(config.max_packet_len),
+            handshake_deadline: config.handshake_timeout.map(|t| now + t),
+            config,
+            host_keys,
+            offer,
+            tx,
+            ident: ident::IdentReader::default(),
+            our_ident,
+            peer_ident: None,
+            kex: None,
+            kexinit_sent: false,
+            newkeys_sent_once: false,
+            newkeys_received_once: false,
+            first_kex_done: false,
+            host_key_accepted: false,
+            session_id: None,
+            host_key: None,
+            server_sig_algs: None,
+            strict_kex: false,
+            peer_wants_ext_info: false,
+            rekey_pending: false,
+            last_kex_done_at: now,
+            closed: false,
+        }
+    }
+
     /// A client transport; queues our identification line at once.
-    pub(crate) fn new_client(_config: TransportConfig, _now: Instant) -> Self {
-        Transport {}
+    pub(crate) fn new_client(config: TransportConfig, now: Instant) -> Self {
+        Self::new(Side::Client, config, Vec::new(), now)
     }
 
     /// A server transport with its host keys; queues our identification line.
     pub(crate) fn new_server(
-        _config: TransportConfig,
-        _host_keys: Vec<PrivateKey>,
-        _now: Instant,
+        config: TransportConfig,
+        host_keys: Vec<PrivateKey>,
+        now: Instant,
     ) -> Self {
-        Transport {}
+        Self::new(Side::Server, config, host_keys, now)
     }
 
     /// Appends received bytes to the receive buffer (no processing yet).
-    pub(crate) fn handle_input(&mut self, _data: &[u8]) {}
+    pub(crate) fn handle_input(&mut self, data: &[u8]) {
+        if !self.closed {
+            self.rx.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Work every entry point with an RNG does first: keep random padding
+    /// ready, and send our first KEXINIT (RFC 4253 section 7.1: right after
+    /// the identification, without waiting for the peer's).
+    fn prepare(&mut self, rng: &mut dyn CryptoRngCore) {
+        self.tx.refill_padding_reserve(rng);
+        if !self.kexinit_sent {
+            self.send_kexinit(rng);
+        }
+    }
 
     /// Processes buffered input until one upper-layer packet is ready
     /// (returned) or more input is needed / we are waiting for the host-key
@@ -63,11 +178,141 @@ impl Transport {
     /// EXT_INFO), pushing events such as `HostKey`, `KeyExchangeDone`, `Debug`.
     pub(crate) fn poll_incoming(
         &mut self,
-        _now: Instant,
-        _rng: &mut dyn CryptoRngCore,
-        _events: &mut VecDeque<Event>,
+        now: Instant,
+        rng: &mut dyn CryptoRngCore,
+        events: &mut VecDeque<Event>,
     ) -> Result<Option<Incoming>, Error> {
-        Ok(None)
+        if self.closed {
+            return Ok(None);
+        }
+        self.prepare(rng);
+        if self.peer_ident.is_none() {
+            match self.ident.poll(&mut self.rx.buf)? {
+                Some(id) => self.peer_ident = Some(id),
+                None => return Ok(None),
+            }
+        }
+        loop {
+            if self.awaiting_host_key() {
+                // Nothing is processed until the application decides; the
+                // server has no reason to send more than a few packets.
+                let limit = PAUSED_INPUT_LIMIT_PACKETS * self.config.max_packet_len as usize;
+                if self.rx.buf.len() > limit {
+                    return Err(PeerMisbehaved::Other(
+                        "too much data while the host key awaits a decision",
+                    )
+                    .into());
+                }
+                return Ok(None);
+            }
+            let Some((seq, payload)) = self.rx.next_packet()? else {
+                return Ok(None);
+            };
+            let incoming = self.handle_packet(seq, payload, now, rng, events)?;
+            if self.rekey_due_by_bytes() {
+                // Started by the next flush, after the outbox (RFC 4253 section 9).
+                self.rekey_pending = true;
+            }
+            if incoming.is_some() {
+                return Ok(incoming);
+            }
+        }
+    }
+
+    /// Handles one packet; upper-layer ones are returned.
+    fn handle_packet(
+        &mut self,
+        seq: u32,
+        payload: Bytes,
+        now: Instant,
+        rng: &mut dyn CryptoRngCore,
+        events: &mut VecDeque<Event>,
+    ) -> Result<Option<Incoming>, Error> {
+        // The packet decoder never returns an empty payload.
+        let msg_no = payload.first().copied().unwrap_or(0);
+        if self.strict_kex
+            && !self.newkeys_received_once
+            && !matches!(
+                msg_no,
+                msg::DISCONNECT | msg::KEXINIT | msg::NEWKEYS | 30..=49
+            )
+        {
+            // OpenSSH PROTOCOL, strict kex: during the initial exchange any
+            // other message, even IGNORE or DEBUG, ends the connection.
+            return Err(PeerMisbehaved::StrictKexViolation(msg_no).into());
+        }
+        match msg_no {
+            msg::DISCONNECT => Err(self.on_disconnect(&payload)),
+            msg::IGNORE | msg::UNIMPLEMENTED => Ok(None),
+            msg::DEBUG => {
+                self.on_debug(&payload, events)?;
+                Ok(None)
+            }
+            msg::SERVICE_REQUEST | msg::SERVICE_ACCEPT | 50..=127 => {
+                if !self.newkeys_received_once {
+                    return Err(PeerMisbehaved::UnexpectedMessage {
+                        msg: msg_no,
+                        state: "before the first key exchange",
+                    }
+                    .into());
+                }
+                Ok(Some(Incoming { seq, payload }))
+            }
+            msg::EXT_INFO => {
+                self.on_ext_info(&payload)?;
+                Ok(None)
+            }
+            msg::KEXINIT => {
+                self.on_kexinit(seq, payload, rng)?;
+                Ok(None)
+            }
+            msg::NEWKEYS => {
+                self.on_newkeys(now, events)?;
+                Ok(None)
+            }
+            30..=49 => {
+                self.on_kex_method_message(seq, payload, rng, events)?;
+                Ok(None)
+            }
+            // RFC 4253 section 11.4: unknown transport messages.
+            8..=19 | 22..=29 => {
+                self.send_unimplemented(seq);
+                Ok(None)
+            }
+            // 0 and 128..=255: the glue answers UNIMPLEMENTED.
+            _ => Ok(Some(Incoming { seq, payload })),
+        }
+    }
+
+    /// SSH_MSG_DISCONNECT (RFC 4253 section 11.1): we send nothing back.
+    fn on_disconnect(&mut self, payload: &[u8]) -> Error {
+        self.closed = true;
+        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+        let reason = r
+            .u32()
+            .map(DisconnectReason::from_code)
+            .unwrap_or(DisconnectReason::ProtocolError);
+        let description = r
+            .string()
+            .map(|s| sanitize_text(&String::from_utf8_lossy(s)))
+            .unwrap_or_default();
+        Error::PeerDisconnected {
+            reason,
+            description,
+        }
+    }
+
+    /// SSH_MSG_DEBUG (RFC 4253 section 11.3): shown only if `always_display`.
+    fn on_debug(&mut self, payload: &[u8], events: &mut VecDeque<Event>) -> Result<(), Error> {
+        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+        let always_display = r.bool()?;
+        let message = r.string()?;
+        if always_display {
+            events.push_back(Event::Debug {
+                message: sanitize_text(&String::from_utf8_lossy(message)),
+            });
+        }
+        Ok(())
     }
 
     /// Frames and seals the queued upper-layer messages into the transmit
@@ -75,31 +320,94 @@ impl Transport {
     /// May start a re-exchange if the byte limit is reached.
     pub(crate) fn flush_outbox(
         &mut self,
-        _outbox: &mut Outbox,
+        outbox: &mut Outbox,
         _now: Instant,
-        _rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRngCore,
     ) {
+        if self.closed {
+            return;
+        }
+        self.prepare(rng);
+        // RFC 4253 section 7.1: after our KEXINIT only key exchange messages
+        // until our NEWKEYS.
+        let may_send = self.newkeys_sent_once && self.kex.as_ref().is_none_or(|k| k.newkeys_sent());
+        if may_send {
+            while let Some(payload) = outbox.front() {
+                if self.rekey_due_by_bytes() {
+                    self.rekey_pending = true;
+                    break;
+                }
+                self.tx.send(payload, Some(rng));
+                outbox.pop_front();
+            }
+        }
+        if self.rekey_due_by_bytes() {
+            self.rekey_pending = true;
+        }
+        if self.rekey_pending && self.kex.is_none() && self.first_kex_done {
+            self.send_kexinit(rng);
+        }
+    }
+
+    /// Whether either direction carried `rekey_bytes` since the last
+    /// exchange (RFC 4253 section 9) and none is running.
+    fn rekey_due_by_bytes(&self) -> bool {
+        self.first_kex_done
+            && self.kex.is_none()
+            && (self.tx.bytes_since_kex >= self.config.rekey_bytes
+                || self.rx.bytes_since_kex >= self.config.rekey_bytes)
     }
 
     /// Bytes ready to be written to the socket.
     pub(crate) fn transmit(&self) -> &[u8] {
-        &[]
+        self.tx.transmit()
     }
 
     /// The socket took `n` bytes of [`Self::transmit`].
-    pub(crate) fn consume_transmit(&mut self, _n: usize) {}
+    pub(crate) fn consume_transmit(&mut self, n: usize) {
+        self.tx.consume(n);
+    }
+
+    /// When the time-based rekey is due, if it applies now.
+    fn rekey_at(&self) -> Option<Instant> {
+        if self.first_kex_done && self.kex.is_none() && !self.rekey_pending {
+            self.config
+                .rekey_interval
+                .map(|i| self.last_kex_done_at + i)
+        } else {
+            None
+        }
+    }
 
     /// Earliest time `handle_timeout` must be called.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        None
+        if self.closed {
+            return None;
+        }
+        let handshake = self.handshake_deadline.filter(|_| !self.first_kex_done);
+        match (handshake, self.rekey_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Time-driven work: rekey by time, keepalive, handshake deadline.
     pub(crate) fn handle_timeout(
         &mut self,
-        _now: Instant,
-        _rng: &mut dyn CryptoRngCore,
+        now: Instant,
+        rng: &mut dyn CryptoRngCore,
     ) -> Result<(), Error> {
+        if self.closed {
+            return Ok(());
+        }
+        self.prepare(rng);
+        if !self.first_kex_done && self.handshake_deadline.is_some_and(|d| now >= d) {
+            return Err(Error::Timeout("key exchange"));
+        }
+        if self.rekey_at().is_some_and(|t| now >= t) {
+            // Started by the flush that follows (RFC 4253 section 9).
+            self.rekey_pending = true;
+        }
         Ok(())
     }
 
@@ -107,56 +415,102 @@ impl Transport {
     pub(crate) fn accept_host_key(
         &mut self,
         _now: Instant,
-        _rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRngCore,
     ) -> Result<(), ApiMisuse> {
+        if self.closed {
+            return Err(ApiMisuse::Closed);
+        }
+        if !self.awaiting_host_key() {
+            return Err(ApiMisuse::WrongState(
+                "no host key is waiting for a decision",
+            ));
+        }
+        self.host_key_accepted = true;
+        self.tx.refill_padding_reserve(rng);
+        self.continue_after_host_key(rng);
         Ok(())
     }
 
-    /// Starts a key re-exchange now.
+    /// Starts a key re-exchange now. The KEXINIT goes out at the next
+    /// `flush_outbox` (which the glue runs after every call), after the
+    /// messages already queued, so their order is kept.
     pub(crate) fn start_rekey(
         &mut self,
         _now: Instant,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<(), ApiMisuse> {
+        if self.closed {
+            return Err(ApiMisuse::Closed);
+        }
+        if !self.is_established() {
+            return Err(ApiMisuse::WrongState(
+                "the first key exchange has not finished",
+            ));
+        }
+        if self.kex.is_none() {
+            self.rekey_pending = true;
+        }
         Ok(())
     }
 
     /// Whether the first key exchange completed (and, for a client, the host
     /// key was accepted), so upper-layer messages may flow.
     pub(crate) fn is_established(&self) -> bool {
-        false
+        self.first_kex_done && (self.side == Side::Server || self.host_key_accepted)
     }
 
     /// Whether a key exchange is in progress (outbox held back).
+    #[allow(dead_code)] // part of the interface the glue may use; tests do
     pub(crate) fn in_key_exchange(&self) -> bool {
-        false
+        self.kex.is_some()
     }
 
     /// The session identifier (exchange hash of the first key exchange).
     pub(crate) fn session_id(&self) -> Option<&[u8]> {
-        None
+        self.session_id.as_deref()
     }
 
     /// The server's host key (client role, after the first exchange).
     pub(crate) fn host_key(&self) -> Option<&PublicKey> {
-        None
+        self.host_key.as_ref()
     }
 
     /// `server-sig-algs` from the server's EXT_INFO (RFC 8308), if received.
     pub(crate) fn server_sig_algs(&self) -> Option<&[String]> {
-        None
+        self.server_sig_algs.as_deref()
     }
 
     /// Queues SSH_MSG_UNIMPLEMENTED for packet `seq` (RFC 4253 section 11.4).
-    pub(crate) fn send_unimplemented(&mut self, _seq: u32) {}
+    pub(crate) fn send_unimplemented(&mut self, seq: u32) {
+        if self.closed {
+            return;
+        }
+        let mut p = [0u8; 5];
+        p[0] = msg::UNIMPLEMENTED;
+        p[1..].copy_from_slice(&seq.to_be_bytes());
+        // Transport-generic messages may go out even during a key exchange
+        // (RFC 4253 section 7.1).
+        self.tx.send(&p, None);
+    }
 
     /// Queues SSH_MSG_DISCONNECT as the last packet; nothing more is sent or
     /// processed afterwards.
-    pub(crate) fn send_disconnect(&mut self, _reason: DisconnectReason, _description: &str) {}
+    pub(crate) fn send_disconnect(&mut self, reason: DisconnectReason, description: &str) {
+        if self.closed {
+            return;
+        }
+        let mut p = Vec::with_capacity(description.len() + 16);
+        p.put_u8(msg::DISCONNECT);
+        p.put_u32(reason.code());
+        p.put_str(description);
+        p.put_str("");
+        self.tx.send(&p, None);
+        self.closed = true;
+    }
 
     /// Whether a DISCONNECT was sent or received: nothing more will be
     /// processed, and once [`Self::transmit`] is empty the socket may close.
     pub(crate) fn is_closed(&self) -> bool {
-        false
+        self.closed
     }
 }

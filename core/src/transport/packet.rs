@@ -1,0 +1,383 @@
+//! The binary packet protocol (RFC 4253 section 6): framing, padding,
+//! sequence numbers, and the packet ciphers in both directions.
+//!
+//! Received packets are opened in place in one `BytesMut` and handed up as
+//! `Bytes` slices of it, so payloads reach the upper layers without a copy.
+//! Sent packets are framed straight into the transmit buffer and sealed in
+//! place; the buffer is reused, so the steady state allocates nothing.
+
+use bytes::{Bytes, BytesMut};
+use rand_core::CryptoRngCore;
+
+use crate::cipher::{NoneOpener, NoneSealer};
+use crate::crypto::{PacketLayout, PacketOpener, PacketSealer};
+use crate::error::PeerMisbehaved;
+use crate::wire::DecodeError;
+
+/// Bytes of `uint32 packet_length`.
+const LENGTH_LEN: usize = 4;
+/// RFC 4253 section 6: at least four bytes of padding.
+const MIN_PADDING: usize = 4;
+/// RFC 4253 section 6: a packet is at least 16 bytes (or one block).
+const MIN_PACKET: usize = 16;
+/// Random bytes kept ready for packets sent where no RNG is at hand
+/// (DISCONNECT, UNIMPLEMENTED): the most padding one packet can carry.
+const PADDING_RESERVE: usize = 255;
+/// The transmit buffer is compacted once this much has been taken from its
+/// front (and the taken part is at least half of it), so each byte is moved
+/// at most a bounded number of times.
+const COMPACT_AFTER: usize = 64 * 1024;
+
+/// The receiving direction.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    /// Bytes received and not yet consumed.
+    pub(crate) buf: BytesMut,
+    opener: Box<dyn PacketOpener>,
+    layout: PacketLayout,
+    /// Sequence number of the next packet (RFC 4253 section 6.4).
+    pub(crate) seq: u32,
+    /// Length of the packet whose first block was already read.
+    pending_len: Option<usize>,
+    /// Bytes received since the last NEWKEYS in this direction (rekey limit).
+    pub(crate) bytes_since_kex: u64,
+    max_packet_len: usize,
+}
+
+impl Receiver {
+    pub(crate) fn new(max_packet_len: u32) -> Self {
+        Receiver {
+            buf: BytesMut::with_capacity(16 * 1024),
+            opener: Box::new(NoneOpener),
+            layout: PacketLayout::NONE,
+            seq: 0,
+            pending_len: None,
+            bytes_since_kex: 0,
+            max_packet_len: max_packet_len as usize,
+        }
+    }
+
+    /// Uses new keys from the next packet on (after NEWKEYS, RFC 4253
+    /// section 7.3).
+    pub(crate) fn set_opener(&mut self, opener: Box<dyn PacketOpener>) {
+        self.layout = opener.layout();
+        self.opener = opener;
+        self.bytes_since_kex = 0;
+    }
+
+    /// The next whole packet's sequence number and payload, or `None` until
+    /// more input arrives.
+    pub(crate) fn next_packet(&mut self) -> Result<Option<(u32, Bytes)>, PeerMisbehaved> {
+        let len = match self.pending_len {
+            Some(len) => len,
+            None => {
+                let first = self.layout.first_block_len.max(LENGTH_LEN);
+                if self.buf.len() < first {
+                    return Ok(None);
+                }
+                let len = self.opener.decrypt_length(self.seq, &mut self.buf[..first]);
+                self.check_length(len)?;
+                self.pending_len = Some(len as usize);
+                len as usize
+            }
+        };
+        let total = LENGTH_LEN + len + self.layout.tag_len;
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        self.pending_len = None;
+        self.opener
+            .open(self.seq, &mut self.buf[..total])
+            .map_err(|_| PeerMisbehaved::BadMac)?;
+        // Only now, authenticated, is the padding length trusted.
+        let padding = usize::from(self.buf[LENGTH_LEN]);
+        if padding < MIN_PADDING || padding >= len {
+            return Err(PeerMisbehaved::BadPadding(self.buf[LENGTH_LEN]));
+        }
+        let payload_len = len - padding - 1;
+        if payload_len == 0 {
+            return Err(DecodeError {
+                what: "message number (empty payload)",
+            }
+            .into());
+        }
+        let packet = self.buf.split_to(total).freeze();
+        let payload = packet.slice(LENGTH_LEN + 1..LENGTH_LEN + 1 + payload_len);
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        self.bytes_since_kex += total as u64;
+        Ok(Some((seq, payload)))
+    }
+
+    /// RFC 4253 section 6: the length must fit our limit and align to the
+    /// cipher block.
+    fn check_length(&self, len: u32) -> Result<(), PeerMisbehaved> {
+        let l = len as usize;
+        let aligned = if self.layout.length_outside_alignment {
+            l
+        } else {
+            l + LENGTH_LEN
+        };
+        let too_long = LENGTH_LEN + l + self.layout.tag_len > self.max_packet_len;
+        let too_short = l < 1 + MIN_PADDING || LENGTH_LEN + l < self.layout.first_block_len;
+        if too_long || too_short || aligned % self.layout.block_len.max(8) != 0 {
+            return Err(PeerMisbehaved::BadPacketLength(len));
+        }
+        Ok(())
+    }
+}
+
+/// The sending direction and the transmit buffer.
+#[derive(Debug)]
+pub(crate) struct Sender {
+    buf: Vec<u8>,
+    /// Offset of the first byte not yet taken by the socket.
+    head: usize,
+    sealer: Box<dyn PacketSealer>,
+    layout: PacketLayout,
+    /// Sequence number of the next packet.
+    pub(crate) seq: u32,
+    /// Bytes sent since the last NEWKEYS in this direction (rekey limit).
+    pub(crate) bytes_since_kex: u64,
+    /// Random bytes for padding when no RNG is passed in.
+    padding_reserve: Vec<u8>,
+}
+
+impl Sender {
+    pub(crate) fn new() -> Self {
+        Sender {
+            buf: Vec::with_capacity(16 * 1024),
+            head: 0,
+            sealer: Box::new(NoneSealer),
+            layout: PacketLayout::NONE,
+            seq: 0,
+            bytes_since_kex: 0,
+            padding_reserve: Vec::with_capacity(PADDING_RESERVE),
+        }
+    }
+
+    /// Uses new keys from the next packet on (after our NEWKEYS).
+    pub(crate) fn set_sealer(&mut self, sealer: Box<dyn PacketSealer>) {
+        self.layout = sealer.layout();
+        self.sealer = sealer;
+        self.bytes_since_kex = 0;
+    }
+
+    /// Tops up the padding reserve (a no-op unless it was used).
+    pub(crate) fn refill_padding_reserve(&mut self, rng: &mut dyn CryptoRngCore) {
+        let have = self.padding_reserve.len();
+        if have < PADDING_RESERVE {
+            self.padding_reserve.resize(PADDING_RESERVE, 0);
+            rng.fill_bytes(&mut self.padding_reserve[have..]);
+        }
+    }
+
+    /// Appends bytes outside any packet (the identification line).
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Frames, pads and seals one packet into the transmit buffer. Padding
+    /// comes from `rng`, or from the reserve when there is none.
+    pub(crate) fn send(&mut self, payload: &[u8], rng: Option<&mut dyn CryptoRngCore>) {
+        let block = self.layout.block_len.max(8);
+        // RFC 4253 section 6: length field (unless AEAD/EtM keep it out),
+        // padding length, payload and padding are a multiple of the block.
+        let unpadded = 1
+            + payload.len()
+            + if self.layout.length_outside_alignment {
+                0
+            } else {
+                LENGTH_LEN
+            };
+        let mut padding = block - unpadded % block;
+        if padding < MIN_PADDING {
+            padding += block;
+        }
+        while LENGTH_LEN + 1 + payload.len() + padding < MIN_PACKET {
+            padding += block;
+        }
+        let packet_len = 1 + payload.len() + padding;
+        let start = self.buf.len();
+        self.buf
+            .reserve(LENGTH_LEN + packet_len + self.layout.tag_len);
+        // Payloads come from our own layers and are far below 4 GiB.
+        self.buf
+            .extend_from_slice(&u32::try_from(packet_len).unwrap_or(u32::MAX).to_be_bytes());
+        // At most 255: block sizes are at most 32 and MIN_PACKET is 16.
+        self.buf.push(padding as u8);
+        self.buf.extend_from_slice(payload);
+        let pad_at = self.buf.len();
+        self.buf.resize(pad_at + padding, 0);
+        match rng {
+            Some(rng) => rng.fill_bytes(&mut self.buf[pad_at..]),
+            None => {
+                let take = padding.min(self.padding_reserve.len());
+                let from = self.padding_reserve.len() - take;
+                self.buf[pad_at..pad_at + take].copy_from_slice(&self.padding_reserve[from..]);
+                self.padding_reserve.truncate(from);
+            }
+        }
+        self.buf.resize(self.buf.len() + self.layout.tag_len, 0);
+        self.sealer.seal(self.seq, &mut self.buf[start..]);
+        self.seq = self.seq.wrapping_add(1);
+        self.bytes_since_kex += (self.buf.len() - start) as u64;
+    }
+
+    /// Bytes ready for the socket.
+    pub(crate) fn transmit(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
+
+    /// The socket took `n` bytes.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.head = (self.head + n).min(self.buf.len());
+        if self.head == self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+        } else if self.head >= COMPACT_AFTER && self.head * 2 >= self.buf.len() {
+            // Moves at most as many bytes as were taken since the last
+            // compaction: linear overall.
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cipher::AES256_GCM;
+    use crate::crypto::CipherAlgorithm;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn rng() -> rand_chacha::ChaCha20Rng {
+        rand_chacha::ChaCha20Rng::seed_from_u64(9)
+    }
+
+    /// A none-cipher packet with the given header fields and body.
+    fn raw_packet(len: u32, padding: u8, body_len: usize) -> Vec<u8> {
+        let mut p = len.to_be_bytes().to_vec();
+        p.push(padding);
+        p.resize(4 + body_len, 0);
+        p
+    }
+
+    #[test]
+    fn plain_packets_round_trip_with_valid_padding() {
+        let mut tx = Sender::new();
+        let mut rx = Receiver::new(256 * 1024);
+        let mut r = rng();
+        for n in [1usize, 2, 7, 8, 100, 1000] {
+            let payload = vec![0x5e; n];
+            tx.send(&payload, Some(&mut r));
+            let wire = tx.transmit().to_vec();
+            tx.consume(wire.len());
+            assert_eq!(wire.len() % 8, 0);
+            assert!(wire.len() >= 16);
+            let padding = wire[4] as usize;
+            assert!((4..4 + 8).contains(&padding), "padding {padding}");
+            rx.buf.extend_from_slice(&wire);
+            let (seq, got) = rx.next_packet().unwrap().unwrap();
+            assert_eq!(got, payload);
+            assert_eq!(
+                seq as usize,
+                [1usize, 2, 7, 8, 100, 1000]
+                    .iter()
+                    .position(|&x| x == n)
+                    .unwrap()
+            );
+        }
+        assert!(rx.next_packet().unwrap().is_none());
+    }
+
+    #[test]
+    fn aead_packets_align_without_the_length_field() {
+        let key = [7u8; 32];
+        let iv = [1u8; 12];
+        let mut tx = Sender::new();
+        tx.set_sealer(AES256_GCM.sealer(&key, &iv, None));
+        let mut rx = Receiver::new(256 * 1024);
+        rx.set_opener(AES256_GCM.opener(&key, &iv, None));
+        let mut r = rng();
+        for n in 1..40usize {
+            tx.send(&vec![n as u8; n], Some(&mut r));
+            let wire = tx.transmit().to_vec();
+            tx.consume(wire.len());
+            assert_eq!((wire.len() - 4 - 16) % 16, 0);
+            rx.buf.extend_from_slice(&wire);
+            assert_eq!(rx.next_packet().unwrap().unwrap().1, vec![n as u8; n]);
+        }
+    }
+
+    #[test]
+    fn decoder_rejects_bad_lengths_and_padding() {
+        let cases: Vec<(Vec<u8>, PeerMisbehaved)> = vec![
+            // Over the 256 KiB limit.
+            (
+                raw_packet(256 * 1024, 4, 0),
+                PeerMisbehaved::BadPacketLength(256 * 1024),
+            ),
+            // Not a multiple of the block size (12 + 4 = 16 would be; 13 is not).
+            (raw_packet(13, 4, 13), PeerMisbehaved::BadPacketLength(13)),
+            // Too short to hold the padding.
+            (raw_packet(4, 3, 4), PeerMisbehaved::BadPacketLength(4)),
+            // Padding under four bytes.
+            (raw_packet(12, 3, 12), PeerMisbehaved::BadPadding(3)),
+            // Padding as long as the packet.
+            (raw_packet(12, 12, 12), PeerMisbehaved::BadPadding(12)),
+        ];
+        for (wire, want) in cases {
+            let mut rx = Receiver::new(256 * 1024);
+            rx.buf.extend_from_slice(&wire);
+            assert_eq!(rx.next_packet().unwrap_err(), want);
+        }
+    }
+
+    #[test]
+    fn a_packet_split_anywhere_is_waited_for() {
+        let mut tx = Sender::new();
+        tx.send(b"\x05hello", Some(&mut rng()));
+        let wire = tx.transmit().to_vec();
+        let mut rx = Receiver::new(256 * 1024);
+        for (i, b) in wire.iter().enumerate() {
+            rx.buf.extend_from_slice(&[*b]);
+            let got = rx.next_packet().unwrap();
+            assert_eq!(got.is_some(), i == wire.len() - 1);
+        }
+    }
+
+    #[test]
+    fn transmit_buffer_compacts_and_keeps_order() {
+        let mut tx = Sender::new();
+        let mut r = rng();
+        let mut sent = Vec::new();
+        let mut taken = Vec::new();
+        for i in 0..2000u32 {
+            tx.send(&i.to_be_bytes(), Some(&mut r));
+            // Take a little less than was added, so data accumulates.
+            let t = tx.transmit();
+            let n = t.len().saturating_sub(7);
+            taken.extend_from_slice(&t[..n]);
+            tx.consume(n);
+            assert!(tx.head < COMPACT_AFTER + 64);
+        }
+        taken.extend_from_slice(tx.transmit());
+        sent.extend_from_slice(&taken);
+        let mut rx = Receiver::new(256 * 1024);
+        rx.buf.extend_from_slice(&sent);
+        for i in 0..2000u32 {
+            assert_eq!(rx.next_packet().unwrap().unwrap().1, i.to_be_bytes()[..]);
+        }
+    }
+
+    #[test]
+    fn padding_without_rng_comes_from_the_reserve() {
+        let mut tx = Sender::new();
+        tx.refill_padding_reserve(&mut rng());
+        tx.send(&[1, 0, 0, 0, 0], None);
+        let wire = tx.transmit();
+        let padding = wire[4] as usize;
+        assert!(wire[wire.len() - padding..].iter().any(|&b| b != 0));
+    }
+}
