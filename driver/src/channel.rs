@@ -565,6 +565,15 @@ impl Channel {
         .await
     }
 
+    /// Bytes received and not yet read (stdout and stderr). The peer's
+    /// window keeps this below the configured window size.
+    pub fn buffered_len(&self) -> usize {
+        let sh = lock(&self.handle.session.shared);
+        sh.channels
+            .get(&self.handle.key)
+            .map_or(0, |st| st.stdout.len() + st.stderr.len())
+    }
+
     /// Whether the peer has sent EOF (or the channel is closed).
     pub fn is_eof(&self) -> bool {
         let sh = lock(&self.handle.session.shared);

@@ -45,6 +45,7 @@ mod pump;
 mod server;
 mod session;
 mod shared;
+mod start;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod wakers;
@@ -61,6 +62,7 @@ pub use server::{
     server, IncomingChannel, PtyRequest, ServerHandler, ServerSession, SessionCommand,
 };
 pub use session::{client, Session};
+pub use start::{connect_first, resolve_error, start_client, start_server};
 
 pub use conch_core;
 

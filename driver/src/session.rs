@@ -253,8 +253,15 @@ impl Session {
     /// Dropping the future before it resolves closes the channel once the
     /// server answers.
     pub async fn open_session(&self) -> Result<Channel> {
+        self.open_channel("session", &[]).await
+    }
+
+    /// Opens a channel of any type with its type-specific data already
+    /// encoded (RFC 4254 section 5.1); [`Error::ChannelOpenRefused`] carries
+    /// the server's reason code and text if it says no.
+    pub async fn open_channel(&self, kind: &str, extra: &[u8]) -> Result<Channel> {
         let (key, id) = self.inner.mutate(|sh| {
-            let id = sh.conn.open_session()?;
+            let id = sh.conn.open_channel(kind, extra)?;
             Ok((sh.add_channel(id, Phase::Opening, Holder::Held), id))
         })?;
         let channel = Channel::new(self.inner.clone(), key, id);

@@ -61,7 +61,6 @@ impl RecvQueue {
         self.len == 0
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }

@@ -1,0 +1,89 @@
+//! The client side: connecting and the [`Session`] handle.
+
+use std::ops::Deref;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+use crate::stream::Channel;
+use crate::{timer, ClientOptions, Result, ServerName, TokioTimer};
+
+/// A client session (see [`conch_driver::Session`], reachable through
+/// `Deref` for authentication and the rest); its channel-opening calls
+/// return tokio streams. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: conch_driver::Session,
+}
+
+impl Deref for Session {
+    type Target = conch_driver::Session;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl Session {
+    /// Opens a `session` channel; send requests on it before using it.
+    pub async fn open_session(&self) -> Result<Channel> {
+        self.inner.open_session().await.map(Channel::new)
+    }
+
+    /// Opens a channel of any type (see [`conch_driver::Session::open_channel`]).
+    pub async fn open_channel(&self, kind: &str, extra: &[u8]) -> Result<Channel> {
+        self.inner.open_channel(kind, extra).await.map(Channel::new)
+    }
+
+    /// Opens a session channel running `command` (stdout/stdin as the stream).
+    pub async fn exec(&self, command: impl AsRef<[u8]>) -> Result<Channel> {
+        self.inner.exec(command).await.map(Channel::new)
+    }
+
+    /// The runtime-agnostic session underneath.
+    pub fn driver(&self) -> &conch_driver::Session {
+        &self.inner
+    }
+}
+
+/// Connects to `host` (a name or an address) on `port` over TCP: every
+/// address the name resolves to is tried in turn (IPv6 and IPv4), each
+/// within the options' connect timeout; then the handshake, host key check
+/// included, within the handshake timeout. Authenticate next.
+///
+/// Dropping the returned future at any point abandons the connection.
+pub async fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| conch_driver::resolve_error(host, e))?
+        .collect();
+    let stream = conch_driver::connect_first(
+        host,
+        addrs,
+        options.connect_timeout,
+        &TokioTimer,
+        TcpStream::connect,
+    )
+    .await?;
+    // Interactive traffic and small packets: do not wait to coalesce.
+    let _ = stream.set_nodelay(true);
+    connect_stream(stream, ServerName::new(host, port), options).await
+}
+
+/// Runs the client handshake over any byte stream (a proxy, another SSH
+/// channel ...). `server` names the server for host key verification.
+pub async fn connect_stream<S>(
+    stream: S,
+    server: ServerName,
+    options: ClientOptions,
+) -> Result<Session>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let inner = conch_driver::start_client(stream.compat(), server, &options, timer(), |pump| {
+        tokio::spawn(pump);
+    })
+    .await?;
+    Ok(Session { inner })
+}

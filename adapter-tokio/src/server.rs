@@ -1,0 +1,77 @@
+//! The server side: a TCP [`Listener`] and the [`ServerSession`] handle.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Deref;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+use crate::stream::Channel;
+use crate::{timer, IncomingChannel, ServerOptions};
+
+/// Accepts SSH connections on a TCP socket.
+#[derive(Debug)]
+pub struct Listener {
+    tcp: TcpListener,
+    options: ServerOptions,
+}
+
+impl Listener {
+    /// Binds to `addr` (e.g. `127.0.0.1:0` for a free loopback port).
+    pub async fn bind(addr: impl ToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
+        Ok(Listener {
+            tcp: TcpListener::bind(addr).await?,
+            options,
+        })
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Accepts the next connection and starts its session (the handshake
+    /// and authentication proceed in the background as the client drives
+    /// them); serve it with [`ServerSession::accept_channel`].
+    pub async fn accept(&self) -> io::Result<(ServerSession, SocketAddr)> {
+        let (stream, peer) = self.tcp.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok((serve_stream(stream, &self.options), peer))
+    }
+}
+
+/// Serves the SSH server role over any accepted byte stream.
+pub fn serve_stream<S>(stream: S, options: &ServerOptions) -> ServerSession
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let inner = conch_driver::start_server(stream.compat(), options, timer(), |pump| {
+        tokio::spawn(pump);
+    });
+    ServerSession { inner }
+}
+
+/// A server connection (see [`conch_driver::ServerSession`], reachable
+/// through `Deref`); accepted channels are tokio streams.
+#[derive(Debug, Clone)]
+pub struct ServerSession {
+    inner: conch_driver::ServerSession,
+}
+
+impl Deref for ServerSession {
+    type Target = conch_driver::ServerSession;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl ServerSession {
+    /// The next session channel the client started with exec, shell or
+    /// subsystem; `None` once the connection has ended.
+    pub async fn accept_channel(&self) -> Option<IncomingChannel<Channel>> {
+        Some(self.inner.accept_channel().await?.map(Channel::new))
+    }
+}

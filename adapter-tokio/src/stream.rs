@@ -1,0 +1,110 @@
+//! Channels as tokio byte streams.
+
+use std::io;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// An SSH channel as a tokio stream: read stdout, write stdin,
+/// `shutdown()` sends EOF (half-close) while reading goes on. Requests,
+/// `exit_status()` and the rest come from [`conch_driver::Channel`] through
+/// `Deref`. Dropping it (and its stderr handles) closes the channel.
+///
+/// The traits are also implemented for `&Channel`, so a reader and a writer
+/// task can share one channel.
+#[derive(Debug)]
+pub struct Channel {
+    inner: conch_driver::Channel,
+}
+
+impl Channel {
+    pub(crate) fn new(inner: conch_driver::Channel) -> Self {
+        Channel { inner }
+    }
+
+    /// The stderr stream (readable on a client, writable on a server).
+    pub fn stderr(&self) -> ChannelStderr {
+        ChannelStderr {
+            inner: self.inner.stderr(),
+        }
+    }
+
+    /// The runtime-agnostic channel (a `futures-io` stream).
+    pub fn into_inner(self) -> conch_driver::Channel {
+        self.inner
+    }
+}
+
+impl Deref for Channel {
+    type Target = conch_driver::Channel;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+/// The stderr stream of a [`Channel`] as a tokio stream.
+#[derive(Debug)]
+pub struct ChannelStderr {
+    inner: conch_driver::ChannelStderr,
+}
+
+fn read_into(
+    buf: &mut ReadBuf<'_>,
+    read: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
+) -> Poll<io::Result<()>> {
+    let n = std::task::ready!(read(buf.initialize_unfilled()))?;
+    buf.advance(n);
+    Poll::Ready(Ok(()))
+}
+
+macro_rules! tokio_io_impls {
+    ($ty:ty, $shutdown:expr) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                read_into(buf, |b| self.inner.poll_read_data(cx, b))
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.inner.poll_write_data(cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                #[allow(clippy::redundant_closure_call)]
+                ($shutdown)(&self.inner, cx)
+            }
+        }
+    };
+}
+
+tokio_io_impls!(Channel, |c: &conch_driver::Channel,
+                          cx: &mut Context<'_>| c
+    .poll_shutdown_write(cx));
+tokio_io_impls!(&Channel, |c: &conch_driver::Channel,
+                           cx: &mut Context<'_>| c
+    .poll_shutdown_write(cx));
+// Shutting the stderr writer down leaves stdout open.
+tokio_io_impls!(
+    ChannelStderr,
+    |_: &conch_driver::ChannelStderr, _: &mut Context<'_>| Poll::Ready(Ok(()))
+);
+tokio_io_impls!(
+    &ChannelStderr,
+    |_: &conch_driver::ChannelStderr, _: &mut Context<'_>| Poll::Ready(Ok(()))
+);

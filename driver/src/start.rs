@@ -1,0 +1,116 @@
+//! Starting connections: what every adapter's `connect` and listener do,
+//! minus the runtime's own socket calls.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::error::{Error, Result};
+use crate::host_key::ServerName;
+use crate::options::{ClientOptions, ServerOptions};
+use crate::pump::{with_timeout, Pump, Timer};
+use crate::server::ServerSession;
+use crate::session::Session;
+
+/// Tries `addrs` in order (as resolved: IPv6 and IPv4 alike), each under
+/// `per_attempt` on `timer`, and returns the first stream `connect` makes.
+/// When all fail: [`Error::Connect`] with the last address and error.
+pub async fn connect_first<S, F, Fut>(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    per_attempt: Option<Duration>,
+    timer: &dyn Timer,
+    mut connect: F,
+) -> Result<S>
+where
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: Future<Output = io::Result<S>>,
+{
+    let mut last: Option<(SocketAddr, io::Error)> = None;
+    for addr in addrs {
+        let attempt = async { connect(addr).await.map_err(Error::from) };
+        match with_timeout(timer, per_attempt, "TCP connect", attempt).await {
+            Ok(stream) => return Ok(stream),
+            Err(Error::Io(e)) => {
+                last = Some((addr, io::Error::new(e.kind(), e.to_string())));
+            }
+            Err(Error::Timeout(_)) => {
+                last = Some((
+                    addr,
+                    io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match last {
+        Some((addr, e)) => Err(Error::Connect {
+            addr: addr.to_string(),
+            source: Arc::new(e),
+        }),
+        None => Err(Error::Resolve {
+            host: host.to_string(),
+            source: Arc::new(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no addresses found",
+            )),
+        }),
+    }
+}
+
+/// The error for a failed name lookup.
+pub fn resolve_error(host: &str, e: io::Error) -> Error {
+    Error::Resolve {
+        host: host.to_string(),
+        source: Arc::new(e),
+    }
+}
+
+/// Starts a client session over a connected `stream`: hands the pump to
+/// `spawn` (which runs it as a task), then runs the handshake (host key
+/// verification included) under the options' handshake timeout.
+///
+/// If the returned future is dropped, the session goes with it and the
+/// pump closes the connection.
+pub async fn start_client<S>(
+    stream: S,
+    server: ServerName,
+    options: &ClientOptions,
+    timer: Arc<dyn Timer>,
+    spawn: impl FnOnce(Pump<S>),
+) -> Result<Session>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (session, engine) = crate::session::client(options, server);
+    spawn(engine.into_pump(stream, timer.clone()));
+    with_timeout(
+        &*timer,
+        options.handshake_timeout,
+        "handshake",
+        session.handshake(),
+    )
+    .await?;
+    Ok(session)
+}
+
+/// Starts a server session over an accepted `stream`, handing the pump to
+/// `spawn`. Authentication and channels then proceed as the client drives
+/// them, decided by the options' handler.
+pub fn start_server<S>(
+    stream: S,
+    options: &ServerOptions,
+    timer: Arc<dyn Timer>,
+    spawn: impl FnOnce(Pump<S>),
+) -> ServerSession
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (session, engine) = crate::server::server(options);
+    spawn(engine.into_pump(stream, timer));
+    session
+}
