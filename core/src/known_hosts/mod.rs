@@ -139,7 +139,8 @@ pub enum Verdict {
         line: usize,
     },
     /// The host name is known with this key but its IP address is not
-    /// listed: accept, append the entry for `ip` (see [`KnownHosts::add`]),
+    /// listed: accept, append the entry for the address
+    /// (`add(&ip.to_string(), port, key, ...)`, see [`KnownHosts::add`]),
     /// and show [`ip_added_warning`], as OpenSSH's `CheckHostIP` does.
     KnownNewIp {
         /// The line that matched the name.
@@ -191,7 +192,7 @@ pub enum KnownHostsError {
 }
 
 /// A parsed known_hosts file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownHosts {
     lines: Vec<Line>,
     /// Whether the text ended with `\n` (or was empty), so an append knows
@@ -412,6 +413,12 @@ impl KnownHosts {
             }
         }
         different
+    }
+}
+
+impl Default for KnownHosts {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

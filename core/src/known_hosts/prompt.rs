@@ -33,7 +33,9 @@ pub fn key_type_label(key: &PublicKey) -> String {
 /// the prompt (no newline): "The authenticity of host 'HOST (IP)' can't be
 /// established. ED25519 key fingerprint is SHA256:.... Are you sure you want
 /// to continue connecting (yes/no/\[fingerprint\])? ". `other_types_known`
-/// adds OpenSSH's note that keys of other types are known for the host.
+/// adds OpenSSH's note that keys of other types are known for the host
+/// (after [`super::Verdict::Unknown`], that is when
+/// [`super::KnownHosts::host_keys`] is not empty).
 pub fn unknown_host_prompt(
     host: &str,
     port: u16,

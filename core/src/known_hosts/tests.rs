@@ -232,6 +232,22 @@ fn add_hashes_by_default_and_never_duplicates() {
 }
 
 #[test]
+fn adding_to_an_empty_file_starts_at_line_one() {
+    let a = key(1);
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    for mut kh in [
+        KnownHosts::new(),
+        KnownHosts::default(),
+        KnownHosts::parse(""),
+    ] {
+        let text = kh.add("h", 22, &a, false, &mut rng).unwrap().unwrap();
+        assert_eq!(text, format!("h {}\n", a.to_openssh()));
+        assert_eq!(kh.to_text(), text);
+        assert_eq!(kh.check("h", 22, None, &a), Verdict::Known { line: 1 });
+    }
+}
+
+#[test]
 fn hashed_entries_use_fresh_salt_from_the_rng() {
     let a = key(1);
     let mut rng = ChaCha20Rng::seed_from_u64(9);
