@@ -34,8 +34,9 @@ pub enum KeyError {
 }
 
 /// A public key: what a server presents as its host key and what a user
-/// offers for authentication.
-#[derive(Clone, PartialEq, Eq)]
+/// offers for authentication. Two keys are equal when their wire blobs are:
+/// the comment of a `.pub` line does not count.
+#[derive(Clone)]
 pub struct PublicKey {
     inner: ssh_key::PublicKey,
     blob: Vec<u8>,
@@ -116,6 +117,20 @@ impl PublicKey {
     /// The underlying `ssh-key` value.
     pub fn as_ssh_key(&self) -> &ssh_key::PublicKey {
         &self.inner
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.blob == other.blob
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl std::hash::Hash for PublicKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.blob.hash(state);
     }
 }
 
@@ -245,6 +260,9 @@ mod tests {
         let line = key.public_key().to_openssh();
         assert!(line.starts_with("ssh-ed25519 AAAA"));
         assert_eq!(&PublicKey::from_openssh(&line).unwrap(), key.public_key());
+        // A comment does not make a different key.
+        let commented = PublicKey::from_openssh(&format!("{line} someone@somewhere")).unwrap();
+        assert_eq!(&commented, key.public_key());
         assert!(key.public_key().fingerprint().starts_with("SHA256:"));
     }
 }
