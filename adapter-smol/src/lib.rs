@@ -1,1 +1,139 @@
-//! Conch over smol (work in progress).
+//! # conch-smol
+//!
+//! Conch over smol: the same surface as `conch-tokio`, with the `futures-io`
+//! traits smol uses. Sessions and channels are [`conch_driver`]'s own types
+//! (they implement `futures-io` already); this crate adds TCP connect and
+//! listen over `smol::net`, `async-io` timers, and runs each connection's
+//! I/O pump as a task on smol's global executor (`smol::spawn`).
+//!
+//! ```no_run
+//! use conch_smol::{connect, AuthMethods, ClientOptions, HostKeyPolicy};
+//! use futures_lite::io::AsyncReadExt;
+//! # use smol::io as futures_lite;
+//!
+//! # async fn demo(host_key: conch_smol::PublicKey) -> Result<(), conch_smol::Error> {
+//! let options = ClientOptions::new(HostKeyPolicy::trust_keys([host_key]));
+//! let session = connect("example.org", 22, options).await?;
+//! session.authenticate("alice", AuthMethods::new().password("secret")).await?;
+//! let mut channel = session.exec("uname -a").await?;
+//! let mut out = String::new();
+//! channel.read_to_string(&mut out).await?;
+//! println!("{out} ({})", channel.exit_status().await?);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
+
+pub use conch_driver::conch_core::{
+    AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
+    Prompt, PublicKey, ServerConfig, WindowSize,
+};
+pub use conch_driver::{
+    AuthMethods, AuthResult, Channel, ChannelStderr, ClientOptions, Error, ExitStatus,
+    HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, IncomingChannel, KeyboardInteractive,
+    PasswordResponder, PtyRequest, Result, ServerHandler, ServerName, ServerOptions, ServerSession,
+    Session, SessionCommand, Signer,
+};
+
+/// async-io's timer for the driver.
+#[derive(Debug, Clone, Copy)]
+struct SmolTimer;
+
+impl conch_driver::Timer for SmolTimer {
+    fn sleep_until(&self, deadline: Instant) -> conch_driver::Sleep {
+        Box::pin(async move {
+            async_io::Timer::at(deadline).await;
+        })
+    }
+}
+
+fn timer() -> Arc<dyn conch_driver::Timer> {
+    Arc::new(SmolTimer)
+}
+
+/// Connects to `host` (a name or an address) on `port` over TCP: every
+/// address the name resolves to is tried in turn (IPv6 and IPv4), each
+/// within the options' connect timeout; then the handshake, host key check
+/// included, within the handshake timeout. Authenticate next.
+///
+/// Dropping the returned future at any point abandons the connection.
+pub async fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
+    let addrs = smol::net::resolve((host, port))
+        .await
+        .map_err(|e| conch_driver::resolve_error(host, e))?;
+    let stream = conch_driver::connect_first(
+        host,
+        addrs,
+        options.connect_timeout,
+        &SmolTimer,
+        TcpStream::connect,
+    )
+    .await?;
+    // Interactive traffic and small packets: do not wait to coalesce.
+    let _ = stream.set_nodelay(true);
+    connect_stream(stream, ServerName::new(host, port), options).await
+}
+
+/// Runs the client handshake over any byte stream (a proxy, another SSH
+/// channel ...). `server` names the server for host key verification.
+pub async fn connect_stream<S>(
+    stream: S,
+    server: ServerName,
+    options: ClientOptions,
+) -> Result<Session>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    conch_driver::start_client(stream, server, &options, timer(), |pump| {
+        smol::spawn(pump).detach();
+    })
+    .await
+}
+
+/// Accepts SSH connections on a TCP socket.
+#[derive(Debug)]
+pub struct Listener {
+    tcp: TcpListener,
+    options: ServerOptions,
+}
+
+impl Listener {
+    /// Binds to `addr` (e.g. `127.0.0.1:0` for a free loopback port).
+    pub async fn bind(addr: impl AsyncToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
+        Ok(Listener {
+            tcp: TcpListener::bind(addr).await?,
+            options,
+        })
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Accepts the next connection and starts its session; serve it with
+    /// [`ServerSession::accept_channel`].
+    pub async fn accept(&self) -> io::Result<(ServerSession, SocketAddr)> {
+        let (stream, peer) = self.tcp.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok((serve_stream(stream, &self.options), peer))
+    }
+}
+
+/// Serves the SSH server role over any accepted byte stream.
+pub fn serve_stream<S>(stream: S, options: &ServerOptions) -> ServerSession
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    conch_driver::start_server(stream, options, timer(), |pump| {
+        smol::spawn(pump).detach();
+    })
+}

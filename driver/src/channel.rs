@@ -533,9 +533,11 @@ impl Channel {
         })
     }
 
-    /// Closes the channel in both directions and waits for the peer's CLOSE.
-    /// Data still unread is dropped.
-    pub async fn close(&self) -> Result<()> {
+    /// Closes the channel in both directions (RFC 4254 section 5.3) and
+    /// waits for the peer's CLOSE; data still unread is dropped. (Not to be
+    /// confused with the stream traits' `close`/`shutdown`, which only send
+    /// EOF.)
+    pub async fn close_channel(&self) -> Result<()> {
         let r = self.handle.mutate_open(|conn, st| {
             if !st.close_sent {
                 st.close_sent = true;

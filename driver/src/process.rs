@@ -89,7 +89,7 @@ pub fn run_command(incoming: IncomingChannel) {
         }
     }
     let _ = channel.send_eof();
-    let _ = block_on(channel.close());
+    let _ = block_on(channel.close_channel());
     let _ = input.join();
 }
 
@@ -139,7 +139,7 @@ fn fail(channel: &Channel, message: &str) {
     let _ = block_on((&stderr).write_all(message.as_bytes()));
     let _ = channel.send_exit_status(CANNOT_RUN);
     let _ = channel.send_eof();
-    let _ = block_on(channel.close());
+    let _ = block_on(channel.close_channel());
 }
 
 fn copy_channel_to_stdin(channel: &Channel, mut stdin: Option<std::process::ChildStdin>) {
