@@ -2,8 +2,9 @@
 //! requests and global requests.
 //!
 //! The crate-internal `Channels` holds every channel of one connection under
-//! our local id (a slab, lowest free id first, O(1) lookups) and turns
-//! messages 80..=127 into events and the application's calls into messages.
+//! our local id (a slab, lowest free slot first, O(1) lookups; a reused slot
+//! gets a new id) and turns messages 80..=127 into events and the
+//! application's calls into messages.
 //!
 //! Flow control (RFC 4254 section 5.2) is end to end: the receive window is
 //! reopened only for bytes the application says it has consumed, so a slow
@@ -65,10 +66,10 @@ impl Channels {
     /// No channels yet.
     pub(crate) fn new(config: ChannelConfig) -> Self {
         Channels {
-            config,
-            table: IdTable::default(),
+            table: IdTable::new(config.max_channels),
             globals: GlobalRequests::default(),
             budget_waiters: Vec::new(),
+            config,
         }
     }
 
@@ -696,13 +697,20 @@ impl Channels {
 
     /// The application processed `n` bytes of received data; reopens the
     /// window with WINDOW_ADJUST when enough has been consumed.
+    ///
+    /// On a channel that is gone this does nothing: `Data` events queued
+    /// before `ChannelClosed` are normally consumed after the close, and ids
+    /// are not reused soon (see `table`), so the call cannot hit another
+    /// channel.
     pub(crate) fn consume(
         &mut self,
         id: ChannelId,
         n: usize,
         out: &mut Outbox,
     ) -> Result<(), ApiMisuse> {
-        let ch = self.channel_mut(id)?;
+        let Some(ch) = self.table.get_mut(id.0) else {
+            return Ok(());
+        };
         let n = u32::try_from(n)
             .map_err(|_| ApiMisuse::InvalidArgument("consumed more than was received"))?;
         ch.recv

@@ -190,8 +190,10 @@ fn open_rejected_with_reason_and_sanitized_text() {
         }]
     );
     assert_eq!((p.client.ch.len(), p.server.ch.len()), (0, 0));
-    // The id is free again.
-    assert_eq!(p.client.ch.open("session", &[], &mut p.client.out), Ok(c));
+    // The slot is free again, under a new id.
+    let again = p.client.ch.open("session", &[], &mut p.client.out).unwrap();
+    assert_ne!(again, c);
+    assert_eq!(p.client.ch.table.slots(), 1);
 }
 
 #[test]
@@ -330,8 +332,11 @@ fn a_thousand_concurrent_channels() {
             .iter()
             .all(|e| matches!(e, Event::ChannelClosed { .. })));
     }
-    // Ids start from the lowest again.
-    assert_eq!(p.open_session(), (ChannelId(0), ChannelId(0)));
+    // The lowest slot is reused, under an id none of the old channels had.
+    let (c, s) = p.open_session();
+    assert!(ids.iter().all(|(old_c, old_s)| *old_c != c && *old_s != s));
+    assert_eq!(p.client.ch.table.slots(), 1000);
+    assert_eq!(p.client.ch.table.get(c.0).map(|_| ()), Some(()));
 }
 
 // ----------------------------------------------------------------------
@@ -981,22 +986,31 @@ fn close_from_server_answers_nothing_after_its_close() {
 }
 
 #[test]
-fn ids_are_reused_only_after_both_closes() {
+fn ids_are_reused_only_after_both_closes_and_then_renamed() {
     let mut p = Pair::new();
     let (c, _) = p.open_session();
     p.client.ch.close(c, &mut p.client.out).unwrap();
-    // The peer's CLOSE has not arrived: id 0 is still taken.
+    // The peer's CLOSE has not arrived: the slot is still taken.
     let next = p.client.ch.open("session", &[], &mut p.client.out).unwrap();
     assert_eq!(next, ChannelId(1));
     p.run();
-    // Now it is free.
+    assert_eq!(p.client.events(), [Event::ChannelClosed { channel: c }]);
+    // Now the slot is free, but its new channel has a different id, so an
+    // application still holding `c` cannot mistake one for the other.
     let again = p.client.ch.open("session", &[], &mut p.client.out).unwrap();
-    assert_eq!(again, ChannelId(0));
-    // And a message for a freed id is an error.
+    assert!(again != c && again != next);
+    assert_eq!(p.client.ch.table.slots(), 2);
+    assert_eq!(
+        p.client.ch.send(c, None, b"x", 10, &mut p.client.out),
+        Err(ApiMisuse::UnknownChannel(c.0))
+    );
+    // Consuming data of the closed channel, delivered before it closed, is harmless.
+    assert_eq!(p.client.ch.consume(c, 10, &mut p.client.out), Ok(()));
+    // A message for the old id is an error.
     p.client.take_sent();
     assert_eq!(
-        p.client.handle(raw(msg::CHANNEL_EOF, |v| v.put_u32(7))),
-        Err(PeerMisbehaved::UnknownChannel(7).into())
+        p.client.handle(raw(msg::CHANNEL_EOF, |v| v.put_u32(c.0))),
+        Err(PeerMisbehaved::UnknownChannel(c.0).into())
     );
 }
 
