@@ -27,7 +27,7 @@ use std::time::Duration;
 use crate::agent::SshAgent;
 use crate::dir::{tail, TestDir};
 use crate::keys::KeyPair;
-use crate::known_hosts::host_pattern;
+use crate::known_hosts::host_pattern_for;
 use crate::net::LOOPBACK;
 use crate::process::{require_program, run_bounded, Finished, Input, SSH_TIMEOUT};
 use crate::user::current_user;
@@ -41,6 +41,7 @@ const SERVER_LOG_LINES: usize = 60;
 #[derive(Debug)]
 pub struct SshClient {
     dir: TestDir,
+    host: String,
     port: u16,
     user: String,
     identities: Vec<PathBuf>,
@@ -55,7 +56,7 @@ pub struct SshClient {
 }
 
 impl SshClient {
-    /// `ssh` to `127.0.0.1:port` as the current user, with an empty
+    /// `ssh` to `127.0.0.1:port` (see [`SshClient::host`]) as the current user, with an empty
     /// known_hosts file of its own, `StrictHostKeyChecking=yes`,
     /// `BatchMode=yes`, no identity and no agent.
     #[track_caller]
@@ -65,6 +66,7 @@ impl SshClient {
         let known_hosts = dir.write("known_hosts", "");
         SshClient {
             dir,
+            host: LOOPBACK.to_string(),
             port,
             user: current_user(),
             identities: Vec::new(),
@@ -77,6 +79,14 @@ impl SshClient {
             timeout: SSH_TIMEOUT,
             server_log: None,
         }
+    }
+
+    /// Connect to this address instead of `127.0.0.1`, e.g. `"::1"` (call
+    /// before [`SshClient::trust_host_key`], whose known_hosts line names
+    /// the host).
+    pub fn host(mut self, host: &str) -> Self {
+        self.host = host.to_owned();
+        self
     }
 
     /// Log in as `user`.
@@ -95,10 +105,10 @@ impl SshClient {
         self
     }
 
-    /// Adds `[127.0.0.1]:port <key>` to this client's known_hosts file.
+    /// Adds `[host]:port <key>` to this client's known_hosts file.
     #[track_caller]
     pub fn trust_host_key(self, key: &KeyPair) -> Self {
-        let line = key.known_hosts_line(&host_pattern(self.port));
+        let line = key.known_hosts_line(&host_pattern_for(&self.host, self.port));
         append_line(&self.known_hosts, &line);
         self
     }
@@ -219,7 +229,7 @@ impl SshClient {
             .arg(self.port.to_string())
             .arg("-l")
             .arg(&self.user)
-            .arg(LOOPBACK.to_string());
+            .arg(&self.host);
         if !remote_command.is_empty() {
             command.arg(remote_command);
         }

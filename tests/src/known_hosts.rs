@@ -20,10 +20,16 @@ use crate::process::{require_program, run_bounded, run_tool, Input, TOOL_TIMEOUT
 /// The host field OpenSSH uses for a loopback server on `port`:
 /// `[127.0.0.1]:port`, or plain `127.0.0.1` for port 22.
 pub fn host_pattern(port: u16) -> String {
+    host_pattern_for(&LOOPBACK.to_string(), port)
+}
+
+/// The host field OpenSSH uses for `host` (a name or an address, IPv6
+/// without brackets) on `port`: `[host]:port`, or plain `host` for port 22.
+pub fn host_pattern_for(host: &str, port: u16) -> String {
     if port == 22 {
-        LOOPBACK.to_string()
+        host.to_owned()
     } else {
-        format!("[{LOOPBACK}]:{port}")
+        format!("[{host}]:{port}")
     }
 }
 

@@ -82,6 +82,8 @@ pub struct SshdOptions {
     /// `MaxSessions`: channels per connection (OpenSSH's default is 10; the
     /// default here is 100 so that many-channel tests are not refused).
     pub max_sessions: u32,
+    /// Also listen on `[::1]:port` (same port), for IPv6 connect tests.
+    pub listen_ipv6_loopback: bool,
     /// More sshd_config lines, verbatim (they come before the defaults, and
     /// sshd keeps the first value of a keyword).
     pub extra_config: Vec<String>,
@@ -103,6 +105,7 @@ impl Default for SshdOptions {
             host_key_algorithms: None,
             pubkey_accepted_algorithms: None,
             max_sessions: 100,
+            listen_ipv6_loopback: false,
             extra_config: Vec::new(),
         }
     }
@@ -192,7 +195,7 @@ impl Sshd {
                 .arg("-f")
                 .arg(&config_path);
             let mut child = ChildGuard::spawn("sshd", &mut command, &stderr_path);
-            match wait_until_listening(&mut child, port, &log_path) {
+            match wait_until_listening(&mut child, port, options.listen_ipv6_loopback, &log_path) {
                 Ok(()) => {
                     return Sshd {
                         child,
@@ -404,6 +407,9 @@ fn render_config(
         let _ = writeln!(config, "{line}");
     }
     let _ = writeln!(config, "ListenAddress 127.0.0.1:{port}");
+    if options.listen_ipv6_loopback {
+        let _ = writeln!(config, "ListenAddress [::1]:{port}");
+    }
     for key in host_keys {
         let _ = writeln!(config, "HostKey {}", key.private_path.display());
     }
@@ -493,18 +499,29 @@ fn check_privsep_dir() {
     }
 }
 
-/// Waits until the log says sshd listens on `port`; `Err` if sshd exits or
-/// the time runs out. Reading the log, rather than connecting, keeps probe
-/// connections out of sshd's log and its per-source penalties.
-fn wait_until_listening(child: &mut ChildGuard, port: u16, log: &Path) -> Result<(), String> {
-    let ready = format!("Server listening on 127.0.0.1 port {port}");
+/// Waits until the log says sshd listens on `port` at every address;
+/// `Err` if sshd exits, cannot bind one of them, or the time runs out.
+/// Reading the log, rather than connecting, keeps probe connections out of
+/// sshd's log and its per-source penalties.
+fn wait_until_listening(
+    child: &mut ChildGuard,
+    port: u16,
+    ipv6: bool,
+    log: &Path,
+) -> Result<(), String> {
+    let mut ready = vec![format!("Server listening on 127.0.0.1 port {port}")];
+    if ipv6 {
+        ready.push(format!("Server listening on ::1 port {port}"));
+    }
+    let bind_failed = format!("Bind to port {port} on");
     let started = Instant::now();
     loop {
-        if std::fs::read_to_string(log)
-            .map(|text| text.contains(&ready))
-            .unwrap_or(false)
-        {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if ready.iter().all(|line| text.contains(line)) {
             return Ok(());
+        }
+        if text.contains(&bind_failed) {
+            return Err(format!("sshd could not bind port {port} on every address"));
         }
         if let Some(status) = child.exited() {
             return Err(format!("sshd exited with {status} before listening"));

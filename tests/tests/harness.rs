@@ -433,3 +433,19 @@ fn the_known_hosts_file_of_a_server_is_what_ssh_needs() {
         .run("true")
         .assert_success();
 }
+
+#[test]
+fn sshd_can_also_listen_on_ipv6_loopback() {
+    let sshd = Sshd::start(SshdOptions {
+        listen_ipv6_loopback: true,
+        ..SshdOptions::default()
+    });
+    let out = SshClient::new(sshd.port())
+        .host("::1")
+        .identity(sshd.user_key())
+        .trust_host_key(sshd.host_key(KeyType::Ed25519))
+        .server_log(sshd.log_path())
+        .run("echo $SSH_CONNECTION");
+    out.assert_success();
+    assert!(out.stdout_text().starts_with("::1 "), "{out}");
+}
