@@ -763,10 +763,22 @@ fn a_thousand_concurrent_channels_each_carry_their_own_data() {
             v
         })
         .collect();
-    for (ch, input) in channels.iter().zip(&inputs) {
-        let n = pair.client.conn.send_data(*ch, input).unwrap();
-        assert_eq!(n, input.len(), "a fresh window takes a few KB");
-        pair.client.conn.send_eof(*ch).unwrap();
+    // All channels write at once; the shared send buffer takes what it can
+    // and the rest goes after a drive.
+    let mut offsets = vec![0usize; N];
+    let mut rounds = 0;
+    while offsets.iter().zip(&inputs).any(|(o, i)| *o < i.len()) {
+        rounds += 1;
+        assert!(rounds < 1000, "sending stalled");
+        for ((ch, input), off) in channels.iter().zip(&inputs).zip(offsets.iter_mut()) {
+            if *off < input.len() {
+                *off += pair.client.conn.send_data(*ch, &input[*off..]).unwrap();
+                if *off == input.len() {
+                    pair.client.conn.send_eof(*ch).unwrap();
+                }
+            }
+        }
+        pair.drive();
     }
     pair.drive();
     let mut ids = std::collections::HashSet::new();
