@@ -402,6 +402,10 @@ impl Transport {
             self.first_kex_done = true;
         }
         self.last_kex_done_at = now;
+        // A limit reached during this exchange under the old keys is moot;
+        // one reached under the new keys (both counters restarted at the
+        // NEWKEYS) calls for the next exchange.
+        self.rekey_pending = self.rekey_due_by_bytes();
     }
 
     /// Server: SSH_MSG_EXT_INFO right after our first NEWKEYS (RFC 8308

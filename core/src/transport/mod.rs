@@ -333,7 +333,11 @@ impl Transport {
         let may_send = self.newkeys_sent_once && self.kex.as_ref().is_none_or(|k| k.newkeys_sent());
         if may_send {
             while let Some(payload) = outbox.front() {
-                if self.rekey_due_by_bytes() {
+                // RFC 4253 section 9: no more than the limit under one set of
+                // keys. The count restarts at our NEWKEYS, so this also holds
+                // when the exchange is still waiting for the peer's NEWKEYS;
+                // the rest waits for the next exchange.
+                if self.first_kex_done && self.tx.bytes_since_kex >= self.config.rekey_bytes {
                     self.rekey_pending = true;
                     break;
                 }
@@ -349,11 +353,10 @@ impl Transport {
         }
     }
 
-    /// Whether either direction carried `rekey_bytes` since the last
-    /// exchange (RFC 4253 section 9) and none is running.
+    /// Whether either direction carried `rekey_bytes` under the current
+    /// keys (RFC 4253 section 9).
     fn rekey_due_by_bytes(&self) -> bool {
         self.first_kex_done
-            && self.kex.is_none()
             && (self.tx.bytes_since_kex >= self.config.rekey_bytes
                 || self.rx.bytes_since_kex >= self.config.rekey_bytes)
     }

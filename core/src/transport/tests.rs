@@ -324,28 +324,46 @@ fn outbox_is_held_while_our_kexinit_is_out() {
 
 #[test]
 fn rekey_by_bytes_in_each_direction() {
+    const LIMIT: u64 = 4096;
     for client_sends in [true, false] {
         let cfg = TransportConfig {
-            rekey_bytes: 4096,
+            rekey_bytes: LIMIT,
             ..TransportConfig::default()
         };
         let mut p = Pair::with(cfg.clone(), cfg, 6);
         p.run().unwrap();
-        let (a, b) = if client_sends {
-            (&mut p.client, &mut p.server)
-        } else {
-            (&mut p.server, &mut p.client)
-        };
-        for i in 0..200 {
-            a.queue(&data_msg(i));
+        fn sender(p: &mut Pair, client_sends: bool) -> &mut Peer {
+            if client_sends {
+                &mut p.client
+            } else {
+                &mut p.server
+            }
         }
-        let _ = b;
-        p.run().unwrap();
-        let rekeys = p.client.kex_done_events().iter().filter(|r| **r).count();
-        // ~200 * 50 bytes = 10 KB: at least two re-exchanges.
-        assert!(rekeys >= 2, "rekeys {rekeys}");
+        // Everything queued at once: the transport must still stop at the limit.
+        for i in 0..400 {
+            sender(&mut p, client_sends).queue(&data_msg(i));
+        }
+        let mut most_under_one_key = 0;
+        while p.step().unwrap() {
+            most_under_one_key =
+                most_under_one_key.max(sender(&mut p, client_sends).t.tx.bytes_since_kex);
+        }
+        // One packet may cross the limit, plus the KEXINIT and ECDH_INIT
+        // that still go out under the old keys (RFC 4253 section 9). Before
+        // the limit was applied after our NEWKEYS, the whole outbox went.
+        assert!(
+            most_under_one_key < LIMIT + 1024,
+            "{most_under_one_key} bytes under one key"
+        );
+        let sent = sender(&mut p, client_sends).sent.len() as u64;
+        let rekeys = p.client.kex_done_events().iter().filter(|r| **r).count() as u64;
+        assert!(
+            rekeys >= sent / (LIMIT + 1024),
+            "{rekeys} rekeys for {sent} bytes"
+        );
+        assert_eq!(p.server.kex_done_events(), p.client.kex_done_events());
         let receiver = if client_sends { &p.server } else { &p.client };
-        let want: Vec<Vec<u8>> = (0..200).map(data_msg).collect();
+        let want: Vec<Vec<u8>> = (0..400).map(data_msg).collect();
         assert_eq!(receiver.received, want);
     }
 }
