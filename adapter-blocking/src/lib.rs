@@ -1,1 +1,47 @@
-//! Conch over blocking (work in progress).
+//! # conch-blocking
+//!
+//! Conch without an async runtime: sessions over `std::net::TcpStream`,
+//! channels that implement `std::io::Read` and `Write`. Every handle may be
+//! used from several threads at once ([`Session`] is `Send + Sync` and
+//! cheap to clone, [`Channel`] is `Send + Sync` and `&Channel` reads and
+//! writes too). Each connection has a reader and a writer thread; calls
+//! block their own thread only.
+//!
+//! The logic is [`conch_driver`]'s; this crate adds the threads and
+//! blocking wrappers.
+//!
+//! ```no_run
+//! use std::io::Read;
+//! use conch_blocking::{connect, AuthMethods, ClientOptions, HostKeyPolicy};
+//!
+//! # fn demo(host_key: conch_blocking::PublicKey) -> Result<(), conch_blocking::Error> {
+//! let options = ClientOptions::new(HostKeyPolicy::trust_keys([host_key]));
+//! let session = connect("example.org", 22, options)?;
+//! session.authenticate("alice", AuthMethods::new().password("secret"))?;
+//! let mut channel = session.exec("uname -a")?;
+//! let mut out = String::new();
+//! channel.read_to_string(&mut out)?;
+//! println!("{out} ({})", channel.exit_status()?);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod channel;
+mod pump;
+mod server;
+mod session;
+
+pub use channel::{Channel, ChannelStderr};
+pub use server::{serve_stream, Listener, ServerSession};
+pub use session::{connect, connect_stream, Session};
+
+pub use conch_driver::conch_core::{
+    AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
+    Prompt, PublicKey, ServerConfig, WindowSize,
+};
+pub use conch_driver::{
+    AuthMethods, AuthResult, ClientOptions, Error, ExitStatus, HostKeyPolicy, HostKeyVerdict,
+    HostKeyVerifier, IncomingChannel, KeyboardInteractive, PasswordResponder, PtyRequest, Result,
+    ServerHandler, ServerName, ServerOptions, SessionCommand, Signer,
+};

@@ -1,0 +1,86 @@
+//! The I/O pump on two threads: one reads the socket into the connection,
+//! the other writes what the connection has to send and keeps its time.
+//! Neither holds the connection's lock during a socket call, so a peer that
+//! stops reading never blocks the input side.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::Instant;
+
+use conch_driver::block_on::thread_waker;
+use conch_driver::Engine;
+
+/// Largest write handed to the socket at once.
+const WRITE_CHUNK: usize = 256 * 1024;
+/// Size of the read buffer.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Starts the reader and writer threads of one connection.
+pub(crate) fn spawn(stream: TcpStream, engine: Engine) -> io::Result<()> {
+    let reader = stream.try_clone()?;
+    let read_engine = engine.clone();
+    thread::Builder::new()
+        .name("conch-read".into())
+        .spawn(move || read_loop(reader, read_engine))?;
+    thread::Builder::new()
+        .name("conch-write".into())
+        .spawn(move || write_loop(stream, engine))?;
+    Ok(())
+}
+
+fn read_loop(mut stream: TcpStream, engine: Engine) {
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                engine.eof();
+                return;
+            }
+            Ok(n) => engine.input(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                engine.io_error(e);
+                return;
+            }
+        }
+    }
+}
+
+fn write_loop(mut stream: TcpStream, engine: Engine) {
+    let (waker, take_notified) = thread_waker();
+    engine.set_waker(&waker);
+    let mut out = Vec::with_capacity(WRITE_CHUNK);
+    loop {
+        if engine.should_close() {
+            // Also ends the reader's blocking read.
+            let _ = stream.shutdown(Shutdown::Both);
+            engine.finished();
+            return;
+        }
+        engine.copy_transmit(&mut out, WRITE_CHUNK);
+        if !out.is_empty() {
+            match stream.write(&out) {
+                Ok(0) => engine.io_error(io::ErrorKind::WriteZero.into()),
+                Ok(n) => engine.consume_transmit(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => engine.io_error(e),
+            }
+            continue;
+        }
+        let next = engine.on_time(Instant::now());
+        // A wake since the last look means there may be more to send.
+        if take_notified() {
+            continue;
+        }
+        match next {
+            None => thread::park(),
+            Some(deadline) => {
+                let now = Instant::now();
+                if deadline > now {
+                    thread::park_timeout(deadline - now);
+                }
+            }
+        }
+    }
+}

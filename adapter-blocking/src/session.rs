@@ -1,0 +1,184 @@
+//! The client side: connecting and the blocking [`Session`].
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use conch_driver::block_on::{block_on, block_on_until};
+use conch_driver::conch_core::NegotiatedAlgorithms;
+
+use crate::channel::Channel;
+use crate::{
+    AuthMethods, AuthResult, ClientOptions, Error, KeyboardInteractive, PrivateKey, PublicKey,
+    Result, ServerName, Signer,
+};
+
+/// Connects to `host` (a name or an address) on `port` over TCP: every
+/// address the name resolves to is tried in turn (IPv6 and IPv4), each
+/// within the options' connect timeout; then the handshake, host key check
+/// included, within the handshake timeout. Authenticate next.
+pub fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| conch_driver::resolve_error(host, e))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        let attempt = match options.connect_timeout {
+            Some(limit) => TcpStream::connect_timeout(addr, limit),
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
+            Ok(stream) => {
+                // Interactive traffic and small packets: do not wait to coalesce.
+                let _ = stream.set_nodelay(true);
+                return connect_stream(stream, ServerName::new(host, port), options);
+            }
+            Err(e) => last = Some((*addr, e)),
+        }
+    }
+    Err(match last {
+        Some((addr, e)) => Error::Connect {
+            addr: addr.to_string(),
+            source: Arc::new(e),
+        },
+        None => conch_driver::resolve_error(
+            host,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses found"),
+        ),
+    })
+}
+
+/// Runs the client handshake over a connected TCP stream. `server` names
+/// the server for host key verification.
+pub fn connect_stream(
+    stream: TcpStream,
+    server: ServerName,
+    options: ClientOptions,
+) -> Result<Session> {
+    let (inner, engine) = conch_driver::client(&options, server);
+    crate::pump::spawn(stream, engine)?;
+    let deadline = options.handshake_timeout.map(|t| Instant::now() + t);
+    match block_on_until(inner.handshake(), deadline) {
+        Some(r) => r?,
+        // Dropping `inner` ends the connection and its threads.
+        None => return Err(Error::Timeout("handshake")),
+    }
+    Ok(Session { inner })
+}
+
+/// A blocking client session (the methods of [`conch_driver::Session`],
+/// each waiting on the calling thread). Cheap to clone, `Send + Sync`; the
+/// connection ends when the last clone and channel are gone.
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: conch_driver::Session,
+}
+
+impl Session {
+    /// The runtime-agnostic session underneath.
+    pub fn driver(&self) -> &conch_driver::Session {
+        &self.inner
+    }
+
+    /// Authenticates the way `ssh` does (see
+    /// [`conch_driver::Session::authenticate`]).
+    pub fn authenticate(&self, user: &str, methods: AuthMethods) -> Result<()> {
+        block_on(self.inner.authenticate(user, methods))
+    }
+
+    /// Tries method `none` (learns the server's methods).
+    pub fn auth_none(&self, user: &str) -> Result<AuthResult> {
+        block_on(self.inner.auth_none(user))
+    }
+
+    /// Tries a password.
+    pub fn auth_password(&self, user: &str, password: &str) -> Result<AuthResult> {
+        block_on(self.inner.auth_password(user, password))
+    }
+
+    /// Answers a password change request.
+    pub fn auth_change_password(&self, old: &str, new: &str) -> Result<AuthResult> {
+        block_on(self.inner.auth_change_password(old, new))
+    }
+
+    /// Public key authentication with a key in memory.
+    pub fn auth_publickey(&self, user: &str, key: &PrivateKey) -> Result<AuthResult> {
+        block_on(self.inner.auth_publickey(user, key))
+    }
+
+    /// Public key authentication with any signer.
+    pub fn auth_signer(&self, user: &str, signer: &dyn Signer) -> Result<AuthResult> {
+        block_on(self.inner.auth_signer(user, signer))
+    }
+
+    /// Keyboard-interactive authentication.
+    pub fn auth_keyboard_interactive(
+        &self,
+        user: &str,
+        responder: &mut dyn KeyboardInteractive,
+    ) -> Result<AuthResult> {
+        block_on(self.inner.auth_keyboard_interactive(user, responder))
+    }
+
+    /// Opens a `session` channel; send requests on it before using it.
+    pub fn open_session(&self) -> Result<Channel> {
+        block_on(self.inner.open_session()).map(Channel::new)
+    }
+
+    /// Opens a channel of any type with its type-specific data.
+    pub fn open_channel(&self, kind: &str, extra: &[u8]) -> Result<Channel> {
+        block_on(self.inner.open_channel(kind, extra)).map(Channel::new)
+    }
+
+    /// Opens a session channel running `command`.
+    pub fn exec(&self, command: impl AsRef<[u8]>) -> Result<Channel> {
+        block_on(self.inner.exec(command)).map(Channel::new)
+    }
+
+    /// Sends a global request and waits for the reply data.
+    pub fn global_request(&self, name: &str, data: &[u8]) -> Result<Bytes> {
+        block_on(self.inner.global_request(name, data))
+    }
+
+    /// The server's host key.
+    pub fn host_key(&self) -> Option<PublicKey> {
+        self.inner.host_key()
+    }
+
+    /// The algorithms of the latest key exchange.
+    pub fn algorithms(&self) -> Option<NegotiatedAlgorithms> {
+        self.inner.algorithms()
+    }
+
+    /// Takes the banners received before authentication.
+    pub fn take_banners(&self) -> Vec<String> {
+        self.inner.take_banners()
+    }
+
+    /// The connection's RNG seed.
+    pub fn rng_seed(&self) -> [u8; 32] {
+        self.inner.rng_seed()
+    }
+
+    /// Whether authentication has succeeded.
+    pub fn is_authenticated(&self) -> bool {
+        self.inner.is_authenticated()
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Why the connection ended, if it has.
+    pub fn disconnect_reason(&self) -> Option<Error> {
+        self.inner.disconnect_reason()
+    }
+
+    /// Sends DISCONNECT and waits until the socket is closed.
+    pub fn close(&self) {
+        block_on(self.inner.close())
+    }
+}
