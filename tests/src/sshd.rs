@@ -520,7 +520,12 @@ fn wait_until_listening(
         if ready.iter().all(|line| text.contains(line)) {
             return Ok(());
         }
-        if text.contains(&bind_failed) {
+        // sshd logs "Bind to port N on ADDR." at debug level before every
+        // bind, and "Bind to port N on ADDR failed: ..." when one fails.
+        if text
+            .lines()
+            .any(|line| line.contains(&bind_failed) && line.contains("failed"))
+        {
             return Err(format!("sshd could not bind port {port} on every address"));
         }
         if let Some(status) = child.exited() {
