@@ -29,7 +29,6 @@ const PADDING_RESERVE: usize = 255;
 const COMPACT_AFTER: usize = 64 * 1024;
 
 /// The receiving direction.
-#[derive(Debug)]
 pub(crate) struct Receiver {
     /// Bytes received and not yet consumed.
     pub(crate) buf: BytesMut,
@@ -42,6 +41,18 @@ pub(crate) struct Receiver {
     /// Bytes received since the last NEWKEYS in this direction (rekey limit).
     pub(crate) bytes_since_kex: u64,
     max_packet_len: usize,
+}
+
+impl std::fmt::Debug for Receiver {
+    // Lengths and counters only: buffered packets are nobody's business.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("buffered", &self.buf.len())
+            .field("seq", &self.seq)
+            .field("layout", &self.layout)
+            .field("bytes_since_kex", &self.bytes_since_kex)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Receiver {
@@ -112,15 +123,18 @@ impl Receiver {
     /// RFC 4253 section 6: the length must fit our limit and align to the
     /// cipher block.
     fn check_length(&self, len: u32) -> Result<(), PeerMisbehaved> {
-        let l = len as usize;
+        // In u64, so no peer value can overflow on any target.
+        let l = u64::from(len);
         let aligned = if self.layout.length_outside_alignment {
             l
         } else {
-            l + LENGTH_LEN
+            l + LENGTH_LEN as u64
         };
-        let too_long = LENGTH_LEN + l + self.layout.tag_len > self.max_packet_len;
-        let too_short = l < 1 + MIN_PADDING || LENGTH_LEN + l < self.layout.first_block_len;
-        if too_long || too_short || aligned % self.layout.block_len.max(8) != 0 {
+        let too_long =
+            LENGTH_LEN as u64 + l + self.layout.tag_len as u64 > self.max_packet_len as u64;
+        let too_short = l < 1 + MIN_PADDING as u64
+            || LENGTH_LEN as u64 + l < self.layout.first_block_len as u64;
+        if too_long || too_short || aligned % self.layout.block_len.max(8) as u64 != 0 {
             return Err(PeerMisbehaved::BadPacketLength(len));
         }
         Ok(())
@@ -128,7 +142,6 @@ impl Receiver {
 }
 
 /// The sending direction and the transmit buffer.
-#[derive(Debug)]
 pub(crate) struct Sender {
     buf: Vec<u8>,
     /// Offset of the first byte not yet taken by the socket.
@@ -141,6 +154,17 @@ pub(crate) struct Sender {
     pub(crate) bytes_since_kex: u64,
     /// Random bytes for padding when no RNG is passed in.
     padding_reserve: Vec<u8>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("pending", &(self.buf.len() - self.head))
+            .field("seq", &self.seq)
+            .field("layout", &self.layout)
+            .field("bytes_since_kex", &self.bytes_since_kex)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sender {

@@ -800,3 +800,94 @@ fn over_long_packet_from_the_peer_is_refused() {
         Err(PeerMisbehaved::BadPacketLength(300 * 1024).into())
     );
 }
+
+#[test]
+fn sequence_numbers_wrap_around() {
+    // RFC 4253 section 6.4: the sequence number wraps at 2^32.
+    let mut p = Pair::established(25);
+    p.client.t.tx.seq = u32::MAX;
+    p.server.t.rx.seq = u32::MAX;
+    p.client.queue(&data_msg(1));
+    p.client.queue(&data_msg(2));
+    p.run().unwrap();
+    assert_eq!(p.server.received, [data_msg(1), data_msg(2)]);
+    assert_eq!(p.client.t.tx.seq, 1);
+    assert_eq!(p.server.t.rx.seq, 1);
+}
+
+#[test]
+fn input_while_the_host_key_waits_is_bounded() {
+    let mut p = Pair::new(26);
+    p.client.auto_accept = false;
+    p.run().unwrap();
+    assert!(p.client.t.awaiting_host_key());
+    let now = p.now;
+    let junk = vec![0u8; 64 * 1024];
+    let mut result = Ok(());
+    for _ in 0..(5 * 256 / 64) {
+        result = p.client.input(now, &junk);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert!(matches!(
+        result,
+        Err(Error::PeerMisbehaved(PeerMisbehaved::Other(_)))
+    ));
+}
+
+#[test]
+fn a_low_order_client_point_is_a_bad_kex_value() {
+    let now = epoch();
+    let mut client = Peer::new(Transport::new_client(TransportConfig::default(), now), 27);
+    let mut server = Peer::new(
+        Transport::new_server(TransportConfig::default(), vec![host_key(27)], now),
+        28,
+    );
+    client.flush(now);
+    // The client's identification and KEXINIT, then a forged ECDH_INIT
+    // whose point (u = 0) makes the X25519 result all zeros (RFC 8731 section 3).
+    let mut wire = client.take_transmit();
+    let mut forged = packet::Sender::new();
+    let mut init = vec![msg::KEX_ECDH_INIT];
+    init.put_string(&[0u8; 32]);
+    forged.send(&init, Some(&mut client.rng));
+    wire.extend_from_slice(forged.transmit());
+    assert_eq!(
+        server.input(now, &wire),
+        Err(PeerMisbehaved::BadKexValue.into())
+    );
+}
+
+#[test]
+fn ext_info_before_newkeys_is_unexpected() {
+    let cfg = TransportConfig {
+        strict_kex: false,
+        ..TransportConfig::default()
+    };
+    let mut p = Pair::with(cfg, TransportConfig::default(), 29);
+    p.step().unwrap();
+    let mut ext = vec![msg::EXT_INFO];
+    ext.put_u32(0);
+    p.server.t.tx.send(&ext, Some(&mut p.server.rng));
+    let wire = p.server.take_transmit();
+    let now = p.now;
+    assert_eq!(
+        p.client.input(now, &wire),
+        Err(PeerMisbehaved::UnexpectedMessage {
+            msg: msg::EXT_INFO,
+            state: "before the first key exchange"
+        }
+        .into())
+    );
+}
+
+#[test]
+fn debug_output_shows_no_buffer_contents() {
+    let mut p = Pair::established(30);
+    p.client.queue(b"\x5esecret password");
+    p.client.flush(p.now);
+    let shown = format!("{:?}", p.client.t);
+    assert!(!shown.contains("secret"));
+    assert!(shown.contains("pending"));
+}
