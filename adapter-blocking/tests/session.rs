@@ -102,7 +102,7 @@ fn stdin_is_echoed_through_cat() {
                 let channel = channel_ref;
                 let data = data_ref;
                 let mut writer = channel;
-                writer.write_all(&data).unwrap();
+                writer.write_all(data).unwrap();
                 channel.send_eof().unwrap();
             });
             read_all(channel_ref)

@@ -8,8 +8,7 @@
 //!
 //! ```no_run
 //! use conch_smol::{connect, AuthMethods, ClientOptions, HostKeyPolicy};
-//! use futures_lite::io::AsyncReadExt;
-//! # use smol::io as futures_lite;
+//! use smol::io::AsyncReadExt;
 //!
 //! # async fn demo(host_key: conch_smol::PublicKey) -> Result<(), conch_smol::Error> {
 //! let options = ClientOptions::new(HostKeyPolicy::trust_keys([host_key]));

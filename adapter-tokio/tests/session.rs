@@ -326,3 +326,91 @@ async fn a_closed_port_is_connection_refused() {
     .unwrap_err();
     assert!(err.is_connection_refused(), "{err:?}");
 }
+
+#[tokio::test]
+async fn dropping_connect_aborts_and_closing_ends_the_session() {
+    let server = TestServer::new();
+    let listener = Listener::bind("127.0.0.1:0", server.options.clone())
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    // A connect future dropped during the handshake: the server sees the
+    // connection end.
+    let abandoned = tokio::spawn(connect("127.0.0.1", port, server.client_options()));
+    let (server_session, _) = step("accept", listener.accept()).await.unwrap();
+    abandoned.abort();
+    step(
+        "server sees the abandoned connection end",
+        server_session.closed(),
+    )
+    .await;
+    assert!(server_session.disconnect_reason().is_some());
+
+    // An explicit close: every later call fails and the server sees it.
+    let client = tokio::spawn(connect("127.0.0.1", port, server.client_options()));
+    let (server_session, _) = step("accept", listener.accept()).await.unwrap();
+    let session = step("connect", client).await.unwrap().unwrap();
+    step("authenticate", session.auth_password(USER, PASSWORD))
+        .await
+        .unwrap();
+    step("close", session.close()).await;
+    assert!(session.is_closed());
+    let err = step("exec after close", session.exec("true"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Closed), "{err:?}");
+    step("server sees the close", server_session.closed()).await;
+}
+
+#[tokio::test]
+async fn dropping_a_channel_closes_it_on_the_server() {
+    let server = TestServer::new();
+    let listener = Listener::bind("127.0.0.1:0", server.options.clone())
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (session, _) = listener.accept().await.unwrap();
+        let incoming = session.accept_channel().await.unwrap();
+        let mut channel = incoming.channel;
+        // The client never writes: a read ends only when the channel closes.
+        let mut buf = [0u8; 16];
+        let n = channel.read(&mut buf).await.unwrap();
+        let write_after = channel.write_all(b"too late").await;
+        let _ = seen_tx.send((n, write_after.is_err()));
+    });
+    let session = step(
+        "connect",
+        connect("127.0.0.1", port, server.client_options()),
+    )
+    .await
+    .unwrap();
+    step("authenticate", session.auth_password(USER, PASSWORD))
+        .await
+        .unwrap();
+    let channel = step("exec", session.exec("sleep 60")).await.unwrap();
+    drop(channel);
+    let (n, write_failed) = step("server sees the close", seen_rx).await.unwrap();
+    assert_eq!(n, 0);
+    assert!(write_failed, "writing to a closed channel must fail");
+}
+
+#[tokio::test]
+async fn a_silent_server_hits_the_handshake_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let (socket, _) = silent.accept().await.unwrap();
+        tokio::time::sleep(STEP_TIMEOUT).await;
+        drop(socket);
+    });
+    let mut options = ClientOptions::insecure_accept_any_host_key();
+    options.handshake_timeout = Some(std::time::Duration::from_millis(300));
+    let err = step("connect", connect("127.0.0.1", port, options))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout("handshake")), "{err:?}");
+    hold.abort();
+}

@@ -141,11 +141,9 @@ impl ChannelHandle {
             .channels
             .get_mut(&self.key)
             .filter(|st| st.phase == Phase::Open)
-            .ok_or_else(|| {
-                Error::Misuse(conch_core::Error::ApiMisuse(ApiMisuse::UnknownChannel(
-                    self.id.0,
-                )))
-            })?;
+            .ok_or(Error::Misuse(conch_core::Error::ApiMisuse(
+                ApiMisuse::UnknownChannel(self.id.0),
+            )))?;
         let r = f(&mut sh.conn, st);
         sh.drain();
         sh.wake_pump();

@@ -192,7 +192,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Pump<S> {
             if this.closing || sh.conn.is_closed() || sh.io_error.is_some() {
                 this.closing = true;
                 // Best effort: a failing close changes nothing for the caller.
-                if let Poll::Pending = Pin::new(&mut this.stream).poll_close(cx) {
+                if Pin::new(&mut this.stream).poll_close(cx).is_pending() {
                     return Poll::Pending;
                 }
                 finish(sh);

@@ -459,12 +459,12 @@ impl Shared {
                     st.wakers.wake_all();
                 }
             }
-            Event::GlobalRequest { want_reply, .. } => {
-                // No global requests (port forwarding ...) are served yet:
-                // refuse them (RFC 4254 section 4).
-                if want_reply {
-                    let _ = self.conn.global_reply(false, &[]);
-                }
+            // No global requests (port forwarding ...) are served yet:
+            // refuse them (RFC 4254 section 4).
+            Event::GlobalRequest {
+                want_reply: true, ..
+            } => {
+                let _ = self.conn.global_reply(false, &[]);
             }
             Event::GlobalReply { success, data } => {
                 self.globals.answer(success.then_some(data));
