@@ -48,7 +48,10 @@ const LOG_TAIL_LINES: usize = 80;
 /// How to configure an [`Sshd`]. Start from `SshdOptions::default()`
 /// (public-key auth only, an Ed25519 host key, OpenSSH's default algorithms).
 /// Algorithm lists use sshd_config syntax, e.g. `"aes128-ctr"` or
-/// `"+ssh-rsa"`.
+/// `"+ssh-rsa"`. What was negotiated shows in the log:
+/// `sshd.assert_log_contains("kex: algorithm: curve25519-sha256", ..)`, and
+/// likewise `"kex: host key algorithm: "`, `"kex: client->server cipher: "`
+/// (followed by `MAC: `), `"Accepted publickey for "`.
 #[derive(Clone, Debug)]
 pub struct SshdOptions {
     /// Host key types to generate and offer (`HostKey` lines, in order).
@@ -355,6 +358,13 @@ impl Sshd {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// How many key exchanges sshd has completed so far (initial one
+    /// included), from its log: with a small [`SshdOptions::rekey_limit`],
+    /// a transfer of a few MiB must push this well above 1.
+    pub fn key_exchanges(&self) -> usize {
+        self.log().matches("SSH2_MSG_NEWKEYS received").count()
     }
 
     /// An OpenSSH `ssh` client for this server: logs in as
