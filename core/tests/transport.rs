@@ -337,7 +337,8 @@ fn rekey_on_request_from_either_side_with_data_in_flight() {
     let mut off = 0;
     let mut round = 0;
     while off < data.len() {
-        let n = pair.client.conn.send_data(ch, &data[off..]).unwrap();
+        let end = (off + 128 * 1024).min(data.len());
+        let n = pair.client.conn.send_data(ch, &data[off..end]).unwrap();
         off += n;
         // Start re-exchanges while data is queued, without draining first.
         match round {

@@ -29,6 +29,8 @@ pub struct Endpoint {
     pub max_transmit_len: usize,
     /// `handle_timeout` calls made.
     pub timeouts_fired: usize,
+    /// `handle_input` calls made by the pipes.
+    pub input_calls: usize,
 }
 
 impl Endpoint {
@@ -45,6 +47,7 @@ impl Endpoint {
             events_after_disconnect: 0,
             max_transmit_len: 0,
             timeouts_fired: 0,
+            input_calls: 0,
         }
     }
 

@@ -30,6 +30,10 @@ pub struct Pair {
     pub s2c: Pipe,
     /// Deliver input in pieces of this many bytes (`None`: all at once).
     pub chunk: Option<usize>,
+    /// Drain the receiver after every piece (the adapter contract). When
+    /// false, all pieces of a delivery are fed before draining, which
+    /// isolates how the input parser copes with the split.
+    pub drain_between_chunks: bool,
     /// Sees and may change every byte in flight.
     pub tap: Option<Box<dyn Tap>>,
     /// Call `handle_eof` on a side once its peer is closed and drained,
@@ -86,6 +90,7 @@ impl Pair {
             c2s: Pipe::new(),
             s2c: Pipe::new(),
             chunk: None,
+            drain_between_chunks: true,
             tap: None,
             propagate_close: true,
             base,
@@ -164,6 +169,7 @@ impl Pair {
             &mut self.tap,
             Direction::ServerToClient,
             self.chunk,
+            self.drain_between_chunks,
             now,
         );
         progress |= deliver(
@@ -174,6 +180,7 @@ impl Pair {
             &mut self.tap,
             Direction::ClientToServer,
             self.chunk,
+            self.drain_between_chunks,
             now,
         );
         if self.propagate_close {
@@ -396,6 +403,7 @@ fn deliver(
     tap: &mut Option<Box<dyn Tap>>,
     rx_dir: Direction,
     chunk: Option<usize>,
+    drain_each: bool,
     now: Instant,
 ) -> bool {
     if pipe.blocked || pipe.in_flight.is_empty() {
@@ -404,11 +412,15 @@ fn deliver(
     let data = std::mem::take(&mut pipe.in_flight);
     let size = chunk.unwrap_or(data.len()).max(1);
     for piece in data.chunks(size) {
+        rx.input_calls += 1;
         if let Err(e) = rx.conn.handle_input(now, piece) {
             rx.record_error(e);
         }
-        pump(rx, rx_app, rx_out, tap, rx_dir);
+        if drain_each {
+            pump(rx, rx_app, rx_out, tap, rx_dir);
+        }
     }
+    pump(rx, rx_app, rx_out, tap, rx_dir);
     pipe.delivered += data.len() as u64;
     // Reuse the allocation.
     if pipe.in_flight.is_empty() {
