@@ -34,11 +34,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(unix)]
+mod agent_client;
 mod auth;
 pub mod block_on;
 mod channel;
+mod console_ui;
 mod error;
 mod host_key;
+mod key_file;
+mod known_hosts_file;
 mod options;
 pub mod process;
 mod pump;
@@ -50,12 +55,22 @@ mod start;
 pub mod testing;
 mod wakers;
 
+#[cfg(unix)]
+pub use agent_client::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
 pub use auth::{
     AuthMethods, AuthResult, KeyboardInteractive, PasswordResponder, SignFuture, Signer,
 };
 pub use channel::{signal_number, Channel, ChannelStderr, ExitStatus};
+pub use console_ui::ConsoleUi;
 pub use error::{Error, Result};
 pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
+pub use key_file::{
+    default_identity_files, load_private_key, load_public_key, KeyFileError,
+    DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
+};
+pub use known_hosts_file::{
+    HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi,
+};
 pub use options::{ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
 pub use server::{

@@ -1,0 +1,388 @@
+//! The user's `known_hosts` file on disk, and the host key verifier built on
+//! it: what `ssh` does with `~/.ssh/known_hosts` and `StrictHostKeyChecking`.
+//!
+//! The parsing, lookup and wording are the core's pure
+//! [`conch_core::known_hosts`]; this module adds the file: reading it,
+//! appending new entries (hashed by default, as OpenSSH's `HashKnownHosts`),
+//! creating the parent directory, and an exclusive lock held while the file
+//! is re-read and appended to, so two processes saving at once never
+//! interleave or duplicate lines. Existing lines are never rewritten.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use conch_driver::{ClientOptions, ConsoleUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier};
+//!
+//! let file = KnownHostsFile::user_default().expect("HOME is set");
+//! let verifier = KnownHostsVerifier::new(file, KnownHostsPolicy::Ask, Arc::new(ConsoleUi::new()));
+//! let options = ClientOptions::new(verifier.into_policy());
+//! ```
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use conch_core::known_hosts::{
+    changed_key_warning, host_added_warning, host_name, ip_added_warning, ip_mismatch_warning,
+    key_type_label, revoked_key_warning, unknown_host_prompt, KnownHosts, Verdict,
+};
+use conch_core::PublicKey;
+
+use crate::host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
+
+/// One known_hosts file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownHostsFile {
+    path: PathBuf,
+    hash_new_entries: bool,
+}
+
+impl KnownHostsFile {
+    /// The file at `path` (it need not exist yet). New entries are hashed.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        KnownHostsFile {
+            path: path.into(),
+            hash_new_entries: true,
+        }
+    }
+
+    /// `~/.ssh/known_hosts` (from `$HOME`), or `None` when `HOME` is not set.
+    pub fn user_default() -> Option<Self> {
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+        Some(Self::new(
+            PathBuf::from(home).join(".ssh").join("known_hosts"),
+        ))
+    }
+
+    /// Whether new entries hide the host name (`|1|salt|hash`, the default)
+    /// or write it in clear (OpenSSH's `HashKnownHosts no`).
+    pub fn hash_new_entries(mut self, hashed: bool) -> Self {
+        self.hash_new_entries = hashed;
+        self
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads and parses the file; a file that does not exist is empty.
+    /// Bytes that are not UTF-8 are replaced for matching only: the file is
+    /// never rewritten, so they stay as they are on disk.
+    pub fn read(&self) -> io::Result<KnownHosts> {
+        match fs::read(&self.path) {
+            Ok(bytes) => Ok(KnownHosts::parse(&String::from_utf8_lossy(&bytes))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(KnownHosts::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Looks up the key `host` on `port` presented (`ip`: the address
+    /// connected to, if known). See [`KnownHosts::check`].
+    pub fn check(
+        &self,
+        host: &str,
+        port: u16,
+        ip: Option<IpAddr>,
+        key: &PublicKey,
+    ) -> io::Result<Verdict> {
+        Ok(self.read()?.check(host, port, ip, key))
+    }
+
+    /// Records `key` for `host` on `port`: appends one line (hashed unless
+    /// [`KnownHostsFile::hash_new_entries`] said otherwise) unless the file
+    /// already knows this host with this key. Returns whether a line was
+    /// written.
+    ///
+    /// Creates the parent directory (mode 0700, like `~/.ssh`) and the
+    /// file. The file is re-read under an exclusive lock and appended to
+    /// before the lock is released, so concurrent savers (threads or
+    /// processes) neither interleave nor duplicate entries.
+    pub fn add(&self, host: &str, port: u16, key: &PublicKey) -> io::Result<bool> {
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_private_dir(parent)?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)?;
+        let mut lock = fd_lock::RwLock::new(file);
+        let mut guard = lock.write()?;
+        let file: &mut File = &mut guard;
+        // Opened for append, the file is read from its start; writes still
+        // go to its end whatever the read position.
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let mut known = KnownHosts::parse(&String::from_utf8_lossy(&bytes));
+        let text = known
+            .add(
+                host,
+                port,
+                key,
+                self.hash_new_entries,
+                &mut rand_core::OsRng,
+            )
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let Some(text) = text else {
+            return Ok(false);
+        };
+        // One write of whole lines, flushed before the lock goes.
+        file.write_all(text.as_bytes())?;
+        file.sync_data()?;
+        Ok(true)
+    }
+}
+
+impl fmt::Display for KnownHostsFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())
+    }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+/// What to do with a host that is not in the file (`StrictHostKeyChecking`).
+/// Whatever the policy, a changed key and a revoked key are refused, except
+/// under the explicitly insecure [`KnownHostsPolicy::InsecureAcceptAny`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownHostsPolicy {
+    /// Refuse unknown hosts (`StrictHostKeyChecking yes`).
+    Strict,
+    /// Trust an unknown host's key on first use and save it
+    /// (`StrictHostKeyChecking accept-new`).
+    AcceptNew,
+    /// Ask the [`HostKeyUi`] about unknown hosts and save the key if it says
+    /// yes (`StrictHostKeyChecking ask`, OpenSSH's default).
+    Ask,
+    /// **Insecure**: accept every key, known, unknown or changed, and save
+    /// nothing. Anyone on the network path can impersonate the server. For
+    /// tests and throw-away demos only.
+    InsecureAcceptAny,
+}
+
+/// The user's side of host key checking: a yes/no question about an unknown
+/// host, and warnings (key added, key changed ...), worded as OpenSSH words
+/// them.
+pub trait HostKeyUi: Send + Sync {
+    /// Asks whether to trust `key`; `prompt` is OpenSSH's question ("The
+    /// authenticity of host ... can't be established ... (yes/no/[fingerprint])? ").
+    /// No answer (no terminal, end of input) means no.
+    fn confirm(&self, prompt: &str, key: &PublicKey) -> bool;
+
+    /// Shows a warning (one or more lines, each ending in `\n`).
+    fn warn(&self, message: &str);
+}
+
+/// Answers no and drops warnings: for programs that must never ask.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoUi;
+
+impl HostKeyUi for NoUi {
+    fn confirm(&self, _prompt: &str, _key: &PublicKey) -> bool {
+        false
+    }
+
+    fn warn(&self, _message: &str) {}
+}
+
+/// A [`HostKeyVerifier`] that checks keys against a [`KnownHostsFile`]
+/// under a [`KnownHostsPolicy`], as `ssh` does:
+///
+/// - known with this key: accepted;
+/// - known with another key of the same type: refused as
+///   [`HostKeyVerdict::Changed`] naming the file and line, after OpenSSH's
+///   "REMOTE HOST IDENTIFICATION HAS CHANGED" warning; no UI answer
+///   overrides this;
+/// - listed under `@revoked`: refused;
+/// - unknown: the policy decides; an accepted key is saved (hashed) and
+///   "Permanently added ..." is shown. A failure to save is shown as a
+///   warning and the connection goes on, as with OpenSSH.
+#[derive(Clone)]
+pub struct KnownHostsVerifier {
+    file: KnownHostsFile,
+    policy: KnownHostsPolicy,
+    ui: Arc<dyn HostKeyUi>,
+}
+
+impl fmt::Debug for KnownHostsVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KnownHostsVerifier")
+            .field("file", &self.file)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KnownHostsVerifier {
+    /// Checks against `file` with `policy`, asking and warning through `ui`.
+    pub fn new(file: KnownHostsFile, policy: KnownHostsPolicy, ui: Arc<dyn HostKeyUi>) -> Self {
+        KnownHostsVerifier { file, policy, ui }
+    }
+
+    /// The file checked.
+    pub fn file(&self) -> &KnownHostsFile {
+        &self.file
+    }
+
+    /// The policy for unknown hosts.
+    pub fn policy(&self) -> KnownHostsPolicy {
+        self.policy
+    }
+
+    /// This verifier as the [`HostKeyPolicy`] of [`crate::ClientOptions`].
+    pub fn into_policy(self) -> HostKeyPolicy {
+        HostKeyPolicy::from(Arc::new(self))
+    }
+
+    /// The verdict for `key` presented by `host` on `port`, connected at
+    /// `ip` if known (then the address is checked and recorded too, as
+    /// OpenSSH's `CheckHostIP`).
+    pub fn verify_at(
+        &self,
+        host: &str,
+        port: u16,
+        ip: Option<IpAddr>,
+        key: &PublicKey,
+    ) -> HostKeyVerdict {
+        if self.policy == KnownHostsPolicy::InsecureAcceptAny {
+            return HostKeyVerdict::Accept;
+        }
+        let known = match self.file.read() {
+            Ok(known) => known,
+            // OpenSSH goes on as if an unreadable file were empty; say so.
+            Err(e) => {
+                self.ui.warn(&format!(
+                    "Warning: cannot read known hosts file {}: {e}\n",
+                    self.file
+                ));
+                KnownHosts::new()
+            }
+        };
+        let file = self.file.to_string();
+        match known.check(host, port, ip, key) {
+            Verdict::Known { .. } => HostKeyVerdict::Accept,
+            Verdict::KnownNewIp { ip, .. } => {
+                if self.save(&ip.to_string(), port, key) {
+                    self.ui.warn(&ip_added_warning(ip, port, key));
+                }
+                HostKeyVerdict::Accept
+            }
+            Verdict::KnownIpMismatch { line, ip_line } => {
+                let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+                self.ui.warn(&ip_mismatch_warning(
+                    host, port, ip, key, &file, line, ip_line,
+                ));
+                match self.policy {
+                    KnownHostsPolicy::Strict => self.refuse(format!(
+                        "the key for the IP address differs ({file}:{ip_line})"
+                    )),
+                    KnownHostsPolicy::Ask => {
+                        let prompt = "Are you sure you want to continue connecting (yes/no)? ";
+                        if self.ui.confirm(prompt, key) {
+                            HostKeyVerdict::Accept
+                        } else {
+                            self.refuse("declined by the user".into())
+                        }
+                    }
+                    _ => HostKeyVerdict::Accept,
+                }
+            }
+            Verdict::Changed { line, .. } => {
+                self.ui
+                    .warn(&changed_key_warning(host, port, key, &file, line));
+                HostKeyVerdict::Changed {
+                    detail: format!("offending key in {file}:{line}"),
+                }
+            }
+            Verdict::Revoked { line } => {
+                self.ui.warn(&revoked_key_warning(host, port, key));
+                HostKeyVerdict::Reject {
+                    reason: format!("the key is revoked in {file}:{line}"),
+                }
+            }
+            Verdict::Unknown => self.unknown(&known, host, port, ip, key),
+        }
+    }
+
+    fn unknown(
+        &self,
+        known: &KnownHosts,
+        host: &str,
+        port: u16,
+        ip: Option<IpAddr>,
+        key: &PublicKey,
+    ) -> HostKeyVerdict {
+        let accepted = match self.policy {
+            KnownHostsPolicy::Strict => {
+                self.ui.warn(&format!(
+                    "No {} host key is known for {} and you have requested strict checking.\n",
+                    key_type_label(key),
+                    host_name(host, port)
+                ));
+                return self.refuse(format!(
+                    "no host key is known for {} in {}",
+                    host_name(host, port),
+                    self.file
+                ));
+            }
+            KnownHostsPolicy::AcceptNew | KnownHostsPolicy::InsecureAcceptAny => true,
+            KnownHostsPolicy::Ask => {
+                let other_types_known = !known.host_keys(host, port).is_empty();
+                let prompt = unknown_host_prompt(host, port, ip, key, other_types_known);
+                self.ui.confirm(&prompt, key)
+            }
+        };
+        if !accepted {
+            return self.refuse("declined by the user".into());
+        }
+        if self.save(host, port, key) {
+            self.ui.warn(&host_added_warning(host, port, key));
+        }
+        HostKeyVerdict::Accept
+    }
+
+    /// Appends the entry; a failure is a warning, not a refusal (OpenSSH).
+    fn save(&self, host: &str, port: u16, key: &PublicKey) -> bool {
+        match self.file.add(host, port, key) {
+            Ok(added) => added,
+            Err(e) => {
+                self.ui.warn(&format!(
+                    "Failed to add the host to the list of known hosts ({}): {e}\n",
+                    self.file
+                ));
+                false
+            }
+        }
+    }
+
+    fn refuse(&self, reason: String) -> HostKeyVerdict {
+        self.ui.warn("Host key verification failed.\n");
+        HostKeyVerdict::Reject { reason }
+    }
+}
+
+impl HostKeyVerifier for KnownHostsVerifier {
+    fn verify(&self, server: &ServerName, key: &PublicKey) -> HostKeyVerdict {
+        // The name is looked up as given; a literal address is its own name.
+        let ip = server.host.parse::<IpAddr>().ok();
+        self.verify_at(&server.host, server.port, ip, key)
+    }
+}
+
+#[cfg(test)]
+mod tests;
