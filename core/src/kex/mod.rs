@@ -115,6 +115,36 @@ mod tests {
         assert_eq!(hex(&k512), PY_SHA512_D);
     }
 
+    /// RFC 5656 section 4 / RFC 8731 section 3 field order, checked against
+    /// Python's hashlib:
+    ///
+    /// ```text
+    /// python3 -c "import hashlib,struct;s=lambda b:struct.pack('>I',len(b))+b;k=bytes([0x80])+bytes(range(1,32));K=s(b'\0'+k);print(hashlib.sha256(s(b'SSH-2.0-client')+s(b'SSH-2.0-server')+s(b'\x14client kexinit')+s(b'\x14server kexinit')+s(b'host key blob')+s(bytes(range(32)))+s(bytes(range(32,64)))+K).hexdigest())"
+    /// ```
+    #[test]
+    fn exchange_hash_matches_python_hashlib() {
+        let (k, _, _) = fixture();
+        let q_c: Vec<u8> = (0u8..32).collect();
+        let q_s: Vec<u8> = (32u8..64).collect();
+        let h = exchange_hash(
+            HashAlgorithm::Sha256,
+            &ExchangeHashInput {
+                client_ident: b"SSH-2.0-client",
+                server_ident: b"SSH-2.0-server",
+                client_kexinit: b"\x14client kexinit",
+                server_kexinit: b"\x14server kexinit",
+                host_key: b"host key blob",
+                client_public: &q_c,
+                server_public: &q_s,
+                shared_secret: k.encoded(),
+            },
+        );
+        assert_eq!(
+            hex(&h),
+            "adfbd777e07f9a84da4f276e937f6243c99c0620d93cb9fe72ae1093e79a7ffd"
+        );
+    }
+
     const PY_IV_A: &str = "07bbabcf64cf3916eb93d59f";
     const PY_KEY_C: &str = "0606bbebf781f8e3133eb6c446c2b74688898127c74d80319f46ab67746ae1f2";
     const PY_LONG_A: &str =

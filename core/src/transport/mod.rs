@@ -8,7 +8,7 @@
 //! - `exchange`: one key exchange from KEXINIT to NEWKEYS (sections 7.2-8),
 //!   strict kex (OpenSSH PROTOCOL) and EXT_INFO (RFC 8308).
 //!
-//! This file holds the [`Transport`] the connection glue drives and the
+//! This file holds the `Transport` the connection glue drives and the
 //! dispatch of transport messages (section 11).
 
 mod exchange;

@@ -891,3 +891,45 @@ fn debug_output_shows_no_buffer_contents() {
     assert!(!shown.contains("secret"));
     assert!(shown.contains("pending"));
 }
+
+#[test]
+fn a_host_key_of_another_type_is_refused() {
+    let mut p = Pair::new(31);
+    // Both KEXINITs are through; the client's ECDH_INIT waits to go out.
+    p.step().unwrap();
+    // A forged reply offering an RSA key (RFC 4253 section 6.6) where
+    // ssh-ed25519 was negotiated.
+    let mut rsa = Vec::new();
+    rsa.put_str("ssh-rsa");
+    rsa.put_mpint(&[1, 0, 1]);
+    let mut modulus = vec![0xc5u8; 256];
+    modulus[255] |= 1;
+    rsa.put_mpint(&modulus);
+    let mut reply = vec![msg::KEX_ECDH_REPLY];
+    reply.put_string(&rsa);
+    reply.put_string(&[9u8; 32]);
+    reply.put_string(b"no signature");
+    let mut forged = packet::Sender::new();
+    forged.send(&reply, Some(&mut p.server.rng));
+    let now = p.now;
+    assert_eq!(
+        p.client.input(now, forged.transmit()),
+        Err(PeerMisbehaved::WrongHostKeyType("ssh-rsa".into()).into())
+    );
+}
+
+#[test]
+fn strict_kex_resets_sequence_numbers_on_every_rekey() {
+    let mut p = Pair::established(32);
+    p.client.queue(&data_msg(1));
+    p.run().unwrap();
+    let now = p.now;
+    p.client.t.start_rekey(now, &mut p.client.rng).unwrap();
+    p.run().unwrap();
+    // Each side's last packet was its NEWKEYS: numbering restarted at 0.
+    assert_eq!(p.client.kex_done_events(), [false, true]);
+    assert_eq!(p.client.t.tx.seq, 0);
+    assert_eq!(p.server.t.rx.seq, 0);
+    assert_eq!(p.server.t.tx.seq, 0);
+    assert_eq!(p.client.t.rx.seq, 0);
+}
