@@ -340,6 +340,7 @@ async fn dropping_connect_aborts_and_closing_ends_the_session() {
     let abandoned = tokio::spawn(connect("127.0.0.1", port, server.client_options()));
     let (server_session, _) = step("accept", listener.accept()).await.unwrap();
     abandoned.abort();
+    drop(abandoned);
     step(
         "server sees the abandoned connection end",
         server_session.closed(),
