@@ -798,3 +798,117 @@ fn a_thousand_concurrent_channels_each_carry_their_own_data() {
     pair.assert_no_app_errors();
     pair.assert_alive();
 }
+
+#[test]
+fn global_requests_resolve_to_reply_data_or_failure_in_order() {
+    let mut pair = connected();
+    pair.client.new_events();
+    pair.client
+        .conn
+        .global_request("unknown@conch.test", b"", true)
+        .unwrap();
+    pair.client
+        .conn
+        .global_request(ECHO_GLOBAL_REQUEST, b"\x00\x00\x00\x05hello", true)
+        .unwrap();
+    // Without want-reply, nothing comes back.
+    pair.client
+        .conn
+        .global_request(ECHO_GLOBAL_REQUEST, b"quiet", false)
+        .unwrap();
+    pair.drive();
+    let replies: Vec<(bool, Vec<u8>)> = pair
+        .client
+        .new_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::GlobalReply { success, data } => Some((success, data.to_vec())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            (false, Vec::new()),
+            (true, b"\x00\x00\x00\x05hello".to_vec())
+        ]
+    );
+    assert_eq!(
+        pair.server
+            .count(|e| matches!(e, Event::GlobalRequest { .. })),
+        3
+    );
+    pair.assert_no_app_errors();
+    pair.assert_alive();
+}
+
+#[test]
+fn handshake_timeout_ends_a_stalled_key_exchange() {
+    let mut pair = Pair::new();
+    pair.client_app.host_key_policy = HostKeyPolicy::Ignore;
+    pair.drive();
+    pair.advance(std::time::Duration::from_secs(119));
+    pair.drive();
+    pair.assert_alive();
+    pair.advance(std::time::Duration::from_secs(2));
+    pair.drive();
+    assert!(
+        matches!(pair.client.disconnected(), Some(Error::Timeout(_))),
+        "client: {:#?}",
+        pair.client.log
+    );
+    // The server's own deadline fires at the same instant, or the client's
+    // DISCONNECT arrives first.
+    assert!(
+        matches!(
+            pair.server.disconnected(),
+            Some(Error::Timeout(_))
+                | Some(Error::PeerDisconnected {
+                    reason: DisconnectReason::ConnectionLost,
+                    ..
+                })
+        ),
+        "server: {:#?}",
+        pair.server.log
+    );
+}
+
+/// OpenSSH's LoginGraceTime: `handshake_timeout` covers, on the server,
+/// the time until the client is authenticated (see `TransportConfig`).
+#[test]
+fn login_grace_time_ends_an_unauthenticated_session() {
+    let mut pair = Pair::new();
+    pair.handshake();
+    pair.advance(std::time::Duration::from_secs(119));
+    pair.drive();
+    pair.assert_alive();
+    pair.advance(std::time::Duration::from_secs(2));
+    pair.drive();
+    assert!(
+        matches!(pair.server.disconnected(), Some(Error::Timeout(_))),
+        "server still waiting for a login after 121 s: {:?}",
+        pair.server.conn.error()
+    );
+    assert!(
+        matches!(
+            pair.client.disconnected(),
+            Some(Error::PeerDisconnected {
+                reason: DisconnectReason::ConnectionLost,
+                ..
+            })
+        ),
+        "client: {:#?}",
+        pair.client.log
+    );
+}
+
+#[test]
+fn authenticated_session_outlives_the_login_grace_time() {
+    let mut pair = connected();
+    pair.advance(std::time::Duration::from_secs(600));
+    pair.drive();
+    pair.assert_alive();
+    let ch = pair.exec("echo later");
+    pair.drive();
+    assert_eq!(pair.client_app.channel(ch).stdout, b"later\n");
+}

@@ -118,6 +118,17 @@ fn flipped_ciphertext_bit_gives_bad_mac_and_disconnect() {
     // the 4-byte length, inside the encrypted part.
     pair.tap = Some(Box::new(FlipByte::new(Direction::ClientToServer, 10, 0x20)));
     pair.client.conn.send_data(ch, b"hello, world").unwrap();
+    // The server's socket is not writable for now: its DISCONNECT waits.
+    pair.server.stall_transmit = true;
+    pair.drive();
+    assert!(pair.server.conn.error().is_some());
+    assert!(
+        !pair.server.conn.is_closed(),
+        "closed before the DISCONNECT was handed to the socket"
+    );
+    assert!(pair.server.conn.poll_transmit().is_some());
+    assert!(pair.client.conn.error().is_none());
+    pair.server.stall_transmit = false;
     pair.drive();
 
     let bad_mac = Error::PeerMisbehaved(PeerMisbehaved::BadMac);
@@ -235,6 +246,10 @@ fn keepalive_answered_keeps_alive_and_silence_times_out() {
     }
     pair.assert_alive();
     assert!(pair.c2s.sent > before, "no keepalive was sent");
+    // The server connection answers keepalive@openssh.com itself.
+    assert!(!pair
+        .server
+        .saw(|e| matches!(e, Event::GlobalRequest { .. })));
     assert!(pair.s2c.sent > 0);
 
     // Now the server falls silent (its bytes stop arriving).

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 pub use client_app::{ClientApp, HostKeyPolicy};
 pub use endpoint::{event_channel, App, ChannelLog, Endpoint};
 pub use pair::Pair;
-pub use server_app::{Command, ServerApp, ServerChannel};
+pub use server_app::{Command, ServerApp, ServerChannel, ECHO_GLOBAL_REQUEST};
 pub use taps::{
     plaintext_ignore_packet, Direction, FlipByte, InjectAfterFirstPacket, Pipe, Tap, Transcript,
 };

@@ -11,6 +11,10 @@ use conch_core::{
 use super::endpoint::{event_channel, record_channel_event, App, ChannelLog};
 use super::{PASSWORD, USER};
 
+/// The global request name the test server answers with success, echoing
+/// its data back.
+pub const ECHO_GLOBAL_REQUEST: &str = "echo@conch.test";
+
 /// A command the server runs in-process on an `exec` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -337,6 +341,23 @@ impl App for ServerApp {
                 let decision = self.decide(user, attempt);
                 if let Err(e) = conn.auth_decision(decision) {
                     self.errors.push(format!("auth_decision: {e}"));
+                }
+                return;
+            }
+            Event::GlobalRequest {
+                name,
+                data,
+                want_reply: true,
+            } => {
+                // One request the test server knows: it answers with the
+                // data it was given. Anything else fails (RFC 4254 section 4).
+                let r = if name == ECHO_GLOBAL_REQUEST {
+                    conn.global_reply(true, data)
+                } else {
+                    conn.global_reply(false, &[])
+                };
+                if let Err(e) = r {
+                    self.errors.push(format!("global_reply: {e}"));
                 }
                 return;
             }
