@@ -19,6 +19,9 @@ pub(crate) struct Outbox {
     head: usize,
     /// Length of each queued payload, oldest first.
     lens: VecDeque<usize>,
+    /// Whether a queued payload carries a secret (a password, prompt
+    /// answers), so the buffer is wiped once it has been sealed.
+    holds_secret: bool,
 }
 
 impl Outbox {
@@ -34,12 +37,21 @@ impl Outbox {
         }
     }
 
+    /// Starts a message that carries a secret: the buffer is zeroed once the
+    /// transport has taken it, so the plaintext does not linger in memory.
+    pub(crate) fn sensitive_message(&mut self, msg: u8) -> MessageWriter<'_> {
+        self.holds_secret = true;
+        self.message(msg)
+    }
+
     /// Number of queued messages.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lens.len()
     }
 
     /// Whether nothing is queued.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.lens.is_empty()
     }
@@ -60,6 +72,9 @@ impl Outbox {
         if let Some(len) = self.lens.pop_front() {
             self.head += len;
             if self.lens.is_empty() {
+                if std::mem::take(&mut self.holds_secret) {
+                    zeroize::Zeroize::zeroize(self.data.as_mut_slice());
+                }
                 self.data.clear();
                 self.head = 0;
             }

@@ -290,7 +290,7 @@ impl ClientAuth {
     ) -> Result<(), ApiMisuse> {
         self.can_start_method()?;
         // RFC 4252 section 8.
-        let mut m = out.message(msg::USERAUTH_REQUEST);
+        let mut m = out.sensitive_message(msg::USERAUTH_REQUEST);
         put_request_head(&mut m, user, METHOD_PASSWORD);
         m.put_bool(false);
         m.put_str(password);
@@ -315,7 +315,7 @@ impl ClientAuth {
         };
         let user = user.clone();
         // RFC 4252 section 8: TRUE, old password, new password.
-        let mut m = out.message(msg::USERAUTH_REQUEST);
+        let mut m = out.sensitive_message(msg::USERAUTH_REQUEST);
         put_request_head(&mut m, &user, METHOD_PASSWORD);
         m.put_bool(true);
         m.put_str(old);
@@ -427,7 +427,7 @@ impl ClientAuth {
                 "the number of responses must equal the number of prompts",
             ));
         }
-        let mut m = out.message(msg::USERAUTH_INFO_RESPONSE);
+        let mut m = out.sensitive_message(msg::USERAUTH_INFO_RESPONSE);
         // At most MAX_PROMPTS, so this always fits.
         m.put_u32(u32::try_from(responses.len()).unwrap_or(u32::MAX));
         for response in responses {
