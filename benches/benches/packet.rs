@@ -1,0 +1,108 @@
+//! Packet hot path: seal and open of one packet through the provider's
+//! cipher traits, for every cipher the default provider offers, at 1 KiB,
+//! 32 KiB and 256 KiB of payload, next to the raw `aes-gcm` call on the same
+//! buffer. `roundtrip` (seal then open) is the baseline the in-memory pair's
+//! throughput is compared with: a pair does exactly one of each per packet.
+
+use std::hint::black_box;
+
+use conch_benches::packet::{keyed, plaintext_packet, RawAead};
+use conch_core::crypto::{CipherAlgorithm, CryptoProvider};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+
+const SIZES: [usize; 3] = [1024, 32 * 1024, 256 * 1024];
+/// The nonce of every raw call: fixed, since only the time matters here.
+const NONCE: [u8; 12] = [0x24; 12];
+
+fn provider_cipher(c: &mut Criterion, cipher: &'static dyn CipherAlgorithm) {
+    let name = cipher.name();
+    let raw = RawAead::for_cipher(name);
+    let mut group = c.benchmark_group("packet");
+    for size in SIZES {
+        group.throughput(Throughput::Bytes(size as u64));
+        let (mut sealer, mut opener) = keyed(cipher);
+        let plain = plaintext_packet(sealer.layout(), size);
+
+        // Seal in place over and over: each pass encrypts the last one's
+        // ciphertext, which costs the same.
+        let mut buf = plain.clone();
+        let mut seq = 0u32;
+        group.bench_function(BenchmarkId::new(format!("{name}/seal"), size), |b| {
+            b.iter(|| {
+                sealer.seal(seq, black_box(&mut buf));
+                seq = seq.wrapping_add(1);
+            })
+        });
+
+        // Open needs a packet sealed under the opener's next nonce: a second
+        // sealer keyed alike stays in step with it, outside the timing.
+        let (mut feeder, _) = keyed(cipher);
+        let (mut feed_seq, mut open_seq) = (0u32, 0u32);
+        group.bench_function(BenchmarkId::new(format!("{name}/open"), size), |b| {
+            b.iter_batched_ref(
+                || {
+                    let mut p = plain.clone();
+                    feeder.seal(feed_seq, &mut p);
+                    feed_seq = feed_seq.wrapping_add(1);
+                    p
+                },
+                |p| {
+                    opener
+                        .open(open_seq, black_box(p))
+                        .expect("a packet sealed in step opens");
+                    open_seq = open_seq.wrapping_add(1);
+                },
+                BatchSize::LargeInput,
+            )
+        });
+
+        // Seal then open the same buffer: back to plaintext each time.
+        let (mut sealer, mut opener) = keyed(cipher);
+        let mut buf = plain.clone();
+        let mut seq = 0u32;
+        group.bench_function(BenchmarkId::new(format!("{name}/roundtrip"), size), |b| {
+            b.iter(|| {
+                sealer.seal(seq, black_box(&mut buf));
+                opener.open(seq, black_box(&mut buf)).expect("opens");
+                seq = seq.wrapping_add(1);
+            })
+        });
+
+        let Some(raw) = &raw else { continue };
+        let mut buf = plain.clone();
+        group.bench_function(BenchmarkId::new(format!("{name}/raw-seal"), size), |b| {
+            b.iter(|| raw.seal(&NONCE, black_box(&mut buf)))
+        });
+        group.bench_function(BenchmarkId::new(format!("{name}/raw-open"), size), |b| {
+            b.iter_batched_ref(
+                || {
+                    let mut p = plain.clone();
+                    raw.seal(&NONCE, &mut p);
+                    p
+                },
+                |p| assert!(raw.open(&NONCE, black_box(p))),
+                BatchSize::LargeInput,
+            )
+        });
+        let mut buf = plain.clone();
+        group.bench_function(
+            BenchmarkId::new(format!("{name}/raw-roundtrip"), size),
+            |b| {
+                b.iter(|| {
+                    raw.seal(&NONCE, black_box(&mut buf));
+                    assert!(raw.open(&NONCE, black_box(&mut buf)));
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn packet(c: &mut Criterion) {
+    for cipher in CryptoProvider::default().cipher {
+        provider_cipher(c, cipher);
+    }
+}
+
+criterion_group!(benches, packet);
+criterion_main!(benches);

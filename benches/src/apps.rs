@@ -1,0 +1,307 @@
+//! The scripted applications on each end of an [`crate::InMemoryPair`]: a
+//! client that logs in, opens sessions, execs a command and reads what comes
+//! back, and a server that checks credentials, accepts sessions and either
+//! answers an exec at once or leaves the channel to a bulk sender.
+
+use std::sync::Arc;
+
+use conch_core::{
+    AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Error,
+    Event, PrivateKey, PublicKey,
+};
+
+use crate::pair::Application;
+
+/// How the client logs in.
+#[derive(Debug, Clone)]
+pub enum Login {
+    /// The `password` method (RFC 4252 section 8).
+    Password(String),
+    /// The `publickey` method with this key (RFC 4252 section 7): a query,
+    /// then the signed request.
+    PublicKey(Arc<PrivateKey>),
+}
+
+/// The client application.
+#[derive(Debug)]
+pub struct BenchClient {
+    /// User name to log in as.
+    pub user: String,
+    /// Credential.
+    pub login: Login,
+    /// Session channels to open once logged in.
+    pub sessions: usize,
+    /// Command to exec on each session.
+    pub command: Vec<u8>,
+    /// Disconnect once every session has closed.
+    pub disconnect_when_closed: bool,
+    /// Sessions whose exec the server confirmed, in confirmation order.
+    pub ready: Vec<ChannelId>,
+    /// Bytes of data and extended data received, per local channel number.
+    pub received: Vec<u64>,
+    /// Sessions closed.
+    pub closed: usize,
+    /// Exit statuses received.
+    pub exit_statuses: Vec<u32>,
+    /// Whether authentication succeeded.
+    pub authenticated: bool,
+    /// Why the connection ended, once it has.
+    pub disconnected: Option<Error>,
+    /// Anything that went wrong on the way (a benchmark asserts it is empty).
+    pub failures: Vec<String>,
+}
+
+impl BenchClient {
+    /// A client that logs in as `user` and execs `command` on `sessions`
+    /// session channels.
+    pub fn new(user: &str, login: Login, sessions: usize, command: &[u8]) -> Self {
+        BenchClient {
+            user: user.to_string(),
+            login,
+            sessions,
+            command: command.to_vec(),
+            disconnect_when_closed: false,
+            ready: Vec::with_capacity(sessions),
+            received: Vec::new(),
+            closed: 0,
+            exit_statuses: Vec::new(),
+            authenticated: false,
+            disconnected: None,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Total bytes received on every channel.
+    pub fn total_received(&self) -> u64 {
+        self.received.iter().sum()
+    }
+
+    fn note(&mut self, what: &str, r: Result<(), Error>) {
+        if let Err(e) = r {
+            self.failures.push(format!("{what}: {e}"));
+        }
+    }
+
+    /// Counts `n` bytes received on `channel` and hands them back to the
+    /// window at once: the reader consumes as it reads.
+    fn receive(&mut self, conn: &mut Connection, channel: ChannelId, n: usize) {
+        let at = channel.0 as usize;
+        if self.received.len() <= at {
+            self.received.resize(at + 1, 0);
+        }
+        self.received[at] += n as u64;
+        let r = conn.consume(channel, n);
+        self.note("consume", r);
+    }
+}
+
+impl Application for BenchClient {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) {
+        match event {
+            Event::HostKey { .. } => {
+                let r = conn.accept_host_key();
+                self.note("accept_host_key", r);
+            }
+            Event::UserauthReady => {
+                let r = match &self.login {
+                    Login::Password(p) => conn.auth_password(&self.user, p),
+                    Login::PublicKey(k) => conn.auth_publickey(&self.user, k.public_key()),
+                };
+                self.note("auth", r);
+            }
+            Event::AuthSignatureNeeded {
+                algorithm, data, ..
+            } => {
+                let Login::PublicKey(key) = &self.login else {
+                    self.failures.push("signature asked without a key".into());
+                    return;
+                };
+                let r = match key.sign(&algorithm, &data) {
+                    Ok(blob) => conn.auth_signature(&blob),
+                    Err(e) => {
+                        self.failures.push(format!("sign: {e}"));
+                        Ok(())
+                    }
+                };
+                self.note("auth_signature", r);
+            }
+            Event::AuthFailure { methods, .. } => {
+                self.failures
+                    .push(format!("authentication failed; methods left {methods:?}"));
+            }
+            Event::AuthSuccess => {
+                self.authenticated = true;
+                for _ in 0..self.sessions {
+                    if let Err(e) = conn.open_session() {
+                        self.failures.push(format!("open_session: {e}"));
+                    }
+                }
+            }
+            Event::ChannelOpened { channel } => {
+                let r = conn.exec(channel, &self.command);
+                self.note("exec", r);
+            }
+            Event::ChannelOpenFailed { description, .. } => {
+                self.failures
+                    .push(format!("channel refused: {description}"));
+            }
+            Event::ChannelRequestReply { channel, success } => {
+                if success {
+                    self.ready.push(channel);
+                } else {
+                    self.failures.push(format!("exec refused on {channel}"));
+                }
+            }
+            Event::Data { channel, data } | Event::ExtendedData { channel, data, .. } => {
+                self.receive(conn, channel, data.len());
+            }
+            Event::ExitStatus { code, .. } => self.exit_statuses.push(code),
+            Event::ChannelClosed { .. } => {
+                self.closed += 1;
+                if self.disconnect_when_closed && self.closed == self.sessions {
+                    conn.disconnect("done");
+                }
+            }
+            Event::Disconnected { error } => self.disconnected = Some(error),
+            _ => {}
+        }
+    }
+}
+
+/// What the server does when a session asks to exec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecBehaviour {
+    /// Confirm and leave the channel open: the benchmark sends on it.
+    Hold,
+    /// Confirm, write these bytes, exit 0, send EOF and close.
+    Answer(Vec<u8>),
+}
+
+/// The server application.
+#[derive(Debug)]
+pub struct BenchServer {
+    /// The one user allowed in.
+    pub user: String,
+    /// The password that logs in.
+    pub password: Option<String>,
+    /// The key that logs in.
+    pub authorized_key: Option<PublicKey>,
+    /// What an exec does.
+    pub exec: ExecBehaviour,
+    /// Channels that exec'd, in order.
+    pub exec_channels: Vec<ChannelId>,
+    /// Why the connection ended, once it has.
+    pub disconnected: Option<Error>,
+    /// Anything that went wrong on the way.
+    pub failures: Vec<String>,
+}
+
+impl BenchServer {
+    /// A server that lets `user` in with `password` or `authorized_key`.
+    pub fn new(
+        user: &str,
+        password: Option<&str>,
+        authorized_key: Option<PublicKey>,
+        exec: ExecBehaviour,
+    ) -> Self {
+        BenchServer {
+            user: user.to_string(),
+            password: password.map(str::to_string),
+            authorized_key,
+            exec,
+            exec_channels: Vec::new(),
+            disconnected: None,
+            failures: Vec::new(),
+        }
+    }
+
+    fn decide(&self, user: &str, attempt: &AuthAttempt) -> AuthDecision {
+        if user != self.user {
+            return AuthDecision::Reject;
+        }
+        match attempt {
+            AuthAttempt::Password {
+                password,
+                new_password: None,
+            } if self.password.as_deref() == Some(password.as_str()) => AuthDecision::Accept,
+            // Accepting the unsigned query answers PK_OK; the signed request
+            // arrives already verified by the connection.
+            AuthAttempt::PublicKey { key, .. } if self.authorized_key.as_ref() == Some(key) => {
+                AuthDecision::Accept
+            }
+            _ => AuthDecision::Reject,
+        }
+    }
+
+    fn note(&mut self, what: &str, r: Result<(), Error>) {
+        if let Err(e) = r {
+            self.failures.push(format!("{what}: {e}"));
+        }
+    }
+
+    /// Writes `output`, exit status 0, EOF and CLOSE on `channel`
+    /// (RFC 4254 sections 5.2, 5.3, 6.10).
+    fn answer(&mut self, conn: &mut Connection, channel: ChannelId, output: &[u8]) {
+        match conn.send_data(channel, output) {
+            Ok(n) if n == output.len() => {}
+            Ok(n) => self
+                .failures
+                .push(format!("answer: window took {n} of {}", output.len())),
+            Err(e) => self.failures.push(format!("answer: {e}")),
+        }
+        let r = conn.channel_request(channel, &ChannelRequest::ExitStatus { code: 0 }, false);
+        self.note("exit-status", r);
+        let r = conn.send_eof(channel);
+        self.note("eof", r);
+        let r = conn.close_channel(channel);
+        self.note("close", r);
+    }
+}
+
+impl Application for BenchServer {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) {
+        match event {
+            Event::AuthRequest { user, attempt, .. } => {
+                let decision = self.decide(&user, &attempt);
+                let r = conn.auth_decision(decision);
+                self.note("auth_decision", r);
+            }
+            Event::ChannelOpenRequest { channel, kind, .. } => {
+                let r = if kind == "session" {
+                    conn.accept_channel(channel)
+                } else {
+                    conn.reject_channel(
+                        channel,
+                        ChannelOpenFailure::UnknownChannelType,
+                        "sessions only",
+                    )
+                };
+                self.note("channel open answer", r);
+            }
+            Event::ChannelRequest {
+                channel,
+                request,
+                want_reply,
+            } => {
+                let is_exec = matches!(request, ChannelRequest::Exec { .. });
+                if want_reply {
+                    let r = conn.channel_reply(channel, is_exec);
+                    self.note("channel_reply", r);
+                }
+                if is_exec {
+                    self.exec_channels.push(channel);
+                    if let ExecBehaviour::Answer(output) = &self.exec {
+                        let output = output.clone();
+                        self.answer(conn, channel, &output);
+                    }
+                }
+            }
+            Event::Data { channel, data } | Event::ExtendedData { channel, data, .. } => {
+                let r = conn.consume(channel, data.len());
+                self.note("consume", r);
+            }
+            Event::Disconnected { error } => self.disconnected = Some(error),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The scenarios the benchmarks and the allocation test run: a connected
+//! pair with exec'd sessions, a bulk download through them, and a whole
+//! session from the first byte to the last.
+
+use std::sync::Arc;
+
+use conch_core::{ChannelId, ClientConfig, PrivateKey, ServerConfig};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use crate::apps::{BenchClient, BenchServer, ExecBehaviour, Login};
+use crate::pair::InMemoryPair;
+
+/// The user every scenario logs in as.
+pub const USER: &str = "bench";
+/// The password the server accepts.
+pub const PASSWORD: &str = "correct horse battery staple";
+/// What the server writes in answer to an exec in a whole session.
+pub const ANSWER: &[u8] = b"hello from conch\n";
+
+/// Configurations and keys, made once and shared by every pair.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// Client configuration (defaults).
+    pub client: Arc<ClientConfig>,
+    /// Server configuration (defaults, one Ed25519 host key).
+    pub server: Arc<ServerConfig>,
+    /// The user's Ed25519 key, authorized on the server.
+    pub user_key: Arc<PrivateKey>,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        let host_key = PrivateKey::generate_ed25519(&mut ChaCha20Rng::seed_from_u64(0x4057));
+        let user_key = PrivateKey::generate_ed25519(&mut ChaCha20Rng::seed_from_u64(0x0005e7));
+        Fixture {
+            client: Arc::new(ClientConfig::default()),
+            server: Arc::new(ServerConfig::new(vec![host_key])),
+            user_key: Arc::new(user_key),
+        }
+    }
+}
+
+impl Fixture {
+    /// The client application for this login.
+    pub fn client_app(&self, login: LoginKind, sessions: usize, command: &[u8]) -> BenchClient {
+        let login = match login {
+            LoginKind::Password => Login::Password(PASSWORD.to_string()),
+            LoginKind::PublicKey => Login::PublicKey(self.user_key.clone()),
+        };
+        BenchClient::new(USER, login, sessions, command)
+    }
+
+    /// The server application, accepting both the password and the key.
+    pub fn server_app(&self, exec: ExecBehaviour) -> BenchServer {
+        BenchServer::new(
+            USER,
+            Some(PASSWORD),
+            Some(self.user_key.public_key().clone()),
+            exec,
+        )
+    }
+}
+
+/// Which method a scenario logs in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// `password`.
+    Password,
+    /// `publickey` with an Ed25519 key.
+    PublicKey,
+}
+
+impl LoginKind {
+    /// A short label for benchmark names.
+    pub fn label(self) -> &'static str {
+        match self {
+            LoginKind::Password => "password",
+            LoginKind::PublicKey => "publickey-ed25519",
+        }
+    }
+}
+
+/// A logged-in pair with `sessions` session channels whose exec the server
+/// confirmed and holds open, ready for [`Connected::download`].
+#[derive(Debug)]
+pub struct Connected {
+    /// Both connections.
+    pub pair: InMemoryPair,
+    /// The client application.
+    pub client: BenchClient,
+    /// The server application.
+    pub server: BenchServer,
+    /// Per-channel bytes still to send in the running download.
+    remaining: Vec<u64>,
+}
+
+impl Connected {
+    /// Handshake, password login and `sessions` exec'd channels.
+    ///
+    /// # Panics
+    ///
+    /// If any step fails.
+    pub fn new(fixture: &Fixture, sessions: usize, seed: u64) -> Self {
+        let mut pair = InMemoryPair::new(fixture.client.clone(), fixture.server.clone(), seed);
+        let mut client = fixture.client_app(LoginKind::Password, sessions, b"download");
+        let mut server = fixture.server_app(ExecBehaviour::Hold);
+        pair.drive(&mut client, &mut server);
+        assert!(
+            client.failures.is_empty() && server.failures.is_empty(),
+            "setup failed: client {:?}, server {:?}",
+            client.failures,
+            server.failures
+        );
+        assert_eq!(client.ready.len(), sessions, "not every exec confirmed");
+        assert_eq!(server.exec_channels.len(), sessions);
+        Connected {
+            pair,
+            client,
+            server,
+            remaining: Vec::with_capacity(sessions),
+        }
+    }
+
+    /// The server sends `per_channel` bytes on every exec'd channel (taken
+    /// from `source` over and over), the client consumes them as they
+    /// arrive; returns when all arrived. Channels are served round robin, as
+    /// far as windows and the send buffer let each call go.
+    ///
+    /// # Panics
+    ///
+    /// If the bytes do not all arrive.
+    pub fn download(&mut self, per_channel: u64, source: &[u8]) {
+        assert!(!source.is_empty());
+        let before = self.client.total_received();
+        self.remaining.clear();
+        self.remaining
+            .resize(self.server.exec_channels.len(), per_channel);
+        let mut stalled_rounds = 0;
+        while self.remaining.iter().any(|&r| r > 0) {
+            let mut sent_any = false;
+            for (i, &channel) in self.server.exec_channels.iter().enumerate() {
+                let left = self.remaining[i];
+                if left == 0 {
+                    continue;
+                }
+                let n = usize::try_from(left)
+                    .unwrap_or(usize::MAX)
+                    .min(source.len());
+                let taken = send(&mut self.pair, channel, &source[..n]);
+                self.remaining[i] -= taken as u64;
+                sent_any |= taken > 0;
+            }
+            self.pair.drive(&mut self.client, &mut self.server);
+            stalled_rounds = if sent_any { 0 } else { stalled_rounds + 1 };
+            assert!(stalled_rounds < 3, "download stalled: {:?}", self.pair);
+        }
+        let total = per_channel * self.server.exec_channels.len() as u64;
+        assert_eq!(self.client.total_received() - before, total);
+        assert!(
+            self.client.failures.is_empty(),
+            "{:?}",
+            self.client.failures
+        );
+        assert!(
+            self.server.failures.is_empty(),
+            "{:?}",
+            self.server.failures
+        );
+    }
+}
+
+fn send(pair: &mut InMemoryPair, channel: ChannelId, data: &[u8]) -> usize {
+    pair.server
+        .send_data(channel, data)
+        .unwrap_or_else(|e| panic!("send_data on {channel}: {e}"))
+}
+
+/// One whole session: key exchange, login with `login`, one session channel
+/// exec'ing a command that answers [`ANSWER`] and exits 0, the channel
+/// closes, the client disconnects. Returns the client application so a
+/// caller can look at what happened.
+///
+/// # Panics
+///
+/// If the session does not go exactly so.
+pub fn whole_session(fixture: &Fixture, login: LoginKind, seed: u64) -> BenchClient {
+    let mut pair = InMemoryPair::new(fixture.client.clone(), fixture.server.clone(), seed);
+    let mut client = fixture.client_app(login, 1, b"greet");
+    client.disconnect_when_closed = true;
+    let mut server = fixture.server_app(ExecBehaviour::Answer(ANSWER.to_vec()));
+    pair.drive(&mut client, &mut server);
+    assert!(
+        client.failures.is_empty() && server.failures.is_empty(),
+        "session failed: client {:?}, server {:?}",
+        client.failures,
+        server.failures
+    );
+    assert_eq!(client.total_received(), ANSWER.len() as u64);
+    assert_eq!(client.exit_statuses, [0]);
+    assert_eq!(client.closed, 1);
+    assert!(matches!(
+        client.disconnected,
+        Some(conch_core::Error::Closed(_))
+    ));
+    assert!(
+        server.disconnected.is_some(),
+        "the server did not see the end"
+    );
+    assert!(pair.client.is_closed() && pair.server.is_closed());
+    client
+}
