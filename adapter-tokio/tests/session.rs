@@ -415,3 +415,70 @@ async fn a_silent_server_hits_the_handshake_timeout() {
     assert!(matches!(err, Error::Timeout("handshake")), "{err:?}");
     hold.abort();
 }
+
+#[tokio::test]
+async fn env_pty_and_signal_requests_reach_the_command() {
+    let (addr, server) = start_server().await;
+    let session = login(addr, &server).await;
+    let channel = step("open", session.open_session()).await.unwrap();
+    step("env", channel.set_env("GREETING", "hi there"))
+        .await
+        .unwrap();
+    let size = conch_tokio::WindowSize {
+        cols: 80,
+        rows: 24,
+        width_px: 0,
+        height_px: 0,
+    };
+    step("pty", channel.request_pty("xterm", size, &[]))
+        .await
+        .unwrap();
+    step("exec", channel.exec("echo \"$GREETING\""))
+        .await
+        .unwrap();
+    assert_eq!(read_all(&channel).await, b"hi there\n");
+
+    let channel = step("exec", session.exec("echo started; exec sleep 30"))
+        .await
+        .unwrap();
+    let mut line = [0u8; 8];
+    step("started", (&channel).read_exact(&mut line))
+        .await
+        .unwrap();
+    channel.signal("TERM").unwrap();
+    let status = step("exit status", channel.exit_status()).await.unwrap();
+    assert!(
+        matches!(&status, ExitStatus::Signal { name, .. } if name == "TERM"),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn connect_stream_runs_over_any_byte_stream() {
+    let server = TestServer::new();
+    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    let server_session = conch_tokio::serve_stream(server_end, &server.options);
+    tokio::spawn(async move {
+        while let Some(incoming) = server_session.accept_channel().await {
+            TestServer::serve(incoming.map(Channel::into_inner));
+        }
+    });
+    let session = step(
+        "connect over a duplex pipe",
+        conch_tokio::connect_stream(
+            client_end,
+            conch_tokio::ServerName::new("in-memory", 22),
+            server.client_options(),
+        ),
+    )
+    .await
+    .unwrap();
+    step(
+        "authenticate",
+        session.auth_publickey(USER, &server.client_key),
+    )
+    .await
+    .unwrap();
+    let channel = step("exec", session.exec("echo piped")).await.unwrap();
+    assert_eq!(read_all(&channel).await, b"piped\n");
+}

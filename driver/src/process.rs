@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::thread::{self, JoinHandle};
 
+use conch_core::ChannelRequest;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::block_on::block_on;
@@ -78,6 +79,11 @@ pub fn run_command(incoming: IncomingChannel) {
             }
         })
     };
+    let signals = {
+        let channel = channel.share();
+        let pid = child.id();
+        thread::spawn(move || forward_signals(&channel, pid))
+    };
     let _ = output.join();
     let _ = errors.join();
     let status = child.wait();
@@ -91,6 +97,25 @@ pub fn run_command(incoming: IncomingChannel) {
     let _ = channel.send_eof();
     let _ = block_on(channel.close_channel());
     let _ = input.join();
+    let _ = signals.join();
+}
+
+/// Delivers `signal` requests (RFC 4254 section 6.9) to the process with
+/// `kill(1)` until the channel closes.
+fn forward_signals(channel: &Channel, pid: u32) {
+    while let Some(request) = block_on(channel.next_request()) {
+        if let ChannelRequest::Signal { name } = request {
+            // Only the names RFC 4254 lists: nothing a client sends reaches
+            // kill's command line unchecked.
+            if crate::channel::signal_number(&name).is_some() {
+                let _ = Command::new("kill")
+                    .args(["-s", &name, &pid.to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
 }
 
 #[cfg(unix)]
