@@ -67,6 +67,10 @@ pub struct Connection {
     error: Option<Error>,
     channel_config: ChannelConfig,
     keepalive: Option<Keepalive>,
+    /// Server: the client must be authenticated by then (OpenSSH
+    /// `LoginGraceTime`); the transport's own deadline covers only the key
+    /// exchange.
+    login_deadline: Option<Instant>,
     userauth_started: bool,
     /// Whether `send_data` turned data away for lack of send buffer.
     send_budget_exhausted: bool,
@@ -113,6 +117,7 @@ impl Connection {
             config.channels.clone(),
             config.transport.keepalive_interval,
             config.transport.keepalive_max,
+            config.transport.handshake_timeout,
             rng,
             now,
         )
@@ -134,6 +139,7 @@ impl Connection {
             config.channels.clone(),
             config.transport.keepalive_interval,
             config.transport.keepalive_max,
+            config.transport.handshake_timeout,
             rng,
             now,
         )
@@ -147,6 +153,7 @@ impl Connection {
         channel_config: ChannelConfig,
         keepalive_interval: Option<Duration>,
         keepalive_max: u32,
+        handshake_timeout: Option<Duration>,
         rng: Rng,
         now: Instant,
     ) -> Self {
@@ -166,6 +173,10 @@ impl Connection {
                 outstanding: 0,
                 next: now + interval,
             }),
+            login_deadline: match side {
+                Side::Server => handshake_timeout.map(|t| now + t),
+                Side::Client => None,
+            },
             userauth_started: false,
             send_budget_exhausted: false,
             now,
@@ -218,6 +229,9 @@ impl Connection {
         }
         if let Err(e) = self.transport.handle_timeout(now, &mut *self.rng) {
             return Err(self.fail(e));
+        }
+        if self.login_deadline.is_some_and(|d| now >= d) && !self.is_authenticated() {
+            return Err(self.fail(Error::Timeout("authentication (login grace time)")));
         }
         let ready = self.connection_layer_ready();
         if let Some(k) = &mut self.keepalive {
@@ -317,6 +331,7 @@ impl Connection {
     }
 
     fn on_authenticated(&mut self) {
+        self.login_deadline = None;
         if let Some(k) = &mut self.keepalive {
             k.outstanding = 0;
             k.next = self.now + k.interval;
@@ -418,10 +433,14 @@ impl Connection {
             .as_ref()
             .filter(|_| self.connection_layer_ready())
             .map(|k| k.next);
-        match (self.transport.poll_timeout(), keepalive) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.transport.poll_timeout(),
+            keepalive,
+            self.login_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether the connection has ended and everything left to send has been
