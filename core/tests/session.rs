@@ -912,3 +912,127 @@ fn authenticated_session_outlives_the_login_grace_time() {
     pair.drive();
     assert_eq!(pair.client_app.channel(ch).stdout, b"later\n");
 }
+
+#[test]
+fn session_requests_are_decoded_and_answered_in_order() {
+    use conch_core::{ChannelRequest, WindowSize};
+    let mut pair = connected();
+    let ch = pair.client.conn.open_session().unwrap();
+    pair.drive();
+    let size = WindowSize {
+        cols: 132,
+        rows: 43,
+        width_px: 0,
+        height_px: 0,
+    };
+    let requests = [
+        ChannelRequest::PtyReq {
+            term: "xterm-256color".into(),
+            size,
+            modes: vec![53, 0, 0, 0, 1, 0],
+        },
+        ChannelRequest::Env {
+            name: "LANG".into(),
+            value: "C.UTF-8".into(),
+        },
+        ChannelRequest::Shell,
+        ChannelRequest::Exec {
+            command: b"echo ok".to_vec(),
+        },
+    ];
+    // All sent before any answer comes back.
+    for r in &requests {
+        pair.client.conn.channel_request(ch, r, true).unwrap();
+    }
+    pair.client
+        .conn
+        .channel_request(
+            ch,
+            &ChannelRequest::WindowChange {
+                size: WindowSize { cols: 80, ..size },
+            },
+            false,
+        )
+        .unwrap();
+    pair.drive();
+    let log = pair.client_app.channel(ch);
+    assert_eq!(log.replies, vec![true, true, false, true]);
+    assert_eq!(log.stdout, b"ok\n");
+    let server_ch = *pair.server_app.channels.keys().next().unwrap();
+    let seen: Vec<(ChannelRequest, bool)> =
+        pair.server_app.channels[&server_ch].log.requests.clone();
+    let mut expected: Vec<(ChannelRequest, bool)> =
+        requests.iter().cloned().map(|r| (r, true)).collect();
+    expected.push((
+        ChannelRequest::WindowChange {
+            size: WindowSize { cols: 80, ..size },
+        },
+        false,
+    ));
+    assert_eq!(seen, expected);
+    pair.assert_no_app_errors();
+}
+
+#[test]
+fn direct_tcpip_open_carries_its_endpoints_and_its_refusal_reason() {
+    let mut pair = connected();
+    let ch = pair
+        .client
+        .conn
+        .open_direct_tcpip("example.org", 443, "127.0.0.1", 50_000)
+        .unwrap();
+    pair.drive();
+    let (kind, data) = pair
+        .server
+        .log
+        .iter()
+        .find_map(|e| match e {
+            Event::ChannelOpenRequest { kind, data, .. } => Some((kind.clone(), data.clone())),
+            _ => None,
+        })
+        .expect("open request on the server");
+    assert_eq!(kind, "direct-tcpip");
+    // RFC 4254 section 7.2: host, port, originator address, originator port.
+    let mut expected = Vec::new();
+    for (s, n) in [("example.org", 443u32), ("127.0.0.1", 50_000)] {
+        expected.extend((s.len() as u32).to_be_bytes());
+        expected.extend(s.as_bytes());
+        expected.extend(n.to_be_bytes());
+    }
+    assert_eq!(&data[..], &expected[..]);
+    let log = pair.client_app.channel(ch);
+    assert_eq!(
+        log.open_failed,
+        Some((
+            ChannelOpenFailure::UnknownChannelType,
+            "unknown channel type".into()
+        ))
+    );
+    pair.assert_alive();
+}
+
+#[test]
+fn tiny_windows_and_packets_still_move_data_intact() {
+    let mut client = client_config();
+    client.channels.window_size = 1024;
+    client.channels.max_packet_size = 256;
+    let mut server = server_config();
+    server.channels.window_size = 700;
+    server.channels.max_packet_size = 100;
+    let mut pair = Pair::with_configs(client, server);
+    pair.connect();
+    let ch = pair.exec("cat");
+    let input = pattern(21, 100_000);
+    pair.client_send_all(ch, &input);
+    pair.client.conn.send_eof(ch).unwrap();
+    pair.drive();
+    let log = pair.client_app.channel(ch);
+    assert!(log.closed);
+    assert!(log.stdout == input, "echo differs");
+    // Never more in the receiver's hands than the window it granted.
+    assert!(log.max_unconsumed <= 1024, "{}", log.max_unconsumed);
+    let server_ch = *pair.server_app.channels.keys().next().unwrap();
+    assert!(pair.server_app.channels[&server_ch].log.max_unconsumed <= 700);
+    pair.assert_no_app_errors();
+    pair.assert_alive();
+}

@@ -566,3 +566,61 @@ fn stalled_socket_bounds_the_send_buffer() {
     assert!(pair.client.max_transmit_len <= SEND_LIMIT + PACKET as usize + PACKET_SLACK);
     pair.assert_no_app_errors();
 }
+
+#[test]
+fn rekey_during_authentication_holds_the_credentials_until_new_keys() {
+    let mut pair = Pair::new();
+    pair.handshake();
+    // Both in the same breath: the password must wait for the exchange.
+    pair.client.conn.rekey().unwrap();
+    pair.client.conn.auth_password(USER, PASSWORD).unwrap();
+    pair.drive();
+    pair.assert_authenticated();
+    assert_eq!(pair.client.rekeys(), 1);
+    assert_eq!(pair.server.rekeys(), 1);
+    // On the server the re-exchange finished before the login arrived.
+    let pos = |f: &dyn Fn(&Event) -> bool| pair.server.log.iter().position(f).unwrap();
+    assert!(
+        pos(&|e| matches!(e, Event::KeyExchangeDone { rekey: true, .. }))
+            < pos(&|e| matches!(e, Event::AuthRequest { .. }))
+    );
+}
+
+#[test]
+fn rekey_before_the_first_exchange_is_refused_or_harmless() {
+    let mut pair = Pair::new();
+    // Either an API error or nothing special; the handshake must not break.
+    let _ = pair.client.conn.rekey();
+    let _ = pair.server.conn.rekey();
+    pair.connect();
+    assert_eq!(
+        pair.client
+            .count(|e| matches!(e, Event::KeyExchangeDone { rekey: false, .. })),
+        1
+    );
+    pair.assert_alive();
+}
+
+#[test]
+fn disconnect_sends_queued_data_first() {
+    let mut pair = Pair::new();
+    pair.connect();
+    let ch = pair.exec("sink");
+    let data = pattern(31, 20_000);
+    let n = pair.client.conn.send_data(ch, &data).unwrap();
+    assert_eq!(n, data.len());
+    pair.client.conn.disconnect("done");
+    pair.drive();
+    let server_ch = *pair.server_app.channels.keys().next().unwrap();
+    assert!(
+        pair.server_app.channels[&server_ch].log.stdout == data,
+        "data queued before the disconnect was lost"
+    );
+    assert!(matches!(
+        pair.server.disconnected(),
+        Some(Error::PeerDisconnected {
+            reason: DisconnectReason::ByApplication,
+            ..
+        })
+    ));
+}

@@ -403,8 +403,17 @@ impl App for ServerApp {
                     }
                     _ => None,
                 };
+                // Session set-up requests are accepted (and only recorded);
+                // a shell is not offered.
+                let accepted = command.is_some()
+                    || matches!(
+                        request,
+                        ChannelRequest::PtyReq { .. }
+                            | ChannelRequest::Env { .. }
+                            | ChannelRequest::WindowChange { .. }
+                    );
                 if *want_reply {
-                    if let Err(e) = conn.channel_reply(ch, command.is_some()) {
+                    if let Err(e) = conn.channel_reply(ch, accepted) {
                         self.errors.push(format!("channel_reply {ch}: {e}"));
                     }
                 }
