@@ -9,8 +9,11 @@
 //! agreements), one host key signature and its verification, and for
 //! publickey login one more signature and verification.
 
+mod common;
+
 use std::hint::black_box;
 
+use common::ThreadCpuTime;
 use conch_benches::{whole_session, Fixture, LoginKind};
 use conch_core::crypto::CryptoProvider;
 use conch_core::PrivateKey;
@@ -18,7 +21,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-fn sessions(c: &mut Criterion) {
+fn sessions(c: &mut Criterion<ThreadCpuTime>) {
     let fixture = Fixture::default();
     let mut group = c.benchmark_group("handshake");
     for login in [LoginKind::Password, LoginKind::PublicKey] {
@@ -33,7 +36,7 @@ fn sessions(c: &mut Criterion) {
     group.finish();
 }
 
-fn crypto(c: &mut Criterion) {
+fn crypto(c: &mut Criterion<ThreadCpuTime>) {
     let provider = CryptoProvider::default();
     let mut group = c.benchmark_group("handshake-crypto");
     let mut rng = ChaCha20Rng::seed_from_u64(99);
@@ -65,5 +68,9 @@ fn crypto(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sessions, crypto);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = sessions, crypto
+}
 criterion_main!(benches);

@@ -4,8 +4,11 @@
 //! buffer. `roundtrip` (seal then open) is the baseline the in-memory pair's
 //! throughput is compared with: a pair does exactly one of each per packet.
 
+mod common;
+
 use std::hint::black_box;
 
+use common::ThreadCpuTime;
 use conch_benches::packet::{keyed, plaintext_packet, RawAead};
 use conch_core::crypto::{CipherAlgorithm, CryptoProvider};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
@@ -14,7 +17,7 @@ const SIZES: [usize; 3] = [1024, 32 * 1024, 256 * 1024];
 /// The nonce of every raw call: fixed, since only the time matters here.
 const NONCE: [u8; 12] = [0x24; 12];
 
-fn provider_cipher(c: &mut Criterion, cipher: &'static dyn CipherAlgorithm) {
+fn provider_cipher(c: &mut Criterion<ThreadCpuTime>, cipher: &'static dyn CipherAlgorithm) {
     let name = cipher.name();
     let raw = RawAead::for_cipher(name);
     let mut group = c.benchmark_group("packet");
@@ -98,11 +101,15 @@ fn provider_cipher(c: &mut Criterion, cipher: &'static dyn CipherAlgorithm) {
     group.finish();
 }
 
-fn packet(c: &mut Criterion) {
+fn packet(c: &mut Criterion<ThreadCpuTime>) {
     for cipher in CryptoProvider::default().cipher {
         provider_cipher(c, cipher);
     }
 }
 
-criterion_group!(benches, packet);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = packet
+}
 criterion_main!(benches);

@@ -4,6 +4,9 @@
 //! the server sends as fast as windows and its send buffer allow. The
 //! handshake and the exec happen in the untimed setup.
 
+mod common;
+
+use common::ThreadCpuTime;
 use conch_benches::{Connected, Fixture};
 use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
@@ -11,7 +14,7 @@ use criterion::{
 
 const TOTAL: u64 = 256 * 1024 * 1024;
 
-fn pair(c: &mut Criterion) {
+fn pair(c: &mut Criterion<ThreadCpuTime>) {
     let fixture = Fixture::default();
     // One MiB of varied bytes, sent again and again.
     let source: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
@@ -43,5 +46,9 @@ fn pair(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pair);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = pair
+}
 criterion_main!(benches);

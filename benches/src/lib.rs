@@ -10,7 +10,8 @@
 //! - [`packet`]: one framed packet per provider cipher, and the raw AEAD
 //!   call it is compared with;
 //! - [`alloc_counter`]: a counting global allocator for the steady-state
-//!   allocation test.
+//!   allocation test;
+//! - [`cpu_clock`]: the thread CPU clock the benchmarks measure with.
 //!
 //! The criterion benchmarks live in `benches/benches/`, the allocation test
 //! in `benches/tests/`; `BENCHMARKS.md` at the repository root has the
@@ -19,6 +20,7 @@
 
 pub mod alloc_counter;
 pub mod apps;
+pub mod cpu_clock;
 pub mod packet;
 pub mod pair;
 pub mod scenario;
