@@ -29,10 +29,17 @@
 #![warn(missing_docs)]
 
 mod client;
+mod endpoint;
 mod server;
 mod stream;
 
 pub use client::{connect, connect_stream, Session};
+pub use endpoint::{CommandEndpoint, EndpointError, PromptFn};
+#[cfg(unix)]
+pub use conch_driver::AgentClient;
+pub use conch_driver::{
+    ConsoleUi, HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi,
+};
 pub use server::{serve_stream, Listener, ServerSession};
 pub use stream::{Channel, ChannelStderr};
 

@@ -1,0 +1,689 @@
+//! `conch`, an ssh-like client:
+//!
+//! ```text
+//! conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
+//!       [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent] [USER@]HOST [COMMAND...]
+//! conch --demo
+//! ```
+//!
+//! It runs COMMAND (the words joined with spaces, as `ssh` does; a shell
+//! without a terminal when there is none), forwards stdin (its end becomes
+//! the channel's EOF), stdout and stderr, and exits with the remote exit
+//! status, 128+N when the command was killed by signal N, and 255 with an
+//! OpenSSH-like message when connecting, the host key or authentication
+//! fails.
+//!
+//! Options taken with `-o`: `UserKnownHostsFile`, `StrictHostKeyChecking`
+//! (`yes`, `accept-new`, `ask`, and `no`, which here means accept-new: a
+//! changed key is always refused), `BatchMode`, `Port`, `User`,
+//! `IdentityFile`, `ConnectTimeout`, `IdentitiesOnly`; others are an error.
+//! Credentials, in order: the agent's keys (`SSH_AUTH_SOCK`, unless
+//! `--no-agent`), the `-i` files (else the default `~/.ssh/id_*` files),
+//! then keyboard-interactive and the password, from the environment
+//! variable named by `--password-env`, or asked on the terminal unless
+//! `BatchMode=yes`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use conch_core::PublicKey;
+use conch_driver::{
+    default_identity_files, load_private_key, ConsoleUi, HostKeyUi, KeyFileError, KnownHostsFile,
+    KnownHostsPolicy,
+};
+use conch_tokio::{
+    AgentClient, Channel, ClientOptions, CommandEndpoint, EndpointError, Error, ExitStatus,
+    PrivateKey,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The exit status for failures of `conch` itself (as `ssh`).
+pub const FAILURE: i32 = 255;
+
+/// Help text.
+pub const USAGE: &str = "\
+usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
+             [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent]
+             [USER@]HOST [COMMAND...]
+       conch --demo
+
+  -p PORT            port to connect to (default 22)
+  -l USER            user to log in as (default: the local user)
+  -i FILE            identity (private key) file; may be repeated
+  -o OPTION=VALUE    UserKnownHostsFile, StrictHostKeyChecking=yes|accept-new|ask|no,
+                     BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout
+  -F none            use no configuration file (the only kind supported)
+  -v                 say what happens (repeat for more)
+  -q                 quiet: no warnings such as 'Permanently added'
+  -n                 do not read stdin
+  -T                 no pseudo-terminal (never allocated anyway)
+  --password-env VAR take the password from environment variable VAR
+  --no-agent         do not use the ssh-agent at SSH_AUTH_SOCK
+  --demo             run the seed's examples against an in-process server";
+
+/// How host keys of unknown hosts are treated (`StrictHostKeyChecking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictHostKeyChecking {
+    /// `yes`: refuse unknown hosts.
+    Yes,
+    /// `accept-new`, and `no` (which in OpenSSH would also accept a
+    /// changed key; Conch never does).
+    AcceptNew,
+    /// `ask` (the default): ask on the terminal.
+    Ask,
+}
+
+/// A parsed `conch` command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientArgs {
+    /// Host to connect to.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User to log in as.
+    pub user: String,
+    /// Identity files given (`-i`, `IdentityFile`).
+    pub identities: Vec<PathBuf>,
+    /// Use only the identity files, not the agent (`IdentitiesOnly=yes`).
+    pub identities_only: bool,
+    /// The known_hosts file (`UserKnownHostsFile`).
+    pub known_hosts: Option<PathBuf>,
+    /// `StrictHostKeyChecking`.
+    pub strict: StrictHostKeyChecking,
+    /// `BatchMode=yes`: never ask anything.
+    pub batch: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-q`.
+    pub quiet: bool,
+    /// `-n`: stdin is not read.
+    pub no_stdin: bool,
+    /// `--password-env VAR`.
+    pub password_env: Option<String>,
+    /// `--no-agent`.
+    pub no_agent: bool,
+    /// TCP connect timeout (`ConnectTimeout`).
+    pub connect_timeout: Option<Duration>,
+    /// The remote command, words joined by spaces; empty for a shell.
+    pub command: String,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    /// Connect and run a command.
+    Connect(ClientArgs),
+    /// `--demo`.
+    Demo,
+    /// `--help`.
+    Help,
+}
+
+/// Parses `conch`'s arguments (without the program name). Options may also
+/// follow the host, up to the first word of the command, as with `ssh`.
+pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut destination: Option<String> = None;
+    let mut port: Option<u16> = None;
+    let mut user: Option<String> = None;
+    let mut command: Vec<String> = Vec::new();
+    let mut a = ClientArgs {
+        host: String::new(),
+        port: 22,
+        user: String::new(),
+        identities: Vec::new(),
+        identities_only: false,
+        known_hosts: None,
+        strict: StrictHostKeyChecking::Ask,
+        batch: false,
+        verbose: 0,
+        quiet: false,
+        no_stdin: false,
+        password_env: None,
+        no_agent: false,
+        connect_timeout: None,
+        command: String::new(),
+    };
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('p') => port = Some(parse_port(&text(&mut parser)?)?),
+            Short('l') => user = Some(text(&mut parser)?),
+            Short('i') => a.identities.push(expand_home(&text(&mut parser)?)),
+            Short('o') => {
+                let option = text(&mut parser)?;
+                apply_option(&mut a, &mut port, &mut user, &option)?
+            }
+            Short('F') => {
+                let file = text(&mut parser)?;
+                if file != "none" {
+                    return Err(format!(
+                        "-F {file}: configuration files are not supported; use -F none and -o options"
+                    ));
+                }
+            }
+            Short('v') => a.verbose = a.verbose.saturating_add(1),
+            Short('q') => a.quiet = true,
+            Short('n') => a.no_stdin = true,
+            Short('T') => {}
+            Long("password-env") => a.password_env = Some(text(&mut parser)?),
+            Long("no-agent") => a.no_agent = true,
+            Long("demo") => return Ok(Invocation::Demo),
+            Long("help") => return Ok(Invocation::Help),
+            Value(word) => {
+                let word = word
+                    .into_string()
+                    .map_err(|w| format!("invalid argument {w:?}"))?;
+                if destination.is_none() {
+                    destination = Some(word);
+                } else {
+                    // The command starts: everything from here is its words.
+                    command.push(word);
+                    for rest in parser.raw_args().map_err(|e| e.to_string())? {
+                        command.push(
+                            rest.into_string()
+                                .map_err(|w| format!("invalid argument {w:?}"))?,
+                        );
+                    }
+                }
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    let destination = destination.ok_or_else(|| USAGE.to_string())?;
+    let (user_at, host) = match destination.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_string()), h.to_string()),
+        None => (None, destination),
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .map(str::to_string)
+        .unwrap_or(host);
+    if host.is_empty() {
+        return Err("no host name given".into());
+    }
+    a.host = host;
+    // As OpenSSH: -l (or -o User) wins over USER@.
+    a.user = user
+        .or(user_at)
+        .unwrap_or_else(conch_examples::current_user);
+    a.port = port.unwrap_or(22);
+    a.command = command.join(" ");
+    Ok(Invocation::Connect(a))
+}
+
+fn apply_option(
+    a: &mut ClientArgs,
+    port: &mut Option<u16>,
+    user: &mut Option<String>,
+    option: &str,
+) -> Result<(), String> {
+    let (key, value) = option
+        .split_once('=')
+        .or_else(|| option.split_once(char::is_whitespace))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .ok_or_else(|| format!("-o {option}: expected OPTION=VALUE"))?;
+    let yes_no = |v: &str| match v.to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err(format!("-o {key}: expected yes or no, not {v:?}")),
+    };
+    match key.to_ascii_lowercase().as_str() {
+        "userknownhostsfile" => a.known_hosts = Some(expand_home(value)),
+        "stricthostkeychecking" => {
+            a.strict = match value.to_ascii_lowercase().as_str() {
+                "yes" | "true" => StrictHostKeyChecking::Yes,
+                "accept-new" | "no" | "off" | "false" => StrictHostKeyChecking::AcceptNew,
+                "ask" => StrictHostKeyChecking::Ask,
+                _ => return Err(format!("-o StrictHostKeyChecking: bad value {value:?}")),
+            }
+        }
+        "batchmode" => a.batch = yes_no(value)?,
+        "identitiesonly" => a.identities_only = yes_no(value)?,
+        "port" => {
+            // -p given earlier wins, as the first value wins in OpenSSH.
+            port.get_or_insert(parse_port(value)?);
+        }
+        "user" => {
+            user.get_or_insert(value.to_string());
+        }
+        "identityfile" => a.identities.push(expand_home(value)),
+        "connecttimeout" => {
+            let secs: u64 = value
+                .parse()
+                .map_err(|e| format!("-o ConnectTimeout: {e}"))?;
+            a.connect_timeout = Some(Duration::from_secs(secs));
+        }
+        _ => return Err(format!("command-line: Bad configuration option: {key}")),
+    }
+    Ok(())
+}
+
+fn parse_port(value: &str) -> Result<u16, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("Bad port '{value}'"))
+}
+
+fn text(parser: &mut lexopt::Parser) -> Result<String, String> {
+    parser
+        .value()
+        .map_err(|e| e.to_string())?
+        .into_string()
+        .map_err(|v| format!("invalid value {v:?}"))
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Whether a terminal is there to ask on.
+fn have_terminal() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
+/// The host key UI of `conch`: asks on the terminal unless in batch mode,
+/// warns on stderr unless quiet (`-q` hides only the "Permanently added"
+/// notices; refusals are always shown).
+struct CliUi {
+    ask: bool,
+    quiet: bool,
+    console: ConsoleUi,
+}
+
+impl HostKeyUi for CliUi {
+    fn confirm(&self, prompt: &str, key: &PublicKey) -> bool {
+        self.ask && self.console.confirm(prompt, key)
+    }
+
+    fn warn(&self, message: &str) {
+        if !(self.quiet && message.starts_with("Warning: Permanently added")) {
+            self.console.warn(message);
+        }
+    }
+}
+
+/// Prints `debug1: ...` lines when `-v` was given.
+struct Debug(u8);
+
+impl Debug {
+    fn log(&self, message: impl AsRef<str>) {
+        if self.0 > 0 {
+            eprintln!("debug1: {}", message.as_ref());
+        }
+    }
+}
+
+/// Runs the client; returns the process exit status.
+pub async fn run(args: ClientArgs) -> i32 {
+    let debug = Debug(args.verbose);
+    let endpoint = match build_endpoint(&args, &debug) {
+        Ok(e) => e,
+        Err(message) => {
+            eprintln!("conch: {message}");
+            return FAILURE;
+        }
+    };
+    debug.log(format!("Connecting to {} port {}.", args.host, args.port));
+    let connected = if args.command.is_empty() {
+        start_shell(&endpoint).await
+    } else {
+        debug.log(format!("Sending command: {}", args.command));
+        endpoint.connect().await
+    };
+    let channel = match connected {
+        Ok(channel) => channel,
+        Err(e) => return report(&args, &e),
+    };
+    debug.log("Command started; forwarding stdin, stdout and stderr.");
+    let code = forward(channel, &args, &debug).await;
+    debug.log(format!("Exit status {code}"));
+    code
+}
+
+/// No command: a shell, without a pseudo-terminal.
+async fn start_shell(endpoint: &CommandEndpoint) -> Result<Channel, EndpointError> {
+    let session = endpoint.connect_session().await?;
+    let channel = session.open_session().await.map_err(|e| match e {
+        Error::ChannelOpenRefused {
+            reason,
+            description,
+        } => EndpointError::ChannelOpenRefused {
+            reason,
+            description,
+        },
+        other => EndpointError::Connection(other),
+    })?;
+    channel.shell().await.map_err(|e| match e {
+        Error::RequestRefused { request } => EndpointError::RequestRefused { request },
+        other => EndpointError::Connection(other),
+    })?;
+    Ok(channel)
+}
+
+fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, String> {
+    let can_ask = !args.batch && have_terminal();
+    let mut endpoint =
+        CommandEndpoint::new_connection(args.command.clone(), args.user.clone(), args.host.clone())
+            .port(args.port);
+
+    let mut options = ClientOptions::default();
+    if let Some(timeout) = args.connect_timeout {
+        options.connect_timeout = Some(timeout);
+    }
+    endpoint = endpoint.options(options);
+
+    let known_hosts = match &args.known_hosts {
+        Some(path) => KnownHostsFile::new(path),
+        None => KnownHostsFile::user_default()
+            .ok_or("HOME is not set: give -o UserKnownHostsFile=FILE")?,
+    };
+    debug.log(format!("known hosts: {}", known_hosts.path().display()));
+    let policy = match args.strict {
+        StrictHostKeyChecking::Yes => KnownHostsPolicy::Strict,
+        StrictHostKeyChecking::AcceptNew => KnownHostsPolicy::AcceptNew,
+        StrictHostKeyChecking::Ask => KnownHostsPolicy::Ask,
+    };
+    endpoint = endpoint
+        .known_hosts(known_hosts)
+        .known_hosts_policy(policy)
+        .ui(Arc::new(CliUi {
+            ask: can_ask,
+            quiet: args.quiet,
+            console: ConsoleUi::new(),
+        }));
+
+    if !args.no_agent && !args.identities_only {
+        if let Some(agent) = AgentClient::from_env() {
+            debug.log(format!("agent: {}", agent.socket().display()));
+            endpoint = endpoint.agent(agent);
+        }
+    }
+    let explicit = !args.identities.is_empty();
+    let files = if explicit {
+        args.identities.clone()
+    } else {
+        default_identity_files()
+    };
+    let keys: Vec<PrivateKey> = files
+        .iter()
+        .filter_map(|path| match load_identity(path, can_ask) {
+            Ok(key) => {
+                debug.log(format!(
+                    "identity file {}: {}",
+                    path.display(),
+                    key.public_key().fingerprint()
+                ));
+                Some(key)
+            }
+            Err(e) => {
+                // As ssh: a missing -i file is a warning, default files that
+                // Conch cannot use are only mentioned with -v.
+                if explicit && e.is_not_found() {
+                    eprintln!(
+                        "Warning: Identity file {} not accessible: No such file or directory.",
+                        path.display()
+                    );
+                } else if explicit {
+                    eprintln!("Warning: {e}");
+                } else {
+                    debug.log(format!("skipping {e}"));
+                }
+                None
+            }
+        })
+        .collect();
+    endpoint = endpoint.keys(keys);
+
+    if let Some(var) = &args.password_env {
+        let password = std::env::var(var)
+            .map_err(|_| format!("--password-env: environment variable {var} is not set"))?;
+        endpoint = endpoint.password(password);
+    } else if can_ask {
+        endpoint = endpoint.password_prompt(Arc::new(|prompt: &str, _echo: bool| {
+            rpassword::prompt_password(prompt).ok()
+        }));
+    }
+    Ok(endpoint)
+}
+
+fn load_identity(path: &std::path::Path, can_ask: bool) -> Result<PrivateKey, KeyFileError> {
+    load_private_key(path, &mut |path| {
+        if !can_ask {
+            return None;
+        }
+        rpassword::prompt_password(format!("Enter passphrase for key '{}': ", path.display())).ok()
+    })
+}
+
+/// Prints the OpenSSH-like message for a failure to start and returns 255.
+fn report(args: &ClientArgs, e: &EndpointError) -> i32 {
+    let (host, port) = (&args.host, args.port);
+    match e {
+        EndpointError::ConnectionRefused { .. } => {
+            eprintln!("conch: connect to host {host} port {port}: Connection refused")
+        }
+        EndpointError::Connect(Error::Resolve { source, .. }) => {
+            eprintln!("conch: Could not resolve hostname {host}: {source}")
+        }
+        EndpointError::Connect(Error::Connect { source, .. }) => {
+            eprintln!("conch: connect to host {host} port {port}: {source}")
+        }
+        EndpointError::Connect(Error::Timeout(what)) => {
+            eprintln!("conch: connect to host {host} port {port}: {what} timed out")
+        }
+        EndpointError::Connect(other) => {
+            eprintln!("conch: connection to {host} port {port} failed: {other}")
+        }
+        // The host key UI has already shown OpenSSH's alarm, ending with
+        // "Host key verification failed."
+        EndpointError::HostKeyRejected { .. } | EndpointError::HostKeyChanged { .. } => {}
+        EndpointError::AuthenticationFailed {
+            methods,
+            lost: None,
+        } => eprintln!(
+            "{}@{host}: Permission denied ({}).",
+            args.user,
+            methods.join(",")
+        ),
+        EndpointError::AuthenticationFailed { lost: Some(e), .. } => {
+            eprintln!("Connection closed by {host} port {port} during authentication: {e}")
+        }
+        EndpointError::ChannelOpenRefused {
+            reason,
+            description,
+        } => eprintln!(
+            "channel 0: open failed: {}: {description}",
+            open_failure_text(*reason)
+        ),
+        EndpointError::RequestRefused { request } => {
+            eprintln!("{request} request failed on channel 0")
+        }
+        EndpointError::Cancelled => eprintln!("conch: cancelled"),
+        other => eprintln!("conch: {other}"),
+    }
+    FAILURE
+}
+
+/// RFC 4254 section 5.1's reason codes as OpenSSH prints them.
+fn open_failure_text(reason: conch_tokio::ChannelOpenFailure) -> &'static str {
+    match reason.code() {
+        1 => "administratively prohibited",
+        2 => "connect failed",
+        3 => "unknown channel type",
+        4 => "resource shortage",
+        _ => "unknown reason",
+    }
+}
+
+/// Forwards the standard streams until the channel ends; returns the exit
+/// status to leave with.
+async fn forward(channel: Channel, args: &ClientArgs, debug: &Debug) -> i32 {
+    let channel = Arc::new(channel);
+    if args.no_stdin {
+        let _ = (&*channel).shutdown().await;
+    } else {
+        // stdin may never end (a terminal): it is not waited for. Its
+        // end is the channel's EOF.
+        let input = channel.clone();
+        tokio::spawn(async move {
+            if copy(tokio::io::stdin(), &*input).await.is_ok() {
+                let _ = (&*input).shutdown().await;
+            }
+        });
+    }
+    let stderr = channel.stderr();
+    let out = copy(&*channel, tokio::io::stdout());
+    let err = copy(&stderr, tokio::io::stderr());
+    let (out, err) = tokio::join!(out, err);
+    if let Err(e) = out.and(err) {
+        debug.log(format!("stream: {e}"));
+    }
+    match channel.exit_status().await {
+        Ok(ExitStatus::Code(code)) => code.min(255) as i32,
+        Ok(status) => {
+            debug.log(format!("remote command {status}"));
+            status.shell_code().min(255) as i32
+        }
+        Err(Error::NoExitStatus) => FAILURE,
+        Err(e) => {
+            eprintln!("Connection to {} closed by remote host: {e}", args.host);
+            FAILURE
+        }
+    }
+}
+
+/// Copies until the reader ends, flushing each chunk (output must not wait
+/// in a buffer while the remote side waits for an answer).
+async fn copy(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            to.flush().await?;
+            return Ok(total);
+        }
+        to.write_all(&buf[..n]).await?;
+        to.flush().await?;
+        total += n as u64;
+    }
+}
+
+/// `conch`'s `main`.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args = match parse_args(args) {
+        Ok(Invocation::Connect(a)) => a,
+        Ok(Invocation::Help) => {
+            println!("{USAGE}");
+            return 0;
+        }
+        Ok(Invocation::Demo) => return crate::demo::main(),
+        Err(message) => {
+            eprintln!("conch: {message}");
+            return FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("conch: cannot start the runtime: {e}");
+            return FAILURE;
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Invocation, String> {
+        parse_args(args.iter().map(OsString::from))
+    }
+
+    fn connect(args: &[&str]) -> ClientArgs {
+        match parse(args).unwrap() {
+            Invocation::Connect(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ssh_style_command_line() {
+        let a = connect(&[
+            "-p",
+            "2222",
+            "-i",
+            "k1",
+            "-i",
+            "k2",
+            "-o",
+            "UserKnownHostsFile=/tmp/kh",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-o",
+            "BatchMode=yes",
+            "-F",
+            "none",
+            "-v",
+            "bob@example.org",
+            "ls",
+            "-l",
+            "/tmp",
+        ]);
+        assert_eq!(a.host, "example.org");
+        assert_eq!(a.user, "bob");
+        assert_eq!(a.port, 2222);
+        assert_eq!(a.identities, [PathBuf::from("k1"), PathBuf::from("k2")]);
+        assert_eq!(a.known_hosts, Some(PathBuf::from("/tmp/kh")));
+        assert_eq!(a.strict, StrictHostKeyChecking::AcceptNew);
+        assert!(a.batch);
+        assert_eq!(a.verbose, 1);
+        assert_eq!(
+            a.command, "ls -l /tmp",
+            "options after the command are its own"
+        );
+    }
+
+    #[test]
+    fn options_may_follow_the_host_and_l_wins_over_user_at() {
+        let a = connect(&["alice@h", "-l", "carol", "-p", "22", "echo", "hi"]);
+        assert_eq!(a.user, "carol");
+        assert_eq!(a.command, "echo hi");
+        let a = connect(&["[::1]"]);
+        assert_eq!(a.host, "::1");
+        assert_eq!(a.command, "");
+    }
+
+    #[test]
+    fn bad_options_are_errors() {
+        assert!(parse(&["-o", "Bogus=1", "h"])
+            .unwrap_err()
+            .contains("Bad configuration option"));
+        assert!(parse(&["-F", "/etc/ssh/ssh_config", "h"])
+            .unwrap_err()
+            .contains("-F none"));
+        assert!(parse(&["-p", "x", "h"]).unwrap_err().contains("Bad port"));
+        assert!(parse(&[]).is_err());
+        assert_eq!(parse(&["--demo"]).unwrap(), Invocation::Demo);
+    }
+}

@@ -1,0 +1,17 @@
+//! # conch-cli
+//!
+//! Two programs built on Conch:
+//!
+//! - `conch`, an ssh-like client ([`client`]): `conch [-p PORT] [-l USER]
+//!   [-i IDENTITY]... [-o OPTION=VALUE]... [USER@]HOST [COMMAND...]`, and
+//!   `conch --demo` ([`demo`]), which runs the seed's examples against an
+//!   in-process server.
+//! - `conchd`, a small server for tests and demos ([`server`], [`daemon`]):
+//!   `conchd -p PORT --host-key FILE --authorized-keys FILE [--password-file FILE]`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod daemon;
+pub mod demo;
+pub mod server;

@@ -1,0 +1,376 @@
+//! The server `conchd` runs, as a library so that `conch --demo` runs the
+//! very same code in-process: authentication from an authorized_keys file
+//! and an optional password file, and each `exec` (or `shell`) request run
+//! with `sh -c` as the current user, stdin, stdout, stderr, exit status and
+//! exit signal wired through the channel.
+//!
+//! User names: any name is accepted if its credential is (a key in the
+//! authorized_keys file, or a password from the password file); commands
+//! always run as the user running `conchd`, which is why it listens on
+//! loopback unless told otherwise.
+//!
+//! Password file: either lines `user:password` (that user with that
+//! password; `#` starts a comment line), or one line without a `:` (that
+//! password for any user). Password and keyboard-interactive logins are
+//! offered only when a password file is given.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use conch_core::known_hosts::key_type_label;
+use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, PublicKey, ServerConfig};
+use conch_tokio::{Channel, Listener, ServerHandler, ServerOptions};
+
+/// Where the server's log lines go (stderr for `conchd`, nowhere for the demo).
+pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A log that writes `conchd: LINE` to stderr.
+pub fn stderr_log() -> Log {
+    Arc::new(|line: &str| eprintln!("conchd: {line}"))
+}
+
+/// A log that drops everything.
+pub fn no_log() -> Log {
+    Arc::new(|_: &str| {})
+}
+
+/// Who may log in with a password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Passwords {
+    /// Password logins are not offered.
+    #[default]
+    None,
+    /// One password for any user name.
+    Any(String),
+    /// A password per user name.
+    PerUser(HashMap<String, String>),
+}
+
+impl fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Passwords::None => f.write_str("None"),
+            Passwords::Any(_) => f.write_str("Any(..)"),
+            Passwords::PerUser(m) => f.debug_set().entries(m.keys()).finish(),
+        }
+    }
+}
+
+impl Passwords {
+    /// Parses a password file (see the [module docs](self)).
+    pub fn parse(text: &str) -> Self {
+        let lines: Vec<&str> = text
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        match lines.as_slice() {
+            [] => Passwords::None,
+            [single] if !single.contains(':') => Passwords::Any(single.to_string()),
+            _ => Passwords::PerUser(
+                lines
+                    .iter()
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(u, p)| (u.to_string(), p.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Whether `password` is right for `user`.
+    pub fn check(&self, user: &str, password: &str) -> bool {
+        let expected = match self {
+            Passwords::None => return false,
+            Passwords::Any(p) => p,
+            Passwords::PerUser(m) => match m.get(user) {
+                Some(p) => p,
+                None => return false,
+            },
+        };
+        constant_time_eq(expected.as_bytes(), password.as_bytes())
+    }
+
+    fn is_none(&self) -> bool {
+        *self == Passwords::None
+    }
+}
+
+/// Compares without an early exit, so the time taken does not tell how
+/// many leading bytes of a guess were right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What a conchd serves with: its host key and who may log in.
+#[derive(Clone)]
+pub struct ServerSetup {
+    /// The host key.
+    pub host_key: PrivateKey,
+    /// Keys that may log in (any user name).
+    pub authorized_keys: Vec<PublicKey>,
+    /// Passwords that may log in.
+    pub passwords: Passwords,
+    /// Where log lines go.
+    pub log: Log,
+}
+
+impl fmt::Debug for ServerSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSetup")
+            .field("host_key", &self.host_key.public_key())
+            .field("authorized_keys", &self.authorized_keys.len())
+            .field("passwords", &self.passwords)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerSetup {
+    /// The core configuration: the host key and the methods offered.
+    fn server_options(&self) -> ServerOptions {
+        let mut config = ServerConfig::new(vec![self.host_key.clone()]);
+        let mut methods = Vec::new();
+        if !self.authorized_keys.is_empty() {
+            methods.push("publickey".to_string());
+        }
+        if !self.passwords.is_none() {
+            methods.push("password".to_string());
+            methods.push("keyboard-interactive".to_string());
+        }
+        config.auth_methods = methods;
+        ServerOptions::new(
+            config,
+            Authenticator {
+                authorized_keys: self.authorized_keys.clone(),
+                passwords: self.passwords.clone(),
+                log: self.log.clone(),
+            },
+        )
+    }
+}
+
+/// Decides logins from the setup's keys and passwords, logging the outcome
+/// the way sshd words it.
+struct Authenticator {
+    authorized_keys: Vec<PublicKey>,
+    passwords: Passwords,
+    log: Log,
+}
+
+impl ServerHandler for Authenticator {
+    fn auth(&self, user: &str, attempt: &AuthAttempt) -> AuthDecision {
+        match attempt {
+            AuthAttempt::PublicKey { key, signed } => {
+                let known = self.authorized_keys.contains(key);
+                if *signed && known {
+                    (self.log)(&format!(
+                        "Accepted publickey for {user}: {} {}",
+                        key_type_label(key),
+                        key.fingerprint()
+                    ));
+                }
+                if known {
+                    AuthDecision::Accept
+                } else {
+                    AuthDecision::Reject
+                }
+            }
+            AuthAttempt::Password {
+                password,
+                new_password: None,
+            } => self.password_decision(user, password, "password"),
+            AuthAttempt::KeyboardInteractive { responses, .. }
+                if responses.is_empty() && !self.passwords.is_none() =>
+            {
+                AuthDecision::InfoRequest {
+                    name: String::new(),
+                    instruction: String::new(),
+                    prompts: vec![Prompt {
+                        prompt: "Password: ".into(),
+                        echo: false,
+                    }],
+                }
+            }
+            AuthAttempt::KeyboardInteractive { responses, .. } if responses.len() == 1 => {
+                self.password_decision(user, &responses[0], "keyboard-interactive")
+            }
+            _ => AuthDecision::Reject,
+        }
+    }
+}
+
+impl Authenticator {
+    fn password_decision(&self, user: &str, password: &str, method: &str) -> AuthDecision {
+        if self.passwords.check(user, password) {
+            (self.log)(&format!("Accepted {method} for {user}"));
+            AuthDecision::Accept
+        } else {
+            (self.log)(&format!("Failed {method} for {user}"));
+            AuthDecision::Reject
+        }
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator").finish_non_exhaustive()
+    }
+}
+
+/// A bound conchd: call [`Conchd::run`] to serve.
+pub struct Conchd {
+    listener: Listener,
+    log: Log,
+}
+
+impl fmt::Debug for Conchd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conchd")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conchd {
+    /// Binds to `addr` (port 0: a free port) with `setup`.
+    pub async fn bind(addr: SocketAddr, setup: &ServerSetup) -> io::Result<Self> {
+        let listener = Listener::bind(addr, setup.server_options()).await?;
+        Ok(Conchd {
+            listener,
+            log: setup.log.clone(),
+        })
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves connections until accepting fails: each connection on its own
+    /// task, each started channel's command on its own threads.
+    pub async fn run(self) -> io::Result<()> {
+        loop {
+            let (session, peer) = self.listener.accept().await?;
+            let log = self.log.clone();
+            log(&format!("connection from {peer}"));
+            tokio::spawn(async move {
+                while let Some(incoming) = session.accept_channel().await {
+                    log(&format!(
+                        "{}: {}",
+                        incoming.user,
+                        describe(&incoming.command)
+                    ));
+                    conch_driver::process::spawn_command(incoming.map(Channel::into_inner));
+                }
+                let reason = session
+                    .disconnect_reason()
+                    .map_or_else(|| "closed".to_string(), |e| e.to_string());
+                log(&format!("connection from {peer} ended: {reason}"));
+            });
+        }
+    }
+}
+
+fn describe(command: &conch_tokio::SessionCommand) -> String {
+    match command {
+        conch_tokio::SessionCommand::Exec(line) => {
+            format!("exec {:?}", String::from_utf8_lossy(line))
+        }
+        conch_tokio::SessionCommand::Shell => "shell".into(),
+        conch_tokio::SessionCommand::Subsystem(name) => format!("subsystem {name}"),
+    }
+}
+
+/// Reads an authorized_keys file: one public key per line, `#` comments and
+/// blank lines skipped. Options before the key type (`command="..."`,
+/// `from=...`) are not enforced by conchd: such lines are refused with a
+/// warning rather than half-honoured. Unreadable lines are warned about
+/// through `log` and skipped.
+pub fn read_authorized_keys(path: &Path, log: &Log) -> io::Result<Vec<PublicKey>> {
+    let text = fs::read_to_string(path)?;
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match PublicKey::from_openssh(line) {
+            Ok(key) => keys.push(key),
+            Err(e) => log(&format!(
+                "{}:{}: skipped (conchd takes plain key lines without options): {e}",
+                path.display(),
+                i + 1
+            )),
+        }
+    }
+    Ok(keys)
+}
+
+/// Reads the host key at `path`. With `generate`, a missing file is
+/// created first with a new Ed25519 key (mode 0600, and `PATH.pub` beside
+/// it); without, a missing file is an error: conchd never makes a host key
+/// silently.
+pub fn load_host_key(path: &Path, generate: bool) -> Result<PrivateKey, String> {
+    if generate && !path.exists() {
+        let key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+        write_new_key(path, &key)
+            .map_err(|e| format!("cannot write host key {}: {e}", path.display()))?;
+        return Ok(key);
+    }
+    conch_driver::load_private_key(path, &mut |_| None).map_err(|e| match e {
+        e if e.is_not_found() => format!(
+            "host key {} does not exist (make one with --generate-host-key, or ssh-keygen -t ed25519 -N '' -f {})",
+            path.display(),
+            path.display()
+        ),
+        conch_driver::KeyFileError::PassphraseNeeded { .. } => {
+            format!("host key {} is encrypted; conchd needs an unencrypted key", path.display())
+        }
+        other => other.to_string(),
+    })
+}
+
+/// Writes a new private key (readable by its owner only) and its `.pub`.
+pub fn write_new_key(path: &Path, key: &PrivateKey) -> io::Result<()> {
+    let pem = key
+        .to_openssh()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(pem.as_bytes())?;
+    let mut public = path.as_os_str().to_owned();
+    public.push(".pub");
+    fs::write(public, format!("{}\n", key.public_key().to_openssh()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_file_forms() {
+        let any = Passwords::parse("# demo\nsecret\n");
+        assert!(any.check("alice", "secret"));
+        assert!(any.check("bob", "secret"));
+        assert!(!any.check("bob", "secre"));
+        let per_user = Passwords::parse("alice:a:b\nbob:pw\n");
+        assert!(per_user.check("alice", "a:b"), "only the first ':' splits");
+        assert!(per_user.check("bob", "pw"));
+        assert!(!per_user.check("carol", "pw"));
+        assert!(!per_user.check("bob", "a:b"));
+        assert_eq!(Passwords::parse("\n# nothing\n"), Passwords::None);
+        assert!(!Passwords::None.check("alice", ""));
+    }
+}

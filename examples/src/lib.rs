@@ -1,0 +1,30 @@
+//! # conch-examples
+//!
+//! The examples of Twisted Conch's client howto (the seed), in Rust with
+//! `conch-tokio`. The pieces the examples share live here, as the seed's
+//! `echoclient_shared_ssh.py` imports `ConnectionParameters` from
+//! `echoclient_ssh.py`; `conch --demo` runs the same code against an
+//! in-process server.
+//!
+//! - [`ConnectionParameters`]: the seed's command-line options (`--host/-h`,
+//!   `--port/-p`, `--username/-u`, `--identity/-i`, `--password`,
+//!   `--knownhosts/-k`, `--no-agent`) and the endpoint they describe.
+//! - [`echo::noise`]: the echo client writing "bif", "pow", "zot" to
+//!   `/bin/cat` and printing "Server says: ..." for each answer
+//!   (`cargo run -p conch-examples --example echoclient_ssh -- -h HOST`).
+//! - [`shared::fifty_echoes`]: 50 `/bin/echo N` commands on one shared
+//!   connection (`--example echoclient_shared_ssh`).
+//! - `examples/lowlevel_walkthrough.rs`: the transport, user auth,
+//!   connection and channel walked through by hand with
+//!   `conch_core::Connection` over a `std::net::TcpStream`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod echo;
+mod params;
+pub mod shared;
+
+pub use params::{current_user, read_key, ConnectionParameters, USAGE};
+
+/// The error type of the examples: anything, with a message.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
