@@ -166,6 +166,17 @@ impl Victim {
         r
     }
 
+    /// Calls a mutator on the connection, then drains events as the loop
+    /// contract asks.
+    pub fn call<T>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let r = f(&mut self.conn);
+        self.drain();
+        r
+    }
+
     /// Feeds `bytes` in pieces of `chunk` until the victim fails. Returns
     /// the error and how many bytes had been fed when it came (the victim
     /// buffers at most that much of this input).
