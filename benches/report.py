@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Prints the in-process part of BENCHMARKS.md from criterion's results.
+
+Run after `cargo bench -p conch-benches`:
+
+    python3 benches/report.py [CRITERION_DIR]
+
+CRITERION_DIR defaults to target/criterion at the repository root. The
+tables show each benchmark's estimate (criterion's slope when it has one,
+else the mean of the samples) and the ratios the targets of issue 5 are
+about. Times are the benchmark thread's CPU time (see
+benches/benches/common/mod.rs).
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+# The cipher an in-memory pair negotiates: the first of the default
+# provider's preference list (CryptoProvider::default in core/src/crypto).
+NEGOTIATED = "aes128-gcm@openssh.com"
+# Data bytes per packet in the pair: the default maximum packet size.
+PAIR_PACKET = 32 * 1024
+PAIR_TARGET = 0.85
+HANDSHAKE_TARGET = 1.5
+
+
+def load(directory):
+    """full_id -> (nanoseconds, bytes of throughput or None)."""
+    results = {}
+    for dirpath, _, files in os.walk(directory):
+        if not dirpath.endswith(os.sep + "new") or "benchmark.json" not in files:
+            continue
+        with open(os.path.join(dirpath, "benchmark.json")) as f:
+            bench = json.load(f)
+        with open(os.path.join(dirpath, "estimates.json")) as f:
+            est = json.load(f)
+        point = (est.get("slope") or est["mean"])["point_estimate"]
+        throughput = (bench.get("throughput") or {}).get("Bytes")
+        results[bench["full_id"]] = (point, throughput)
+    return results
+
+
+def fmt_time(ns):
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}" if ns / scale < 100 else f"{ns / scale:.0f} {unit}"
+    return f"{ns:.0f} ns"
+
+
+def mib_s(ns, nbytes):
+    return nbytes / MIB / (ns / 1e9)
+
+
+def cell(results, full_id):
+    if full_id not in results:
+        return "–"
+    ns, nbytes = results[full_id]
+    if nbytes:
+        return f"{fmt_time(ns)} ({mib_s(ns, nbytes):.0f} MiB/s)"
+    return fmt_time(ns)
+
+
+def ratio(results, a, b):
+    if a not in results or b not in results:
+        return None
+    return results[a][0] / results[b][0]
+
+
+def fmt_ratio(r):
+    return "–" if r is None else f"{r:.2f}"
+
+
+def run(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def machine():
+    model = "?"
+    for line in run(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    print("| | |")
+    print("|---|---|")
+    print(f"| CPU | {model} |")
+    print(f"| cores (`nproc`) | {run(['nproc'])} |")
+    print(f"| rustc | {run(['rustc', '--version'])} |")
+    print(f"| commit | {run(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'])} |")
+    print()
+
+
+def packet_table(results):
+    ciphers = sorted({k.split("/")[1] for k in results if k.startswith("packet/")})
+    sizes = sorted({int(k.rsplit("/", 1)[1]) for k in results if k.startswith("packet/")})
+    print("| cipher | payload | seal | open | seal+open | raw seal | raw open | raw seal+open "
+          "| overhead seal | overhead open | overhead seal+open |")
+    print("|---|---:|---|---|---|---|---|---|---:|---:|---:|")
+    for c in ciphers:
+        for s in sizes:
+            ids = {op: f"packet/{c}/{op}/{s}" for op in
+                   ("seal", "open", "roundtrip", "raw-seal", "raw-open", "raw-roundtrip")}
+            row = [c, f"{s // 1024} KiB"]
+            row += [cell(results, ids[op]) for op in
+                    ("seal", "open", "roundtrip", "raw-seal", "raw-open", "raw-roundtrip")]
+            row += [fmt_ratio(ratio(results, ids[op], ids["raw-" + op]))
+                    for op in ("seal", "open", "roundtrip")]
+            print("| " + " | ".join(row) + " |")
+    print()
+    print("Overhead is the provider's time over the raw `aes-gcm` call's on the same "
+          "buffer (1.00: none).")
+    print()
+
+
+def pair_table(results):
+    raw_id = f"packet/{NEGOTIATED}/raw-roundtrip/{PAIR_PACKET}"
+    prov_id = f"packet/{NEGOTIATED}/roundtrip/{PAIR_PACKET}"
+    print(f"| download | time | throughput | vs raw seal+open ({NEGOTIATED}, 32 KiB) "
+          f"| vs provider seal+open | target ≥ {PAIR_TARGET:.0%} of raw |")
+    print("|---|---|---:|---:|---:|---|")
+    verdicts = []
+    def channels(full_id):
+        digits = "".join(ch for ch in full_id.rsplit("/", 1)[1] if ch.isdigit())
+        return int(digits or 0)
+
+    for k in sorted((k for k in results if k.startswith("pair/")), key=channels):
+        ns, nbytes = results[k]
+        tput = mib_s(ns, nbytes)
+        vs_raw = vs_prov = None
+        if raw_id in results:
+            raw_ns, raw_bytes = results[raw_id]
+            vs_raw = tput / mib_s(raw_ns, raw_bytes)
+        if prov_id in results:
+            p_ns, p_bytes = results[prov_id]
+            vs_prov = tput / mib_s(p_ns, p_bytes)
+        met = "–" if vs_raw is None else ("met" if vs_raw >= PAIR_TARGET else "NOT met")
+        verdicts.append(met)
+        label = k.split("/", 1)[1]
+        print(f"| {label} | {fmt_time(ns)} | {tput:.0f} MiB/s | {fmt_ratio(vs_raw)} "
+              f"| {fmt_ratio(vs_prov)} | {met} |")
+    print()
+    return verdicts
+
+
+def handshake_table(results):
+    kex = next((k for k in results if k.startswith("handshake-crypto/kex-both-sides/")), None)
+    sign = next((k for k in results if k.startswith("handshake-crypto/sign/")), None)
+    verify = next((k for k in results if k.startswith("handshake-crypto/verify/")), None)
+    for k in (kex, sign, verify):
+        if k:
+            print(f"- `{k}`: {cell(results, k)}")
+    print()
+    print(f"| session | time per session | its public-key crypto | ratio | target ≤ {HANDSHAKE_TARGET}x |")
+    print("|---|---|---|---:|---|")
+    for login, signatures in (("password", 1), ("publickey-ed25519", 2)):
+        k = f"handshake/session/{login}"
+        if k not in results:
+            continue
+        ns = results[k][0]
+        crypto = None
+        if kex and sign and verify:
+            crypto = results[kex][0] + signatures * (results[sign][0] + results[verify][0])
+        r = None if crypto is None else ns / crypto
+        met = "–" if r is None else ("met" if r <= HANDSHAKE_TARGET else "NOT met")
+        print(f"| {login} | {fmt_time(ns)} | {'–' if crypto is None else fmt_time(crypto)} "
+              f"| {fmt_ratio(r)} | {met} |")
+    print()
+
+
+def main():
+    directory = sys.argv[1] if len(sys.argv) > 1 else ROOT / "target" / "criterion"
+    results = load(directory)
+    if not results:
+        sys.exit(f"no criterion results under {directory}: run `cargo bench -p conch-benches` first")
+    print("#### Machine\n")
+    machine()
+    print("#### Packet hot path\n")
+    packet_table(results)
+    print("#### In-memory pair\n")
+    pair_table(results)
+    print("#### In-memory handshake\n")
+    handshake_table(results)
+
+
+if __name__ == "__main__":
+    main()
