@@ -1,13 +1,17 @@
 //! In-memory pair throughput: 256 MiB downloaded through one session
-//! channel, and through 16 at once (16 MiB each), the client and the server
-//! `Connection` in this one thread. The client consumes data as it reads it;
-//! the server sends as fast as windows and its send buffer allow. The
-//! handshake and the exec happen in the untimed setup.
+//! channel, for every cipher of the default provider (each pinned in turn,
+//! non-AEAD ciphers with the preferred MAC), and through 16 channels at once
+//! (16 MiB each) with the cipher two default peers negotiate. Client and
+//! server `Connection` run in this one thread; the client consumes data as
+//! it reads it, the server sends as fast as windows and its send buffer
+//! allow. The handshake and the execs happen in the untimed setup.
 
 mod common;
 
 use common::ThreadCpuTime;
+use conch_benches::packet::Protection;
 use conch_benches::{Connected, Fixture};
+use conch_core::crypto::CryptoProvider;
 use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
@@ -15,7 +19,6 @@ use criterion::{
 const TOTAL: u64 = 256 * 1024 * 1024;
 
 fn pair(c: &mut Criterion<ThreadCpuTime>) {
-    let fixture = Fixture::default();
     // One MiB of varied bytes, sent again and again.
     let source: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
     let mut group = c.benchmark_group("pair");
@@ -23,11 +26,18 @@ fn pair(c: &mut Criterion<ThreadCpuTime>) {
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Bytes(TOTAL));
-    for channels in [1usize, 16] {
-        let mut seed = 0u64;
-        group.bench_function(
-            BenchmarkId::new("download-256MiB", format!("{channels}ch")),
-            |b| {
+    let protections = Protection::all(&CryptoProvider::default());
+    for (i, protection) in protections.into_iter().enumerate() {
+        let fixture = Fixture::pinned(protection);
+        // The provider's first cipher is what default peers negotiate.
+        let channel_counts: &[usize] = if i == 0 { &[1, 16] } else { &[1] };
+        for &channels in channel_counts {
+            let id = BenchmarkId::new(
+                format!("download-256MiB/{}", protection.label()),
+                format!("{channels}ch"),
+            );
+            let mut seed = 0u64;
+            group.bench_function(id, |b| {
                 b.iter_batched(
                     || {
                         seed += 2;
@@ -40,8 +50,8 @@ fn pair(c: &mut Criterion<ThreadCpuTime>) {
                     },
                     BatchSize::PerIteration,
                 )
-            },
-        );
+            });
+        }
     }
     group.finish();
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use conch_core::{
     AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Error,
-    Event, PrivateKey, PublicKey,
+    Event, NegotiatedAlgorithms, PrivateKey, PublicKey,
 };
 
 use crate::pair::Application;
@@ -45,6 +45,8 @@ pub struct BenchClient {
     pub exit_statuses: Vec<u32>,
     /// Whether authentication succeeded.
     pub authenticated: bool,
+    /// What the last key exchange settled on.
+    pub negotiated: Option<NegotiatedAlgorithms>,
     /// Why the connection ended, once it has.
     pub disconnected: Option<Error>,
     /// Anything that went wrong on the way (a benchmark asserts it is empty).
@@ -66,6 +68,7 @@ impl BenchClient {
             closed: 0,
             exit_statuses: Vec::new(),
             authenticated: false,
+            negotiated: None,
             disconnected: None,
             failures: Vec::new(),
         }
@@ -102,6 +105,7 @@ impl Application for BenchClient {
                 let r = conn.accept_host_key();
                 self.note("accept_host_key", r);
             }
+            Event::KeyExchangeDone { algorithms, .. } => self.negotiated = Some(algorithms),
             Event::UserauthReady => {
                 let r = match &self.login {
                     Login::Password(p) => conn.auth_password(&self.user, p),

@@ -8,7 +8,10 @@
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
-use conch_core::crypto::{CipherAlgorithm, PacketLayout, PacketOpener, PacketSealer};
+use conch_core::crypto::{
+    CipherAlgorithm, CryptoProvider, MacAlgorithm, OpenError, PacketLayout, PacketOpener,
+    PacketSealer,
+};
 
 const LENGTH_LEN: usize = 4;
 /// RFC 4253 section 6: at least four bytes of padding.
@@ -38,14 +41,67 @@ pub fn plaintext_packet(layout: PacketLayout, payload_len: usize) -> Vec<u8> {
     p
 }
 
-/// Keys of the right lengths for `cipher` (any fixed bytes will do).
-pub fn keyed(cipher: &dyn CipherAlgorithm) -> (Box<dyn PacketSealer>, Box<dyn PacketOpener>) {
-    let key = vec![0x42; cipher.key_len()];
-    let iv = vec![0x24; cipher.iv_len()];
-    (
-        cipher.sealer(&key, &iv, None),
-        cipher.opener(&key, &iv, None),
-    )
+/// One way to protect packets: a cipher, and for a cipher that is not AEAD
+/// the MAC it runs with.
+#[derive(Debug, Clone, Copy)]
+pub struct Protection {
+    /// The cipher.
+    pub cipher: &'static dyn CipherAlgorithm,
+    /// The MAC (`None` for AEAD ciphers).
+    pub mac: Option<&'static dyn MacAlgorithm>,
+}
+
+impl Protection {
+    /// Every cipher of `provider` in its preference order, each non-AEAD one
+    /// with the provider's most preferred MAC (what two default peers
+    /// negotiate when that cipher is the only one offered).
+    pub fn all(provider: &CryptoProvider) -> Vec<Protection> {
+        let mac = provider.mac.first().copied();
+        provider
+            .cipher
+            .iter()
+            .map(|&cipher| Protection {
+                cipher,
+                mac: if cipher.is_aead() { None } else { mac },
+            })
+            .collect()
+    }
+
+    /// `cipher`, or `cipher+mac`: the name benchmarks are reported under.
+    pub fn label(&self) -> String {
+        match self.mac {
+            None => self.cipher.name().to_string(),
+            Some(mac) => format!("{}+{}", self.cipher.name(), mac.name()),
+        }
+    }
+
+    /// A sealer and an opener keyed alike (any fixed key bytes will do), so
+    /// what one seals the other opens.
+    pub fn keyed(&self) -> (Box<dyn PacketSealer>, Box<dyn PacketOpener>) {
+        let key = vec![0x42; self.cipher.key_len()];
+        let iv = vec![0x24; self.cipher.iv_len()];
+        let mac_key = |mac: &dyn MacAlgorithm| mac.key(&vec![0x99; mac.key_len()]);
+        (
+            self.cipher.sealer(&key, &iv, self.mac.map(mac_key)),
+            self.cipher.opener(&key, &iv, self.mac.map(mac_key)),
+        )
+    }
+}
+
+/// Opens packet `seq` as the transport does: the length first (decrypting
+/// the first block when the cipher hides it), then the whole packet.
+pub fn open_packet(
+    opener: &mut dyn PacketOpener,
+    seq: u32,
+    packet: &mut [u8],
+) -> Result<(), OpenError> {
+    let first = opener
+        .layout()
+        .first_block_len
+        .max(LENGTH_LEN)
+        .min(packet.len());
+    opener.decrypt_length(seq, &mut packet[..first]);
+    opener.open(seq, packet)
 }
 
 /// The plain `aes-gcm` crate call the provider's AES-GCM ciphers wrap: the
@@ -114,39 +170,43 @@ impl RawAead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conch_core::crypto::CryptoProvider;
 
     #[test]
-    fn provider_packets_round_trip_and_aes_gcm_matches_the_raw_call() {
-        for cipher in CryptoProvider::default().cipher {
-            let (mut sealer, mut opener) = keyed(cipher);
+    fn every_provider_protection_round_trips_and_aes_gcm_matches_the_raw_call() {
+        let all = Protection::all(&CryptoProvider::default());
+        assert!(all
+            .iter()
+            .any(|p| p.cipher.name() == "aes128-gcm@openssh.com"));
+        for protection in all {
+            let label = protection.label();
+            let (mut sealer, mut opener) = protection.keyed();
             let layout = sealer.layout();
             let plain = plaintext_packet(layout, 1000);
-            let aligned = plain.len()
-                - layout.tag_len
-                - if layout.length_outside_alignment {
-                    LENGTH_LEN
-                } else {
-                    0
-                };
-            assert_eq!(aligned % layout.block_len.max(8), 0, "{}", cipher.name());
-            let mut p = plain.clone();
-            sealer.seal(0, &mut p);
-            assert_ne!(p, plain);
-            if let Some(raw) = RawAead::for_cipher(cipher.name()) {
-                // Same key, and the first nonce is the derived IV: the
-                // provider and the raw call must give the same bytes, or the
-                // baseline measures something else.
-                let mut r = plain.clone();
-                raw.seal(&[0x24; 12], &mut r);
-                assert_eq!(r, p, "{}", cipher.name());
-                let mut back = r.clone();
-                assert!(raw.open(&[0x24; 12], &mut back));
-                assert_eq!(back[..plain.len() - 16], plain[..plain.len() - 16]);
-            }
-            opener.open(0, &mut p).expect("opens");
+            let outside = if layout.length_outside_alignment {
+                LENGTH_LEN
+            } else {
+                0
+            };
+            let aligned = plain.len() - layout.tag_len - outside;
+            assert_eq!(aligned % layout.block_len.max(8), 0, "{label}");
             let end = plain.len() - layout.tag_len;
-            assert_eq!(p[..end], plain[..end]);
+            for seq in 0..3 {
+                let mut p = plain.clone();
+                sealer.seal(seq, &mut p);
+                assert_ne!(p[..end], plain[..end], "{label}");
+                if let (0, Some(raw)) = (seq, RawAead::for_cipher(protection.cipher.name())) {
+                    // Same key, and the first nonce is the derived IV: the
+                    // provider and the raw call must give the same bytes, or
+                    // the baseline measures something else.
+                    let mut r = plain.clone();
+                    raw.seal(&[0x24; 12], &mut r);
+                    assert_eq!(r, p, "{label}");
+                    assert!(raw.open(&[0x24; 12], &mut r));
+                    assert_eq!(r[..end], plain[..end]);
+                }
+                open_packet(&mut *opener, seq, &mut p).expect("opens");
+                assert_eq!(p[..end], plain[..end], "{label}");
+            }
         }
     }
 }

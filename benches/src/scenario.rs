@@ -9,6 +9,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use crate::apps::{BenchClient, BenchServer, ExecBehaviour, Login};
+use crate::packet::Protection;
 use crate::pair::InMemoryPair;
 
 /// The user every scenario logs in as.
@@ -27,6 +28,8 @@ pub struct Fixture {
     pub server: Arc<ServerConfig>,
     /// The user's Ed25519 key, authorized on the server.
     pub user_key: Arc<PrivateKey>,
+    /// The only cipher (and MAC) offered, when pinned.
+    pub protection: Option<Protection>,
 }
 
 impl Default for Fixture {
@@ -37,11 +40,33 @@ impl Default for Fixture {
             client: Arc::new(ClientConfig::default()),
             server: Arc::new(ServerConfig::new(vec![host_key])),
             user_key: Arc::new(user_key),
+            protection: None,
         }
     }
 }
 
 impl Fixture {
+    /// Default configurations with only `protection` offered on both sides,
+    /// so the pair negotiates it.
+    pub fn pinned(protection: Protection) -> Self {
+        let mut fixture = Fixture::default();
+        let mut client = (*fixture.client).clone();
+        let mut server = (*fixture.server).clone();
+        for algorithms in [
+            &mut client.transport.algorithms,
+            &mut server.transport.algorithms,
+        ] {
+            algorithms.cipher = vec![protection.cipher.name().to_string()];
+            if let Some(mac) = protection.mac {
+                algorithms.mac = vec![mac.name().to_string()];
+            }
+        }
+        fixture.client = Arc::new(client);
+        fixture.server = Arc::new(server);
+        fixture.protection = Some(protection);
+        fixture
+    }
+
     /// The client application for this login.
     pub fn client_app(&self, login: LoginKind, sessions: usize, command: &[u8]) -> BenchClient {
         let login = match login {
@@ -114,6 +139,13 @@ impl Connected {
         );
         assert_eq!(client.ready.len(), sessions, "not every exec confirmed");
         assert_eq!(server.exec_channels.len(), sessions);
+        if let Some(p) = fixture.protection {
+            let negotiated = client.negotiated.as_ref().expect("a key exchange happened");
+            assert_eq!(negotiated.cipher_s2c, p.cipher.name());
+            if let Some(mac) = p.mac {
+                assert_eq!(negotiated.mac_s2c, mac.name());
+            }
+        }
         Connected {
             pair,
             client,
