@@ -1,0 +1,269 @@
+//! `conch` against `conchd`, both as the built binaries, on loopback.
+
+mod common;
+
+use common::{openssh_finds, Conch, Conchd, PASSWORD};
+use conch_interop::known_hosts::host_pattern;
+use conch_interop::{free_port, KeyPair, KeyType, SshAgent, TestDir};
+
+#[test]
+fn exec_reports_output_and_exit_status() {
+    let server = Conchd::start(false);
+    let out = server.conch().run("echo hello; exit 7", "");
+    out.assert_code(7);
+    assert_eq!(out.stdout_text(), "hello\n");
+    let out = server.conch().run("true", "");
+    out.assert_success();
+}
+
+#[test]
+fn command_words_are_joined_like_ssh() {
+    let server = Conchd::start(false);
+    // Like ssh: options may follow the host; the words after it are joined
+    // with spaces and the remote shell splits them again.
+    let out = server
+        .conch()
+        .run_words(&["-o", "BatchMode=yes", "printf", "%s,", "a", "b  c"], "");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "a,b,c,");
+}
+
+#[test]
+fn stdin_goes_through_cat_and_its_end_is_eof() {
+    let server = Conchd::start(false);
+    let input: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let out = server.conch().run("cat", input.clone());
+    out.assert_success();
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(out.stdout == input, "cat's output differs from the input");
+    // -n: stdin is not read; the command sees EOF at once.
+    let out = server.conch().arg("-n").run("wc -c", "ignored");
+    out.assert_success();
+    assert_eq!(out.stdout_text().trim(), "0");
+}
+
+#[test]
+fn stderr_is_kept_apart() {
+    let server = Conchd::start(false);
+    let out = server
+        .conch()
+        .run("echo to-stdout; echo to-stderr >&2; exit 3", "");
+    out.assert_code(3);
+    assert_eq!(out.stdout_text(), "to-stdout\n");
+    assert_eq!(out.stderr_text(), "to-stderr\n");
+}
+
+#[test]
+fn a_signal_gives_128_plus_its_number() {
+    let server = Conchd::start(false);
+    server
+        .conch()
+        .run("kill -TERM $$", "")
+        .assert_code(128 + 15);
+    server.conch().run("kill -KILL $$", "").assert_code(128 + 9);
+}
+
+#[test]
+fn refused_connection_is_255_with_openssh_wording() {
+    let port = free_port();
+    let out = Conch::new(port).run("true", "");
+    out.assert_code(255);
+    let expected = format!("connect to host 127.0.0.1 port {port}: Connection refused");
+    assert!(out.stderr_text().contains(&expected), "{out}");
+}
+
+#[test]
+fn changed_host_key_is_255_naming_file_and_line() {
+    let server = Conchd::start(false);
+    let dir = TestDir::new("changed");
+    let other = KeyPair::generate(&dir, "other", KeyType::Ed25519, None);
+    let known_hosts = dir.write(
+        "known_hosts",
+        format!(
+            "# first line\n{}\n",
+            other.known_hosts_line(&host_pattern(server.port()))
+        ),
+    );
+    // Even accept-new (and "no") never accept a changed key.
+    let out = Conch::new(server.port())
+        .known_hosts(&known_hosts)
+        .option("StrictHostKeyChecking=no")
+        .arg("-i")
+        .arg(server.user_key.private_path.to_str().unwrap())
+        .run("echo should-not-run", "");
+    out.assert_code(255);
+    let stderr = out.stderr_text();
+    assert!(
+        stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{out}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "Offending ED25519 key in {}:2",
+            known_hosts.display()
+        )),
+        "{out}"
+    );
+    assert!(stderr.contains(&server.host_key.fingerprint()), "{out}");
+    assert!(stderr.contains("Host key verification failed."), "{out}");
+    assert!(out.stdout.is_empty());
+    // The file is as it was.
+    assert_eq!(
+        std::fs::read_to_string(&known_hosts)
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn unknown_host_strict_or_batch_ask_is_refused_and_accept_new_saves_hashed() {
+    let server = Conchd::start(false);
+    let dir = TestDir::new("accept-new");
+    let known_hosts = dir.join("sub/known_hosts");
+    let key = server.user_key.private_path.to_str().unwrap().to_string();
+
+    for strict in ["yes", "ask"] {
+        let out = Conch::new(server.port())
+            .known_hosts(&known_hosts)
+            .option(&format!("StrictHostKeyChecking={strict}"))
+            .arg("-i")
+            .arg(&key)
+            .run("true", "");
+        out.assert_code(255);
+        assert!(
+            out.stderr_text().contains("Host key verification failed."),
+            "{out}"
+        );
+        assert!(!known_hosts.exists(), "nothing saved for {strict}");
+    }
+
+    let out = Conch::new(server.port())
+        .known_hosts(&known_hosts)
+        .option("StrictHostKeyChecking=accept-new")
+        .arg("-i")
+        .arg(&key)
+        .run("echo first", "");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "first\n");
+    let expected = format!(
+        "Warning: Permanently added '{}' (ED25519) to the list of known hosts.",
+        host_pattern(server.port())
+    );
+    assert!(out.stderr_text().contains(&expected), "{out}");
+    let text = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(text.starts_with("|1|"), "saved hashed: {text}");
+    let found = openssh_finds(&known_hosts, &host_pattern(server.port()));
+    assert_eq!(
+        found.len(),
+        1,
+        "ssh-keygen -F finds the saved entry: {text}"
+    );
+    assert!(found[0].contains(server.host_key.public_base64()));
+
+    // Now known: strict checking lets it in, and nothing more is written.
+    let out = Conch::new(server.port())
+        .known_hosts(&known_hosts)
+        .option("StrictHostKeyChecking=yes")
+        .arg("-i")
+        .arg(&key)
+        .run("echo again", "");
+    out.assert_success();
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), text);
+}
+
+#[test]
+fn failed_authentication_is_255_with_the_methods() {
+    let server = Conchd::start(false);
+    let dir = TestDir::new("stranger");
+    let stranger = KeyPair::generate(&dir, "stranger", KeyType::Ed25519, None);
+    let out = Conch::new(server.port())
+        .known_hosts(&server.known_hosts())
+        .arg("-l")
+        .arg("alice")
+        .arg("-i")
+        .arg(stranger.private_path.to_str().unwrap())
+        .run("true", "");
+    out.assert_code(255);
+    assert!(
+        out.stderr_text()
+            .contains("alice@127.0.0.1: Permission denied (publickey)."),
+        "{out}"
+    );
+}
+
+#[test]
+fn password_from_the_environment() {
+    let server = Conchd::start(true);
+    let ok = Conch::new(server.port())
+        .known_hosts(&server.known_hosts())
+        .arg("--password-env")
+        .arg("CONCH_TEST_PASSWORD")
+        .env("CONCH_TEST_PASSWORD", PASSWORD)
+        .run("echo in", "");
+    ok.assert_success();
+    assert_eq!(ok.stdout_text(), "in\n");
+    assert!(server.process.log().contains("Accepted password for"));
+
+    let wrong = Conch::new(server.port())
+        .known_hosts(&server.known_hosts())
+        .arg("--password-env")
+        .arg("CONCH_TEST_PASSWORD")
+        .env("CONCH_TEST_PASSWORD", "wrong")
+        .run("echo in", "");
+    wrong.assert_code(255);
+    assert!(
+        wrong
+            .stderr_text()
+            .contains("Permission denied (publickey,password,keyboard-interactive)."),
+        "{wrong}"
+    );
+}
+
+#[test]
+fn keys_from_a_real_ssh_agent() {
+    let server = Conchd::start(false);
+    let agent = SshAgent::start();
+    agent.add(&server.user_key);
+    let (var, socket) = agent.env();
+    let out = Conch::new(server.port())
+        .known_hosts(&server.known_hosts())
+        .env(var, socket.to_str().unwrap())
+        .run("echo via-agent", "");
+    // Conch::new passes --no-agent; run again without it.
+    out.assert_code(255);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_conch"));
+    command
+        .args([
+            "-F",
+            "none",
+            "-o",
+            "BatchMode=yes",
+            "-p",
+            &server.port().to_string(),
+        ])
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            server.known_hosts().display()
+        ))
+        .env("HOME", "/nonexistent/conch-test-home")
+        .env(var, socket)
+        .args(["127.0.0.1", "echo via-agent"]);
+    let out = conch_interop::run_bounded(
+        &mut command,
+        conch_interop::Input::Null,
+        common::RUN_TIMEOUT,
+    );
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "via-agent\n");
+    assert!(server.process.log().contains("Accepted publickey for"));
+
+    // An agent that is not there is no obstacle: the -i key still works.
+    let out = server
+        .conch()
+        .env(var, "/nonexistent/agent.sock")
+        .run("echo no-agent", "");
+    out.assert_success();
+}
