@@ -8,7 +8,9 @@ mod common;
 use common::*;
 use conch_core::config::AlgorithmPreferences;
 use conch_core::crypto::CryptoProvider;
-use conch_core::{DisconnectReason, Error, Event, NegotiatedAlgorithms, PeerMisbehaved};
+use conch_core::{
+    DisconnectReason, Error, Event, NegotiatedAlgorithms, PeerMisbehaved, PrivateKey, PublicKey,
+};
 
 fn defaults() -> AlgorithmPreferences {
     AlgorithmPreferences::defaults_for(&CryptoProvider::default())
@@ -120,22 +122,84 @@ fn every_cipher_and_mac_works() {
     }
 }
 
+/// Host keys made by `ssh-keygen` (see `fixtures/host_keys/README.md`),
+/// each with its `.pub` line.
+const FIXTURE_HOST_KEYS: &[(&str, &str, &str)] = &[
+    (
+        "ecdsa_p256",
+        include_str!("fixtures/host_keys/ecdsa_p256"),
+        include_str!("fixtures/host_keys/ecdsa_p256.pub"),
+    ),
+    (
+        "ecdsa_p384",
+        include_str!("fixtures/host_keys/ecdsa_p384"),
+        include_str!("fixtures/host_keys/ecdsa_p384.pub"),
+    ),
+    (
+        "ecdsa_p521",
+        include_str!("fixtures/host_keys/ecdsa_p521"),
+        include_str!("fixtures/host_keys/ecdsa_p521.pub"),
+    ),
+    (
+        "rsa_3072",
+        include_str!("fixtures/host_keys/rsa_3072"),
+        include_str!("fixtures/host_keys/rsa_3072.pub"),
+    ),
+];
+
+fn all_host_keys() -> Vec<PrivateKey> {
+    let mut keys = vec![host_key()];
+    for (name, private, public) in FIXTURE_HOST_KEYS {
+        let key = PrivateKey::from_openssh(private.as_bytes(), None)
+            .unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+        let expected =
+            PublicKey::from_openssh(public).unwrap_or_else(|e| panic!("fixture {name}.pub: {e}"));
+        assert_eq!(key.public_key(), &expected, "{name}: public half differs");
+        keys.push(key);
+    }
+    keys
+}
+
 #[test]
-fn every_host_key_algorithm_for_ed25519_works() {
-    let key = host_key();
+fn every_host_key_algorithm_works() {
+    let keys = all_host_keys();
     let prefs = defaults();
-    let usable: Vec<&String> = prefs
-        .host_key
-        .iter()
-        .filter(|a| {
-            key.public_key()
-                .signature_algorithms()
-                .contains(&a.as_str())
-        })
-        .collect();
-    assert!(!usable.is_empty());
-    for alg in usable {
-        let n = session_with(|p| p.host_key = vec![alg.clone()], alg);
-        assert_eq!(&n.host_key, alg);
+    assert!(!prefs.host_key.is_empty());
+    for alg in &prefs.host_key {
+        let holder = keys
+            .iter()
+            .find(|k| {
+                k.public_key()
+                    .signature_algorithms()
+                    .contains(&alg.as_str())
+            })
+            .unwrap_or_else(|| panic!("no fixture key can sign {alg}"));
+        let mut client = client_config();
+        client.transport.algorithms.host_key = vec![alg.clone()];
+        let mut server = server_config();
+        // The server holds every key; the client's single choice decides.
+        server.host_keys = keys.clone();
+        let mut pair = Pair::with_configs(client, server);
+        pair.connect();
+        assert_eq!(
+            pair.client_app.host_keys_seen,
+            vec![holder.public_key().clone()],
+            "{alg}: the host key shown is the one that signs {alg}"
+        );
+        let negotiated = pair
+            .client
+            .log
+            .iter()
+            .find_map(|e| match e {
+                Event::KeyExchangeDone { algorithms, .. } => Some(algorithms.host_key.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(&negotiated, alg);
+        // A re-exchange proves the same key again.
+        pair.client.conn.rekey().unwrap();
+        pair.drive();
+        assert_eq!(pair.client.rekeys(), 1, "{alg}");
+        pair.assert_alive();
     }
 }
