@@ -203,3 +203,42 @@ fn every_host_key_algorithm_works() {
         pair.assert_alive();
     }
 }
+
+#[test]
+fn every_user_key_type_logs_in_with_publickey() {
+    for user_key in all_host_keys() {
+        let what = user_key.public_key().algorithm();
+        let mut pair = Pair::new();
+        pair.server_app.authorized_keys = vec![user_key.public_key().clone()];
+        pair.handshake();
+        pair.client
+            .conn
+            .auth_publickey(USER, user_key.public_key())
+            .unwrap();
+        pair.drive();
+        let (algorithm, data) = pair
+            .client
+            .log
+            .iter()
+            .find_map(|e| match e {
+                Event::AuthSignatureNeeded {
+                    algorithm, data, ..
+                } => Some((algorithm.clone(), data.clone())),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{what}: no signature request: {:#?}", pair.client.log));
+        assert!(
+            user_key
+                .public_key()
+                .signature_algorithms()
+                .contains(&algorithm.as_str()),
+            "{what}: asked to sign with {algorithm}"
+        );
+        // RFC 8332: with server-sig-algs offering SHA-2, never SHA-1 RSA.
+        assert_ne!(algorithm, "ssh-rsa", "{what}");
+        let sig = user_key.sign(&algorithm, &data).unwrap();
+        pair.client.conn.auth_signature(&sig).unwrap();
+        pair.drive();
+        pair.assert_authenticated();
+    }
+}
