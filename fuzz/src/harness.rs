@@ -1,0 +1,862 @@
+//! The fuzzing harnesses, one public function per target, plus what they
+//! share: a "null" crypto provider and a driver that plays the application
+//! side of a [`Connection`] from the fuzz input.
+//!
+//! This file only uses `conch-core`'s public API and `rand_chacha`, so it is
+//! compiled both by the fuzz crate and, through `#[path]`, by
+//! `core/tests/hostile_regressions.rs`, which replays every committed crash
+//! input with the very code that found it.
+//!
+//! # The null crypto provider
+//!
+//! Random bytes never get past a real key exchange: the fuzzer would have to
+//! forge an ed25519 signature and then AES-GCM tags. The provider in
+//! [`null_crypto`] implements the core's public crypto traits with
+//! algorithms that do nothing: a key exchange whose shared secret is a
+//! constant, a host key "signature" that always verifies, and a cipher that
+//! leaves packets in the clear with no MAC. Both ends must negotiate it, so
+//! it can never be picked by a real peer, and it is compiled only here (the
+//! fuzz crate and the regression test), never into the library.
+//!
+//! # Input format of the connection targets
+//!
+//! The input is a sequence of records. A record starting with a byte below
+//! [`ACT_BASE`] is `Feed`: a little-endian `u16` length and that many bytes
+//! for `handle_input` (cut short at the end of the input). A byte at or
+//! above it is `Act`: one argument byte, and an application call chosen by
+//! the first byte (open a channel, send data, re-key, let time pass...).
+//! Events are answered by the driver as an application would, steered by a
+//! policy byte the input can change, so the fuzzer reaches authentication
+//! decisions, channel opens, requests and data flow.
+#![allow(clippy::disallowed_methods)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conch_core::agent::{FrameDecoder, Request, Response};
+use conch_core::known_hosts::{KnownHosts, Verdict};
+use conch_core::{
+    AlgorithmPreferences, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest,
+    ClientConfig, Connection, Error, Event, PrivateKey, Prompt, PublicKey, ServerConfig,
+    TransportConfig, WindowSize,
+};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+/// Record bytes at or above this are application calls; below, input.
+pub const ACT_BASE: u8 = 0xc0;
+
+/// The identification line the decoder target pretends to have received.
+pub const PEER_IDENT: &[u8] = b"SSH-2.0-OpenSSH_9.6\r\n";
+
+// ----------------------------------------------------------------------
+// Null crypto
+// ----------------------------------------------------------------------
+
+/// Algorithms that do nothing, for fuzzing only.
+pub mod null_crypto {
+    use conch_core::cipher::{NoneOpener, NoneSealer};
+    use conch_core::crypto::{
+        CipherAlgorithm, CryptoProvider, HashAlgorithm, KexAlgorithm, KexEphemeral, KexError,
+        MacKey, PacketOpener, PacketSealer, SharedSecret, SignatureAlgorithm,
+    };
+    use conch_core::keys::{KeyError, PrivateKey, PublicKey};
+    use conch_core::wire::Encode;
+    use rand_core::CryptoRngCore;
+
+    /// A key exchange whose public values are constant and whose shared
+    /// secret is 1, whatever the peer sends.
+    #[derive(Debug)]
+    pub struct NullKex;
+
+    /// Our half of a [`NullKex`].
+    #[derive(Debug)]
+    pub struct NullEphemeral;
+
+    /// The public value every null exchange sends.
+    pub const PUBLIC_VALUE: [u8; 32] = [0x42; 32];
+
+    impl KexAlgorithm for NullKex {
+        fn name(&self) -> &'static str {
+            "null-kex@fuzz.conch"
+        }
+        fn hash(&self) -> HashAlgorithm {
+            HashAlgorithm::Sha256
+        }
+        fn start(&self, _rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
+            Box::new(NullEphemeral)
+        }
+    }
+
+    impl KexEphemeral for NullEphemeral {
+        fn public_value(&self) -> &[u8] {
+            &PUBLIC_VALUE
+        }
+        fn agree(self: Box<Self>, _peer_public: &[u8]) -> Result<SharedSecret, KexError> {
+            Ok(SharedSecret::from_unsigned_be(&[1]))
+        }
+    }
+
+    /// A host key "signature" that is empty and always verifies.
+    #[derive(Debug)]
+    pub struct NullSignature;
+
+    impl SignatureAlgorithm for NullSignature {
+        fn name(&self) -> &'static str {
+            "null-sig@fuzz.conch"
+        }
+        fn supports_key(&self, _key: &PublicKey) -> bool {
+            true
+        }
+        fn sign(&self, _key: &PrivateKey, _data: &[u8]) -> Result<Vec<u8>, KeyError> {
+            let mut blob = Vec::new();
+            blob.put_str(self.name());
+            blob.put_string(b"");
+            Ok(blob)
+        }
+        fn verify(&self, _key: &PublicKey, _data: &[u8], _signature_blob: &[u8]) -> bool {
+            true
+        }
+    }
+
+    /// Packets in the clear, no MAC, block size 8 (the pre-NEWKEYS layout),
+    /// after NEWKEYS too.
+    #[derive(Debug)]
+    pub struct NullCipher;
+
+    impl CipherAlgorithm for NullCipher {
+        fn name(&self) -> &'static str {
+            "null-cipher@fuzz.conch"
+        }
+        fn key_len(&self) -> usize {
+            0
+        }
+        fn iv_len(&self) -> usize {
+            0
+        }
+        fn is_aead(&self) -> bool {
+            // No MAC to negotiate.
+            true
+        }
+        fn sealer(
+            &self,
+            _key: &[u8],
+            _iv: &[u8],
+            _mac: Option<Box<dyn MacKey>>,
+        ) -> Box<dyn PacketSealer> {
+            Box::new(NoneSealer)
+        }
+        fn opener(
+            &self,
+            _key: &[u8],
+            _iv: &[u8],
+            _mac: Option<Box<dyn MacKey>>,
+        ) -> Box<dyn PacketOpener> {
+            Box::new(NoneOpener)
+        }
+    }
+
+    /// The null algorithms.
+    pub static NULL_KEX: NullKex = NullKex;
+    /// The null signature.
+    pub static NULL_SIGNATURE: NullSignature = NullSignature;
+    /// The null cipher.
+    pub static NULL_CIPHER: NullCipher = NullCipher;
+
+    /// A provider with nothing but the null algorithms.
+    pub fn provider() -> CryptoProvider {
+        CryptoProvider {
+            kex: vec![&NULL_KEX],
+            signature: vec![&NULL_SIGNATURE],
+            cipher: vec![&NULL_CIPHER],
+            mac: vec![],
+        }
+    }
+}
+
+/// Transport settings using the null provider.
+pub fn null_transport() -> TransportConfig {
+    let crypto = Arc::new(null_crypto::provider());
+    TransportConfig {
+        algorithms: AlgorithmPreferences::defaults_for(&crypto),
+        crypto,
+        ..TransportConfig::default()
+    }
+}
+
+/// A client configuration with the null provider.
+pub fn null_client_config() -> ClientConfig {
+    ClientConfig {
+        transport: null_transport(),
+        ..ClientConfig::default()
+    }
+}
+
+/// A server configuration with the null provider and an ed25519 host key.
+pub fn null_server_config() -> ServerConfig {
+    let mut c = ServerConfig::new(vec![key(1)]);
+    c.transport = null_transport();
+    c
+}
+
+fn key(seed: u64) -> PrivateKey {
+    PrivateKey::generate_ed25519(&mut ChaCha20Rng::seed_from_u64(seed))
+}
+
+fn base_instant() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+// ----------------------------------------------------------------------
+// Records
+// ----------------------------------------------------------------------
+
+/// One record of a connection target's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record<'a> {
+    /// Bytes from the peer.
+    Feed(&'a [u8]),
+    /// An application call: which, and its argument.
+    Act(u8, u8),
+}
+
+/// Splits a connection target's input into records.
+pub fn records(mut data: &[u8]) -> Vec<Record<'_>> {
+    let mut out = Vec::new();
+    while let Some((&op, rest)) = data.split_first() {
+        if op >= ACT_BASE {
+            let arg = rest.first().copied().unwrap_or(0);
+            out.push(Record::Act(op - ACT_BASE, arg));
+            data = rest.get(1..).unwrap_or_default();
+        } else {
+            let len = match rest {
+                [a, b, ..] => usize::from(u16::from_le_bytes([*a, *b])),
+                _ => 0,
+            };
+            let body = rest.get(2..).unwrap_or_default();
+            let (feed, rest) = body.split_at(len.min(body.len()));
+            out.push(Record::Feed(feed));
+            data = rest;
+        }
+    }
+    out
+}
+
+/// `bytes` as `Feed` records (in pieces of at most 65535 bytes).
+pub fn encode_feed(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    for piece in bytes.chunks(usize::from(u16::MAX)) {
+        out.push(0);
+        out.extend_from_slice(&(piece.len() as u16).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
+/// An `Act` record.
+pub fn encode_act(op: u8, arg: u8) -> [u8; 2] {
+    [ACT_BASE + op, arg]
+}
+
+/// The application calls an `Act` record can make (its first byte minus
+/// [`ACT_BASE`], modulo the count).
+pub mod act {
+    /// Let `arg` seconds pass and fire the timer.
+    pub const TICK: u8 = 0;
+    /// Replace the policy byte that steers the answers to events.
+    pub const POLICY: u8 = 1;
+    /// Open a session channel.
+    pub const OPEN_SESSION: u8 = 2;
+    /// Send `arg * 97` bytes on the newest channel.
+    pub const SEND: u8 = 3;
+    /// Send EOF on the newest channel.
+    pub const EOF: u8 = 4;
+    /// Close the newest channel.
+    pub const CLOSE: u8 = 5;
+    /// A channel request on the newest channel (`arg` picks which).
+    pub const REQUEST: u8 = 6;
+    /// A global request with want-reply.
+    pub const GLOBAL: u8 = 7;
+    /// Start a re-exchange.
+    pub const REKEY: u8 = 8;
+    /// The socket reached EOF.
+    pub const SOCKET_EOF: u8 = 9;
+    /// The application disconnects.
+    pub const DISCONNECT: u8 = 10;
+    /// Consume every byte received and not yet consumed.
+    pub const CONSUME: u8 = 11;
+    /// Client: try an authentication method (`arg` picks which).
+    pub const AUTH: u8 = 12;
+    /// Open a direct-tcpip channel.
+    pub const DIRECT_TCPIP: u8 = 13;
+    /// Send `arg * 97` bytes of stderr on the newest channel.
+    pub const SEND_STDERR: u8 = 14;
+    /// The socket stops (or resumes) taking bytes: a stalled peer.
+    pub const STALL: u8 = 15;
+    /// How many there are.
+    pub const COUNT: u8 = 16;
+}
+
+// ----------------------------------------------------------------------
+// The driver: the application side of a Connection
+// ----------------------------------------------------------------------
+
+/// Plays the application and the socket for one [`Connection`], checking
+/// the loop contract's promises as it goes (it panics when one is broken,
+/// which the fuzzer reports).
+pub struct Driver {
+    /// The connection.
+    pub conn: Connection,
+    now: Instant,
+    policy: u8,
+    channels: Vec<ChannelId>,
+    /// Received bytes not yet consumed, per channel.
+    unconsumed: Vec<(ChannelId, usize)>,
+    user_key: PrivateKey,
+    auth_tries: u32,
+    disconnected: bool,
+    /// Everything the connection transmitted.
+    pub transmitted: Vec<u8>,
+    /// Whether to keep `transmitted` (the corpus generator reads it).
+    keep_transmitted: bool,
+    /// The socket takes nothing.
+    stalled: bool,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("conn", &self.conn)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most bytes the transmit buffer may hold: what `send_data` can queue
+/// (the send buffer limit and a packet's worth over it) plus the replies
+/// a fuzz input can provoke, which are far fewer than this.
+const TRANSMIT_BOUND: usize = 4 << 20;
+
+impl Driver {
+    /// A client; `keep` keeps what it transmits in [`Driver::transmitted`].
+    pub fn client(config: ClientConfig, keep: bool) -> Self {
+        let conn = Connection::client(
+            Arc::new(config),
+            Box::new(ChaCha20Rng::seed_from_u64(11)),
+            base_instant(),
+        );
+        Self::new(conn, keep)
+    }
+
+    /// A server; `keep` as for [`Driver::client`].
+    pub fn server(config: ServerConfig, keep: bool) -> Self {
+        let conn = Connection::server(
+            Arc::new(config),
+            Box::new(ChaCha20Rng::seed_from_u64(12)),
+            base_instant(),
+        );
+        Self::new(conn, keep)
+    }
+
+    fn new(conn: Connection, keep_transmitted: bool) -> Self {
+        let mut d = Driver {
+            conn,
+            now: base_instant(),
+            policy: 0,
+            channels: Vec::new(),
+            unconsumed: Vec::new(),
+            user_key: key(2),
+            auth_tries: 0,
+            disconnected: false,
+            transmitted: Vec::new(),
+            keep_transmitted,
+            stalled: false,
+        };
+        let now = d.now;
+        let r = d.conn.handle_timeout(now);
+        d.after(r);
+        d
+    }
+
+    /// A one-line account of how far the connection got.
+    pub fn summary(&self) -> String {
+        format!(
+            "authenticated {}, channels {:?}, error {:?}",
+            self.conn.is_authenticated(),
+            self.channels,
+            self.conn.error()
+        )
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_done(&self) -> bool {
+        self.disconnected
+    }
+
+    /// Runs one record.
+    pub fn run(&mut self, record: Record<'_>) {
+        match record {
+            Record::Feed(bytes) => self.feed(bytes),
+            Record::Act(op, arg) => self.act(op, arg),
+        }
+    }
+
+    /// Feeds bytes from the peer.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let before = self.conn.error().cloned();
+        let r = self.conn.handle_input(self.now, bytes);
+        if let Some(e) = before {
+            // Fatal errors are sticky.
+            assert_eq!(r.as_ref().err(), Some(&e), "sticky error changed");
+        }
+        self.after(r);
+    }
+
+    /// Makes the application call `op` with `arg`.
+    pub fn act(&mut self, op: u8, arg: u8) {
+        let last = self.channels.last().copied().unwrap_or(ChannelId(0));
+        let data = |n: u8| vec![0x5a; usize::from(n) * 97];
+        // `ApiMisuse` refusals are expected (the fuzzer calls at random);
+        // only fatal errors matter, and `after` checks them.
+        let r: Result<(), Error> = match op % act::COUNT {
+            act::TICK => {
+                self.now += Duration::from_secs(u64::from(arg));
+                self.conn.handle_timeout(self.now)
+            }
+            act::POLICY => {
+                self.policy = arg;
+                Ok(())
+            }
+            act::OPEN_SESSION => self.conn.open_session().map(|id| self.channels.push(id)),
+            act::SEND => self.conn.send_data(last, &data(arg)).map(drop),
+            act::EOF => self.conn.send_eof(last),
+            act::CLOSE => self.conn.close_channel(last),
+            act::REQUEST => {
+                let request = match arg % 5 {
+                    0 => ChannelRequest::Exec {
+                        command: b"echo hello".to_vec(),
+                    },
+                    1 => ChannelRequest::Shell,
+                    2 => ChannelRequest::PtyReq {
+                        term: "xterm".into(),
+                        size: WindowSize {
+                            cols: 80,
+                            rows: 24,
+                            width_px: 0,
+                            height_px: 0,
+                        },
+                        modes: Vec::new(),
+                    },
+                    3 => ChannelRequest::Env {
+                        name: "LANG".into(),
+                        value: "C".into(),
+                    },
+                    _ => ChannelRequest::ExitStatus { code: 3 },
+                };
+                self.conn.channel_request(last, &request, arg & 0x80 != 0)
+            }
+            act::GLOBAL => self
+                .conn
+                .global_request("tcpip-forward", &[0, 0, 0, 0, 0, 0, 0, 0], true),
+            act::REKEY => self.conn.rekey(),
+            act::SOCKET_EOF => {
+                self.conn.handle_eof(self.now);
+                Ok(())
+            }
+            act::DISCONNECT => {
+                self.conn.disconnect("fuzz");
+                Ok(())
+            }
+            act::CONSUME => {
+                for (ch, n) in std::mem::take(&mut self.unconsumed) {
+                    let _ = self.conn.consume(ch, n);
+                }
+                Ok(())
+            }
+            act::AUTH => self.try_auth(arg),
+            act::DIRECT_TCPIP => self
+                .conn
+                .open_direct_tcpip("localhost", 80, "127.0.0.1", 4000)
+                .map(|id| self.channels.push(id)),
+            act::SEND_STDERR => self.conn.send_extended_data(last, 1, &data(arg)).map(drop),
+            _ => {
+                // STALL: the transmit buffer is left to grow meanwhile.
+                self.stalled = !self.stalled;
+                Ok(())
+            }
+        };
+        self.after(r);
+    }
+
+    /// Client: tries the method `arg` picks.
+    fn try_auth(&mut self, arg: u8) -> Result<(), Error> {
+        self.auth_tries += 1;
+        match arg % 4 {
+            0 => self.conn.auth_password("fuzz", "password"),
+            1 => {
+                let public = self.user_key.public_key().clone();
+                self.conn.auth_publickey("fuzz", &public)
+            }
+            2 => self.conn.auth_keyboard_interactive("fuzz", ""),
+            _ => self.conn.auth_none("fuzz"),
+        }
+    }
+
+    /// Checks an input or call result, answers events, moves the transmit
+    /// buffer to the "socket".
+    fn after(&mut self, r: Result<(), Error>) {
+        if let Err(e) = &r {
+            if !matches!(e, Error::ApiMisuse(_)) {
+                assert_eq!(self.conn.error(), Some(e), "a fatal error is recorded");
+            }
+        }
+        for _ in 0..10_000 {
+            let mut progress = false;
+            while let Some(event) = self.conn.poll_event() {
+                progress = true;
+                assert!(!self.disconnected, "event after Disconnected: {event:?}");
+                self.answer(event);
+            }
+            if let Some(t) = self.conn.poll_transmit().filter(|_| !self.stalled) {
+                progress = true;
+                assert!(
+                    t.len() <= TRANSMIT_BOUND,
+                    "transmit buffer of {} bytes",
+                    t.len()
+                );
+                let n = t.len();
+                if self.keep_transmitted {
+                    self.transmitted.extend_from_slice(t);
+                }
+                self.conn.consume_transmit(n);
+            }
+            if !progress {
+                break;
+            }
+        }
+        if let Some(t) = self.conn.poll_transmit() {
+            assert!(
+                t.len() <= TRANSMIT_BOUND,
+                "transmit buffer of {} bytes",
+                t.len()
+            );
+        }
+        if let Some(e) = self.conn.error().filter(|_| !self.stalled) {
+            // The end: the DISCONNECT is out, nothing more is asked of us.
+            assert!(self.conn.is_closed(), "closed once drained after {e}");
+            assert_eq!(self.conn.poll_timeout(), None);
+        }
+        if self.disconnected {
+            assert!(self.conn.error().is_some(), "Disconnected without an error");
+        }
+    }
+
+    /// Answers one event as an application steered by the policy byte.
+    fn answer(&mut self, event: Event) {
+        let p = self.policy;
+        let _ = match event {
+            Event::HostKey { .. } => self.conn.accept_host_key(),
+            Event::UserauthReady => self.try_auth(p),
+            Event::AuthFailure { .. } if self.auth_tries < 8 => {
+                self.try_auth(p.wrapping_add(self.auth_tries as u8))
+            }
+            Event::AuthSignatureNeeded {
+                algorithm, data, ..
+            } => match self.user_key.sign(&algorithm, &data) {
+                Ok(sig) => self.conn.auth_signature(&sig),
+                Err(_) => Ok(()),
+            },
+            Event::AuthInfoRequest { prompts, .. } => {
+                let answers = vec!["123456".to_string(); prompts.len()];
+                self.conn.auth_info_response(&answers)
+            }
+            Event::AuthPasswordChange { .. } => self.conn.auth_change_password("old", "new"),
+            Event::AuthRequest { .. } => {
+                let decision = match (p >> 5) % 5 {
+                    0 => AuthDecision::Accept,
+                    1 => AuthDecision::Reject,
+                    2 => AuthDecision::Partial {
+                        methods: vec!["password".into(), "keyboard-interactive".into()],
+                    },
+                    3 => AuthDecision::InfoRequest {
+                        name: "n".into(),
+                        instruction: "i".into(),
+                        prompts: vec![Prompt {
+                            prompt: "Code: ".into(),
+                            echo: false,
+                        }],
+                    },
+                    _ => AuthDecision::ChangePassword {
+                        prompt: "expired".into(),
+                    },
+                };
+                match self.conn.auth_decision(decision) {
+                    // A decision that does not fit the attempt: accept.
+                    Err(Error::ApiMisuse(_)) => self.conn.auth_decision(AuthDecision::Accept),
+                    r => r,
+                }
+            }
+            Event::ChannelOpenRequest { channel, .. } => {
+                if p & 0x02 == 0 {
+                    self.channels.push(channel);
+                    self.conn.accept_channel(channel)
+                } else {
+                    self.conn
+                        .reject_channel(channel, ChannelOpenFailure::AdministrativelyProhibited, "no")
+                }
+            }
+            Event::ChannelRequest {
+                channel,
+                want_reply: true,
+                ..
+            } => self.conn.channel_reply(channel, p & 0x04 == 0),
+            Event::GlobalRequest {
+                want_reply: true, ..
+            } => self.conn.global_reply(p & 0x08 == 0, &[]),
+            Event::Data { channel, data } | Event::ExtendedData { channel, data, .. } => {
+                if p & 0x10 == 0 {
+                    self.conn.consume(channel, data.len())
+                } else {
+                    self.unconsumed.push((channel, data.len()));
+                    Ok(())
+                }
+            }
+            Event::ChannelClosed { channel } => {
+                self.channels.retain(|c| *c != channel);
+                Ok(())
+            }
+            Event::Disconnected { .. } => {
+                self.disconnected = true;
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+    }
+}
+
+// ----------------------------------------------------------------------
+// The targets
+// ----------------------------------------------------------------------
+
+/// Runs the records of `data` on `driver`; returns it for inspection.
+pub fn run_records(mut driver: Driver, data: &[u8]) -> Driver {
+    for record in records(data) {
+        if driver.is_done() {
+            break;
+        }
+        driver.run(record);
+    }
+    driver
+}
+
+/// A client [`Connection`] (null crypto) fed the records of `data` as the
+/// server's side of the conversation.
+pub fn client_connection(data: &[u8]) {
+    drop(run_records(Driver::client(null_client_config(), false), data));
+}
+
+/// A server [`Connection`] (null crypto) fed the records of `data` as the
+/// client's side; authentication decisions and channel answers come from
+/// the policy byte the records set.
+pub fn server_connection(data: &[u8]) {
+    drop(run_records(Driver::server(null_server_config(), false), data));
+}
+
+/// The binary packet decoder and the key exchange messages with the real
+/// algorithms: a client that has received an identification line is fed
+/// `data[1..]` in pieces of `data[0] % 64 + 1` bytes (so the fuzzer tries
+/// every split of a packet).
+pub fn packet_decoder(data: &[u8]) {
+    drop(packet_decoder_driver(data));
+}
+
+/// [`packet_decoder`], returning the driver for inspection.
+pub fn packet_decoder_driver(data: &[u8]) -> Driver {
+    let mut driver = Driver::client(ClientConfig::default(), false);
+    driver.feed(PEER_IDENT);
+    let Some((&split, stream)) = data.split_first() else {
+        return driver;
+    };
+    for piece in stream.chunks(usize::from(split % 64) + 1) {
+        if driver.is_done() {
+            break;
+        }
+        driver.feed(piece);
+    }
+    driver
+}
+
+/// The known_hosts parser: `parse` then `to_text` gives the text back, and
+/// looking up, adding and re-reading never panics and agree.
+pub fn known_hosts(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let file = KnownHosts::parse(&text);
+    assert_eq!(file.to_text(), text, "to_text round trip");
+    let _ = file.invalid_lines();
+    let key = key(3).public_key().clone();
+    // Names from the file itself, so lookups hit its patterns.
+    let mut names: Vec<String> = text
+        .lines()
+        .take(8)
+        .filter_map(|l| l.split_whitespace().next())
+        .flat_map(|f| f.split(',').map(|s| s.trim_start_matches('!').to_string()))
+        .collect();
+    names.push("example.com".into());
+    let ip = "192.0.2.1".parse().ok();
+    for name in names.iter().take(16) {
+        for port in [22, 2222] {
+            let _ = file.check(name, port, ip, &key);
+            let _ = file.host_keys(name, port);
+            let _ = file.cert_authorities(name, port);
+            for entry in file.entries() {
+                let _ = (entry.key(), entry.comment(), entry.matches_name(name));
+            }
+            // Whatever the file says, a key added is then known (unless
+            // the file revokes it or the name cannot be recorded).
+            let mut grown = file.clone();
+            let mut rng = ChaCha20Rng::seed_from_u64(4);
+            if let Ok(Some(appended)) = grown.add(name, port, &key, port == 22, &mut rng) {
+                let reread = KnownHosts::parse(&format!("{text}{appended}"));
+                assert_eq!(reread, grown, "added text re-reads as the same file");
+                let verdict = grown.check(name, port, None, &key);
+                assert!(
+                    matches!(verdict, Verdict::Known { .. } | Verdict::Revoked { .. }),
+                    "after add: {verdict:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The private and public key parsers. A key that parses writes out in a
+/// form that parses back to the same key.
+pub fn private_key(data: &[u8]) {
+    if let Ok(k) = PrivateKey::from_openssh(data, None) {
+        let public = k.public_key().clone();
+        if let Ok(text) = k.to_openssh() {
+            let again = PrivateKey::from_openssh(text.as_bytes(), None).expect("re-read");
+            assert_eq!(again.public_key(), &public);
+        }
+        let line = public.to_openssh();
+        assert_eq!(PublicKey::from_openssh(&line).ok().as_ref(), Some(&public));
+    }
+    // (No passphrase is tried: the bcrypt rounds come from the file, and a
+    // file may ask for billions; that is the user's own file, not a peer.)
+    if let Ok(k) = PublicKey::from_blob(data) {
+        assert_eq!(k.blob(), data);
+        let _ = (k.algorithm(), k.fingerprint(), k.to_openssh());
+        let _ = k.verify("ssh-ed25519", b"data", data);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(k) = PublicKey::from_openssh(text) {
+            assert_eq!(PublicKey::from_blob(k.blob()).ok().as_ref(), Some(&k));
+        }
+    }
+}
+
+/// The agent codec: frames split anywhere (by `data[0]`), each message
+/// decoded both as a request and a response; what decodes encodes back to
+/// something that decodes to the same value.
+pub fn agent_codec(data: &[u8]) {
+    let Some((&split, stream)) = data.split_first() else {
+        return;
+    };
+    let mut decoder = FrameDecoder::new();
+    for piece in stream.chunks(usize::from(split % 16) + 1) {
+        let mut input = piece;
+        loop {
+            match decoder.decode(&mut input) {
+                Ok(Some(message)) => {
+                    if let Ok(request) = Request::decode(&message) {
+                        let encoded = request.encode().expect("re-encode a request");
+                        assert_eq!(Request::decode(&encoded[4..]).as_ref(), Ok(&request));
+                    }
+                    if let Ok(response) = Response::decode(&message) {
+                        let encoded = response.encode().expect("re-encode a response");
+                        assert_eq!(Response::decode(&encoded[4..]).as_ref(), Ok(&response));
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    // Sticky: the stream is unusable from here on.
+                    assert!(decoder.decode(&mut &b"\0\0\0\x01\x05"[..]).is_err());
+                    return;
+                }
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------
+// Seed inputs: honest sessions, recorded as records
+// ----------------------------------------------------------------------
+
+/// An honest session between a driver under test and an honest peer
+/// driver, with `script` (`Act` records) played on the side under test
+/// whenever the conversation goes quiet. Returns the input that replays
+/// it: the peer's bytes as `Feed` records, interleaved with the script.
+pub fn record_session(server_under_test: bool, policy: u8, script: &[(u8, u8)]) -> Vec<u8> {
+    let (mut tested, mut peer) = if server_under_test {
+        (
+            Driver::server(null_server_config(), true),
+            Driver::client(null_client_config(), true),
+        )
+    } else {
+        (
+            Driver::client(null_client_config(), true),
+            Driver::server(null_server_config(), true),
+        )
+    };
+    let mut input = Vec::new();
+    input.extend_from_slice(&encode_act(act::POLICY, policy));
+    tested.act(act::POLICY, policy);
+    let mut script = script.iter();
+    for _ in 0..1000 {
+        let to_peer = std::mem::take(&mut tested.transmitted);
+        if !to_peer.is_empty() {
+            peer.feed(&to_peer);
+        }
+        let to_tested = std::mem::take(&mut peer.transmitted);
+        if !to_tested.is_empty() {
+            input.extend_from_slice(&encode_feed(&to_tested));
+            tested.feed(&to_tested);
+            continue;
+        }
+        if !to_peer.is_empty() {
+            continue;
+        }
+        match script.next() {
+            Some(&(op, arg)) => {
+                input.extend_from_slice(&encode_act(op, arg));
+                tested.act(op, arg);
+            }
+            None => break,
+        }
+    }
+    input
+}
+
+/// What a real server (default algorithms, OpenSSH's identification) sends
+/// to the [`packet_decoder`] target's client, after its identification
+/// line: KEXINIT, the key exchange reply, NEWKEYS and the first encrypted
+/// packets. Both RNGs are seeded, so it replays exactly.
+pub fn real_server_flight() -> Vec<u8> {
+    let mut client = Driver::client(ClientConfig::default(), true);
+    let mut config = ServerConfig::new(vec![key(1)]);
+    config.transport.software_version = "OpenSSH_9.6".into();
+    let mut server = Driver::server(config, true);
+    let mut from_server = Vec::new();
+    for _ in 0..100 {
+        let c = std::mem::take(&mut client.transmitted);
+        server.feed(&c);
+        let s = std::mem::take(&mut server.transmitted);
+        if c.is_empty() && s.is_empty() {
+            break;
+        }
+        client.feed(&s);
+        from_server.extend_from_slice(&s);
+    }
+    assert!(from_server.starts_with(PEER_IDENT));
+    from_server.split_off(PEER_IDENT.len())
+}
