@@ -75,6 +75,7 @@ fn standard_session(client_seed: u64, server_seed: u64, feed: Feed, user_key: &P
     let mut off = 0;
     let mut rounds = 0;
     while off < input.len() {
+        assert!(rounds < 10_000, "no progress at {off} bytes");
         // Small writes, so that the re-exchange starts mid-stream.
         if rounds == 2 && !feed.rekey_mid_stream {
             pair.client.conn.rekey().unwrap();

@@ -357,6 +357,7 @@ fn rekey_on_request_from_either_side_with_data_in_flight() {
     let mut off = 0;
     let mut round = 0;
     while off < data.len() {
+        assert!(round < 10_000, "no progress at {off} bytes");
         let end = (off + 128 * 1024).min(data.len());
         let n = pair.client.conn.send_data(ch, &data[off..end]).unwrap();
         off += n;
