@@ -28,6 +28,17 @@ pub const NEWKEYS: u8 = 21;
 pub const KEX_ECDH_INIT: u8 = 30;
 /// SSH_MSG_KEX_ECDH_REPLY.
 pub const KEX_ECDH_REPLY: u8 = 31;
+// The same numbers for Diffie-Hellman group exchange (RFC 4419 section 5);
+// which meaning applies follows from the negotiated method. The fixed-group
+// DH methods use 30/31 as KEXDH_INIT/KEXDH_REPLY (RFC 4253 section 8).
+/// SSH_MSG_KEX_DH_GEX_GROUP.
+pub const KEX_DH_GEX_GROUP: u8 = 31;
+/// SSH_MSG_KEX_DH_GEX_INIT.
+pub const KEX_DH_GEX_INIT: u8 = 32;
+/// SSH_MSG_KEX_DH_GEX_REPLY.
+pub const KEX_DH_GEX_REPLY: u8 = 33;
+/// SSH_MSG_KEX_DH_GEX_REQUEST.
+pub const KEX_DH_GEX_REQUEST: u8 = 34;
 
 // User authentication generic (RFC 4252 section 6).
 /// SSH_MSG_USERAUTH_REQUEST.

@@ -1,6 +1,7 @@
 //! The hash functions key exchange methods name (RFC 4253 section 7.2 uses
 //! the method's HASH for the exchange hash and key derivation).
 
+use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::wire::Encode;
@@ -9,6 +10,8 @@ use crate::wire::Encode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HashAlgorithm {
+    /// SHA-1 (FIPS 180-4), for the legacy `diffie-hellman-group14-sha1` only.
+    Sha1,
     /// SHA-256 (FIPS 180-4).
     Sha256,
     /// SHA-384.
@@ -21,6 +24,7 @@ impl HashAlgorithm {
     /// Output length in bytes.
     pub fn output_len(self) -> usize {
         match self {
+            HashAlgorithm::Sha1 => 20,
             HashAlgorithm::Sha256 => 32,
             HashAlgorithm::Sha384 => 48,
             HashAlgorithm::Sha512 => 64,
@@ -30,6 +34,7 @@ impl HashAlgorithm {
     /// A fresh incremental hasher.
     pub fn hasher(self) -> Hasher {
         match self {
+            HashAlgorithm::Sha1 => Hasher::Sha1(Sha1::new()),
             HashAlgorithm::Sha256 => Hasher::Sha256(Sha256::new()),
             HashAlgorithm::Sha384 => Hasher::Sha384(Sha384::new()),
             HashAlgorithm::Sha512 => Hasher::Sha512(Sha512::new()),
@@ -40,6 +45,8 @@ impl HashAlgorithm {
 /// An incremental hash; SSH values are fed with the [`Encode`] methods.
 #[derive(Debug, Clone)]
 pub enum Hasher {
+    /// SHA-1 state.
+    Sha1(Sha1),
     /// SHA-256 state.
     Sha256(Sha256),
     /// SHA-384 state.
@@ -52,6 +59,7 @@ impl Hasher {
     /// The digest.
     pub fn finish(self) -> Vec<u8> {
         match self {
+            Hasher::Sha1(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => h.finalize().to_vec(),
             Hasher::Sha384(h) => h.finalize().to_vec(),
             Hasher::Sha512(h) => h.finalize().to_vec(),
@@ -62,6 +70,7 @@ impl Hasher {
 impl Encode for Hasher {
     fn put_raw(&mut self, bytes: &[u8]) {
         match self {
+            Hasher::Sha1(h) => h.update(bytes),
             Hasher::Sha256(h) => h.update(bytes),
             Hasher::Sha384(h) => h.update(bytes),
             Hasher::Sha512(h) => h.update(bytes),

@@ -30,7 +30,10 @@ use crate::config::AlgorithmPreferences;
 use crate::wire::Encode;
 
 pub use hash::{HashAlgorithm, Hasher};
-pub use signature::{KeysSignature, SSH_ED25519};
+pub use signature::{
+    KeysSignature, ECDSA_SHA2_NISTP256, ECDSA_SHA2_NISTP384, ECDSA_SHA2_NISTP521, RSA_SHA2_256,
+    RSA_SHA2_512, SSH_ED25519, SSH_RSA,
+};
 
 /// The set of algorithm implementations a connection may negotiate.
 ///
@@ -49,33 +52,96 @@ pub struct CryptoProvider {
     pub mac: Vec<&'static dyn MacAlgorithm>,
 }
 
+/// Algorithms the provider implements for old servers and network gear but
+/// leaves out of [`CryptoProvider::default_preferences`], because they rest
+/// on SHA-1: `ssh-rsa` signatures (RFC 8332 section 5 deprecates them),
+/// `diffie-hellman-group14-sha1` (RFC 9142 section 4) and `hmac-sha1`.
+/// Enable one by adding its name to [`crate::TransportConfig::algorithms`].
+pub const LEGACY_ALGORITHMS: &[&str] = &[
+    "ssh-rsa",
+    "diffie-hellman-group14-sha1",
+    "hmac-sha1",
+    "hmac-sha1-etm@openssh.com",
+];
+
+/// Whether `name` is one of [`LEGACY_ALGORITHMS`].
+pub fn is_legacy(name: &str) -> bool {
+    LEGACY_ALGORITHMS.contains(&name)
+}
+
 impl Default for CryptoProvider {
-    /// The pure-Rust algorithms (RustCrypto and dalek crates).
+    /// The pure-Rust algorithms (RustCrypto and dalek crates), each list in
+    /// OpenSSH's current default order (OpenSSH 9.9/10 `ssh_config(5)`),
+    /// the legacy ones last:
+    ///
+    /// - key exchange: the post-quantum hybrid first (OpenSSH's default
+    ///   since 10.0, so traffic recorded today stays safe from a future
+    ///   quantum computer), then curve25519 (fast, hard to get wrong), the
+    ///   NIST ECDH curves, then finite-field DH, largest cost last;
+    /// - host keys: Ed25519, ECDSA, then RSA with SHA-512 before SHA-256;
+    /// - ciphers: chacha20-poly1305 (constant time without AES hardware),
+    ///   AES-CTR, then AES-GCM, as OpenSSH 9.x orders them;
+    /// - MACs: encrypt-then-MAC forms first (the MAC is checked before
+    ///   anything is decrypted), SHA-256 before SHA-512.
     fn default() -> Self {
         CryptoProvider {
             kex: vec![
+                &crate::kex::MLKEM768X25519_SHA256,
                 &crate::kex::CURVE25519_SHA256,
                 &crate::kex::CURVE25519_SHA256_LIBSSH,
+                &crate::kex::ECDH_SHA2_NISTP256,
+                &crate::kex::ECDH_SHA2_NISTP384,
+                &crate::kex::ECDH_SHA2_NISTP521,
+                &crate::kex::DH_GEX_SHA256,
+                &crate::kex::DH_GROUP16_SHA512,
+                &crate::kex::DH_GROUP14_SHA256,
+                &crate::kex::DH_GROUP14_SHA1,
             ],
-            signature: vec![&SSH_ED25519],
-            cipher: vec![&crate::cipher::AES128_GCM, &crate::cipher::AES256_GCM],
-            mac: vec![],
+            signature: vec![
+                &SSH_ED25519,
+                &ECDSA_SHA2_NISTP256,
+                &ECDSA_SHA2_NISTP384,
+                &ECDSA_SHA2_NISTP521,
+                &RSA_SHA2_512,
+                &RSA_SHA2_256,
+                &SSH_RSA,
+            ],
+            cipher: vec![
+                &crate::cipher::CHACHA20_POLY1305,
+                &crate::cipher::AES128_CTR,
+                &crate::cipher::AES192_CTR,
+                &crate::cipher::AES256_CTR,
+                &crate::cipher::AES128_GCM,
+                &crate::cipher::AES256_GCM,
+            ],
+            mac: vec![
+                &crate::cipher::HMAC_SHA2_256_ETM,
+                &crate::cipher::HMAC_SHA2_512_ETM,
+                &crate::cipher::HMAC_SHA2_256,
+                &crate::cipher::HMAC_SHA2_512,
+                &crate::cipher::HMAC_SHA1_ETM,
+                &crate::cipher::HMAC_SHA1,
+            ],
         }
     }
 }
 
 impl CryptoProvider {
-    /// Names of the algorithms enabled by default, most preferred first.
+    /// Names of the algorithms enabled by default, most preferred first:
+    /// every algorithm of the provider but the [`LEGACY_ALGORITHMS`].
     pub fn default_preferences(&self) -> AlgorithmPreferences {
+        fn names<T: ?Sized + Named>(list: &[&'static T]) -> Vec<String> {
+            list.iter()
+                .map(|a| a.algorithm_name())
+                .filter(|n| !is_legacy(n))
+                .map(str::to_string)
+                .collect()
+        }
         AlgorithmPreferences {
-            kex: self.kex.iter().map(|a| a.name().to_string()).collect(),
-            host_key: self
-                .signature
-                .iter()
-                .map(|a| a.name().to_string())
-                .collect(),
-            cipher: self.cipher.iter().map(|a| a.name().to_string()).collect(),
-            mac: self.mac.iter().map(|a| a.name().to_string()).collect(),
+            kex: names(&self.kex),
+            host_key: names(&self.signature),
+            cipher: names(&self.cipher),
+            mac: names(&self.mac),
         }
     }
 
@@ -100,6 +166,35 @@ impl CryptoProvider {
     }
 }
 
+/// Anything with a KEXINIT name (for [`CryptoProvider::default_preferences`]).
+trait Named {
+    fn algorithm_name(&self) -> &'static str;
+}
+
+impl Named for dyn KexAlgorithm {
+    fn algorithm_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for dyn SignatureAlgorithm {
+    fn algorithm_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for dyn CipherAlgorithm {
+    fn algorithm_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for dyn MacAlgorithm {
+    fn algorithm_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Key exchange
 // ---------------------------------------------------------------------------
@@ -116,8 +211,59 @@ pub trait KexAlgorithm: Send + Sync + fmt::Debug {
     fn name(&self) -> &'static str;
     /// The hash of the exchange hash and key derivation.
     fn hash(&self) -> HashAlgorithm;
-    /// Makes our ephemeral key pair.
+    /// Makes our ephemeral key pair (the client's half, or for methods where
+    /// both halves are alike, either side's).
     fn start(&self, rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral>;
+
+    /// The server's half: answers the client's public value with ours and
+    /// the shared secret. The default makes a key pair with
+    /// [`Self::start`] and agrees; key encapsulation methods (the
+    /// post-quantum hybrids), whose reply depends on the client's value,
+    /// override it.
+    fn respond(
+        &self,
+        rng: &mut dyn CryptoRngCore,
+        client_public: &[u8],
+    ) -> Result<(Vec<u8>, SharedSecret), KexError> {
+        let ours = self.start(rng);
+        let public = ours.public_value().to_vec();
+        Ok((public, ours.agree(client_public)?))
+    }
+
+    /// For group exchange methods (RFC 4419), how the group is chosen;
+    /// `None` for the single round trip methods.
+    fn group_exchange(&self) -> Option<&dyn GroupExchange> {
+        None
+    }
+}
+
+/// The group sizes, in bits, a client asks for in SSH_MSG_KEX_DH_GEX_REQUEST
+/// (RFC 4419 section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupRequest {
+    /// Smallest acceptable.
+    pub min: u32,
+    /// Preferred.
+    pub preferred: u32,
+    /// Largest acceptable.
+    pub max: u32,
+}
+
+/// How a group exchange method (RFC 4419) picks and checks its group.
+pub trait GroupExchange: Send + Sync + fmt::Debug {
+    /// Client: the sizes to ask for, given the most key material (in bytes)
+    /// one of the negotiated ciphers and MACs needs.
+    fn request(&self, need_bytes: usize) -> GroupRequest;
+    /// Server: the group to use for a request, or `None` if none fits.
+    fn choose_group(&self, request: &GroupRequest) -> Option<crate::kex::DhGroup>;
+    /// Client: the server's group (`p`, `g` as mpint magnitudes) if it is
+    /// usable and within what we asked for.
+    fn check_group(
+        &self,
+        request: &GroupRequest,
+        p: &[u8],
+        g: &[u8],
+    ) -> Result<crate::kex::DhGroup, KexError>;
 }
 
 /// Our half of one key exchange.
@@ -297,6 +443,12 @@ pub trait MacAlgorithm: Send + Sync + fmt::Debug {
 pub trait MacKey: Send + fmt::Debug {
     /// Tag bytes produced.
     fn tag_len(&self) -> usize;
+    /// Whether the MAC covers the ciphertext (the `-etm@openssh.com` forms,
+    /// OpenSSH PROTOCOL section 1.5), so the cipher keeps the length in
+    /// clear and checks the tag before decrypting.
+    fn encrypt_then_mac(&self) -> bool {
+        false
+    }
     /// Computes the tag of `uint32 seq || data` into `tag`.
     fn sign(&mut self, seq: u32, data: &[u8], tag: &mut [u8]);
     /// Checks `tag` against `uint32 seq || data` in constant time.
@@ -313,16 +465,66 @@ mod tests {
         let prefs = p.default_preferences();
         assert_eq!(
             prefs.kex,
-            ["curve25519-sha256", "curve25519-sha256@libssh.org"]
+            [
+                "mlkem768x25519-sha256",
+                "curve25519-sha256",
+                "curve25519-sha256@libssh.org",
+                "ecdh-sha2-nistp256",
+                "ecdh-sha2-nistp384",
+                "ecdh-sha2-nistp521",
+                "diffie-hellman-group-exchange-sha256",
+                "diffie-hellman-group16-sha512",
+                "diffie-hellman-group14-sha256",
+            ]
         );
-        assert_eq!(prefs.host_key, ["ssh-ed25519"]);
+        assert_eq!(
+            prefs.host_key,
+            [
+                "ssh-ed25519",
+                "ecdsa-sha2-nistp256",
+                "ecdsa-sha2-nistp384",
+                "ecdsa-sha2-nistp521",
+                "rsa-sha2-512",
+                "rsa-sha2-256",
+            ]
+        );
         assert_eq!(
             prefs.cipher,
-            ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
+            [
+                "chacha20-poly1305@openssh.com",
+                "aes128-ctr",
+                "aes192-ctr",
+                "aes256-ctr",
+                "aes128-gcm@openssh.com",
+                "aes256-gcm@openssh.com",
+            ]
         );
-        assert!(prefs.mac.is_empty());
+        assert_eq!(
+            prefs.mac,
+            [
+                "hmac-sha2-256-etm@openssh.com",
+                "hmac-sha2-512-etm@openssh.com",
+                "hmac-sha2-256",
+                "hmac-sha2-512",
+            ]
+        );
         assert!(p.find_cipher("aes256-gcm@openssh.com").is_some());
         assert!(p.find_cipher("aes256-cbc").is_none());
+    }
+
+    #[test]
+    fn legacy_algorithms_are_implemented_but_off_by_default() {
+        let p = CryptoProvider::default();
+        let prefs = p.default_preferences();
+        assert!(p.find_signature("ssh-rsa").is_some());
+        assert!(p.find_kex("diffie-hellman-group14-sha1").is_some());
+        assert!(p.find_mac("hmac-sha1").is_some());
+        for name in LEGACY_ALGORITHMS {
+            assert!(is_legacy(name));
+            assert!(!prefs.kex.iter().any(|n| n == name));
+            assert!(!prefs.host_key.iter().any(|n| n == name));
+            assert!(!prefs.mac.iter().any(|n| n == name));
+        }
     }
 
     #[test]

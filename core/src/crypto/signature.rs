@@ -20,6 +20,18 @@ impl KeysSignature {
 
 /// `ssh-ed25519` (RFC 8709).
 pub static SSH_ED25519: KeysSignature = KeysSignature::new("ssh-ed25519");
+/// `ecdsa-sha2-nistp256` (RFC 5656 section 3).
+pub static ECDSA_SHA2_NISTP256: KeysSignature = KeysSignature::new("ecdsa-sha2-nistp256");
+/// `ecdsa-sha2-nistp384` (RFC 5656 section 3).
+pub static ECDSA_SHA2_NISTP384: KeysSignature = KeysSignature::new("ecdsa-sha2-nistp384");
+/// `ecdsa-sha2-nistp521` (RFC 5656 section 3).
+pub static ECDSA_SHA2_NISTP521: KeysSignature = KeysSignature::new("ecdsa-sha2-nistp521");
+/// `rsa-sha2-512` (RFC 8332 section 3).
+pub static RSA_SHA2_512: KeysSignature = KeysSignature::new("rsa-sha2-512");
+/// `rsa-sha2-256` (RFC 8332 section 3).
+pub static RSA_SHA2_256: KeysSignature = KeysSignature::new("rsa-sha2-256");
+/// `ssh-rsa` with SHA-1 (RFC 4253 section 6.6). Legacy: not enabled by default.
+pub static SSH_RSA: KeysSignature = KeysSignature::new("ssh-rsa");
 
 impl SignatureAlgorithm for KeysSignature {
     fn name(&self) -> &'static str {
@@ -27,7 +39,7 @@ impl SignatureAlgorithm for KeysSignature {
     }
 
     fn supports_key(&self, key: &PublicKey) -> bool {
-        key.signature_algorithms().contains(&self.name)
+        key.supports_signature_algorithm(self.name)
     }
 
     fn sign(&self, key: &PrivateKey, data: &[u8]) -> Result<Vec<u8>, KeyError> {

@@ -66,25 +66,34 @@ impl X25519Ephemeral {
     }
 }
 
+impl X25519Ephemeral {
+    /// The raw 32-byte X25519 result with the peer's public value (for the
+    /// hybrids, which hash it rather than encode it as an mpint). Fails on a
+    /// wrong length or an all-zero result (RFC 8731 section 3).
+    pub fn raw_agree(self, peer_public: &[u8]) -> Result<Zeroizing<[u8; 32]>, KexError> {
+        let peer: [u8; 32] = peer_public
+            .try_into()
+            .map_err(|_| KexError::InvalidPeerValue)?;
+        let shared = self.secret.diffie_hellman(&PublicKey::from(peer));
+        if !shared.was_contributory() {
+            return Err(KexError::InvalidPeerValue);
+        }
+        Ok(Zeroizing::new(shared.to_bytes()))
+    }
+}
+
 impl KexEphemeral for X25519Ephemeral {
     fn public_value(&self) -> &[u8] {
         &self.public
     }
 
     fn agree(self: Box<Self>, peer_public: &[u8]) -> Result<SharedSecret, KexError> {
-        // RFC 8731 section 3: public values are exactly 32 bytes.
-        let peer: [u8; 32] = peer_public
-            .try_into()
-            .map_err(|_| KexError::InvalidPeerValue)?;
-        let shared = self.secret.diffie_hellman(&PublicKey::from(peer));
-        // RFC 8731 section 3: an all-zero result (a low-order peer point)
-        // MUST abort the exchange.
-        if !shared.was_contributory() {
-            return Err(KexError::InvalidPeerValue);
-        }
+        // RFC 8731 section 3: public values are exactly 32 bytes, and an
+        // all-zero result (a low-order peer point) MUST abort the exchange.
+        let shared = self.raw_agree(peer_public)?;
         // RFC 8731 section 3.1: the 32 bytes are read as an unsigned
         // big-endian integer and encoded as mpint.
-        Ok(SharedSecret::from_unsigned_be(shared.as_bytes()))
+        Ok(SharedSecret::from_unsigned_be(&shared[..]))
     }
 }
 

@@ -1,15 +1,30 @@
 //! Key exchange methods and the computations every method shares: the
-//! exchange hash (RFC 4253 section 8, RFC 5656 section 4) and the key
-//! derivation (RFC 4253 section 7.2).
+//! exchange hash (RFC 4253 section 8, RFC 5656 section 4, RFC 4419 section
+//! 3) and the key derivation (RFC 4253 section 7.2).
+//!
+//! Methods, one module each:
+//! - [`mlkem`]: `mlkem768x25519-sha256` (post-quantum hybrid);
+//! - [`curve25519`]: `curve25519-sha256` (RFC 8731);
+//! - [`ecdh`]: `ecdh-sha2-nistp256/384/521` (RFC 5656);
+//! - [`dh`]: `diffie-hellman-group14-sha256`, `-group16-sha512` (RFC 8268),
+//!   legacy `-group14-sha1`, and [`dh::gex`]'s
+//!   `diffie-hellman-group-exchange-sha256` (RFC 4419).
 
 pub mod curve25519;
+pub mod dh;
+pub mod ecdh;
+pub mod mlkem;
 
 use zeroize::Zeroizing;
 
-use crate::crypto::HashAlgorithm;
+use crate::crypto::{GroupRequest, HashAlgorithm};
 use crate::wire::Encode;
 
 pub use curve25519::{Curve25519Sha256, CURVE25519_SHA256, CURVE25519_SHA256_LIBSSH};
+pub use dh::gex::{GroupExchangeDh, DH_GEX_SHA256};
+pub use dh::{DhGroup, FixedGroupDh, DH_GROUP14_SHA1, DH_GROUP14_SHA256, DH_GROUP16_SHA512};
+pub use ecdh::{EcdhNist, ECDH_SHA2_NISTP256, ECDH_SHA2_NISTP384, ECDH_SHA2_NISTP521};
+pub use mlkem::{MlKem768X25519, MLKEM768X25519_SHA256};
 
 /// What goes into the exchange hash of a single round trip method
 /// (RFC 5656 section 4, RFC 8731 section 3).
@@ -33,15 +48,52 @@ pub struct ExchangeHashInput<'a> {
     pub shared_secret: &'a [u8],
 }
 
+/// The group exchange fields of the exchange hash (RFC 4419 section 3).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupExchangeHashInput<'a> {
+    /// min, n, max as the client sent them.
+    pub request: GroupRequest,
+    /// The safe prime p, unsigned big-endian.
+    pub p: &'a [u8],
+    /// The generator g, unsigned big-endian.
+    pub g: &'a [u8],
+}
+
 /// H = HASH(string V_C || string V_S || string I_C || string I_S ||
 /// string K_S || string Q_C || string Q_S || K).
 pub fn exchange_hash(hash: HashAlgorithm, input: &ExchangeHashInput<'_>) -> Vec<u8> {
+    hash_fields(hash, input, None)
+}
+
+/// The group exchange form (RFC 4419 section 3): `uint32 min || uint32 n ||
+/// uint32 max || mpint p || mpint g` after K_S, then e and f (the public
+/// values, whose mpint contents make the same bytes as `string`s) and K.
+pub fn group_exchange_hash(
+    hash: HashAlgorithm,
+    input: &ExchangeHashInput<'_>,
+    group: &GroupExchangeHashInput<'_>,
+) -> Vec<u8> {
+    hash_fields(hash, input, Some(group))
+}
+
+fn hash_fields(
+    hash: HashAlgorithm,
+    input: &ExchangeHashInput<'_>,
+    group: Option<&GroupExchangeHashInput<'_>>,
+) -> Vec<u8> {
     let mut h = hash.hasher();
     h.put_string(input.client_ident);
     h.put_string(input.server_ident);
     h.put_string(input.client_kexinit);
     h.put_string(input.server_kexinit);
     h.put_string(input.host_key);
+    if let Some(gex) = group {
+        h.put_u32(gex.request.min);
+        h.put_u32(gex.request.preferred);
+        h.put_u32(gex.request.max);
+        h.put_mpint(gex.p);
+        h.put_mpint(gex.g);
+    }
     h.put_string(input.client_public);
     h.put_string(input.server_public);
     h.put_raw(input.shared_secret);
@@ -145,6 +197,41 @@ mod tests {
         );
     }
 
+    /// RFC 4419 section 3 field order, checked against Python's hashlib:
+    ///
+    /// ```text
+    /// python3 -c "import hashlib,struct;s=lambda b:struct.pack('>I',len(b))+b;u=lambda n:struct.pack('>I',n);k=bytes([0x80])+bytes(range(1,32));K=s(b'\0'+k);print(hashlib.sha256(s(b'C')+s(b'S')+s(b'IC')+s(b'IS')+s(b'KS')+u(2048)+u(3072)+u(8192)+s(b'\0\xff\x07')+s(b'\x02')+s(b'\x05')+s(b'\x06')+K).hexdigest())"
+    /// ```
+    #[test]
+    fn group_exchange_hash_matches_python_hashlib() {
+        let (k, _, _) = fixture();
+        let h = group_exchange_hash(
+            HashAlgorithm::Sha256,
+            &ExchangeHashInput {
+                client_ident: b"C",
+                server_ident: b"S",
+                client_kexinit: b"IC",
+                server_kexinit: b"IS",
+                host_key: b"KS",
+                client_public: &[5],
+                server_public: &[6],
+                shared_secret: k.encoded(),
+            },
+            &GroupExchangeHashInput {
+                request: GroupRequest {
+                    min: 2048,
+                    preferred: 3072,
+                    max: 8192,
+                },
+                // The top bit set: the mpint gets a zero byte.
+                p: &[0xff, 0x07],
+                g: &[2],
+            },
+        );
+        assert_eq!(hex(&h), PY_GEX_HASH);
+    }
+
+    const PY_GEX_HASH: &str = "fc1891546604d3572b6573a814d9fe666e7d2400ec38e51f521aa38a80178d6a";
     const PY_IV_A: &str = "07bbabcf64cf3916eb93d59f";
     const PY_KEY_C: &str = "0606bbebf781f8e3133eb6c446c2b74688898127c74d80319f46ab67746ae1f2";
     const PY_LONG_A: &str =

@@ -1,13 +1,23 @@
 //! Public and private keys, and the SSH signature blobs made with them.
 //!
 //! Parsing and encoding of key formats (the wire blob of RFC 4253 section 6.6,
-//! OpenSSH `.pub` lines, and `openssh-key-v1` private keys, PROTOCOL.key) is
-//! done by the `ssh-key` crate; this module gives the rest of Conch the few
-//! operations it needs with the error split it uses.
+//! OpenSSH `.pub` lines, and `openssh-key-v1` private keys, PROTOCOL.key,
+//! encrypted ones included) is done by the `ssh-key` crate; this module gives
+//! the rest of Conch the few operations it needs with the error split it uses.
+//!
+//! Key types and their signature algorithms:
+//! - `ssh-ed25519` (RFC 8709);
+//! - `ecdsa-sha2-nistp256/384/521` (RFC 5656 section 3), in [`ecdsa`];
+//! - `ssh-rsa` keys (RFC 4253 section 6.6) signing `rsa-sha2-512` and
+//!   `rsa-sha2-256` (RFC 8332), and the legacy SHA-1 `ssh-rsa`, in [`rsa`].
+
+mod ecdsa;
+pub mod rsa;
 
 use std::fmt;
 
 use signature::{Signer, Verifier};
+use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, HashAlg};
 
 use crate::wire::{Encode, Reader};
@@ -38,7 +48,9 @@ pub enum KeyError {
 /// the comment of a `.pub` line does not count.
 #[derive(Clone)]
 pub struct PublicKey {
-    inner: ssh_key::PublicKey,
+    // Boxed: with RSA and the NIST curves the key data is large, and public
+    // keys sit in events and auth states.
+    inner: Box<ssh_key::PublicKey>,
     blob: Vec<u8>,
 }
 
@@ -49,7 +61,7 @@ impl PublicKey {
         let inner =
             ssh_key::PublicKey::from_bytes(blob).map_err(|e| KeyError::Encoding(e.to_string()))?;
         Ok(PublicKey {
-            inner,
+            inner: Box::new(inner),
             blob: blob.to_vec(),
         })
     }
@@ -65,7 +77,10 @@ impl PublicKey {
         let blob = inner
             .to_bytes()
             .map_err(|e| KeyError::Encoding(e.to_string()))?;
-        Ok(PublicKey { inner, blob })
+        Ok(PublicKey {
+            inner: Box::new(inner),
+            blob,
+        })
     }
 
     /// The wire blob.
@@ -80,7 +95,7 @@ impl PublicKey {
 
     /// The OpenSSH one-line form, without comment.
     pub fn to_openssh(&self) -> String {
-        let mut k = self.inner.clone();
+        let mut k = (*self.inner).clone();
         k.set_comment("");
         k.to_openssh().unwrap_or_default().trim_end().to_string()
     }
@@ -91,16 +106,27 @@ impl PublicKey {
         self.inner.fingerprint(HashAlg::Sha256).to_string()
     }
 
-    /// The signature algorithms this key can verify, most preferred first.
+    /// The signature algorithms this key can make, most preferred first:
+    /// what user authentication offers (the first of these the server's
+    /// `server-sig-algs` lists, RFC 8308 section 3.1) and accepts. For RSA
+    /// keys `rsa-sha2-512` and `rsa-sha2-256`; the legacy SHA-1 `ssh-rsa`
+    /// is not among them (see [`Self::supports_signature_algorithm`]).
     pub fn signature_algorithms(&self) -> Vec<&'static str> {
         signature_algorithms_for(&self.inner.algorithm())
+    }
+
+    /// Whether this key can make signatures of `algorithm`, the legacy
+    /// `ssh-rsa` included (host keys may use it where the configuration
+    /// enables it).
+    pub fn supports_signature_algorithm(&self, algorithm: &str) -> bool {
+        all_signature_algorithms_for(&self.inner.algorithm()).contains(&algorithm)
     }
 
     /// Verifies an SSH signature blob (`string` algorithm, `string` signature)
     /// over `data`. The blob's algorithm must be `expected_algorithm`, which
     /// must be one this key supports; otherwise the signature is refused.
     pub fn verify(&self, expected_algorithm: &str, data: &[u8], sig_blob: &[u8]) -> bool {
-        if !self.signature_algorithms().contains(&expected_algorithm) {
+        if !self.supports_signature_algorithm(expected_algorithm) {
             return false;
         }
         let mut r = Reader::new(sig_blob);
@@ -108,10 +134,25 @@ impl PublicKey {
         if alg != expected_algorithm {
             return false;
         }
-        let Ok(sig) = ssh_key::Signature::try_from(sig_blob) else {
+        let Ok(inner_sig) = r.string() else {
             return false;
         };
-        Verifier::verify(self.inner.key_data(), data, &sig).is_ok()
+        if r.end().is_err() {
+            return false;
+        }
+        match self.inner.key_data() {
+            KeyData::Rsa(k) => match rsa::public_key(k) {
+                Some(k) => rsa::verify(&k, alg, data, inner_sig),
+                None => false,
+            },
+            KeyData::Ecdsa(k) => ecdsa::verify(k, data, inner_sig),
+            _ => {
+                let Ok(sig) = ssh_key::Signature::try_from(sig_blob) else {
+                    return false;
+                };
+                Verifier::verify(self.inner.key_data(), data, &sig).is_ok()
+            }
+        }
     }
 
     /// The underlying `ssh-key` value.
@@ -143,16 +184,35 @@ impl fmt::Debug for PublicKey {
 fn signature_algorithms_for(alg: &Algorithm) -> Vec<&'static str> {
     match alg {
         Algorithm::Ed25519 => vec!["ssh-ed25519"],
+        Algorithm::Rsa { .. } => rsa::PREFERRED.to_vec(),
+        Algorithm::Ecdsa { curve } => vec![curve_of(*curve).algorithm()],
         _ => Vec::new(),
     }
 }
 
+fn all_signature_algorithms_for(alg: &Algorithm) -> Vec<&'static str> {
+    match alg {
+        Algorithm::Rsa { .. } => rsa::ALL.to_vec(),
+        other => signature_algorithms_for(other),
+    }
+}
+
+fn curve_of(curve: ssh_key::EcdsaCurve) -> ecdsa::Curve {
+    match curve {
+        ssh_key::EcdsaCurve::NistP256 => ecdsa::Curve::P256,
+        ssh_key::EcdsaCurve::NistP384 => ecdsa::Curve::P384,
+        ssh_key::EcdsaCurve::NistP521 => ecdsa::Curve::P521,
+    }
+}
+
 /// A private key, able to sign. Its secret material is zeroized on drop (by
-/// `ssh-key`).
+/// `ssh-key` and the `rsa` crate).
 #[derive(Clone)]
 pub struct PrivateKey {
     inner: ssh_key::PrivateKey,
     public: PublicKey,
+    /// RSA keys, ready for the `rsa` crate (built once at load).
+    rsa: Option<Box<::rsa::RsaPrivateKey>>,
 }
 
 impl PrivateKey {
@@ -193,8 +253,12 @@ impl PrivateKey {
                 inner.algorithm().as_str().to_string(),
             ));
         }
+        let rsa = match inner.key_data() {
+            ssh_key::private::KeypairData::Rsa(k) => Some(Box::new(rsa::private_key(k)?)),
+            _ => None,
+        };
         let public = PublicKey::from_ssh_key(inner.public_key().clone())?;
-        Ok(PrivateKey { inner, public })
+        Ok(PrivateKey { inner, public, rsa })
     }
 
     /// Encodes as an unencrypted `openssh-key-v1` PEM document.
@@ -213,13 +277,27 @@ impl PrivateKey {
     /// Signs `data` with `algorithm` (one of
     /// [`PublicKey::signature_algorithms`]) and returns the SSH signature blob.
     pub fn sign(&self, algorithm: &str, data: &[u8]) -> Result<Vec<u8>, KeyError> {
-        if !self.public.signature_algorithms().contains(&algorithm) {
+        if !self.public.supports_signature_algorithm(algorithm) {
             return Err(KeyError::Unsupported(algorithm.to_string()));
         }
-        let sig: ssh_key::Signature = self.inner.try_sign(data).map_err(|_| KeyError::Sign)?;
-        let mut blob = Vec::with_capacity(sig.as_bytes().len() + algorithm.len() + 8);
+        let inner_sig = match self.inner.key_data() {
+            ssh_key::private::KeypairData::Rsa(_) => {
+                let key = self.rsa.as_deref().ok_or(KeyError::Sign)?;
+                rsa::sign(key, algorithm, data)?
+            }
+            ssh_key::private::KeypairData::Ecdsa(k) => {
+                let curve = curve_of(k.curve());
+                ecdsa::sign(curve, k.private_key_bytes(), data)?
+            }
+            _ => {
+                let sig: ssh_key::Signature =
+                    self.inner.try_sign(data).map_err(|_| KeyError::Sign)?;
+                sig.as_bytes().to_vec()
+            }
+        };
+        let mut blob = Vec::with_capacity(inner_sig.len() + algorithm.len() + 8);
         blob.put_str(algorithm);
-        blob.put_string(sig.as_bytes());
+        blob.put_string(&inner_sig);
         Ok(blob)
     }
 }

@@ -11,41 +11,42 @@ use rand_core::CryptoRngCore;
 use crate::crypto::{
     CipherAlgorithm, KexEphemeral, MacAlgorithm, PacketOpener, PacketSealer, SharedSecret,
 };
-use crate::error::{ApiMisuse, Error, PeerIncompatible, PeerMisbehaved};
+use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
-use crate::kex::{derive_key, exchange_hash, ExchangeHashInput};
-use crate::keys::PublicKey;
+use crate::kex::derive_key;
 use crate::msg;
-use crate::wire::{DecodeError, Encode, Reader};
+use crate::wire::{Encode, Reader};
 
 use super::kexinit::{self, KexInitLists, Negotiated};
 use super::{Side, Transport};
 
 /// Most `server-sig-algs` names kept from EXT_INFO.
-const MAX_SERVER_SIG_ALGS: usize = 64;
+pub(super) const MAX_SERVER_SIG_ALGS: usize = 64;
 
 /// The state of the key exchange in progress.
 #[derive(Debug)]
 pub(crate) struct KexRun {
     /// Whether this is the first exchange of the connection.
-    initial: bool,
+    pub(super) initial: bool,
     /// Our KEXINIT payload (I_C or I_S).
     pub(super) our_kexinit: Vec<u8>,
     /// The peer's KEXINIT payload, once received.
-    peer_kexinit: Option<Bytes>,
-    negotiated: Option<Negotiated>,
+    pub(super) peer_kexinit: Option<Bytes>,
+    pub(super) negotiated: Option<Negotiated>,
     /// Client: our ephemeral key, from our KEX_ECDH_INIT to the reply.
-    ephemeral: Option<Box<dyn KexEphemeral>>,
+    pub(super) ephemeral: Option<Box<dyn KexEphemeral>>,
     /// Server: the reply went out.
-    replied: bool,
+    pub(super) replied: bool,
+    /// Group exchange (RFC 4419): the request and, once known, the group.
+    pub(super) group_exchange: Option<super::kex_method::GroupExchangeState>,
     /// The peer guessed its first kex packet wrongly: drop it (RFC 4253
     /// section 7.1, `first_kex_packet_follows`).
-    skip_guessed_packet: bool,
+    pub(super) skip_guessed_packet: bool,
     /// New keys, waiting for the NEWKEYS of their direction.
     outgoing: Option<Box<dyn PacketSealer>>,
     incoming: Option<Box<dyn PacketOpener>>,
     /// Client, first exchange: the host key awaits the application.
-    awaiting_host_key: bool,
+    pub(super) awaiting_host_key: bool,
     newkeys_sent: bool,
     newkeys_received: bool,
 }
@@ -64,7 +65,7 @@ struct DirectionKeys {
     mac: Option<Box<dyn crate::crypto::MacKey>>,
 }
 
-fn unexpected(msg: u8, state: &'static str) -> Error {
+pub(super) fn unexpected(msg: u8, state: &'static str) -> Error {
     PeerMisbehaved::UnexpectedMessage { msg, state }.into()
 }
 
@@ -90,6 +91,7 @@ impl Transport {
             negotiated: None,
             ephemeral: None,
             replied: false,
+            group_exchange: None,
             skip_guessed_packet: false,
             outgoing: None,
             incoming: None,
@@ -140,179 +142,11 @@ impl Transport {
             run.skip_guessed_packet = true;
         }
         if self.side == Side::Client {
-            // RFC 5656 section 4 / RFC 8731 section 3: the client starts.
-            let ephemeral = negotiated.kex.start(rng);
-            let mut p = Vec::with_capacity(64);
-            p.put_u8(msg::KEX_ECDH_INIT);
-            p.put_string(ephemeral.public_value());
-            self.tx.send(&p, Some(rng));
-            run.ephemeral = Some(ephemeral);
+            self.start_kex_method(&mut run, &negotiated, rng);
         }
         run.peer_kexinit = Some(payload);
         run.negotiated = Some(negotiated);
         self.kex = Some(run);
-        Ok(())
-    }
-
-    /// Messages 30..=49, whose meaning belongs to the kex method.
-    pub(super) fn on_kex_method_message(
-        &mut self,
-        seq: u32,
-        payload: Bytes,
-        rng: &mut dyn CryptoRngCore,
-        events: &mut VecDeque<Event>,
-    ) -> Result<(), Error> {
-        let msg_no = payload.first().copied().unwrap_or(0);
-        let known = matches!(msg_no, msg::KEX_ECDH_INIT | msg::KEX_ECDH_REPLY);
-        let Some(mut run) = self.kex.take() else {
-            if known {
-                return Err(unexpected(msg_no, "no key exchange in progress"));
-            }
-            self.send_unimplemented(seq);
-            return Ok(());
-        };
-        let result = if run.negotiated.is_none() {
-            Err(unexpected(msg_no, "before KEXINIT"))
-        } else if run.skip_guessed_packet {
-            run.skip_guessed_packet = false;
-            Ok(())
-        } else {
-            match (self.side, msg_no) {
-                (Side::Server, msg::KEX_ECDH_INIT) if !run.replied => {
-                    self.on_ecdh_init(&mut run, &payload, rng)
-                }
-                (Side::Client, msg::KEX_ECDH_REPLY) if run.ephemeral.is_some() => {
-                    self.on_ecdh_reply(&mut run, &payload, rng, events)
-                }
-                _ if known => Err(unexpected(msg_no, "in this key exchange state")),
-                _ => {
-                    self.send_unimplemented(seq);
-                    Ok(())
-                }
-            }
-        };
-        self.kex = Some(run);
-        result
-    }
-
-    /// Server: SSH_MSG_KEX_ECDH_INIT (RFC 5656 section 4).
-    fn on_ecdh_init(
-        &mut self,
-        run: &mut KexRun,
-        payload: &[u8],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<(), Error> {
-        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-        let client_public = r.string()?;
-        r.end()?;
-        let Some(n) = run.negotiated.clone() else {
-            return Err(unexpected(msg::KEX_ECDH_INIT, "before KEXINIT"));
-        };
-        let host_key = self
-            .host_keys
-            .iter()
-            .find(|k| n.host_key.supports_key(k.public_key()))
-            .ok_or_else(|| PeerIncompatible::NoCommonAlgorithm {
-                kind: "host key",
-                ours: self.offer.host_key.join(","),
-                theirs: n.host_key.name().to_string(),
-            })?;
-        let ephemeral = n.kex.start(rng);
-        let server_public = ephemeral.public_value().to_vec();
-        let k = ephemeral
-            .agree(client_public)
-            .map_err(|_| PeerMisbehaved::BadKexValue)?;
-        let h = exchange_hash(
-            n.kex.hash(),
-            &ExchangeHashInput {
-                client_ident: self.peer_ident.as_deref().unwrap_or_default(),
-                server_ident: &self.our_ident,
-                client_kexinit: run.peer_kexinit.as_deref().unwrap_or_default(),
-                server_kexinit: &run.our_kexinit,
-                host_key: host_key.public_key().blob(),
-                client_public,
-                server_public: &server_public,
-                shared_secret: k.encoded(),
-            },
-        );
-        let signature = n
-            .host_key
-            .sign(host_key, &h)
-            .map_err(|_| ApiMisuse::InvalidArgument("the host key cannot sign"))?;
-        let mut p = Vec::with_capacity(256);
-        p.put_u8(msg::KEX_ECDH_REPLY);
-        p.put_string(host_key.public_key().blob());
-        p.put_string(&server_public);
-        p.put_string(&signature);
-        self.tx.send(&p, Some(rng));
-        run.replied = true;
-        self.install_keys(run, &n, &k, h);
-        self.send_newkeys(run, Some(rng));
-        if run.initial && self.peer_wants_ext_info {
-            self.send_ext_info(rng);
-        }
-        Ok(())
-    }
-
-    /// Client: SSH_MSG_KEX_ECDH_REPLY (RFC 5656 section 4): check the
-    /// server's proof of its host key, then ask the application (first
-    /// exchange) or check the key is unchanged (re-exchange).
-    fn on_ecdh_reply(
-        &mut self,
-        run: &mut KexRun,
-        payload: &[u8],
-        rng: &mut dyn CryptoRngCore,
-        events: &mut VecDeque<Event>,
-    ) -> Result<(), Error> {
-        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-        let host_key_blob = r.string()?;
-        let server_public = r.string()?;
-        let signature = r.string()?;
-        r.end()?;
-        let (Some(n), Some(ephemeral)) = (run.negotiated.clone(), run.ephemeral.take()) else {
-            return Err(unexpected(msg::KEX_ECDH_REPLY, "before KEX_ECDH_INIT"));
-        };
-        let host_key =
-            PublicKey::from_blob(host_key_blob).map_err(|_| DecodeError { what: "host key" })?;
-        if !n.host_key.supports_key(&host_key) {
-            return Err(PeerMisbehaved::WrongHostKeyType(host_key.algorithm()).into());
-        }
-        let client_public = ephemeral.public_value().to_vec();
-        let k = ephemeral
-            .agree(server_public)
-            .map_err(|_| PeerMisbehaved::BadKexValue)?;
-        let h = exchange_hash(
-            n.kex.hash(),
-            &ExchangeHashInput {
-                client_ident: &self.our_ident,
-                server_ident: self.peer_ident.as_deref().unwrap_or_default(),
-                client_kexinit: &run.our_kexinit,
-                server_kexinit: run.peer_kexinit.as_deref().unwrap_or_default(),
-                host_key: host_key_blob,
-                client_public: &client_public,
-                server_public,
-                shared_secret: k.encoded(),
-            },
-        );
-        if !n.host_key.verify(&host_key, &h, signature) {
-            return Err(PeerMisbehaved::BadHostKeySignature.into());
-        }
-        if let Some(first) = &self.host_key {
-            // The key was accepted once; a re-exchange must not swap it.
-            if first.blob() != host_key.blob() {
-                return Err(PeerMisbehaved::HostKeyChangedOnRekey.into());
-            }
-        }
-        self.install_keys(run, &n, &k, h);
-        if run.initial {
-            self.host_key = Some(host_key.clone());
-            events.push_back(Event::HostKey { key: host_key });
-            // No NEWKEYS and no further processing until the application
-            // decides (`accept_host_key`).
-            run.awaiting_host_key = true;
-        } else {
-            self.send_newkeys(run, Some(rng));
-        }
         Ok(())
     }
 
@@ -327,7 +161,13 @@ impl Transport {
 
     /// Computes H's keys for both directions (RFC 4253 section 7.2) and
     /// keeps them until the NEWKEYS of their direction.
-    fn install_keys(&mut self, run: &mut KexRun, n: &Negotiated, k: &SharedSecret, h: Vec<u8>) {
+    pub(super) fn install_keys(
+        &mut self,
+        run: &mut KexRun,
+        n: &Negotiated,
+        k: &SharedSecret,
+        h: Vec<u8>,
+    ) {
         let session_id = self.session_id.get_or_insert(h.clone()).clone();
         let derive = |cipher: &'static dyn CipherAlgorithm,
                       mac: Option<&'static dyn MacAlgorithm>,
@@ -351,7 +191,7 @@ impl Transport {
     }
 
     /// SSH_MSG_NEWKEYS out, and the new keys for everything after it.
-    fn send_newkeys(&mut self, run: &mut KexRun, rng: Option<&mut dyn CryptoRngCore>) {
+    pub(super) fn send_newkeys(&mut self, run: &mut KexRun, rng: Option<&mut dyn CryptoRngCore>) {
         self.tx.send(&[msg::NEWKEYS], rng);
         if let Some(sealer) = run.outgoing.take() {
             self.tx.set_sealer(sealer);
@@ -410,13 +250,16 @@ impl Transport {
 
     /// Server: SSH_MSG_EXT_INFO right after our first NEWKEYS (RFC 8308
     /// section 2.4) with the signature algorithms we verify in user auth.
-    fn send_ext_info(&mut self, rng: &mut dyn CryptoRngCore) {
+    pub(super) fn send_ext_info(&mut self, rng: &mut dyn CryptoRngCore) {
+        // What user authentication accepts: every key type's signature
+        // algorithms but the legacy SHA-1 `ssh-rsa`, which it never accepts.
         let names: Vec<&str> = self
             .config
             .crypto
             .signature
             .iter()
             .map(|a| a.name())
+            .filter(|n| !crate::crypto::is_legacy(n))
             .collect();
         let mut p = Vec::with_capacity(64);
         p.put_u8(msg::EXT_INFO);

@@ -315,7 +315,11 @@ mod tests {
 
     #[test]
     fn first_kexinit_carries_the_markers_later_ones_do_not() {
-        let c = TransportConfig::default();
+        let mut c = TransportConfig::default();
+        c.algorithms.kex = vec![
+            "curve25519-sha256".into(),
+            "curve25519-sha256@libssh.org".into(),
+        ];
         let first = lists(Side::Client, &c, true);
         assert_eq!(
             first.kex,
@@ -353,10 +357,44 @@ mod tests {
         let server = lists(Side::Server, &s, true);
         let n = negotiate(Side::Server, &client, &server, &s.crypto).unwrap();
         let names = n.names(true);
-        assert_eq!(names.kex, "curve25519-sha256");
+        assert_eq!(names.kex, "mlkem768x25519-sha256");
         assert_eq!(names.cipher_c2s, "aes256-gcm@openssh.com");
         assert_eq!(names.cipher_s2c, "aes256-gcm@openssh.com");
         assert_eq!(names.mac_c2s, "");
+    }
+
+    #[test]
+    fn a_non_aead_cipher_negotiates_a_mac_and_legacy_names_are_offered_only_when_enabled() {
+        let mut c = TransportConfig::default();
+        c.algorithms.cipher = vec!["aes128-ctr".into()];
+        c.algorithms.mac = vec!["hmac-sha1".into(), "hmac-sha2-512-etm@openssh.com".into()];
+        let s = TransportConfig::default();
+        let client = lists(Side::Client, &c, true);
+        let server = lists(Side::Server, &s, true);
+        // The server did not enable hmac-sha1, so it is not on its list.
+        assert!(!server.mac_c2s.iter().any(|m| m == "hmac-sha1"));
+        let n = negotiate(Side::Client, &client, &server, &c.crypto).unwrap();
+        let names = n.names(true);
+        assert_eq!(names.cipher_c2s, "aes128-ctr");
+        assert_eq!(names.mac_c2s, "hmac-sha2-512-etm@openssh.com");
+        // Enabled on both ends, the legacy MAC wins by the client's order.
+        let mut s = TransportConfig::default();
+        s.algorithms.mac.push("hmac-sha1".into());
+        let server = lists(Side::Server, &s, true);
+        let n = negotiate(Side::Client, &client, &server, &c.crypto).unwrap();
+        assert_eq!(n.names(true).mac_s2c, "hmac-sha1");
+    }
+
+    #[test]
+    fn a_server_offers_the_host_key_algorithms_of_the_keys_it_has() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+        let c = TransportConfig::default();
+        let ed = PrivateKey::generate_ed25519(&mut rng);
+        let offer = Offer::new(&c, Side::Server, &[ed]);
+        assert_eq!(offer.host_key, ["ssh-ed25519"]);
+        // A client offers every enabled one.
+        let offer = Offer::new(&c, Side::Client, &[]);
+        assert_eq!(offer.host_key, c.algorithms.host_key);
     }
 
     #[test]
