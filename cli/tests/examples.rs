@@ -1,0 +1,132 @@
+//! The seed's examples (`conch-examples`), built as the programs a user
+//! runs, against `conchd`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::Conchd;
+use conch_interop::{run_bounded, Finished, Input};
+
+/// Builds example `name` of `conch-examples` with this test's profile and
+/// target dir (cargo only hands binaries of the package under test to its
+/// tests), and returns its path.
+fn example_bin(name: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile>/deps/<test>
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => panic!("unexpected test path {}", exe.display()),
+    };
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--profile",
+            profile,
+            "-p",
+            "conch-examples",
+            "--example",
+            name,
+        ])
+        .arg("--target-dir")
+        .arg(profile_dir.parent().unwrap());
+    run_bounded(&mut build, Input::Null, Duration::from_secs(20 * 60)).assert_success();
+    let path = profile_dir.join("examples").join(name);
+    assert!(path.is_file(), "cargo built no {}", path.display());
+    path
+}
+
+/// Runs example `name` against `server` with the seed's options.
+fn run_example(name: &str, server: &Conchd, extra: &[&str]) -> Finished {
+    let mut command = Command::new(example_bin(name));
+    command
+        .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
+        .args(["-u", &conch_examples::current_user()])
+        .arg("-i")
+        .arg(&server.user_key.private_path)
+        .arg("-k")
+        .arg(server.known_hosts())
+        .arg("--no-agent")
+        .args(extra)
+        .env_remove("SSH_AUTH_SOCK");
+    run_bounded(&mut command, Input::Null, Duration::from_secs(60))
+}
+
+#[test]
+fn echoclient_ssh_prints_what_cat_sends_back() {
+    let server = Conchd::start(false);
+    let out = run_example("echoclient_ssh", &server, &[]);
+    out.assert_success();
+    assert_eq!(
+        out.stdout_text(),
+        "Server says: bif\nServer says: pow\nServer says: zot\n"
+    );
+    assert!(server.process.log().contains("exec \"/bin/cat\""));
+}
+
+#[test]
+fn echoclient_shared_ssh_runs_fifty_commands_on_one_connection() {
+    let server = Conchd::start(false);
+    let out = run_example("echoclient_shared_ssh", &server, &[]);
+    out.assert_success();
+    let text = out.stdout_text();
+    for i in 0..50 {
+        assert!(
+            text.contains(&format!("Got some data: {i}\nLost my connection\n")),
+            "{i} missing:\n{out}"
+        );
+    }
+    let log = server.process.log();
+    // (The harness's readiness probe connects too, but never logs in.)
+    assert_eq!(
+        log.matches("Accepted publickey").count(),
+        1,
+        "one connection:\n{log}"
+    );
+    assert_eq!(log.matches("exec \"/bin/echo ").count(), 50);
+}
+
+#[test]
+fn lowlevel_walkthrough_checks_the_fingerprint_and_gets_its_line_back() {
+    let server = Conchd::start(false);
+    let fingerprint = server.host_key.fingerprint();
+    for check in [vec!["--fingerprint", fingerprint.as_str()], vec![]] {
+        // With the fingerprint, and without it (then from known_hosts).
+        let out = run_example("lowlevel_walkthrough", &server, &check);
+        out.assert_success();
+        let text = out.stdout_text();
+        assert!(
+            text.contains(&format!("host key {fingerprint} verified")),
+            "{out}"
+        );
+        assert!(
+            text.contains(
+                "We got this from \"cat\": This data will be echoed back to us by \"cat.\""
+            ),
+            "{out}"
+        );
+    }
+    // A wrong fingerprint: refused before any credential is sent.
+    let out = run_example(
+        "lowlevel_walkthrough",
+        &server,
+        &[
+            "--fingerprint",
+            "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ],
+    );
+    assert_ne!(out.code(), Some(0), "{out}");
+    assert!(out.stdout_text().contains("NOT trusted"), "{out}");
+    assert!(!out.stdout_text().contains("authenticated"), "{out}");
+}
