@@ -267,3 +267,27 @@ fn keys_from_a_real_ssh_agent() {
         .run("echo no-agent", "");
     out.assert_success();
 }
+
+#[test]
+fn no_command_runs_a_shell_reading_stdin() {
+    let server = Conchd::start(false);
+    let out = server.conch().run("", "echo from-shell\nexit 4\n");
+    out.assert_code(4);
+    assert_eq!(out.stdout_text(), "from-shell\n");
+}
+
+#[test]
+fn verbose_says_what_happens() {
+    let server = Conchd::start(false);
+    let out = server.conch().arg("-v").run("exit 0", "");
+    out.assert_success();
+    let err = out.stderr_text();
+    assert!(
+        err.contains(&format!(
+            "debug1: Connecting to 127.0.0.1 port {}.",
+            server.port()
+        )),
+        "{out}"
+    );
+    assert!(err.contains("debug1: Sending command: exit 0"), "{out}");
+}

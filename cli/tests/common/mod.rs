@@ -28,10 +28,17 @@ impl Conchd {
     /// Starts conchd with a new host key and an authorized user key; with
     /// `password`, also a password file holding [`PASSWORD`] for any user.
     pub fn start(password: bool) -> Self {
+        Self::start_with(password, &[])
+    }
+
+    /// [`Conchd::start`], also authorizing `extra_keys` (public key lines).
+    pub fn start_with(password: bool, extra_keys: &[&str]) -> Self {
         let dir = TestDir::new("conchd-keys");
         let host_key = KeyPair::generate(&dir, "host", KeyType::Ed25519, None);
         let user_key = KeyPair::generate(&dir, "user", KeyType::Ed25519, None);
-        let authorized = dir.write("authorized_keys", &user_key.public_line);
+        let mut lines = vec![user_key.public_line.as_str()];
+        lines.extend_from_slice(extra_keys);
+        let authorized = dir.write("authorized_keys", lines.join("\n") + "\n");
         let password_file = password.then(|| dir.write("passwords", PASSWORD));
         let process = ServerProcess::start("conchd", |port| {
             let mut command = Command::new(env!("CARGO_BIN_EXE_conchd"));
