@@ -37,9 +37,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+#[cfg(unix)]
+use conch_driver::AgentClient;
 use conch_driver::{
-    AgentClient, AuthMethods, ConsoleUi, HostKeyUi, KeyboardInteractive, KnownHostsFile,
-    KnownHostsPolicy, KnownHostsVerifier, PasswordResponder, Signer,
+    AuthMethods, ConsoleUi, HostKeyUi, KeyboardInteractive, KnownHostsFile, KnownHostsPolicy,
+    KnownHostsVerifier, PasswordResponder, Signer,
 };
 
 use crate::client::{connect, Session};
@@ -49,6 +51,12 @@ use crate::{ChannelOpenFailure, ClientOptions, Error, HostKeyPolicy, PrivateKey,
 /// Asks the user for a secret: `prompt` is the text to show, `echo` whether
 /// the answer may be shown as typed (keyboard-interactive says so per
 /// prompt). `None` gives up.
+///
+/// The password prompt is called on tokio's blocking threads. A
+/// keyboard-interactive prompt is called from the connecting task itself
+/// (the driver's responder is synchronous): while it waits for the user it
+/// holds that task's thread, which on a current-thread runtime also holds
+/// the connection's I/O until the answer comes.
 pub type PromptFn = dyn Fn(&str, bool) -> Option<String> + Send + Sync;
 
 /// How many passwords are asked through the prompt before giving up
@@ -217,7 +225,19 @@ impl EndpointError {
     }
 }
 
-/// Runs one command over SSH; see the [module docs](self).
+/// Runs one command over SSH and yields its stream (Twisted's
+/// `SSHCommandClientEndpoint`).
+///
+/// [`CommandEndpoint::new_connection`] connects, checks the host key
+/// against known_hosts, authenticates, opens a `session` channel and
+/// `exec`s the command; [`CommandEndpoint::existing_connection`] only opens
+/// a channel on an authenticated session and `exec`s (and never closes the
+/// session). [`CommandEndpoint::connect`] yields the command's [`Channel`].
+///
+/// Cancelling is dropping the `connect` future, in any phase: before the
+/// TCP connection, during the handshake or authentication (the connection
+/// is closed), or while the channel opens or the command starts (the
+/// channel is closed; a new connection with it, an existing one stays up).
 #[derive(Clone)]
 pub struct CommandEndpoint {
     command: Vec<u8>,
@@ -239,6 +259,7 @@ struct NewConnection {
     signers: Vec<Arc<dyn Signer>>,
     password: Option<String>,
     password_prompt: Option<Arc<PromptFn>>,
+    #[cfg(unix)]
     agent: Option<AgentClient>,
     known_hosts: Option<KnownHostsFile>,
     known_hosts_policy: KnownHostsPolicy,
@@ -258,7 +279,6 @@ impl fmt::Debug for CommandEndpoint {
                 .field("port", &n.port)
                 .field("keys", &n.signers.len())
                 .field("password", &n.password.as_ref().map(|_| ".."))
-                .field("agent", &n.agent)
                 .field("known_hosts", &n.known_hosts)
                 .field("known_hosts_policy", &n.known_hosts_policy)
                 .field("host_key_policy", &n.host_key_policy),
@@ -292,6 +312,7 @@ impl CommandEndpoint {
                 signers: Vec::new(),
                 password: None,
                 password_prompt: None,
+                #[cfg(unix)]
                 agent: None,
                 known_hosts: None,
                 known_hosts_policy: KnownHostsPolicy::Ask,
@@ -360,8 +381,10 @@ impl CommandEndpoint {
         self.with(|n| n.password_prompt = Some(prompt))
     }
 
-    /// An ssh-agent whose keys are offered first. If it cannot be reached
+    /// An ssh-agent whose keys are offered first (Unix only: the agent
+    /// listens on a Unix socket). If it cannot be reached
     /// when connecting, authentication goes on without it.
+    #[cfg(unix)]
     pub fn agent(self, agent: AgentClient) -> Self {
         self.with(|n| n.agent = Some(agent))
     }
@@ -489,6 +512,7 @@ impl NewConnection {
     /// prompt.
     async fn auth_methods(&self) -> AuthMethods {
         let mut signers: Vec<Arc<dyn Signer>> = Vec::new();
+        #[cfg(unix)]
         if let Some(agent) = self.agent.clone() {
             // The agent socket is blocking; keep it off the runtime's threads.
             let agent_keys = tokio::task::spawn_blocking(move || agent.signers())

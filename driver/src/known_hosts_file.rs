@@ -180,7 +180,7 @@ pub enum KnownHostsPolicy {
 /// them.
 pub trait HostKeyUi: Send + Sync {
     /// Asks whether to trust `key`; `prompt` is OpenSSH's question ("The
-    /// authenticity of host ... can't be established ... (yes/no/[fingerprint])? ").
+    /// authenticity of host ... can't be established ... (yes/no/\[fingerprint\])? ").
     /// No answer (no terminal, end of input) means no.
     fn confirm(&self, prompt: &str, key: &PublicKey) -> bool;
 

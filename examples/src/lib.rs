@@ -9,7 +9,7 @@
 //! - [`ConnectionParameters`]: the seed's command-line options (`--host/-h`,
 //!   `--port/-p`, `--username/-u`, `--identity/-i`, `--password`,
 //!   `--knownhosts/-k`, `--no-agent`) and the endpoint they describe.
-//! - [`echo::noise`]: the echo client writing "bif", "pow", "zot" to
+//! - [`echo::run`]: the echo client writing "bif", "pow", "zot" to
 //!   `/bin/cat` and printing "Server says: ..." for each answer
 //!   (`cargo run -p conch-examples --example echoclient_ssh -- -h HOST`).
 //! - [`shared::fifty_echoes`]: 50 `/bin/echo N` commands on one shared
