@@ -813,3 +813,30 @@ fn a_low_order_curve25519_point_is_a_bad_kex_value() {
         DisconnectReason::KeyExchangeFailed,
     );
 }
+
+#[test]
+fn connection_messages_between_the_peers_kexinit_and_its_newkeys() {
+    // RFC 4253 section 7.1: once a party has sent KEXINIT, it sends nothing
+    // but transport and key exchange messages until its NEWKEYS. A peer
+    // that does anyway could make us queue answers that cannot go out
+    // before the exchange ends, for as long as it stalls the exchange.
+    let (mut peer, mut victim) =
+        Peer::logged_in_server(conch_core::ServerConfig::new(vec![ed25519(7)]));
+    peer.manual = true;
+    peer.start_rekey();
+    let mut open = vec![msg::CHANNEL_OPEN];
+    open.put_str("session");
+    open.put_u32(0);
+    open.put_u32(1 << 20);
+    open.put_u32(32768);
+    peer.send(&open);
+    let got = peer.pump(&mut victim);
+    assert_peer_saw_failure(
+        &peer,
+        &mut victim,
+        got,
+        unexpected(msg::CHANNEL_OPEN, "during key exchange"),
+        DisconnectReason::ProtocolError,
+    );
+    assert!(!victim.saw(|e| matches!(e, Event::ChannelOpenRequest { .. })));
+}

@@ -6,16 +6,13 @@
 //! - `packet`: framing, padding, sequence numbers, the packet ciphers (section 6);
 //! - `kexinit`: KEXINIT and algorithm negotiation (section 7.1);
 //! - `exchange`: one key exchange from KEXINIT to NEWKEYS (sections 7.2-8),
-//!   strict kex (OpenSSH PROTOCOL) and EXT_INFO (RFC 8308);
-//! - `kex_method`: the method's own messages in between (ECDH-style single
-//!   round trip, RFC 4419 group exchange).
+//!   strict kex (OpenSSH PROTOCOL) and EXT_INFO (RFC 8308).
 //!
 //! This file holds the `Transport` the connection glue drives and the
 //! dispatch of transport messages (section 11).
 
 mod exchange;
 mod ident;
-mod kex_method;
 mod kexinit;
 mod packet;
 #[cfg(test)]
@@ -91,6 +88,9 @@ pub(crate) struct Transport {
     server_sig_algs: Option<Vec<String>>,
     /// Strict key exchange is in force (both sides offered it).
     strict_kex: bool,
+    /// The peer's KEXINIT arrived and its NEWKEYS has not: RFC 4253 section
+    /// 7.1 allows it only transport and key exchange messages meanwhile.
+    peer_in_key_exchange: bool,
     /// Server: the client offered `ext-info-c`.
     peer_wants_ext_info: bool,
     /// A re-exchange should start at the next flush (after the outbox).
@@ -136,6 +136,7 @@ impl Transport {
             host_key: None,
             server_sig_algs: None,
             strict_kex: false,
+            peer_in_key_exchange: false,
             peer_wants_ext_info: false,
             rekey_pending: false,
             last_kex_done_at: now,
@@ -259,6 +260,16 @@ impl Transport {
                     }
                     .into());
                 }
+                if self.peer_in_key_exchange {
+                    // RFC 4253 section 7.1. Answers to such messages could
+                    // not go out before the exchange ends, and the peer
+                    // decides when that is: refusing them bounds the queue.
+                    return Err(PeerMisbehaved::UnexpectedMessage {
+                        msg: msg_no,
+                        state: "during key exchange",
+                    }
+                    .into());
+                }
                 Ok(Some(Incoming { seq, payload }))
             }
             msg::EXT_INFO => {
@@ -267,10 +278,12 @@ impl Transport {
             }
             msg::KEXINIT => {
                 self.on_kexinit(seq, payload, rng)?;
+                self.peer_in_key_exchange = true;
                 Ok(None)
             }
             msg::NEWKEYS => {
                 self.on_newkeys(now, events)?;
+                self.peer_in_key_exchange = false;
                 Ok(None)
             }
             30..=49 => {
