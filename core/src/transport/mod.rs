@@ -6,13 +6,16 @@
 //! - `packet`: framing, padding, sequence numbers, the packet ciphers (section 6);
 //! - `kexinit`: KEXINIT and algorithm negotiation (section 7.1);
 //! - `exchange`: one key exchange from KEXINIT to NEWKEYS (sections 7.2-8),
-//!   strict kex (OpenSSH PROTOCOL) and EXT_INFO (RFC 8308).
+//!   strict kex (OpenSSH PROTOCOL) and EXT_INFO (RFC 8308);
+//! - `kex_method`: the method's own messages in between (ECDH-style single
+//!   round trip, RFC 4419 group exchange).
 //!
 //! This file holds the `Transport` the connection glue drives and the
 //! dispatch of transport messages (section 11).
 
 mod exchange;
 mod ident;
+mod kex_method;
 mod kexinit;
 mod packet;
 #[cfg(test)]
