@@ -77,7 +77,9 @@ fn agent_codec_inputs() {
 /// also runs the harness's loop contract checks on ordinary sessions.
 #[test]
 fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
-    use harness::{act, null_client_config, null_server_config, record_session, run_records, Driver};
+    use harness::{
+        act, null_client_config, null_server_config, record_session, run_records, Driver,
+    };
     let script = [
         (act::OPEN_SESSION, 0),
         (act::REQUEST, 0x80),
@@ -96,7 +98,11 @@ fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
         let driver = run_records(driver, &input);
         assert!(driver.conn.is_authenticated(), "{}", driver.summary());
         assert!(driver.conn.error().is_none(), "{}", driver.summary());
-        assert!(driver.summary().contains("ChannelId"), "{}", driver.summary());
+        assert!(
+            driver.summary().contains("ChannelId"),
+            "{}",
+            driver.summary()
+        );
     }
     // The decoder seed gets through a real key exchange.
     let mut seed = vec![63];

@@ -679,6 +679,54 @@ fn terrapin_debug_and_unimplemented_are_refused_too() {
 }
 
 #[test]
+fn without_strict_kex_an_injected_ignore_breaks_the_next_chacha20_packet() {
+    // chacha20-poly1305@openssh.com takes its nonce from the sequence
+    // number (OpenSSH PROTOCOL.chacha20poly1305): a man in the middle who
+    // inserts one plaintext IGNORE shifts the client's count, and the first
+    // encrypted packet then fails to decrypt. (The full Terrapin attack also deletes a
+    // packet to set the count right again, which only strict kex catches;
+    // see the tests above.)
+    let mut peer = Peer::server().with_cipher(&conch_core::cipher::CHACHA20_POLY1305);
+    peer.strict_kex = false;
+    let mut victim = client_victim();
+    peer.start();
+    // Inserted by the man in the middle: not counted by the real server.
+    peer.send_raw(&plain_packet(&[msg::IGNORE, 0, 0, 0, 0]));
+    let got = peer.pump(&mut victim);
+    // The length is encrypted under the sequence number too, so it is the
+    // first thing to come out wrong: a random length, refused before its
+    // MAC could even be checked (or the MAC, should the length fit).
+    let want = match &got {
+        Err(Error::PeerMisbehaved(e @ PeerMisbehaved::BadPacketLength(_)))
+        | Err(Error::PeerMisbehaved(e @ PeerMisbehaved::BadMac)) => misbehaved(e.clone()),
+        other => panic!("{other:?}"),
+    };
+    let reason = want.disconnect_reason();
+    assert_peer_saw_failure(&peer, &mut victim, got, want, reason);
+    assert!(victim.saw(|e| matches!(
+        e,
+        Event::KeyExchangeDone { algorithms, .. }
+            if !algorithms.strict_kex && algorithms.cipher_s2c == "chacha20-poly1305@openssh.com"
+    )));
+}
+
+#[test]
+fn strict_kex_with_chacha20_refuses_the_injected_ignore_before_any_harm() {
+    let mut peer = Peer::server().with_cipher(&conch_core::cipher::CHACHA20_POLY1305);
+    let mut victim = client_victim();
+    peer.start();
+    peer.send_raw(&plain_packet(&[msg::IGNORE, 0, 0, 0, 0]));
+    let got = peer.pump(&mut victim);
+    assert_peer_saw_failure(
+        &peer,
+        &mut victim,
+        got,
+        misbehaved(PeerMisbehaved::StrictKexViolation(msg::IGNORE)),
+        DisconnectReason::ProtocolError,
+    );
+}
+
+#[test]
 fn without_strict_kex_on_the_peer_an_injected_ignore_is_tolerated() {
     // Both must offer strict kex for it to apply (OpenSSH PROTOCOL); with
     // AES-GCM, whose nonce does not involve the sequence number, the shift

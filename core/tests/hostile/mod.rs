@@ -351,6 +351,8 @@ pub struct Peer {
     pub strict_kex: bool,
     /// The lists of our first KEXINIT.
     pub lists: KexLists,
+    /// The packet cipher we implement (and offer alone).
+    pub cipher: &'static dyn CipherAlgorithm,
     /// Server: send this blob as the host key instead of our key's.
     pub host_key_blob_override: Option<Vec<u8>>,
     /// Server: flip a bit of the exchange hash signature.
@@ -397,6 +399,13 @@ impl std::fmt::Debug for Peer {
 }
 
 impl Peer {
+    /// Uses (and offers only) `cipher`.
+    pub fn with_cipher(mut self, cipher: &'static dyn CipherAlgorithm) -> Self {
+        self.cipher = cipher;
+        self.lists.cipher = vec![cipher.name().to_string()];
+        self
+    }
+
     /// A scripted server (the victim is a client).
     pub fn server() -> Self {
         Self::new(Side::Server)
@@ -415,6 +424,7 @@ impl Peer {
             rekey_kexinit_sent: false,
             strict_kex: true,
             lists: KexLists::default(),
+            cipher: &AES128_GCM,
             host_key_blob_override: None,
             corrupt_signature: false,
             auto_auth: true,
@@ -822,7 +832,7 @@ impl Peer {
         let session_id = self.session_id.get_or_insert_with(|| h.to_vec()).clone();
         let hash = CURVE25519_SHA256.hash();
         let d = |letter: u8, len: usize| derive_key(hash, k, h, letter, &session_id, len);
-        let cipher = &AES128_GCM;
+        let cipher = self.cipher;
         let c2s = (d(b'A', cipher.iv_len()), d(b'C', cipher.key_len()));
         let s2c = (d(b'B', cipher.iv_len()), d(b'D', cipher.key_len()));
         let (ours, theirs) = match self.role {
