@@ -20,13 +20,14 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
-# The cipher an in-memory pair negotiates: the first of the default
-# provider's preference list (CryptoProvider::default in core/src/crypto).
-NEGOTIATED = "aes128-gcm@openssh.com"
 # Data bytes per packet in the pair: the default maximum packet size.
 PAIR_PACKET = 32 * 1024
 PAIR_TARGET = 0.85
 HANDSHAKE_TARGET = 1.5
+
+
+# full_id -> when its result was written, to prefer the latest run's.
+MTIMES = {}
 
 
 def load(directory):
@@ -42,7 +43,14 @@ def load(directory):
         point = (est.get("slope") or est["mean"])["point_estimate"]
         throughput = (bench.get("throughput") or {}).get("Bytes")
         results[bench["full_id"]] = (point, throughput)
+        MTIMES[bench["full_id"]] = os.path.getmtime(os.path.join(dirpath, "estimates.json"))
     return results
+
+
+def newest(results, prefix):
+    """The most recently measured benchmark whose id starts with prefix."""
+    ids = [k for k in results if k.startswith(prefix)]
+    return max(ids, key=lambda k: MTIMES.get(k, 0), default=None)
 
 
 def fmt_time(ns):
@@ -119,39 +127,45 @@ def packet_table(results):
 
 
 def pair_table(results):
-    raw_id = f"packet/{NEGOTIATED}/raw-roundtrip/{PAIR_PACKET}"
-    prov_id = f"packet/{NEGOTIATED}/roundtrip/{PAIR_PACKET}"
-    print(f"| download | time | throughput | vs raw seal+open ({NEGOTIATED}, 32 KiB) "
-          f"| vs provider seal+open | target ≥ {PAIR_TARGET:.0%} of raw |")
-    print("|---|---|---:|---:|---:|---|")
-    verdicts = []
-    def channels(full_id):
-        digits = "".join(ch for ch in full_id.rsplit("/", 1)[1] if ch.isdigit())
-        return int(digits or 0)
+    print(f"| cipher | channels | time per 256 MiB | throughput | vs raw seal+open (32 KiB) "
+          f"| vs provider seal+open (32 KiB) | target ≥ {PAIR_TARGET:.0%} |")
+    print("|---|---:|---|---:|---:|---:|---|")
 
-    for k in sorted((k for k in results if k.startswith("pair/")), key=channels):
+    def key(full_id):
+        _, _, label, count = full_id.split("/", 3)
+        return (label, int("".join(ch for ch in count if ch.isdigit()) or 0))
+
+    verdicts = []
+    # pair/download-256MiB/<cipher>/<n>ch
+    ids = [k for k in results if k.startswith("pair/") and k.count("/") == 3]
+    for k in sorted(ids, key=key):
+        label, count = key(k)
         ns, nbytes = results[k]
         tput = mib_s(ns, nbytes)
-        vs_raw = vs_prov = None
-        if raw_id in results:
-            raw_ns, raw_bytes = results[raw_id]
-            vs_raw = tput / mib_s(raw_ns, raw_bytes)
-        if prov_id in results:
-            p_ns, p_bytes = results[prov_id]
-            vs_prov = tput / mib_s(p_ns, p_bytes)
-        met = "–" if vs_raw is None else ("met" if vs_raw >= PAIR_TARGET else "NOT met")
+        vs = {}
+        for kind, op in (("raw", "raw-roundtrip"), ("provider", "roundtrip")):
+            base = f"packet/{label}/{op}/{PAIR_PACKET}"
+            if base in results:
+                b_ns, b_bytes = results[base]
+                vs[kind] = tput / mib_s(b_ns, b_bytes)
+        # The raw crate call when there is one; otherwise the provider's own
+        # seal+open, which calls the cipher and MAC crates directly.
+        against = vs.get("raw", vs.get("provider"))
+        met = "–" if against is None else ("met" if against >= PAIR_TARGET else "NOT met")
         verdicts.append(met)
-        label = k.split("/", 1)[1]
-        print(f"| {label} | {fmt_time(ns)} | {tput:.0f} MiB/s | {fmt_ratio(vs_raw)} "
-              f"| {fmt_ratio(vs_prov)} | {met} |")
+        print(f"| {label} | {count} | {fmt_time(ns)} | {tput:.0f} MiB/s "
+              f"| {fmt_ratio(vs.get('raw'))} | {fmt_ratio(vs.get('provider'))} | {met} |")
+    print()
+    print("The target compares with the raw `aes-gcm` call where the benchmarks have one, "
+          "else with the provider's seal+open (which calls the cipher and MAC crates directly).")
     print()
     return verdicts
 
 
 def handshake_table(results):
-    kex = next((k for k in results if k.startswith("handshake-crypto/kex-both-sides/")), None)
-    sign = next((k for k in results if k.startswith("handshake-crypto/sign/")), None)
-    verify = next((k for k in results if k.startswith("handshake-crypto/verify/")), None)
+    kex = newest(results, "handshake-crypto/kex-both-sides/")
+    sign = newest(results, "handshake-crypto/sign/")
+    verify = newest(results, "handshake-crypto/verify/")
     for k in (kex, sign, verify):
         if k:
             print(f"- `{k}`: {cell(results, k)}")
