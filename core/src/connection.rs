@@ -17,6 +17,14 @@ use crate::outbox::Outbox;
 use crate::transport::{Incoming, Side, Transport};
 use crate::wire::Encode;
 
+/// Queued output the peer can provoke (answers to its requests, refusals,
+/// window adjusts) beyond what the application may queue with `send_data`
+/// (`ChannelConfig::send_buffer_limit`). Adapters keep reading while a write
+/// is blocked, so a peer that sends requests and never reads the answers
+/// would otherwise grow the transmit buffer without bound; an honest peer
+/// gets nowhere near this (it is tens of thousands of unread answers).
+const PEER_PROVOKED_OUTPUT_LIMIT: usize = 1024 * 1024;
+
 /// The randomness a connection draws on: any cryptographically secure RNG.
 /// Tests hand in a seeded one, adapters one seeded from the OS.
 pub type Rng = Box<dyn CryptoRngCore + Send>;
@@ -278,6 +286,16 @@ impl Connection {
         self.after_progress();
         if let Some(e) = &self.error {
             return Err(e.clone());
+        }
+        let queued = self.outbox.pending_bytes() + self.transport.transmit().len();
+        let limit = self
+            .channel_config
+            .send_buffer_limit
+            .saturating_add(PEER_PROVOKED_OUTPUT_LIMIT);
+        if queued > limit {
+            return Err(self.fail(
+                PeerMisbehaved::Other("the peer does not read the answers it asks for").into(),
+            ));
         }
         Ok(())
     }

@@ -555,3 +555,46 @@ fn a_disconnect_with_a_description_that_is_not_utf8_still_ends_cleanly() {
     // Nothing is sent back after a DISCONNECT (RFC 4253 section 11.1).
     assert!(peer.received_msgs(msg::DISCONNECT).is_empty());
 }
+
+#[test]
+fn a_peer_that_asks_and_never_reads_the_answers_is_cut_off() {
+    // Each keepalive gets an answer. A peer that keeps asking while never
+    // reading (its TCP window closed, so nothing we transmit leaves) must
+    // not make the victim's transmit buffer grow without bound: adapters
+    // keep reading while a write is blocked.
+    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
+    let mut keepalive = vec![msg::GLOBAL_REQUEST];
+    keepalive.put_str("keepalive@openssh.com");
+    keepalive.put_bool(true);
+    let mut result = Ok(());
+    let mut asked = 0;
+    while result.is_ok() && asked < 1_000_000 {
+        for _ in 0..500 {
+            peer.send(&keepalive);
+        }
+        asked += 500;
+        // Fed, but the victim's output is never taken.
+        result = victim.feed(&peer.take_outgoing());
+    }
+    let queued = victim.conn.poll_transmit().map_or(0, <[u8]>::len);
+    let limit = ChannelConfig::default().send_buffer_limit + (1 << 20);
+    // Bounded by the limit plus the answers to one delivery.
+    assert!(
+        queued <= limit + 500 * ANSWER_BOUND,
+        "{queued} bytes queued"
+    );
+    assert!(asked < 200_000, "cut off only after {asked} requests");
+    // The DISCONNECT is the last thing queued, after the unread answers.
+    let got = result;
+    let out = victim.take_output();
+    peer.absorb(&out);
+    assert_peer_saw_failure(
+        &peer,
+        &mut victim,
+        got,
+        misbehaved(PeerMisbehaved::Other(
+            "the peer does not read the answers it asks for",
+        )),
+        DisconnectReason::ProtocolError,
+    );
+}
