@@ -562,7 +562,14 @@ fn a_peer_that_asks_and_never_reads_the_answers_is_cut_off() {
     // reading (its TCP window closed, so nothing we transmit leaves) must
     // not make the victim's transmit buffer grow without bound: adapters
     // keep reading while a write is blocked.
-    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
+    let channels = ChannelConfig {
+        send_buffer_limit: 64 * 1024,
+        ..ChannelConfig::default()
+    };
+    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig {
+        channels: channels.clone(),
+        ..ClientConfig::default()
+    });
     let mut keepalive = vec![msg::GLOBAL_REQUEST];
     keepalive.put_str("keepalive@openssh.com");
     keepalive.put_bool(true);
@@ -577,24 +584,24 @@ fn a_peer_that_asks_and_never_reads_the_answers_is_cut_off() {
         result = victim.feed(&peer.take_outgoing());
     }
     let queued = victim.conn.poll_transmit().map_or(0, <[u8]>::len);
-    let limit = ChannelConfig::default().send_buffer_limit + (1 << 20);
+    let limit = channels.send_buffer_limit + (1 << 20);
     // Bounded by the limit plus the answers to one delivery.
     assert!(
         queued <= limit + 500 * ANSWER_BOUND,
         "{queued} bytes queued"
     );
-    assert!(asked < 200_000, "cut off only after {asked} requests");
+    assert!(asked < 100_000, "cut off only after {asked} requests");
     // The DISCONNECT is the last thing queued, after the unread answers.
-    let got = result;
+    let want = misbehaved(PeerMisbehaved::Other(
+        "the peer does not read the answers it asks for",
+    ));
+    assert_eq!(result, Err(want.clone()));
+    assert_eq!(victim.disconnected(), Some(&want));
     let out = victim.take_output();
     peer.absorb(&out);
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
-        misbehaved(PeerMisbehaved::Other(
-            "the peer does not read the answers it asks for",
-        )),
-        DisconnectReason::ProtocolError,
+    assert_eq!(
+        peer.disconnect_reason(),
+        Some(DisconnectReason::ProtocolError)
     );
+    assert!(victim.conn.is_closed());
 }

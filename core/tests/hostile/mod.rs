@@ -913,6 +913,20 @@ pub fn plain_disconnect(output: &[u8]) -> Option<(DisconnectReason, String)> {
 // Assertions
 // ----------------------------------------------------------------------
 
+/// The most a victim may have queued for transmission at once in the
+/// scenarios checked with the assertions below: they send no bulk data, so
+/// the largest things queued are a KEXINIT, a key exchange reply and a few
+/// answers, well under this.
+pub const SCENARIO_TRANSMIT_BOUND: usize = 64 * 1024;
+
+fn assert_bounded(victim: &Victim) {
+    assert!(
+        victim.max_transmit <= SCENARIO_TRANSMIT_BOUND,
+        "transmit buffer reached {} bytes",
+        victim.max_transmit
+    );
+}
+
 /// Asserts the victim failed with `want`, raised it as its last event, and
 /// sent a DISCONNECT with `reason` in the clear as its last packet.
 pub fn assert_plain_failure(
@@ -931,6 +945,8 @@ pub fn assert_plain_failure(
     assert_eq!(victim.feed(&[0u8; 1024]), Err(want));
     assert_eq!(victim.take_output(), b"");
     assert!(victim.conn.is_closed());
+    assert_eq!(victim.conn.poll_timeout(), None);
+    assert_bounded(victim);
 }
 
 /// Asserts a victim driven by `peer` failed with `want`, raised it as its
@@ -955,4 +971,6 @@ pub fn assert_peer_saw_failure(
     assert_eq!(victim.feed(&[0u8; 1024]), Err(want));
     assert_eq!(victim.take_output(), b"");
     assert!(victim.conn.is_closed());
+    assert_eq!(victim.conn.poll_timeout(), None);
+    assert_bounded(victim);
 }
