@@ -11,21 +11,31 @@ use std::time::Duration;
 use common::Conchd;
 use conch_interop::{run_bounded, Finished, Input};
 
-/// Builds example `name` of `conch-examples` with this test's profile and
-/// target dir (cargo only hands binaries of the package under test to its
-/// tests), and returns its path.
+/// The path of example `name` of `conch-examples`, built with this test's
+/// profile and target dir (cargo hands only the tested package's own
+/// binaries to its tests).
+///
+/// `cargo test` builds every example of the packages it tests, so under
+/// `cargo test --workspace` the binary is there and newer than the sources:
+/// it is used as is. Otherwise (e.g. `cargo test -p conch-cli` after an
+/// edit) it is built with `cargo build`, which may resolve features
+/// differently and so rebuild dependencies: slower, but never stale.
 fn example_bin(name: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let exe = std::env::current_exe().unwrap();
     // <target>/<profile>/deps/<test>
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = profile_dir.join("examples").join(name);
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    if is_fresh(&path, workspace) {
+        return path;
+    }
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") => "dev",
         Some(other) => other,
         None => panic!("unexpected test path {}", exe.display()),
     };
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
@@ -42,9 +52,36 @@ fn example_bin(name: &str) -> PathBuf {
         .arg("--target-dir")
         .arg(profile_dir.parent().unwrap());
     run_bounded(&mut build, Input::Null, Duration::from_secs(20 * 60)).assert_success();
-    let path = profile_dir.join("examples").join(name);
     assert!(path.is_file(), "cargo built no {}", path.display());
     path
+}
+
+/// Whether `binary` exists and is newer than every source it is built from.
+fn is_fresh(binary: &Path, workspace: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(binary).and_then(|m| m.modified()) else {
+        return false;
+    };
+    let sources = ["examples", "adapter-tokio", "driver", "core", "Cargo.lock"];
+    sources
+        .iter()
+        .all(|s| newest_in(&workspace.join(s)).is_some_and(|newest| newest <= built))
+}
+
+/// The newest modification time of the files under `path` (`None` if unreadable).
+fn newest_in(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    let mut newest = meta.modified().ok()?;
+    for entry in std::fs::read_dir(path).ok()? {
+        let entry = entry.ok()?;
+        if entry.file_name() == "target" {
+            continue;
+        }
+        newest = newest.max(newest_in(&entry.path())?);
+    }
+    Some(newest)
 }
 
 /// Runs example `name` against `server` with the seed's options.
