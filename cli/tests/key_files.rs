@@ -1,0 +1,64 @@
+//! Key files made by `ssh-keygen`, loaded with the driver's helper and its
+//! passphrase callback.
+
+use std::cell::Cell;
+
+use conch_driver::{load_private_key, load_public_key, KeyFileError, PASSPHRASE_ATTEMPTS};
+use conch_interop::{KeyPair, KeyType, TestDir};
+
+#[test]
+fn an_unencrypted_key_never_asks() {
+    let dir = TestDir::new("keys-plain");
+    let pair = KeyPair::generate(&dir, "plain", KeyType::Ed25519, None);
+    let key = load_private_key(&pair.private_path, &mut |_| panic!("asked")).unwrap();
+    let public = load_public_key(&pair.public_path).unwrap();
+    assert_eq!(key.public_key(), &public);
+    assert_eq!(public.fingerprint(), pair.fingerprint());
+}
+
+#[test]
+fn an_encrypted_key_asks_until_right_at_most_three_times() {
+    let dir = TestDir::new("keys-encrypted");
+    let pair = KeyPair::generate(&dir, "enc", KeyType::Ed25519, Some("s3cret"));
+    let public = load_public_key(&pair.public_path).unwrap();
+
+    let asked = Cell::new(0);
+    let key = load_private_key(&pair.private_path, &mut |path| {
+        assert_eq!(path, pair.private_path);
+        asked.set(asked.get() + 1);
+        Some(if asked.get() == 2 { "s3cret" } else { "nope" }.to_string())
+    })
+    .unwrap();
+    assert_eq!(asked.get(), 2);
+    assert_eq!(key.public_key(), &public);
+
+    asked.set(0);
+    let e = load_private_key(&pair.private_path, &mut |_| {
+        asked.set(asked.get() + 1);
+        Some("nope".into())
+    })
+    .unwrap_err();
+    assert!(matches!(e, KeyFileError::WrongPassphrase { .. }), "{e:?}");
+    assert_eq!(asked.get(), PASSPHRASE_ATTEMPTS);
+
+    // No answer (or an empty one): give up at once.
+    for answer in [None, Some(String::new())] {
+        let e = load_private_key(&pair.private_path, &mut |_| answer.clone()).unwrap_err();
+        assert!(matches!(e, KeyFileError::PassphraseNeeded { .. }), "{e:?}");
+    }
+}
+
+#[test]
+fn missing_and_foreign_files_are_clear_errors() {
+    let dir = TestDir::new("keys-bad");
+    let e = load_private_key(&dir.join("absent"), &mut |_| None).unwrap_err();
+    assert!(e.is_not_found(), "{e:?}");
+    let junk = dir.write(
+        "junk",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n",
+    );
+    let e = load_private_key(&junk, &mut |_| None).unwrap_err();
+    assert!(matches!(e, KeyFileError::Invalid { .. }), "{e:?}");
+    assert!(e.to_string().contains("not an OpenSSH key"), "{e}");
+    assert_eq!(e.path(), junk);
+}
