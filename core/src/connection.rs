@@ -1,5 +1,6 @@
 //! [`Connection`]: one SSH connection, either role, with no I/O of its own.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +12,10 @@ use crate::channel::Channels;
 use crate::config::{ChannelConfig, ClientConfig, ServerConfig};
 use crate::error::{ApiMisuse, Error, PeerMisbehaved};
 use crate::event::{ChannelId, ChannelOpenFailure, ChannelRequest, Event};
-use crate::keys::PublicKey;
+use crate::keys::{KeyError, PublicKey};
 use crate::msg;
 use crate::outbox::Outbox;
+use crate::record::{self, Call, Outcome, RecordedConfig, RecordedValue, Recorder};
 use crate::transport::{Incoming, Side, Transport};
 use crate::wire::Encode;
 
@@ -84,6 +86,8 @@ pub struct Connection {
     send_budget_exhausted: bool,
     /// The latest time handed in.
     now: Instant,
+    /// The transcript being recorded, if any (see [`crate::record`]).
+    recorder: Option<Box<Recorder>>,
 }
 
 #[derive(Debug)]
@@ -188,12 +192,88 @@ impl Connection {
             userauth_started: false,
             send_budget_exhausted: false,
             now,
+            recorder: None,
         }
     }
 
     /// Which role this connection plays.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    // ------------------------------------------------------------------
+    // Recording (see the `record` module)
+    // ------------------------------------------------------------------
+
+    /// A client connection that records a transcript of every call, for
+    /// [`record::replay`]. Its RNG is `ChaCha20Rng` from `seed` (draw it
+    /// from the OS), and the transcript holds that seed: **anyone with the
+    /// transcript can decrypt the session** (see [`crate::record`]).
+    pub fn client_recorded(config: Arc<ClientConfig>, seed: [u8; 32], now: Instant) -> Self {
+        let header = record::Header {
+            config: RecordedConfig::Client(config.clone()),
+            seed,
+        };
+        let mut conn = Self::client(config, record::seeded_rng(seed), now);
+        let recorder =
+            Recorder::new(&header, now).expect("a client header holds no key that could fail");
+        conn.recorder = Some(Box::new(recorder));
+        conn
+    }
+
+    /// A server connection that records a transcript, as
+    /// [`Connection::client_recorded`]. The transcript also holds the host
+    /// **private** keys. Fails only if a host key cannot be encoded.
+    pub fn server_recorded(
+        config: Arc<ServerConfig>,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Result<Self, KeyError> {
+        let header = record::Header {
+            config: RecordedConfig::Server(config.clone()),
+            seed,
+        };
+        let recorder = Recorder::new(&header, now)?;
+        let mut conn = Self::server(config, record::seeded_rng(seed), now);
+        conn.recorder = Some(Box::new(recorder));
+        Ok(conn)
+    }
+
+    /// Whether this connection records a transcript.
+    pub fn is_recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// The transcript bytes recorded since the last call (the header comes
+    /// with the first), to be appended to a file; empty when not recording.
+    pub fn take_transcript(&mut self) -> Vec<u8> {
+        self.recorder.as_mut().map(|r| r.take()).unwrap_or_default()
+    }
+
+    /// Runs a public call `f`; when recording, appends `call` (built only
+    /// then) and the result.
+    fn recorded<'a, T: RecordedValue>(
+        &mut self,
+        call: impl FnOnce(&Recorder) -> Call<'a>,
+        f: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let Some(recorder) = self.recorder.as_deref() else {
+            return f(self);
+        };
+        let call = call(recorder);
+        let result = f(self);
+        if let Some(recorder) = &mut self.recorder {
+            recorder.record(&call, record::outcome_of(&result));
+        }
+        result
+    }
+
+    /// When recording, appends `call`, which returns nothing.
+    fn record_done<'a>(&mut self, call: impl FnOnce(&Recorder) -> Call<'a>) {
+        if let Some(recorder) = &mut self.recorder {
+            let call = call(recorder);
+            recorder.record(&call, Outcome::Done);
+        }
     }
 
     // ------------------------------------------------------------------
@@ -204,18 +284,26 @@ impl Connection {
     ///
     /// Returns the connection's fatal error if it has failed (now or before).
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
-        self.advance_clock(now);
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        if !data.is_empty() {
-            if let Some(k) = &mut self.keepalive {
-                k.outstanding = 0;
-                k.next = now + k.interval;
-            }
-        }
-        self.transport.handle_input(data);
-        self.process_input()
+        self.recorded(
+            |r| Call::HandleInput {
+                at: r.offset(now),
+                data: data.into(),
+            },
+            |c| {
+                c.advance_clock(now);
+                if let Some(e) = &c.error {
+                    return Err(e.clone());
+                }
+                if !data.is_empty() {
+                    if let Some(k) = &mut c.keepalive {
+                        k.outstanding = 0;
+                        k.next = now + k.interval;
+                    }
+                }
+                c.transport.handle_input(data);
+                c.process_input()
+            },
+        )
     }
 
     /// The peer closed its end of the byte stream.
@@ -225,37 +313,43 @@ impl Connection {
             // The socket is gone, so no DISCONNECT can be sent.
             self.record_error(Error::ConnectionLost("peer closed the connection".into()));
         }
+        self.record_done(|r| Call::HandleEof { at: r.offset(now) });
     }
 
     /// Runs time-driven work (re-exchange by time, keepalives, the
     /// handshake deadline). Call when [`Connection::poll_timeout`]'s instant
     /// has passed; calling early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        self.advance_clock(now);
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        if let Err(e) = self.transport.handle_timeout(now, &mut *self.rng) {
-            return Err(self.fail(e));
-        }
-        if self.login_deadline.is_some_and(|d| now >= d) && !self.is_authenticated() {
-            return Err(self.fail(Error::Timeout("authentication (login grace time)")));
-        }
-        let ready = self.connection_layer_ready();
-        if let Some(k) = &mut self.keepalive {
-            if now >= k.next && ready {
-                if k.outstanding >= k.max {
-                    return Err(self.fail(Error::Timeout("no answer to keepalives")));
+        self.recorded(
+            |r| Call::HandleTimeout { at: r.offset(now) },
+            |c| {
+                c.advance_clock(now);
+                if let Some(e) = &c.error {
+                    return Err(e.clone());
                 }
-                k.outstanding += 1;
-                k.next = now + k.interval;
-                self.channels.send_keepalive(&mut self.outbox);
-            } else if now >= k.next {
-                k.next = now + k.interval;
-            }
-        }
-        self.flush();
-        Ok(())
+                if let Err(e) = c.transport.handle_timeout(now, &mut *c.rng) {
+                    return Err(c.fail(e));
+                }
+                if c.login_deadline.is_some_and(|d| now >= d) && !c.is_authenticated() {
+                    return Err(c.fail(Error::Timeout("authentication (login grace time)")));
+                }
+                let ready = c.connection_layer_ready();
+                if let Some(k) = &mut c.keepalive {
+                    if now >= k.next && ready {
+                        if k.outstanding >= k.max {
+                            return Err(c.fail(Error::Timeout("no answer to keepalives")));
+                        }
+                        k.outstanding += 1;
+                        k.next = now + k.interval;
+                        c.channels.send_keepalive(&mut c.outbox);
+                    } else if now >= k.next {
+                        k.next = now + k.interval;
+                    }
+                }
+                c.flush();
+                Ok(())
+            },
+        )
     }
 
     fn advance_clock(&mut self, now: Instant) {
@@ -419,7 +513,11 @@ impl Connection {
 
     /// The next event, if any. Drain until `None` after every call.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if let Some(r) = &mut self.recorder {
+            r.record_event(event.as_ref());
+        }
+        event
     }
 
     /// Bytes to write to the socket, if any. Report how many were written
@@ -436,6 +534,9 @@ impl Connection {
 
     /// The first `n` bytes of [`Connection::poll_transmit`] were written.
     pub fn consume_transmit(&mut self, n: usize) {
+        if let Some(r) = &mut self.recorder {
+            r.record_transmit(n, self.transport.transmit());
+        }
         self.transport.consume_transmit(n);
         // Room in the transmit buffer lets held-back messages through.
         self.flush();
@@ -516,7 +617,10 @@ impl Connection {
     /// Starts a key re-exchange now (RFC 4253 section 9). Data keeps its order
     /// across it.
     pub fn rekey(&mut self) -> Result<(), Error> {
-        self.mutate(|c| Ok(c.transport.start_rekey(c.now, &mut *c.rng)?))
+        self.recorded(
+            |_| Call::Rekey,
+            |c| c.mutate(|c| Ok(c.transport.start_rekey(c.now, &mut *c.rng)?)),
+        )
     }
 
     /// Ends the connection: sends DISCONNECT (reason `by application`) with
@@ -527,6 +631,9 @@ impl Connection {
             self.flush();
             self.fail(Error::Closed(description.to_string()));
         }
+        self.record_done(|_| Call::Disconnect {
+            description: description.into(),
+        });
     }
 
     // ------------------------------------------------------------------
@@ -542,105 +649,166 @@ impl Connection {
 
     /// Accepts the host key from [`Event::HostKey`].
     pub fn accept_host_key(&mut self) -> Result<(), Error> {
-        self.client_auth("accept_host_key")?;
-        self.mutate(|c| {
-            c.transport.accept_host_key(c.now, &mut *c.rng)?;
-            // Packets that arrived while we waited can be processed now.
-            c.process_input()
-        })
+        self.recorded(
+            |_| Call::AcceptHostKey,
+            |c| {
+                c.client_auth("accept_host_key")?;
+                c.mutate(|c| {
+                    c.transport.accept_host_key(c.now, &mut *c.rng)?;
+                    // Packets that arrived while we waited can be processed now.
+                    c.process_input()
+                })
+            },
+        )
     }
 
     /// Rejects the host key from [`Event::HostKey`]: the connection ends with
     /// DISCONNECT `host key not verifiable` and [`Error::HostKeyRejected`].
     pub fn reject_host_key(&mut self) -> Result<(), Error> {
-        self.client_auth("reject_host_key")?;
-        self.check_open()?;
-        self.fail(Error::HostKeyRejected);
-        Ok(())
+        self.recorded(
+            |_| Call::RejectHostKey,
+            |c| {
+                c.client_auth("reject_host_key")?;
+                c.check_open()?;
+                c.fail(Error::HostKeyRejected);
+                Ok(())
+            },
+        )
     }
 
     /// Tries authentication method `none` (mostly to learn the methods).
     pub fn auth_none(&mut self, user: &str) -> Result<(), Error> {
-        self.client_auth("auth_none")?;
-        self.mutate(|c| {
-            let Auth::Client(a) = &mut c.auth else {
-                unreachable!()
-            };
-            Ok(a.none(user, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::AuthNone { user: user.into() },
+            |c| {
+                c.client_auth("auth_none")?;
+                c.mutate(|c| {
+                    let Auth::Client(a) = &mut c.auth else {
+                        unreachable!()
+                    };
+                    Ok(a.none(user, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     /// Tries a password (RFC 4252 section 8).
     pub fn auth_password(&mut self, user: &str, password: &str) -> Result<(), Error> {
-        self.client_auth("auth_password")?;
-        self.mutate(|c| {
-            let Auth::Client(a) = &mut c.auth else {
-                unreachable!()
-            };
-            Ok(a.password(user, password, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::AuthPassword {
+                user: user.into(),
+                password: password.into(),
+            },
+            |c| {
+                c.client_auth("auth_password")?;
+                c.mutate(|c| {
+                    let Auth::Client(a) = &mut c.auth else {
+                        unreachable!()
+                    };
+                    Ok(a.password(user, password, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     /// Answers [`Event::AuthPasswordChange`].
     pub fn auth_change_password(&mut self, old: &str, new: &str) -> Result<(), Error> {
-        self.client_auth("auth_change_password")?;
-        self.mutate(|c| {
-            let Auth::Client(a) = &mut c.auth else {
-                unreachable!()
-            };
-            Ok(a.change_password(old, new, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::AuthChangePassword {
+                old: old.into(),
+                new: new.into(),
+            },
+            |c| {
+                c.client_auth("auth_change_password")?;
+                c.mutate(|c| {
+                    let Auth::Client(a) = &mut c.auth else {
+                        unreachable!()
+                    };
+                    Ok(a.change_password(old, new, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     /// Offers a public key (RFC 4252 section 7). The server is asked first
     /// without a signature; if it accepts the key,
     /// [`Event::AuthSignatureNeeded`] asks for the signature.
     pub fn auth_publickey(&mut self, user: &str, key: &PublicKey) -> Result<(), Error> {
-        self.client_auth("auth_publickey")?;
-        self.mutate(|c| {
-            let ctx = AuthContext {
-                session_id: c.transport.session_id().unwrap_or(&[]),
-                server_sig_algs: c.transport.server_sig_algs(),
-            };
-            let Auth::Client(a) = &mut c.auth else {
-                unreachable!()
-            };
-            Ok(a.publickey(user, key, ctx, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::AuthPublickey {
+                user: user.into(),
+                key: Cow::Borrowed(key),
+            },
+            |c| {
+                c.client_auth("auth_publickey")?;
+                c.mutate(|c| {
+                    let ctx = AuthContext {
+                        session_id: c.transport.session_id().unwrap_or(&[]),
+                        server_sig_algs: c.transport.server_sig_algs(),
+                    };
+                    let Auth::Client(a) = &mut c.auth else {
+                        unreachable!()
+                    };
+                    Ok(a.publickey(user, key, ctx, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     /// Answers [`Event::AuthSignatureNeeded`] with an SSH signature blob
     /// (`string` algorithm, `string` signature).
     pub fn auth_signature(&mut self, signature_blob: &[u8]) -> Result<(), Error> {
-        self.client_auth("auth_signature")?;
-        self.mutate(|c| {
-            let Auth::Client(a) = &mut c.auth else {
-                unreachable!()
-            };
-            Ok(a.signature(signature_blob, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::AuthSignature {
+                blob: signature_blob.into(),
+            },
+            |c| {
+                c.client_auth("auth_signature")?;
+                c.mutate(|c| {
+                    let Auth::Client(a) = &mut c.auth else {
+                        unreachable!()
+                    };
+                    Ok(a.signature(signature_blob, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     /// Starts keyboard-interactive authentication (RFC 4256).
     pub fn auth_keyboard_interactive(&mut self, user: &str, submethods: &str) -> Result<(), Error> {
-        self.client_auth("auth_keyboard_interactive")?;
-        self.mutate(|c| {
-            let Auth::Client(a) = &mut c.auth else {
-                unreachable!()
-            };
-            Ok(a.keyboard_interactive(user, submethods, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::AuthKeyboardInteractive {
+                user: user.into(),
+                submethods: submethods.into(),
+            },
+            |c| {
+                c.client_auth("auth_keyboard_interactive")?;
+                c.mutate(|c| {
+                    let Auth::Client(a) = &mut c.auth else {
+                        unreachable!()
+                    };
+                    Ok(a.keyboard_interactive(user, submethods, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     /// Answers [`Event::AuthInfoRequest`], one response per prompt.
     pub fn auth_info_response(&mut self, responses: &[String]) -> Result<(), Error> {
-        self.client_auth("auth_info_response")?;
-        self.mutate(|c| {
-            let Auth::Client(a) = &mut c.auth else {
-                unreachable!()
-            };
-            Ok(a.info_response(responses, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::AuthInfoResponse {
+                responses: responses.into(),
+            },
+            |c| {
+                c.client_auth("auth_info_response")?;
+                c.mutate(|c| {
+                    let Auth::Client(a) = &mut c.auth else {
+                        unreachable!()
+                    };
+                    Ok(a.info_response(responses, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     // ------------------------------------------------------------------
@@ -649,6 +817,19 @@ impl Connection {
 
     /// Server: answers the pending [`Event::AuthRequest`].
     pub fn auth_decision(&mut self, decision: AuthDecision) -> Result<(), Error> {
+        if self.recorder.is_some() {
+            let copy = decision.clone();
+            return self.recorded(
+                |_| Call::AuthDecision {
+                    decision: Cow::Borrowed(&copy),
+                },
+                |c| c.decide_auth(decision),
+            );
+        }
+        self.decide_auth(decision)
+    }
+
+    fn decide_auth(&mut self, decision: AuthDecision) -> Result<(), Error> {
         let Auth::Server(_) = &self.auth else {
             return Err(ApiMisuse::WrongRole("auth_decision", "server").into());
         };
@@ -689,8 +870,16 @@ impl Connection {
 
     /// Opens a channel of any type, with its type-specific data encoded by the caller.
     pub fn open_channel(&mut self, kind: &str, extra: &[u8]) -> Result<ChannelId, Error> {
-        self.require_authenticated()?;
-        self.mutate(|c| Ok(c.channels.open(kind, extra, &mut c.outbox)?))
+        self.recorded(
+            |_| Call::OpenChannel {
+                kind: kind.into(),
+                extra: extra.into(),
+            },
+            |c| {
+                c.require_authenticated()?;
+                c.mutate(|c| Ok(c.channels.open(kind, extra, &mut c.outbox)?))
+            },
+        )
     }
 
     /// Opens a `direct-tcpip` channel (RFC 4254 section 7.2).
@@ -711,7 +900,10 @@ impl Connection {
 
     /// Confirms a channel from [`Event::ChannelOpenRequest`].
     pub fn accept_channel(&mut self, channel: ChannelId) -> Result<(), Error> {
-        self.mutate(|c| Ok(c.channels.accept(channel, &mut c.outbox)?))
+        self.recorded(
+            |_| Call::AcceptChannel { channel },
+            |c| c.mutate(|c| Ok(c.channels.accept(channel, &mut c.outbox)?)),
+        )
     }
 
     /// Refuses a channel from [`Event::ChannelOpenRequest`].
@@ -721,10 +913,19 @@ impl Connection {
         reason: ChannelOpenFailure,
         description: &str,
     ) -> Result<(), Error> {
-        self.mutate(|c| {
-            Ok(c.channels
-                .reject(channel, reason, description, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::RejectChannel {
+                channel,
+                reason,
+                description: description.into(),
+            },
+            |c| {
+                c.mutate(|c| {
+                    Ok(c.channels
+                        .reject(channel, reason, description, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     /// Sends a channel request (exec, shell, pty-req, env, signal, ...). With
@@ -735,10 +936,19 @@ impl Connection {
         request: &ChannelRequest,
         want_reply: bool,
     ) -> Result<(), Error> {
-        self.mutate(|c| {
-            Ok(c.channels
-                .request(channel, request, want_reply, &mut c.outbox)?)
-        })
+        self.recorded(
+            |_| Call::ChannelRequest {
+                channel,
+                request: Cow::Borrowed(request),
+                want_reply,
+            },
+            |c| {
+                c.mutate(|c| {
+                    Ok(c.channels
+                        .request(channel, request, want_reply, &mut c.outbox)?)
+                })
+            },
+        )
     }
 
     /// Shorthand for an `exec` request with want-reply (RFC 4254 section 6.5).
@@ -755,7 +965,10 @@ impl Connection {
     /// Answers the oldest want-reply request on `channel` from
     /// [`Event::ChannelRequest`].
     pub fn channel_reply(&mut self, channel: ChannelId, success: bool) -> Result<(), Error> {
-        self.mutate(|c| Ok(c.channels.reply(channel, success, &mut c.outbox)?))
+        self.recorded(
+            |_| Call::ChannelReply { channel, success },
+            |c| c.mutate(|c| Ok(c.channels.reply(channel, success, &mut c.outbox)?)),
+        )
     }
 
     /// Sends channel data; returns how many bytes were taken, bounded by the
@@ -782,14 +995,23 @@ impl Connection {
         ext: Option<u32>,
         data: &[u8],
     ) -> Result<usize, Error> {
-        self.mutate(|c| {
-            let budget = c.send_budget();
-            let n = c.channels.send(channel, ext, data, budget, &mut c.outbox)?;
-            if n < data.len() && c.send_budget() == 0 {
-                c.send_budget_exhausted = true;
-            }
-            Ok(n)
-        })
+        self.recorded(
+            |_| Call::SendData {
+                channel,
+                ext,
+                data: data.into(),
+            },
+            |c| {
+                c.mutate(|c| {
+                    let budget = c.send_budget();
+                    let n = c.channels.send(channel, ext, data, budget, &mut c.outbox)?;
+                    if n < data.len() && c.send_budget() == 0 {
+                        c.send_budget_exhausted = true;
+                    }
+                    Ok(n)
+                })
+            },
+        )
     }
 
     /// Bytes [`Connection::send_data`] would take now on `channel`.
@@ -799,20 +1021,32 @@ impl Connection {
 
     /// Sends EOF: we will send no more data on `channel` (half-close).
     pub fn send_eof(&mut self, channel: ChannelId) -> Result<(), Error> {
-        self.mutate(|c| Ok(c.channels.eof(channel, &mut c.outbox)?))
+        self.recorded(
+            |_| Call::SendEof { channel },
+            |c| c.mutate(|c| Ok(c.channels.eof(channel, &mut c.outbox)?)),
+        )
     }
 
     /// Closes `channel`. [`Event::ChannelClosed`] follows when the peer's
     /// CLOSE arrives; data received meanwhile is dropped.
     pub fn close_channel(&mut self, channel: ChannelId) -> Result<(), Error> {
-        self.mutate(|c| Ok(c.channels.close(channel, &mut c.outbox)?))
+        self.recorded(
+            |_| Call::CloseChannel { channel },
+            |c| c.mutate(|c| Ok(c.channels.close(channel, &mut c.outbox)?)),
+        )
     }
 
     /// The application has processed `n` bytes of data or extended data
     /// received on `channel`: the receive window reopens accordingly. Data
     /// not consumed holds the peer back, which bounds memory.
     pub fn consume(&mut self, channel: ChannelId, n: usize) -> Result<(), Error> {
-        self.mutate(|c| Ok(c.channels.consume(channel, n, &mut c.outbox)?))
+        self.recorded(
+            |_| Call::Consume {
+                channel,
+                n: n as u64,
+            },
+            |c| c.mutate(|c| Ok(c.channels.consume(channel, n, &mut c.outbox)?)),
+        )
     }
 
     /// Sends a global request (RFC 4254 section 4). With `want_reply`, an
@@ -823,16 +1057,31 @@ impl Connection {
         data: &[u8],
         want_reply: bool,
     ) -> Result<(), Error> {
-        self.require_authenticated()?;
-        self.mutate(|c| {
-            c.channels
-                .global_request(name, data, want_reply, &mut c.outbox);
-            Ok(())
-        })
+        self.recorded(
+            |_| Call::GlobalRequest {
+                name: name.into(),
+                data: data.into(),
+                want_reply,
+            },
+            |c| {
+                c.require_authenticated()?;
+                c.mutate(|c| {
+                    c.channels
+                        .global_request(name, data, want_reply, &mut c.outbox);
+                    Ok(())
+                })
+            },
+        )
     }
 
     /// Answers the oldest want-reply [`Event::GlobalRequest`].
     pub fn global_reply(&mut self, success: bool, data: &[u8]) -> Result<(), Error> {
-        self.mutate(|c| Ok(c.channels.global_reply(success, data, &mut c.outbox)?))
+        self.recorded(
+            |_| Call::GlobalReply {
+                success,
+                data: data.into(),
+            },
+            |c| c.mutate(|c| Ok(c.channels.global_reply(success, data, &mut c.outbox)?)),
+        )
     }
 }

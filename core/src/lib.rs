@@ -14,7 +14,8 @@
 //! - [`channel`]: channels and requests (RFC 4254);
 //! - [`crypto`]: the algorithm provider behind small traits;
 //! - [`keys`]: public/private keys and signatures;
-//! - [`wire`]: the SSH data types (RFC 4251 section 5).
+//! - [`wire`]: the SSH data types (RFC 4251 section 5);
+//! - [`record`]: transcripts of a connection's calls, and their replay.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -32,6 +33,7 @@ pub mod known_hosts;
 pub mod kex;
 pub mod msg;
 mod outbox;
+pub mod record;
 pub mod transport;
 pub mod wire;
 

@@ -1,0 +1,252 @@
+//! The canonical encoding of an [`Event`], whose SHA-256 a transcript
+//! records for every event polled.
+//!
+//! A tag per event kind, then every field in declaration order, with the
+//! transcript's primitives (varints, length-prefixed strings). Public keys
+//! are their SSH blob; an [`Error`] is its disconnect reason code and its
+//! text. Every match here is exhaustive, so a new event or field does not
+//! compile until it has an encoding (and the format version is bumped if
+//! the encoding of existing events changes).
+
+use sha2::{Digest as _, Sha256};
+
+use crate::error::Error;
+use crate::event::{AuthAttempt, Event, NegotiatedAlgorithms};
+
+use super::call::{put_channel_request, put_prompts, Digest};
+use super::codec::Put;
+
+/// The SHA-256 of `event`'s canonical encoding.
+pub fn event_digest(event: &Event) -> Digest {
+    let mut buf = Vec::new();
+    encode_event(event, &mut buf);
+    Sha256::digest(&buf).into()
+}
+
+/// The SHA-256 of `bytes`.
+pub(crate) fn bytes_digest(bytes: &[u8]) -> Digest {
+    Sha256::digest(bytes).into()
+}
+
+/// Appends `event`'s canonical encoding to `out`.
+pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
+    match event {
+        Event::HostKey { key } => {
+            out.byte(1);
+            out.bytes(key.blob());
+        }
+        Event::KeyExchangeDone { algorithms, rekey } => {
+            out.byte(2);
+            put_algorithms(out, algorithms);
+            out.flag(*rekey);
+        }
+        Event::Debug { message } => {
+            out.byte(3);
+            out.text(message);
+        }
+        Event::UserauthReady => out.byte(4),
+        Event::AuthBanner { message } => {
+            out.byte(5);
+            out.text(message);
+        }
+        Event::AuthFailure {
+            methods,
+            partial_success,
+        } => {
+            out.byte(6);
+            out.texts(methods);
+            out.flag(*partial_success);
+        }
+        Event::AuthSignatureNeeded {
+            key,
+            algorithm,
+            data,
+        } => {
+            out.byte(7);
+            out.bytes(key.blob());
+            out.text(algorithm);
+            out.bytes(data);
+        }
+        Event::AuthPasswordChange { prompt } => {
+            out.byte(8);
+            out.text(prompt);
+        }
+        Event::AuthInfoRequest {
+            name,
+            instruction,
+            prompts,
+        } => {
+            out.byte(9);
+            out.text(name);
+            out.text(instruction);
+            put_prompts(out, prompts);
+        }
+        Event::AuthSuccess => out.byte(10),
+        Event::AuthRequest {
+            user,
+            service,
+            attempt,
+        } => {
+            out.byte(11);
+            out.text(user);
+            out.text(service);
+            put_attempt(out, attempt);
+        }
+        Event::Authenticated { user } => {
+            out.byte(12);
+            out.text(user);
+        }
+        Event::ChannelOpenRequest {
+            channel,
+            kind,
+            data,
+        } => {
+            out.byte(13);
+            out.uvar(channel.0.into());
+            out.text(kind);
+            out.bytes(data);
+        }
+        Event::ChannelOpened { channel } => {
+            out.byte(14);
+            out.uvar(channel.0.into());
+        }
+        Event::ChannelOpenFailed {
+            channel,
+            reason,
+            description,
+        } => {
+            out.byte(15);
+            out.uvar(channel.0.into());
+            out.uvar(reason.code().into());
+            out.text(description);
+        }
+        Event::ChannelRequest {
+            channel,
+            request,
+            want_reply,
+        } => {
+            out.byte(16);
+            out.uvar(channel.0.into());
+            put_channel_request(out, request);
+            out.flag(*want_reply);
+        }
+        Event::ChannelRequestReply { channel, success } => {
+            out.byte(17);
+            out.uvar(channel.0.into());
+            out.flag(*success);
+        }
+        Event::Data { channel, data } => {
+            out.byte(18);
+            out.uvar(channel.0.into());
+            out.bytes(data);
+        }
+        Event::ExtendedData {
+            channel,
+            code,
+            data,
+        } => {
+            out.byte(19);
+            out.uvar(channel.0.into());
+            out.uvar((*code).into());
+            out.bytes(data);
+        }
+        Event::Eof { channel } => {
+            out.byte(20);
+            out.uvar(channel.0.into());
+        }
+        Event::ExitStatus { channel, code } => {
+            out.byte(21);
+            out.uvar(channel.0.into());
+            out.uvar((*code).into());
+        }
+        Event::ExitSignal {
+            channel,
+            signal,
+            core_dumped,
+            message,
+        } => {
+            out.byte(22);
+            out.uvar(channel.0.into());
+            out.text(signal);
+            out.flag(*core_dumped);
+            out.text(message);
+        }
+        Event::ChannelClosed { channel } => {
+            out.byte(23);
+            out.uvar(channel.0.into());
+        }
+        Event::ChannelWritable { channel } => {
+            out.byte(24);
+            out.uvar(channel.0.into());
+        }
+        Event::GlobalRequest {
+            name,
+            data,
+            want_reply,
+        } => {
+            out.byte(25);
+            out.text(name);
+            out.bytes(data);
+            out.flag(*want_reply);
+        }
+        Event::GlobalReply { success, data } => {
+            out.byte(26);
+            out.flag(*success);
+            out.bytes(data);
+        }
+        Event::Disconnected { error } => {
+            out.byte(27);
+            put_error(out, error);
+        }
+    }
+}
+
+fn put_algorithms(out: &mut Vec<u8>, a: &NegotiatedAlgorithms) {
+    let NegotiatedAlgorithms {
+        kex,
+        host_key,
+        cipher_c2s,
+        cipher_s2c,
+        mac_c2s,
+        mac_s2c,
+        strict_kex,
+    } = a;
+    for name in [kex, host_key, cipher_c2s, cipher_s2c, mac_c2s, mac_s2c] {
+        out.text(name);
+    }
+    out.flag(*strict_kex);
+}
+
+fn put_attempt(out: &mut Vec<u8>, attempt: &AuthAttempt) {
+    match attempt {
+        AuthAttempt::None => out.byte(0),
+        AuthAttempt::Password {
+            password,
+            new_password,
+        } => {
+            out.byte(1);
+            out.text(password);
+            out.opt_text(new_password.as_deref());
+        }
+        AuthAttempt::PublicKey { key, signed } => {
+            out.byte(2);
+            out.bytes(key.blob());
+            out.flag(*signed);
+        }
+        AuthAttempt::KeyboardInteractive {
+            submethods,
+            responses,
+        } => {
+            out.byte(3);
+            out.text(submethods);
+            out.texts(responses);
+        }
+    }
+}
+
+/// An error is what the application sees of it: the reason code our
+/// DISCONNECT carries (or the peer's) and the text.
+pub(crate) fn put_error(out: &mut Vec<u8>, error: &Error) {
+    out.uvar(error.disconnect_reason().code().into());
+    out.text(&error.to_string());
+}
