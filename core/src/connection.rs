@@ -19,13 +19,19 @@ use crate::record::{self, Call, Outcome, RecordedConfig, RecordedValue, Recorder
 use crate::transport::{Incoming, Side, Transport};
 use crate::wire::Encode;
 
-/// Queued output the peer can provoke (answers to its requests, refusals,
-/// window adjusts) beyond what the application may queue with `send_data`
-/// (`ChannelConfig::send_buffer_limit`). Adapters keep reading while a write
-/// is blocked, so a peer that sends requests and never reads the answers
-/// would otherwise grow the transmit buffer without bound; an honest peer
-/// gets nowhere near this (it is tens of thousands of unread answers).
+/// Output the peer's own messages made us queue (answers to its requests,
+/// refusals of its channel opens) and that has not been written yet, beyond
+/// which the connection ends. Adapters keep reading while a write is
+/// blocked, so a peer that keeps asking without reading the answers, or
+/// while it stalls a key exchange we started (nothing but the exchange may
+/// go out then), would otherwise grow our buffers without bound. An honest
+/// peer gets nowhere near this: it is tens of thousands of unread answers.
 const PEER_PROVOKED_OUTPUT_LIMIT: usize = 1024 * 1024;
+
+/// What a queued message counts for beyond its payload: at least what
+/// framing, padding and the largest MAC add once it is sealed (4 + 1 + 19 +
+/// 64 bytes, RFC 4253 section 6), so sealing never makes the count grow.
+const QUEUED_MESSAGE_OVERHEAD: usize = 96;
 
 /// The randomness a connection draws on: any cryptographically secure RNG.
 /// Tests hand in a seeded one, adapters one seeded from the OS.
@@ -84,6 +90,9 @@ pub struct Connection {
     userauth_started: bool,
     /// Whether `send_data` turned data away for lack of send buffer.
     send_budget_exhausted: bool,
+    /// Output queued while handling the peer's input and not written since
+    /// (counted as `queued_output` does; see `PEER_PROVOKED_OUTPUT_LIMIT`).
+    peer_provoked_output: usize,
     /// The latest time handed in.
     now: Instant,
     /// The transcript being recorded, if any (see [`crate::record`]).
@@ -191,6 +200,7 @@ impl Connection {
             },
             userauth_started: false,
             send_budget_exhausted: false,
+            peer_provoked_output: 0,
             now,
             recorder: None,
         }
@@ -360,6 +370,7 @@ impl Connection {
     }
 
     fn process_input(&mut self) -> Result<(), Error> {
+        let queued_before = self.queued_output();
         loop {
             let incoming =
                 match self
@@ -381,17 +392,23 @@ impl Connection {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        let queued = self.outbox.pending_bytes() + self.transport.transmit().len();
-        let limit = self
-            .channel_config
-            .send_buffer_limit
-            .saturating_add(PEER_PROVOKED_OUTPUT_LIMIT);
-        if queued > limit {
+        let provoked = self.queued_output().saturating_sub(queued_before);
+        self.peer_provoked_output = self.peer_provoked_output.saturating_add(provoked);
+        if self.peer_provoked_output > PEER_PROVOKED_OUTPUT_LIMIT {
             return Err(self.fail(
-                PeerMisbehaved::Other("the peer does not read the answers it asks for").into(),
+                PeerMisbehaved::Other("too many answers queued for a peer that does not take them")
+                    .into(),
             ));
         }
         Ok(())
+    }
+
+    /// Bytes queued for the peer, sealed or not (each message not sealed
+    /// yet counted with `QUEUED_MESSAGE_OVERHEAD` on top of its payload).
+    fn queued_output(&self) -> usize {
+        self.outbox.pending_bytes()
+            + self.outbox.len() * QUEUED_MESSAGE_OVERHEAD
+            + self.transport.transmit().len()
     }
 
     /// Routes one upper-layer packet by message number (RFC 4250 section 4.1.1).
@@ -538,6 +555,8 @@ impl Connection {
             r.record_transmit(n, self.transport.transmit());
         }
         self.transport.consume_transmit(n);
+        // What the peer takes pays off what it provoked.
+        self.peer_provoked_output = self.peer_provoked_output.saturating_sub(n);
         // Room in the transmit buffer lets held-back messages through.
         self.flush();
     }

@@ -45,7 +45,6 @@ impl Outbox {
     }
 
     /// Number of queued messages.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lens.len()
     }

@@ -593,7 +593,7 @@ fn a_peer_that_asks_and_never_reads_the_answers_is_cut_off() {
     assert!(asked < 100_000, "cut off only after {asked} requests");
     // The DISCONNECT is the last thing queued, after the unread answers.
     let want = misbehaved(PeerMisbehaved::Other(
-        "the peer does not read the answers it asks for",
+        "too many answers queued for a peer that does not take them",
     ));
     assert_eq!(result, Err(want.clone()));
     assert_eq!(victim.disconnected(), Some(&want));
@@ -604,4 +604,47 @@ fn a_peer_that_asks_and_never_reads_the_answers_is_cut_off() {
         Some(DisconnectReason::ProtocolError)
     );
     assert!(victim.conn.is_closed());
+}
+
+#[test]
+fn a_peer_that_stalls_our_rekey_and_keeps_asking_is_cut_off() {
+    // We start a re-exchange; the peer never answers our KEXINIT (it has
+    // not sent its own, so it may still send requests, RFC 4253 section
+    // 7.1) and keeps asking. The answers cannot leave before NEWKEYS, so
+    // they queue: up to the same limit.
+    let channels = ChannelConfig {
+        send_buffer_limit: 64 * 1024,
+        ..ChannelConfig::default()
+    };
+    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig {
+        channels: channels.clone(),
+        ..ClientConfig::default()
+    });
+    peer.manual = true;
+    victim.call(|c| c.rekey()).unwrap();
+    let mut keepalive = vec![msg::GLOBAL_REQUEST];
+    keepalive.put_str("keepalive@openssh.com");
+    keepalive.put_bool(true);
+    let mut result = Ok(());
+    let mut asked = 0;
+    while result.is_ok() && asked < 1_000_000 {
+        for _ in 0..500 {
+            peer.send(&keepalive);
+        }
+        asked += 500;
+        result = peer.pump(&mut victim);
+    }
+    // Nothing but the KEXINIT and, at the end, the DISCONNECT went out.
+    assert!(peer.received_msgs(msg::REQUEST_FAILURE).is_empty());
+    assert_eq!(peer.received_msgs(msg::KEXINIT).len(), 2);
+    assert!(asked < 100_000, "cut off only after {asked} requests");
+    let want = misbehaved(PeerMisbehaved::Other(
+        "too many answers queued for a peer that does not take them",
+    ));
+    assert_eq!(result, Err(want.clone()));
+    assert_eq!(victim.disconnected(), Some(&want));
+    assert_eq!(
+        peer.disconnect_reason(),
+        Some(DisconnectReason::ProtocolError)
+    );
 }
