@@ -456,9 +456,10 @@ impl Driver {
                 };
                 self.conn.channel_request(last, &request, arg & 0x80 != 0)
             }
-            act::GLOBAL => self
-                .conn
-                .global_request("tcpip-forward", &[0, 0, 0, 0, 0, 0, 0, 0], true),
+            act::GLOBAL => {
+                self.conn
+                    .global_request("tcpip-forward", &[0, 0, 0, 0, 0, 0, 0, 0], true)
+            }
             act::REKEY => self.conn.rekey(),
             act::SOCKET_EOF => {
                 self.conn.handle_eof(self.now);
@@ -602,8 +603,11 @@ impl Driver {
                     self.channels.push(channel);
                     self.conn.accept_channel(channel)
                 } else {
-                    self.conn
-                        .reject_channel(channel, ChannelOpenFailure::AdministrativelyProhibited, "no")
+                    self.conn.reject_channel(
+                        channel,
+                        ChannelOpenFailure::AdministrativelyProhibited,
+                        "no",
+                    )
                 }
             }
             Event::ChannelRequest {
@@ -653,14 +657,20 @@ pub fn run_records(mut driver: Driver, data: &[u8]) -> Driver {
 /// A client [`Connection`] (null crypto) fed the records of `data` as the
 /// server's side of the conversation.
 pub fn client_connection(data: &[u8]) {
-    drop(run_records(Driver::client(null_client_config(), false), data));
+    drop(run_records(
+        Driver::client(null_client_config(), false),
+        data,
+    ));
 }
 
 /// A server [`Connection`] (null crypto) fed the records of `data` as the
 /// client's side; authentication decisions and channel answers come from
 /// the policy byte the records set.
 pub fn server_connection(data: &[u8]) {
-    drop(run_records(Driver::server(null_server_config(), false), data));
+    drop(run_records(
+        Driver::server(null_server_config(), false),
+        data,
+    ));
 }
 
 /// The binary packet decoder and the key exchange messages with the real
