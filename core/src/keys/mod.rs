@@ -12,6 +12,7 @@
 //!   `rsa-sha2-256` (RFC 8332), and the legacy SHA-1 `ssh-rsa`, in [`rsa`].
 
 mod ecdsa;
+mod openssh_p521;
 pub mod rsa;
 
 use std::fmt;
@@ -219,18 +220,33 @@ impl PrivateKey {
     /// Parses an `openssh-key-v1` private key (PROTOCOL.key). An encrypted key
     /// needs `passphrase`; without one this returns [`KeyError::Encrypted`].
     pub fn from_openssh(text: &[u8], passphrase: Option<&[u8]>) -> Result<Self, KeyError> {
-        let mut inner = ssh_key::PrivateKey::from_openssh(text)
-            .map_err(|e| KeyError::Encoding(e.to_string()))?;
-        if inner.is_encrypted() {
-            let Some(pass) = passphrase else {
-                return Err(KeyError::Encrypted);
-            };
-            inner = inner.decrypt(pass).map_err(|e| match e {
-                ssh_key::Error::Crypto | ssh_key::Error::Decrypted => KeyError::WrongPassphrase,
-                other => KeyError::Encoding(other.to_string()),
-            })?;
+        match Self::parse_with_ssh_key(text, passphrase) {
+            Ok(inner) => Self::from_ssh_key(inner),
+            // P-521 scalars shorter than 66 bytes, which ssh-key refuses.
+            Err(e @ KeyError::Encoding(_)) => match openssh_p521::read(text, passphrase)? {
+                Some(inner) => Self::from_ssh_key(inner),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
         }
-        Self::from_ssh_key(inner)
+    }
+
+    fn parse_with_ssh_key(
+        text: &[u8],
+        passphrase: Option<&[u8]>,
+    ) -> Result<ssh_key::PrivateKey, KeyError> {
+        let inner = ssh_key::PrivateKey::from_openssh(text)
+            .map_err(|e| KeyError::Encoding(e.to_string()))?;
+        if !inner.is_encrypted() {
+            return Ok(inner);
+        }
+        let Some(pass) = passphrase else {
+            return Err(KeyError::Encrypted);
+        };
+        inner.decrypt(pass).map_err(|e| match e {
+            ssh_key::Error::Crypto | ssh_key::Error::Decrypted => KeyError::WrongPassphrase,
+            other => KeyError::Encoding(other.to_string()),
+        })
     }
 
     /// Generates a new Ed25519 key from the given RNG.
@@ -309,38 +325,4 @@ impl fmt::Debug for PrivateKey {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand_chacha::rand_core::SeedableRng;
-
-    #[test]
-    fn sign_and_verify_round_trip_and_tamper() {
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
-        let key = PrivateKey::generate_ed25519(&mut rng);
-        let sig = key.sign("ssh-ed25519", b"hello").unwrap();
-        let public = PublicKey::from_blob(key.public_key().blob()).unwrap();
-        assert!(public.verify("ssh-ed25519", b"hello", &sig));
-        assert!(!public.verify("ssh-ed25519", b"hellp", &sig));
-        assert!(!public.verify("rsa-sha2-256", b"hello", &sig));
-        let mut bad = sig.clone();
-        let last = bad.len() - 1;
-        bad[last] ^= 1;
-        assert!(!public.verify("ssh-ed25519", b"hello", &bad));
-    }
-
-    #[test]
-    fn openssh_text_round_trip() {
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
-        let key = PrivateKey::generate_ed25519(&mut rng);
-        let pem = key.to_openssh().unwrap();
-        let back = PrivateKey::from_openssh(pem.as_bytes(), None).unwrap();
-        assert_eq!(back.public_key(), key.public_key());
-        let line = key.public_key().to_openssh();
-        assert!(line.starts_with("ssh-ed25519 AAAA"));
-        assert_eq!(&PublicKey::from_openssh(&line).unwrap(), key.public_key());
-        // A comment does not make a different key.
-        let commented = PublicKey::from_openssh(&format!("{line} someone@somewhere")).unwrap();
-        assert_eq!(&commented, key.public_key());
-        assert!(key.public_key().fingerprint().starts_with("SHA256:"));
-    }
-}
+mod tests;

@@ -1,0 +1,306 @@
+//! Tests of the keys module: Ed25519 round trips, and RSA and ECDSA keys
+//! and signatures made by OpenSSH's `ssh-keygen` (fixtures in `testdata/`).
+
+use super::*;
+use crate::wire::Encode;
+use rand_chacha::rand_core::SeedableRng;
+
+#[test]
+fn sign_and_verify_round_trip_and_tamper() {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let key = PrivateKey::generate_ed25519(&mut rng);
+    let sig = key.sign("ssh-ed25519", b"hello").unwrap();
+    let public = PublicKey::from_blob(key.public_key().blob()).unwrap();
+    assert!(public.verify("ssh-ed25519", b"hello", &sig));
+    assert!(!public.verify("ssh-ed25519", b"hellp", &sig));
+    assert!(!public.verify("rsa-sha2-256", b"hello", &sig));
+    let mut bad = sig.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(!public.verify("ssh-ed25519", b"hello", &bad));
+}
+
+#[test]
+fn openssh_text_round_trip() {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
+    let key = PrivateKey::generate_ed25519(&mut rng);
+    let pem = key.to_openssh().unwrap();
+    let back = PrivateKey::from_openssh(pem.as_bytes(), None).unwrap();
+    assert_eq!(back.public_key(), key.public_key());
+    let line = key.public_key().to_openssh();
+    assert!(line.starts_with("ssh-ed25519 AAAA"));
+    assert_eq!(&PublicKey::from_openssh(&line).unwrap(), key.public_key());
+    // A comment does not make a different key.
+    let commented = PublicKey::from_openssh(&format!("{line} someone@somewhere")).unwrap();
+    assert_eq!(&commented, key.public_key());
+    assert!(key.public_key().fingerprint().starts_with("SHA256:"));
+}
+
+// ---------------------------------------------------------------------------
+// RSA and ECDSA keys made by ssh-keygen (see testdata/README.md)
+// ---------------------------------------------------------------------------
+
+const RSA2048: &str = include_str!("testdata/rsa2048");
+const RSA2048_PUB: &str = include_str!("testdata/rsa2048.pub");
+const RSA2048_ENCRYPTED: &str = include_str!("testdata/rsa2048_encrypted");
+const P256: &str = include_str!("testdata/p256");
+const P256_PUB: &str = include_str!("testdata/p256.pub");
+const P384: &str = include_str!("testdata/p384");
+const P384_PUB: &str = include_str!("testdata/p384.pub");
+const P521_SHORT: &str = include_str!("testdata/p521_short");
+const P521_SHORT_PUB: &str = include_str!("testdata/p521_short.pub");
+const P521_SHORT_ENCRYPTED: &str = include_str!("testdata/p521_short_encrypted");
+const MESSAGE: &[u8] = include_bytes!("testdata/message.txt");
+const PASSPHRASE: &[u8] = b"conch test";
+
+/// (private, public line, key type, signature algorithms in preference order)
+const FIXTURES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        RSA2048,
+        RSA2048_PUB,
+        "ssh-rsa",
+        &["rsa-sha2-512", "rsa-sha2-256"],
+    ),
+    (
+        P256,
+        P256_PUB,
+        "ecdsa-sha2-nistp256",
+        &["ecdsa-sha2-nistp256"],
+    ),
+    (
+        P384,
+        P384_PUB,
+        "ecdsa-sha2-nistp384",
+        &["ecdsa-sha2-nistp384"],
+    ),
+    (
+        P521_SHORT,
+        P521_SHORT_PUB,
+        "ecdsa-sha2-nistp521",
+        &["ecdsa-sha2-nistp521"],
+    ),
+];
+
+#[test]
+fn rsa_and_ecdsa_keys_load_and_match_their_public_lines() {
+    for (private, public, key_type, algorithms) in FIXTURES {
+        let key = PrivateKey::from_openssh(private.as_bytes(), None)
+            .unwrap_or_else(|e| panic!("{key_type}: {e}"));
+        let line = PublicKey::from_openssh(public).unwrap();
+        assert_eq!(key.public_key(), &line, "{key_type}");
+        assert_eq!(key.public_key().algorithm(), *key_type);
+        assert_eq!(key.public_key().signature_algorithms(), *algorithms);
+    }
+}
+
+#[test]
+fn a_p521_key_with_a_65_byte_scalar_loads_plain_and_encrypted() {
+    // ssh-key alone refuses this file (it wants exactly 66 bytes).
+    assert!(ssh_key::PrivateKey::from_openssh(P521_SHORT).is_err());
+    let plain = PrivateKey::from_openssh(P521_SHORT.as_bytes(), None).unwrap();
+    let encrypted =
+        PrivateKey::from_openssh(P521_SHORT_ENCRYPTED.as_bytes(), Some(PASSPHRASE)).unwrap();
+    assert_eq!(plain.public_key(), encrypted.public_key());
+    // The key works: what it signs verifies.
+    let sig = encrypted.sign("ecdsa-sha2-nistp521", b"data").unwrap();
+    assert!(plain
+        .public_key()
+        .verify("ecdsa-sha2-nistp521", b"data", &sig));
+    assert_eq!(
+        PrivateKey::from_openssh(P521_SHORT_ENCRYPTED.as_bytes(), None).unwrap_err(),
+        KeyError::Encrypted
+    );
+    assert_eq!(
+        PrivateKey::from_openssh(P521_SHORT_ENCRYPTED.as_bytes(), Some(b"wrong")).unwrap_err(),
+        KeyError::WrongPassphrase
+    );
+}
+
+#[test]
+fn an_encrypted_rsa_key_needs_the_right_passphrase() {
+    assert_eq!(
+        PrivateKey::from_openssh(RSA2048_ENCRYPTED.as_bytes(), None).unwrap_err(),
+        KeyError::Encrypted
+    );
+    assert_eq!(
+        PrivateKey::from_openssh(RSA2048_ENCRYPTED.as_bytes(), Some(b"nope")).unwrap_err(),
+        KeyError::WrongPassphrase
+    );
+    let key = PrivateKey::from_openssh(RSA2048_ENCRYPTED.as_bytes(), Some(PASSPHRASE)).unwrap();
+    assert_eq!(
+        key.public_key(),
+        &PublicKey::from_openssh(RSA2048_PUB).unwrap()
+    );
+}
+
+/// The signed data and the SSH signature blob of an OpenSSH SSHSIG file
+/// (PROTOCOL.sshsig): `"SSHSIG" || string namespace || string reserved ||
+/// string hash_algorithm || string H(message)` is what the blob signs.
+fn sshsig(armored: &str) -> (Vec<u8>, Vec<u8>) {
+    use base64ct::Encoding;
+    let body: String = armored
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let raw = base64ct::Base64::decode_vec(&body).unwrap();
+    let mut r = Reader::new(&raw[6..]);
+    assert_eq!(&raw[..6], b"SSHSIG");
+    assert_eq!(r.u32().unwrap(), 1);
+    let _public = r.string().unwrap();
+    let namespace = r.string().unwrap();
+    let reserved = r.string().unwrap();
+    let hash_alg = r.string().unwrap();
+    let blob = r.string().unwrap().to_vec();
+    assert_eq!(hash_alg, b"sha512");
+    let mut signed = b"SSHSIG".to_vec();
+    signed.put_string(namespace);
+    signed.put_string(reserved);
+    signed.put_string(hash_alg);
+    signed.put_string(&sha2::Sha512::digest(MESSAGE));
+    (signed, blob)
+}
+
+use sha2::Digest;
+
+#[test]
+fn signatures_made_by_openssh_verify() {
+    let cases = [
+        (
+            RSA2048_PUB,
+            include_str!("testdata/rsa2048.message.sig"),
+            "rsa-sha2-512",
+        ),
+        (
+            P256_PUB,
+            include_str!("testdata/p256.message.sig"),
+            "ecdsa-sha2-nistp256",
+        ),
+        (
+            P384_PUB,
+            include_str!("testdata/p384.message.sig"),
+            "ecdsa-sha2-nistp384",
+        ),
+        (
+            P521_SHORT_PUB,
+            include_str!("testdata/p521_short.message.sig"),
+            "ecdsa-sha2-nistp521",
+        ),
+    ];
+    for (public, armored, algorithm) in cases {
+        let key = PublicKey::from_openssh(public).unwrap();
+        let (signed, blob) = sshsig(armored);
+        assert!(key.verify(algorithm, &signed, &blob), "{algorithm}");
+        // Another message, or the blob under another algorithm name, fails.
+        assert!(!key.verify(algorithm, b"other", &blob), "{algorithm}");
+        if algorithm == "rsa-sha2-512" {
+            assert!(!key.verify("rsa-sha2-256", &signed, &blob));
+        }
+    }
+}
+
+#[test]
+fn rsa_signs_with_the_hash_its_algorithm_names() {
+    let key = PrivateKey::from_openssh(RSA2048.as_bytes(), None).unwrap();
+    let public = key.public_key();
+    for alg in ["rsa-sha2-256", "rsa-sha2-512", "ssh-rsa"] {
+        let blob = key.sign(alg, b"exchange hash").unwrap();
+        let mut r = Reader::new(&blob);
+        assert_eq!(r.ascii().unwrap(), alg);
+        // RFC 8332 section 3: s is as long as the 2048-bit modulus.
+        assert_eq!(r.string().unwrap().len(), 256);
+        assert!(public.verify(alg, b"exchange hash", &blob), "{alg}");
+        assert!(!public.verify(alg, b"exchange hasH", &blob), "{alg}");
+        // Deterministic: the same input gives the same signature.
+        assert_eq!(key.sign(alg, b"exchange hash").unwrap(), blob);
+    }
+    // The blob names its algorithm; a SHA-256 signature relabelled as
+    // SHA-512 fails (the hash inside the PKCS#1 encoding differs).
+    let blob = key.sign("rsa-sha2-256", b"m").unwrap();
+    let mut relabelled = Vec::new();
+    relabelled.put_str("rsa-sha2-512");
+    let mut r = Reader::new(&blob);
+    r.string().unwrap();
+    relabelled.put_string(r.string().unwrap());
+    assert!(!public.verify("rsa-sha2-512", b"m", &relabelled));
+}
+
+#[test]
+fn rsa_signatures_shorter_than_the_modulus_are_padded_as_openssh_does() {
+    // An s with leading zero bytes may be sent without them; find one by
+    // signing different messages until the top byte is zero.
+    let key = PrivateKey::from_openssh(RSA2048.as_bytes(), None).unwrap();
+    let (msg, s) = (0u32..2000)
+        .map(|i| i.to_be_bytes())
+        .find_map(|m| {
+            let blob = key.sign("rsa-sha2-256", &m).unwrap();
+            let mut r = Reader::new(&blob);
+            r.string().unwrap();
+            let s = r.string().unwrap().to_vec();
+            (s[0] == 0).then_some((m, s))
+        })
+        .expect("a signature with a leading zero byte");
+    let mut short = Vec::new();
+    short.put_str("rsa-sha2-256");
+    short.put_string(&s[1..]);
+    assert!(key.public_key().verify("rsa-sha2-256", &msg, &short));
+    // Longer than the modulus is refused.
+    let mut long = Vec::new();
+    long.put_str("rsa-sha2-256");
+    let mut padded = vec![0u8];
+    padded.extend_from_slice(&s);
+    long.put_string(&padded);
+    assert!(!key.public_key().verify("rsa-sha2-256", &msg, &long));
+}
+
+#[test]
+fn legacy_ssh_rsa_is_supported_but_not_offered() {
+    let key = PrivateKey::from_openssh(RSA2048.as_bytes(), None).unwrap();
+    let public = key.public_key();
+    assert!(!public.signature_algorithms().contains(&"ssh-rsa"));
+    assert!(public.supports_signature_algorithm("ssh-rsa"));
+    assert!(!public.supports_signature_algorithm("ssh-ed25519"));
+}
+
+#[test]
+fn ecdsa_signature_blobs_are_mpint_r_and_s_inside_a_string() {
+    // RFC 5656 section 3.1.2, cross-checked with ssh-key's own decoder.
+    for (private, _, key_type, _) in &FIXTURES[1..] {
+        let key = PrivateKey::from_openssh(private.as_bytes(), None).unwrap();
+        let blob = key.sign(key_type, b"data").unwrap();
+        let mut r = Reader::new(&blob);
+        assert_eq!(r.ascii().unwrap(), *key_type);
+        let inner = r.string().unwrap();
+        r.end().unwrap();
+        let mut i = Reader::new(inner);
+        let (rr, ss) = (i.mpint().unwrap(), i.mpint().unwrap());
+        i.end().unwrap();
+        assert!(!rr.is_empty() && !ss.is_empty());
+        let parsed = ssh_key::Signature::try_from(blob.as_slice()).unwrap();
+        assert_eq!(parsed.as_bytes(), inner);
+        assert!(key.public_key().verify(key_type, b"data", &blob));
+        assert!(!key.public_key().verify(key_type, b"dat", &blob));
+        // A trailing byte inside or after the blob is refused.
+        let mut extra = Vec::new();
+        extra.put_str(key_type);
+        let mut inner_extra = inner.to_vec();
+        inner_extra.push(0);
+        extra.put_string(&inner_extra);
+        assert!(!key.public_key().verify(key_type, b"data", &extra));
+        let mut trailing = blob.clone();
+        trailing.push(0);
+        assert!(!key.public_key().verify(key_type, b"data", &trailing));
+    }
+}
+
+#[test]
+fn a_signature_from_another_curve_or_key_type_is_refused() {
+    let p256 = PrivateKey::from_openssh(P256.as_bytes(), None).unwrap();
+    let p384 = PrivateKey::from_openssh(P384.as_bytes(), None).unwrap();
+    let blob = p384.sign("ecdsa-sha2-nistp384", b"d").unwrap();
+    assert!(!p256.public_key().verify("ecdsa-sha2-nistp384", b"d", &blob));
+    assert!(!p256.public_key().verify("ecdsa-sha2-nistp256", b"d", &blob));
+    assert_eq!(
+        p256.sign("rsa-sha2-256", b"d").unwrap_err(),
+        KeyError::Unsupported("rsa-sha2-256".into())
+    );
+}
