@@ -1,9 +1,9 @@
 //! User authentication (RFC 4252, RFC 4256), client and server roles.
 //!
 //! Both roles are small state machines driven by the connection glue:
-//! [`ClientAuth`] turns the application's `auth_*` calls into
+//! `ClientAuth` turns the application's `auth_*` calls into
 //! SSH_MSG_USERAUTH_REQUESTs and the server's answers into events;
-//! [`ServerAuth`] turns each request into an [`Event::AuthRequest`] and the
+//! `ServerAuth` turns each request into an [`Event::AuthRequest`] and the
 //! application's [`AuthDecision`] into the answer. Message number 60 means
 //! something different per method (PK_OK, PASSWD_CHANGEREQ, INFO_REQUEST), so
 //! each side tracks which method is in progress.
