@@ -545,11 +545,26 @@ async fn forward(channel: Channel, args: &ClientArgs, debug: &Debug) -> i32 {
         });
     }
     let stderr = channel.stderr();
-    let out = copy(&*channel, tokio::io::stdout());
-    let err = copy(&stderr, tokio::io::stderr());
+    // If our stdout or stderr goes away (`conch host yes | head -1`), the
+    // command's output has nowhere to go: close the channel rather than
+    // leave the command blocked on a full window forever.
+    let close_on_write_error = |r: Result<u64, Copy>| async {
+        if let Err(Copy::Write(e)) = &r {
+            debug.log(format!("local output failed ({e}); closing the channel"));
+            let _ = channel.close_channel().await;
+        }
+        r
+    };
+    let out = async { close_on_write_error(copy(&*channel, tokio::io::stdout()).await).await };
+    let err = async { close_on_write_error(copy(&stderr, tokio::io::stderr()).await).await };
     let (out, err) = tokio::join!(out, err);
-    if let Err(e) = out.and(err) {
-        debug.log(format!("stream: {e}"));
+    for r in [&out, &err] {
+        match r {
+            Err(Copy::Write(_)) => return FAILURE,
+            // The exit status below tells how the connection ended.
+            Err(Copy::Read(e)) => debug.log(format!("reading the channel failed: {e}")),
+            Ok(_) => {}
+        }
     }
     match channel.exit_status().await {
         Ok(ExitStatus::Code(code)) => code.min(255) as i32,
@@ -565,22 +580,28 @@ async fn forward(channel: Channel, args: &ClientArgs, debug: &Debug) -> i32 {
     }
 }
 
+/// Which side of a copy failed.
+enum Copy {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
 /// Copies until the reader ends, flushing each chunk (output must not wait
 /// in a buffer while the remote side waits for an answer).
 async fn copy(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-) -> std::io::Result<u64> {
+) -> Result<u64, Copy> {
     let mut buf = vec![0u8; 32 * 1024];
     let mut total = 0u64;
     loop {
-        let n = from.read(&mut buf).await?;
+        let n = from.read(&mut buf).await.map_err(Copy::Read)?;
         if n == 0 {
-            to.flush().await?;
+            to.flush().await.map_err(Copy::Write)?;
             return Ok(total);
         }
-        to.write_all(&buf[..n]).await?;
-        to.flush().await?;
+        to.write_all(&buf[..n]).await.map_err(Copy::Write)?;
+        to.flush().await.map_err(Copy::Write)?;
         total += n as u64;
     }
 }

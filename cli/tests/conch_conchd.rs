@@ -291,3 +291,28 @@ fn verbose_says_what_happens() {
     );
     assert!(err.contains("debug1: Sending command: exit 0"), "{out}");
 }
+
+#[test]
+fn a_closed_stdout_ends_an_endless_command() {
+    // `conch 127.0.0.1 yes | head -1`: when head exits, conch must not wait
+    // forever for a command that never ends.
+    let server = Conchd::start(false);
+    let conch = env!("CARGO_BIN_EXE_conch");
+    let line = format!(
+        "'{conch}' -F none -o BatchMode=yes --no-agent -n -p {} -o UserKnownHostsFile='{}' -i '{}' 127.0.0.1 yes | head -1",
+        server.port(),
+        server.known_hosts().display(),
+        server.user_key.private_path.display()
+    );
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", &line])
+        .env("HOME", "/nonexistent/conch-test-home");
+    let out = conch_interop::run_bounded(
+        &mut command,
+        conch_interop::Input::Null,
+        common::RUN_TIMEOUT,
+    );
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "y\n");
+}
