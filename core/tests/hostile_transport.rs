@@ -888,3 +888,36 @@ fn connection_messages_between_the_peers_kexinit_and_its_newkeys() {
     );
     assert!(!victim.saw(|e| matches!(e, Event::ChannelOpenRequest { .. })));
 }
+
+#[test]
+fn input_while_the_host_key_awaits_the_application_is_bounded() {
+    // Nothing is processed until the application accepts or rejects the
+    // key; a server that keeps sending meanwhile is cut off rather than
+    // buffered without end.
+    let mut peer = Peer::server();
+    let mut victim = client_victim();
+    victim.policy.accept_host_key = false;
+    peer.start();
+    peer.pump(&mut victim).unwrap();
+    assert!(victim.saw(|e| matches!(e, Event::HostKey { .. })));
+    let filler = peer.seal(&[&[msg::IGNORE, 0, 0, 0xff, 0xf0][..], &[0; 0xfff0]].concat());
+    let flood: Vec<u8> = filler.iter().copied().cycle().take(TEN_MIB).collect();
+    let (e, fed) = victim
+        .feed_until_error(&flood, 64 * 1024)
+        .expect("the victim gives up");
+    // Four packets of the largest size, plus one read.
+    assert!(fed <= 4 * MAX_PACKET as usize + 64 * 1024, "fed {fed}");
+    let want = misbehaved(PeerMisbehaved::Other(
+        "too much data while the host key awaits a decision",
+    ));
+    assert_eq!(e, want);
+    let out = victim.take_output();
+    peer.absorb(&out);
+    assert_peer_saw_failure(
+        &peer,
+        &mut victim,
+        Err(e),
+        want,
+        DisconnectReason::ProtocolError,
+    );
+}
