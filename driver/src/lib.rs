@@ -47,6 +47,7 @@ mod known_hosts_file;
 mod options;
 pub mod process;
 mod pump;
+mod record_file;
 mod server;
 mod session;
 mod shared;
@@ -65,14 +66,15 @@ pub use console_ui::ConsoleUi;
 pub use error::{Error, Result};
 pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
 pub use key_file::{
-    default_identity_files, load_private_key, load_public_key, KeyFileError,
-    DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
+    default_identity_files, load_private_key, load_public_key, KeyFileError, KeyFileSigner,
+    PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
 };
 pub use known_hosts_file::{
     HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi,
 };
 pub use options::{ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
+pub use record_file::RECORD_ENV;
 pub use server::{
     server, IncomingChannel, PtyRequest, ServerHandler, ServerSession, SessionCommand,
 };

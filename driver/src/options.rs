@@ -1,6 +1,7 @@
 //! What an application configures for a client or server session, beyond
 //! the core's protocol settings.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,12 @@ pub struct ClientOptions {
     /// Seed of the connection's RNG; `None` draws one from the OS. Fixing it
     /// makes a session reproducible (see [`crate::Session::rng_seed`]).
     pub rng_seed: Option<[u8; 32]>,
+    /// Record a transcript of the session to this file, to replay it
+    /// offline with `conch_core::record`; `None` records only if the
+    /// environment variable `CONCH_RECORD=PATH` is set. **Anyone with the
+    /// transcript can decrypt the session** (passwords included): record
+    /// on test systems or for bug reports you choose to share.
+    pub record: Option<PathBuf>,
 }
 
 impl ClientOptions {
@@ -37,6 +44,7 @@ impl ClientOptions {
             connect_timeout: Some(Duration::from_secs(30)),
             handshake_timeout: Some(Duration::from_secs(60)),
             rng_seed: None,
+            record: None,
         }
     }
 
@@ -64,6 +72,11 @@ pub struct ServerOptions {
     /// Seed of each connection's RNG; `None` draws a fresh one from the OS
     /// per connection (the right choice outside tests).
     pub rng_seed: Option<[u8; 32]>,
+    /// Record a transcript of each connection to `PATH.1`, `PATH.2`, ...
+    /// (see [`ClientOptions::record`]); `None` records only if
+    /// `CONCH_RECORD=PATH` is set. Server transcripts also hold the host
+    /// **private** keys.
+    pub record: Option<PathBuf>,
 }
 
 impl ServerOptions {
@@ -73,6 +86,7 @@ impl ServerOptions {
             config: Arc::new(config),
             handler: Arc::new(handler),
             rng_seed: None,
+            record: None,
         }
     }
 }

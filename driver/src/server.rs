@@ -5,15 +5,12 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
 
-use conch_core::{
-    AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, Connection, WindowSize,
-};
+use conch_core::{AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, WindowSize};
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
-use crate::options::{os_seed, rng_from_seed, ServerOptions};
+use crate::options::{os_seed, ServerOptions};
 use crate::pump::Engine;
 use crate::session::SessionInner;
 use crate::shared::{lock, Holder, ServerState, Shared};
@@ -131,13 +128,16 @@ pub struct ServerSession {
 /// an adapter runs over the socket.
 pub fn server(options: &ServerOptions) -> (ServerSession, Engine) {
     let seed = options.rng_seed.unwrap_or_else(os_seed);
-    let conn = Connection::server(options.config.clone(), rng_from_seed(seed), Instant::now());
+    let (conn, transcript) =
+        crate::record_file::server_connection(&options.config, &options.record, seed);
     let state = ServerState {
         handler: options.handler.clone(),
         user: None,
         incoming: Default::default(),
     };
-    let inner = SessionInner::new(Shared::new(conn, Some(state)), seed, None, None);
+    let mut shared = Shared::new(conn, Some(state));
+    shared.start_recording(transcript);
+    let inner = SessionInner::new(shared, seed, None, None);
     let engine = Engine::new(inner.shared.clone());
     (ServerSession { inner }, engine)
 }

@@ -3,15 +3,14 @@
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::Instant;
 
 use bytes::Bytes;
-use conch_core::{Connection, NegotiatedAlgorithms, PublicKey};
+use conch_core::{NegotiatedAlgorithms, PublicKey};
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::host_key::{HostKeyPolicy, HostKeyVerdict, ServerName};
-use crate::options::{os_seed, rng_from_seed, ClientOptions};
+use crate::options::{os_seed, ClientOptions};
 use crate::pump::Engine;
 use crate::shared::{lock, Holder, Phase, Shared, SharedRef};
 
@@ -120,8 +119,10 @@ pub struct Session {
 /// over the socket. Then call [`Session::handshake`].
 pub fn client(options: &ClientOptions, server: ServerName) -> (Session, Engine) {
     let seed = options.rng_seed.unwrap_or_else(os_seed);
-    let conn = Connection::client(options.config.clone(), rng_from_seed(seed), Instant::now());
-    let shared = Shared::new(conn, None);
+    let (conn, transcript) =
+        crate::record_file::client_connection(&options.config, &options.record, seed);
+    let mut shared = Shared::new(conn, None);
+    shared.start_recording(transcript);
     let inner = SessionInner::new(
         shared,
         seed,

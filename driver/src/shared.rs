@@ -21,6 +21,7 @@ use conch_core::{
 };
 
 use crate::channel::ExitStatus;
+use crate::record_file::TranscriptFile;
 use crate::server::{PtyRequest, ServerHandler, SessionCommand};
 use crate::wakers::{Replies, WakerSet};
 
@@ -233,6 +234,8 @@ pub(crate) struct Shared {
     /// Tasks waiting on session-level state (handshake, auth, incoming
     /// channels, global replies, the end).
     pub(crate) session_wakers: WakerSet,
+    /// Where the connection's transcript goes, when recording.
+    transcript: Option<TranscriptFile>,
 }
 
 impl Shared {
@@ -251,6 +254,17 @@ impl Shared {
             pump_done: false,
             pump_waker: None,
             session_wakers: WakerSet::default(),
+            transcript: None,
+        }
+    }
+
+    /// Records to `transcript` (see `record_file`); a file that could not
+    /// be created ends the connection with that error.
+    pub(crate) fn start_recording(&mut self, transcript: Option<io::Result<TranscriptFile>>) {
+        match transcript {
+            None => {}
+            Some(Ok(file)) => self.transcript = Some(file),
+            Some(Err(e)) => self.io_failed(e),
         }
     }
 
@@ -312,6 +326,9 @@ impl Shared {
     pub(crate) fn drain(&mut self) {
         while let Some(event) = self.conn.poll_event() {
             self.handle_event(event);
+        }
+        if let Some(t) = &mut self.transcript {
+            t.write_from(&mut self.conn);
         }
     }
 
@@ -594,6 +611,15 @@ impl Shared {
         st.requests.push_back(request);
         st.wakers.wake_all();
         true
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last records, if any call was not followed by a drain.
+        if let Some(t) = &mut self.transcript {
+            t.write_from(&mut self.conn);
+        }
     }
 }
 
