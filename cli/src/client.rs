@@ -24,18 +24,17 @@
 //! `BatchMode=yes`.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use conch_core::PublicKey;
 use conch_driver::{
-    default_identity_files, load_private_key, ConsoleUi, HostKeyUi, KeyFileError, KnownHostsFile,
-    KnownHostsPolicy,
+    default_identity_files, load_private_key, ConsoleUi, HostKeyUi, KeyFileError, KeyFileSigner,
+    KnownHostsFile, KnownHostsPolicy, PassphraseFn, Signer,
 };
 use conch_tokio::{
     AgentClient, Channel, ClientOptions, CommandEndpoint, EndpointError, Error, ExitStatus,
-    PrivateKey,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -417,16 +416,15 @@ fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, S
     } else {
         default_identity_files()
     };
-    let keys: Vec<PrivateKey> = files
-        .iter()
-        .filter_map(|path| match load_identity(path, can_ask) {
-            Ok(key) => {
+    for path in &files {
+        match load_identity(path, can_ask) {
+            Ok(signer) => {
                 debug.log(format!(
                     "identity file {}: {}",
                     path.display(),
-                    key.public_key().fingerprint()
+                    signer.public_key().fingerprint()
                 ));
-                Some(key)
+                endpoint = endpoint.signer(signer);
             }
             Err(e) => {
                 // As ssh: a missing -i file is a warning, default files that
@@ -441,11 +439,9 @@ fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, S
                 } else {
                     debug.log(format!("skipping {e}"));
                 }
-                None
             }
-        })
-        .collect();
-    endpoint = endpoint.keys(keys);
+        }
+    }
 
     if let Some(var) = &args.password_env {
         let password = std::env::var(var)
@@ -459,13 +455,18 @@ fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, S
     Ok(endpoint)
 }
 
-fn load_identity(path: &std::path::Path, can_ask: bool) -> Result<PrivateKey, KeyFileError> {
-    load_private_key(path, &mut |path| {
-        if !can_ask {
-            return None;
-        }
+/// An identity file as a signer. With a terminal, an encrypted key whose
+/// `.pub` is there is offered first and its passphrase asked only if the
+/// server accepts it (as `ssh` does); without one (batch mode), encrypted
+/// keys cannot be used and are skipped now.
+fn load_identity(path: &Path, can_ask: bool) -> Result<Arc<dyn Signer>, KeyFileError> {
+    if !can_ask {
+        return load_private_key(path, &mut |_| None).map(|k| Arc::new(k) as Arc<dyn Signer>);
+    }
+    let ask: Arc<PassphraseFn> = Arc::new(|path: &Path| {
         rpassword::prompt_password(format!("Enter passphrase for key '{}': ", path.display())).ok()
-    })
+    });
+    KeyFileSigner::open(path, ask).map(|s| Arc::new(s) as Arc<dyn Signer>)
 }
 
 /// Prints the OpenSSH-like message for a failure to start and returns 255.
@@ -498,6 +499,14 @@ fn report(args: &ClientArgs, e: &EndpointError) -> i32 {
             args.user,
             methods.join(",")
         ),
+        EndpointError::AuthenticationFailed { lost: Some(e), .. }
+            if matches!(**e, Error::Sign(_)) =>
+        {
+            eprintln!(
+                "{}@{host}: Permission denied (a key the server accepts cannot be used: {e}).",
+                args.user
+            )
+        }
         EndpointError::AuthenticationFailed { lost: Some(e), .. } => {
             eprintln!("Connection closed by {host} port {port} during authentication: {e}")
         }

@@ -62,3 +62,41 @@ fn missing_and_foreign_files_are_clear_errors() {
     assert!(e.to_string().contains("not an OpenSSH key"), "{e}");
     assert_eq!(e.path(), junk);
 }
+
+#[test]
+fn a_key_file_signer_decrypts_only_when_it_must_sign() {
+    use conch_driver::{block_on::block_on, KeyFileSigner, Signer};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let dir = TestDir::new("keys-lazy");
+    let pair = KeyPair::generate(&dir, "enc", KeyType::Ed25519, Some("s3cret"));
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let signer = KeyFileSigner::open(
+        &pair.private_path,
+        Arc::new(move |_: &std::path::Path| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Some("s3cret".into())
+        }),
+    )
+    .unwrap();
+    // The public half comes from the .pub file: nothing asked yet.
+    assert_eq!(asked.load(Ordering::SeqCst), 0);
+    assert!(!signer.is_loaded());
+    assert_eq!(signer.public_key().fingerprint(), pair.fingerprint());
+    let sig = block_on(signer.sign("ssh-ed25519", b"data")).unwrap();
+    assert!(signer.public_key().verify("ssh-ed25519", b"data", &sig));
+    block_on(signer.sign("ssh-ed25519", b"more")).unwrap();
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "asked once, then kept");
+
+    // A .pub that belongs to another key: never signs for it.
+    let other = KeyPair::generate(&dir, "other", KeyType::Ed25519, None);
+    std::fs::copy(&other.public_path, &pair.public_path).unwrap();
+    let signer = KeyFileSigner::open(
+        &pair.private_path,
+        Arc::new(|_: &std::path::Path| Some("s3cret".into())),
+    )
+    .unwrap();
+    assert!(block_on(signer.sign("ssh-ed25519", b"data")).is_err());
+}

@@ -124,7 +124,30 @@ fn an_encrypted_key_asks_for_its_passphrase() {
     let text = out.stdout_text();
     assert_eq!(text.matches("Enter passphrase for key").count(), 3, "{out}");
     assert!(text.contains("incorrect passphrase"), "{out}");
-    assert!(text.contains("Permission denied (publickey)."), "{out}");
+    assert!(text.contains("Permission denied"), "{out}");
+}
+
+#[test]
+fn a_passphrase_is_asked_only_for_a_key_the_server_accepts() {
+    // As ssh: the encrypted key's .pub is offered first; the server does
+    // not take it, so its passphrase is never asked; the next key works.
+    let server = Conchd::start(false);
+    let dir = TestDir::new("tty-passphrase-unasked");
+    let key = KeyPair::generate(&dir, "enc", KeyType::Ed25519, Some("pass phrase"));
+    let mut args = base_args(&server, &server.known_hosts());
+    args.extend([
+        "-i".into(),
+        key.private_path.display().to_string(),
+        "-i".into(),
+        server.user_key.private_path.display().to_string(),
+        "127.0.0.1".into(),
+        "echo second-key".into(),
+    ]);
+    let out = on_terminal(&args, "");
+    out.assert_success();
+    let text = out.stdout_text();
+    assert!(text.contains("second-key"), "{out}");
+    assert!(!text.contains("Enter passphrase"), "{out}");
 }
 
 #[test]

@@ -2,12 +2,15 @@
 //! encrypted ones decrypted with a passphrase asked through a callback),
 //! public keys (`.pub`), and the default identity files `ssh` tries.
 
+use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use conch_core::{KeyError, PrivateKey, PublicKey};
+
+use crate::auth::{SignFuture, Signer};
 
 /// How many times a passphrase is asked before giving up (OpenSSH's
 /// `NumberOfPasswordPrompts`).
@@ -129,6 +132,119 @@ pub fn load_private_key(
         }
     }
     Err(last)
+}
+
+/// Asks for the passphrase of the key file at the path given (`None`: give up).
+pub type PassphraseFn = dyn Fn(&Path) -> Option<String> + Send + Sync;
+
+/// A private key file used as a [`Signer`] the way `ssh` uses identity
+/// files: an encrypted key whose public half is at hand (`PATH.pub`) is
+/// offered to the server first, and its passphrase is asked only when the
+/// server accepts it and a signature is needed.
+///
+/// The passphrase callback then runs inside the signing future, in the
+/// task that authenticates; it may block there while the user types.
+pub struct KeyFileSigner {
+    path: PathBuf,
+    public: PublicKey,
+    passphrase: Arc<PassphraseFn>,
+    /// The decrypted key, or why it could not be had (asked only once).
+    loaded: Mutex<Option<Result<PrivateKey, KeyFileError>>>,
+}
+
+impl fmt::Debug for KeyFileSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyFileSigner")
+            .field("path", &self.path)
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyFileSigner {
+    /// Opens the key file at `path`. An unencrypted key is loaded now. An
+    /// encrypted one with a readable `PATH.pub` is decrypted only when
+    /// first used to sign; without `PATH.pub` it is decrypted now, asking
+    /// `passphrase` (see [`load_private_key`]).
+    pub fn open(path: &Path, passphrase: Arc<PassphraseFn>) -> Result<Self, KeyFileError> {
+        let text = read(path)?;
+        let key = match PrivateKey::from_openssh(&text, None) {
+            Ok(key) => Some(key),
+            Err(KeyError::Encrypted) => None,
+            Err(e) => return Err(KeyFileError::from_key(path, e)),
+        };
+        let (public, loaded) = match key {
+            Some(key) => (key.public_key().clone(), Some(Ok(key))),
+            None => match load_public_key(&public_path(path)) {
+                Ok(public) => (public, None),
+                Err(_) => {
+                    let key = load_private_key(path, &mut |p| passphrase(p))?;
+                    (key.public_key().clone(), Some(Ok(key)))
+                }
+            },
+        };
+        Ok(KeyFileSigner {
+            path: path.to_path_buf(),
+            public,
+            passphrase,
+            loaded: Mutex::new(loaded),
+        })
+    }
+
+    /// The key file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the private key has been decrypted (or found unusable).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    fn key(&self) -> Result<PrivateKey, KeyFileError> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loaded
+            .get_or_insert_with(|| {
+                let key = load_private_key(&self.path, &mut |p| (self.passphrase)(p))?;
+                // A `.pub` that does not match its private key must not
+                // make us sign for another key.
+                if key.public_key() != &self.public {
+                    return Err(KeyFileError::Invalid {
+                        path: self.path.clone(),
+                        reason: "the key does not match its .pub file".into(),
+                    });
+                }
+                Ok(key)
+            })
+            .clone()
+    }
+}
+
+impl Signer for KeyFileSigner {
+    fn public_key(&self) -> PublicKey {
+        self.public.clone()
+    }
+
+    fn sign<'a>(&'a self, algorithm: &'a str, data: &'a [u8]) -> SignFuture<'a> {
+        Box::pin(async move {
+            let key = self.key().map_err(|e| match e {
+                KeyFileError::WrongPassphrase { .. } => KeyError::WrongPassphrase,
+                KeyFileError::PassphraseNeeded { .. } => KeyError::Encrypted,
+                other => KeyError::Encoding(other.to_string()),
+            })?;
+            key.sign(algorithm, data)
+        })
+    }
+}
+
+/// `PATH.pub`.
+fn public_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
 }
 
 /// Loads a public key: a `.pub` file (one `type base64 [comment]` line).
