@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use conch_driver::testing::{
     TestServer, FLOOD_COMMAND, FLOOD_LEN, PASSWORD, STDERR_COMMAND, STEP_TIMEOUT, USER,
@@ -260,6 +261,32 @@ async fn each_auth_method_and_failure() {
         .await
         .unwrap();
     assert!(session.is_authenticated());
+
+    // A key the server accepts but that cannot sign (a wrong passphrase, an
+    // agent that refuses) does not end the walk: the next credential is tried.
+    let session = step("connect", connect()).await.unwrap();
+    let methods = AuthMethods::new()
+        .signer(Arc::new(CannotSign(server.client_key.public_key().clone())))
+        .password(PASSWORD);
+    step("authenticate", session.authenticate(USER, methods))
+        .await
+        .expect("the password after the key that could not sign");
+    assert!(session.is_authenticated());
+}
+
+/// A signer whose key the server accepts but which fails to sign.
+struct CannotSign(conch_tokio::PublicKey);
+
+impl conch_tokio::Signer for CannotSign {
+    fn public_key(&self) -> conch_tokio::PublicKey {
+        self.0.clone()
+    }
+
+    fn sign<'a>(&'a self, _algorithm: &'a str, _data: &'a [u8]) -> conch_driver::SignFuture<'a> {
+        Box::pin(std::future::ready(Err(
+            conch_driver::conch_core::KeyError::WrongPassphrase,
+        )))
+    }
 }
 
 #[tokio::test]

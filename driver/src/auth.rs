@@ -301,7 +301,15 @@ impl Session {
             let result = if offers("publickey") && next_key < methods.signers.len() {
                 let signer = methods.signers[next_key].clone();
                 next_key += 1;
-                self.auth_signer(user, &*signer).await?
+                match self.auth_signer(user, &*signer).await {
+                    // The key could not sign (a wrong passphrase, an agent
+                    // that refused): like ssh, go on with the next
+                    // credential. The server still lists the same methods,
+                    // and RFC 4252 section 5 lets a client start another
+                    // method while one is pending.
+                    Err(Error::Sign(_)) => continue,
+                    other => other?,
+                }
             } else if offers("password") && !tried_password && methods.password.is_some() {
                 tried_password = true;
                 let password = methods.password.as_deref().unwrap_or_default();
