@@ -25,6 +25,10 @@ pub(crate) fn our_line(software_version: &str) -> Vec<u8> {
 pub(crate) struct IdentReader {
     lines: usize,
     bytes: usize,
+    /// Bytes at the front of the buffer already searched for the end of
+    /// the current text line, so a line trickled in a byte at a time is
+    /// searched once in all, not once per byte (quadratic otherwise).
+    scanned: usize,
 }
 
 impl IdentReader {
@@ -55,12 +59,16 @@ impl IdentReader {
             }
             // RFC 4253 section 4.2: other lines may precede the version line
             // (OpenSSH accepts a bare LF as the end of a line too).
-            let Some(lf) = buf.iter().position(|&b| b == b'\n') else {
+            let from = self.scanned.min(buf.len());
+            let Some(lf) = buf[from..].iter().position(|&b| b == b'\n') else {
                 if self.bytes + buf.len() > MAX_BANNER_BYTES {
                     return Err(PeerMisbehaved::TooManyBannerLines.into());
                 }
+                self.scanned = buf.len();
                 return Ok(None);
             };
+            let lf = from + lf;
+            self.scanned = 0;
             self.lines += 1;
             self.bytes += lf + 1;
             if self.lines > MAX_BANNER_LINES || self.bytes > MAX_BANNER_BYTES {
@@ -155,6 +163,21 @@ mod tests {
         for bad in [&b"SSH-2.0\r\n"[..], b"SSH-2.0-\r\n", b"SSH-2.0-a\0b\r\n"] {
             assert!(read_all(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_banner_line_trickled_a_byte_at_a_time_is_searched_once() {
+        let mut reader = IdentReader::default();
+        let mut buf = BytesMut::new();
+        for _ in 0..1000 {
+            buf.extend_from_slice(b"x");
+            assert_eq!(reader.poll(&mut buf).unwrap(), None);
+            assert_eq!(reader.scanned, buf.len());
+        }
+        buf.extend_from_slice(b"\nSSH-2.0-y\r\n");
+        assert_eq!(reader.poll(&mut buf).unwrap().unwrap(), b"SSH-2.0-y");
+        assert_eq!(reader.lines, 1);
+        assert_eq!(reader.scanned, 0);
     }
 
     #[test]
