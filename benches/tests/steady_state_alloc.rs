@@ -92,16 +92,10 @@ fn one_channel_allocates_nothing_per_packet_after_warm_up_with_every_cipher() {
     );
 }
 
-// Fails today: `Channels::on_send_budget` (core/src/channel/mod.rs) walks
-// `std::mem::take(&mut self.budget_waiters)`, which throws the Vec's capacity
-// away, so each time the send buffer fills while several channels wait, the
-// next `Channels::send` allocates the list again and regrows it: about one
-// allocation and one reallocation per MiB sent (0.065 per packet), linear in
-// the data. Draining the list in place and keeping the Vec fixes it (tried
-// on a scratch copy of the core: 0 allocations and 2 one-time reallocations
-// over 1024 packets, and this test passes).
+// Several channels waiting for send-buffer room: the waiters' list is
+// drained in place (core/src/channel/mod.rs `on_send_budget`), so refilling
+// the buffer allocates nothing.
 #[test]
-#[ignore = "core allocates budget_waiters anew per send-buffer refill (see comment)"]
 fn sixteen_channels_allocate_nothing_per_packet_after_warm_up() {
     let n = per_packet(None, 16);
     assert!(

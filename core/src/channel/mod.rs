@@ -731,7 +731,11 @@ impl Channels {
     /// Called when the send buffer has room again (`budget` bytes): emits
     /// `ChannelWritable` for channels that were held back by the budget.
     pub(crate) fn on_send_budget(&mut self, _budget: usize, events: &mut VecDeque<Event>) {
-        for id in std::mem::take(&mut self.budget_waiters) {
+        // Drain in place and put the list back, so its memory is reused:
+        // this runs every time the send buffer refills (no allocation per
+        // packet in the steady state).
+        let mut waiters = std::mem::take(&mut self.budget_waiters);
+        for id in waiters.drain(..) {
             let Some(ch) = self.table.get_mut(id) else {
                 continue;
             };
@@ -748,6 +752,7 @@ impl Channels {
                 });
             }
         }
+        self.budget_waiters = waiters;
     }
 
     /// Sends a global request.
