@@ -76,7 +76,9 @@ impl Default for CryptoProvider {
     ///
     /// - key exchange: the post-quantum hybrid first (OpenSSH's default
     ///   since 10.0, so traffic recorded today stays safe from a future
-    ///   quantum computer), then curve25519 (fast, hard to get wrong), the
+    ///   quantum computer) and sntrup761 (the hybrid of OpenSSH 8.5 to
+    ///   9.8, so those servers get post-quantum protection too), then
+    ///   curve25519 (fast, hard to get wrong), the
     ///   NIST ECDH curves, then finite-field DH, largest cost last;
     /// - host keys: Ed25519, ECDSA, then RSA with SHA-512 before SHA-256;
     /// - ciphers: chacha20-poly1305 (constant time without AES hardware),
@@ -87,6 +89,8 @@ impl Default for CryptoProvider {
         CryptoProvider {
             kex: vec![
                 &crate::kex::MLKEM768X25519_SHA256,
+                &crate::kex::SNTRUP761X25519_SHA512,
+                &crate::kex::SNTRUP761X25519_SHA512_OPENSSH,
                 &crate::kex::CURVE25519_SHA256,
                 &crate::kex::CURVE25519_SHA256_LIBSSH,
                 &crate::kex::ECDH_SHA2_NISTP256,
@@ -467,6 +471,8 @@ mod tests {
             prefs.kex,
             [
                 "mlkem768x25519-sha256",
+                "sntrup761x25519-sha512",
+                "sntrup761x25519-sha512@openssh.com",
                 "curve25519-sha256",
                 "curve25519-sha256@libssh.org",
                 "ecdh-sha2-nistp256",

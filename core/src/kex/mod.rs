@@ -4,6 +4,8 @@
 //!
 //! Methods, one module each:
 //! - [`mlkem`]: `mlkem768x25519-sha256` (post-quantum hybrid);
+//! - [`sntrup`]: `sntrup761x25519-sha512` and its `@openssh.com` name
+//!   (post-quantum hybrid on [`sntrup761`]);
 //! - [`curve25519`]: `curve25519-sha256` (RFC 8731);
 //! - [`ecdh`]: `ecdh-sha2-nistp256/384/521` (RFC 5656);
 //! - [`dh`]: `diffie-hellman-group14-sha256`, `-group16-sha512` (RFC 8268),
@@ -14,6 +16,8 @@ pub mod curve25519;
 pub mod dh;
 pub mod ecdh;
 pub mod mlkem;
+pub mod sntrup;
+pub mod sntrup761;
 
 use zeroize::Zeroizing;
 
@@ -25,6 +29,7 @@ pub use dh::gex::{GroupExchangeDh, DH_GEX_SHA256};
 pub use dh::{DhGroup, FixedGroupDh, DH_GROUP14_SHA1, DH_GROUP14_SHA256, DH_GROUP16_SHA512};
 pub use ecdh::{EcdhNist, ECDH_SHA2_NISTP256, ECDH_SHA2_NISTP384, ECDH_SHA2_NISTP521};
 pub use mlkem::{MlKem768X25519, MLKEM768X25519_SHA256};
+pub use sntrup::{Sntrup761X25519, SNTRUP761X25519_SHA512, SNTRUP761X25519_SHA512_OPENSSH};
 
 /// What goes into the exchange hash of a single round trip method
 /// (RFC 5656 section 4, RFC 8731 section 3).
