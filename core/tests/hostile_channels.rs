@@ -648,3 +648,62 @@ fn a_peer_that_stalls_our_rekey_and_keeps_asking_is_cut_off() {
         Some(DisconnectReason::ProtocolError)
     );
 }
+
+#[test]
+fn channel_messages_repeated_out_of_order() {
+    // A second confirmation for a channel already open.
+    let (mut peer, mut victim, id) = client_with_channel(ChannelConfig::default(), 1 << 20, 32768);
+    let mut p = vec![msg::CHANNEL_OPEN_CONFIRMATION];
+    p.put_u32(id.0);
+    p.put_u32(PEER_CHANNEL);
+    p.put_u32(1000);
+    p.put_u32(1000);
+    let got = peer.inject(&mut victim, &p);
+    assert_peer_saw_failure(
+        &peer,
+        &mut victim,
+        got,
+        misbehaved(PeerMisbehaved::UnexpectedMessage {
+            msg: msg::CHANNEL_OPEN_CONFIRMATION,
+            state: "for a channel not being opened by us",
+        }),
+        DisconnectReason::ProtocolError,
+    );
+
+    // An open failure for a channel already open.
+    let (mut peer, mut victim, id) = client_with_channel(ChannelConfig::default(), 1 << 20, 32768);
+    let mut p = vec![msg::CHANNEL_OPEN_FAILURE];
+    p.put_u32(id.0);
+    p.put_u32(1);
+    p.put_str("");
+    p.put_str("");
+    let got = peer.inject(&mut victim, &p);
+    assert_peer_saw_failure(
+        &peer,
+        &mut victim,
+        got,
+        misbehaved(PeerMisbehaved::UnexpectedMessage {
+            msg: msg::CHANNEL_OPEN_FAILURE,
+            state: "for a channel not being opened by us",
+        }),
+        DisconnectReason::ProtocolError,
+    );
+
+    // A second CLOSE: the first completed the close and freed the number.
+    let (mut peer, mut victim, id) = client_with_channel(ChannelConfig::default(), 1 << 20, 32768);
+    let mut close = vec![msg::CHANNEL_CLOSE];
+    close.put_u32(id.0);
+    peer.inject(&mut victim, &close).unwrap();
+    let got = peer.inject(&mut victim, &close);
+    assert_peer_saw_failure(
+        &peer,
+        &mut victim,
+        got,
+        misbehaved(PeerMisbehaved::UnknownChannel(id.0)),
+        DisconnectReason::ProtocolError,
+    );
+    assert_eq!(
+        victim.count(|e| matches!(e, Event::ChannelClosed { .. })),
+        1
+    );
+}
