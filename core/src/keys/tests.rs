@@ -304,3 +304,24 @@ fn a_signature_from_another_curve_or_key_type_is_refused() {
         KeyError::Unsupported("rsa-sha2-256".into())
     );
 }
+
+#[test]
+fn an_agent_signs_rsa_with_the_hash_the_flags_ask_for() {
+    use crate::agent::{sign_flags, MemoryAgent, Request, Response};
+    let key = PrivateKey::from_openssh(RSA2048.as_bytes(), None).unwrap();
+    let public = key.public_key().clone();
+    let mut agent = MemoryAgent::new();
+    agent.add(key, "rsa");
+    for alg in ["rsa-sha2-256", "rsa-sha2-512"] {
+        let answer = agent.answer(&Request::Sign {
+            key_blob: public.blob().to_vec(),
+            data: b"session data".to_vec(),
+            flags: sign_flags(alg),
+        });
+        let Response::Signature(blob) = answer else {
+            panic!("{alg}: {answer:?}");
+        };
+        assert_eq!(Reader::new(&blob).ascii().unwrap(), alg);
+        assert!(public.verify(alg, b"session data", &blob), "{alg}");
+    }
+}
