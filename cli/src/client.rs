@@ -4,6 +4,7 @@
 //! conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
 //!       [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent] [USER@]HOST [COMMAND...]
 //! conch --demo
+//! conch --replay FILE
 //! ```
 //!
 //! It runs COMMAND (the words joined with spaces, as `ssh` does; a shell
@@ -22,6 +23,11 @@
 //! then keyboard-interactive and the password, from the environment
 //! variable named by `--password-env`, or asked on the terminal unless
 //! `BatchMode=yes`.
+//!
+//! `--record FILE` records a transcript of the session (see
+//! `conch_core::record`; **anyone with it can decrypt the session**), and
+//! `conch --replay FILE` replays one and prints its calls and events
+//! ([`crate::replay`]).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -45,8 +51,9 @@ pub const FAILURE: i32 = 255;
 pub const USAGE: &str = "\
 usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
              [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent]
-             [USER@]HOST [COMMAND...]
+             [--record FILE] [USER@]HOST [COMMAND...]
        conch --demo
+       conch --replay FILE
 
   -p PORT            port to connect to (default 22)
   -l USER            user to log in as (default: the local user)
@@ -60,6 +67,9 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
   -T                 no pseudo-terminal (never allocated anyway)
   --password-env VAR take the password from environment variable VAR
   --no-agent         do not use the ssh-agent at SSH_AUTH_SOCK
+  --record FILE      record a transcript of the session to FILE (it lets anyone
+                     who has it decrypt the session: for tests and bug reports)
+  --replay FILE      replay a recorded transcript and print its calls and events
   --demo             run the seed's examples against an in-process server";
 
 /// How host keys of unknown hosts are treated (`StrictHostKeyChecking`).
@@ -107,6 +117,8 @@ pub struct ClientArgs {
     pub connect_timeout: Option<Duration>,
     /// The remote command, words joined by spaces; empty for a shell.
     pub command: String,
+    /// `--record FILE`: where to record the session's transcript.
+    pub record: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -116,6 +128,8 @@ pub enum Invocation {
     Connect(ClientArgs),
     /// `--demo`.
     Demo,
+    /// `--replay FILE`.
+    Replay(PathBuf),
     /// `--help`.
     Help,
 }
@@ -145,6 +159,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
         no_agent: false,
         connect_timeout: None,
         command: String::new(),
+        record: None,
     };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -170,6 +185,14 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
             Long("password-env") => a.password_env = Some(text(&mut parser)?),
             Long("no-agent") => a.no_agent = true,
             Long("demo") => return Ok(Invocation::Demo),
+            Long("record") => {
+                a.record = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
+            Long("replay") => {
+                return Ok(Invocation::Replay(PathBuf::from(
+                    parser.value().map_err(|e| e.to_string())?,
+                )))
+            }
             Long("help") => return Ok(Invocation::Help),
             Value(word) => {
                 let word = word
@@ -382,6 +405,7 @@ fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, S
     if let Some(timeout) = args.connect_timeout {
         options.connect_timeout = Some(timeout);
     }
+    options.record = args.record.clone();
     endpoint = endpoint.options(options);
 
     let known_hosts = match &args.known_hosts {
@@ -624,6 +648,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 0;
         }
         Ok(Invocation::Demo) => return crate::demo::main(),
+        Ok(Invocation::Replay(path)) => return crate::replay::main(&path),
         Err(message) => {
             eprintln!("conch: {message}");
             return FAILURE;
@@ -715,5 +740,17 @@ mod tests {
         assert!(parse(&["-p", "x", "h"]).unwrap_err().contains("Bad port"));
         assert!(parse(&[]).is_err());
         assert_eq!(parse(&["--demo"]).unwrap(), Invocation::Demo);
+    }
+
+    #[test]
+    fn record_and_replay_take_a_file() {
+        let a = connect(&["--record", "/tmp/t.bin", "h", "echo"]);
+        assert_eq!(a.record, Some(PathBuf::from("/tmp/t.bin")));
+        assert_eq!(connect(&["h"]).record, None);
+        assert_eq!(
+            parse(&["--replay", "t.bin"]).unwrap(),
+            Invocation::Replay(PathBuf::from("t.bin"))
+        );
+        assert!(parse(&["--replay"]).is_err());
     }
 }

@@ -5,7 +5,8 @@
 //! - `conch`, an ssh-like client ([`client`]): `conch [-p PORT] [-l USER]
 //!   [-i IDENTITY]... [-o OPTION=VALUE]... [USER@]HOST [COMMAND...]`, and
 //!   `conch --demo` ([`demo`]), which runs the seed's examples against an
-//!   in-process server.
+//!   in-process server; `conch --replay FILE` ([`replay`]) prints a
+//!   recorded transcript.
 //! - `conchd`, a small server for tests and demos ([`server`], [`daemon`]):
 //!   `conchd -p PORT --host-key FILE --authorized-keys FILE [--password-file FILE]`.
 #![forbid(unsafe_code)]
@@ -14,4 +15,5 @@
 pub mod client;
 pub mod daemon;
 pub mod demo;
+pub mod replay;
 pub mod server;

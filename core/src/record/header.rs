@@ -91,8 +91,9 @@ impl Header {
 
     /// Decodes the header at the start of `r`.
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, FormatError> {
-        if r.raw(MAGIC.len(), "magic")? != MAGIC {
-            return Err(FormatError::NotATranscript);
+        match r.raw(MAGIC.len(), "magic") {
+            Ok(magic) if magic == MAGIC => {}
+            _ => return Err(FormatError::NotATranscript),
         }
         let version = r.uvar("format version")?;
         if version != FORMAT_VERSION {
