@@ -277,3 +277,29 @@ fn a_flipped_byte_in_a_committed_transcript_is_the_divergence() {
         );
     }
 }
+
+/// A transcript may come from anywhere (a bug report): damaged ones are
+/// errors or divergences, never a panic.
+#[test]
+fn damaged_transcripts_never_panic() {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    let bytes = std::fs::read(transcripts_dir().join("dropbear-exec.bin")).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
+    for round in 0..300 {
+        let mut damaged = bytes.clone();
+        match round % 3 {
+            0 => damaged.truncate(rng.next_u32() as usize % bytes.len()),
+            1 => {
+                for _ in 0..1 + rng.next_u32() % 4 {
+                    let at = rng.next_u32() as usize % damaged.len();
+                    damaged[at] = rng.next_u32() as u8;
+                }
+            }
+            _ => {
+                let at = rng.next_u32() as usize % damaged.len();
+                damaged.insert(at, 0xff);
+            }
+        }
+        let _ = record::replay(&damaged, Instant::now());
+    }
+}

@@ -291,7 +291,9 @@ fn run_call(conn: &mut Connection, base: Instant, call: &Call<'_>) -> Result<Ran
             let digest = bytes_digest(taken);
             let transmitted = taken.len();
             let transmitted_head = taken[..taken.len().min(24)].to_vec();
-            conn.consume_transmit(n);
+            // Taking more than there is takes everything; clamped here so
+            // that an edited count cannot overflow the buffer arithmetic.
+            conn.consume_transmit(transmitted);
             return Ok(Ran {
                 outcome: Outcome::Transmitted(digest),
                 event: None,
