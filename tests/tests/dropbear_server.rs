@@ -1,0 +1,140 @@
+//! Conch's client (conch-tokio) against a real dropbear server on loopback:
+//! exec with exit status, and bulk data through `cat` compared by SHA-256.
+//! Dropbear logs in as [`conch_interop::TEST_USER`], so these tests run as
+//! root (see `conch_interop::dropbear`). Every test is bounded.
+
+use std::future::Future;
+use std::io::Read;
+use std::time::Duration;
+
+use conch_interop::{pattern_sha256, Dropbear, DropbearOptions, KeyPair, PatternReader, TEST_USER};
+use conch_tokio::{
+    connect, AuthMethods, Channel, ClientOptions, ExitStatus, HostKeyPolicy, PrivateKey, PublicKey,
+    Session,
+};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Longest a test without bulk data may take.
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest the bulk transfer may take on a shared 2-core machine.
+const BULK_TIMEOUT: Duration = Duration::from_secs(240);
+/// The bulk payload through `cat`.
+const THIRTY_TWO_MIB: u64 = 32 * 1024 * 1024;
+
+#[track_caller]
+fn block_on_bounded<T>(what: &str, limit: Duration, f: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(async {
+            tokio::time::timeout(limit, f)
+                .await
+                .unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
+        })
+}
+
+fn public_of(pair: &KeyPair) -> PublicKey {
+    PublicKey::from_openssh(&pair.public_line).expect("public key line")
+}
+
+/// Connects trusting exactly dropbear's host keys and logs in with its
+/// authorized user key.
+async fn login(dropbear: &Dropbear) -> Session {
+    let mut options = ClientOptions::new(HostKeyPolicy::trust_keys(
+        dropbear.host_keys().iter().map(public_of),
+    ));
+    options.connect_timeout = Some(TEST_TIMEOUT);
+    options.handshake_timeout = Some(TEST_TIMEOUT);
+    let session = connect("127.0.0.1", dropbear.port(), options)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let text = std::fs::read(&dropbear.user_key().private_path).expect("read user key");
+    let key = PrivateKey::from_openssh(&text, None).expect("user key");
+    session
+        .authenticate(dropbear.login_user(), AuthMethods::new().key(key))
+        .await
+        .unwrap_or_else(|e| panic!("authenticate: {e}"));
+    session
+}
+
+#[test]
+fn exec_reports_output_and_exit_status() {
+    let dropbear = Dropbear::start(DropbearOptions::default());
+    let (stdout, status, who) = block_on_bounded("exec", TEST_TIMEOUT, async {
+        let session = login(&dropbear).await;
+        let mut channel = session
+            .exec("echo hello from dropbear; exit 9")
+            .await
+            .expect("exec");
+        let mut stdout = String::new();
+        channel.read_to_string(&mut stdout).await.expect("read");
+        let status = channel.exit_status().await.expect("exit status");
+
+        let mut id = session.exec("id -un").await.expect("exec id");
+        let mut who = String::new();
+        id.read_to_string(&mut who).await.expect("read id");
+        (stdout, status, who)
+    });
+    assert_eq!(stdout, "hello from dropbear\n");
+    assert_eq!(status, ExitStatus::Code(9));
+    assert_eq!(who, format!("{TEST_USER}\n"));
+}
+
+/// Streams the pattern into `channel` while hashing what comes back.
+async fn stream_through(channel: &Channel, len: u64, seed: u64) -> (u64, String) {
+    let (mut reader, mut writer) = (channel, channel);
+    let send = async {
+        let mut pattern = PatternReader::new(len, seed);
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = pattern.read(&mut buffer).expect("pattern");
+            if n == 0 {
+                break;
+            }
+            writer.write_all(&buffer[..n]).await.expect("write");
+        }
+        writer.shutdown().await.expect("send eof");
+    };
+    let receive = async {
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = reader.read(&mut buffer).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            hasher.update(&buffer[..n]);
+        }
+        let hex: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        (total, hex)
+    };
+    let ((), received) = tokio::join!(send, receive);
+    received
+}
+
+#[test]
+fn thirty_two_mib_through_cat() {
+    let dropbear = Dropbear::start(DropbearOptions::default());
+    let ((len, sha256), status) = block_on_bounded("bulk data", BULK_TIMEOUT, async {
+        let session = login(&dropbear).await;
+        let channel = session.exec("cat").await.expect("exec cat");
+        let received = stream_through(&channel, THIRTY_TWO_MIB, 3).await;
+        (received, channel.exit_status().await.expect("exit status"))
+    });
+    assert_eq!(len, THIRTY_TWO_MIB, "cat returned {len} bytes");
+    assert_eq!(
+        sha256,
+        pattern_sha256(THIRTY_TWO_MIB, 3),
+        "cat's output differs"
+    );
+    assert_eq!(status, ExitStatus::Code(0));
+}
