@@ -324,6 +324,7 @@ const KEX: &[&str] = &[
     "ecdh-sha2-nistp521",
     "diffie-hellman-group-exchange-sha256",
     "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
     "diffie-hellman-group14-sha256",
     // Legacy, enabled by name.
     "diffie-hellman-group14-sha1",

@@ -98,6 +98,7 @@ impl Default for CryptoProvider {
                 &crate::kex::ECDH_SHA2_NISTP521,
                 &crate::kex::DH_GEX_SHA256,
                 &crate::kex::DH_GROUP16_SHA512,
+                &crate::kex::DH_GROUP18_SHA512,
                 &crate::kex::DH_GROUP14_SHA256,
                 &crate::kex::DH_GROUP14_SHA1,
             ],
@@ -480,6 +481,7 @@ mod tests {
                 "ecdh-sha2-nistp521",
                 "diffie-hellman-group-exchange-sha256",
                 "diffie-hellman-group16-sha512",
+                "diffie-hellman-group18-sha512",
                 "diffie-hellman-group14-sha256",
             ]
         );

@@ -8,7 +8,8 @@
 //!   (post-quantum hybrid on [`sntrup761`]);
 //! - [`curve25519`]: `curve25519-sha256` (RFC 8731);
 //! - [`ecdh`]: `ecdh-sha2-nistp256/384/521` (RFC 5656);
-//! - [`dh`]: `diffie-hellman-group14-sha256`, `-group16-sha512` (RFC 8268),
+//! - [`dh`]: `diffie-hellman-group14-sha256`, `-group16-sha512`,
+//!   `-group18-sha512` (RFC 8268),
 //!   legacy `-group14-sha1`, and [`dh::gex`]'s
 //!   `diffie-hellman-group-exchange-sha256` (RFC 4419).
 
@@ -26,7 +27,9 @@ use crate::wire::Encode;
 
 pub use curve25519::{Curve25519Sha256, CURVE25519_SHA256, CURVE25519_SHA256_LIBSSH};
 pub use dh::gex::{GroupExchangeDh, DH_GEX_SHA256};
-pub use dh::{DhGroup, FixedGroupDh, DH_GROUP14_SHA1, DH_GROUP14_SHA256, DH_GROUP16_SHA512};
+pub use dh::{
+    DhGroup, FixedGroupDh, DH_GROUP14_SHA1, DH_GROUP14_SHA256, DH_GROUP16_SHA512, DH_GROUP18_SHA512,
+};
 pub use ecdh::{EcdhNist, ECDH_SHA2_NISTP256, ECDH_SHA2_NISTP384, ECDH_SHA2_NISTP521};
 pub use mlkem::{MlKem768X25519, MLKEM768X25519_SHA256};
 pub use sntrup::{Sntrup761X25519, SNTRUP761X25519_SHA512, SNTRUP761X25519_SHA512_OPENSSH};

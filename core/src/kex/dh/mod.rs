@@ -1,6 +1,6 @@
 //! Finite-field Diffie-Hellman (RFC 4253 section 8): the fixed groups of
 //! RFC 8268 (`diffie-hellman-group14-sha256`, `diffie-hellman-group16-sha512`,
-//! and the legacy `diffie-hellman-group14-sha1`), and the group arithmetic
+//! `diffie-hellman-group18-sha512`, and the legacy `diffie-hellman-group14-sha1`), and the group arithmetic
 //! the group exchange of RFC 4419 ([`gex`]) shares with them.
 //!
 //! Public values travel as `mpint`s; through the [`KexEphemeral`] interface
@@ -244,6 +244,14 @@ pub static DH_GROUP16_SHA512: FixedGroupDh = FixedGroupDh {
     prime: groups::GROUP16_P,
 };
 
+/// `diffie-hellman-group18-sha512` (RFC 8268 section 3): the 8192-bit MODP
+/// group with SHA-512.
+pub static DH_GROUP18_SHA512: FixedGroupDh = FixedGroupDh {
+    name: "diffie-hellman-group18-sha512",
+    hash: HashAlgorithm::Sha512,
+    prime: groups::GROUP18_P,
+};
+
 /// `diffie-hellman-group14-sha1` (RFC 4253 section 8.2). Legacy: SHA-1,
 /// not enabled by default.
 pub static DH_GROUP14_SHA1: FixedGroupDh = FixedGroupDh {
@@ -287,7 +295,12 @@ mod tests {
 
     #[test]
     fn both_sides_agree_in_each_fixed_group() {
-        for alg in [&DH_GROUP14_SHA256, &DH_GROUP16_SHA512, &DH_GROUP14_SHA1] {
+        for alg in [
+            &DH_GROUP14_SHA256,
+            &DH_GROUP16_SHA512,
+            &DH_GROUP18_SHA512,
+            &DH_GROUP14_SHA1,
+        ] {
             let mut r = rng(1);
             let a = alg.start(&mut r);
             let b = alg.start(&mut r);
