@@ -35,6 +35,7 @@ pub use conch_driver::conch_core::{
     AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
+pub use conch_driver::openssh::*;
 pub use conch_driver::{
     AuthMethods, AuthResult, Channel, ChannelStderr, ClientOptions, Error, ExitStatus,
     HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, IncomingChannel, KeyboardInteractive,

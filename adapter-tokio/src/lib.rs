@@ -34,12 +34,8 @@ mod server;
 mod stream;
 
 pub use client::{connect, connect_stream, Session};
+pub use conch_driver::openssh::*;
 pub use endpoint::{CommandEndpoint, EndpointError, PromptFn};
-#[cfg(unix)]
-pub use conch_driver::AgentClient;
-pub use conch_driver::{
-    ConsoleUi, HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi,
-};
 pub use server::{serve_stream, Listener, ServerSession};
 pub use stream::{Channel, ChannelStderr};
 

@@ -69,9 +69,7 @@ pub use key_file::{
     default_identity_files, load_private_key, load_public_key, KeyFileError, KeyFileSigner,
     PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
 };
-pub use known_hosts_file::{
-    HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi,
-};
+pub use known_hosts_file::{HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi};
 pub use options::{ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
 pub use record_file::RECORD_ENV;
@@ -82,6 +80,22 @@ pub use session::{client, Session};
 pub use start::{connect_first, resolve_error, start_client, start_server};
 
 pub use conch_core;
+
+/// What a client needs to live in the OpenSSH world: the user's known_hosts
+/// file and host-key questions, key files, and the ssh-agent. Every adapter
+/// re-exports this module's items at its root.
+pub mod openssh {
+    #[cfg(unix)]
+    pub use crate::agent_client::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
+    pub use crate::console_ui::ConsoleUi;
+    pub use crate::key_file::{
+        default_identity_files, load_private_key, load_public_key, KeyFileError, KeyFileSigner,
+        PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
+    };
+    pub use crate::known_hosts_file::{
+        HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi,
+    };
+}
 
 /// The handles are shared across threads and tasks.
 #[allow(dead_code)]
