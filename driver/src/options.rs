@@ -27,8 +27,9 @@ pub struct ClientOptions {
     /// makes a session reproducible (see [`crate::Session::rng_seed`]).
     pub rng_seed: Option<[u8; 32]>,
     /// Record a transcript of the session to this file, to replay it
-    /// offline with `conch_core::record`; `None` records only if the
-    /// environment variable `CONCH_RECORD=PATH` is set. **Anyone with the
+    /// offline with `conch_core::record` (later sessions of the process
+    /// recording to the same path write `PATH.2`, `PATH.3`, ...); `None`
+    /// records only if the environment variable `CONCH_RECORD=PATH` is set. **Anyone with the
     /// transcript can decrypt the session** (passwords included): record
     /// on test systems or for bug reports you choose to share.
     pub record: Option<PathBuf>,

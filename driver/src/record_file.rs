@@ -5,9 +5,10 @@
 //! A session records when its options name a file
 //! ([`crate::ClientOptions::record`], [`crate::ServerOptions::record`]) or,
 //! failing that, when the environment variable [`RECORD_ENV`]
-//! (`CONCH_RECORD=PATH`) is set. A client writes `PATH`; a server writes one
-//! file per connection, `PATH.1`, `PATH.2`, ... in the order they are
-//! accepted by the process. Files are created readable by their owner only
+//! (`CONCH_RECORD=PATH`) is set. A client writes `PATH` (further client
+//! sessions of the same process recording to the same path write `PATH.2`,
+//! `PATH.3`, ...); a server writes one file per connection, `PATH.1`,
+//! `PATH.2`, ... in the order the process accepted them. Files are created readable by their owner only
 //! (on Unix): **a transcript lets anyone decrypt the session it records**,
 //! and a server's holds its host private keys.
 //!
@@ -21,7 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use conch_core::{ClientConfig, Connection, ServerConfig};
@@ -33,6 +34,28 @@ pub const RECORD_ENV: &str = "CONCH_RECORD";
 
 /// Server connections recorded by this process so far, for `PATH.N`.
 static SERVER_RECORDINGS: AtomicU64 = AtomicU64::new(0);
+
+/// Paths client sessions of this process have recorded to.
+static CLIENT_PATHS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// `path`, or `path.N` (N = 2, 3, ...) if a client session of this process
+/// has recorded to it already, so that no session overwrites another's.
+fn fresh_client_path(path: PathBuf) -> PathBuf {
+    let mut used = CLIENT_PATHS.lock().unwrap_or_else(|e| e.into_inner());
+    let chosen = std::iter::once(path.clone())
+        .chain((2..).map(|n| numbered(&path, n)))
+        .find(|p| !used.contains(p))
+        .unwrap_or(path);
+    used.push(chosen.clone());
+    chosen
+}
+
+/// `path.n`.
+fn numbered(path: &Path, n: u64) -> PathBuf {
+    let mut name: OsString = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
 
 /// An open transcript file.
 #[derive(Debug)]
@@ -98,6 +121,7 @@ pub(crate) fn client_connection(
         );
     };
     let conn = Connection::client_recorded(config.clone(), seed, now);
+    let path = fresh_client_path(path);
     (conn, Some(TranscriptFile::create(&path)))
 }
 
@@ -114,10 +138,8 @@ pub(crate) fn server_connection(
         return (unrecorded(), None);
     };
     let n = SERVER_RECORDINGS.fetch_add(1, Ordering::Relaxed) + 1;
-    let mut name: OsString = path.into_os_string();
-    name.push(format!(".{n}"));
     match Connection::server_recorded(config.clone(), seed, now) {
-        Ok(conn) => (conn, Some(TranscriptFile::create(Path::new(&name)))),
+        Ok(conn) => (conn, Some(TranscriptFile::create(&numbered(&path, n)))),
         Err(e) => (
             unrecorded(),
             Some(Err(io::Error::other(format!(
@@ -265,6 +287,16 @@ mod tests {
                 "a transcript is readable by its owner only"
             );
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_second_client_session_to_the_same_path_gets_its_own_file() {
+        let dir = scratch("twice");
+        let path = dir.join("t.bin");
+        assert_eq!(fresh_client_path(path.clone()), path);
+        assert_eq!(fresh_client_path(path.clone()), dir.join("t.bin.2"));
+        assert_eq!(fresh_client_path(path.clone()), dir.join("t.bin.3"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
