@@ -13,7 +13,8 @@ use sha2::{Digest as _, Sha256};
 use crate::error::Error;
 use crate::event::{AuthAttempt, Event, NegotiatedAlgorithms};
 
-use super::call::{put_channel_request, put_prompts, Digest};
+use super::args::{put_channel_request, put_prompts};
+use super::call::Digest;
 use super::codec::Put;
 
 /// The SHA-256 of `event`'s canonical encoding.

@@ -116,6 +116,7 @@
 //! nothing. The format version changes whenever any of this does, the
 //! canonical event encoding included.
 
+mod args;
 mod call;
 mod canonical;
 mod codec;
