@@ -294,6 +294,10 @@ impl Session {
             AuthResult::PasswordChangeRequired { .. } => (Vec::new(), false),
         };
         let mut next_key = 0;
+        // Why a key the server accepted could not sign, if one could not:
+        // reported when nothing else gets us in, as it says more than
+        // "permission denied".
+        let mut sign_error = None;
         let mut tried_password = false;
         let mut tried_keyboard = false;
         loop {
@@ -307,7 +311,10 @@ impl Session {
                     // credential. The server still lists the same methods,
                     // and RFC 4252 section 5 lets a client start another
                     // method while one is pending.
-                    Err(Error::Sign(_)) => continue,
+                    Err(Error::Sign(e)) => {
+                        sign_error = Some(e);
+                        continue;
+                    }
                     other => other?,
                 }
             } else if offers("password") && !tried_password && methods.password.is_some() {
@@ -316,18 +323,12 @@ impl Session {
                 self.auth_password(user, password).await?
             } else if offers("keyboard-interactive") && !tried_keyboard {
                 let Some(responder) = methods.keyboard_interactive.as_deref_mut() else {
-                    return Err(Error::AuthFailed {
-                        methods: allowed,
-                        partial_success: partial,
-                    });
+                    return Err(walk_failed(allowed, partial, sign_error));
                 };
                 tried_keyboard = true;
                 self.auth_keyboard_interactive(user, responder).await?
             } else {
-                return Err(Error::AuthFailed {
-                    methods: allowed,
-                    partial_success: partial,
-                });
+                return Err(walk_failed(allowed, partial, sign_error));
             };
             match result {
                 AuthResult::Success => return Ok(()),
@@ -343,6 +344,18 @@ impl Session {
                 AuthResult::PasswordChangeRequired { .. } => {}
             }
         }
+    }
+}
+
+/// The error that ends a walk through the methods without success: a key's
+/// signing failure if there was one, else authentication failed.
+fn walk_failed(methods: Vec<String>, partial_success: bool, sign_error: Option<KeyError>) -> Error {
+    match sign_error {
+        Some(e) => Error::Sign(e),
+        None => Error::AuthFailed {
+            methods,
+            partial_success,
+        },
     }
 }
 
