@@ -191,3 +191,45 @@ fn mutate(input: &mut Vec<u8>, rng: &mut impl rand_chacha::rand_core::RngCore) {
         _ => input.truncate(at),
     }
 }
+
+/// Writes the regression input for the unread-answers bug (see
+/// `server_connection/unread-keepalive-answers-grow-without-bound`):
+/// `CONCH_WRITE_REGRESSIONS=1 cargo test -p conch-core --test
+/// hostile_regressions write_`.
+#[test]
+fn write_unread_keepalive_answers_input() {
+    use conch_core::msg;
+    use conch_core::wire::Encode;
+    use harness::{act, encode_act, encode_feed, record_session};
+    if std::env::var_os("CONCH_WRITE_REGRESSIONS").is_none() {
+        return;
+    }
+    // Logged in, then the socket stalls and the client asks for keepalive
+    // answers 64 * 255 * 20 times without reading any: 5 MB of answers
+    // with the null cipher, over the harness's 3 MiB bound.
+    let mut input = record_session(true, 0, &[(act::OPEN_SESSION, 0)]);
+    input.extend_from_slice(&encode_act(act::STALL, 0));
+    let mut request = vec![msg::GLOBAL_REQUEST];
+    request.put_str("keepalive@openssh.com");
+    request.put_bool(true);
+    // The null cipher leaves packets in the clear: frame it as before
+    // NEWKEYS (block 8, padding at least 4).
+    let mut padding = 8 - (5 + request.len()) % 8;
+    if padding < 4 {
+        padding += 8;
+    }
+    let mut packet = ((1 + request.len() + padding) as u32)
+        .to_be_bytes()
+        .to_vec();
+    packet.push(padding as u8);
+    packet.extend_from_slice(&request);
+    packet.resize(packet.len() + padding, 0);
+    input.extend_from_slice(&encode_feed(&packet));
+    for _ in 0..20 {
+        input.extend_from_slice(&encode_act(act::REPEAT, 255));
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
+        "tests/fuzz_regressions/server_connection/unread-keepalive-answers-grow-without-bound",
+    );
+    std::fs::write(path, input).unwrap();
+}

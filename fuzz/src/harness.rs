@@ -294,8 +294,12 @@ pub mod act {
     pub const SEND_STDERR: u8 = 14;
     /// The socket stops (or resumes) taking bytes: a stalled peer.
     pub const STALL: u8 = 15;
+    /// Feed the last `Feed` record's bytes again, `arg * 64` times: floods
+    /// that a short input could not spell out (most of a flood is packets
+    /// that look alike; with the null cipher they are identical).
+    pub const REPEAT: u8 = 16;
     /// How many there are.
-    pub const COUNT: u8 = 16;
+    pub const COUNT: u8 = 17;
 }
 
 // ----------------------------------------------------------------------
@@ -322,6 +326,8 @@ pub struct Driver {
     keep_transmitted: bool,
     /// The socket takes nothing.
     stalled: bool,
+    /// The last `Feed` record, for [`act::REPEAT`].
+    last_feed: Vec<u8>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -333,10 +339,12 @@ impl std::fmt::Debug for Driver {
     }
 }
 
-/// Most bytes the transmit buffer may hold: what `send_data` can queue
-/// (the send buffer limit and a packet's worth over it) plus the replies
-/// a fuzz input can provoke, which are far fewer than this.
-const TRANSMIT_BOUND: usize = 4 << 20;
+/// Most bytes the transmit buffer may hold, even with the socket stalled:
+/// what the application may queue with `send_data` (the default send
+/// buffer limit, 1 MiB), what the connection lets the peer provoke before
+/// it gives up (1 MiB), the answers to one more input record, and the
+/// control messages a fuzz input's calls can add (well under 1 MiB).
+const TRANSMIT_BOUND: usize = 3 << 20;
 
 impl Driver {
     /// A client; `keep` keeps what it transmits in [`Driver::transmitted`].
@@ -372,6 +380,7 @@ impl Driver {
             transmitted: Vec::new(),
             keep_transmitted,
             stalled: false,
+            last_feed: Vec::new(),
         };
         let now = d.now;
         let r = d.conn.handle_timeout(now);
@@ -397,7 +406,20 @@ impl Driver {
     /// Runs one record.
     pub fn run(&mut self, record: Record<'_>) {
         match record {
-            Record::Feed(bytes) => self.feed(bytes),
+            Record::Feed(bytes) => {
+                self.last_feed = bytes.to_vec();
+                self.feed(bytes);
+            }
+            Record::Act(op, arg) if op % act::COUNT == act::REPEAT => {
+                let bytes = std::mem::take(&mut self.last_feed);
+                for _ in 0..usize::from(arg) * 64 {
+                    if self.is_done() {
+                        break;
+                    }
+                    self.feed(&bytes);
+                }
+                self.last_feed = bytes;
+            }
             Record::Act(op, arg) => self.act(op, arg),
         }
     }
@@ -481,11 +503,13 @@ impl Driver {
                 .open_direct_tcpip("localhost", 80, "127.0.0.1", 4000)
                 .map(|id| self.channels.push(id)),
             act::SEND_STDERR => self.conn.send_extended_data(last, 1, &data(arg)).map(drop),
-            _ => {
-                // STALL: the transmit buffer is left to grow meanwhile.
+            act::STALL => {
+                // The transmit buffer is left to grow meanwhile.
                 self.stalled = !self.stalled;
                 Ok(())
             }
+            // REPEAT is a record of its own (see `run`).
+            _ => Ok(()),
         };
         self.after(r);
     }
