@@ -328,7 +328,15 @@ pub struct Driver {
     stalled: bool,
     /// The last `Feed` record, for [`act::REPEAT`].
     last_feed: Vec<u8>,
+    /// Bytes [`act::REPEAT`] may still feed in this run, so one input
+    /// cannot take the fuzzer's whole time budget.
+    repeat_budget: usize,
 }
+
+/// Most bytes one input may feed through [`act::REPEAT`]: enough for a
+/// flood past every limit of the connection (a few MiB), small enough that
+/// a run stays well under a second.
+const REPEAT_BUDGET: usize = 16 << 20;
 
 impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -381,6 +389,7 @@ impl Driver {
             keep_transmitted,
             stalled: false,
             last_feed: Vec::new(),
+            repeat_budget: REPEAT_BUDGET,
         };
         let now = d.now;
         let r = d.conn.handle_timeout(now);
@@ -413,9 +422,10 @@ impl Driver {
             Record::Act(op, arg) if op % act::COUNT == act::REPEAT => {
                 let bytes = std::mem::take(&mut self.last_feed);
                 for _ in 0..usize::from(arg) * 64 {
-                    if self.is_done() {
+                    if self.is_done() || self.repeat_budget < bytes.len().max(1) {
                         break;
                     }
+                    self.repeat_budget -= bytes.len().max(1);
                     self.feed(&bytes);
                 }
                 self.last_feed = bytes;
