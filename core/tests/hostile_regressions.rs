@@ -7,6 +7,9 @@
 //! after what they caught. A new crash is added by copying the artifact
 //! there (`fuzz/artifacts/<target>/crash-...`) under a descriptive name.
 
+// This test reads (and on request writes) its input files.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 #[allow(dead_code)]
 #[path = "../../fuzz/src/harness.rs"]
 mod harness;

@@ -303,7 +303,8 @@ fn control_characters_in_the_version_line_are_refused() {
 
 #[test]
 fn a_kexinit_with_no_algorithm_in_common_names_the_slot() {
-    let cases: [(&str, fn(&mut KexLists)); 4] = [
+    type Change = fn(&mut KexLists);
+    let cases: [(&str, Change); 4] = [
         ("kex", |l| l.kex = vec!["diffie-hellman-group1-sha1".into()]),
         ("host key", |l| l.host_key = vec!["ssh-dss".into()]),
         ("cipher c->s", |l| l.cipher = vec!["3des-cbc".into()]),

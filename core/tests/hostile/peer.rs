@@ -167,7 +167,7 @@ impl Peer {
     fn new(role: Side) -> Self {
         Peer {
             role,
-            rng: ChaCha20Rng::seed_from_u64(0x4057_11e),
+            rng: ChaCha20Rng::seed_from_u64(0x0405_711e),
             host_key: ed25519(0xbad),
             rekey_kexinit_sent: false,
             strict_kex: true,
@@ -440,31 +440,29 @@ impl Peer {
     /// The honest peer's answers to the victim's handshake messages.
     fn react(&mut self, payload: &[u8]) {
         match (self.role, payload.first().copied().unwrap_or(0)) {
-            (_, msg::KEXINIT) => {
-                if self.victim_kexinit.is_none() {
-                    let first_kex = self.session_id.is_none();
-                    if first_kex {
-                        let theirs = String::from_utf8_lossy(payload);
-                        let marker = match self.role {
-                            Side::Server => "kex-strict-c-v00@openssh.com",
-                            Side::Client => "kex-strict-s-v00@openssh.com",
-                        };
-                        self.strict = self.strict_kex && theirs.contains(marker);
-                    } else if !self.rekey_kexinit_sent {
-                        // A re-exchange the victim started: answer it.
-                        let lists = self.lists.clone();
-                        self.our_kexinit = self.kexinit_payload(&lists, false);
-                        let k = self.our_kexinit.clone();
-                        self.send(&k);
-                    }
-                    self.victim_kexinit = Some(payload.to_vec());
-                    if self.role == Side::Client {
-                        let e = CURVE25519_SHA256.start(&mut self.rng);
-                        let mut p = vec![msg::KEX_ECDH_INIT];
-                        p.put_string(e.public_value());
-                        self.ephemeral = Some(e);
-                        self.send(&p);
-                    }
+            (_, msg::KEXINIT) if self.victim_kexinit.is_none() => {
+                let first_kex = self.session_id.is_none();
+                if first_kex {
+                    let theirs = String::from_utf8_lossy(payload);
+                    let marker = match self.role {
+                        Side::Server => "kex-strict-c-v00@openssh.com",
+                        Side::Client => "kex-strict-s-v00@openssh.com",
+                    };
+                    self.strict = self.strict_kex && theirs.contains(marker);
+                } else if !self.rekey_kexinit_sent {
+                    // A re-exchange the victim started: answer it.
+                    let lists = self.lists.clone();
+                    self.our_kexinit = self.kexinit_payload(&lists, false);
+                    let k = self.our_kexinit.clone();
+                    self.send(&k);
+                }
+                self.victim_kexinit = Some(payload.to_vec());
+                if self.role == Side::Client {
+                    let e = CURVE25519_SHA256.start(&mut self.rng);
+                    let mut p = vec![msg::KEX_ECDH_INIT];
+                    p.put_string(e.public_value());
+                    self.ephemeral = Some(e);
+                    self.send(&p);
                 }
             }
             (Side::Server, msg::KEX_ECDH_INIT) => self.server_reply(payload),
