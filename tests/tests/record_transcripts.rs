@@ -330,7 +330,10 @@ fn record_ssh_to_conchd() {
     // transcript says so before conchd is killed.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !ended(&file) {
-        assert!(Instant::now() < deadline, "conchd did not finish the transcript");
+        assert!(
+            Instant::now() < deadline,
+            "conchd did not finish the transcript"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(conchd);
