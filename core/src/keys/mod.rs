@@ -7,9 +7,9 @@
 //!
 //! Key types and their signature algorithms:
 //! - `ssh-ed25519` (RFC 8709);
-//! - `ecdsa-sha2-nistp256/384/521` (RFC 5656 section 3), in [`ecdsa`];
+//! - `ecdsa-sha2-nistp256/384/521` (RFC 5656 section 3), in `keys/ecdsa.rs`;
 //! - `ssh-rsa` keys (RFC 4253 section 6.6) signing `rsa-sha2-512` and
-//!   `rsa-sha2-256` (RFC 8332), and the legacy SHA-1 `ssh-rsa`, in [`rsa`].
+//!   `rsa-sha2-256` (RFC 8332), and the legacy SHA-1 `ssh-rsa`, in `keys/rsa.rs`.
 
 mod ecdsa;
 mod openssh_p521;

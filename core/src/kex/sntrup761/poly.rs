@@ -1,5 +1,5 @@
 //! Arithmetic in the rings of Streamlined NTRU Prime 761: R/q and R/3 with
-//! R = Z[x]/(x^p - x - 1), p = 761, q = 4591. Coefficients are kept
+//! `R = Z[x]/(x^p - x - 1)`, p = 761, q = 4591. Coefficients are kept
 //! centred: in R/q from -(q-1)/2 to (q-1)/2, in R/3 from -1 to 1.
 //!
 //! Everything that touches secrets runs in time independent of their
