@@ -3,17 +3,17 @@
 //! Dropbear logs in as [`conch_interop::TEST_USER`], so these tests run as
 //! root (see `conch_interop::dropbear`). Every test is bounded.
 
+mod common;
+use common::stream_through;
+
 use std::future::Future;
-use std::io::Read;
 use std::time::Duration;
 
-use conch_interop::{pattern_sha256, Dropbear, DropbearOptions, KeyPair, PatternReader, TEST_USER};
+use conch_interop::{pattern_sha256, Dropbear, DropbearOptions, KeyPair, TEST_USER};
 use conch_tokio::{
-    connect, AuthMethods, Channel, ClientOptions, ExitStatus, HostKeyPolicy, PrivateKey, PublicKey,
-    Session,
+    connect, AuthMethods, ClientOptions, ExitStatus, HostKeyPolicy, PrivateKey, PublicKey, Session,
 };
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 /// Longest a test without bulk data may take.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -81,44 +81,6 @@ fn exec_reports_output_and_exit_status() {
     assert_eq!(stdout, "hello from dropbear\n");
     assert_eq!(status, ExitStatus::Code(9));
     assert_eq!(who, format!("{TEST_USER}\n"));
-}
-
-/// Streams the pattern into `channel` while hashing what comes back.
-async fn stream_through(channel: &Channel, len: u64, seed: u64) -> (u64, String) {
-    let (mut reader, mut writer) = (channel, channel);
-    let send = async {
-        let mut pattern = PatternReader::new(len, seed);
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let n = pattern.read(&mut buffer).expect("pattern");
-            if n == 0 {
-                break;
-            }
-            writer.write_all(&buffer[..n]).await.expect("write");
-        }
-        writer.shutdown().await.expect("send eof");
-    };
-    let receive = async {
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = reader.read(&mut buffer).await.expect("read");
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            hasher.update(&buffer[..n]);
-        }
-        let hex: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        (total, hex)
-    };
-    let ((), received) = tokio::join!(send, receive);
-    received
 }
 
 #[test]

@@ -8,8 +8,10 @@
 //! Every test is bounded: each Conch call runs under [`TEST_TIMEOUT`] (bulk
 //! transfers under [`BULK_TIMEOUT`]), and the harness bounds every child.
 
+mod common;
+use common::stream_through;
+
 use std::future::Future;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,16 +19,15 @@ use std::time::Duration;
 use conch_driver::{load_private_key, KeyFileError};
 use conch_interop::known_hosts::{hash_known_hosts, host_pattern, keyscan, write_known_hosts};
 use conch_interop::{
-    pattern_sha256, KeyPair, KeyType, PatternReader, SshAgent, Sshd, SshdOptions, TestDir,
-    TEST_PASSWORD, TEST_USER,
+    pattern_sha256, KeyPair, KeyType, SshAgent, Sshd, SshdOptions, TestDir, TEST_PASSWORD,
+    TEST_USER,
 };
 use conch_tokio::{
-    connect, AgentClient, AuthMethods, Channel, ClientOptions, Error, ExitStatus, HostKeyPolicy,
+    connect, AgentClient, AuthMethods, ClientOptions, Error, ExitStatus, HostKeyPolicy,
     KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi, PasswordResponder, PrivateKey,
     PublicKey, Session,
 };
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 /// Longest a test without bulk data may take.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -129,46 +130,6 @@ async fn run(session: &Session, command: &str) -> Ran {
         stderr,
         status,
     }
-}
-
-/// Streams `len` pattern bytes (seed `seed`) into `channel` while reading
-/// what comes back; returns (bytes back, their SHA-256).
-async fn stream_through(channel: &Channel, len: u64, seed: u64) -> (u64, String) {
-    // `&Channel` is a stream too: one reference writes, the other reads.
-    let (mut reader, mut writer) = (channel, channel);
-    let send = async {
-        let mut pattern = PatternReader::new(len, seed);
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let n = pattern.read(&mut buffer).expect("pattern");
-            if n == 0 {
-                break;
-            }
-            writer.write_all(&buffer[..n]).await.expect("write");
-        }
-        writer.shutdown().await.expect("send eof");
-    };
-    let receive = async {
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = reader.read(&mut buffer).await.expect("read");
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            hasher.update(&buffer[..n]);
-        }
-        let hex: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        (total, hex)
-    };
-    let ((), received) = tokio::join!(send, receive);
-    received
 }
 
 /// Sends `len` bytes through `cat` on a fresh connection and checks they
