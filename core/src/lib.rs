@@ -51,3 +51,12 @@ pub use keys::{KeyError, PrivateKey, PublicKey};
 pub use transport::Side;
 
 pub use bytes::Bytes;
+
+/// The origin of the unit tests' virtual clocks. Tests need one real
+/// `Instant` to start from; this is the crate's only clock read, and it is
+/// compiled into test builds only (every later time is derived from it).
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn test_epoch() -> std::time::Instant {
+    std::time::Instant::now()
+}

@@ -19,7 +19,8 @@ mod pattern;
 mod prompt;
 
 use std::fmt;
-use std::net::IpAddr;
+// `core::net::IpAddr` is a plain value type: parsing an address does no I/O.
+use core::net::IpAddr;
 
 use rand_core::CryptoRngCore;
 

@@ -1,9 +1,6 @@
-// Tests take a base instant from the clock; the code under test never does.
-#![allow(clippy::disallowed_methods)]
-
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand_chacha::rand_core::SeedableRng;
 
@@ -321,7 +318,7 @@ fn foreign_or_future_files_are_refused() {
 /// line, so a transcript of it is small and fully predictable.
 #[test]
 fn a_recording_connection_replays_and_a_changed_outcome_is_the_divergence() {
-    let base = Instant::now();
+    let base = crate::test_epoch();
     let config = Arc::new(ClientConfig::default());
     let mut conn = crate::Connection::client_recorded(config, [5; 32], base);
     assert!(conn.is_recording());
@@ -337,7 +334,7 @@ fn a_recording_connection_replays_and_a_changed_outcome_is_the_divergence() {
     let bytes = conn.take_transcript();
     assert!(conn.take_transcript().is_empty(), "taken once");
 
-    let summary = replay(&bytes, Instant::now()).unwrap();
+    let summary = replay(&bytes, crate::test_epoch()).unwrap();
     assert_eq!(summary.transmitted_bytes, ident.len() as u64);
     assert_eq!(summary.events, 1, "Disconnected");
 
@@ -358,7 +355,7 @@ fn a_recording_connection_replays_and_a_changed_outcome_is_the_divergence() {
     // The API error is recorded, so a replay that let the call through
     // would be caught.
     t.records[3].outcome = Outcome::Value(1);
-    let d = match replay(&t.encode().unwrap(), Instant::now()) {
+    let d = match replay(&t.encode().unwrap(), crate::test_epoch()) {
         Err(ReplayError::Divergence(d)) => d,
         other => panic!("{other:?}"),
     };
@@ -375,7 +372,7 @@ fn not_recording_takes_nothing() {
     let mut conn = crate::Connection::client(
         Arc::new(ClientConfig::default()),
         seeded_rng([1; 32]),
-        Instant::now(),
+        crate::test_epoch(),
     );
     assert!(!conn.is_recording());
     let _ = conn.poll_event();

@@ -88,12 +88,9 @@ struct Pair {
     chunk: Option<usize>,
 }
 
-/// The virtual clock's start. Tests need some `Instant`; reading the clock
-/// once here does not make the state machine depend on it (every later time
-/// is derived from this one).
-#[allow(clippy::disallowed_methods)]
+/// The virtual clock's start.
 fn epoch() -> Instant {
-    Instant::now()
+    crate::test_epoch()
 }
 
 fn host_key(seed: u64) -> PrivateKey {
