@@ -3,7 +3,7 @@
 //! reading of their answer. Pure text: a console UI elsewhere does the
 //! terminal I/O.
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use super::host_name;
 use crate::keys::PublicKey;
