@@ -179,8 +179,12 @@ impl Session {
         start: impl FnOnce(&mut Shared) -> std::result::Result<(), conch_core::Error>,
     ) -> Result<Event> {
         self.inner.mutate(|sh| {
-            sh.client.auth_reply = None;
-            start(sh)
+            sh.client.auth_request_sent();
+            let sent = start(sh);
+            if sent.is_err() {
+                sh.client.auth_deadline = None;
+            }
+            sent
         })?;
         poll_fn(|cx| {
             let mut sh = lock(&self.inner.shared);

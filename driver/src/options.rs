@@ -23,6 +23,13 @@ pub struct ClientOptions {
     /// Time allowed from the TCP connection until the server's host key is
     /// accepted and user authentication can start.
     pub handshake_timeout: Option<Duration>,
+    /// Time the server has to answer each authentication request; when it
+    /// passes, the connection ends and the auth call fails with
+    /// [`crate::Error::Timeout`]`("authentication")`. Time spent in the
+    /// application (prompts, signers) does not count. Keepalives do not
+    /// run before authentication, so this is what notices a server that
+    /// stops answering then.
+    pub auth_timeout: Option<Duration>,
     /// Seed of the connection's RNG; `None` draws one from the OS. Fixing it
     /// makes a session reproducible (see [`crate::Session::rng_seed`]).
     pub rng_seed: Option<[u8; 32]>,
@@ -36,14 +43,17 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    /// Default protocol settings with this host key policy, 30 s connect and
-    /// 60 s handshake timeouts.
+    /// Default protocol settings with this host key policy, 30 s connect,
+    /// 60 s handshake and 120 s auth timeouts (a server gives up on a
+    /// login after its own grace time, OpenSSH's `LoginGraceTime` being
+    /// 120 s, so waiting longer for one answer is never useful).
     pub fn new(host_key_policy: HostKeyPolicy) -> Self {
         ClientOptions {
             config: Arc::new(ClientConfig::default()),
             host_key_policy,
             connect_timeout: Some(Duration::from_secs(30)),
             handshake_timeout: Some(Duration::from_secs(60)),
+            auth_timeout: Some(Duration::from_secs(120)),
             rng_seed: None,
             record: None,
         }

@@ -112,13 +112,12 @@ impl Engine {
     /// Runs the connection's timer if it is due; returns the next deadline.
     pub fn on_time(&self, now: Instant) -> Option<Instant> {
         let mut sh = lock(&self.shared);
-        if let Some(t) = sh.conn.poll_timeout() {
+        if let Some(t) = sh.poll_timeout() {
             if t <= now {
-                let _ = sh.conn.handle_timeout(now);
-                sh.drain();
+                sh.handle_timeout(now);
             }
         }
-        sh.conn.poll_timeout()
+        sh.poll_timeout()
     }
 
     /// Sets the waker woken when there is something to transmit or the
@@ -254,7 +253,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Pump<S> {
             }
 
             // Time.
-            match sh.conn.poll_timeout() {
+            match sh.poll_timeout() {
                 None => this.sleep = None,
                 Some(deadline) => {
                     if this.sleep.as_ref().is_none_or(|(d, _)| *d != deadline) {
@@ -268,8 +267,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Pump<S> {
                             .is_some_and(|(_, s)| s.as_mut().poll(cx).is_ready());
                     if due {
                         this.sleep = None;
-                        let _ = sh.conn.handle_timeout(now.max(deadline));
-                        sh.drain();
+                        sh.handle_timeout(now.max(deadline));
                         progress = true;
                     }
                 }

@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use conch_core::{
@@ -188,6 +189,20 @@ pub(crate) struct ClientState {
     pub(crate) auth_reply: Option<Event>,
     /// Banners received, oldest first.
     pub(crate) banners: VecDeque<String>,
+    /// Time the server has to answer each authentication request
+    /// ([`crate::ClientOptions::auth_timeout`]).
+    pub(crate) auth_timeout: Option<Duration>,
+    /// When the authentication request in flight must have been answered.
+    pub(crate) auth_deadline: Option<Instant>,
+}
+
+impl ClientState {
+    /// An authentication request was sent: its answer is due within the
+    /// auth timeout.
+    pub(crate) fn auth_request_sent(&mut self) {
+        self.auth_reply = None;
+        self.auth_deadline = self.auth_timeout.map(|t| Instant::now() + t);
+    }
 }
 
 /// Server-role state.
@@ -228,6 +243,9 @@ pub(crate) struct Shared {
     pub(crate) error: Option<conch_core::Error>,
     /// The socket error that ended it, if that is what happened.
     pub(crate) io_error: Option<Arc<io::Error>>,
+    /// The driver's own deadline that ended it (e.g. `authentication`), if
+    /// that is what happened.
+    pub(crate) timed_out: Option<&'static str>,
     /// The pump has finished and closed the socket.
     pub(crate) pump_done: bool,
     pub(crate) pump_waker: Option<Waker>,
@@ -251,6 +269,7 @@ impl Shared {
             globals: Replies::default(),
             error: None,
             io_error: None,
+            timed_out: None,
             pump_done: false,
             pump_waker: None,
             session_wakers: WakerSet::default(),
@@ -307,10 +326,48 @@ impl Shared {
     /// The error to report to a caller once the connection has ended.
     pub(crate) fn end_error(&self) -> Option<crate::Error> {
         let e = self.error.as_ref()?;
+        if let Some(what) = self.timed_out {
+            return Some(crate::Error::Timeout(what));
+        }
         if let Some(io) = &self.io_error {
             return Some(crate::Error::Io(io.clone()));
         }
         Some(crate::Error::from_core(e.clone()))
+    }
+
+    /// The next instant the pump must call [`Shared::handle_timeout`]: the
+    /// connection's own timer or a deadline the driver keeps.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let auth = self.client.auth_deadline.filter(|_| self.error.is_none());
+        match (self.conn.poll_timeout(), auth) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs what is due at `now`: the connection's timer, and ends the
+    /// connection if the server has left an authentication request
+    /// unanswered past the auth timeout (the core has no such deadline for
+    /// a client, and a server that stops answering would otherwise keep
+    /// `authenticate` waiting forever: keepalives only start after it).
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        let _ = self.conn.handle_timeout(now);
+        if self.client.auth_deadline.is_some_and(|d| d <= now) {
+            self.client.auth_deadline = None;
+            self.fail_timeout("authentication");
+        }
+        self.drain();
+    }
+
+    /// Ends the connection because the driver's deadline `what` passed:
+    /// sends DISCONNECT and makes every call report [`crate::Error::Timeout`].
+    pub(crate) fn fail_timeout(&mut self, what: &'static str) {
+        if self.error.is_none() {
+            self.timed_out = Some(what);
+            self.conn.disconnect(&format!("{what} timed out"));
+            self.drain();
+            self.wake_everyone();
+        }
     }
 
     /// The socket failed: the connection is lost.
@@ -362,6 +419,7 @@ impl Shared {
             | Event::AuthPasswordChange { .. }
             | Event::AuthInfoRequest { .. }
             | Event::AuthSuccess) => {
+                self.client.auth_deadline = None;
                 self.client.auth_reply = Some(e);
                 self.session_wakers.wake_all();
             }
