@@ -9,13 +9,17 @@
 //! - [`aes_ctr`]: `aes128-ctr`, `aes192-ctr`, `aes256-ctr` (RFC 4344), used
 //!   with a MAC from [`mac`];
 //! - [`mac`]: `hmac-sha2-256`, `hmac-sha2-512` (RFC 6668), their
-//!   `-etm@openssh.com` forms, and the legacy `hmac-sha1`.
+//!   `-etm@openssh.com` forms, and the legacy `hmac-sha1`;
+//! - `ring` (with the `ring` cargo feature): the AEAD ciphers above on the
+//!   `ring` crate's assembly, and `CryptoProvider::ring` that uses them.
 
 pub mod aes_ctr;
 pub mod aes_gcm;
 pub mod chacha20_poly1305;
 pub mod mac;
 pub mod none;
+#[cfg(feature = "ring")]
+pub mod ring;
 
 pub use aes_ctr::{AesCtr, AES128_CTR, AES192_CTR, AES256_CTR};
 pub use aes_gcm::{AesGcm, AES128_GCM, AES256_GCM};
