@@ -44,6 +44,8 @@ use conch_tokio::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::output::{CopyError, Output, Stream};
+
 /// The exit status for failures of `conch` itself (as `ssh`).
 pub const FAILURE: i32 = 255;
 
@@ -402,6 +404,14 @@ fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, S
             .port(args.port);
 
     let mut options = ClientOptions::default();
+    options.config = Arc::new(conch_core::ClientConfig {
+        transport: crate::provider::transport_config(),
+        ..conch_core::ClientConfig::default()
+    });
+    debug.log(format!(
+        "crypto provider: {}",
+        crate::provider::PROVIDER_NAME
+    ));
     if let Some(timeout) = args.connect_timeout {
         options.connect_timeout = Some(timeout);
     }
@@ -572,7 +582,7 @@ async fn forward(channel: Channel, args: &ClientArgs, debug: &Debug) -> i32 {
         // end is the channel's EOF.
         let input = channel.clone();
         tokio::spawn(async move {
-            if copy(tokio::io::stdin(), &*input).await.is_ok() {
+            if copy_input(tokio::io::stdin(), &*input).await.is_ok() {
                 let _ = (&*input).shutdown().await;
             }
         });
@@ -581,21 +591,29 @@ async fn forward(channel: Channel, args: &ClientArgs, debug: &Debug) -> i32 {
     // If our stdout or stderr goes away (`conch host yes | head -1`), the
     // command's output has nowhere to go: close the channel rather than
     // leave the command blocked on a full window forever.
-    let close_on_write_error = |r: Result<u64, Copy>| async {
-        if let Err(Copy::Write(e)) = &r {
+    let close_on_write_error = |r: Result<u64, CopyError>| async {
+        if let Err(CopyError::Write(e)) = &r {
             debug.log(format!("local output failed ({e}); closing the channel"));
             let _ = channel.close_channel().await;
         }
         r
     };
-    let out = async { close_on_write_error(copy(&*channel, tokio::io::stdout()).await).await };
-    let err = async { close_on_write_error(copy(&stderr, tokio::io::stderr()).await).await };
+    let (stdout, stderr_out) = match (Output::start(Stream::Stdout), Output::start(Stream::Stderr))
+    {
+        (Ok(o), Ok(e)) => (o, e),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("conch: cannot write the output: {e}");
+            return FAILURE;
+        }
+    };
+    let out = async { close_on_write_error(stdout.copy_from(&*channel).await).await };
+    let err = async { close_on_write_error(stderr_out.copy_from(&stderr).await).await };
     let (out, err) = tokio::join!(out, err);
     for r in [&out, &err] {
         match r {
-            Err(Copy::Write(_)) => return FAILURE,
+            Err(CopyError::Write(_)) => return FAILURE,
             // The exit status below tells how the connection ended.
-            Err(Copy::Read(e)) => debug.log(format!("reading the channel failed: {e}")),
+            Err(CopyError::Read(e)) => debug.log(format!("reading the channel failed: {e}")),
             Ok(_) => {}
         }
     }
@@ -613,28 +631,22 @@ async fn forward(channel: Channel, args: &ClientArgs, debug: &Debug) -> i32 {
     }
 }
 
-/// Which side of a copy failed.
-enum Copy {
-    Read(std::io::Error),
-    Write(std::io::Error),
-}
-
-/// Copies until the reader ends, flushing each chunk (output must not wait
-/// in a buffer while the remote side waits for an answer).
-async fn copy(
+/// Copies our stdin into the channel until stdin ends, passing each chunk
+/// on at once (the remote side may be waiting for it).
+async fn copy_input(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-) -> Result<u64, Copy> {
-    let mut buf = vec![0u8; 32 * 1024];
+) -> Result<u64, CopyError> {
+    let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
-        let n = from.read(&mut buf).await.map_err(Copy::Read)?;
+        let n = from.read(&mut buf).await.map_err(CopyError::Read)?;
         if n == 0 {
-            to.flush().await.map_err(Copy::Write)?;
+            to.flush().await.map_err(CopyError::Write)?;
             return Ok(total);
         }
-        to.write_all(&buf[..n]).await.map_err(Copy::Write)?;
-        to.flush().await.map_err(Copy::Write)?;
+        to.write_all(&buf[..n]).await.map_err(CopyError::Write)?;
+        to.flush().await.map_err(CopyError::Write)?;
         total += n as u64;
     }
 }
@@ -654,7 +666,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One session, one thread (as `ssh`): the socket pump and the copies
+    // hand data to each other without waking another thread. Output goes
+    // through its own threads ([`crate::output`]).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -15,5 +15,7 @@
 pub mod client;
 pub mod daemon;
 pub mod demo;
+pub mod output;
+pub mod provider;
 pub mod replay;
 pub mod server;

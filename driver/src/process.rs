@@ -185,23 +185,82 @@ fn copy_channel_to_stdin(channel: &Channel, mut stdin: Option<std::process::Chil
     // Dropping the pipe gives the process EOF on stdin.
 }
 
-fn copy_to_channel(mut from: impl Read, channel: &Channel) {
-    let mut buf = vec![0u8; 32 * 1024];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 || block_on((&mut &*channel).write_all(&buf[..n])).is_err() {
-            break;
+/// First size of a pipe read buffer: what a short command's output needs.
+const FIRST_READ: usize = 16 * 1024;
+/// Largest pipe read buffer, reached when reads keep filling the buffer.
+const LARGEST_READ: usize = 1024 * 1024;
+
+fn copy_to_channel(from: impl Pipe, channel: &Channel) {
+    copy_pipe(from, |data| {
+        block_on((&mut &*channel).write_all(data)).is_ok()
+    });
+}
+
+fn copy_to_stderr(from: impl Pipe, channel: &ChannelStderr) {
+    copy_pipe(from, |data| {
+        block_on((&mut &*channel).write_all(data)).is_ok()
+    });
+}
+
+/// Copies a process's pipe into `send` until the pipe ends or `send`
+/// fails.
+///
+/// Every chunk read here crosses to the task that pumps the socket, a
+/// thread wake-up or two, so a fast producer (`head -c 2G /dev/zero`)
+/// should be read in large chunks: the pipe is enlarged to
+/// [`LARGEST_READ`] and the buffer grows, up to that size, while reads
+/// keep filling it. A command that prints a few lines keeps a small buffer,
+/// so thousands of sessions stay cheap.
+fn copy_pipe<R: Pipe>(mut from: R, mut send: impl FnMut(&[u8]) -> bool) {
+    let mut buf = vec![0u8; FIRST_READ];
+    let mut enlarged = false;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        if !send(&buf[..n]) {
+            return;
+        }
+        if n == buf.len() && buf.len() < LARGEST_READ {
+            if !enlarged {
+                enlarged = true;
+                from.enlarge();
+            }
+            buf.resize(buf.len() * 4, 0);
         }
     }
 }
 
-fn copy_to_stderr(mut from: impl Read, channel: &ChannelStderr) {
-    let mut buf = vec![0u8; 32 * 1024];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 || block_on((&mut &*channel).write_all(&buf[..n])).is_err() {
-            break;
-        }
+/// A process's output pipe.
+trait Pipe: Read {
+    /// Best effort: a pipe holds 64 KiB by default on Linux, which caps
+    /// every read at that size. Failing (an unprivileged user over
+    /// `/proc/sys/fs/pipe-max-size`) only means smaller reads.
+    fn enlarge(&self) {}
+}
+
+#[cfg(target_os = "linux")]
+impl Pipe for std::process::ChildStdout {
+    fn enlarge(&self) {
+        let _ = rustix::pipe::fcntl_setpipe_size(self, LARGEST_READ);
     }
 }
+
+#[cfg(target_os = "linux")]
+impl Pipe for std::process::ChildStderr {
+    fn enlarge(&self) {
+        let _ = rustix::pipe::fcntl_setpipe_size(self, LARGEST_READ);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Pipe for std::process::ChildStdout {}
+
+#[cfg(not(target_os = "linux"))]
+impl Pipe for std::process::ChildStderr {}
 
 #[cfg(test)]
 mod tests {

@@ -30,8 +30,12 @@ pub trait Timer: Send + Sync + 'static {
 
 /// Socket reads per pump wake-up before it yields to other tasks.
 const READS_PER_POLL: usize = 16;
-/// Size of the pump's read buffer.
-const READ_BUFFER: usize = 64 * 1024;
+/// First size of the pump's read buffer: a handshake and short commands
+/// fit, and a process holding thousands of idle connections stays small.
+const FIRST_READ_BUFFER: usize = 8 * 1024;
+/// Largest size of the pump's read buffer, reached while reads keep filling
+/// it (a bulk transfer): fewer, larger reads and `handle_input` calls.
+const LARGEST_READ_BUFFER: usize = 256 * 1024;
 
 /// The pump's side of a connection: what moves bytes and time in and out.
 #[derive(Clone)]
@@ -61,7 +65,7 @@ impl Engine {
             stream,
             timer,
             sleep: None,
-            read_buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            read_buf: vec![0; FIRST_READ_BUFFER],
             read_eof: false,
             closing: false,
         }
@@ -165,7 +169,8 @@ pub struct Pump<S> {
     stream: S,
     timer: Arc<dyn Timer>,
     sleep: Option<(Instant, Sleep)>,
-    read_buf: Box<[u8]>,
+    /// Grows from [`FIRST_READ_BUFFER`] to [`LARGEST_READ_BUFFER`].
+    read_buf: Vec<u8>,
     read_eof: bool,
     closing: bool,
 }
@@ -239,6 +244,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Pump<S> {
                         let _ = sh.conn.handle_input(Instant::now(), &this.read_buf[..n]);
                         sh.drain();
                         progress = true;
+                        if n == this.read_buf.len() && n < LARGEST_READ_BUFFER {
+                            this.read_buf.resize(n * 4, 0);
+                        }
                     }
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
                         progress = true;
