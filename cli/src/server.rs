@@ -136,6 +136,7 @@ impl ServerSetup {
     /// The core configuration: the host key and the methods offered.
     fn server_options(&self) -> ServerOptions {
         let mut config = ServerConfig::new(vec![self.host_key.clone()]);
+        config.transport = crate::provider::transport_config();
         let mut methods = Vec::new();
         if !self.authorized_keys.is_empty() {
             methods.push("publickey".to_string());

@@ -1,0 +1,55 @@
+//! Which crypto provider `conch` and `conchd` use: with the crate's `ring`
+//! cargo feature (`cargo build -p conch-cli --features ring`),
+//! [`CryptoProvider::ring`], whose AES-GCM and ChaCha20-Poly1305 are the
+//! `ring` crate's assembly; otherwise the pure-Rust default. Same algorithm
+//! names and preferences either way: only the speed differs.
+
+use std::sync::Arc;
+
+use conch_core::crypto::CryptoProvider;
+use conch_core::{AlgorithmPreferences, TransportConfig};
+
+/// A short name of the provider in use, for `conch -v` and conchd's log.
+pub const PROVIDER_NAME: &str = if cfg!(feature = "ring") {
+    "ring (AES-GCM and ChaCha20-Poly1305 from the ring crate, the rest pure Rust)"
+} else {
+    "pure Rust (RustCrypto and dalek crates)"
+};
+
+/// The provider this build uses.
+pub fn crypto_provider() -> CryptoProvider {
+    #[cfg(feature = "ring")]
+    {
+        CryptoProvider::ring()
+    }
+    #[cfg(not(feature = "ring"))]
+    {
+        CryptoProvider::default()
+    }
+}
+
+/// The default transport settings, on [`crypto_provider`].
+pub fn transport_config() -> TransportConfig {
+    let crypto = crypto_provider();
+    TransportConfig {
+        algorithms: AlgorithmPreferences::defaults_for(&crypto),
+        crypto: Arc::new(crypto),
+        ..TransportConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_provider_changes_no_algorithm_name() {
+        let config = transport_config();
+        assert_eq!(config.algorithms, TransportConfig::default().algorithms);
+        assert_eq!(
+            PROVIDER_NAME.starts_with("ring"),
+            cfg!(feature = "ring"),
+            "{PROVIDER_NAME}"
+        );
+    }
+}
