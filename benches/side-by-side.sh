@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Conch side by side with OpenSSH over loopback (issue 5; BENCHMARKS.md,
+# "Side by side with OpenSSH"): builds conch, conchd and
+# concurrent_sessions in release mode, raises the open-files limit, and runs
+# benches/side_by_side.py, which prints every run's raw numbers and the
+# Markdown tables.
+#
+#   benches/side-by-side.sh                  # full run: 2 GB x 3, 200 connections, 1,000 sessions
+#   benches/side-by-side.sh --quick          # smoke test: 200 MB x 1, 20 connections, 200 sessions
+#   benches/side-by-side.sh --features ring  # also conch/conchd built with the `ring` feature
+#   benches/side-by-side.sh --no-build ...   # use the binaries already built
+#
+# Other options go to side_by_side.py (--runs N, --bytes N, --connections N,
+# --sessions N, --only download,connections,concurrent, --keep; see --help).
+# Run as root: sshd logs in the user running it.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-target}"
+build=1
+ring=0
+args=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --features)
+            [[ "${2:-}" == ring ]] || { echo "side-by-side.sh: only '--features ring' is known" >&2; exit 2; }
+            ring=1
+            shift 2
+            ;;
+        --features=ring) ring=1; shift ;;
+        --no-build) build=0; shift ;;
+        *) args+=("$1"); shift ;;
+    esac
+done
+
+# Whether PACKAGE declares FEATURE in its Cargo.toml.
+has_feature() {
+    cargo metadata --no-deps --format-version 1 2>/dev/null | python3 -c '
+import json, sys
+package, feature = sys.argv[1], sys.argv[2]
+meta = json.load(sys.stdin)
+sys.exit(0 if any(p["name"] == package and feature in p["features"] for p in meta["packages"]) else 1)
+' "$1" "$2"
+}
+
+if [[ $build == 1 ]]; then
+    cargo build --release -p conch-cli --bins
+    cargo build --release -p conch-benches --bin concurrent_sessions
+fi
+args+=(--bin-dir "$target_dir/release")
+
+if [[ $ring == 1 ]]; then
+    if ! has_feature conch-cli ring; then
+        echo "side-by-side.sh: conch-cli has no 'ring' feature (yet)" >&2
+        exit 2
+    fi
+    # A separate target dir, so the default binaries stay as they are.
+    if [[ $build == 1 ]]; then
+        cargo build --release -p conch-cli --features ring --bins --target-dir target/ring
+    fi
+    args+=(--ring-dir target/ring/release)
+fi
+
+# A thousand sessions need a thousand sockets in the client and in conchd
+# (and a process each under conchd).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+exec python3 benches/side_by_side.py "${args[@]}"

@@ -1,0 +1,721 @@
+#!/usr/bin/env python3
+"""Conch side by side with OpenSSH over loopback (issue 5), in one run.
+
+Run through benches/side-by-side.sh, which builds the binaries and raises
+the open-files limit; see BENCHMARKS.md, "Side by side with OpenSSH".
+
+In a fresh temp dir it generates an Ed25519 host key (shared by both
+servers) and an Ed25519 user key, starts OpenSSH's sshd and conchd on free
+loopback ports, and for each pair client <-> server of
+conch/ssh x conchd/sshd measures:
+
+  download     `head -c BYTES /dev/zero` run remotely, the client's stdout a
+               pipe that this script splices to /dev/null while counting the
+               bytes (no copy to user space); wall time from starting the
+               client to its exit, as MB/s (10^6 bytes). Median of --runs.
+  connections  --connections sequential runs of the client with `true` as
+               the command (connect, key exchange, public-key login, exec,
+               exit status, close); total wall time / count.
+
+The runs are interleaved (run 1 of every pair, then run 2, ...) so that
+load drifting over the run hits every pair alike. The CPU time of each
+client (from wait4) and of the server (its listener's own and reaped
+children's time, /proc/PID/stat) is recorded too: on a shared machine CPU
+per GB is steadier than wall time.
+
+Then one process (benches/src/bin/concurrent_sessions.rs) opens --sessions
+concurrent sessions against a fresh conchd, holds them all open at once, and
+reports the total time and the peak memory per session.
+
+Prints every run's raw numbers, then the Markdown tables for BENCHMARKS.md.
+"""
+
+import argparse
+import fcntl
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SSHD = "/usr/sbin/sshd"
+SSH = "/usr/bin/ssh"
+PIPE_SIZE = 1 << 20
+START_TIMEOUT = 15.0
+USER_HZ = os.sysconf("SC_CLK_TCK")
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: 200 MB, 20 connections, 1 run, 200 sessions")
+    parser.add_argument("--runs", type=int, help="downloads per pair (median reported; default 3)")
+    parser.add_argument("--bytes", type=int, help="bytes per download (default 2000000000)")
+    parser.add_argument("--connections", type=int,
+                        help="sequential connections per pair (default 200)")
+    parser.add_argument("--sessions", type=int, help="concurrent sessions (default 1000)")
+    parser.add_argument("--max-connecting", type=int, default=0,
+                        help="at most this many of the concurrent sessions opening at a time "
+                             "(default 0: all at once)")
+    parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "release"),
+                        help="where conch, conchd and concurrent_sessions are")
+    parser.add_argument("--ring-dir",
+                        help="also run the binaries built with --features ring found here")
+    parser.add_argument("--only", default="download,connections,concurrent",
+                        help="comma-separated subset of download,connections,concurrent")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds one client run may take before it is killed")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, keys)")
+    args = parser.parse_args()
+    quick = args.quick
+    args.runs = args.runs or (1 if quick else 3)
+    args.bytes = args.bytes or (200_000_000 if quick else 2_000_000_000)
+    args.connections = args.connections or (20 if quick else 200)
+    args.sessions = args.sessions or (200 if quick else 1000)
+    args.only = set(args.only.split(","))
+    return args
+
+
+# ----------------------------------------------------------------- setup
+
+class Setup:
+    """Keys, known_hosts and the servers, in one temp dir."""
+
+    def __init__(self, keep):
+        self.dir = tempfile.mkdtemp(prefix="conch-side-by-side-")
+        self.keep = keep
+        self.user = current_user()
+        self.host_key = self.keygen("host_ed25519")
+        self.user_key = self.keygen("user_ed25519")
+        self.authorized_keys = self.path("authorized_keys")
+        shutil.copy(self.user_key + ".pub", self.authorized_keys)
+        self.known_hosts = self.path("known_hosts")
+        open(self.known_hosts, "w").close()
+        self.servers = []
+        self.client_env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def keygen(self, name):
+        path = self.path(name)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path],
+                       check=True, stdin=subprocess.DEVNULL)
+        return path
+
+    def trust(self, port):
+        with open(self.host_key + ".pub") as f:
+            key_type, key = f.read().split()[:2]
+        with open(self.known_hosts, "a") as f:
+            f.write(f"[127.0.0.1]:{port} {key_type} {key}\n")
+
+    def start_sshd(self):
+        if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
+            os.makedirs("/run/sshd", mode=0o755)
+        port = free_port()
+        config = self.path("sshd_config")
+        with open(config, "w") as f:
+            f.write(f"""# conch side-by-side benchmark
+ListenAddress 127.0.0.1:{port}
+HostKey {self.host_key}
+PidFile {self.path("sshd.pid")}
+AuthorizedKeysFile {self.authorized_keys}
+LogLevel ERROR
+StrictModes no
+UsePAM no
+PermitRootLogin yes
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+MaxSessions 100
+MaxStartups 2000
+LoginGraceTime 60
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+# sshd runs commands with the login shell, `bash -c`, and bash reads
+# ~/.bashrc when sshd starts it (unless it thinks it is nested): on a
+# machine whose .bashrc does real work, that work would be timed as sshd's.
+# conchd runs `sh -c` without rc files; SHLVL=1 makes bash skip them too.
+SetEnv SHLVL=1
+""")
+            if openssh_version() >= (9, 8):
+                # 9.8's per-source penalties would slow down a client that
+                # connects hundreds of times from one address.
+                f.write("PerSourcePenalties no\n")
+        subprocess.run([SSHD, "-t", "-f", config], check=True)
+        server = Server("sshd", [SSHD, "-D", "-f", config, "-E", self.path("sshd.log")],
+                        port, self.path("sshd.stderr"))
+        self.servers.append(server)
+        self.trust(port)
+        return server
+
+    def start_conchd(self, name, binary):
+        port = free_port()
+        log_name = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+        server = Server(name, [binary, "--host-key", self.host_key,
+                               "--authorized-keys", self.authorized_keys,
+                               "-p", str(port), "-q"],
+                        port, self.path(f"{log_name}.stderr"))
+        self.servers.append(server)
+        self.trust(port)
+        return server
+
+    def stop(self, server):
+        server.stop()
+        self.servers.remove(server)
+
+    def close(self):
+        for server in list(self.servers):
+            self.stop(server)
+        if self.keep:
+            log(f"kept {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client_command(self, client, port, command, verbose=False):
+        return ([client, "-F", "none", "-i", self.user_key,
+                 "-o", f"UserKnownHostsFile={self.known_hosts}",
+                 "-o", "StrictHostKeyChecking=yes",
+                 "-o", "BatchMode=yes",
+                 "-o", "IdentitiesOnly=yes"]
+                + (["-v"] if verbose else [])
+                + ["-p", str(port), f"{self.user}@127.0.0.1", command])
+
+
+class Server:
+    """A server process listening on 127.0.0.1:port; stop() kills it."""
+
+    def __init__(self, name, command, port, stderr_path):
+        self.name = name
+        self.port = port
+        self.stderr_path = stderr_path
+        with open(stderr_path, "w") as stderr:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                            stdout=stderr, stderr=stderr)
+        self.pid = self.process.pid
+        deadline = time.monotonic() + START_TIMEOUT
+        while not banner_ok(port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                with open(stderr_path) as f:
+                    raise SystemExit(f"{name} did not start ({' '.join(command)}):\n{f.read()}")
+            time.sleep(0.05)
+
+    def cpu_seconds(self):
+        """Own plus reaped children's CPU time (sshd forks per connection)."""
+        return proc_cpu_seconds(self.pid, children=True)
+
+    def peak_rss_kib(self):
+        return proc_status_kib(self.pid, "VmHWM")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def banner_ok(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.settimeout(2)
+            return s.recv(64).startswith(b"SSH-2.0-")
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def openssh_version():
+    r = subprocess.run([SSHD, "-V"], capture_output=True, text=True)
+    m = re.search(r"OpenSSH_(\d+)\.(\d+)", r.stdout + r.stderr)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def current_user():
+    import pwd
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def proc_cpu_seconds(pid, children=False):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # Fields 14-17 of the line (utime stime cutime cstime) are 12-15 here.
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / USER_HZ
+
+
+def proc_status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# --------------------------------------------------------------- running
+
+class RunFailed(Exception):
+    pass
+
+
+def run_client(setup, command, timeout, count_stdout=False):
+    """Runs a client to its end: (wall seconds, CPU seconds, stdout bytes,
+    stderr text). Raises RunFailed on a non-zero exit or a timeout."""
+    stderr = tempfile.TemporaryFile(dir=setup.dir)
+    read_end = None
+    if count_stdout:
+        read_end, write_end = os.pipe()
+        try:
+            fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        except (OSError, AttributeError):
+            pass
+        stdout = write_end
+    else:
+        stdout = subprocess.DEVNULL
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout,
+                               stderr=stderr, env=setup.client_env)
+    timed_out = threading.Event()
+
+    def kill():
+        timed_out.set()
+        process.kill()
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    received = 0
+    try:
+        if count_stdout:
+            os.close(write_end)
+            received = drain(read_end)
+        # wait4 rather than Popen.wait: it also gives the client's CPU time.
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        timer.cancel()
+        if read_end is not None:
+            os.close(read_end)
+        if process.returncode is None:
+            process.kill()
+            process.wait()
+    if timed_out.is_set():
+        raise RunFailed(f"timed out after {timeout:.0f} s: {' '.join(command)}")
+    stderr.seek(0)
+    errors = stderr.read().decode(errors="replace")
+    stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RunFailed(f"{' '.join(command)}: exit status {code}\n{errors.strip()[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, received, errors
+
+
+def drain(fd):
+    """Counts what arrives on fd, splicing it to /dev/null (no copy)."""
+    total = 0
+    null = os.open("/dev/null", os.O_WRONLY)
+    try:
+        while True:
+            try:
+                moved = os.splice(fd, null, 1 << 30)
+            except OSError:
+                return total + drain_by_reading(fd)
+            if not moved:
+                return total
+            total += moved
+    finally:
+        os.close(null)
+
+
+def drain_by_reading(fd):
+    total = 0
+    buffer = bytearray(PIPE_SIZE)
+    with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+        while True:
+            n = f.readinto(buffer)
+            if not n:
+                return total
+            total += n
+
+
+def server_cpu_during(server, action):
+    """Runs action(); returns (its result, the server's CPU seconds spent)."""
+    before = server.cpu_seconds()
+    result = action()
+    # sshd's per-connection processes are counted once the listener reaps
+    # them, a moment after the client exits.
+    time.sleep(0.2)
+    after = server.cpu_seconds()
+    return result, (after - before if before is not None and after is not None else None)
+
+
+# ------------------------------------------------------------------ pairs
+
+class Pair:
+    def __init__(self, client_name, client_binary, server):
+        self.client_name = client_name
+        self.client = client_binary
+        self.server = server
+        self.name = f"`{client_name}`↔{server_label(server.name)}"
+        self.downloads = []        # (wall, client cpu, server cpu)
+        self.connections = None    # (wall total, client cpu, server cpu)
+        self.kex = self.cipher = "?"
+        self.algorithms_source = ""
+        self.provider = None
+        self.failure = None
+
+
+def server_label(name):
+    return name if name == "sshd" else f"`{name}`"
+
+
+def negotiated(setup, pair, probe):
+    """The key exchange and server-to-client cipher the pair settles on."""
+    command = setup.client_command(pair.client, pair.server.port, "true", verbose=True)
+    try:
+        _, _, _, errors = run_client(setup, command, 60)
+    except RunFailed as e:
+        errors = str(e)
+    provider = re.search(r"crypto provider: (.*)", errors)
+    if provider:
+        pair.provider = provider.group(1).strip()
+    kex = re.search(r"kex: algorithm: (\S+)", errors)
+    cipher = re.search(r"kex: server->client cipher: (\S+) MAC: (\S+)", errors)
+    if kex and cipher:
+        mac = cipher.group(2)
+        pair.kex = kex.group(1)
+        pair.cipher = cipher.group(1) + ("" if mac == "<implicit>" else f" + {mac}")
+        pair.algorithms_source = "-v"
+        return
+    # conch -v does not print them: ask the library, whose defaults conch
+    # uses (with either crypto provider: they differ in speed, not names).
+    if probe and os.path.exists(probe):
+        result = subprocess.run(
+            [probe, "--algorithms", "--port", str(pair.server.port), "--user", setup.user,
+             "--identity", setup.user_key, "--host-key", setup.host_key + ".pub"],
+            capture_output=True, text=True, timeout=60)
+        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        if "kex" in values:
+            pair.kex = values["kex"]
+            mac = values.get("mac", "(aead)")
+            pair.cipher = values["cipher"] + ("" if mac == "(aead)" else f" + {mac}")
+            pair.algorithms_source = "conch-tokio defaults"
+
+
+def download(setup, pair, size, timeout):
+    command = setup.client_command(pair.client, pair.server.port, f"head -c {size} /dev/zero")
+    (wall, cpu, received, _), server_cpu = server_cpu_during(
+        pair.server, lambda: run_client(setup, command, timeout, count_stdout=True))
+    if received != size:
+        raise RunFailed(f"{pair.name}: received {received} bytes, expected {size}")
+    return wall, cpu, server_cpu
+
+
+def connections(setup, pair, count, timeout):
+    command = setup.client_command(pair.client, pair.server.port, "true")
+
+    def run_all():
+        wall = cpu = 0.0
+        for _ in range(count):
+            w, c, _, _ = run_client(setup, command, timeout)
+            wall += w
+            cpu += c
+        return wall, cpu
+
+    (wall, cpu), server_cpu = server_cpu_during(pair.server, run_all)
+    return wall, cpu, server_cpu
+
+
+def concurrent(setup, name, conchd_binary, client_binary, sessions, max_connecting):
+    server = setup.start_conchd(f"{name} (concurrent)", conchd_binary)
+    try:
+        command = [client_binary, "--port", str(server.port), "--user", setup.user,
+                   "--identity", setup.user_key, "--host-key", setup.host_key + ".pub",
+                   "--sessions", str(sessions), "--server-pid", str(server.pid),
+                   "--max-connecting", str(max_connecting)]
+        tcp_before = tcp_counters()
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        tcp_after = tcp_counters()
+        values = {}
+        for line in result.stdout.splitlines():
+            if "=" in line:
+                key, value = line.split("=", 1)
+                values[key] = value
+        if result.returncode != 0:
+            values.setdefault("error", result.stderr.strip() or f"exit {result.returncode}")
+        # A full accept queue drops SYNs, and the client resends them after
+        # a second: this says whether that happened (counts are system-wide).
+        tcp = " ".join(f"{key}={tcp_after[key] - tcp_before.get(key, 0)}"
+                       for key in sorted(tcp_after))
+        values["stdout"] = result.stdout + f"tcp_counters={tcp}\n"
+        values["stderr"] = result.stderr
+        return values
+    finally:
+        setup.stop(server)
+
+
+# ----------------------------------------------------------------- report
+
+def tcp_counters():
+    """Listen-queue overflows and SYN retransmissions, from /proc/net/netstat."""
+    wanted = ("ListenOverflows", "ListenDrops", "TCPSynRetrans")
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return {}
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:]))
+            return {key: int(table[key]) for key in wanted if key in table}
+    return {}
+
+
+def machine(args):
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+
+    def output(command):
+        try:
+            r = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+
+    return [
+        ("CPU", model),
+        ("cores (`nproc`)", str(len(os.sched_getaffinity(0)))),
+        ("kernel", platform.release()),
+        ("rustc", output(["rustc", "-V"])),
+        ("OpenSSH", output([SSH, "-V"])),
+        ("conch commit", output(["git", "describe", "--always", "--dirty"])),
+    ]
+
+
+def fmt(value, digits=1):
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def print_report(args, pairs, concurrent_results, loads, machine_rows):
+    baseline = next((p for p in pairs if p.client_name == "ssh" and p.server.name == "sshd"), None)
+    print()
+    print("## Raw numbers")
+    print()
+    for pair in pairs:
+        provider = f"; crypto provider: {pair.provider}" if pair.provider else ""
+        print(f"{pair.name}: kex {pair.kex}, cipher {pair.cipher} "
+              f"(from {pair.algorithms_source or '?'}){provider}")
+        for i, (wall, cpu, server_cpu) in enumerate(pair.downloads, 1):
+            print(f"  download {i}: {args.bytes} bytes in {wall:.3f} s = "
+                  f"{args.bytes / wall / 1e6:.1f} MB/s; CPU client {cpu:.2f} s, "
+                  f"server {fmt(server_cpu, 2)} s")
+        if pair.connections:
+            wall, cpu, server_cpu = pair.connections
+            print(f"  {args.connections} connections: {wall:.3f} s = "
+                  f"{wall / args.connections * 1000:.2f} ms each; CPU client "
+                  f"{cpu / args.connections * 1000:.2f} ms, server "
+                  f"{fmt(server_cpu and server_cpu / args.connections * 1000, 2)} ms each")
+        if pair.failure:
+            print(f"  FAILED: {pair.failure}")
+    for name, values in concurrent_results:
+        print(f"{name}, {args.sessions} concurrent sessions:")
+        for line in values.get("stdout", "").splitlines():
+            print(f"  {line}")
+        if values.get("stderr", "").strip():
+            for line in values["stderr"].strip().splitlines()[-20:]:
+                print(f"  stderr: {line}")
+    print()
+    print(f"Load average (1 min): {loads[0]:.2f} at the start, {loads[1]:.2f} at the end.")
+
+    def mbps(pair):
+        if not pair.downloads or pair.failure:
+            return None
+        return statistics.median(args.bytes / wall / 1e6 for wall, _, _ in pair.downloads)
+
+    def cpu_per_gb(pair):
+        if not pair.downloads or pair.failure:
+            return None
+        totals = [cpu + (server or 0) for _, cpu, server in pair.downloads]
+        return statistics.median(totals) / (args.bytes / 1e9)
+
+    def per_connection_ms(pair):
+        if not pair.connections or pair.failure:
+            return None
+        return pair.connections[0] / args.connections * 1000
+
+    base_mbps = mbps(baseline) if baseline else None
+    base_ms = per_connection_ms(baseline) if baseline else None
+    print()
+    print("## Table")
+    print()
+    size = f"{args.bytes / 1e9:g} GB" if args.bytes >= 1e9 else f"{args.bytes / 1e6:g} MB"
+    print(f"| client ↔ server | key exchange | cipher | {size} download, MB/s "
+          f"(median of {args.runs}) | vs ssh↔sshd | CPU s per GB (client + server) "
+          f"| connect+exec+close, ms each ({args.connections} in a row) | vs ssh↔sshd |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for pair in pairs:
+        speed = mbps(pair)
+        ms = per_connection_ms(pair)
+        speed_ratio = speed / base_mbps if speed and base_mbps else None
+        # > 1 means faster than ssh↔sshd in both ratio columns.
+        ms_ratio = base_ms / ms if ms and base_ms else None
+        failed = " (failed)" if pair.failure else ""
+        print(f"| {pair.name}{failed} | {pair.kex} | {pair.cipher} | {fmt(speed, 0)} "
+              f"| {fmt(speed_ratio, 2)} | {fmt(cpu_per_gb(pair), 2)} | {fmt(ms, 1)} "
+              f"| {fmt(ms_ratio, 2)} |")
+    print()
+    print("Ratios: the pair's speed over `ssh`↔sshd's (above 1: faster), for "
+          "throughput and for time per connection alike.")
+    if concurrent_results:
+        print()
+        print(f"| {args.sessions} concurrent sessions, one process | total time | all open after "
+              "| peak memory per session (client process) | client CPU | conchd memory per "
+              "session (with its session) | conchd CPU |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, v in concurrent_results:
+            if "error" in v:
+                print(f"| {name} | failed: {v['error']} | | | | | |")
+                continue
+            print(f"| {name} | {v.get('total_wall_s', '?')} s | {v.get('all_open_s', '?')} s "
+                  f"| {v.get('peak_per_session_kib', '?')} KiB "
+                  f"| {v.get('client_cpu_s', '?')} s "
+                  f"| {v.get('server_rss_per_session_kib', '?')} KiB "
+                  f"| {v.get('server_cpu_s', '?')} s |")
+    print()
+    print("| | |")
+    print("|---|---|")
+    for key, value in machine_rows:
+        print(f"| {key} | {value} |")
+    print(f"| load average (1 min) | {loads[0]:.2f} at the start, {loads[1]:.2f} at the end |")
+
+
+# ------------------------------------------------------------------- main
+
+def interrupted(*_):
+    raise KeyboardInterrupt()
+
+
+def main():
+    args = parse_args()
+    bins = {"conch": os.path.join(args.bin_dir, "conch"),
+            "conchd": os.path.join(args.bin_dir, "conchd"),
+            "concurrent_sessions": os.path.join(args.bin_dir, "concurrent_sessions")}
+    for binary in [SSHD, SSH, *bins.values()]:
+        if not os.access(binary, os.X_OK):
+            raise SystemExit(f"missing {binary} (run benches/side-by-side.sh, which builds it)")
+    ring = None
+    if args.ring_dir:
+        ring = {"conch": os.path.join(args.ring_dir, "conch"),
+                "conchd": os.path.join(args.ring_dir, "conchd")}
+        for key in ("conch", "conchd"):
+            if not os.access(ring[key], os.X_OK):
+                raise SystemExit(f"missing {ring[key]} (built with --features ring)")
+    if os.geteuid() != 0:
+        log("warning: not root; sshd can only log in the user running it")
+
+    loads = [os.getloadavg()[0]]
+    machine_rows = machine(args)
+    setup = Setup(args.keep)
+    signal.signal(signal.SIGTERM, interrupted)
+    pairs = []
+    concurrent_results = []
+    try:
+        sshd = setup.start_sshd()
+        conchd = setup.start_conchd("conchd", bins["conchd"])
+        pairs = [Pair("conch", bins["conch"], conchd),
+                 Pair("conch", bins["conch"], sshd),
+                 Pair("ssh", SSH, conchd),
+                 Pair("ssh", SSH, sshd)]
+        if ring:
+            conchd_ring = setup.start_conchd("conchd (ring)", ring["conchd"])
+            pairs += [Pair("conch (ring)", ring["conch"], conchd_ring),
+                      Pair("conch (ring)", ring["conch"], sshd),
+                      Pair("ssh", SSH, conchd_ring)]
+        for pair in pairs:
+            negotiated(setup, pair, bins["concurrent_sessions"])
+            log(f"{pair.name}: {pair.kex}, {pair.cipher}")
+
+        if "download" in args.only:
+            for run in range(1, args.runs + 1):
+                for pair in pairs:
+                    if pair.failure:
+                        continue
+                    try:
+                        result = download(setup, pair, args.bytes, args.timeout)
+                    except RunFailed as e:
+                        pair.failure = str(e)
+                        log(f"{pair.name}: download FAILED: {e}")
+                        continue
+                    pair.downloads.append(result)
+                    log(f"{pair.name}: download {run}/{args.runs}: "
+                        f"{args.bytes / result[0] / 1e6:.1f} MB/s ({result[0]:.2f} s)")
+
+        if "connections" in args.only:
+            for pair in pairs:
+                if pair.failure:
+                    continue
+                try:
+                    pair.connections = connections(setup, pair, args.connections, args.timeout)
+                except RunFailed as e:
+                    pair.failure = str(e)
+                    log(f"{pair.name}: connections FAILED: {e}")
+                    continue
+                log(f"{pair.name}: {args.connections} connections: "
+                    f"{pair.connections[0] / args.connections * 1000:.1f} ms each")
+
+        if "concurrent" in args.only:
+            # Against the default conchd only: the ring provider changes the
+            # bulk ciphers, which one echoed line per session hardly uses.
+            runs = [("`conchd`", bins["conchd"], bins["concurrent_sessions"])]
+            for name, conchd_binary, client_binary in runs:
+                values = concurrent(setup, name, conchd_binary, client_binary, args.sessions,
+                                    args.max_connecting)
+                concurrent_results.append((name, values))
+                log(f"{name}: {args.sessions} concurrent sessions: "
+                    + (f"FAILED: {values['error']}" if "error" in values
+                       else f"{values.get('total_wall_s')} s, "
+                            f"{values.get('peak_per_session_kib')} KiB per session"))
+    except KeyboardInterrupt:
+        log("interrupted")
+    finally:
+        setup.close()
+    loads.append(os.getloadavg()[0])
+    print_report(args, pairs, concurrent_results, loads, machine_rows)
+
+
+if __name__ == "__main__":
+    main()
