@@ -174,18 +174,42 @@ const MAX_INFO_ROUNDS: usize = 32;
 impl Session {
     /// Sends an authentication request with `start` and waits for the
     /// server's answer.
+    ///
+    /// A call dropped while waiting (a timeout around it, a `select!`)
+    /// leaves its request outstanding: the next exchange first waits for
+    /// that answer (the server answers in order, RFC 4252 section 5, and
+    /// it must not be taken for the new request's), and if it was
+    /// success, there is nothing left to do.
     async fn auth_exchange(
         &self,
         start: impl FnOnce(&mut Shared) -> std::result::Result<(), conch_core::Error>,
     ) -> Result<Event> {
-        self.inner.mutate(|sh| {
+        poll_fn(|cx| {
+            let mut sh = lock(&self.inner.shared);
+            if !sh.client.auth_in_flight {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = sh.end_error() {
+                return Poll::Ready(Err(e));
+            }
+            sh.session_wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await?;
+        let sent = self.inner.mutate(|sh| {
+            if sh.conn.is_authenticated() {
+                return Ok(false);
+            }
             sh.client.auth_request_sent();
             let sent = start(sh);
             if sent.is_err() {
-                sh.client.auth_deadline = None;
+                sh.client.auth_request_done();
             }
-            sent
+            sent.map(|()| true)
         })?;
+        if !sent {
+            return Ok(Event::AuthSuccess);
+        }
         poll_fn(|cx| {
             let mut sh = lock(&self.inner.shared);
             if let Some(e) = sh.client.auth_reply.take() {

@@ -194,6 +194,9 @@ pub(crate) struct ClientState {
     pub(crate) auth_timeout: Option<Duration>,
     /// When the authentication request in flight must have been answered.
     pub(crate) auth_deadline: Option<Instant>,
+    /// An authentication request was sent and not answered yet (its caller
+    /// may have gone away meanwhile).
+    pub(crate) auth_in_flight: bool,
 }
 
 impl ClientState {
@@ -201,7 +204,14 @@ impl ClientState {
     /// auth timeout.
     pub(crate) fn auth_request_sent(&mut self) {
         self.auth_reply = None;
+        self.auth_in_flight = true;
         self.auth_deadline = self.auth_timeout.map(|t| Instant::now() + t);
+    }
+
+    /// The request was not sent after all, or has been answered.
+    pub(crate) fn auth_request_done(&mut self) {
+        self.auth_in_flight = false;
+        self.auth_deadline = None;
     }
 }
 
@@ -419,7 +429,7 @@ impl Shared {
             | Event::AuthPasswordChange { .. }
             | Event::AuthInfoRequest { .. }
             | Event::AuthSuccess) => {
-                self.client.auth_deadline = None;
+                self.client.auth_request_done();
                 self.client.auth_reply = Some(e);
                 self.session_wakers.wake_all();
             }

@@ -109,3 +109,561 @@ impl ServerHandler for TestHandler {
         }
     }
 }
+
+// ---------------------------------------------------------------------
+// Faults: peers that die, go silent or never answer (issue 6). Each
+// adapter's `tests/faults.rs` drives its own client and listener through
+// these; what they share is written here once.
+// ---------------------------------------------------------------------
+
+/// Time within which a fault (a dead socket, a timeout that fired) must
+/// have reached every waiting call. Generous: it bounds a hang, it is not
+/// a latency target.
+pub const FAULT_NOTICE: Duration = Duration::from_secs(5);
+
+/// The short timeouts the fault tests configure (connect, handshake, auth).
+pub const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Keepalive interval of the keepalive tests.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Unanswered keepalives before giving up, in the keepalive tests.
+pub const KEEPALIVE_MAX: u32 = 2;
+
+/// When a silent peer must have been noticed at the latest: after
+/// [`KEEPALIVE_MAX`] unanswered keepalives, one interval apart, and one
+/// more interval (plus [`FAULT_NOTICE`] of slack for a loaded machine).
+pub fn keepalive_deadline() -> Duration {
+    KEEPALIVE_INTERVAL * (KEEPALIVE_MAX + 1) + FAULT_NOTICE
+}
+
+/// The earliest a silent peer can be given up on: the last keepalive
+/// answered just before it went silent, then [`KEEPALIVE_MAX`] intervals.
+pub fn keepalive_earliest() -> Duration {
+    KEEPALIVE_INTERVAL * KEEPALIVE_MAX
+}
+
+/// `options` with keepalives every [`KEEPALIVE_INTERVAL`], giving up after
+/// [`KEEPALIVE_MAX`] unanswered (OpenSSH `ServerAliveInterval`/`CountMax`).
+pub fn with_keepalive(mut options: ClientOptions) -> ClientOptions {
+    let mut config = (*options.config).clone();
+    config.transport.keepalive_interval = Some(KEEPALIVE_INTERVAL);
+    config.transport.keepalive_max = KEEPALIVE_MAX;
+    options.config = std::sync::Arc::new(config);
+    options
+}
+
+impl TestServer {
+    /// The server options with their protocol settings changed by `edit`.
+    pub fn options_with(&self, edit: impl FnOnce(&mut ServerConfig)) -> ServerOptions {
+        let mut options = self.options.clone();
+        let mut config = (*options.config).clone();
+        edit(&mut config);
+        options.config = std::sync::Arc::new(config);
+        options
+    }
+}
+
+/// A command printing [`OUTPUT_THEN_WAIT_LEN`] bytes, then waiting for its
+/// stdin to end (which it does when the channel is gone): output the client
+/// can hold unread while the connection is still up.
+pub const OUTPUT_THEN_WAIT: &str = "head -c 1048576 /dev/zero; exec cat >/dev/null";
+/// Bytes [`OUTPUT_THEN_WAIT`] prints.
+pub const OUTPUT_THEN_WAIT_LEN: usize = 1024 * 1024;
+/// A command echoing stdin, ending when the channel does.
+pub const ECHO_COMMAND: &str = "exec cat";
+/// An exec "command" the fault tests' server does not run but streams
+/// itself, writing from this process until the channel fails (see
+/// [`Served::stream_result`]).
+pub const ENDLESS_STREAM: &str = "conch-test:endless-stream";
+
+/// How a server-side stream to a client ended: the bytes written, and the
+/// error that stopped it.
+pub type StreamEnd = (u64, std::io::Error);
+
+/// What the fault tests' server has accepted, for the test to inspect: the
+/// sessions (to see them end), and the [`ENDLESS_STREAM`] writers.
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    inner: std::sync::Arc<std::sync::Mutex<ServedState>>,
+}
+
+#[derive(Debug, Default)]
+struct ServedState {
+    sessions: Vec<crate::ServerSession>,
+    streams: Vec<std::thread::JoinHandle<StreamEnd>>,
+}
+
+impl Served {
+    fn state(&self) -> std::sync::MutexGuard<'_, ServedState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records an accepted connection.
+    pub fn session(&self, session: crate::ServerSession) {
+        self.state().sessions.push(session);
+    }
+
+    /// Serves a started channel: [`ENDLESS_STREAM`] is written from a thread
+    /// of this process until the channel fails, anything else runs as a
+    /// command ([`TestServer::serve`]).
+    pub fn channel(&self, incoming: IncomingChannel) {
+        let endless =
+            incoming.command == crate::SessionCommand::Exec(ENDLESS_STREAM.as_bytes().to_vec());
+        if endless {
+            let channel = incoming.channel;
+            let writer = std::thread::spawn(move || stream_until_error(&channel));
+            self.state().streams.push(writer);
+        } else {
+            TestServer::serve(incoming);
+        }
+    }
+
+    /// The sessions accepted so far.
+    pub fn sessions(&self) -> Vec<crate::ServerSession> {
+        self.state().sessions.clone()
+    }
+
+    /// Whether an [`ENDLESS_STREAM`] writer has stopped; then its result.
+    pub fn stream_result(&self) -> Option<StreamEnd> {
+        let mut state = self.state();
+        let finished = state.streams.iter().position(|h| h.is_finished())?;
+        let handle = state.streams.remove(finished);
+        drop(state);
+        Some(handle.join().expect("stream writer panicked"))
+    }
+}
+
+/// Writes zeros to `channel` until a write fails.
+fn stream_until_error(channel: &crate::Channel) -> StreamEnd {
+    use futures_util::io::AsyncWriteExt;
+    let chunk = vec![0u8; 32 * 1024];
+    let mut written = 0u64;
+    loop {
+        match crate::block_on::block_on((&mut &*channel).write(&chunk)) {
+            Ok(0) => return (written, std::io::Error::from(std::io::ErrorKind::WriteZero)),
+            Ok(n) => written += n as u64,
+            Err(e) => return (written, e),
+        }
+    }
+}
+
+/// Whether `e` says the connection to the peer is gone: the socket closed
+/// or reset under a session (not a clean end of a channel).
+pub fn is_connection_lost(e: &crate::Error) -> bool {
+    matches!(
+        e,
+        crate::Error::Disconnected(conch_core::Error::ConnectionLost(_)) | crate::Error::Io(_)
+    )
+}
+
+/// Whether an I/O error from a channel stream carries a lost connection.
+pub fn io_is_connection_lost(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<crate::Error>())
+        .is_some_and(is_connection_lost)
+}
+
+/// Whether `e` is the end of a connection whose peer left keepalives
+/// unanswered.
+pub fn is_keepalive_timeout(e: &crate::Error) -> bool {
+    matches!(
+        e,
+        crate::Error::Disconnected(conch_core::Error::Timeout(what)) if what.contains("keepalive")
+    )
+}
+
+/// Whether an I/O error from a channel stream carries a keepalive timeout.
+pub fn io_is_keepalive_timeout(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<crate::Error>())
+        .is_some_and(is_keepalive_timeout)
+}
+
+/// Serializes the tests of one test binary that count the process's file
+/// descriptors (all of a `faults.rs`, so no other test opens sockets
+/// meanwhile).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The number of open file descriptors of this process (Linux).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// Checks `cond` every few milliseconds until it holds or `limit` passes
+/// (blocking the thread); whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A future that gives up on `future` at its `pendings + 1`-th `Pending`:
+/// resolves to `None` there (and drops it), or to `Some(output)` if it
+/// finished first. Running a call under `cancel_after(.., k)` for k = 0,
+/// 1, 2, ... drops it at each of its await points in turn.
+pub fn cancel_after<F: std::future::Future>(future: F, pendings: usize) -> CancelAfter<F> {
+    CancelAfter {
+        future: Some(Box::pin(future)),
+        pendings_left: pendings,
+    }
+}
+
+/// See [`cancel_after`].
+pub struct CancelAfter<F> {
+    future: Option<std::pin::Pin<Box<F>>>,
+    pendings_left: usize,
+}
+
+impl<F> std::fmt::Debug for CancelAfter<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelAfter")
+            .field("pendings_left", &self.pendings_left)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for CancelAfter<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let Some(future) = self.future.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Poll::Ready(out) = future.as_mut().poll(cx) {
+            self.future = None;
+            return Poll::Ready(Some(out));
+        }
+        if self.pendings_left == 0 {
+            // Dropped here, at its await point, as `select!` would.
+            self.future = None;
+            return Poll::Ready(None);
+        }
+        self.pendings_left -= 1;
+        Poll::Pending
+    }
+}
+
+/// A TCP listener on loopback that never accepts: its backlog is full, so
+/// the kernel drops further connection attempts and `connect` hangs
+/// until the caller's timeout (Linux drops SYNs to a full accept queue).
+#[derive(Debug)]
+pub struct UnacceptedListener {
+    listener: std::net::TcpListener,
+    _queued: std::net::TcpStream,
+}
+
+impl UnacceptedListener {
+    /// Binds it and fills its backlog.
+    pub fn new() -> Self {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let any_port: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+        socket.bind(&any_port.into()).expect("bind");
+        // A backlog of 0 holds one connection; the next is dropped.
+        socket.listen(0).expect("listen");
+        let listener: std::net::TcpListener = socket.into();
+        let queued =
+            std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("fill");
+        UnacceptedListener {
+            listener,
+            _queued: queued,
+        }
+    }
+
+    /// The address nobody will be accepted on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.listener.local_addr().expect("address")
+    }
+}
+
+impl Default for UnacceptedListener {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A loopback peer that accepts connections and reads (and drops)
+/// whatever arrives, after sending a fixed prefix, if any: a server that
+/// never sends its identification, or one that stops after its KEXINIT.
+/// It records whether the client closed each connection.
+#[derive(Debug)]
+pub struct ScriptedPeer {
+    addr: std::net::SocketAddr,
+    state: std::sync::Arc<std::sync::Mutex<ScriptedState>>,
+}
+
+#[derive(Debug, Default)]
+struct ScriptedState {
+    accepted: usize,
+    closed_by_client: usize,
+}
+
+impl ScriptedPeer {
+    /// A server that accepts and never says anything.
+    pub fn silent() -> Self {
+        Self::start(Vec::new())
+    }
+
+    /// A server that sends its identification and KEXINIT (made by the
+    /// core's own server) and then nothing more.
+    pub fn stops_after_kexinit() -> Self {
+        use rand_chacha::rand_core::SeedableRng;
+        let rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x6b6578);
+        let host = PrivateKey::generate_ed25519(&mut rand_chacha::ChaCha20Rng::seed_from_u64(1));
+        let now = std::time::Instant::now();
+        let config = std::sync::Arc::new(ServerConfig::new(vec![host]));
+        let mut conn = conch_core::Connection::server(config, Box::new(rng), now);
+        // The first entry with an RNG queues our KEXINIT after the
+        // identification (RFC 4253 section 7.1).
+        let _ = conn.handle_timeout(now);
+        let mut prefix = Vec::new();
+        while let Some(out) = conn.poll_transmit() {
+            let n = out.len();
+            prefix.extend_from_slice(out);
+            conn.consume_transmit(n);
+        }
+        assert!(prefix.starts_with(b"SSH-2.0-") && prefix.len() > 100);
+        Self::start(prefix)
+    }
+
+    fn start(prefix: Vec<u8>) -> Self {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let state = std::sync::Arc::<std::sync::Mutex<ScriptedState>>::default();
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                lock_scripted(&shared).accepted += 1;
+                let shared = shared.clone();
+                let prefix = prefix.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.write_all(&prefix);
+                    let mut buf = [0u8; 4096];
+                    // Read until the client closes (or resets) the socket.
+                    while let Ok(n) = stream.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    lock_scripted(&shared).closed_by_client += 1;
+                });
+            }
+        });
+        ScriptedPeer { addr, state }
+    }
+
+    /// The address to connect to.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        lock_scripted(&self.state).accepted
+    }
+
+    /// Whether at least one connection was accepted and the client has
+    /// closed every one.
+    pub fn all_closed_by_client(&self) -> bool {
+        let state = lock_scripted(&self.state);
+        state.accepted > 0 && state.closed_by_client == state.accepted
+    }
+}
+
+fn lock_scripted(
+    state: &std::sync::Mutex<ScriptedState>,
+) -> std::sync::MutexGuard<'_, ScriptedState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A TCP proxy on loopback between a client and a server that the test can
+/// cut ([`FaultProxy::kill`]: both sockets shut, as when a peer's process
+/// dies) or freeze ([`FaultProxy::freeze`]: the sockets stay open and
+/// nothing is forwarded any more, as when a peer hangs or a network path
+/// goes dark). Dropping it kills it.
+#[derive(Debug)]
+pub struct FaultProxy {
+    addr: std::net::SocketAddr,
+    shared: std::sync::Arc<ProxyShared>,
+}
+
+#[derive(Debug)]
+struct ProxyShared {
+    state: std::sync::Mutex<ProxyState>,
+}
+
+#[derive(Debug, Default)]
+struct ProxyState {
+    frozen: bool,
+    killed: bool,
+    /// Client to server bytes forwarded.
+    upstream: u64,
+    /// Server to client bytes forwarded.
+    downstream: u64,
+    /// Connections whose client closed its side.
+    closed_by_client: usize,
+    accepted: usize,
+    /// Every socket of every connection, to shut them on a kill.
+    sockets: Vec<std::net::TcpStream>,
+}
+
+impl ProxyShared {
+    fn state(&self) -> std::sync::MutexGuard<'_, ProxyState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl FaultProxy {
+    /// A proxy forwarding connections made to [`FaultProxy::addr`] to `target`.
+    pub fn start(target: std::net::SocketAddr) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let shared = std::sync::Arc::new(ProxyShared {
+            state: Default::default(),
+        });
+        let accept_shared = shared.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                if accept_shared.state().killed {
+                    return;
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let clones = (
+                    client.try_clone(),
+                    server.try_clone(),
+                    client.try_clone(),
+                    server.try_clone(),
+                );
+                let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = clones else {
+                    continue;
+                };
+                {
+                    let mut state = accept_shared.state();
+                    state.accepted += 1;
+                    state.sockets.extend([c3, s3]);
+                }
+                let up = accept_shared.clone();
+                std::thread::spawn(move || forward(client, s2, &up, true));
+                let down = accept_shared.clone();
+                std::thread::spawn(move || forward(server, c2, &down, false));
+            }
+        });
+        FaultProxy { addr, shared }
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Shuts every connection down in both directions, as the kernel does
+    /// for a process that dies: each side reads EOF, writes fail.
+    pub fn kill(&self) {
+        let sockets = {
+            let mut state = self.shared.state();
+            state.killed = true;
+            std::mem::take(&mut state.sockets)
+        };
+        for s in sockets {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// From now on forwards nothing in either direction, while keeping the
+    /// connections open (what arrives is read and dropped).
+    pub fn freeze(&self) {
+        self.shared.state().frozen = true;
+    }
+
+    /// Client to server bytes forwarded so far.
+    pub fn upstream_bytes(&self) -> u64 {
+        self.shared.state().upstream
+    }
+
+    /// Server to client bytes forwarded so far.
+    pub fn downstream_bytes(&self) -> u64 {
+        self.shared.state().downstream
+    }
+
+    /// Whether at least one connection was made and the client closed
+    /// (or reset) every one.
+    pub fn all_closed_by_client(&self) -> bool {
+        let state = self.shared.state();
+        state.accepted > 0 && state.closed_by_client == state.accepted
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.kill();
+        // Wakes the accept loop so it sees the kill and ends.
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+/// Copies `from` to `to` while the proxy forwards; `upstream` tells the
+/// direction (client to server).
+fn forward(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    shared: &ProxyShared,
+    upstream: bool,
+) {
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        {
+            let mut state = shared.state();
+            if state.killed {
+                return;
+            }
+            if state.frozen {
+                continue;
+            }
+            if upstream {
+                state.upstream += n as u64;
+            } else {
+                state.downstream += n as u64;
+            }
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+    let mut state = shared.state();
+    if upstream && !state.killed {
+        state.closed_by_client += 1;
+    }
+    if !state.killed && !state.frozen {
+        // Pass the half-close on, as a kernel would.
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    }
+}
