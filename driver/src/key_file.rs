@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use conch_core::{KeyError, PrivateKey, PublicKey};
+use zeroize::Zeroizing;
 
 use crate::auth::{SignFuture, Signer};
 
@@ -59,6 +60,18 @@ pub enum KeyFileError {
         /// The key type.
         algorithm: String,
     },
+    /// The encrypted key asks for more bcrypt-pbkdf rounds than
+    /// [`conch_core::keys::MAX_KDF_ROUNDS`] (`ssh-keygen -a`); refused
+    /// before any are run and before a passphrase is asked.
+    #[error("{}: the key's passphrase KDF asks for {rounds} bcrypt-pbkdf rounds; at most {max} are accepted (ssh-keygen -a; OpenSSH's default is 16)", path.display())]
+    TooManyKdfRounds {
+        /// The file.
+        path: PathBuf,
+        /// The rounds the file asks for.
+        rounds: u32,
+        /// The most accepted.
+        max: u32,
+    },
     /// The file is not a key in a format Conch reads (PEM "BEGIN RSA PRIVATE
     /// KEY" and PuTTY files are not; `ssh-keygen -p -f FILE` converts them).
     #[error("{} is not an OpenSSH key: {reason}", path.display())]
@@ -78,6 +91,7 @@ impl KeyFileError {
             | KeyFileError::PassphraseNeeded { path }
             | KeyFileError::WrongPassphrase { path }
             | KeyFileError::Unsupported { path, .. }
+            | KeyFileError::TooManyKdfRounds { path, .. }
             | KeyFileError::Invalid { path, .. } => path,
         }
     }
@@ -93,6 +107,9 @@ impl KeyFileError {
             KeyError::Encrypted => KeyFileError::PassphraseNeeded { path },
             KeyError::WrongPassphrase => KeyFileError::WrongPassphrase { path },
             KeyError::Unsupported(algorithm) => KeyFileError::Unsupported { path, algorithm },
+            KeyError::TooManyKdfRounds { rounds, max } => {
+                KeyFileError::TooManyKdfRounds { path, rounds, max }
+            }
             other => KeyFileError::Invalid {
                 path,
                 reason: other.to_string(),
@@ -105,6 +122,9 @@ impl KeyFileError {
 /// called with the path (up to [`PASSPHRASE_ATTEMPTS`] times while the
 /// answer is wrong); answering `None` or an empty passphrase gives up, as
 /// `ssh` does on an empty line.
+///
+/// The file's text and each passphrase are zeroized once used (an
+/// unencrypted key file is the key in clear).
 pub fn load_private_key(
     path: &Path,
     passphrase: &mut dyn FnMut(&Path) -> Option<String>,
@@ -118,9 +138,12 @@ pub fn load_private_key(
         path: path.to_path_buf(),
     };
     for _ in 0..PASSPHRASE_ATTEMPTS {
-        let Some(pass) = passphrase(path).filter(|p| !p.is_empty()) else {
+        let Some(pass) = passphrase(path).map(Zeroizing::new) else {
             return Err(last);
         };
+        if pass.is_empty() {
+            return Err(last);
+        }
         match PrivateKey::from_openssh(&text, Some(pass.as_bytes())) {
             Ok(key) => return Ok(key),
             Err(KeyError::WrongPassphrase) => {
@@ -268,9 +291,83 @@ pub fn default_identity_files() -> Vec<PathBuf> {
         .collect()
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, KeyFileError> {
-    fs::read(path).map_err(|e| KeyFileError::Io {
-        path: path.to_path_buf(),
-        source: Arc::new(e),
-    })
+/// Reads a whole file. A private key file may hold the key in clear: the
+/// buffer is read at the file's size (no reallocation leaves a copy of the
+/// start behind unless the file grows meanwhile) and zeroized on drop.
+fn read(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
+    fs::read(path)
+        .map(Zeroizing::new)
+        .map_err(|e| KeyFileError::Io {
+            path: path.to_path_buf(),
+            source: Arc::new(e),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conch_core::keys::MAX_KDF_ROUNDS;
+
+    /// An RSA key `ssh-keygen -p -N "conch test"` encrypted (16 rounds).
+    const ENCRYPTED: &str = include_str!("../../core/src/keys/testdata/rsa2048_encrypted");
+
+    /// `ENCRYPTED` with its bcrypt round count (PROTOCOL.key `kdfoptions`:
+    /// `string salt, uint32 rounds`) set to `rounds`.
+    fn with_kdf_rounds(rounds: u32) -> String {
+        use base64ct::Encoding;
+        let body: String = ENCRYPTED
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let mut raw = base64ct::Base64::decode_vec(&body).unwrap();
+        // magic, string "aes256-ctr", string "bcrypt", uint32 options
+        // length, string salt (16 bytes), uint32 rounds.
+        let rounds_at = 15 + (4 + 10) + (4 + 6) + 4 + (4 + 16);
+        assert_eq!(raw[rounds_at..rounds_at + 4], 16u32.to_be_bytes());
+        raw[rounds_at..rounds_at + 4].copy_from_slice(&rounds.to_be_bytes());
+        let b64 = base64ct::Base64::encode_string(&raw);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(70)
+            .map(|l| std::str::from_utf8(l).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn a_key_file_asking_for_too_many_kdf_rounds_is_refused_without_asking() {
+        let path =
+            std::env::temp_dir().join(format!("conch-key-file-rounds-{}", std::process::id()));
+        fs::write(&path, with_kdf_rounds(u32::MAX)).unwrap();
+        let mut asked = 0;
+        let loaded = load_private_key(&path, &mut |_| {
+            asked += 1;
+            Some("conch test".into())
+        });
+        let opened = KeyFileSigner::open(&path, Arc::new(|_: &Path| Some("conch test".into())));
+        let _ = fs::remove_file(&path);
+        let e = loaded.unwrap_err();
+        assert_eq!(asked, 0, "no passphrase should be asked for");
+        match &e {
+            KeyFileError::TooManyKdfRounds {
+                path: p,
+                rounds,
+                max,
+            } => {
+                assert_eq!((p, *rounds, *max), (&path, u32::MAX, MAX_KDF_ROUNDS));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            e.to_string().contains("4294967295 bcrypt-pbkdf rounds"),
+            "{e}"
+        );
+        assert!(matches!(
+            opened.unwrap_err(),
+            KeyFileError::TooManyKdfRounds { .. }
+        ));
+    }
 }

@@ -11,6 +11,7 @@
 
 use ssh_key::private::{EcdsaKeypair, EcdsaPrivateKey, KeypairData};
 use ssh_key::{Cipher, Kdf};
+use zeroize::Zeroizing;
 
 use super::KeyError;
 use crate::wire::Reader;
@@ -19,18 +20,22 @@ const MAGIC: &[u8] = b"openssh-key-v1\0";
 const P521_ALGORITHM: &[u8] = b"ecdsa-sha2-nistp521";
 const SCALAR_LEN: usize = 66;
 
-/// The PEM body, base64-decoded.
-fn decode_pem(text: &[u8]) -> Option<Vec<u8>> {
+/// The PEM body, base64-decoded. Both the base64 text and the binary are
+/// the private key in clear when it is not encrypted: they are built at
+/// their final size (no reallocation leaves a copy) and zeroized on drop.
+fn decode_pem(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let text = std::str::from_utf8(text).ok()?;
-    let body: String = text
-        .lines()
-        .map(str::trim)
-        .skip_while(|l| *l != "-----BEGIN OPENSSH PRIVATE KEY-----")
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
+    let lines = || {
+        text.lines()
+            .map(str::trim)
+            .skip_while(|l| *l != "-----BEGIN OPENSSH PRIVATE KEY-----")
+            .skip(1)
+            .take_while(|l| !l.starts_with("-----END"))
+    };
+    let mut body = Zeroizing::new(String::with_capacity(lines().map(str::len).sum()));
+    lines().for_each(|l| body.push_str(l));
     use base64ct::Encoding;
-    base64ct::Base64::decode_vec(&body).ok()
+    base64ct::Base64::decode_vec(&body).ok().map(Zeroizing::new)
 }
 
 fn bad(what: &str) -> KeyError {
@@ -61,7 +66,7 @@ pub(super) fn read(
     if count != 1 || Reader::new(public).string().ok() != Some(P521_ALGORITHM) {
         return Ok(None);
     }
-    let mut section = zeroize::Zeroizing::new(sealed.to_vec());
+    let mut section = Zeroizing::new(sealed.to_vec());
     if cipher_name != "none" {
         let Some(passphrase) = passphrase else {
             return Err(KeyError::Encrypted);
@@ -74,6 +79,7 @@ pub(super) fn read(
         let mut o = Reader::new(kdf_options);
         let salt = o.string().map_err(malformed)?.to_vec();
         let rounds = o.u32().map_err(malformed)?;
+        super::check_kdf_rounds(rounds)?;
         let kdf = Kdf::Bcrypt { salt, rounds };
         let (key, iv) = kdf
             .derive_key_and_iv(cipher, passphrase)
@@ -110,7 +116,7 @@ pub(super) fn read(
     if scalar.len() > SCALAR_LEN {
         return Err(bad("P-521 scalar too long"));
     }
-    let mut padded = zeroize::Zeroizing::new([0u8; SCALAR_LEN]);
+    let mut padded = Zeroizing::new([0u8; SCALAR_LEN]);
     padded[SCALAR_LEN - scalar.len()..].copy_from_slice(scalar);
     let secret = p521::SecretKey::from_slice(&padded[..]).map_err(|_| bad("P-521 scalar"))?;
     let public = ssh_key::sec1::EncodedPoint::<ssh_key::sec1::consts::U66>::from_bytes(point)

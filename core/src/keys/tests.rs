@@ -325,3 +325,90 @@ fn an_agent_signs_rsa_with_the_hash_the_flags_ask_for() {
         assert!(public.verify(alg, b"session data", &blob), "{alg}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// The bcrypt-pbkdf round count of encrypted keys
+// ---------------------------------------------------------------------------
+
+/// `pem` (an encrypted `openssh-key-v1` file) with its `kdfoptions` round
+/// count replaced: `magic, string ciphername, string kdfname, string
+/// kdfoptions (string salt, uint32 rounds), ...` (PROTOCOL.key).
+fn with_kdf_rounds(pem: &str, rounds: u32) -> String {
+    use base64ct::Encoding;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut raw = base64ct::Base64::decode_vec(&body).unwrap();
+    let magic = b"openssh-key-v1\0".len();
+    let mut r = Reader::new(&raw[magic..]);
+    assert_ne!(r.string().unwrap(), b"none", "an encrypted key");
+    assert_eq!(r.string().unwrap(), b"bcrypt");
+    let options_at = raw.len() - r.remaining().len();
+    let mut options = Reader::new(&raw[options_at + 4..]);
+    let salt = options.string().unwrap();
+    assert_eq!(options.u32().unwrap(), 16, "ssh-keygen's default");
+    let rounds_at = options_at + 4 + 4 + salt.len();
+    raw[rounds_at..rounds_at + 4].copy_from_slice(&rounds.to_be_bytes());
+    let encoded = base64ct::Base64::encode_string(&raw);
+    let mut out = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+    for line in encoded.as_bytes().chunks(70) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+    out
+}
+
+/// Loads `pem` on another thread, failing (rather than hanging the test
+/// run) if that takes more than a minute.
+fn load_within_a_minute(pem: String, passphrase: Option<&'static [u8]>) -> Result<(), KeyError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(PrivateKey::from_openssh(pem.as_bytes(), passphrase).map(|_| ()));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("loading the key should not take minutes")
+}
+
+#[test]
+fn the_round_count_patch_hits_the_kdf() {
+    // 17 rounds instead of 16 derive another key: the passphrase no longer
+    // decrypts, which shows `with_kdf_rounds` changes what the KDF runs.
+    let patched = with_kdf_rounds(RSA2048_ENCRYPTED, 17);
+    assert_eq!(
+        load_within_a_minute(patched, Some(PASSPHRASE)).unwrap_err(),
+        KeyError::WrongPassphrase
+    );
+    let same = with_kdf_rounds(RSA2048_ENCRYPTED, 16);
+    assert_eq!(load_within_a_minute(same, Some(PASSPHRASE)), Ok(()));
+}
+
+#[test]
+fn a_key_asking_for_more_than_max_kdf_rounds_is_refused_before_running_them() {
+    for (name, pem) in [
+        ("rsa2048", RSA2048_ENCRYPTED),
+        ("p521_short", P521_SHORT_ENCRYPTED),
+    ] {
+        for rounds in [MAX_KDF_ROUNDS + 1, u32::MAX] {
+            let patched = with_kdf_rounds(pem, rounds);
+            let want = KeyError::TooManyKdfRounds {
+                rounds,
+                max: MAX_KDF_ROUNDS,
+            };
+            // With the passphrase, and without: a caller learns it before
+            // asking the user for one.
+            for passphrase in [Some(PASSPHRASE), None] {
+                let e = load_within_a_minute(patched.clone(), passphrase).unwrap_err();
+                assert_eq!(e, want, "{name}, {rounds} rounds, {passphrase:?}");
+                assert!(e.to_string().contains(&rounds.to_string()), "{e}");
+            }
+        }
+    }
+    // The P-521 reader (for scalars ssh-key refuses) checks on its own too.
+    let patched = with_kdf_rounds(P521_SHORT_ENCRYPTED, u32::MAX);
+    assert!(matches!(
+        openssh_p521::read(patched.as_bytes(), Some(PASSPHRASE)),
+        Err(KeyError::TooManyKdfRounds {
+            rounds: u32::MAX,
+            ..
+        })
+    ));
+}
