@@ -4,6 +4,9 @@
 //! payload, and for the AES-GCM ciphers the raw `aes-gcm` call on the same
 //! buffer. `roundtrip` (seal then open) is the baseline the in-memory pair's
 //! throughput is compared with: a pair does exactly one of each per packet.
+//!
+//! With `--features ring`, the ring provider's ciphers too, as
+//! `<cipher>[ring]`, their AES-GCM baseline being ring's own call.
 
 mod common;
 
@@ -20,7 +23,7 @@ const NONCE: [u8; 12] = [0x24; 12];
 
 fn protection(c: &mut Criterion<ThreadCpuTime>, protection: Protection) {
     let name = protection.label();
-    let raw = RawAead::for_cipher(protection.cipher.name());
+    let raw = RawAead::for_protection(&protection);
     let mut group = c.benchmark_group("packet");
     for size in SIZES {
         group.throughput(Throughput::Bytes(size as u64));
@@ -103,6 +106,10 @@ fn protection(c: &mut Criterion<ThreadCpuTime>, protection: Protection) {
 
 fn packet(c: &mut Criterion<ThreadCpuTime>) {
     for p in Protection::all(&CryptoProvider::default()) {
+        protection(c, p);
+    }
+    #[cfg(feature = "ring")]
+    for p in Protection::ring() {
         protection(c, p);
     }
 }

@@ -5,8 +5,14 @@
 //! server `Connection` run in this one thread; the client consumes data as
 //! it reads it, the server sends as fast as windows and its send buffer
 //! allow. The handshake and the execs happen in the untimed setup.
+//!
+//! With `--features ring`, the ring provider's ciphers too (both peers on
+//! the ring provider), as `<cipher>[ring]`, its first cipher (what two
+//! default ring peers negotiate) also through 16 channels.
 
 mod common;
+
+use std::sync::Arc;
 
 use common::ThreadCpuTime;
 use conch_benches::packet::Protection;
@@ -26,10 +32,17 @@ fn pair(c: &mut Criterion<ThreadCpuTime>) {
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Bytes(TOTAL));
-    let protections = Protection::all(&CryptoProvider::default());
-    for (i, protection) in protections.into_iter().enumerate() {
-        let fixture = Fixture::pinned(protection);
-        // The provider's first cipher is what default peers negotiate.
+    let pure = Protection::all(&CryptoProvider::default());
+    #[cfg(feature = "ring")]
+    let ring = Protection::ring();
+    #[cfg(not(feature = "ring"))]
+    let ring = Vec::new();
+    // Each provider's first cipher is what its default peers negotiate.
+    let cases = [pure, ring]
+        .into_iter()
+        .flat_map(|list| list.into_iter().enumerate());
+    for (i, protection) in cases {
+        let fixture = fixture(protection);
         let channel_counts: &[usize] = if i == 0 { &[1, 16] } else { &[1] };
         for &channels in channel_counts {
             let id = BenchmarkId::new(
@@ -54,6 +67,20 @@ fn pair(c: &mut Criterion<ThreadCpuTime>) {
         }
     }
     group.finish();
+}
+
+/// Both peers offer only `protection`, on a provider that implements it
+/// (the ring provider for a ring cipher).
+fn fixture(protection: Protection) -> Fixture {
+    let mut fixture = Fixture::pinned(protection);
+    let provider = Arc::new(protection.provider());
+    let mut client = (*fixture.client).clone();
+    let mut server = (*fixture.server).clone();
+    client.transport.crypto = provider.clone();
+    server.transport.crypto = provider;
+    fixture.client = Arc::new(client);
+    fixture.server = Arc::new(server);
+    fixture
 }
 
 criterion_group! {
