@@ -386,7 +386,7 @@ class Pair:
         self.client_name = client_name
         self.client = client_binary
         self.server = server
-        self.name = f"`{client_name}`↔{server_label(server.name)}"
+        self.name = f"{label(client_name)}↔{label(server.name)}"
         self.downloads = []        # (wall, client cpu, server cpu)
         self.connections = None    # (wall total, client cpu, server cpu)
         self.kex = self.cipher = "?"
@@ -395,8 +395,13 @@ class Pair:
         self.failure = None
 
 
-def server_label(name):
-    return name if name == "sshd" else f"`{name}`"
+def label(name):
+    """`conch`, `conchd` (ring), sshd: program names in code style, as the
+    rest of BENCHMARKS.md writes them (sshd stays plain, as the issue does)."""
+    if name == "sshd":
+        return name
+    program, _, rest = name.partition(" ")
+    return f"`{program}`" + (f" {rest}" if rest else "")
 
 
 def negotiated(setup, pair, probe):
