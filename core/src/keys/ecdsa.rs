@@ -11,10 +11,11 @@
 //! deterministic, never reused across messages, and secret.
 
 use p256::ecdsa::signature::{RandomizedSigner, Signer, Verifier};
-use rand_chacha::rand_core::SeedableRng;
 use sha2::{Digest, Sha512};
 use ssh_key::public::EcdsaPublicKey;
+use zeroize::{Zeroize, Zeroizing};
 
+use super::seeded_rng::SeededRng;
 use super::KeyError;
 use crate::wire::{Encode, Reader};
 
@@ -152,13 +153,17 @@ pub(super) fn sign(curve: Curve, d: &[u8], data: &[u8]) -> Result<Vec<u8>, KeyEr
         }
         Curve::P521 => {
             let key = p521::ecdsa::SigningKey::from_slice(d).map_err(bad)?;
+            // The seed, and the RNG state, give the nonce, and the nonce
+            // with the signature gives the key: each is wiped after use.
             let mut seed = Sha512::new();
-            seed.update(zeroize::Zeroizing::new(key.to_bytes().to_vec()));
+            let mut scalar = key.to_bytes();
+            seed.update(scalar);
+            scalar.as_mut_slice().zeroize();
             seed.update(Sha512::digest(data));
-            let seed: [u8; 64] = seed.finalize().into();
-            let mut seed32 = [0u8; 32];
-            seed32.copy_from_slice(&seed[..32]);
-            let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed32);
+            let digest: Zeroizing<[u8; 64]> = Zeroizing::new(seed.finalize().into());
+            let mut seed32 = Zeroizing::new([0u8; 32]);
+            seed32.copy_from_slice(&digest[..32]);
+            let mut rng = SeededRng::from_seed(&seed32);
             let sig: p521::ecdsa::Signature = key.try_sign_with_rng(&mut rng, data).map_err(bad)?;
             let (r, s) = sig.split_bytes();
             Ok(encode(&r, &s))

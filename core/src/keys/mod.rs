@@ -14,6 +14,7 @@
 mod ecdsa;
 mod openssh_p521;
 pub mod rsa;
+mod seeded_rng;
 
 use std::fmt;
 

@@ -11,7 +11,6 @@
 //! seeded from the private exponent and the message, so signing stays
 //! deterministic without handing the exponentiation an unblinded input.
 
-use rand_chacha::rand_core::SeedableRng;
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::signature::{RandomizedSigner, SignatureEncoding, Verifier};
 use rsa::traits::PublicKeyParts;
@@ -20,6 +19,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroizing;
 
+use super::seeded_rng::SeededRng;
 use super::KeyError;
 
 /// The smallest modulus accepted, in bits (OpenSSH's `RequiredRSASize`
@@ -101,7 +101,8 @@ pub(super) fn sign(key: &RsaPrivateKey, algorithm: &str, data: &[u8]) -> Result<
     ));
     seed.update(algorithm.as_bytes());
     seed.update(data);
-    let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed.finalize().into());
+    let seed: Zeroizing<[u8; 32]> = Zeroizing::new(seed.finalize().into());
+    let mut rng = SeededRng::from_seed(&seed);
     let key = key.clone();
     let sig = match algorithm {
         "rsa-sha2-256" => SigningKey::<Sha256>::new(key).try_sign_with_rng(&mut rng, data),

@@ -412,3 +412,30 @@ fn a_key_asking_for_more_than_max_kdf_rounds_is_refused_before_running_them() {
         })
     ));
 }
+
+#[test]
+fn p521_signatures_are_unchanged_by_the_wiping_rng() {
+    // The nonce RNG used to be rand_chacha's ChaCha20Rng; the wiping one
+    // must give the same nonce, so recorded sessions replay byte for byte.
+    use p256::ecdsa::signature::RandomizedSigner;
+    let key = PrivateKey::from_openssh(P521_SHORT.as_bytes(), None).unwrap();
+    let ssh_key::private::KeypairData::Ecdsa(k) = key.inner.key_data() else {
+        panic!("an ECDSA key");
+    };
+    let d = k.private_key_bytes();
+    for data in [&b""[..], b"data", MESSAGE] {
+        let ours = ecdsa::sign(ecdsa::Curve::P521, d, data).unwrap();
+        let signing = p521::ecdsa::SigningKey::from_slice(d).unwrap();
+        let mut seed = sha2::Sha512::new();
+        seed.update(signing.to_bytes());
+        seed.update(sha2::Sha512::digest(data));
+        let seed: [u8; 64] = seed.finalize().into();
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed[..32].try_into().unwrap());
+        let sig: p521::ecdsa::Signature = signing.try_sign_with_rng(&mut rng, data).unwrap();
+        let (r, s) = sig.split_bytes();
+        let mut expected = Vec::new();
+        expected.put_mpint(&r);
+        expected.put_mpint(&s);
+        assert_eq!(ours, expected);
+    }
+}
