@@ -214,6 +214,16 @@ mod tests {
     use crate::cipher::mac::{HMAC_SHA2_256, HMAC_SHA2_256_ETM, HMAC_SHA2_512};
     use crate::crypto::MacAlgorithm;
 
+    #[test]
+    fn the_keystreams_zeroize_themselves_on_drop() {
+        // Compile-time: the AES key schedule and the counter are wiped on
+        // drop only with the `aes` and `ctr` crates' `zeroize` features.
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<Ctr128BE<Aes128>>();
+        zeroized_on_drop::<Ctr128BE<Aes192>>();
+        zeroized_on_drop::<Ctr128BE<Aes256>>();
+    }
+
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
             .step_by(2)

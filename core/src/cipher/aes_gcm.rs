@@ -12,6 +12,7 @@
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
+use zeroize::Zeroize;
 
 use crate::crypto::{CipherAlgorithm, MacKey, OpenError, PacketLayout, PacketOpener, PacketSealer};
 
@@ -128,6 +129,30 @@ impl GcmState {
         }
     }
 
+    /// Overwrites the key material in place: the cipher with one keyed by
+    /// zeros, the nonce fields with zeros. The AES key schedule zeroizes
+    /// itself when the old cipher is dropped (the `aes` crate's `zeroize`
+    /// feature), but the GHASH key H = AES_K(0) does not: `polyval` 0.6's
+    /// runtime-detected backend never runs its zeroizing drop. Writing the
+    /// zero key's cipher over it replaces H with a public value.
+    fn wipe(&mut self) {
+        match &mut self.aead {
+            Aead::Aes128(c) => {
+                **c = Aes128Gcm::new(&Default::default());
+                std::hint::black_box(&**c);
+            }
+            Aead::Aes256(c) => {
+                **c = Aes256Gcm::new(&Default::default());
+                std::hint::black_box(&**c);
+            }
+        }
+        self.fixed.zeroize();
+        self.invocation_counter.zeroize();
+        // Keep the compiler from treating the overwrites as dead stores
+        // before the memory is freed.
+        std::hint::black_box(&self.fixed);
+    }
+
     /// The nonce for this packet, then the counter steps on (wrapping as
     /// RFC 5647 section 7.1's modulo 2^64 says).
     fn next_nonce(&mut self) -> [u8; IV_LEN] {
@@ -136,6 +161,12 @@ impl GcmState {
         nonce[4..].copy_from_slice(&self.invocation_counter.to_be_bytes());
         self.invocation_counter = self.invocation_counter.wrapping_add(1);
         nonce
+    }
+}
+
+impl Drop for GcmState {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 
@@ -229,6 +260,34 @@ mod tests {
                 assert_eq!(p[..p.len() - TAG_LEN], plain[..plain.len() - TAG_LEN]);
             }
         }
+    }
+
+    #[test]
+    fn wiping_leaves_the_state_of_an_all_zero_key_and_iv() {
+        for (alg, key_len) in [(&AES128_GCM, 16), (&AES256_GCM, 32)] {
+            let key: Vec<u8> = (1..=key_len as u8).collect();
+            let iv: Vec<u8> = (100..112).collect();
+            let mut keyed = GcmState::new(&key, &iv);
+            let mut zero = GcmState::new(&vec![0u8; key_len], &[0u8; IV_LEN]);
+            let seal = |s: &mut GcmState| {
+                let mut p = packet(b"after the wipe");
+                s.seal(0, &mut p);
+                p
+            };
+            keyed.wipe();
+            assert_eq!(keyed.fixed, [0; 4], "{}", alg.name);
+            assert_eq!(keyed.invocation_counter, 0, "{}", alg.name);
+            // Cipher and GHASH key both: the tag matches too.
+            assert_eq!(seal(&mut keyed), seal(&mut zero), "{}", alg.name);
+        }
+    }
+
+    #[test]
+    fn the_aes_key_schedule_zeroizes_itself_on_drop() {
+        // Compile-time: needs the `aes` crate's `zeroize` feature.
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<aes::Aes128>();
+        zeroized_on_drop::<aes::Aes256>();
     }
 
     #[test]

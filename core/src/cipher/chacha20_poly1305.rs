@@ -176,6 +176,16 @@ impl PacketOpener for ChaChaState {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_keystreams_zeroize_themselves_on_drop() {
+        // Compile-time: the per-packet ChaCha20 states are wiped on drop
+        // only with the `chacha20` crate's `zeroize` feature (the two keys
+        // kept between packets are `Zeroizing`).
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<ChaCha20Legacy>();
+        zeroized_on_drop::<Zeroizing<[u8; 32]>>();
+    }
+
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
         (0..s.len())

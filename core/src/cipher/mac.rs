@@ -151,6 +151,30 @@ impl HmacKey {
     }
 }
 
+impl HmacKey {
+    /// Replaces the keyed state (the inner and outer hash states after the
+    /// padded key, which compute tags as well as the key does) with the
+    /// state of the empty key. The `hmac` and `sha2` crates have no
+    /// `zeroize` support, so this overwrite in place is what wipes it.
+    fn wipe(&mut self) {
+        const EMPTY: &str = "HMAC accepts the empty key";
+        self.state = match self.state {
+            HmacState::Sha1(_) => HmacState::Sha1(Hmac::new_from_slice(&[]).expect(EMPTY)),
+            HmacState::Sha256(_) => HmacState::Sha256(Hmac::new_from_slice(&[]).expect(EMPTY)),
+            HmacState::Sha512(_) => HmacState::Sha512(Hmac::new_from_slice(&[]).expect(EMPTY)),
+        };
+        // The memory is freed right after a drop; this keeps the compiler
+        // from dropping the overwrite as a dead store.
+        std::hint::black_box(&self.state);
+    }
+}
+
+impl Drop for HmacKey {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
 impl std::fmt::Debug for HmacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HmacKey").finish_non_exhaustive()
@@ -244,6 +268,24 @@ mod tests {
             raw_tag(&HMAC_SHA1, b"Jefe", b"what do ya want for nothing?"),
             hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
         );
+    }
+
+    #[test]
+    fn wiping_replaces_the_keyed_state_with_the_empty_keys() {
+        for alg in [&HMAC_SHA2_256, &HMAC_SHA2_512, &HMAC_SHA1] {
+            let tag_of = |k: &mut HmacKey| {
+                let mut tag = vec![0u8; alg.tag_len()];
+                k.sign(3, b"packet", &mut tag);
+                tag
+            };
+            let mut keyed = HmacKey::new(alg.hash, &[0x5a; 64], false);
+            let mut empty = HmacKey::new(alg.hash, &[], false);
+            let before = tag_of(&mut keyed);
+            assert_ne!(before, tag_of(&mut empty), "{}", alg.name);
+            keyed.wipe();
+            // Nothing of the key is left to make its tags with.
+            assert_eq!(tag_of(&mut keyed), tag_of(&mut empty), "{}", alg.name);
+        }
     }
 
     #[test]
