@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conch_driver::testing::{
-    cancel_after, io_is_connection_lost, io_is_keepalive_timeout, is_connection_lost,
-    is_keepalive_timeout, keepalive_deadline, keepalive_earliest, open_fds, serial, with_keepalive,
-    FaultProxy, ScriptedPeer, Served, TestServer, UnacceptedListener, ECHO_COMMAND, ENDLESS_STREAM,
-    FAULT_NOTICE, KEEPALIVE_INTERVAL, KEEPALIVE_MAX, OUTPUT_THEN_WAIT, OUTPUT_THEN_WAIT_LEN,
-    PASSWORD, SHORT_TIMEOUT, STEP_TIMEOUT, USER,
+    cancel_after, drop_at_every_await_point, io_is_connection_lost, io_is_keepalive_timeout,
+    is_connection_lost, is_keepalive_timeout, keepalive_deadline, keepalive_earliest, open_fds,
+    serial, with_keepalive, FaultProxy, ScriptedPeer, Served, TestServer, UnacceptedListener,
+    ECHO_COMMAND, ENDLESS_STREAM, FAULT_NOTICE, KEEPALIVE_INTERVAL, KEEPALIVE_MAX,
+    OUTPUT_THEN_WAIT, OUTPUT_THEN_WAIT_LEN, PASSWORD, SHORT_TIMEOUT, STEP_TIMEOUT, USER,
 };
 use conch_tokio::{
     connect, AuthMethods, Channel, ClientOptions, Error, ExitStatus, Listener, ServerOptions,
@@ -564,62 +564,21 @@ impl Baseline {
     }
 }
 
-/// Runs `call` on fresh sessions, dropping it at its first, second, ...
-/// await point until it completes; after each drop `check` gets the
-/// session (still usable unless the call ends it). Returns how many await
-/// points there were.
-async fn drop_at_every_await_point<F, Fut>(
-    addr: SocketAddr,
-    test: &TestServer,
-    logged_in: bool,
-    mut call: F,
-    check: impl AsyncCheck,
-) -> usize
-where
-    F: FnMut(Session) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for k in 0..200 {
-        let session = if logged_in {
-            login(addr, test.client_options()).await
-        } else {
-            step(
-                "connect",
-                connect("127.0.0.1", addr.port(), test.client_options()),
-            )
-            .await
-            .unwrap()
-        };
-        let finished = step("call", cancel_after(call(session.clone()), k))
-            .await
-            .is_some();
-        check.check(&session).await;
-        if finished {
-            return k;
-        }
-    }
-    panic!("the call never finished");
-}
-
-/// What must hold after a call was dropped.
-trait AsyncCheck {
-    fn check(&self, session: &Session) -> impl Future<Output = ()>;
+/// A fresh session, logged in.
+async fn logged_in(addr: SocketAddr, test: &TestServer) -> Session {
+    login(addr, test.client_options()).await
 }
 
 /// The session still runs commands.
-struct StillUsable;
-
-impl AsyncCheck for StillUsable {
-    async fn check(&self, session: &Session) {
-        let mut channel = step("exec after a drop", session.exec("echo ok"))
-            .await
-            .unwrap();
-        let mut out = String::new();
-        step("read after a drop", channel.read_to_string(&mut out))
-            .await
-            .unwrap();
-        assert_eq!(out, "ok\n");
-    }
+async fn still_usable(session: Session) {
+    let mut channel = step("exec after a drop", session.exec("echo ok"))
+        .await
+        .unwrap();
+    let mut out = String::new();
+    step("read after a drop", channel.read_to_string(&mut out))
+        .await
+        .unwrap();
+    assert_eq!(out, "ok\n");
 }
 
 #[test]
@@ -650,29 +609,35 @@ fn dropping_authenticate_at_every_await_point_then_logging_in_works() {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone()).await;
         let baseline = Baseline::now();
-        struct LogsIn;
-        impl AsyncCheck for LogsIn {
-            async fn check(&self, session: &Session) {
-                step(
-                    "authenticate after a drop",
-                    session.authenticate(USER, AuthMethods::new().password(PASSWORD)),
-                )
-                .await
-                .expect("authenticate after a dropped attempt");
-                StillUsable.check(session).await;
-            }
-        }
-        let points = drop_at_every_await_point(
-            addr,
-            &test,
-            false,
-            |session| async move {
-                session
-                    .authenticate(USER, AuthMethods::new().password(PASSWORD))
-                    .await
-                    .unwrap();
-            },
-            LogsIn,
+        let connected = || async {
+            step(
+                "connect",
+                connect("127.0.0.1", addr.port(), test.client_options()),
+            )
+            .await
+            .unwrap()
+        };
+        let login_again = |session: Session| async move {
+            step(
+                "authenticate after a drop",
+                session.authenticate(USER, AuthMethods::new().password(PASSWORD)),
+            )
+            .await
+            .expect("authenticate after a dropped attempt");
+            still_usable(session).await;
+        };
+        let points = step(
+            "drops",
+            drop_at_every_await_point(
+                connected,
+                |session| async move {
+                    session
+                        .authenticate(USER, AuthMethods::new().password(PASSWORD))
+                        .await
+                        .unwrap();
+                },
+                login_again,
+            ),
         )
         .await;
         assert!(points >= 2, "{points}");
@@ -686,51 +651,47 @@ fn dropping_channel_calls_at_every_await_point_keeps_the_session_usable() {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone()).await;
         let baseline = Baseline::now();
-        let open = drop_at_every_await_point(
-            addr,
-            &test,
-            true,
-            |session| async move {
-                session.open_session().await.unwrap();
-            },
-            StillUsable,
-        )
-        .await;
-        let exec = drop_at_every_await_point(
-            addr,
-            &test,
-            true,
-            |session| async move {
-                let mut channel = session.exec("echo dropped").await.unwrap();
-                let mut out = Vec::new();
-                channel.read_to_end(&mut out).await.unwrap();
-                channel.exit_status().await.unwrap();
-            },
-            StillUsable,
-        )
-        .await;
-        let close = drop_at_every_await_point(
-            addr,
-            &test,
-            true,
-            |session| async move {
-                let channel = session.exec(ECHO_COMMAND).await.unwrap();
-                channel.close_channel().await.unwrap();
-            },
-            StillUsable,
-        )
-        .await;
-        let global = drop_at_every_await_point(
-            addr,
-            &test,
-            true,
-            |session| async move {
-                let refused = session.global_request("conch-test@example.org", b"").await;
-                assert!(matches!(refused, Err(Error::RequestRefused { .. })));
-            },
-            StillUsable,
-        )
-        .await;
+        let drops = async {
+            let open = drop_at_every_await_point(
+                || logged_in(addr, &test),
+                |session| async move {
+                    session.open_session().await.unwrap();
+                },
+                still_usable,
+            )
+            .await;
+            let exec = drop_at_every_await_point(
+                || logged_in(addr, &test),
+                |session| async move {
+                    let mut channel = session.exec("echo dropped").await.unwrap();
+                    let mut out = Vec::new();
+                    channel.read_to_end(&mut out).await.unwrap();
+                    channel.exit_status().await.unwrap();
+                },
+                still_usable,
+            )
+            .await;
+            let close = drop_at_every_await_point(
+                || logged_in(addr, &test),
+                |session| async move {
+                    let channel = session.exec(ECHO_COMMAND).await.unwrap();
+                    channel.close_channel().await.unwrap();
+                },
+                still_usable,
+            )
+            .await;
+            let global = drop_at_every_await_point(
+                || logged_in(addr, &test),
+                |session| async move {
+                    let refused = session.global_request("conch-test@example.org", b"").await;
+                    assert!(matches!(refused, Err(Error::RequestRefused { .. })));
+                },
+                still_usable,
+            )
+            .await;
+            (open, exec, close, global)
+        };
+        let (open, exec, close, global) = step("drops", drops).await;
         // Opening and each request wait for the server at least once.
         assert!(
             open >= 1 && exec >= 2 && close >= 3 && global >= 1,

@@ -360,6 +360,35 @@ impl<F: std::future::Future> std::future::Future for CancelAfter<F> {
     }
 }
 
+/// Runs `call` on fresh sessions made by `session`, dropping it at its
+/// first, second, ... await point until it completes (at most 200); after
+/// each run `check` gets the session (then it is dropped). Returns how
+/// many await points the call had. Bound the whole run with a timer.
+pub async fn drop_at_every_await_point<S, Make, MakeFut, Call, CallFut, Check, CheckFut>(
+    mut session: Make,
+    mut call: Call,
+    mut check: Check,
+) -> usize
+where
+    S: Clone,
+    Make: FnMut() -> MakeFut,
+    MakeFut: std::future::Future<Output = S>,
+    Call: FnMut(S) -> CallFut,
+    CallFut: std::future::Future<Output = ()>,
+    Check: FnMut(S) -> CheckFut,
+    CheckFut: std::future::Future<Output = ()>,
+{
+    for k in 0..200 {
+        let session = session().await;
+        let finished = cancel_after(call(session.clone()), k).await.is_some();
+        check(session).await;
+        if finished {
+            return k;
+        }
+    }
+    panic!("the call never finished");
+}
+
 /// A TCP listener on loopback that never accepts: its backlog is full, so
 /// the kernel drops further connection attempts and `connect` hangs
 /// until the caller's timeout (Linux drops SYNs to a full accept queue).
