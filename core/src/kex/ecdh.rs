@@ -9,6 +9,7 @@
 //! (section 4).
 
 use rand_core::CryptoRngCore;
+use zeroize::Zeroizing;
 
 use crate::crypto::{HashAlgorithm, KexAlgorithm, KexEphemeral, KexError, SharedSecret};
 
@@ -89,22 +90,23 @@ impl Secret {
         }
     }
 
-    /// The x-coordinate of our scalar times the peer's point.
-    fn agree(&self, peer: &[u8]) -> Result<Vec<u8>, KexError> {
+    /// The x-coordinate of our scalar times the peer's point (the shared
+    /// secret: the crates' `SharedSecret` wipes itself, this copy too).
+    fn agree(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, KexError> {
         let bad = |_| KexError::InvalidPeerValue;
         // `from_sec1_bytes` refuses points off the curve and the identity.
         let x = match self {
             Secret::P256(s) => {
                 let peer = p256::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
-                s.diffie_hellman(&peer).raw_secret_bytes().to_vec()
+                Zeroizing::new(s.diffie_hellman(&peer).raw_secret_bytes().to_vec())
             }
             Secret::P384(s) => {
                 let peer = p384::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
-                s.diffie_hellman(&peer).raw_secret_bytes().to_vec()
+                Zeroizing::new(s.diffie_hellman(&peer).raw_secret_bytes().to_vec())
             }
             Secret::P521(s) => {
                 let peer = p521::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
-                s.diffie_hellman(&peer).raw_secret_bytes().to_vec()
+                Zeroizing::new(s.diffie_hellman(&peer).raw_secret_bytes().to_vec())
             }
         };
         Ok(x)
@@ -135,7 +137,7 @@ impl KexEphemeral for EcdhEphemeral {
         if peer_public.first() != Some(&0x04) {
             return Err(KexError::InvalidPeerValue);
         }
-        let x = zeroize::Zeroizing::new(self.secret.agree(peer_public)?);
+        let x = self.secret.agree(peer_public)?;
         Ok(SharedSecret::from_unsigned_be(&x))
     }
 }

@@ -239,6 +239,28 @@ mod tests {
         assert_eq!(hex(&h), PY_GEX_HASH);
     }
 
+    /// Compile-time: the ephemeral secrets and shared secrets the crates
+    /// hold wipe themselves on drop only with their `zeroize` features (or
+    /// x25519-dalek's default ones); turning one off breaks this build.
+    #[test]
+    fn the_crates_secret_types_zeroize_on_drop() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        // x25519-dalek derives `Zeroize` and a zeroizing `Drop` together
+        // (`#[zeroize(drop)]`), without the `ZeroizeOnDrop` marker.
+        fn zeroizable<T: zeroize::Zeroize>() {}
+        zeroizable::<x25519_dalek::StaticSecret>();
+        zeroizable::<x25519_dalek::SharedSecret>();
+        zeroized_on_drop::<p256::ecdh::EphemeralSecret>();
+        zeroized_on_drop::<p384::ecdh::EphemeralSecret>();
+        zeroized_on_drop::<p521::ecdh::EphemeralSecret>();
+        zeroized_on_drop::<p256::ecdh::SharedSecret>();
+        zeroized_on_drop::<p384::ecdh::SharedSecret>();
+        zeroized_on_drop::<p521::ecdh::SharedSecret>();
+        zeroized_on_drop::<<ml_kem::MlKem768 as ml_kem::KemCore>::DecapsulationKey>();
+        // DH: x is kept `Zeroizing`; the big integers are wiped by us.
+        zeroizable::<crypto_bigint::U2048>();
+    }
+
     const PY_GEX_HASH: &str = "fc1891546604d3572b6573a814d9fe666e7d2400ec38e51f521aa38a80178d6a";
     const PY_IV_A: &str = "07bbabcf64cf3916eb93d59f";
     const PY_KEY_C: &str = "0606bbebf781f8e3133eb6c446c2b74688898127c74d80319f46ab67746ae1f2";

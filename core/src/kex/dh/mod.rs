@@ -167,7 +167,7 @@ impl KexEphemeral for DhEphemeral {
         if negative || padded || !self.group.in_open_range(peer_public) {
             return Err(KexError::InvalidPeerValue);
         }
-        let k = Zeroizing::new(mod_pow(peer_public, &self.x[..], &self.group.p));
+        let k = mod_pow(peer_public, &self.x[..], &self.group.p);
         // K is hashed as an mpint (RFC 4253 section 8).
         Ok(SharedSecret::from_unsigned_be(&k))
     }
@@ -175,8 +175,10 @@ impl KexEphemeral for DhEphemeral {
 
 /// `base^exp mod p` for unsigned big-endian numbers, in constant time for a
 /// given size of `p` (odd, at most [`MAX_MODULUS_BITS`]). `base` must be
-/// below `p`; `exp` at most [`EXPONENT_BITS`] bits.
-fn mod_pow(base: &[u8], exp: &[u8], p: &[u8]) -> Vec<u8> {
+/// below `p`; `exp` at most [`EXPONENT_BITS`] bits. The exponent (our x)
+/// and the result (K, when `base` is the peer's value) are secrets: every
+/// copy made here is wiped on drop.
+fn mod_pow(base: &[u8], exp: &[u8], p: &[u8]) -> Zeroizing<Vec<u8>> {
     // One instantiation per size class (in 64-bit words), the smallest that
     // holds p: each costs code size, and the MODP sizes are these.
     match p.len() {
@@ -198,26 +200,29 @@ fn uint_from_be<const L: usize>(bytes: &[u8]) -> Uint<L> {
     Uint::from_be_slice(&padded)
 }
 
-fn uint_to_be<const L: usize>(v: &Uint<L>) -> Vec<u8> {
-    v.as_words()
-        .iter()
-        .rev()
-        .flat_map(|w| w.to_be_bytes())
-        .collect()
+/// Big-endian bytes, built at their final size (no reallocation leaves a
+/// copy behind).
+fn uint_to_be<const L: usize>(v: &Uint<L>) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(L * (Word::BITS as usize / 8)));
+    for w in v.as_words().iter().rev() {
+        out.extend_from_slice(&w.to_be_bytes());
+    }
+    out
 }
 
-fn mod_pow_sized<const L: usize>(base: &[u8], exp: &[u8], p: &[u8]) -> Vec<u8> {
+fn mod_pow_sized<const L: usize>(base: &[u8], exp: &[u8], p: &[u8]) -> Zeroizing<Vec<u8>> {
     // Callers only pass odd moduli (checked in `DhGroup::from_peer`, and the
     // RFC 3526 primes are odd); an even one gives no value rather than a
     // panic in Montgomery setup.
     if p.last().is_none_or(|b| b & 1 == 0) {
-        return Vec::new();
+        return Zeroizing::new(Vec::new());
     }
     let params = DynResidueParams::new(&uint_from_be::<L>(p));
     let base = DynResidue::new(&uint_from_be::<L>(base), params);
-    let exp = uint_from_be::<L>(exp);
+    let exp = Zeroizing::new(uint_from_be::<L>(exp));
     let bits = EXPONENT_BITS.min(L * Word::BITS as usize);
-    uint_to_be(&base.pow_bounded_exp(&exp, bits).retrieve())
+    let power = Zeroizing::new(base.pow_bounded_exp(&exp, bits));
+    uint_to_be(&Zeroizing::new(power.retrieve()))
 }
 
 /// A Diffie-Hellman method over one fixed group (RFC 8268).

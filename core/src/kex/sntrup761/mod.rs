@@ -49,7 +49,12 @@ fn hash_prefix(b: u8, parts: &[&[u8]]) -> [u8; HASH_BYTES] {
     for p in parts {
         h.update(p);
     }
-    let full = h.finalize();
+    // The digests hashed here are secrets (the session key, hashes of r):
+    // the full digest is written straight into a buffer wiped on drop.
+    let mut full = Zeroizing::new([0u8; 64]);
+    h.finalize_into(sha2::digest::generic_array::GenericArray::from_mut_slice(
+        &mut full[..],
+    ));
     let mut out = [0u8; HASH_BYTES];
     out.copy_from_slice(&full[..HASH_BYTES]);
     out
@@ -58,14 +63,15 @@ fn hash_prefix(b: u8, parts: &[&[u8]]) -> [u8; HASH_BYTES] {
 /// `HashConfirm(r, cache) = Hash_prefix(2, Hash_prefix(3, r) || cache)`,
 /// where `cache = Hash_prefix(4, pk)`.
 fn hash_confirm(r_enc: &[u8], cache: &[u8; HASH_BYTES]) -> [u8; HASH_BYTES] {
-    let inner = hash_prefix(3, &[r_enc]);
-    hash_prefix(2, &[&inner, cache])
+    // Hash_prefix(3, r) with the ciphertext gives the session key.
+    let inner = Zeroizing::new(hash_prefix(3, &[r_enc]));
+    hash_prefix(2, &[&inner[..], cache])
 }
 
 /// `HashSession(b, y, z) = Hash_prefix(b, Hash_prefix(3, y) || z)`.
 fn hash_session(b: u8, y: &[u8], z: &[u8]) -> [u8; HASH_BYTES] {
-    let inner = hash_prefix(3, &[y]);
-    hash_prefix(b, &[&inner, z])
+    let inner = Zeroizing::new(hash_prefix(3, &[y]));
+    hash_prefix(b, &[&inner[..], z])
 }
 
 fn urandom32(rng: &mut dyn CryptoRngCore) -> u32 {
@@ -135,7 +141,8 @@ pub fn generate(rng: &mut dyn CryptoRngCore) -> KeyPair {
     };
     let f = Zeroizing::new(short_random(rng));
     // 3f is invertible in R/q for every nonzero f (R/q is a field).
-    let (finv3, _) = rq_recip3(&f);
+    // 1/(3f) gives f: wiped like f.
+    let finv3 = Zeroizing::new(rq_recip3(&f).0);
     let h = rq_mult_small(&finv3, &g);
     let public = rq_encode(&h);
     let mut rho = Zeroizing::new([0u8; SMALL_BYTES]);
@@ -155,7 +162,9 @@ pub fn generate(rng: &mut dyn CryptoRngCore) -> KeyPair {
 
 /// Round(h r), encoded, with the confirmation hash: the ciphertext of r.
 fn encrypt(h: &Poly, r_enc: &[u8], r: &Poly, cache: &[u8; HASH_BYTES]) -> Vec<u8> {
-    let c = round3(&rq_mult_small(h, r));
+    // h r before rounding gives r (h is public): wiped like r.
+    let hr = Zeroizing::new(rq_mult_small(h, r));
+    let c = round3(&hr);
     let mut ct = rounded_encode(&c);
     ct.extend_from_slice(&hash_confirm(r_enc, cache));
     ct
@@ -190,7 +199,10 @@ impl KeyPair {
         let sk = &self.secret;
         let c = rounded_decode(&ct[..ROUNDED_BYTES]);
         // e = 3 f c mod 3 = (g r) mod 3, so r = e / g.
-        let e = r3_from_rq(&rq_mult3(&rq_mult_small(&c, &sk.f)));
+        // c f gives f (c is public), and e gives r: each is wiped.
+        let cf = Zeroizing::new(rq_mult_small(&c, &sk.f));
+        let cf3 = Zeroizing::new(rq_mult3(&cf));
+        let e = Zeroizing::new(r3_from_rq(&cf3));
         let ev = Zeroizing::new(r3_mult(&e, &sk.ginv));
         // A result of the wrong weight becomes a fixed short vector.
         let mask = weight_w_mask(&ev);
