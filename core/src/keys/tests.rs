@@ -439,3 +439,19 @@ fn p521_signatures_are_unchanged_by_the_wiping_rng() {
         assert_eq!(ours, expected);
     }
 }
+
+/// Compile-time: the signing keys the crates build from a [`PrivateKey`]
+/// wipe themselves on drop (ssh-key's own key types do too, in `Drop`
+/// impls without the `ZeroizeOnDrop` marker, so they cannot be named here).
+#[test]
+fn the_crates_signing_keys_zeroize_on_drop() {
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    zeroized_on_drop::<::rsa::RsaPrivateKey>();
+    zeroized_on_drop::<ed25519_dalek::SigningKey>();
+    zeroized_on_drop::<p256::ecdsa::SigningKey>();
+    zeroized_on_drop::<p384::ecdsa::SigningKey>();
+    // p521's `SigningKey` is a newtype (without the marker) around the
+    // same `ecdsa::SigningKey`, whose drop wipes the scalar.
+    zeroized_on_drop::<p521::SecretKey>();
+    zeroized_on_drop::<zeroize::Zeroizing<String>>();
+}
