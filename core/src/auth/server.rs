@@ -240,19 +240,20 @@ impl ServerAuth {
             },
             METHOD_PASSWORD => {
                 // RFC 4252 section 8.
+                // Held wiped-on-drop until they move into the event, so a
+                // malformed request leaves no copy behind.
                 let changing = r.bool()?;
-                let password = r.utf8()?.to_string();
-                let new_password = if changing {
-                    Some(r.utf8()?.to_string())
-                } else {
-                    None
-                };
+                let mut password = Zeroizing::new(r.utf8()?.to_string());
+                let mut new_password = Zeroizing::new(None);
+                if changing {
+                    *new_password = Some(r.utf8()?.to_string());
+                }
                 r.end()?;
                 (
                     PendingKind::Password,
                     AuthAttempt::Password {
-                        password,
-                        new_password,
+                        password: std::mem::take(&mut *password),
+                        new_password: new_password.take(),
                     },
                 )
             }
@@ -335,14 +336,16 @@ impl ServerAuth {
             // gets a failure message.
             return self.fail_at_once(true, out);
         }
-        let mut responses = Vec::with_capacity(exchange.prompts);
+        // The answers may be passwords: wiped on drop until they move into
+        // the event (the vector is sized first, so it never reallocates).
+        let mut responses = Zeroizing::new(Vec::with_capacity(exchange.prompts));
         for _ in 0..count {
             responses.push(r.utf8()?.to_string());
         }
         r.end()?;
         let attempt = AuthAttempt::KeyboardInteractive {
             submethods: exchange.submethods.clone(),
-            responses,
+            responses: std::mem::take(&mut *responses),
         };
         let kind = PendingKind::KeyboardInteractive {
             submethods: exchange.submethods,

@@ -8,6 +8,7 @@
 
 use bytes::{Bytes, BytesMut};
 use rand_core::CryptoRngCore;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::cipher::{NoneOpener, NoneSealer};
 use crate::crypto::{PacketLayout, PacketOpener, PacketSealer};
@@ -112,7 +113,11 @@ impl Receiver {
             }
             .into());
         }
-        let packet = self.buf.split_to(total).freeze();
+        let packet = if SECRET_MESSAGES.contains(&self.buf[LENGTH_LEN + 1]) {
+            take_wiping(&mut self.buf, total)
+        } else {
+            self.buf.split_to(total).freeze()
+        };
         let payload = packet.slice(LENGTH_LEN + 1..LENGTH_LEN + 1 + payload_len);
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
@@ -139,6 +144,23 @@ impl Receiver {
         }
         Ok(())
     }
+}
+
+/// Messages whose plaintext carries a password or prompt answers (RFC 4252
+/// section 8, RFC 4256 section 3.4); only clients send them.
+const SECRET_MESSAGES: [u8; 2] = [
+    crate::msg::USERAUTH_REQUEST,
+    crate::msg::USERAUTH_INFO_RESPONSE,
+];
+
+/// The first `len` bytes of `buf`, moved into their own allocation that is
+/// zeroized when the last `Bytes` of it is dropped; the receive buffer is
+/// zeroed where they were (a frozen slice of it could not be wiped later).
+fn take_wiping(buf: &mut BytesMut, len: usize) -> Bytes {
+    let mut plaintext = buf.split_to(len);
+    let copy = Zeroizing::new(plaintext.to_vec());
+    plaintext[..].zeroize();
+    Bytes::from_owner(copy)
 }
 
 /// The sending direction and the transmit buffer.
@@ -332,6 +354,28 @@ mod tests {
             rx.buf.extend_from_slice(&wire);
             assert_eq!(rx.next_packet().unwrap().unwrap().1, vec![n as u8; n]);
         }
+    }
+
+    #[test]
+    fn password_packets_come_out_intact_between_others() {
+        // USERAUTH_REQUEST (50) and INFO_RESPONSE (61) take the wiping path.
+        let key = [7u8; 32];
+        let iv = [1u8; 12];
+        let mut tx = Sender::new();
+        tx.set_sealer(AES256_GCM.sealer(&key, &iv, None));
+        let mut rx = Receiver::new(256 * 1024);
+        rx.set_opener(AES256_GCM.opener(&key, &iv, None));
+        let mut r = rng();
+        let payloads: [&[u8]; 4] = [b"\x02ignore", b"\x32password", b"\x3danswers", b"\x5ddata"];
+        for p in payloads {
+            tx.send(p, Some(&mut r));
+        }
+        rx.buf.extend_from_slice(tx.transmit());
+        for (seq, p) in payloads.iter().enumerate() {
+            let (got_seq, got) = rx.next_packet().unwrap().unwrap();
+            assert_eq!((got_seq as usize, &got[..]), (seq, *p));
+        }
+        assert!(rx.next_packet().unwrap().is_none());
     }
 
     #[test]
