@@ -118,6 +118,14 @@ struct Keepalive {
     next: Instant,
 }
 
+impl Drop for Connection {
+    /// Passwords in authentication requests nobody polled are wiped (the
+    /// outbox and the auth queue wipe their own).
+    fn drop(&mut self) {
+        crate::auth::wipe_queued_secrets(&mut self.events);
+    }
+}
+
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")

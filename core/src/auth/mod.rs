@@ -18,8 +18,35 @@ mod tests;
 pub(crate) use client::ClientAuth;
 pub(crate) use server::{ServerAuth, ServerAuthConfig};
 
-use crate::event::Prompt;
+use std::collections::VecDeque;
+
+use zeroize::Zeroize;
+
+use crate::event::{AuthAttempt, Event, Prompt};
 use crate::wire::Encode;
+
+/// Wipes the passwords and prompt answers in authentication requests still
+/// queued for the application: a connection dropped before they were
+/// polled leaves no copy behind. (Once polled, an event is the
+/// application's, and so are its strings.)
+pub(crate) fn wipe_queued_secrets(events: &mut VecDeque<Event>) {
+    for event in events.iter_mut() {
+        let Event::AuthRequest { attempt, .. } = event else {
+            continue;
+        };
+        match attempt {
+            AuthAttempt::Password {
+                password,
+                new_password,
+            } => {
+                password.zeroize();
+                new_password.zeroize();
+            }
+            AuthAttempt::KeyboardInteractive { responses, .. } => responses.zeroize(),
+            AuthAttempt::None | AuthAttempt::PublicKey { .. } => {}
+        }
+    }
+}
 
 /// The service that carries user authentication (RFC 4252 section 1).
 pub(crate) const SERVICE_USERAUTH: &str = "ssh-userauth";

@@ -3,6 +3,7 @@
 
 mod flows;
 mod hostile;
+mod secrets;
 
 use std::collections::VecDeque;
 
