@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use conch_core::{Event, KeyError, PrivateKey, Prompt, PublicKey};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::session::Session;
@@ -91,9 +92,24 @@ where
 }
 
 /// Answers every keyboard-interactive prompt with one password: what PAM
-/// servers asking "Password:" through keyboard-interactive want.
+/// servers asking "Password:" through keyboard-interactive want. The
+/// password is zeroized when the responder is dropped.
 #[derive(Clone)]
 pub struct PasswordResponder(pub String);
+
+impl Zeroize for PasswordResponder {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for PasswordResponder {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for PasswordResponder {}
 
 impl fmt::Debug for PasswordResponder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -110,6 +126,7 @@ impl KeyboardInteractive for PasswordResponder {
 /// The credentials [`Session::authenticate`] may use, each tried when the
 /// server lists its method: keys first (in order), then the password, then
 /// keyboard-interactive, as OpenSSH's default `PreferredAuthentications`.
+/// The password is zeroized when the methods are dropped.
 #[derive(Default)]
 pub struct AuthMethods {
     /// Keys or agents to offer, in order.
@@ -136,6 +153,22 @@ impl fmt::Debug for AuthMethods {
             .finish()
     }
 }
+
+/// Wipes the password (keys wipe themselves when their last reference
+/// goes; a responder is the application's own).
+impl Zeroize for AuthMethods {
+    fn zeroize(&mut self) {
+        self.password.zeroize();
+    }
+}
+
+impl Drop for AuthMethods {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for AuthMethods {}
 
 impl AuthMethods {
     /// No credentials yet.
@@ -292,8 +325,10 @@ impl Session {
             else {
                 return Ok(simple_result(ev));
             };
+            // The answers may be passwords: wiped once sent.
             let answers = responder
                 .respond(&name, &instruction, &prompts)
+                .map(Zeroizing::new)
                 .ok_or(Error::Cancelled)?;
             ev = self
                 .auth_exchange(|sh| sh.conn.auth_info_response(&answers))
@@ -405,5 +440,34 @@ fn simple_result(ev: Event) -> AuthResult {
             methods: Vec::new(),
             partial_success: false,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_given_for_authentication_are_wiped() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+        zeroized_on_drop::<AuthMethods>();
+        zeroized_on_drop::<PasswordResponder>();
+        let mut methods = AuthMethods::new().password("s3cret");
+        let mut responder = PasswordResponder("s3cret".into());
+        assert_eq!(
+            responder.respond(
+                "",
+                "",
+                &[Prompt {
+                    prompt: "Password: ".into(),
+                    echo: false
+                }]
+            ),
+            Some(vec!["s3cret".to_string()])
+        );
+        methods.zeroize();
+        responder.zeroize();
+        assert_eq!(methods.password, None);
+        assert_eq!(responder.0, "");
     }
 }
