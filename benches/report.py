@@ -10,6 +10,10 @@ tables show each benchmark's estimate (criterion's slope when it has one,
 else the mean of the samples) and the ratios the targets of issue 5 are
 about. Times are the benchmark thread's CPU time (see
 benches/benches/common/mod.rs).
+
+Results of `cargo bench -p conch-benches --features ring` include the ring
+provider's ciphers, labelled `<cipher>[ring]`: they are listed next to the
+pure-Rust ones, and a last table gives ring's speed-up over pure Rust.
 """
 
 import json
@@ -83,6 +87,23 @@ def fmt_ratio(r):
     return "–" if r is None else f"{r:.2f}"
 
 
+RING = "[ring]"
+
+
+def split_provider(label):
+    """`aes128-gcm@openssh.com[ring]` -> (`aes128-gcm@openssh.com`, True):
+    the cipher (and MAC) without the provider tag, and whether it is ring's."""
+    if RING in label:
+        return label.replace(RING, "", 1), True
+    return label, False
+
+
+def label_order(label):
+    """Sorts a ring cipher right after its pure-Rust counterpart."""
+    base, ring = split_provider(label)
+    return (base, ring)
+
+
 def run(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
@@ -105,7 +126,8 @@ def machine():
 
 
 def packet_table(results):
-    ciphers = sorted({k.split("/")[1] for k in results if k.startswith("packet/")})
+    ciphers = sorted({k.split("/")[1] for k in results if k.startswith("packet/")},
+                     key=label_order)
     sizes = sorted({int(k.rsplit("/", 1)[1]) for k in results if k.startswith("packet/")})
     print("| cipher | payload | seal | open | seal+open | raw seal | raw open | raw seal+open "
           "| overhead seal | overhead open | overhead seal+open |")
@@ -121,8 +143,8 @@ def packet_table(results):
                     for op in ("seal", "open", "roundtrip")]
             print("| " + " | ".join(row) + " |")
     print()
-    print("Overhead is the provider's time over the raw `aes-gcm` call's on the same "
-          "buffer (1.00: none).")
+    print("Overhead is the provider's time over the raw AEAD call's on the same buffer "
+          "(1.00: none): the `aes-gcm` crate's, or ring's own for `[ring]` rows.")
     print()
 
 
@@ -135,10 +157,14 @@ def pair_table(results):
         _, _, label, count = full_id.split("/", 3)
         return (label, int("".join(ch for ch in count if ch.isdigit()) or 0))
 
+    def order(full_id):
+        label, count = key(full_id)
+        return (label_order(label), count)
+
     verdicts = []
     # pair/download-256MiB/<cipher>/<n>ch
     ids = [k for k in results if k.startswith("pair/") and k.count("/") == 3]
-    for k in sorted(ids, key=key):
+    for k in sorted(ids, key=order):
         label, count = key(k)
         ns, nbytes = results[k]
         tput = mib_s(ns, nbytes)
@@ -156,10 +182,48 @@ def pair_table(results):
         print(f"| {label} | {count} | {fmt_time(ns)} | {tput:.0f} MiB/s "
               f"| {fmt_ratio(vs.get('raw'))} | {fmt_ratio(vs.get('provider'))} | {met} |")
     print()
-    print("The target compares with the raw `aes-gcm` call where the benchmarks have one, "
-          "else with the provider's seal+open (which calls the cipher and MAC crates directly).")
+    print("The target compares with the raw AEAD call where the benchmarks have one (ring's "
+          "for `[ring]` rows), else with the provider's seal+open (which calls the cipher and "
+          "MAC crates directly).")
     print()
     return verdicts
+
+
+def provider_table(results):
+    """ring's speed-up over the pure-Rust provider, cipher by cipher: packet
+    seal+open per payload size, and in-memory pair throughput. Nothing when
+    no `[ring]` results exist."""
+    rows = []
+    for k in results:
+        parts = k.split("/")
+        if len(parts) != 4:
+            continue
+        if parts[0] == "packet" and parts[2] == "roundtrip":
+            label, order, what = parts[1], (0, int(parts[3])), f"seal+open {int(parts[3]) // 1024} KiB"
+        elif parts[0] == "pair":
+            count = int("".join(ch for ch in parts[3] if ch.isdigit()) or 0)
+            label, order, what = parts[2], (1, count), f"pair, {parts[3]}"
+        else:
+            continue
+        base, ring = split_provider(label)
+        pure_id = k.replace(label, base, 1)
+        if not ring or pure_id not in results:
+            continue
+        (p_ns, p_bytes), (r_ns, r_bytes) = results[pure_id], results[k]
+        rows.append(((base, order), base, what, mib_s(p_ns, p_bytes), mib_s(r_ns, r_bytes),
+                     p_ns / r_ns))
+    rows.sort()
+    if not rows:
+        return
+    print("#### ring provider vs pure Rust\n")
+    print("| cipher | measure | pure Rust | ring | ring speed-up |")
+    print("|---|---|---:|---:|---:|")
+    for _, base, what, pure, ring, speedup in rows:
+        print(f"| {base} | {what} | {pure:.0f} MiB/s | {ring:.0f} MiB/s | {speedup:.2f}x |")
+    print()
+    print("`cargo bench -p conch-benches --features ring`; the pair rows have both peers on "
+          "the same provider.")
+    print()
 
 
 def handshake_table(results):
@@ -200,6 +264,7 @@ def main():
     pair_table(results)
     print("#### In-memory handshake\n")
     handshake_table(results)
+    provider_table(results)
 
 
 if __name__ == "__main__":
