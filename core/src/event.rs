@@ -5,6 +5,8 @@
 //! connection waits (sending nothing that depends on the answer) until the
 //! application calls it.
 
+use std::fmt;
+
 use bytes::Bytes;
 
 use crate::error::Error;
@@ -50,7 +52,9 @@ pub struct Prompt {
 
 /// An authentication attempt a client made, as the server application sees it
 /// (server role, RFC 4252 sections 5, 7, 8; RFC 4256).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` does not show passwords or prompt answers.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthAttempt {
     /// The `none` method.
@@ -80,6 +84,35 @@ pub enum AuthAttempt {
         /// Answers, one per prompt of the previous request.
         responses: Vec<String>,
     },
+}
+
+impl fmt::Debug for AuthAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthAttempt::None => f.write_str("None"),
+            AuthAttempt::Password { new_password, .. } => f
+                .debug_struct("Password")
+                .field("password", &format_args!("<password>"))
+                .field(
+                    "new_password",
+                    &new_password.as_ref().map(|_| format_args!("<password>")),
+                )
+                .finish(),
+            AuthAttempt::PublicKey { key, signed } => f
+                .debug_struct("PublicKey")
+                .field("key", key)
+                .field("signed", signed)
+                .finish(),
+            AuthAttempt::KeyboardInteractive {
+                submethods,
+                responses,
+            } => f
+                .debug_struct("KeyboardInteractive")
+                .field("submethods", submethods)
+                .field("responses", &format_args!("<{} answers>", responses.len()))
+                .finish(),
+        }
+    }
 }
 
 /// Reason codes of SSH_MSG_CHANNEL_OPEN_FAILURE (RFC 4254 section 5.1).

@@ -98,3 +98,41 @@ fn a_queued_password_change_loses_both_passwords() {
         }
     );
 }
+
+#[test]
+fn debug_output_of_an_attempt_shows_no_password_or_answer() {
+    let attempts = [
+        AuthAttempt::Password {
+            password: "s3cret".into(),
+            new_password: Some("n3w-s3cret".into()),
+        },
+        AuthAttempt::KeyboardInteractive {
+            submethods: "pam".into(),
+            responses: strings(&["s3cret", "123456"]),
+        },
+    ];
+    for attempt in attempts {
+        let shown = format!("{attempt:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("123456"),
+            "{shown}"
+        );
+        // Still says what kind of attempt it is.
+        assert!(
+            shown.contains("<password>") || shown.contains("<2 answers>"),
+            "{shown}"
+        );
+        let event = format!(
+            "{:?}",
+            Event::AuthRequest {
+                user: "alice".into(),
+                service: "ssh-connection".into(),
+                attempt,
+            }
+        );
+        assert!(
+            !event.contains("s3cret") && event.contains("alice"),
+            "{event}"
+        );
+    }
+}
