@@ -229,13 +229,13 @@ mod tests {
             o.message(94).put_string(&[i; 1000]);
         }
         assert!(o.retired.is_empty());
-        while o.len() > 0 {
+        while !o.is_empty() {
             o.pop_front();
         }
         // Once a password went out and everything queued was sealed, the
         // next messages are ordinary again.
         queue_password(&mut o, "pw");
-        while o.len() > 0 {
+        while !o.is_empty() {
             o.pop_front();
         }
         assert!(o.retired.is_empty());

@@ -358,7 +358,9 @@ fn with_kdf_rounds(pem: &str, rounds: u32) -> String {
 }
 
 /// Loads `pem` on another thread, failing (rather than hanging the test
-/// run) if that takes more than a minute.
+/// run) if that takes more than a minute. (The test's thread; the core
+/// itself runs none.)
+#[allow(clippy::disallowed_methods)]
 fn load_within_a_minute(pem: String, passphrase: Option<&'static [u8]>) -> Result<(), KeyError> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
