@@ -403,11 +403,13 @@ fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, S
         CommandEndpoint::new_connection(args.command.clone(), args.user.clone(), args.host.clone())
             .port(args.port);
 
-    let mut options = ClientOptions::default();
-    options.config = Arc::new(conch_core::ClientConfig {
-        transport: crate::provider::transport_config(),
-        ..conch_core::ClientConfig::default()
-    });
+    let mut options = ClientOptions {
+        config: Arc::new(conch_core::ClientConfig {
+            transport: crate::provider::transport_config(),
+            ..conch_core::ClientConfig::default()
+        }),
+        ..ClientOptions::default()
+    };
     debug.log(format!(
         "crypto provider: {}",
         crate::provider::PROVIDER_NAME

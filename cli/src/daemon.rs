@@ -186,7 +186,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             key_type_label(key),
             key.fingerprint()
         ));
-        (setup.log)(&format!("crypto provider: {}", crate::provider::PROVIDER_NAME));
+        (setup.log)(&format!(
+            "crypto provider: {}",
+            crate::provider::PROVIDER_NAME
+        ));
         (setup.log)(&format!("listening on {addr}"));
         server
             .run()
