@@ -251,8 +251,11 @@ pub(crate) struct Shared {
     pub(crate) globals: Replies<Option<Bytes>>,
     /// Why the connection ended, once it has.
     pub(crate) error: Option<conch_core::Error>,
-    /// The socket error that ended it, if that is what happened.
+    /// The socket failed: the pump must close it.
     pub(crate) io_error: Option<Arc<io::Error>>,
+    /// The socket's failure is what ended the connection (and so what
+    /// callers are told), rather than a failure after it had ended.
+    io_error_ended_it: bool,
     /// The driver's own deadline that ended it (e.g. `authentication`), if
     /// that is what happened.
     pub(crate) timed_out: Option<&'static str>,
@@ -279,6 +282,7 @@ impl Shared {
             globals: Replies::default(),
             error: None,
             io_error: None,
+            io_error_ended_it: false,
             timed_out: None,
             pump_done: false,
             pump_waker: None,
@@ -339,7 +343,7 @@ impl Shared {
         if let Some(what) = self.timed_out {
             return Some(crate::Error::Timeout(what));
         }
-        if let Some(io) = &self.io_error {
+        if let Some(io) = self.io_error.as_ref().filter(|_| self.io_error_ended_it) {
             return Some(crate::Error::Io(io.clone()));
         }
         Some(crate::Error::from_core(e.clone()))
@@ -367,6 +371,12 @@ impl Shared {
             self.fail_timeout("authentication");
         }
         self.drain();
+        // What the timer queued (a keepalive, a re-exchange's KEXINIT) is
+        // for the socket now: a pump that was about to sleep until the next
+        // deadline must send it first.
+        if self.conn.poll_transmit().is_some() {
+            self.wake_pump();
+        }
     }
 
     /// Ends the connection because the driver's deadline `what` passed:
@@ -380,9 +390,13 @@ impl Shared {
         }
     }
 
-    /// The socket failed: the connection is lost.
+    /// The socket failed: the connection is lost, and the pump closes the
+    /// socket. Also when the connection had already ended (the peer's EOF
+    /// came first and what was left to send cannot go out): a pump told
+    /// nothing would keep retrying that write, or wait forever.
     pub(crate) fn io_failed(&mut self, e: io::Error) {
-        if self.io_error.is_none() && self.error.is_none() {
+        if self.io_error.is_none() {
+            self.io_error_ended_it = self.error.is_none();
             self.io_error = Some(Arc::new(e));
         }
         self.conn.handle_eof(std::time::Instant::now());
@@ -694,6 +708,102 @@ impl Drop for Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ClientOptions, Engine, ServerName};
+
+    fn client() -> (crate::Session, Engine) {
+        crate::session::client(
+            &ClientOptions::insecure_accept_any_host_key(),
+            ServerName::new("example.org", 22),
+        )
+    }
+
+    #[test]
+    fn a_write_failing_after_the_peer_closed_still_closes_the_socket() {
+        let (session, engine) = client();
+        // The peer's EOF arrives while our identification waits to be sent:
+        // the pump goes on writing it...
+        engine.eof();
+        assert!(!engine.should_close());
+        // ... and that fails: the socket must be closed now, not the write
+        // retried forever.
+        engine.io_error(io::ErrorKind::BrokenPipe.into());
+        assert!(engine.should_close());
+        // Callers learn what ended the connection: the EOF.
+        let reason = session.disconnect_reason();
+        assert!(
+            matches!(
+                reason,
+                Some(crate::Error::Disconnected(
+                    conch_core::Error::ConnectionLost(_)
+                ))
+            ),
+            "{reason:?}"
+        );
+    }
+
+    /// A socket whose peer has closed: reads give EOF, and writes are not
+    /// possible at first, then fail.
+    struct ClosedByPeer {
+        writes: usize,
+    }
+
+    impl futures_io::AsyncRead for ClosedByPeer {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut [u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            std::task::Poll::Ready(Ok(0))
+        }
+    }
+
+    impl futures_io::AsyncWrite for ClosedByPeer {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            _: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            self.writes += 1;
+            if self.writes == 1 {
+                cx.waker().wake_by_ref();
+                return std::task::Poll::Pending;
+            }
+            std::task::Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    struct NeverTimer;
+
+    impl crate::Timer for NeverTimer {
+        fn sleep_until(&self, _: std::time::Instant) -> crate::Sleep {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[test]
+    fn the_pump_finishes_when_writing_fails_after_the_peer_closed() {
+        let (session, engine) = client();
+        let mut pump = engine.into_pump(ClosedByPeer { writes: 0 }, Arc::new(NeverTimer));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let finished = (0..10)
+            .any(|_| std::future::Future::poll(std::pin::Pin::new(&mut pump), &mut cx).is_ready());
+        assert!(finished, "the pump must end, not wait forever");
+        assert!(session.is_closed());
+    }
 
     #[test]
     fn recv_queue_reads_across_chunks_and_keeps_the_rest() {

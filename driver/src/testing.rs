@@ -295,6 +295,55 @@ pub fn open_fds() -> usize {
         .count()
 }
 
+/// The number of threads of this process (Linux).
+pub fn open_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .count()
+}
+
+/// This process's threads (by name) and file descriptors (by target),
+/// for the message of a test that found something left behind.
+pub fn describe_threads_and_fds() -> String {
+    let list = |dir: &str, entry: &dyn Fn(&std::path::Path) -> String| -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| entry(&e.path()))
+            .collect::<Vec<_>>()
+    };
+    let threads = list("/proc/self/task", &|p| {
+        std::fs::read_to_string(p.join("comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    });
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let fds = list("/proc/self/fd", &|p| {
+        let target = std::fs::read_link(p)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        // A TCP socket: its ports (hex) and state, from /proc/net/tcp.
+        let inode = target
+            .strip_prefix("socket:[")
+            .and_then(|t| t.strip_suffix(']'));
+        let line = inode.and_then(|inode| {
+            tcp.lines()
+                .find(|l| l.split_whitespace().nth(9) == Some(inode))
+        });
+        match line {
+            Some(l) => {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                format!("{target} {} -> {} st {}", f[1], f[2], f[3])
+            }
+            None => target,
+        }
+    });
+    format!("threads {threads:?}, fds {fds:?}")
+}
+
 /// Checks `cond` every few milliseconds until it holds or `limit` passes
 /// (blocking the thread); whether it held.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -570,7 +619,7 @@ impl FaultProxy {
             state: Default::default(),
         });
         let accept_shared = shared.clone();
-        std::thread::spawn(move || {
+        spawn_named("proxy-accept", move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
                 if accept_shared.state().killed {
@@ -596,9 +645,9 @@ impl FaultProxy {
                     state.sockets.extend([c3, s3]);
                 }
                 let up = accept_shared.clone();
-                std::thread::spawn(move || forward(client, s2, &up, true));
+                spawn_named("proxy-up", move || forward(client, s2, &up, true));
                 let down = accept_shared.clone();
-                std::thread::spawn(move || forward(server, c2, &down, false));
+                spawn_named("proxy-down", move || forward(server, c2, &down, false));
             }
         });
         FaultProxy { addr, shared }
@@ -652,6 +701,14 @@ impl Drop for FaultProxy {
         // Wakes the accept loop so it sees the kill and ends.
         let _ = std::net::TcpStream::connect(self.addr);
     }
+}
+
+/// Starts a thread with a name that shows in [`describe_threads_and_fds`].
+fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .expect("thread");
 }
 
 /// Copies `from` to `to` while the proxy forwards; `upstream` tells the
