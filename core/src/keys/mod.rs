@@ -61,8 +61,8 @@ pub enum KeyError {
 /// The most bcrypt-pbkdf rounds an encrypted `openssh-key-v1` file may ask
 /// for (its `kdfoptions`, PROTOCOL.key; `ssh-keygen -a`).
 ///
-/// OpenSSH's default is 16; guides suggest 100, and a few hundred is the
-/// most seen in practice. Each round costs about 12-20 ms for the 48 bytes
+/// OpenSSH's default is 16; guides suggest 100, and some users raise it to
+/// a few hundred. Each round costs about 12-20 ms for the 48 bytes
 /// an `aes256-ctr` key needs (measured: 16 rounds 0.3 s, 100 rounds 1.2 s
 /// on the project's 2-core test machine), so 10,000 rounds, 100 times the
 /// common choice, bounds a load to a few minutes at worst, where the
@@ -276,8 +276,8 @@ impl PrivateKey {
         if !inner.is_encrypted() {
             return Ok(inner);
         }
-        // Checked before asking for the passphrase is even relevant, so a
-        // caller does not prompt the user for a key it cannot load.
+        // Checked whether or not a passphrase is given, so a caller learns
+        // it before prompting the user for a key it cannot load.
         if let ssh_key::Kdf::Bcrypt { rounds, .. } = inner.kdf() {
             check_kdf_rounds(*rounds)?;
         }
