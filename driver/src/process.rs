@@ -3,9 +3,13 @@
 //! stderr and the exit status wired through the channel. What `conchd` and
 //! the adapters' test servers do.
 //!
-//! The process's pipes are blocking, so each is served by a thread that
-//! waits on the channel with [`crate::block_on`]; this works whatever
-//! runtime pumps the connection.
+//! The process's pipes are blocking, so they are served by threads that wait
+//! on the channel with [`crate::block_on`]; this works whatever runtime
+//! pumps the connection. Two threads per command: one copies stdout and
+//! stderr (polling both pipes) and then reports the exit status, the other
+//! feeds stdin and delivers signals. Threads are what a server holding
+//! thousands of sessions pays for: each one's creation and exit costs every
+//! core a TLB shootdown in a process with many threads.
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -16,7 +20,7 @@ use conch_core::ChannelRequest;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::block_on::block_on;
-use crate::channel::{Channel, ChannelStderr};
+use crate::channel::Channel;
 use crate::server::{IncomingChannel, SessionCommand};
 
 /// Exit status reported when the command could not be started (as shells do).
@@ -61,31 +65,12 @@ pub fn run_command(incoming: IncomingChannel) {
     let stderr = child.stderr.take();
     let input = {
         let channel = channel.share();
-        thread::spawn(move || copy_channel_to_stdin(&channel, stdin))
-    };
-    let output = {
-        let channel = channel.share();
-        thread::spawn(move || {
-            if let Some(out) = stdout {
-                copy_to_channel(out, &channel);
-            }
-        })
-    };
-    let errors = {
-        let stderr_channel = channel.stderr();
-        thread::spawn(move || {
-            if let Some(err) = stderr {
-                copy_to_stderr(err, &stderr_channel);
-            }
-        })
-    };
-    let signals = {
-        let channel = channel.share();
         let pid = child.id();
-        thread::spawn(move || forward_signals(&channel, pid))
+        thread::Builder::new()
+            .stack_size(SMALL_STACK)
+            .spawn(move || serve_input(&channel, stdin, pid))
     };
-    let _ = output.join();
-    let _ = errors.join();
+    copy_output(stdout, stderr, &channel);
     let status = child.wait();
     // RFC 4254 section 6.10: the status goes before EOF and CLOSE.
     match status {
@@ -96,25 +81,76 @@ pub fn run_command(incoming: IncomingChannel) {
     }
     let _ = channel.send_eof();
     let _ = block_on(channel.close_channel());
-    let _ = input.join();
-    let _ = signals.join();
+    if let Ok(input) = input {
+        let _ = input.join();
+    }
 }
 
-/// Delivers `signal` requests (RFC 4254 section 6.9) to the process with
-/// `kill(1)` until the channel closes.
-fn forward_signals(channel: &Channel, pid: u32) {
-    while let Some(request) = block_on(channel.next_request()) {
-        if let ChannelRequest::Signal { name } = request {
-            // Only the names RFC 4254 lists: nothing a client sends reaches
-            // kill's command line unchecked.
-            if crate::channel::signal_number(&name).is_some() {
-                let _ = Command::new("kill")
-                    .args(["-s", &name, &pid.to_string()])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
+/// Stack of the input thread: it only copies through a heap buffer and
+/// awaits small futures.
+const SMALL_STACK: usize = 128 * 1024;
+
+/// What the input thread is waiting for next.
+enum InputEvent {
+    Data(std::io::Result<usize>),
+    Request(Option<ChannelRequest>),
+}
+
+/// Copies channel data into the process's stdin (its EOF closes the pipe)
+/// and delivers `signal` requests (RFC 4254 section 6.9) to the process,
+/// until the channel has ended both.
+fn serve_input(channel: &Channel, mut stdin: Option<std::process::ChildStdin>, pid: u32) {
+    use futures_util::future::{select, Either};
+    let mut buf = vec![0u8; 32 * 1024];
+    let (mut reading, mut requests) = (true, true);
+    while reading || requests {
+        // Both futures only take what they return: the one not chosen
+        // loses nothing when dropped.
+        let event = block_on(async {
+            let mut reader = channel;
+            let read = std::pin::pin!(reader.read(&mut buf));
+            let request = std::pin::pin!(channel.next_request());
+            match (reading, requests) {
+                (true, true) => match select(read, request).await {
+                    Either::Left((r, _)) => InputEvent::Data(r),
+                    Either::Right((r, _)) => InputEvent::Request(r),
+                },
+                (true, false) => InputEvent::Data(read.await),
+                _ => InputEvent::Request(request.await),
             }
+        });
+        match event {
+            InputEvent::Data(Ok(n)) if n > 0 => {
+                if let Some(pipe) = &mut stdin {
+                    if pipe.write_all(&buf[..n]).is_err() {
+                        // The process closed its stdin: keep reading (and
+                        // dropping) so the client is not held up.
+                        stdin = None;
+                    }
+                }
+            }
+            InputEvent::Data(_) => {
+                reading = false;
+                // Dropping the pipe gives the process EOF on stdin.
+                stdin = None;
+            }
+            InputEvent::Request(Some(ChannelRequest::Signal { name })) => signal(pid, &name),
+            InputEvent::Request(Some(_)) => {}
+            InputEvent::Request(None) => requests = false,
         }
+    }
+}
+
+/// Sends signal `name` to the process with `kill(1)`.
+fn signal(pid: u32, name: &str) {
+    // Only the names RFC 4254 lists: nothing a client sends reaches kill's
+    // command line unchecked.
+    if crate::channel::signal_number(name).is_some() {
+        let _ = Command::new("kill")
+            .args(["-s", name, &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -167,71 +203,127 @@ fn fail(channel: &Channel, message: &str) {
     let _ = block_on(channel.close_channel());
 }
 
-fn copy_channel_to_stdin(channel: &Channel, mut stdin: Option<std::process::ChildStdin>) {
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        let n = match block_on((&mut &*channel).read(&mut buf)) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if let Some(pipe) = &mut stdin {
-            if pipe.write_all(&buf[..n]).is_err() {
-                // The process closed its stdin: keep reading (and dropping)
-                // so the client is not held up.
-                stdin = None;
-            }
-        }
-    }
-    // Dropping the pipe gives the process EOF on stdin.
-}
-
 /// First size of a pipe read buffer: what a short command's output needs.
 const FIRST_READ: usize = 16 * 1024;
 /// Largest pipe read buffer, reached when reads keep filling the buffer.
 const LARGEST_READ: usize = 1024 * 1024;
 
-fn copy_to_channel(from: impl Pipe, channel: &Channel) {
-    copy_pipe(from, |data| {
-        block_on((&mut &*channel).write_all(data)).is_ok()
-    });
+/// One of the process's output pipes and where its bytes go.
+struct Source<P> {
+    pipe: P,
+    buf: Vec<u8>,
+    enlarged: bool,
 }
 
-fn copy_to_stderr(from: impl Pipe, channel: &ChannelStderr) {
-    copy_pipe(from, |data| {
-        block_on((&mut &*channel).write_all(data)).is_ok()
-    });
-}
-
-/// Copies a process's pipe into `send` until the pipe ends or `send`
-/// fails.
-///
-/// Every chunk read here crosses to the task that pumps the socket, a
-/// thread wake-up or two, so a fast producer (`head -c 2G /dev/zero`)
-/// should be read in large chunks: the pipe is enlarged to
-/// [`LARGEST_READ`] and the buffer grows, up to that size, while reads
-/// keep filling it. A command that prints a few lines keeps a small buffer,
-/// so thousands of sessions stay cheap.
-fn copy_pipe<R: Pipe>(mut from: R, mut send: impl FnMut(&[u8]) -> bool) {
-    let mut buf = vec![0u8; FIRST_READ];
-    let mut enlarged = false;
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
-        };
-        if !send(&buf[..n]) {
-            return;
-        }
-        if n == buf.len() && buf.len() < LARGEST_READ {
-            if !enlarged {
-                enlarged = true;
-                from.enlarge();
-            }
-            buf.resize(buf.len() * 4, 0);
+impl<P: Pipe> Source<P> {
+    fn new(pipe: P) -> Self {
+        Source {
+            pipe,
+            buf: vec![0u8; FIRST_READ],
+            enlarged: false,
         }
     }
+
+    /// One read from the pipe, handed to `send`; `false` once the pipe has
+    /// ended or `send` failed (then the pipe is dropped and a process still
+    /// writing to it gets SIGPIPE, as with a closed terminal).
+    ///
+    /// Every chunk crosses to the task that pumps the socket (a thread
+    /// wake-up or two), so a fast producer (`head -c 2G /dev/zero`) should
+    /// be read in large chunks: the pipe is enlarged to [`LARGEST_READ`]
+    /// and the buffer grows, up to that size, while reads keep filling it.
+    /// A command that prints a few lines keeps a small buffer, so
+    /// thousands of sessions stay cheap.
+    fn pass_on(&mut self, send: impl FnOnce(&[u8]) -> bool) -> bool {
+        let n = loop {
+            match self.pipe.read(&mut self.buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Ok(0) | Err(_) => return false,
+                Ok(n) => break n,
+            }
+        };
+        if !send(&self.buf[..n]) {
+            return false;
+        }
+        if n == self.buf.len() && n < LARGEST_READ {
+            if !self.enlarged {
+                self.enlarged = true;
+                self.pipe.enlarge();
+            }
+            self.buf.resize(n * 4, 0);
+        }
+        true
+    }
+}
+
+/// Copies the process's stdout and stderr into the channel (RFC 4254
+/// section 5.2: stderr as extended data 1) until both pipes have ended,
+/// waiting for whichever has data with `poll(2)`.
+#[cfg(unix)]
+fn copy_output(
+    stdout: Option<std::process::ChildStdout>,
+    stderr: Option<std::process::ChildStderr>,
+    channel: &Channel,
+) {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let stderr_channel = channel.stderr();
+    let mut out = stdout.map(Source::new);
+    let mut err = stderr.map(Source::new);
+    while out.is_some() || err.is_some() {
+        let (out_ready, err_ready) = {
+            let mut fds = Vec::with_capacity(2);
+            if let Some(s) = &out {
+                fds.push(PollFd::new(&s.pipe, PollFlags::IN));
+            }
+            if let Some(s) = &err {
+                fds.push(PollFd::new(&s.pipe, PollFlags::IN));
+            }
+            match poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                // Cannot wait: give up on the output rather than spin.
+                Err(_) => return,
+            }
+            // Readable, or hung up / failed (a read then says which).
+            let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
+            let out_ready = out.is_some() && ready(&fds[0]);
+            let err_ready = err.is_some() && ready(&fds[fds.len() - 1]);
+            (out_ready, err_ready)
+        };
+        if out_ready
+            && !out.as_mut().is_some_and(|s| {
+                s.pass_on(|data| block_on((&mut &*channel).write_all(data)).is_ok())
+            })
+        {
+            out = None;
+        }
+        if err_ready
+            && !err.as_mut().is_some_and(|s| {
+                s.pass_on(|data| block_on((&mut &stderr_channel).write_all(data)).is_ok())
+            })
+        {
+            err = None;
+        }
+    }
+}
+
+/// Without `poll(2)`: stderr on a thread of its own.
+#[cfg(not(unix))]
+fn copy_output(
+    stdout: Option<std::process::ChildStdout>,
+    stderr: Option<std::process::ChildStderr>,
+    channel: &Channel,
+) {
+    let stderr_channel = channel.stderr();
+    let errors = thread::spawn(move || {
+        if let Some(mut s) = stderr.map(Source::new) {
+            while s.pass_on(|data| block_on((&mut &stderr_channel).write_all(data)).is_ok()) {}
+        }
+    });
+    if let Some(mut s) = stdout.map(Source::new) {
+        while s.pass_on(|data| block_on((&mut &*channel).write_all(data)).is_ok()) {}
+    }
+    let _ = errors.join();
 }
 
 /// A process's output pipe.
