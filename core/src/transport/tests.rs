@@ -182,11 +182,11 @@ fn initial_exchange_completes_with_matching_session_ids() {
     });
     let (algs, rekey) = done.unwrap();
     assert!(!rekey);
-    // The defaults: the post-quantum hybrid and chacha20-poly1305.
+    // The defaults: the post-quantum hybrid and AES-128-GCM.
     assert_eq!(algs.kex, "mlkem768x25519-sha256");
     assert_eq!(algs.host_key, "ssh-ed25519");
-    assert_eq!(algs.cipher_c2s, "chacha20-poly1305@openssh.com");
-    assert_eq!(algs.cipher_s2c, "chacha20-poly1305@openssh.com");
+    assert_eq!(algs.cipher_c2s, "aes128-gcm@openssh.com");
+    assert_eq!(algs.cipher_s2c, "aes128-gcm@openssh.com");
     assert!(algs.strict_kex);
     assert_eq!(s.kex_done_events(), [false]);
     // EXT_INFO: the server announced what it verifies.

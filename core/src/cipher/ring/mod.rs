@@ -80,18 +80,17 @@ pub fn ring_cipher(name: &str) -> Option<&'static dyn CipherAlgorithm> {
 impl CryptoProvider {
     /// The [default provider](CryptoProvider::default) with
     /// `aes128-gcm@openssh.com` and `aes256-gcm@openssh.com` implemented by
-    /// the `ring` crate (see [`crate::cipher::ring`]) and moved to the
-    /// front of the cipher list; every other algorithm, and the order of the
-    /// rest, unchanged. Only with the `ring` cargo feature.
+    /// the `ring` crate (see [`crate::cipher::ring`]): same names in the
+    /// same places (first, as in the default), every other algorithm
+    /// unchanged, so a peer sees the same KEXINIT. Only with the `ring`
+    /// cargo feature.
     ///
-    /// Why AES-GCM first: ring's AES-GCM runs at several GiB/s with AES and
-    /// carry-less multiply instructions, and stays constant-time without
-    /// them (vector-permute AES, no table lookups), so the reason OpenSSH
-    /// puts chacha20-poly1305 first (AES in software leaking through cache
-    /// timing) does not apply. Why ring's ChaCha20 is not used: for
-    /// OpenSSH's construction ring has only a portable Poly1305, slower than
-    /// the pure-Rust one on x86-64 with AVX2; [`CHACHA20_POLY1305`] stays
-    /// available to build a provider with it.
+    /// ring's AES-GCM runs at several GiB/s with AES and carry-less
+    /// multiply instructions and stays constant-time without them. Why
+    /// ring's ChaCha20 is not used: for OpenSSH's construction ring has
+    /// only a portable Poly1305, slower than the pure-Rust one on x86-64
+    /// with AVX2; [`CHACHA20_POLY1305`] stays available to build a provider
+    /// with it.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -106,11 +105,14 @@ impl CryptoProvider {
     /// ```
     pub fn ring() -> Self {
         let mut provider = CryptoProvider::default();
-        let ring_ciphers: [&'static dyn CipherAlgorithm; 2] = [&AES128_GCM, &AES256_GCM];
-        provider
-            .cipher
-            .retain(|c| !ring_ciphers.iter().any(|r| r.name() == c.name()));
-        provider.cipher.splice(0..0, ring_ciphers);
+        for cipher in &mut provider.cipher {
+            if let Some(ring) = [&AES128_GCM as &'static dyn CipherAlgorithm, &AES256_GCM]
+                .into_iter()
+                .find(|r| r.name() == cipher.name())
+            {
+                *cipher = ring;
+            }
+        }
         provider
     }
 }
