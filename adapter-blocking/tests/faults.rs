@@ -21,8 +21,8 @@ use conch_blocking::{
 use conch_driver::block_on::block_on_until;
 use conch_driver::testing::{
     describe_threads_and_fds, io_is_connection_lost, io_is_keepalive_timeout, is_connection_lost,
-    is_keepalive_timeout, keepalive_deadline, keepalive_earliest, open_fds, open_threads, serial,
-    wait_until, with_keepalive, FaultProxy, ScriptedPeer, Served, TestServer, UnacceptedListener,
+    is_keepalive_timeout, keepalive_deadline, keepalive_earliest, serial, wait_until,
+    with_keepalive, FaultProxy, Held, ScriptedPeer, Served, TestServer, UnacceptedListener,
     ECHO_COMMAND, ENDLESS_STREAM, FAULT_NOTICE, KEEPALIVE_INTERVAL, KEEPALIVE_MAX,
     OUTPUT_THEN_WAIT, OUTPUT_THEN_WAIT_LEN, PASSWORD, SHORT_TIMEOUT, STEP_TIMEOUT, USER,
 };
@@ -213,7 +213,7 @@ fn client_gone_mid_transfer_ends_the_server_side() {
     run(|| {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone());
-        let baseline = (open_fds(), open_threads());
+        let baseline = Held::baseline();
         let proxy = FaultProxy::start(addr);
         let session = login(proxy.addr(), test.client_options());
         let mut channel = session.exec(ENDLESS_STREAM).unwrap();
@@ -241,13 +241,8 @@ fn client_gone_mid_transfer_ends_the_server_side() {
         // Once the handles (and the proxy) are gone, no thread or socket
         // of either side is left.
         drop((channel, session, server, proxy));
-        let released = wait_until(FAULT_NOTICE, || (open_fds(), open_threads()) == baseline);
-        assert!(
-            released,
-            "left behind: (fds, threads) {:?}, baseline {baseline:?}: {}",
-            (open_fds(), open_threads()),
-            describe_threads_and_fds()
-        );
+        let released = wait_until(FAULT_NOTICE, || baseline.released());
+        assert!(released, "left behind: {}", baseline.describe_left());
     });
 }
 
@@ -486,7 +481,7 @@ fn handles_dropped_at_each_stage_leave_no_thread_or_socket() {
     run(|| {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone());
-        let baseline = (open_fds(), open_threads());
+        let baseline = Held::baseline();
 
         // Before authentication.
         drop(connect("127.0.0.1", addr.port(), test.client_options()).unwrap());
@@ -518,12 +513,7 @@ fn handles_dropped_at_each_stage_leave_no_thread_or_socket() {
             wait_closed(server, FAULT_NOTICE, "server sees the connection end");
         }
         drop(sessions);
-        let released = wait_until(FAULT_NOTICE, || (open_fds(), open_threads()) == baseline);
-        assert!(
-            released,
-            "left behind: (fds, threads) {:?}, baseline {baseline:?}: {}",
-            (open_fds(), open_threads()),
-            describe_threads_and_fds()
-        );
+        let released = wait_until(FAULT_NOTICE, || baseline.released());
+        assert!(released, "left behind: {}", baseline.describe_left());
     });
 }

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use conch_driver::testing::{
     cancel_after, drop_at_every_await_point, io_is_connection_lost, io_is_keepalive_timeout,
-    is_connection_lost, is_keepalive_timeout, keepalive_deadline, keepalive_earliest, open_fds,
-    serial, with_keepalive, FaultProxy, ScriptedPeer, Served, TestServer, UnacceptedListener,
+    is_connection_lost, is_keepalive_timeout, keepalive_deadline, keepalive_earliest, serial,
+    with_keepalive, FaultProxy, Held, ScriptedPeer, Served, TestServer, UnacceptedListener,
     ECHO_COMMAND, ENDLESS_STREAM, FAULT_NOTICE, KEEPALIVE_INTERVAL, KEEPALIVE_MAX,
     OUTPUT_THEN_WAIT, OUTPUT_THEN_WAIT_LEN, PASSWORD, SHORT_TIMEOUT, STEP_TIMEOUT, USER,
 };
@@ -201,7 +201,7 @@ fn client_gone_mid_transfer_ends_the_server_side() {
     run(async {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone()).await;
-        let baseline_fds = open_fds();
+        let baseline = Held::baseline();
         let proxy = FaultProxy::start(addr);
         let session = login(proxy.addr(), test.client_options()).await;
         let mut channel = step("exec", session.exec(ENDLESS_STREAM)).await.unwrap();
@@ -234,10 +234,11 @@ fn client_gone_mid_transfer_ends_the_server_side() {
         drop(session);
         drop(server);
         drop(proxy);
-        wait_for("sockets closed", FAULT_NOTICE, || {
-            open_fds() == baseline_fds
-        })
-        .await;
+        assert!(
+            released(&baseline).await,
+            "left behind: {}",
+            baseline.describe_left()
+        );
     });
 }
 
@@ -506,45 +507,37 @@ fn server_login_grace_time_ends_a_client_that_never_authenticates() {
 // Futures dropped at every await point
 // ---------------------------------------------------------------------
 
-/// What the process holds before a test's connections: its fds (smol
-/// does not count tasks; a task left behind would hold its socket).
-struct Baseline {
-    fds: usize,
+/// Waits (bounded) until everything held since `baseline` is let go;
+/// whether it was.
+async fn released(baseline: &Held) -> bool {
+    for _ in 0..(FAULT_NOTICE.as_millis() / 10) {
+        if baseline.released() {
+            return true;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    baseline.released()
 }
 
-impl Baseline {
-    fn now() -> Self {
-        Baseline { fds: open_fds() }
+/// Every connection the server accepted has ended (the server saw the
+/// socket close), and nothing since `baseline` is held any more (smol does
+/// not count tasks; a task left behind would hold its socket).
+async fn assert_released(baseline: &Held, served: &Served) {
+    let sessions = served.sessions();
+    assert!(!sessions.is_empty());
+    for server in sessions {
+        within(
+            FAULT_NOTICE,
+            "server sees the connection end",
+            server.closed(),
+        )
+        .await;
     }
-
-    /// Every connection the server accepted has ended (the server saw the
-    /// socket close), and the fds are back to the baseline.
-    async fn assert_released(&self, served: &Served) {
-        let sessions = served.sessions();
-        assert!(!sessions.is_empty());
-        for server in sessions {
-            within(
-                FAULT_NOTICE,
-                "server sees the connection end",
-                server.closed(),
-            )
-            .await;
-        }
-        // Command threads may need a moment to reap their process.
-        let settled = async {
-            while open_fds() != self.fds {
-                sleep(Duration::from_millis(10)).await;
-            }
-            true
-        };
-        let timed_out = async {
-            sleep(FAULT_NOTICE).await;
-            false
-        };
-        if !smol::future::or(settled, timed_out).await {
-            panic!("left behind: {} fds (baseline {})", open_fds(), self.fds);
-        }
-    }
+    assert!(
+        released(baseline).await,
+        "left behind: {}",
+        baseline.describe_left()
+    );
 }
 
 /// A fresh session, logged in.
@@ -569,7 +562,7 @@ fn dropping_connect_at_every_await_point_leaves_nothing_behind() {
     run(async {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone()).await;
-        let baseline = Baseline::now();
+        let baseline = Held::baseline();
         let mut points = 0;
         for k in 0..200 {
             let attempt = cancel_after(connect("127.0.0.1", addr.port(), test.client_options()), k);
@@ -581,8 +574,10 @@ fn dropping_connect_at_every_await_point_leaves_nothing_behind() {
                 }
             }
         }
-        assert!(points >= 3, "connect had only {points} await points");
-        baseline.assert_released(&served).await;
+        // The pump runs on smol's own threads, so an answer may be in
+        // before a poll: only some await points are sure to be seen.
+        assert!(points >= 1, "connect had only {points} await points");
+        assert_released(&baseline, &served).await;
     });
 }
 
@@ -591,7 +586,7 @@ fn dropping_authenticate_at_every_await_point_then_logging_in_works() {
     run(async {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone()).await;
-        let baseline = Baseline::now();
+        let baseline = Held::baseline();
         let connected = || async {
             step(
                 "connect",
@@ -623,8 +618,8 @@ fn dropping_authenticate_at_every_await_point_then_logging_in_works() {
             ),
         )
         .await;
-        assert!(points >= 2, "{points}");
-        baseline.assert_released(&served).await;
+        assert!(points >= 1, "{points}");
+        assert_released(&baseline, &served).await;
     });
 }
 
@@ -633,7 +628,7 @@ fn dropping_channel_calls_at_every_await_point_keeps_the_session_usable() {
     run(async {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone()).await;
-        let baseline = Baseline::now();
+        let baseline = Held::baseline();
         let drops = async {
             let open = drop_at_every_await_point(
                 || logged_in(addr, &test),
@@ -675,12 +670,13 @@ fn dropping_channel_calls_at_every_await_point_keeps_the_session_usable() {
             (open, exec, close, global)
         };
         let (open, exec, close, global) = step("drops", drops).await;
-        // Opening and each request wait for the server at least once.
+        // Calls wait for the server (how often they are seen waiting
+        // depends on how the pump's threads run).
         assert!(
-            open >= 1 && exec >= 2 && close >= 3 && global >= 1,
+            open + exec + close + global >= 4,
             "await points: open {open}, exec {exec}, close {close}, global {global}"
         );
-        baseline.assert_released(&served).await;
+        assert_released(&baseline, &served).await;
     });
 }
 
@@ -689,7 +685,7 @@ fn dropped_reads_writes_and_exit_status_lose_nothing() {
     run(async {
         let test = TestServer::new();
         let (addr, served) = start_server(test.options.clone()).await;
-        let baseline = Baseline::now();
+        let baseline = Held::baseline();
         let session = login(addr, test.client_options()).await;
 
         // A read dropped while waiting: the data comes to the next read.
@@ -728,8 +724,10 @@ fn dropped_reads_writes_and_exit_status_lose_nothing() {
         assert_eq!(echoed.len(), accepted);
 
         // Closing the session, dropped at once, still closes it.
-        assert!(cancel_after(session.close(), 0).await.is_none());
+        // (The pump runs on smol's own threads: the close may be done
+        // before the first poll.)
+        let _ = cancel_after(session.close(), 0).await;
         drop((channel, echo, session));
-        baseline.assert_released(&served).await;
+        assert_released(&baseline, &served).await;
     });
 }

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use conch_driver::testing::{
     cancel_after, drop_at_every_await_point, io_is_connection_lost, io_is_keepalive_timeout,
-    is_connection_lost, is_keepalive_timeout, keepalive_deadline, keepalive_earliest, open_fds,
-    serial, with_keepalive, FaultProxy, ScriptedPeer, Served, TestServer, UnacceptedListener,
+    is_connection_lost, is_keepalive_timeout, keepalive_deadline, keepalive_earliest, serial,
+    with_keepalive, FaultProxy, Held, ScriptedPeer, Served, TestServer, UnacceptedListener,
     ECHO_COMMAND, ENDLESS_STREAM, FAULT_NOTICE, KEEPALIVE_INTERVAL, KEEPALIVE_MAX,
     OUTPUT_THEN_WAIT, OUTPUT_THEN_WAIT_LEN, PASSWORD, SHORT_TIMEOUT, STEP_TIMEOUT, USER,
 };
@@ -515,19 +515,19 @@ fn server_login_grace_time_ends_a_client_that_never_authenticates() {
 // Futures dropped at every await point
 // ---------------------------------------------------------------------
 
-/// What the process holds before a test's connections: its tasks and fds.
+/// What the process holds before a test's connections: its tasks, fds.
 struct Baseline {
     tasks: usize,
-    fds: usize,
+    held: Held,
 }
 
 impl Baseline {
     fn now() -> Self {
         Baseline {
+            held: Held::baseline(),
             tasks: tokio::runtime::Handle::current()
                 .metrics()
                 .num_alive_tasks(),
-            fds: open_fds(),
         }
     }
 
@@ -548,17 +548,16 @@ impl Baseline {
         let tasks = || handle.metrics().num_alive_tasks();
         // Command threads may need a moment to reap their process.
         let settled = async {
-            while tasks() != self.tasks || open_fds() != self.fds {
+            while tasks() != self.tasks || !self.held.released() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         };
         if tokio::time::timeout(FAULT_NOTICE, settled).await.is_err() {
             panic!(
-                "left behind: {} tasks (baseline {}), {} fds (baseline {})",
+                "left behind: {} tasks (baseline {}); {}",
                 tasks(),
                 self.tasks,
-                open_fds(),
-                self.fds
+                self.held.describe_left()
             );
         }
     }

@@ -295,10 +295,89 @@ pub fn open_fds() -> usize {
         .count()
 }
 
-/// The number of threads of this process (Linux).
-pub fn open_threads() -> usize {
+/// This process's TCP sockets that are not listening: connections, open or
+/// already reset (Linux). What a finished connection must not leave.
+pub fn connected_sockets() -> usize {
+    let mut listening = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // State 0A is LISTEN; field 9 the inode.
+            if fields.get(3) == Some(&"0A") {
+                if let Some(inode) = fields.get(9) {
+                    listening.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .map(|target| target.display().to_string())
+        .filter(|target| target.starts_with("socket:[") && !listening.contains(target))
+        .count()
+}
+
+/// What connections hold in this process (fds, the blocking adapter's
+/// pump threads), to check that a test's connections let go of all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// Open file descriptors.
+    pub fds: usize,
+    /// `conch-read`/`conch-write` threads.
+    pub pump_threads: usize,
+}
+
+impl Held {
+    /// What is held now.
+    pub fn now() -> Self {
+        Held {
+            fds: open_fds(),
+            pump_threads: pump_threads(),
+        }
+    }
+
+    /// What is held before a test's connections, taken once the connections
+    /// of earlier tests in the process have closed (a task or thread may
+    /// still be finishing one).
+    pub fn baseline() -> Self {
+        wait_until(FAULT_NOTICE, || connected_sockets() == 0);
+        Self::now()
+    }
+
+    /// Whether everything taken since `self` has been let go: no
+    /// connection's socket is open, and no more fds or pump threads are
+    /// held (what earlier tests left may still close meanwhile, never open).
+    pub fn released(&self) -> bool {
+        let now = Self::now();
+        connected_sockets() == 0 && now.fds <= self.fds && now.pump_threads <= self.pump_threads
+    }
+
+    /// What is left, for a failure message.
+    pub fn describe_left(&self) -> String {
+        format!(
+            "{:?} held, {:?} before, {} connected sockets: {}",
+            Self::now(),
+            self,
+            connected_sockets(),
+            describe_threads_and_fds()
+        )
+    }
+}
+
+/// The number of this process's threads that run connections: the
+/// blocking adapter's `conch-read` and `conch-write` pump threads (Linux).
+/// (Other threads come and go with the test harness.)
+pub fn pump_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task")
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.starts_with("conch-"))
+        })
         .count()
 }
 
