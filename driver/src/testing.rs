@@ -3,8 +3,21 @@
 //! runs commands with `sh -c`, and the commands the scenarios use. Each
 //! adapter's tests bind its own listener and drive its own client API;
 //! what they share lives here.
+//!
+//! For the fault tests (issue 6): peers that die or go silent
+//! ([`FaultProxy`], [`ScriptedPeer`], [`UnacceptedListener`]), a server
+//! that records what it accepted ([`Served`]), dropping futures at each
+//! await point ([`cancel_after`]), and what a connection holds in the
+//! process ([`Held`]).
 
-use std::time::Duration;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, PublicKey, ServerConfig};
 
@@ -149,7 +162,7 @@ pub fn with_keepalive(mut options: ClientOptions) -> ClientOptions {
     let mut config = (*options.config).clone();
     config.transport.keepalive_interval = Some(KEEPALIVE_INTERVAL);
     config.transport.keepalive_max = KEEPALIVE_MAX;
-    options.config = std::sync::Arc::new(config);
+    options.config = Arc::new(config);
     options
 }
 
@@ -159,7 +172,7 @@ impl TestServer {
         let mut options = self.options.clone();
         let mut config = (*options.config).clone();
         edit(&mut config);
-        options.config = std::sync::Arc::new(config);
+        options.config = Arc::new(config);
         options
     }
 }
@@ -179,23 +192,23 @@ pub const ENDLESS_STREAM: &str = "conch-test:endless-stream";
 
 /// How a server-side stream to a client ended: the bytes written, and the
 /// error that stopped it.
-pub type StreamEnd = (u64, std::io::Error);
+pub type StreamEnd = (u64, io::Error);
 
 /// What the fault tests' server has accepted, for the test to inspect: the
 /// sessions (to see them end), and the [`ENDLESS_STREAM`] writers.
 #[derive(Debug, Clone, Default)]
 pub struct Served {
-    inner: std::sync::Arc<std::sync::Mutex<ServedState>>,
+    inner: Arc<Mutex<ServedState>>,
 }
 
 #[derive(Debug, Default)]
 struct ServedState {
     sessions: Vec<crate::ServerSession>,
-    streams: Vec<std::thread::JoinHandle<StreamEnd>>,
+    streams: Vec<JoinHandle<StreamEnd>>,
 }
 
 impl Served {
-    fn state(&self) -> std::sync::MutexGuard<'_, ServedState> {
+    fn state(&self) -> MutexGuard<'_, ServedState> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -212,7 +225,7 @@ impl Served {
             incoming.command == crate::SessionCommand::Exec(ENDLESS_STREAM.as_bytes().to_vec());
         if endless {
             let channel = incoming.channel;
-            let writer = std::thread::spawn(move || stream_until_error(&channel));
+            let writer = thread::spawn(move || stream_until_error(&channel));
             self.state().streams.push(writer);
         } else {
             TestServer::serve(incoming);
@@ -241,7 +254,7 @@ fn stream_until_error(channel: &crate::Channel) -> StreamEnd {
     let mut written = 0u64;
     loop {
         match crate::block_on::block_on((&mut &*channel).write(&chunk)) {
-            Ok(0) => return (written, std::io::Error::from(std::io::ErrorKind::WriteZero)),
+            Ok(0) => return (written, io::Error::from(io::ErrorKind::WriteZero)),
             Ok(n) => written += n as u64,
             Err(e) => return (written, e),
         }
@@ -258,7 +271,7 @@ pub fn is_connection_lost(e: &crate::Error) -> bool {
 }
 
 /// Whether an I/O error from a channel stream carries a lost connection.
-pub fn io_is_connection_lost(e: &std::io::Error) -> bool {
+pub fn io_is_connection_lost(e: &io::Error) -> bool {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<crate::Error>())
         .is_some_and(is_connection_lost)
@@ -274,7 +287,7 @@ pub fn is_keepalive_timeout(e: &crate::Error) -> bool {
 }
 
 /// Whether an I/O error from a channel stream carries a keepalive timeout.
-pub fn io_is_keepalive_timeout(e: &std::io::Error) -> bool {
+pub fn io_is_keepalive_timeout(e: &io::Error) -> bool {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<crate::Error>())
         .is_some_and(is_keepalive_timeout)
@@ -283,8 +296,8 @@ pub fn io_is_keepalive_timeout(e: &std::io::Error) -> bool {
 /// Serializes the tests of one test binary that count the process's file
 /// descriptors (all of a `faults.rs`, so no other test opens sockets
 /// meanwhile).
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -426,15 +439,15 @@ pub fn describe_threads_and_fds() -> String {
 /// Checks `cond` every few milliseconds until it holds or `limit` passes
 /// (blocking the thread); whether it held.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
+    let deadline = Instant::now() + limit;
     loop {
         if cond() {
             return true;
         }
-        if std::time::Instant::now() >= deadline {
+        if Instant::now() >= deadline {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -442,7 +455,7 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// resolves to `None` there (and drops it), or to `Some(output)` if it
 /// finished first. Running a call under `cancel_after(.., k)` for k = 0,
 /// 1, 2, ... drops it at each of its await points in turn.
-pub fn cancel_after<F: std::future::Future>(future: F, pendings: usize) -> CancelAfter<F> {
+pub fn cancel_after<F: Future>(future: F, pendings: usize) -> CancelAfter<F> {
     CancelAfter {
         future: Some(Box::pin(future)),
         pendings_left: pendings,
@@ -451,7 +464,7 @@ pub fn cancel_after<F: std::future::Future>(future: F, pendings: usize) -> Cance
 
 /// See [`cancel_after`].
 pub struct CancelAfter<F> {
-    future: Option<std::pin::Pin<Box<F>>>,
+    future: Option<Pin<Box<F>>>,
     pendings_left: usize,
 }
 
@@ -463,14 +476,11 @@ impl<F> std::fmt::Debug for CancelAfter<F> {
     }
 }
 
-impl<F: std::future::Future> std::future::Future for CancelAfter<F> {
+impl<F: Future> Future for CancelAfter<F> {
     type Output = Option<F::Output>;
 
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        use std::task::Poll;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        use Poll;
         let Some(future) = self.future.as_mut() else {
             return Poll::Ready(None);
         };
@@ -500,11 +510,11 @@ pub async fn drop_at_every_await_point<S, Make, MakeFut, Call, CallFut, Check, C
 where
     S: Clone,
     Make: FnMut() -> MakeFut,
-    MakeFut: std::future::Future<Output = S>,
+    MakeFut: Future<Output = S>,
     Call: FnMut(S) -> CallFut,
-    CallFut: std::future::Future<Output = ()>,
+    CallFut: Future<Output = ()>,
     Check: FnMut(S) -> CheckFut,
-    CheckFut: std::future::Future<Output = ()>,
+    CheckFut: Future<Output = ()>,
 {
     for k in 0..200 {
         let session = session().await;
@@ -522,8 +532,8 @@ where
 /// until the caller's timeout (Linux drops SYNs to a full accept queue).
 #[derive(Debug)]
 pub struct UnacceptedListener {
-    listener: std::net::TcpListener,
-    _queued: std::net::TcpStream,
+    listener: TcpListener,
+    _queued: TcpStream,
 }
 
 impl UnacceptedListener {
@@ -531,13 +541,12 @@ impl UnacceptedListener {
     pub fn new() -> Self {
         use socket2::{Domain, Socket, Type};
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-        let any_port: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
         socket.bind(&any_port.into()).expect("bind");
         // A backlog of 0 holds one connection; the next is dropped.
         socket.listen(0).expect("listen");
-        let listener: std::net::TcpListener = socket.into();
-        let queued =
-            std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("fill");
+        let listener: TcpListener = socket.into();
+        let queued = TcpStream::connect(listener.local_addr().expect("address")).expect("fill");
         UnacceptedListener {
             listener,
             _queued: queued,
@@ -545,7 +554,7 @@ impl UnacceptedListener {
     }
 
     /// The address nobody will be accepted on.
-    pub fn addr(&self) -> std::net::SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("address")
     }
 }
@@ -562,8 +571,8 @@ impl Default for UnacceptedListener {
 /// It records whether the client closed each connection.
 #[derive(Debug)]
 pub struct ScriptedPeer {
-    addr: std::net::SocketAddr,
-    state: std::sync::Arc<std::sync::Mutex<ScriptedState>>,
+    addr: SocketAddr,
+    state: Arc<Mutex<ScriptedState>>,
 }
 
 #[derive(Debug, Default)]
@@ -584,8 +593,8 @@ impl ScriptedPeer {
         use rand_chacha::rand_core::SeedableRng;
         let rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x6b6578);
         let host = PrivateKey::generate_ed25519(&mut rand_chacha::ChaCha20Rng::seed_from_u64(1));
-        let now = std::time::Instant::now();
-        let config = std::sync::Arc::new(ServerConfig::new(vec![host]));
+        let now = Instant::now();
+        let config = Arc::new(ServerConfig::new(vec![host]));
         let mut conn = conch_core::Connection::server(config, Box::new(rng), now);
         // The first entry with an RNG queues our KEXINIT after the
         // identification (RFC 4253 section 7.1).
@@ -601,18 +610,17 @@ impl ScriptedPeer {
     }
 
     fn start(prefix: Vec<u8>) -> Self {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
-        let state = std::sync::Arc::<std::sync::Mutex<ScriptedState>>::default();
+        let state = Arc::<Mutex<ScriptedState>>::default();
         let shared = state.clone();
-        std::thread::spawn(move || {
+        thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
                 lock_scripted(&shared).accepted += 1;
                 let shared = shared.clone();
                 let prefix = prefix.clone();
-                std::thread::spawn(move || {
+                thread::spawn(move || {
                     let _ = stream.write_all(&prefix);
                     let mut buf = [0u8; 4096];
                     // Read until the client closes (or resets) the socket.
@@ -629,7 +637,7 @@ impl ScriptedPeer {
     }
 
     /// The address to connect to.
-    pub fn addr(&self) -> std::net::SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
@@ -646,9 +654,7 @@ impl ScriptedPeer {
     }
 }
 
-fn lock_scripted(
-    state: &std::sync::Mutex<ScriptedState>,
-) -> std::sync::MutexGuard<'_, ScriptedState> {
+fn lock_scripted(state: &Mutex<ScriptedState>) -> MutexGuard<'_, ScriptedState> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -659,13 +665,13 @@ fn lock_scripted(
 /// goes dark). Dropping it kills it.
 #[derive(Debug)]
 pub struct FaultProxy {
-    addr: std::net::SocketAddr,
-    shared: std::sync::Arc<ProxyShared>,
+    addr: SocketAddr,
+    shared: Arc<ProxyShared>,
 }
 
 #[derive(Debug)]
 struct ProxyShared {
-    state: std::sync::Mutex<ProxyState>,
+    state: Mutex<ProxyState>,
 }
 
 #[derive(Debug, Default)]
@@ -680,21 +686,21 @@ struct ProxyState {
     closed_by_client: usize,
     accepted: usize,
     /// Every socket of every connection, to shut them on a kill.
-    sockets: Vec<std::net::TcpStream>,
+    sockets: Vec<TcpStream>,
 }
 
 impl ProxyShared {
-    fn state(&self) -> std::sync::MutexGuard<'_, ProxyState> {
+    fn state(&self) -> MutexGuard<'_, ProxyState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl FaultProxy {
     /// A proxy forwarding connections made to [`FaultProxy::addr`] to `target`.
-    pub fn start(target: std::net::SocketAddr) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    pub fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
-        let shared = std::sync::Arc::new(ProxyShared {
+        let shared = Arc::new(ProxyShared {
             state: Default::default(),
         });
         let accept_shared = shared.clone();
@@ -704,7 +710,7 @@ impl FaultProxy {
                 if accept_shared.state().killed {
                     return;
                 }
-                let Ok(server) = std::net::TcpStream::connect(target) else {
+                let Ok(server) = TcpStream::connect(target) else {
                     continue;
                 };
                 let _ = client.set_nodelay(true);
@@ -733,7 +739,7 @@ impl FaultProxy {
     }
 
     /// The address clients connect to.
-    pub fn addr(&self) -> std::net::SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
@@ -746,7 +752,7 @@ impl FaultProxy {
             std::mem::take(&mut state.sockets)
         };
         for s in sockets {
-            let _ = s.shutdown(std::net::Shutdown::Both);
+            let _ = s.shutdown(Shutdown::Both);
         }
     }
 
@@ -778,13 +784,13 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.kill();
         // Wakes the accept loop so it sees the kill and ends.
-        let _ = std::net::TcpStream::connect(self.addr);
+        let _ = TcpStream::connect(self.addr);
     }
 }
 
 /// Starts a thread with a name that shows in [`describe_threads_and_fds`].
 fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
+    thread::Builder::new()
         .name(name.into())
         .spawn(f)
         .expect("thread");
@@ -792,13 +798,7 @@ fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) {
 
 /// Copies `from` to `to` while the proxy forwards; `upstream` tells the
 /// direction (client to server).
-fn forward(
-    mut from: std::net::TcpStream,
-    mut to: std::net::TcpStream,
-    shared: &ProxyShared,
-    upstream: bool,
-) {
-    use std::io::{Read, Write};
+fn forward(mut from: TcpStream, mut to: TcpStream, shared: &ProxyShared, upstream: bool) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
@@ -829,6 +829,6 @@ fn forward(
     }
     if !state.killed && !state.frozen {
         // Pass the half-close on, as a kernel would.
-        let _ = to.shutdown(std::net::Shutdown::Write);
+        let _ = to.shutdown(Shutdown::Write);
     }
 }
