@@ -67,8 +67,12 @@ impl<T> Pending<T> {
             .unwrap_or_else(|_| panic!("not done within {limit:?}: {what}"))
     }
 
-    fn is_done(&self) -> bool {
-        !matches!(self.0.try_recv(), Err(mpsc::TryRecvError::Empty))
+    #[track_caller]
+    fn assert_still_waiting(&self) {
+        assert!(
+            matches!(self.0.try_recv(), Err(mpsc::TryRecvError::Empty)),
+            "should still be waiting"
+        );
     }
 }
 
@@ -176,11 +180,34 @@ fn server_killed_mid_transfer_fails_every_pending_call_and_keeps_received_data()
             let echo = echo.clone();
             move || echo.exit_status()
         });
+        // And a writer held up by a full window: the server side of this
+        // channel reads nothing.
+        let stuck = session.exec(ENDLESS_STREAM).unwrap();
+        let stuck_written = Arc::new(AtomicUsize::new(0));
+        let stuck_writer = pending({
+            let written = stuck_written.clone();
+            move || {
+                let chunk = vec![1u8; 64 * 1024];
+                let mut writer = &stuck;
+                loop {
+                    match writer.write(&chunk) {
+                        Ok(n) => written.fetch_add(n, Ordering::Relaxed),
+                        Err(e) => return e,
+                    };
+                }
+            }
+        });
         wait_for("echo traffic", STEP_TIMEOUT, || {
             echoed.load(Ordering::Relaxed) > 256 * 1024
         });
+        // Past the server's 2 MiB window: the writer waits.
+        wait_for("window full", STEP_TIMEOUT, || {
+            stuck_written.load(Ordering::Relaxed) >= 2 * 1024 * 1024
+        });
 
         proxy.kill();
+        let stuck_error = stuck_writer.within(FAULT_NOTICE, "write into a full window fails");
+        assert!(io_is_connection_lost(&stuck_error), "{stuck_error:?}");
         let (echoed, read_end) = reader.within(FAULT_NOTICE, "pending read fails");
         assert!(echoed > 256 * 1024);
         let read_error = read_end.expect_err("a cut connection must not read as a clean end");
@@ -309,7 +336,7 @@ fn without_keepalive_a_silent_server_goes_unnoticed_until_the_socket_dies() {
         // Well past when keepalives would have given up.
         thread::sleep(KEEPALIVE_INTERVAL * (KEEPALIVE_MAX + 4));
         assert!(!session.is_closed(), "{:?}", session.disconnect_reason());
-        assert!(!reader.is_done());
+        reader.assert_still_waiting();
         // The socket dying still reaches the waiting read.
         proxy.kill();
         let (_, end) = reader.within(FAULT_NOTICE, "read fails");
@@ -390,6 +417,39 @@ fn handshake_timeout_fires_when_the_server_never_speaks() {
 #[test]
 fn handshake_timeout_fires_when_the_server_stops_after_kexinit() {
     run(|| assert_handshake_times_out(ScriptedPeer::stops_after_kexinit(), &TestServer::new()));
+}
+
+#[test]
+fn server_dying_during_the_handshake_fails_connect_at_once() {
+    run(|| {
+        let test = TestServer::new();
+        let peer = ScriptedPeer::dies_after_kexinit();
+        let started = Instant::now();
+        // The handshake timeout is long: the loss itself must end the wait.
+        let error = connect("127.0.0.1", peer.addr().port(), test.client_options()).unwrap_err();
+        assert!(is_connection_lost(&error), "{error:?}");
+        assert!(started.elapsed() < FAULT_NOTICE, "{:?}", started.elapsed());
+    });
+}
+
+#[test]
+fn server_dying_during_authentication_fails_it_at_once() {
+    run(|| {
+        let test = TestServer::new();
+        let (addr, _served) = start_server(test.options.clone());
+        let proxy = FaultProxy::start(addr);
+        let session = connect("127.0.0.1", proxy.addr().port(), test.client_options()).unwrap();
+        // The request goes nowhere; then the server dies while the client
+        // waits for its answer (the auth timeout is long).
+        proxy.freeze();
+        let auth =
+            pending(move || session.authenticate(USER, AuthMethods::new().password(PASSWORD)));
+        thread::sleep(Duration::from_millis(50));
+        auth.assert_still_waiting();
+        proxy.kill();
+        let error = auth.within(FAULT_NOTICE, "authenticate fails").unwrap_err();
+        assert!(is_connection_lost(&error), "{error:?}");
+    });
 }
 
 #[test]

@@ -160,12 +160,37 @@ fn server_killed_mid_transfer_fails_every_pending_call_and_keeps_received_data()
             let echo = echo.clone();
             async move { echo.exit_status().await }
         });
+        // And a writer held up by a full window: the server side of this
+        // channel reads nothing.
+        let stuck = step("exec", session.exec(ENDLESS_STREAM)).await.unwrap();
+        let stuck_written = Arc::new(AtomicUsize::new(0));
+        let stuck_writer = smol::spawn({
+            let written = stuck_written.clone();
+            async move {
+                let chunk = vec![1u8; 64 * 1024];
+                let mut writer = &stuck;
+                loop {
+                    match writer.write(&chunk).await {
+                        Ok(n) => written.fetch_add(n, Ordering::Relaxed),
+                        Err(e) => return e,
+                    };
+                }
+            }
+        });
         wait_for("echo traffic", STEP_TIMEOUT, || {
             echoed.load(Ordering::Relaxed) > 256 * 1024
         })
         .await;
+        // Past the server's 2 MiB window: the writer waits.
+        wait_for("window full", STEP_TIMEOUT, || {
+            stuck_written.load(Ordering::Relaxed) >= 2 * 1024 * 1024
+        })
+        .await;
 
         proxy.kill();
+        let stuck_error =
+            within(FAULT_NOTICE, "write into a full window fails", stuck_writer).await;
+        assert!(io_is_connection_lost(&stuck_error), "{stuck_error:?}");
         let (echoed, read_end) = within(FAULT_NOTICE, "pending read fails", reader).await;
         assert!(echoed > 256 * 1024);
         let read_error = read_end.expect_err("a cut connection must not read as a clean end");
@@ -403,6 +428,54 @@ fn handshake_timeout_fires_when_the_server_stops_after_kexinit() {
     run(async {
         let test = TestServer::new();
         assert_handshake_times_out(ScriptedPeer::stops_after_kexinit(), &test).await;
+    });
+}
+
+#[test]
+fn server_dying_during_the_handshake_fails_connect_at_once() {
+    run(async {
+        let test = TestServer::new();
+        let peer = ScriptedPeer::dies_after_kexinit();
+        let started = Instant::now();
+        // The handshake timeout is long: the loss itself must end the wait.
+        let error = step(
+            "connect",
+            connect("127.0.0.1", peer.addr().port(), test.client_options()),
+        )
+        .await
+        .unwrap_err();
+        assert!(is_connection_lost(&error), "{error:?}");
+        assert!(started.elapsed() < FAULT_NOTICE, "{:?}", started.elapsed());
+    });
+}
+
+#[test]
+fn server_dying_during_authentication_fails_it_at_once() {
+    run(async {
+        let test = TestServer::new();
+        let (addr, _served) = start_server(test.options.clone()).await;
+        let proxy = FaultProxy::start(addr);
+        let session = step(
+            "connect",
+            connect("127.0.0.1", proxy.addr().port(), test.client_options()),
+        )
+        .await
+        .unwrap();
+        // The request goes nowhere; then the server dies while the client
+        // waits for its answer (the auth timeout is long).
+        proxy.freeze();
+        let auth = smol::spawn(async move {
+            session
+                .authenticate(USER, AuthMethods::new().password(PASSWORD))
+                .await
+        });
+        sleep(Duration::from_millis(50)).await;
+        assert!(!auth.is_finished());
+        proxy.kill();
+        let error = within(FAULT_NOTICE, "authenticate fails", auth)
+            .await
+            .unwrap_err();
+        assert!(is_connection_lost(&error), "{error:?}");
     });
 }
 

@@ -584,12 +584,22 @@ struct ScriptedState {
 impl ScriptedPeer {
     /// A server that accepts and never says anything.
     pub fn silent() -> Self {
-        Self::start(Vec::new())
+        Self::start(Vec::new(), false)
     }
 
     /// A server that sends its identification and KEXINIT (made by the
     /// core's own server) and then nothing more.
     pub fn stops_after_kexinit() -> Self {
+        Self::start(Self::identification_and_kexinit(), false)
+    }
+
+    /// A server that sends its identification and KEXINIT, then dies
+    /// (closes the connection) in the middle of the key exchange.
+    pub fn dies_after_kexinit() -> Self {
+        Self::start(Self::identification_and_kexinit(), true)
+    }
+
+    fn identification_and_kexinit() -> Vec<u8> {
         use rand_chacha::rand_core::SeedableRng;
         let rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x6b6578);
         let host = PrivateKey::generate_ed25519(&mut rand_chacha::ChaCha20Rng::seed_from_u64(1));
@@ -606,10 +616,10 @@ impl ScriptedPeer {
             conn.consume_transmit(n);
         }
         assert!(prefix.starts_with(b"SSH-2.0-") && prefix.len() > 100);
-        Self::start(prefix)
+        prefix
     }
 
-    fn start(prefix: Vec<u8>) -> Self {
+    fn start(prefix: Vec<u8>, then_die: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
         let state = Arc::<Mutex<ScriptedState>>::default();
@@ -622,6 +632,12 @@ impl ScriptedPeer {
                 let prefix = prefix.clone();
                 thread::spawn(move || {
                     let _ = stream.write_all(&prefix);
+                    if then_die {
+                        // Let the client's first bytes arrive, then go.
+                        thread::sleep(Duration::from_millis(50));
+                        let _ = stream.shutdown(Shutdown::Both);
+                        return;
+                    }
                     let mut buf = [0u8; 4096];
                     // Read until the client closes (or resets) the socket.
                     while let Ok(n) = stream.read(&mut buf) {
