@@ -150,10 +150,14 @@ pub fn keepalive_deadline() -> Duration {
     KEEPALIVE_INTERVAL * (KEEPALIVE_MAX + 1) + FAULT_NOTICE
 }
 
-/// The earliest a silent peer can be given up on: the last keepalive
-/// answered just before it went silent, then [`KEEPALIVE_MAX`] intervals.
+/// The earliest a silent peer can be given up on, counted from when it
+/// went silent: the last keepalive was answered at most an interval before,
+/// then [`KEEPALIVE_MAX`] more go unanswered, one interval apart, before
+/// the next tick gives up. Half an interval less, for a keepalive that left
+/// late on a loaded machine; one interval less would be a client giving up
+/// a keepalive too early.
 pub fn keepalive_earliest() -> Duration {
-    KEEPALIVE_INTERVAL * KEEPALIVE_MAX
+    KEEPALIVE_INTERVAL * KEEPALIVE_MAX - KEEPALIVE_INTERVAL / 2
 }
 
 /// `options` with keepalives every [`KEEPALIVE_INTERVAL`], giving up after
