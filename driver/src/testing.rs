@@ -661,11 +661,6 @@ impl ScriptedPeer {
         self.addr
     }
 
-    /// Connections accepted so far.
-    pub fn accepted(&self) -> usize {
-        lock_scripted(&self.state).accepted
-    }
-
     /// Whether at least one connection was accepted and the client has
     /// closed every one.
     pub fn all_closed_by_client(&self) -> bool {
