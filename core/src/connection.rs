@@ -1034,7 +1034,19 @@ impl Connection {
             |c| {
                 c.mutate(|c| {
                     let budget = c.send_budget();
-                    let n = c.channels.send(channel, ext, data, budget, &mut c.outbox)?;
+                    let Connection {
+                        channels,
+                        outbox,
+                        transport,
+                        rng,
+                        now,
+                        ..
+                    } = c;
+                    let n = channels.send_each(channel, ext, data, budget, &mut |parts| {
+                        if !transport.send_direct(outbox, parts, *now, &mut **rng) {
+                            outbox.queue_parts(parts);
+                        }
+                    })?;
                     if n < data.len() && c.send_budget() == 0 {
                         c.send_budget_exhausted = true;
                     }

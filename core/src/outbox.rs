@@ -56,13 +56,24 @@ impl Outbox {
         self.message(msg)
     }
 
+    /// Queues one message given as consecutive parts (the first byte of the
+    /// first part is the message number).
+    pub(crate) fn queue_parts(&mut self, parts: &[&[u8]]) {
+        let start = self.data.len();
+        for part in parts {
+            self.append(part);
+        }
+        if self.data.len() > start {
+            self.lens.push_back(self.data.len() - start);
+        }
+    }
+
     /// Number of queued messages.
     pub(crate) fn len(&self) -> usize {
         self.lens.len()
     }
 
     /// Whether nothing is queued.
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.lens.is_empty()
     }

@@ -334,6 +334,31 @@ impl Transport {
         Ok(())
     }
 
+    /// Frames and seals one upper-layer message, given as `parts`, straight
+    /// into the transmit buffer if it may go out now and nothing is queued
+    /// ahead of it; `false` (nothing done) otherwise, and the caller queues
+    /// it in the outbox. The bytes on the wire are the same either way.
+    pub(crate) fn send_direct(
+        &mut self,
+        outbox: &mut Outbox,
+        parts: &[&[u8]],
+        now: Instant,
+        rng: &mut dyn CryptoRngCore,
+    ) -> bool {
+        let may_send = !self.closed
+            && self.newkeys_sent_once
+            && self.kex.as_ref().is_none_or(|k| k.newkeys_sent())
+            && !(self.first_kex_done && self.tx.bytes_since_kex >= self.config.rekey_bytes);
+        if !may_send || !outbox.is_empty() {
+            return false;
+        }
+        self.prepare(rng);
+        self.tx.send_parts(parts, Some(rng));
+        // The limits and the rekey it may start, as after a queued message.
+        self.flush_outbox(outbox, now, rng);
+        true
+    }
+
     /// Frames and seals the queued upper-layer messages into the transmit
     /// buffer, unless a key exchange is in progress (then they stay queued).
     /// May start a re-exchange if the byte limit is reached.

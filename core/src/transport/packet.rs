@@ -24,10 +24,6 @@ const MIN_PACKET: usize = 16;
 /// Random bytes kept ready for packets sent where no RNG is at hand
 /// (DISCONNECT, UNIMPLEMENTED): the most padding one packet can carry.
 const PADDING_RESERVE: usize = 255;
-/// The transmit buffer is compacted once this much has been taken from its
-/// front (and the taken part is at least half of it), so each byte is moved
-/// at most a bounded number of times.
-const COMPACT_AFTER: usize = 64 * 1024;
 
 /// The receiving direction.
 pub(crate) struct Receiver {
@@ -226,11 +222,18 @@ impl Sender {
     /// Frames, pads and seals one packet into the transmit buffer. Padding
     /// comes from `rng`, or from the reserve when there is none.
     pub(crate) fn send(&mut self, payload: &[u8], rng: Option<&mut dyn CryptoRngCore>) {
+        self.send_parts(&[payload], rng);
+    }
+
+    /// [`Sender::send`] of the payload made of `parts` back to back, copied
+    /// straight into the packet.
+    pub(crate) fn send_parts(&mut self, parts: &[&[u8]], rng: Option<&mut dyn CryptoRngCore>) {
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let block = self.layout.block_len.max(8);
         // RFC 4253 section 6: length field (unless AEAD/EtM keep it out),
         // padding length, payload and padding are a multiple of the block.
         let unpadded = 1
-            + payload.len()
+            + payload_len
             + if self.layout.length_outside_alignment {
                 0
             } else {
@@ -240,19 +243,20 @@ impl Sender {
         if padding < MIN_PADDING {
             padding += block;
         }
-        while LENGTH_LEN + 1 + payload.len() + padding < MIN_PACKET {
+        while LENGTH_LEN + 1 + payload_len + padding < MIN_PACKET {
             padding += block;
         }
-        let packet_len = 1 + payload.len() + padding;
+        let packet_len = 1 + payload_len + padding;
+        self.make_room(LENGTH_LEN + packet_len + self.layout.tag_len);
         let start = self.buf.len();
-        self.buf
-            .reserve(LENGTH_LEN + packet_len + self.layout.tag_len);
         // Payloads come from our own layers and are far below 4 GiB.
         self.buf
             .extend_from_slice(&u32::try_from(packet_len).unwrap_or(u32::MAX).to_be_bytes());
         // At most 255: block sizes are at most 32 and MIN_PACKET is 16.
         self.buf.push(padding as u8);
-        self.buf.extend_from_slice(payload);
+        for part in parts {
+            self.buf.extend_from_slice(part);
+        }
         let pad_at = self.buf.len();
         self.buf.resize(pad_at + padding, 0);
         match rng {
@@ -281,12 +285,23 @@ impl Sender {
         if self.head == self.buf.len() {
             self.buf.clear();
             self.head = 0;
-        } else if self.head >= COMPACT_AFTER && self.head * 2 >= self.buf.len() {
-            // Moves at most as many bytes as were taken since the last
-            // compaction: linear overall.
+        }
+    }
+
+    /// Makes room for `needed` more bytes. The bytes the socket has taken
+    /// are dropped only when their room is needed, and only when that moves
+    /// no more unsent bytes than were taken (linear overall); otherwise the
+    /// buffer grows. A socket taking a large buffer a piece at a time then
+    /// costs no copying at all, where compacting after every take moved the
+    /// unsent rest each time.
+    fn make_room(&mut self, needed: usize) {
+        let spare = self.buf.capacity() - self.buf.len();
+        let unsent = self.buf.len() - self.head;
+        if spare < needed && self.head > 0 && unsent <= self.head {
             self.buf.drain(..self.head);
             self.head = 0;
         }
+        self.buf.reserve(needed);
     }
 }
 
@@ -418,6 +433,7 @@ mod tests {
     #[test]
     fn transmit_buffer_compacts_and_keeps_order() {
         let mut tx = Sender::new();
+        let first_capacity = tx.buf.capacity();
         let mut r = rng();
         let mut sent = Vec::new();
         let mut taken = Vec::new();
@@ -428,7 +444,14 @@ mod tests {
             let n = t.len().saturating_sub(7);
             taken.extend_from_slice(&t[..n]);
             tx.consume(n);
-            assert!(tx.head < COMPACT_AFTER + 64);
+            // Taken bytes do not pile up: beyond its first capacity the
+            // buffer stays within a small multiple of what is unsent.
+            let unsent = tx.transmit().len();
+            assert!(
+                tx.buf.capacity() <= first_capacity.max(4 * unsent + 256),
+                "{i}: capacity {}, unsent {unsent}",
+                tx.buf.capacity()
+            );
         }
         taken.extend_from_slice(tx.transmit());
         sent.extend_from_slice(&taken);
