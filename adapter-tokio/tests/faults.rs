@@ -671,7 +671,10 @@ fn dropping_connect_at_every_await_point_leaves_nothing_behind() {
                 }
             }
         }
-        assert!(points >= 3, "connect had only {points} await points");
+        // The pumps run only when this task waits (a current-thread
+        // runtime): the handshake waits at least for the host key and for
+        // the userauth service.
+        assert!(points >= 2, "connect had only {points} await points");
         baseline.assert_released(&served).await;
     });
 }
