@@ -37,6 +37,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 #[cfg(unix)]
 use conch_driver::AgentClient;
 use conch_driver::{
@@ -257,7 +259,8 @@ struct NewConnection {
     host: String,
     port: u16,
     signers: Vec<Arc<dyn Signer>>,
-    password: Option<String>,
+    /// Wiped when dropped.
+    password: Option<Zeroizing<String>>,
     password_prompt: Option<Arc<PromptFn>>,
     #[cfg(unix)]
     agent: Option<AgentClient>,
@@ -369,7 +372,7 @@ impl CommandEndpoint {
     /// A password, used for `password` and for keyboard-interactive
     /// prompts if the server offers them. Prefer keys where possible.
     pub fn password(self, password: impl Into<String>) -> Self {
-        let password = password.into();
+        let password = Zeroizing::new(password.into());
         self.with(|n| n.password = Some(password))
     }
 
@@ -528,9 +531,10 @@ impl NewConnection {
         }
         let mut methods = AuthMethods::new();
         methods.signers = signers;
-        methods.password = self.password.clone();
+        // Both copies are wiped when the methods are dropped.
+        methods.password = self.password.as_ref().map(|p| p.to_string());
         if let Some(password) = &self.password {
-            methods = methods.keyboard_interactive(PasswordResponder(password.clone()));
+            methods = methods.keyboard_interactive(PasswordResponder(password.to_string()));
         } else if let Some(prompt) = &self.password_prompt {
             methods = methods.keyboard_interactive(PromptResponder(prompt.clone()));
         }
@@ -561,7 +565,7 @@ impl NewConnection {
                 .ok()
                 .flatten();
             // No answer: no password, as when none was given.
-            let Some(password) = answer else {
+            let Some(password) = answer.map(Zeroizing::new) else {
                 break;
             };
             match session.auth_password(&self.username, &password).await? {
