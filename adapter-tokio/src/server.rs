@@ -21,7 +21,7 @@ pub struct Listener {
 impl Listener {
     /// Binds to `addr` (e.g. `127.0.0.1:0` for a free loopback port), the
     /// first of its addresses that can be bound, and listens with a backlog
-    /// of [`LISTEN_BACKLOG`].
+    /// of 4096 (tokio's own bind asks for 128).
     pub async fn bind(addr: impl ToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
         let mut last_error = None;
         for addr in tokio::net::lookup_host(addr).await? {
@@ -54,7 +54,7 @@ impl Listener {
 /// clients (a fleet tool connecting everywhere at once) overflows that, and
 /// each dropped SYN costs its client a one-second retransmit. The kernel
 /// caps it at `net.core.somaxconn` (4096 on current Linux).
-pub const LISTEN_BACKLOG: u32 = 4096;
+const LISTEN_BACKLOG: u32 = 4096;
 
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {

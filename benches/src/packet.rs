@@ -1,7 +1,7 @@
 //! One binary packet for the cipher benchmarks, and the raw AEAD call each
 //! provider cipher is compared with.
 //!
-//! With the `ring` feature, [`Protection::ring`] adds the ring provider's
+//! With the `ring` feature, `Protection::ring` adds the ring provider's
 //! ciphers (`conch_core::cipher::ring`), labelled `<cipher>[ring]` so
 //! reports show them next to the pure-Rust ones, and their raw baseline is
 //! ring's own AEAD call.

@@ -1,8 +1,8 @@
 //! Which crypto provider `conch` and `conchd` use: with the crate's `ring`
 //! cargo feature (`cargo build -p conch-cli --features ring`),
-//! [`CryptoProvider::ring`], whose AES-GCM and ChaCha20-Poly1305 are the
-//! `ring` crate's assembly; otherwise the pure-Rust default. Same algorithm
-//! names and preferences either way: only the speed differs.
+//! `CryptoProvider::ring`, whose AES-GCM is the `ring` crate's assembly;
+//! otherwise the pure-Rust default. Same algorithm names and preferences
+//! either way: only the speed differs.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use conch_core::{AlgorithmPreferences, TransportConfig};
 
 /// A short name of the provider in use, for `conch -v` and conchd's log.
 pub const PROVIDER_NAME: &str = if cfg!(feature = "ring") {
-    "ring (AES-GCM and ChaCha20-Poly1305 from the ring crate, the rest pure Rust)"
+    "ring (AES-GCM from the ring crate, the rest pure Rust)"
 } else {
     "pure Rust (RustCrypto and dalek crates)"
 };

@@ -21,11 +21,11 @@
 //!
 //! - `ring` (off by default): adds `cipher::ring` and
 //!   `CryptoProvider::ring()`, the default [`crypto::CryptoProvider`] with
-//!   `chacha20-poly1305@openssh.com`, `aes128-gcm@openssh.com` and
-//!   `aes256-gcm@openssh.com` implemented by the `ring` crate's assembly
-//!   (AES-GCM about six times faster than pure Rust; its
-//!   chacha20-poly1305 is not faster for bulk data, see `cipher::ring`).
-//!   Same names, same order, byte-identical packets: select it per
+//!   `aes128-gcm@openssh.com` and `aes256-gcm@openssh.com` implemented by
+//!   the `ring` crate's assembly (about six times faster than pure Rust).
+//!   `cipher::ring` also has ring's `chacha20-poly1305@openssh.com`, which
+//!   the provider leaves out: it is not faster for bulk data. Same names,
+//!   same order, byte-identical packets: select it per
 //!   connection with [`TransportConfig::crypto`]. Only ring's AEAD code is
 //!   used (no OS randomness). Unlike the pure-Rust ciphers, ring's expanded
 //!   keys are freed but not wiped when a connection drops or re-keys.
