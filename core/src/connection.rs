@@ -496,7 +496,7 @@ impl Connection {
     fn flush(&mut self) {
         if self.error.is_none() {
             self.transport
-                .flush_outbox(&mut self.outbox, self.now, &mut *self.rng);
+                .flush_outbox(&mut self.outbox, &mut *self.rng);
         }
         if self.send_budget_exhausted {
             let budget = self.send_budget();
@@ -1039,11 +1039,10 @@ impl Connection {
                         outbox,
                         transport,
                         rng,
-                        now,
                         ..
                     } = c;
                     let n = channels.send_each(channel, ext, data, budget, &mut |parts| {
-                        if !transport.send_direct(outbox, parts, *now, &mut **rng) {
+                        if !transport.send_direct(outbox, parts, &mut **rng) {
                             outbox.queue_parts(parts);
                         }
                     })?;

@@ -340,48 +340,31 @@ impl Transport {
     /// it in the outbox. The bytes on the wire are the same either way.
     pub(crate) fn send_direct(
         &mut self,
-        outbox: &mut Outbox,
+        outbox: &Outbox,
         parts: &[&[u8]],
-        now: Instant,
         rng: &mut dyn CryptoRngCore,
     ) -> bool {
-        let may_send = !self.closed
-            && self.newkeys_sent_once
-            && self.kex.as_ref().is_none_or(|k| k.newkeys_sent())
-            && !(self.first_kex_done && self.tx.bytes_since_kex >= self.config.rekey_bytes);
-        if !may_send || !outbox.is_empty() {
+        if self.closed || !self.may_send_upper() || self.over_byte_limit() || !outbox.is_empty() {
             return false;
         }
         self.prepare(rng);
         self.tx.send_parts(parts, Some(rng));
-        // The limits and the rekey it may start, as after a queued message.
-        self.flush_outbox(outbox, now, rng);
+        self.start_rekey_if_due(rng);
         true
     }
 
     /// Frames and seals the queued upper-layer messages into the transmit
     /// buffer, unless a key exchange is in progress (then they stay queued).
     /// May start a re-exchange if the byte limit is reached.
-    pub(crate) fn flush_outbox(
-        &mut self,
-        outbox: &mut Outbox,
-        _now: Instant,
-        rng: &mut dyn CryptoRngCore,
-    ) {
+    pub(crate) fn flush_outbox(&mut self, outbox: &mut Outbox, rng: &mut dyn CryptoRngCore) {
         if self.closed {
             return;
         }
         self.prepare(rng);
-        // RFC 4253 section 7.1: after our KEXINIT only key exchange messages
-        // until our NEWKEYS.
-        let may_send = self.newkeys_sent_once && self.kex.as_ref().is_none_or(|k| k.newkeys_sent());
-        if may_send {
+        if self.may_send_upper() {
             while let Some(payload) = outbox.front() {
-                // RFC 4253 section 9: no more than the limit under one set of
-                // keys. The count restarts at our NEWKEYS, so this also holds
-                // when the exchange is still waiting for the peer's NEWKEYS;
-                // the rest waits for the next exchange.
-                if self.first_kex_done && self.tx.bytes_since_kex >= self.config.rekey_bytes {
+                // The rest waits for the next exchange.
+                if self.over_byte_limit() {
                     self.rekey_pending = true;
                     break;
                 }
@@ -389,6 +372,25 @@ impl Transport {
                 outbox.pop_front();
             }
         }
+        self.start_rekey_if_due(rng);
+    }
+
+    /// RFC 4253 section 7.1: after our KEXINIT only key exchange messages
+    /// until our NEWKEYS.
+    fn may_send_upper(&self) -> bool {
+        self.newkeys_sent_once && self.kex.as_ref().is_none_or(|k| k.newkeys_sent())
+    }
+
+    /// RFC 4253 section 9: no more than the limit under one set of keys.
+    /// The count restarts at our NEWKEYS, so this also holds when the
+    /// exchange is still waiting for the peer's NEWKEYS.
+    fn over_byte_limit(&self) -> bool {
+        self.first_kex_done && self.tx.bytes_since_kex >= self.config.rekey_bytes
+    }
+
+    /// Sends KEXINIT if a re-exchange is due (by bytes, or asked for) and
+    /// none is running.
+    fn start_rekey_if_due(&mut self, rng: &mut dyn CryptoRngCore) {
         if self.rekey_due_by_bytes() {
             self.rekey_pending = true;
         }

@@ -38,8 +38,8 @@ impl Peer {
         }
     }
 
-    fn flush(&mut self, now: Instant) {
-        self.t.flush_outbox(&mut self.outbox, now, &mut self.rng);
+    fn flush(&mut self) {
+        self.t.flush_outbox(&mut self.outbox, &mut self.rng);
     }
 
     fn take_transmit(&mut self) -> Vec<u8> {
@@ -61,7 +61,7 @@ impl Peer {
                 None => break,
             }
         }
-        self.flush(now);
+        self.flush();
         Ok(())
     }
 
@@ -128,8 +128,8 @@ impl Pair {
     /// One round: each side flushes, then gets what the other sent.
     /// Returns whether anything moved.
     fn step(&mut self) -> Result<bool, Error> {
-        self.client.flush(self.now);
-        self.server.flush(self.now);
+        self.client.flush();
+        self.server.flush();
         let c = self.client.take_transmit();
         let s = self.server.take_transmit();
         Self::feed(&mut self.server, self.now, &c, self.chunk)?;
@@ -319,12 +319,12 @@ fn outbox_is_held_while_our_kexinit_is_out() {
     let now = p.now;
     p.client.t.start_rekey(now, &mut p.client.rng).unwrap();
     p.client.queue(&data_msg(1));
-    p.client.flush(now);
+    p.client.flush();
     // The queued message was flushed before the KEXINIT.
     assert!(p.client.outbox.is_empty());
     assert!(p.client.t.in_key_exchange());
     p.client.queue(&data_msg(2));
-    p.client.flush(now);
+    p.client.flush();
     assert_eq!(p.client.outbox.len(), 1, "held during the exchange");
     p.run().unwrap();
     assert!(p.client.outbox.is_empty());
@@ -419,7 +419,7 @@ fn inject_from_server_during_kex(client_strict: bool, payload: &[u8]) -> Result<
     // Client ident + KEXINIT to the server, server ident + KEXINIT back, and
     // the client's ECDH_INIT to the server.
     p.step()?;
-    p.client.flush(p.now);
+    p.client.flush();
     let c = p.client.take_transmit();
     Pair::feed(&mut p.server, p.now, &c, None)?;
     // Server now sent REPLY + NEWKEYS (+ EXT_INFO, encrypted). Inject the
@@ -469,7 +469,7 @@ fn strict_kex_requires_kexinit_first() {
     let mut extra = packet::Sender::new();
     extra.send(&[msg::IGNORE, 0, 0, 0, 0], Some(&mut p.client.rng));
     stream.extend_from_slice(extra.transmit());
-    p.client.flush(now);
+    p.client.flush();
     stream.extend_from_slice(&p.client.take_transmit());
     assert_eq!(
         p.server.input(now, &stream),
@@ -552,7 +552,7 @@ fn same_seed_gives_byte_identical_transmit_streams() {
 fn a_flipped_ciphertext_bit_is_a_mac_error() {
     let mut p = Pair::established(14);
     p.client.queue(&data_msg(1));
-    p.client.flush(p.now);
+    p.client.flush();
     let mut wire = p.client.take_transmit();
     wire[10] ^= 0x80;
     let now = p.now;
@@ -608,8 +608,8 @@ fn a_server_without_a_usable_host_key_has_no_common_algorithm() {
         Transport::new_server(TransportConfig::default(), vec![], now),
         2,
     );
-    client.flush(now);
-    server.flush(now);
+    client.flush();
+    server.flush();
     let c = client.take_transmit();
     assert!(matches!(
         server.input(now, &c),
@@ -654,10 +654,10 @@ fn disconnect_from_the_peer_is_reported_and_ends_processing() {
     assert!(p.server.t.is_closed());
     // Nothing more is sent by the closed side.
     p.server.queue(&data_msg(1));
-    p.server.flush(p.now);
+    p.server.flush();
     let wire = p.server.take_transmit();
     assert!(!wire.is_empty());
-    p.server.flush(p.now);
+    p.server.flush();
     assert!(p.server.t.transmit().is_empty());
     let now = p.now;
     assert_eq!(
@@ -755,7 +755,7 @@ fn wrongly_guessed_kex_packet_is_skipped() {
     c.algorithms.kex.reverse();
     let mut p = Pair::with(c, TransportConfig::default(), 24);
     let now = p.now;
-    p.client.flush(now);
+    p.client.flush();
     let mut wire = p.client.take_transmit();
     // Set first_kex_packet_follows in the client's KEXINIT (in clear, the
     // byte before the reserved uint32 at its end) and in its own record.
@@ -858,7 +858,7 @@ fn a_low_order_client_point_is_a_bad_kex_value() {
         Transport::new_server(TransportConfig::default(), vec![host_key(27)], now),
         28,
     );
-    client.flush(now);
+    client.flush();
     // The client's identification and KEXINIT, then a forged ECDH_INIT
     // whose point (u = 0) makes the X25519 result all zeros (RFC 8731 section 3).
     let mut wire = client.take_transmit();
@@ -900,7 +900,7 @@ fn ext_info_before_newkeys_is_unexpected() {
 fn debug_output_shows_no_buffer_contents() {
     let mut p = Pair::established(30);
     p.client.queue(b"\x5esecret password");
-    p.client.flush(p.now);
+    p.client.flush();
     let shown = format!("{:?}", p.client.t);
     assert!(!shown.contains("secret"));
     assert!(shown.contains("pending"));
@@ -1041,7 +1041,7 @@ fn group_exchange_runs_its_four_messages_and_rekeys() {
     );
     // Client: KEXINIT; then REQUEST after the server's KEXINIT.
     p.step().unwrap();
-    p.client.flush(p.now);
+    p.client.flush();
     let request = p.client.take_transmit();
     // The REQUEST is in clear: 34, min 2048, n, max 8192, where n follows
     // the most key material needed: the 32-byte HMAC-SHA-256 key asks for
@@ -1078,7 +1078,7 @@ fn a_group_exchange_request_no_group_fits_is_refused() {
         44,
     );
     p.step().unwrap();
-    p.client.flush(p.now);
+    p.client.flush();
     let _ = p.client.take_transmit();
     // A client asking for 1024-1536 bits: below what we serve.
     let mut request = vec![msg::KEX_DH_GEX_REQUEST];
