@@ -48,7 +48,8 @@ pub enum Stream {
 /// A thread writing buffers to one of our standard streams.
 #[derive(Debug)]
 pub struct Output {
-    full: mpsc::Sender<Vec<u8>>,
+    /// A buffer and how many of its bytes to write.
+    full: mpsc::Sender<(Vec<u8>, usize)>,
     empty: std_mpsc::Receiver<Vec<u8>>,
     error: Arc<Mutex<Option<io::Error>>>,
     done: oneshot::Receiver<()>,
@@ -62,7 +63,7 @@ impl Output {
             Stream::Stderr => io::stderr().as_fd().try_clone_to_owned()?,
         };
         let mut file = File::from(fd);
-        let (full_tx, mut full_rx) = mpsc::channel::<Vec<u8>>(IN_FLIGHT);
+        let (full_tx, mut full_rx) = mpsc::channel::<(Vec<u8>, usize)>(IN_FLIGHT);
         let (empty_tx, empty_rx) = std_mpsc::channel();
         let (done_tx, done_rx) = oneshot::channel();
         let error = Arc::new(Mutex::new(None));
@@ -70,8 +71,8 @@ impl Output {
         thread::Builder::new()
             .name("conch-output".into())
             .spawn(move || {
-                while let Some(buf) = full_rx.blocking_recv() {
-                    if let Err(e) = file.write_all(&buf) {
+                while let Some((buf, len)) = full_rx.blocking_recv() {
+                    if let Err(e) = file.write_all(&buf[..len]) {
                         *thread_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                         // Dropping the receiver makes the next send fail.
                         break;
@@ -93,16 +94,15 @@ impl Output {
     pub async fn copy_from(mut self, mut from: impl AsyncRead + Unpin) -> Result<u64, CopyError> {
         let mut total = 0u64;
         let result = loop {
-            let mut buf = self.empty.try_recv().unwrap_or_default();
-            buf.resize(CHUNK, 0);
+            // Buffers come back whole: only a new one is zero-filled.
+            let mut buf = self.empty.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
             let n = match from.read(&mut buf).await {
                 Ok(0) => break Ok(total),
                 Ok(n) => n,
                 Err(e) => break Err(CopyError::Read(e)),
             };
-            buf.truncate(n);
             total += n as u64;
-            if self.full.send(buf).await.is_err() {
+            if self.full.send((buf, n)).await.is_err() {
                 break Err(CopyError::Write(self.take_error()));
             }
         };
