@@ -259,6 +259,10 @@ impl<P: Pipe> Source<P> {
 /// Copies the process's stdout and stderr into the channel (RFC 4254
 /// section 5.2: stderr as extended data 1) until both pipes have ended,
 /// waiting for whichever has data with `poll(2)`.
+///
+/// Both streams share one window, so a chunk waiting for the client to
+/// open it also holds back the other stream's next read; the process then
+/// blocks on a full pipe, as it would behind a slow terminal.
 #[cfg(unix)]
 fn copy_output(
     stdout: Option<std::process::ChildStdout>,
