@@ -54,7 +54,11 @@ pub type Rng = Box<dyn CryptoRngCore + Send>;
 ///      events that ask for a decision (host key, auth, channel opens, ...);
 ///    - [`Connection::poll_transmit`] until it returns `None`, writing the
 ///      bytes to the socket and reporting how many were written with
-///      [`Connection::consume_transmit`];
+///      [`Connection::consume_transmit`]; or, for a caller that writes
+///      without holding the connection (another thread's lock, say),
+///      [`Connection::take_transmit`], which moves all of them into the
+///      caller's buffer at once; then take again only once that buffer has
+///      been written;
 ///    - [`Connection::poll_timeout`] to (re)arm the timer.
 ///
 ///    Answering an event is a mutator call, so it may produce more output:
@@ -63,7 +67,8 @@ pub type Rng = Box<dyn CryptoRngCore + Send>;
 ///    [`Connection::send_data`], ...) may be called at any time between
 ///    input calls; then drain again.
 /// 4. **End.** When [`Event::Disconnected`] has been returned and
-///    [`Connection::poll_transmit`] yields nothing more, close the socket.
+///    [`Connection::poll_transmit`] yields nothing more, close the socket
+///    (after writing what [`Connection::take_transmit`] handed out, if used).
 ///
 /// Time only ever comes from the `now` arguments, which must not go
 /// backwards; randomness only from the RNG given at construction. The same
@@ -566,6 +571,46 @@ impl Connection {
             r.record_transmit(n, self.transport.transmit());
         }
         self.transport.consume_transmit(n);
+        self.transmitted(n);
+    }
+
+    /// Moves every byte waiting for the socket into `out`: the same bytes,
+    /// with the same effect (and the same record in a transcript), as
+    /// [`Connection::poll_transmit`] and [`Connection::consume_transmit`] of
+    /// all of it until `poll_transmit` returns `None`. The caller then
+    /// writes `out` to the socket on its own, for instance without holding
+    /// a lock the application's threads need while it sits in `write(2)`.
+    ///
+    /// When `out` is empty and nothing of the waiting bytes was consumed
+    /// yet, the connection's buffer and `out` are swapped, with no copy: the
+    /// connection keeps `out`'s allocation, so a caller handing the same
+    /// `Vec` back each time (cleared) allocates nothing in the steady state.
+    /// Otherwise the bytes are appended to `out`.
+    ///
+    /// Bytes taken no longer count against the send buffer
+    /// ([`crate::ChannelConfig::send_buffer_limit`]): taking reopens it
+    /// (with [`Event::ChannelWritable`] where `send_data` was turned away),
+    /// and the application may queue that much again. Take again only once
+    /// `out` has been written, so that what waits in memory stays within
+    /// about twice the limit (the connection's buffer and `out`).
+    pub fn take_transmit(&mut self, out: &mut Vec<u8>) {
+        // Releasing room may let held-back messages through, as after
+        // `consume_transmit`: take those too.
+        loop {
+            let n = self.transport.transmit().len();
+            if n == 0 {
+                return;
+            }
+            if let Some(r) = &mut self.recorder {
+                r.record_transmit(n, self.transport.transmit());
+            }
+            self.transport.take_transmit(out);
+            self.transmitted(n);
+        }
+    }
+
+    /// Bookkeeping once `n` bytes have left the transmit buffer.
+    fn transmitted(&mut self, n: usize) {
         // What the peer takes pays off what it provoked.
         self.peer_provoked_output = self.peer_provoked_output.saturating_sub(n);
         // Room in the transmit buffer lets held-back messages through.

@@ -417,6 +417,12 @@ impl Transport {
         self.tx.consume(n);
     }
 
+    /// Moves all of [`Self::transmit`] into `out` (see
+    /// `packet::Sender::take_into`: swapped when `out` is empty).
+    pub(crate) fn take_transmit(&mut self, out: &mut Vec<u8>) {
+        self.tx.take_into(out);
+    }
+
     /// When the time-based rekey is due, if it applies now.
     fn rekey_at(&self) -> Option<Instant> {
         if self.first_kex_done && self.kex.is_none() && !self.rekey_pending {

@@ -288,6 +288,22 @@ impl Sender {
         }
     }
 
+    /// Moves every byte not yet taken into `out`, leaving the transmit
+    /// buffer empty. When `out` is empty and the socket took nothing of the
+    /// buffer yet, the two are swapped (no copy): the sender keeps `out`'s
+    /// allocation, so a caller handing back the same `Vec` each time makes
+    /// the two allocations alternate and the steady state allocates
+    /// nothing. Otherwise the bytes are appended to `out`.
+    pub(crate) fn take_into(&mut self, out: &mut Vec<u8>) {
+        if out.is_empty() && self.head == 0 {
+            std::mem::swap(&mut self.buf, out);
+        } else {
+            out.extend_from_slice(&self.buf[self.head..]);
+            self.buf.clear();
+            self.head = 0;
+        }
+    }
+
     /// Makes room for `needed` more bytes. The bytes the socket has taken
     /// are dropped only when their room is needed, and only when that moves
     /// no more unsent bytes than were taken (linear overall); otherwise the
@@ -460,6 +476,40 @@ mod tests {
         for i in 0..2000u32 {
             assert_eq!(rx.next_packet().unwrap().unwrap().1, i.to_be_bytes()[..]);
         }
+    }
+
+    #[test]
+    fn taking_into_an_empty_vec_swaps_and_into_a_full_one_appends() {
+        let mut tx = Sender::new();
+        let mut r = rng();
+        tx.send(b"\x5eone", Some(&mut r));
+        let sealed = tx.transmit().to_vec();
+        let inside = tx.transmit().as_ptr();
+        let mut out = Vec::with_capacity(100);
+        let given = out.as_ptr();
+        tx.take_into(&mut out);
+        // Swapped: `out` now holds the sender's allocation, and the sender
+        // keeps the one it was given.
+        assert_eq!(out, sealed);
+        assert_eq!(out.as_ptr(), inside);
+        assert!(tx.transmit().is_empty());
+        assert_eq!(tx.buf.as_ptr(), given);
+
+        // Not empty: appended after what `out` holds.
+        tx.send(b"\x5etwo", Some(&mut r));
+        let second = tx.transmit().to_vec();
+        tx.take_into(&mut out);
+        assert_eq!(out, [sealed.clone(), second.clone()].concat());
+        assert!(tx.transmit().is_empty());
+
+        // Partly taken by the socket: only the rest moves, by copy.
+        tx.send(b"\x5ethree", Some(&mut r));
+        let third = tx.transmit().to_vec();
+        tx.consume(5);
+        let mut rest = Vec::new();
+        tx.take_into(&mut rest);
+        assert_eq!(rest, third[5..]);
+        assert!(tx.transmit().is_empty());
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub struct Endpoint {
     pub input_error_calls: usize,
     /// While set, `poll_transmit` is not drained (the socket is not writable).
     pub stall_transmit: bool,
+    /// Output is moved with `take_transmit` (into a reused buffer) instead
+    /// of `poll_transmit` + `consume_transmit`.
+    pub take_transmit: bool,
+    /// The buffer `take_transmit` fills (kept, as an adapter keeps it).
+    pub taken: Vec<u8>,
     /// `handle_eof` was called (the peer closed its socket).
     pub eof_delivered: bool,
     /// Events returned after `Disconnected` (must stay 0).
@@ -43,6 +48,8 @@ impl Endpoint {
             input_errors: Vec::new(),
             input_error_calls: 0,
             stall_transmit: false,
+            take_transmit: false,
+            taken: Vec::new(),
             eof_delivered: false,
             events_after_disconnect: 0,
             max_transmit_len: 0,

@@ -375,7 +375,15 @@ fn pump(
             ep.record_event(&event);
             app.on_event(&mut ep.conn, &event);
         }
-        if !ep.stall_transmit {
+        if !ep.stall_transmit && ep.take_transmit {
+            ep.taken.clear();
+            ep.conn.take_transmit(&mut ep.taken);
+            if !ep.taken.is_empty() {
+                ep.max_transmit_len = ep.max_transmit_len.max(ep.taken.len());
+                out.push(dir, &ep.taken, tap);
+                any = true;
+            }
+        } else if !ep.stall_transmit {
             while let Some(bytes) = ep.conn.poll_transmit() {
                 let n = bytes.len();
                 assert!(n > 0, "poll_transmit returned an empty slice");
