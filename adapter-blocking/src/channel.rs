@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 
 use conch_driver::block_on::block_on;
 
-use crate::{ChannelRequest, ExitStatus, Result, WindowSize};
+use crate::{Bytes, ChannelRequest, ExitStatus, Result, WindowSize};
 
 /// An SSH channel as a blocking stream: `Read` gives stdout, `Write` feeds
 /// stdin, [`Channel::send_eof`] half-closes. `&Channel` reads and writes
@@ -118,6 +118,17 @@ impl Channel {
         block_on(self.inner.close_channel())
     }
 
+    /// Reads the next chunk of the channel's data, at most `max` bytes,
+    /// without copying it: the zero-copy counterpart of [`Read::read`]. The
+    /// bytes are those received (a slice of the decrypted packet, so never
+    /// more than one packet's data); `None` at the end of the stream, where
+    /// `read` gives 0. Otherwise as `read`: it blocks until data, EOF or an
+    /// error; the bytes taken reopen the peer's window; chunk reads and
+    /// reads may be mixed.
+    pub fn read_chunk(&self, max: usize) -> io::Result<Option<Bytes>> {
+        block_on(self.inner.read_chunk(max))
+    }
+
     /// Bytes received and not yet read.
     pub fn buffered_len(&self) -> usize {
         self.inner.buffered_len()
@@ -138,6 +149,15 @@ impl Channel {
 #[derive(Debug)]
 pub struct ChannelStderr {
     inner: conch_driver::ChannelStderr,
+}
+
+impl ChannelStderr {
+    /// Reads the next chunk of stderr data, at most `max` bytes, without
+    /// copying it: the zero-copy counterpart of [`Read::read`] (see
+    /// [`Channel::read_chunk`]); `None` at the end of the stream.
+    pub fn read_chunk(&self, max: usize) -> io::Result<Option<Bytes>> {
+        block_on(self.inner.read_chunk(max))
+    }
 }
 
 macro_rules! std_io_impls {

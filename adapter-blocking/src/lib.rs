@@ -37,7 +37,7 @@ pub use server::{serve_stream, Listener, ServerSession};
 pub use session::{connect, connect_stream, Session};
 
 pub use conch_driver::conch_core::{
-    AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
+    AuthAttempt, AuthDecision, Bytes, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
 pub use conch_driver::openssh::*;

@@ -262,3 +262,93 @@ fn session_and_channels_are_thread_safe() {
     send_sync::<Channel>();
     send_sync::<conch_blocking::ServerSession>();
 }
+
+/// Reads with `read_chunk` alone until the end, checking every chunk
+/// against `max`; the end must stay the end.
+fn read_chunks_to_end(
+    max: usize,
+    mut read_chunk: impl FnMut(usize) -> std::io::Result<Option<conch_blocking::Bytes>>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(chunk) = read_chunk(max).unwrap() {
+        assert!(
+            !chunk.is_empty() && chunk.len() <= max,
+            "a chunk of {} bytes for max {max}",
+            chunk.len()
+        );
+        out.extend_from_slice(&chunk);
+    }
+    assert!(read_chunk(max).unwrap().is_none());
+    out
+}
+
+#[test]
+fn read_chunk_and_read_take_turns_on_one_stream_in_order() {
+    bounded(|| {
+        let (addr, server) = start_server();
+        let session = login(addr, &server);
+        let channel = std::sync::Arc::new(session.exec("cat").unwrap());
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let writer = {
+            let (channel, data) = (channel.clone(), data.clone());
+            thread::spawn(move || {
+                (&*channel).write_all(&data).unwrap();
+                channel.send_eof().unwrap();
+            })
+        };
+        // Smaller than most packets cat's output arrives in: chunks are split.
+        const MAX: usize = 1000;
+        let (mut echoed, mut split, mut buf) = (Vec::new(), false, [0u8; 777]);
+        for turn in 0.. {
+            if turn % 3 == 2 {
+                let n = (&*channel).read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                echoed.extend_from_slice(&buf[..n]);
+                continue;
+            }
+            let Some(chunk) = channel.read_chunk(MAX).unwrap() else {
+                break;
+            };
+            assert!(!chunk.is_empty() && chunk.len() <= MAX, "{}", chunk.len());
+            split |= chunk.len() == MAX;
+            echoed.extend_from_slice(&chunk);
+        }
+        writer.join().unwrap();
+        assert!(split, "no chunk was cut at max");
+        assert!(channel.read_chunk(MAX).unwrap().is_none());
+        assert_eq!(echoed.len(), data.len());
+        assert!(echoed == data, "the bytes differ or are out of order");
+        assert!(channel.exit_status().unwrap().success());
+    });
+}
+
+#[test]
+fn read_chunk_alone_reopens_the_window_on_stdout_and_stderr() {
+    bounded(|| {
+        let (addr, server) = start_server();
+        let session = login(addr, &server);
+        let window = conch_blocking::ClientConfig::default().channels.window_size as usize;
+        assert!(FLOOD_LEN >= 3 * window);
+        // A command printing several windows: it ends only if every chunk
+        // taken gives its bytes back to the window.
+        let flood = session.exec(FLOOD_COMMAND).unwrap();
+        let out = read_chunks_to_end(64 * 1024, |max| flood.read_chunk(max));
+        assert_eq!(out.len(), FLOOD_LEN);
+        assert!(out.iter().all(|&b| b == 0));
+        assert!(flood.exit_status().unwrap().success());
+
+        // Only stderr floods, so reading it before stdout cannot stall.
+        let channel = session
+            .exec(format!("{FLOOD_COMMAND} >&2; echo done; exit 3"))
+            .unwrap();
+        let stderr = channel.stderr();
+        let err = read_chunks_to_end(64 * 1024, |max| stderr.read_chunk(max));
+        assert_eq!(err.len(), FLOOD_LEN);
+        assert!(err.iter().all(|&b| b == 0));
+        let out = read_chunks_to_end(64 * 1024, |max| channel.read_chunk(max));
+        assert_eq!(out, b"done\n");
+        assert_eq!(channel.exit_status().unwrap(), ExitStatus::Code(3));
+    });
+}

@@ -6,6 +6,10 @@
 //! listen over `smol::net`, `async-io` timers, and runs each connection's
 //! I/O pump as a task on smol's global executor (`smol::spawn`).
 //!
+//! Besides `read`, [`Channel::read_chunk`] and [`ChannelStderr::read_chunk`]
+//! read without a copy: they hand over the received bytes themselves as
+//! [`Bytes`].
+//!
 //! ```no_run
 //! use conch_smol::{connect, AuthMethods, ClientOptions, HostKeyPolicy};
 //! use smol::io::AsyncReadExt;
@@ -32,7 +36,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 
 pub use conch_driver::conch_core::{
-    AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
+    AuthAttempt, AuthDecision, Bytes, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
 pub use conch_driver::openssh::*;

@@ -278,3 +278,108 @@ fn auth_methods_refusals_and_host_key() {
         assert!(matches!(err, Error::HostKeyRejected { .. }), "{err:?}");
     })
 }
+
+/// Reads with `read_chunk` alone until the end, checking every chunk
+/// against `max`; the end must stay the end.
+async fn read_chunks_to_end<F, R>(max: usize, mut read_chunk: F) -> Vec<u8>
+where
+    F: FnMut(usize) -> R,
+    R: Future<Output = std::io::Result<Option<conch_smol::Bytes>>>,
+{
+    let mut out = Vec::new();
+    while let Some(chunk) = step("read a chunk", read_chunk(max)).await.unwrap() {
+        assert!(
+            !chunk.is_empty() && chunk.len() <= max,
+            "a chunk of {} bytes for max {max}",
+            chunk.len()
+        );
+        out.extend_from_slice(&chunk);
+    }
+    assert!(step("after the end", read_chunk(max))
+        .await
+        .unwrap()
+        .is_none());
+    out
+}
+
+#[test]
+fn read_chunk_and_read_take_turns_on_one_stream_in_order() {
+    smol::block_on(async {
+        let (addr, server) = start_server().await;
+        let session = login(addr, &server).await;
+        let channel = step("exec", session.exec("cat")).await.unwrap();
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let (mut reader, mut writer) = (&channel, &channel);
+        let write = async {
+            writer.write_all(&data).await.unwrap();
+            writer.close().await.unwrap();
+        };
+        let read = async {
+            // Smaller than most packets cat's output arrives in: chunks are split.
+            const MAX: usize = 1000;
+            let (mut out, mut split, mut buf) = (Vec::new(), false, [0u8; 777]);
+            for turn in 0.. {
+                if turn % 3 == 2 {
+                    let n = reader.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&buf[..n]);
+                    continue;
+                }
+                let Some(chunk) = channel.read_chunk(MAX).await.unwrap() else {
+                    break;
+                };
+                assert!(!chunk.is_empty() && chunk.len() <= MAX, "{}", chunk.len());
+                split |= chunk.len() == MAX;
+                out.extend_from_slice(&chunk);
+            }
+            assert!(split, "no chunk was cut at max");
+            assert!(channel.read_chunk(MAX).await.unwrap().is_none());
+            out
+        };
+        let ((), echoed) = step("echo", smol::future::zip(write, read)).await;
+        assert_eq!(echoed.len(), data.len());
+        assert!(echoed == data, "the bytes differ or are out of order");
+        assert!(step("exit", channel.exit_status()).await.unwrap().success());
+    })
+}
+
+#[test]
+fn read_chunk_alone_reopens_the_window_on_stdout_and_stderr() {
+    smol::block_on(async {
+        let (addr, server) = start_server().await;
+        let session = login(addr, &server).await;
+        let window = conch_smol::ClientConfig::default().channels.window_size as usize;
+        assert!(FLOOD_LEN >= 3 * window);
+        // A command printing several windows: it ends only if every chunk
+        // taken gives its bytes back to the window.
+        let flood = step("exec flood", session.exec(FLOOD_COMMAND))
+            .await
+            .unwrap();
+        let out = read_chunks_to_end(64 * 1024, |max| flood.read_chunk(max)).await;
+        assert_eq!(out.len(), FLOOD_LEN);
+        assert!(out.iter().all(|&b| b == 0));
+        assert!(step("exit", flood.exit_status()).await.unwrap().success());
+
+        let channel = step(
+            "exec stderr flood",
+            session.exec(format!("{FLOOD_COMMAND} >&2; echo done; exit 3")),
+        )
+        .await
+        .unwrap();
+        let stderr = channel.stderr();
+        let (out, err) = smol::future::zip(
+            read_chunks_to_end(64 * 1024, |max| channel.read_chunk(max)),
+            read_chunks_to_end(64 * 1024, |max| stderr.read_chunk(max)),
+        )
+        .await;
+        assert_eq!(out, b"done\n");
+        assert_eq!(err.len(), FLOOD_LEN);
+        assert!(err.iter().all(|&b| b == 0));
+        assert_eq!(
+            step("exit", channel.exit_status()).await.unwrap(),
+            ExitStatus::Code(3)
+        );
+    })
+}

@@ -5,6 +5,7 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use conch_driver::conch_core::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// An SSH channel as a tokio stream: read stdout, write stdin,
@@ -31,6 +32,18 @@ impl Channel {
         }
     }
 
+    /// Reads the next chunk of the channel's data, at most `max` bytes,
+    /// without copying it: the zero-copy counterpart of `read`. The bytes
+    /// are those received (a slice of the decrypted packet, so never more
+    /// than one packet's data); `None` at the end of the stream, where
+    /// `read` gives 0. Otherwise as `read`: the bytes taken reopen the
+    /// peer's window, errors are the same, and chunk reads and reads may
+    /// be mixed. Cancel safe. (`poll_read_chunk` is reachable through
+    /// `Deref`.)
+    pub async fn read_chunk(&self, max: usize) -> io::Result<Option<Bytes>> {
+        self.inner.read_chunk(max).await
+    }
+
     /// The runtime-agnostic channel (a `futures-io` stream).
     pub fn into_inner(self) -> conch_driver::Channel {
         self.inner
@@ -49,6 +62,25 @@ impl Deref for Channel {
 #[derive(Debug)]
 pub struct ChannelStderr {
     inner: conch_driver::ChannelStderr,
+}
+
+impl ChannelStderr {
+    /// Reads the next chunk of stderr data, at most `max` bytes, without
+    /// copying it: the zero-copy counterpart of `read` (see
+    /// [`Channel::read_chunk`]); `None` at the end of the stream.
+    pub async fn read_chunk(&self, max: usize) -> io::Result<Option<Bytes>> {
+        self.inner.read_chunk(max).await
+    }
+
+    /// Polls a zero-copy read of stderr data: the poll form of
+    /// [`ChannelStderr::read_chunk`].
+    pub fn poll_read_chunk(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<io::Result<Option<Bytes>>> {
+        self.inner.poll_read_chunk(cx, max)
+    }
 }
 
 fn read_into(

@@ -7,12 +7,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use conch_core::{ApiMisuse, ChannelId, ChannelRequest, Connection, WindowSize};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::error::{Error, Result};
 use crate::session::SessionInner;
-use crate::shared::{lock, ChannelState, Holder, Phase};
+use crate::shared::{lock, ChannelState, Holder, Phase, RecvQueue};
 
 /// How a remote command ended (RFC 4254 section 6.10).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +151,50 @@ impl ChannelHandle {
         r.map_err(Error::from_core)
     }
 
+    /// Takes received data from stdout or stderr with `take`, which returns
+    /// what it took and how many bytes that is, and reopens the peer's
+    /// window by that many; `Ok(None)` once the stream has ended. The
+    /// copying and the chunk reads both go through here, so they consume
+    /// the window, see EOF and errors, and wait alike.
+    fn poll_take<T>(
+        &self,
+        cx: &mut Context<'_>,
+        stderr: bool,
+        take: impl FnOnce(&mut RecvQueue) -> (T, usize),
+    ) -> Poll<io::Result<Option<T>>> {
+        let mut guard = lock(&self.session.shared);
+        let sh = &mut *guard;
+        let end = sh.end_error();
+        let Some(st) = sh.channels.get_mut(&self.key) else {
+            return Poll::Ready(Ok(None));
+        };
+        let queue = if stderr {
+            &mut st.stderr
+        } else {
+            &mut st.stdout
+        };
+        if !queue.is_empty() {
+            let (taken, n) = take(queue);
+            // After CLOSE the id may already belong to another channel.
+            if st.phase == Phase::Open {
+                // RFC 4254 section 5.2: the window reopens as data is consumed.
+                let _ = sh.conn.consume(self.id, n);
+                sh.drain();
+                sh.wake_pump();
+            }
+            return Poll::Ready(Ok(Some(taken)));
+        }
+        if st.input_ended() {
+            return Poll::Ready(Ok(None));
+        }
+        if let Some(e) = end {
+            return Poll::Ready(Err(e.into_io()));
+        }
+        st.wakers.register(cx.waker());
+        Poll::Pending
+    }
+
+    /// Copies received data into `buf`; `Ok(0)` at the end.
     fn poll_read(
         &self,
         cx: &mut Context<'_>,
@@ -159,36 +204,29 @@ impl ChannelHandle {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let mut guard = lock(&self.session.shared);
-        let sh = &mut *guard;
-        let end = sh.end_error();
-        let Some(st) = sh.channels.get_mut(&self.key) else {
-            return Poll::Ready(Ok(0));
-        };
-        let queue = if stderr {
-            &mut st.stderr
-        } else {
-            &mut st.stdout
-        };
-        if !queue.is_empty() {
+        self.poll_take(cx, stderr, |queue| {
             let n = queue.read_into(buf);
-            // After CLOSE the id may already belong to another channel.
-            if st.phase == Phase::Open {
-                // RFC 4254 section 5.2: the window reopens as data is consumed.
-                let _ = sh.conn.consume(self.id, n);
-                sh.drain();
-                sh.wake_pump();
-            }
-            return Poll::Ready(Ok(n));
+            (n, n)
+        })
+        .map_ok(|n| n.unwrap_or(0))
+    }
+
+    /// Takes the next received chunk, at most `max` bytes, without a copy;
+    /// `Ok(None)` at the end.
+    fn poll_read_chunk(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+        stderr: bool,
+    ) -> Poll<io::Result<Option<Bytes>>> {
+        if max == 0 {
+            return Poll::Ready(Ok(Some(Bytes::new())));
         }
-        if st.input_ended() {
-            return Poll::Ready(Ok(0));
-        }
-        if let Some(e) = end {
-            return Poll::Ready(Err(e.into_io()));
-        }
-        st.wakers.register(cx.waker());
-        Poll::Pending
+        self.poll_take(cx, stderr, |queue| {
+            let chunk = queue.pop_chunk(max).unwrap_or_default();
+            let n = chunk.len();
+            (chunk, n)
+        })
     }
 
     fn poll_write(
@@ -271,7 +309,8 @@ fn broken_pipe(what: &'static str) -> io::Error {
 /// ([`futures_io::AsyncWrite::poll_close`], or tokio's `shutdown`) sends EOF
 /// while reading goes on. [`Channel::stderr`] gives the extended-data
 /// stream. The traits are also implemented for `&Channel`, so one task can
-/// read while another writes.
+/// read while another writes. [`Channel::read_chunk`] reads without a copy:
+/// it hands over the received bytes themselves.
 ///
 /// Received data waits in the channel until read; the peer can send only as
 /// much as the window (the core's `ChannelConfig::window_size`) allows before
@@ -587,6 +626,32 @@ impl Channel {
         self.handle.poll_read(cx, buf, false)
     }
 
+    /// Polls a zero-copy read of the channel's data: the next received
+    /// chunk, at most `max` bytes, as a slice of the decrypted packet rather
+    /// than a copy; `Ok(None)` at the end of the stream (where a read gives
+    /// 0). The zero-copy counterpart of [`Channel::poll_read_data`], with the
+    /// same semantics otherwise: the chunk's bytes reopen the peer's window
+    /// as a read of them would, errors and waking are the same, and chunk
+    /// reads and reads may be mixed (each continues where the other
+    /// stopped). A chunk is never more than one received packet's data, so
+    /// it may be shorter than what is buffered. `max == 0` gives an empty
+    /// chunk at once.
+    pub fn poll_read_chunk(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<io::Result<Option<Bytes>>> {
+        self.handle.poll_read_chunk(cx, max, false)
+    }
+
+    /// Reads the next chunk of the channel's data, at most `max` bytes,
+    /// without copying it; `None` at the end of the stream. The zero-copy
+    /// counterpart of reading (see [`Channel::poll_read_chunk`]). Cancel
+    /// safe: dropping the future before it is ready loses no data.
+    pub async fn read_chunk(&self, max: usize) -> io::Result<Option<Bytes>> {
+        poll_fn(|cx| self.poll_read_chunk(cx, max)).await
+    }
+
     /// Polls a write of channel data (the core of the `AsyncWrite` impls).
     pub fn poll_write_data(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.handle.poll_write(cx, buf, false)
@@ -632,6 +697,24 @@ impl ChannelStderr {
     /// Polls a read of stderr data.
     pub fn poll_read_data(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.handle.poll_read(cx, buf, true)
+    }
+
+    /// Polls a zero-copy read of stderr data: the stderr counterpart of
+    /// [`Channel::poll_read_chunk`], and the zero-copy counterpart of
+    /// [`ChannelStderr::poll_read_data`].
+    pub fn poll_read_chunk(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<io::Result<Option<Bytes>>> {
+        self.handle.poll_read_chunk(cx, max, true)
+    }
+
+    /// Reads the next chunk of stderr data, at most `max` bytes, without
+    /// copying it; `None` at the end of the stream. The zero-copy
+    /// counterpart of reading (see [`Channel::poll_read_chunk`]).
+    pub async fn read_chunk(&self, max: usize) -> io::Result<Option<Bytes>> {
+        poll_fn(|cx| self.poll_read_chunk(cx, max)).await
     }
 
     /// Polls a write of stderr data (server side).

@@ -16,8 +16,9 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::thread::{self, JoinHandle};
 
+use bytes::Bytes;
 use conch_core::ChannelRequest;
-use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+use futures_util::io::AsyncWriteExt;
 
 use crate::block_on::block_on;
 use crate::channel::Channel;
@@ -86,29 +87,32 @@ pub fn run_command(incoming: IncomingChannel) {
     }
 }
 
-/// Stack of the input thread: it only copies through a heap buffer and
-/// awaits small futures.
+/// Stack of the input thread: it only writes received chunks (on the heap)
+/// and awaits small futures.
 const SMALL_STACK: usize = 128 * 1024;
+
+/// Largest chunk of channel data written to the process's stdin at once. A
+/// chunk is at most one packet's data anyway (32 KiB by default).
+const INPUT_CHUNK: usize = 256 * 1024;
 
 /// What the input thread is waiting for next.
 enum InputEvent {
-    Data(std::io::Result<usize>),
+    Data(std::io::Result<Option<Bytes>>),
     Request(Option<ChannelRequest>),
 }
 
-/// Copies channel data into the process's stdin (its EOF closes the pipe)
+/// Writes channel data into the process's stdin (its EOF closes the pipe)
 /// and delivers `signal` requests (RFC 4254 section 6.9) to the process,
-/// until the channel has ended both.
+/// until the channel has ended both. The data goes to the pipe as received,
+/// without a copy through a buffer of ours.
 fn serve_input(channel: &Channel, mut stdin: Option<std::process::ChildStdin>, pid: u32) {
     use futures_util::future::{select, Either};
-    let mut buf = vec![0u8; 32 * 1024];
     let (mut reading, mut requests) = (true, true);
     while reading || requests {
         // Both futures only take what they return: the one not chosen
         // loses nothing when dropped.
         let event = block_on(async {
-            let mut reader = channel;
-            let read = std::pin::pin!(reader.read(&mut buf));
+            let read = std::pin::pin!(channel.read_chunk(INPUT_CHUNK));
             let request = std::pin::pin!(channel.next_request());
             match (reading, requests) {
                 (true, true) => match select(read, request).await {
@@ -120,9 +124,9 @@ fn serve_input(channel: &Channel, mut stdin: Option<std::process::ChildStdin>, p
             }
         });
         match event {
-            InputEvent::Data(Ok(n)) if n > 0 => {
+            InputEvent::Data(Ok(Some(chunk))) => {
                 if let Some(pipe) = &mut stdin {
-                    if pipe.write_all(&buf[..n]).is_err() {
+                    if pipe.write_all(&chunk).is_err() {
                         // The process closed its stdin: keep reading (and
                         // dropping) so the client is not held up.
                         stdin = None;

@@ -67,23 +67,29 @@ impl RecvQueue {
         self.len
     }
 
+    /// Takes the front chunk whole if it has at most `max` bytes, else its
+    /// first `max` bytes (the rest stays at the front). The chunk is a slice
+    /// of the received packet, not a copy. `None` when nothing is queued.
+    pub(crate) fn pop_chunk(&mut self, max: usize) -> Option<Bytes> {
+        let chunk = match self.chunks.front_mut() {
+            None => return None,
+            Some(front) if front.len() > max => front.split_to(max),
+            Some(_) => self.chunks.pop_front()?,
+        };
+        self.len -= chunk.len();
+        Some(chunk)
+    }
+
     /// Copies up to `buf.len()` bytes out; returns how many.
     pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> usize {
         let mut n = 0;
         while n < buf.len() {
-            let Some(front) = self.chunks.front_mut() else {
+            let Some(chunk) = self.pop_chunk(buf.len() - n) else {
                 break;
             };
-            let take = front.len().min(buf.len() - n);
-            buf[n..n + take].copy_from_slice(&front[..take]);
-            n += take;
-            if take == front.len() {
-                self.chunks.pop_front();
-            } else {
-                let _ = front.split_to(take);
-            }
+            buf[n..n + chunk.len()].copy_from_slice(&chunk);
+            n += chunk.len();
         }
-        self.len -= n;
         n
     }
 
@@ -821,5 +827,27 @@ mod tests {
         assert_eq!(&rest[..3], b"rld");
         assert!(q.is_empty());
         assert_eq!(q.read_into(&mut rest), 0);
+    }
+
+    #[test]
+    fn recv_queue_pops_whole_chunks_splits_long_ones_and_mixes_with_copies() {
+        let mut q = RecvQueue::default();
+        q.push(Bytes::from_static(b"abcdef"));
+        q.push(Bytes::from_static(b"gh"));
+        q.push(Bytes::from_static(b"ijklmnop"));
+        // Longer than `max`: only its front is taken, the rest stays first.
+        assert_eq!(q.pop_chunk(4).as_deref(), Some(&b"abcd"[..]));
+        assert_eq!(q.len(), 14);
+        // A chunk that fits comes out whole, never joined with the next.
+        assert_eq!(q.pop_chunk(100).as_deref(), Some(&b"ef"[..]));
+        assert_eq!(q.pop_chunk(2).as_deref(), Some(&b"gh"[..]));
+        // A copying read continues where the chunks stopped.
+        let mut buf = [0u8; 3];
+        assert_eq!(q.read_into(&mut buf), 3);
+        assert_eq!(&buf, b"ijk");
+        assert_eq!(q.pop_chunk(100).as_deref(), Some(&b"lmnop"[..]));
+        assert!(q.is_empty());
+        assert_eq!(q.len(), 0);
+        assert_eq!(q.pop_chunk(100), None);
     }
 }
