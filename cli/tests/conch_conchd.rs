@@ -31,8 +31,9 @@ fn command_words_are_joined_like_ssh() {
 #[test]
 fn stdin_goes_through_cat_and_its_end_is_eof() {
     let server = Conchd::start(false);
-    // Several of conch's 256 KiB output buffers, each reused: a stale byte
-    // from an earlier chunk would show.
+    // Many of conch's output batches (up to 256 KiB of received chunks,
+    // each written with writev): a byte lost, repeated or moved between
+    // chunks or batches would show.
     let input: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let out = server.conch().run("cat", input.clone());
     out.assert_success();
