@@ -11,8 +11,6 @@ use std::time::Instant;
 use conch_driver::block_on::thread_waker;
 use conch_driver::Engine;
 
-/// Largest write handed to the socket at once.
-const WRITE_CHUNK: usize = 256 * 1024;
 /// Size of the read buffer.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -50,21 +48,24 @@ fn read_loop(mut stream: TcpStream, engine: Engine) {
 fn write_loop(mut stream: TcpStream, engine: Engine) {
     let (waker, take_notified) = thread_waker();
     engine.set_waker(&waker);
-    let mut out = Vec::with_capacity(WRITE_CHUNK);
+    // What was taken from the connection, written without its lock; the
+    // next take swaps its allocation in, so none is made per packet.
+    let mut out = Vec::new();
     loop {
+        // Asked only once everything taken has been written: the last
+        // take may have been the DISCONNECT.
         if engine.should_close() {
             // Also ends the reader's blocking read.
             let _ = stream.shutdown(Shutdown::Both);
             engine.finished();
             return;
         }
-        engine.copy_transmit(&mut out, WRITE_CHUNK);
+        engine.take_transmit(&mut out);
         if !out.is_empty() {
-            match stream.write(&out) {
-                Ok(0) => engine.io_error(io::ErrorKind::WriteZero.into()),
-                Ok(n) => engine.consume_transmit(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => engine.io_error(e),
+            // `write_all` retries interrupted writes and reports a socket
+            // taking nothing as `WriteZero`.
+            if let Err(e) = stream.write_all(&out) {
+                engine.io_error(e);
             }
             continue;
         }
