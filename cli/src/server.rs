@@ -255,7 +255,8 @@ impl Conchd {
     }
 
     /// Serves connections until accepting fails: each connection on its own
-    /// task, each started channel's command on its own threads.
+    /// task, each started channel's command on a task of its own too (no
+    /// thread per command, see [`conch_driver::process`]).
     pub async fn run(self) -> io::Result<()> {
         loop {
             let (session, peer) = self.listener.accept().await?;
@@ -268,7 +269,9 @@ impl Conchd {
                         incoming.user,
                         describe(&incoming.command)
                     ));
-                    conch_driver::process::spawn_command(incoming.map(Channel::into_inner));
+                    tokio::spawn(conch_driver::process::serve_command(
+                        incoming.map(Channel::into_inner),
+                    ));
                 }
                 let reason = session
                     .disconnect_reason()

@@ -337,14 +337,6 @@ impl Channel {
         }
     }
 
-    /// Another handle on the same channel (crate-internal: several threads
-    /// of a command runner share one channel).
-    pub(crate) fn share(&self) -> Self {
-        Channel {
-            handle: self.handle.clone(),
-        }
-    }
-
     /// Our number for the channel (for logs).
     pub fn id(&self) -> ChannelId {
         self.handle.id

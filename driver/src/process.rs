@@ -3,22 +3,28 @@
 //! stderr and the exit status wired through the channel. What `conchd` and
 //! the adapters' test servers do.
 //!
-//! The process's pipes are blocking, so they are served by threads that wait
-//! on the channel with [`crate::block_on`]; this works whatever runtime
-//! pumps the connection. Two threads per command: one copies stdout and
-//! stderr (polling both pipes) and then reports the exit status, the other
-//! feeds stdin and delivers signals. Threads are what a server holding
-//! thousands of sessions pays for: each one's creation and exit costs every
-//! core a TLB shootdown in a process with many threads.
+//! [`serve_command`] is a future (`Send + 'static`) that any runtime can
+//! spawn: the process's pipes are non-blocking and its exit is awaited, both
+//! through `async-process`, whose reactor (async-io's: one thread for the
+//! whole program, plus one that reaps exited processes) wakes the task. No
+//! thread per command, because threads are what a server holding thousands
+//! of sessions pays for most: a stack each, and with every command's start
+//! and end a thread's creation and exit, whose unmapped stack costs every
+//! core a TLB shootdown in a process with many threads. [`spawn_command`]
+//! runs the same future on a thread of its own, for callers without a
+//! runtime.
 
+use std::convert::Infallible;
 use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::thread::{self, JoinHandle};
 
-use bytes::Bytes;
+use async_process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use conch_core::ChannelRequest;
-use futures_util::io::AsyncWriteExt;
+use futures_util::future::{join, select, Either};
+use futures_util::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::block_on::block_on;
 use crate::channel::Channel;
@@ -27,15 +33,31 @@ use crate::server::{IncomingChannel, SessionCommand};
 /// Exit status reported when the command could not be started (as shells do).
 const CANNOT_RUN: u32 = 127;
 
-/// Runs the channel's command as a local process on background threads and
-/// returns the thread that finishes the channel (exit status, EOF, close).
+/// Runs the channel's command as a local process on a thread of its own
+/// (which waits on [`serve_command`]) and returns that thread; it ends once
+/// the channel is finished (exit status, EOF, close). For callers that have
+/// no runtime to spawn [`serve_command`] on.
 pub fn spawn_command(incoming: IncomingChannel) -> JoinHandle<()> {
-    thread::spawn(move || run_command(incoming))
+    thread::spawn(move || block_on(serve_command(incoming)))
 }
 
 /// Runs the channel's command as a local process until it exits and the
-/// channel is closed (blocking).
+/// channel is closed (blocking the calling thread).
 pub fn run_command(incoming: IncomingChannel) {
+    block_on(serve_command(incoming));
+}
+
+/// Serves the channel's command as a local process: its stdout and stderr
+/// go to the channel (stderr as extended data, RFC 4254 section 5.2), the
+/// channel's data to its stdin (the channel's EOF closes the pipe),
+/// `signal` requests (section 6.9) to the process; once it has exited and
+/// its output is sent, the exit status or signal (section 6.10), EOF and
+/// CLOSE. A subsystem is refused on stderr with status 127, as is a command
+/// that cannot be started.
+///
+/// The future is `Send + 'static`: spawn it on any runtime. Dropping it
+/// before it completes leaves the process running (its pipes closed).
+pub async fn serve_command(incoming: IncomingChannel) {
     let channel = incoming.channel;
     let mut command = match &incoming.command {
         SessionCommand::Exec(line) => {
@@ -45,7 +67,7 @@ pub fn run_command(incoming: IncomingChannel) {
         }
         SessionCommand::Shell => Command::new("/bin/sh"),
         SessionCommand::Subsystem(name) => {
-            fail(&channel, &format!("subsystem {name:?} is not available\n"));
+            fail(&channel, &format!("subsystem {name:?} is not available\n")).await;
             return;
         }
     };
@@ -57,22 +79,11 @@ pub fn run_command(incoming: IncomingChannel) {
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
-            fail(&channel, &format!("cannot run command: {e}\n"));
+            fail(&channel, &format!("cannot run command: {e}\n")).await;
             return;
         }
     };
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let input = {
-        let channel = channel.share();
-        let pid = child.id();
-        thread::Builder::new()
-            .stack_size(SMALL_STACK)
-            .spawn(move || serve_input(&channel, stdin, pid))
-    };
-    copy_output(stdout, stderr, &channel);
-    let status = child.wait();
+    let status = run(&mut child, &channel).await;
     // RFC 4254 section 6.10: the status goes before EOF and CLOSE.
     match status {
         Ok(status) => report_status(&channel, status),
@@ -81,82 +92,109 @@ pub fn run_command(incoming: IncomingChannel) {
         }
     }
     let _ = channel.send_eof();
-    let _ = block_on(channel.close_channel());
-    if let Ok(input) = input {
-        let _ = input.join();
-    }
+    let _ = channel.close_channel().await;
 }
 
-/// Stack of the input thread: it only writes received chunks (on the heap)
-/// and awaits small futures.
-const SMALL_STACK: usize = 128 * 1024;
+/// Serves the running process until its output has ended and it has
+/// exited; returns its status.
+///
+/// The input side (stdin and signals) is served alongside, and given up as
+/// soon as the status is known: the process is reaped then, so its pid may
+/// be reused, and no signal must reach that other process. Whatever the
+/// client still sends is dropped with the channel, which closes next.
+async fn run(child: &mut Child, channel: &Channel) -> std::io::Result<std::process::ExitStatus> {
+    let stdin = child.stdin.take();
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let pid = child.id();
+    let output = pin!(async {
+        copy_output(stdout, stderr, channel).await;
+        child.status().await
+    });
+    let input = pin!(async {
+        // Independent, so a process that does not read its stdin (its pipe
+        // full) still gets the client's signals.
+        join(feed_stdin(channel, stdin), deliver_signals(channel, pid)).await;
+        std::future::pending::<Infallible>().await
+    });
+    // The output is polled first: once the status is taken, the input side
+    // is not polled again.
+    match select(output, input).await {
+        Either::Left((status, _)) => status,
+        Either::Right((never, _)) => match never {},
+    }
+}
 
 /// Largest chunk of channel data written to the process's stdin at once. A
 /// chunk is at most one packet's data anyway (32 KiB by default).
 const INPUT_CHUNK: usize = 256 * 1024;
 
-/// What the input thread is waiting for next.
-enum InputEvent {
-    Data(std::io::Result<Option<Bytes>>),
-    Request(Option<ChannelRequest>),
-}
-
-/// Writes channel data into the process's stdin (its EOF closes the pipe)
-/// and delivers `signal` requests (RFC 4254 section 6.9) to the process,
-/// until the channel has ended both. The data goes to the pipe as received,
-/// without a copy through a buffer of ours.
-fn serve_input(channel: &Channel, mut stdin: Option<std::process::ChildStdin>, pid: u32) {
-    use futures_util::future::{select, Either};
-    let (mut reading, mut requests) = (true, true);
-    while reading || requests {
-        // Both futures only take what they return: the one not chosen
-        // loses nothing when dropped.
-        let event = block_on(async {
-            let read = std::pin::pin!(channel.read_chunk(INPUT_CHUNK));
-            let request = std::pin::pin!(channel.next_request());
-            match (reading, requests) {
-                (true, true) => match select(read, request).await {
-                    Either::Left((r, _)) => InputEvent::Data(r),
-                    Either::Right((r, _)) => InputEvent::Request(r),
-                },
-                (true, false) => InputEvent::Data(read.await),
-                _ => InputEvent::Request(request.await),
-            }
-        });
-        match event {
-            InputEvent::Data(Ok(Some(chunk))) => {
-                if let Some(pipe) = &mut stdin {
-                    if pipe.write_all(&chunk).is_err() {
-                        // The process closed its stdin: keep reading (and
-                        // dropping) so the client is not held up.
-                        stdin = None;
-                    }
-                }
-            }
-            InputEvent::Data(_) => {
-                reading = false;
-                // Dropping the pipe gives the process EOF on stdin.
+/// Writes channel data into the process's stdin until the channel's EOF,
+/// then closes the pipe. The data goes to the pipe as received, without a
+/// copy through a buffer of ours; while the pipe is full, the channel's
+/// window stays shut, which holds the client back.
+async fn feed_stdin(channel: &Channel, mut stdin: Option<ChildStdin>) {
+    // EOF (RFC 4254 section 5.3), or the channel's end: returning drops the
+    // pipe, which gives the process EOF on stdin.
+    while let Ok(Some(chunk)) = channel.read_chunk(INPUT_CHUNK).await {
+        if let Some(pipe) = &mut stdin {
+            if pipe.write_all(&chunk).await.is_err() {
+                // The process closed its stdin: keep reading (and dropping)
+                // so the client is not held up.
                 stdin = None;
             }
-            InputEvent::Request(Some(ChannelRequest::Signal { name })) => signal(pid, &name),
-            InputEvent::Request(Some(_)) => {}
-            InputEvent::Request(None) => requests = false,
         }
     }
 }
 
-/// Sends signal `name` to the process with `kill(1)`.
-fn signal(pid: u32, name: &str) {
-    // Only the names RFC 4254 lists: nothing a client sends reaches kill's
-    // command line unchecked.
-    if crate::channel::signal_number(name).is_some() {
-        let _ = Command::new("kill")
-            .args(["-s", name, &pid.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+/// Delivers the client's `signal` requests (RFC 4254 section 6.9) to the
+/// process until the channel has closed.
+async fn deliver_signals(channel: &Channel, pid: u32) {
+    while let Some(request) = channel.next_request().await {
+        if let ChannelRequest::Signal { name } = request {
+            signal(pid, &name);
+        }
     }
 }
+
+/// The signals RFC 4254 section 6.10 names (without `SIG`): only these
+/// reach the process, and only these are reported by name.
+#[cfg(unix)]
+const SIGNALS: [(&str, rustix::process::Signal); 13] = {
+    use rustix::process::Signal;
+    [
+        ("ABRT", Signal::ABORT),
+        ("ALRM", Signal::ALARM),
+        ("FPE", Signal::FPE),
+        ("HUP", Signal::HUP),
+        ("ILL", Signal::ILL),
+        ("INT", Signal::INT),
+        ("KILL", Signal::KILL),
+        ("PIPE", Signal::PIPE),
+        ("QUIT", Signal::QUIT),
+        ("SEGV", Signal::SEGV),
+        ("TERM", Signal::TERM),
+        ("USR1", Signal::USR1),
+        ("USR2", Signal::USR2),
+    ]
+};
+
+/// Sends signal `name` to the process with `kill(2)`.
+#[cfg(unix)]
+fn signal(pid: u32, name: &str) {
+    use rustix::process::{kill_process, Pid};
+    let Some(&(_, signal)) = SIGNALS.iter().find(|(n, _)| *n == name) else {
+        return;
+    };
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        // It may have exited meanwhile (not yet reaped, so the pid is still
+        // its own): nothing to do then.
+        let _ = kill_process(pid, signal);
+    }
+}
+
+/// No POSIX signals to deliver.
+#[cfg(not(unix))]
+fn signal(_pid: u32, _name: &str) {}
 
 #[cfg(unix)]
 fn os_str(bytes: &[u8]) -> &OsStr {
@@ -187,24 +225,21 @@ fn report_status(channel: &Channel, status: std::process::ExitStatus) {
     let _ = channel.send_exit_status(status.code().unwrap_or(CANNOT_RUN as i32) as u32);
 }
 
-/// The RFC 4254 section 6.10 name of a POSIX signal number.
+/// The RFC 4254 section 6.10 name of this system's signal number `signal`
+/// (`SIG` and the number for the others).
+#[cfg(unix)]
 fn signal_name(signal: i32) -> String {
-    const NAMES: [&str; 13] = [
-        "HUP", "INT", "QUIT", "ILL", "ABRT", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
-        "TERM",
-    ];
-    NAMES
+    SIGNALS
         .iter()
-        .find(|n| crate::channel::signal_number(n) == u32::try_from(signal).ok())
-        .map_or_else(|| format!("SIG{signal}"), |n| n.to_string())
+        .find(|(_, s)| s.as_raw() == signal)
+        .map_or_else(|| format!("SIG{signal}"), |(n, _)| n.to_string())
 }
 
-fn fail(channel: &Channel, message: &str) {
-    let stderr = channel.stderr();
-    let _ = block_on((&stderr).write_all(message.as_bytes()));
+async fn fail(channel: &Channel, message: &str) {
+    let _ = (&mut &channel.stderr()).write_all(message.as_bytes()).await;
     let _ = channel.send_exit_status(CANNOT_RUN);
     let _ = channel.send_eof();
-    let _ = block_on(channel.close_channel());
+    let _ = channel.close_channel().await;
 }
 
 /// First size of a pipe read buffer: what a short command's output needs.
@@ -212,130 +247,107 @@ const FIRST_READ: usize = 16 * 1024;
 /// Largest pipe read buffer, reached when reads keep filling the buffer.
 const LARGEST_READ: usize = 1024 * 1024;
 
-/// One of the process's output pipes and where its bytes go.
-struct Source<P> {
-    pipe: P,
-    buf: Vec<u8>,
-    enlarged: bool,
-}
-
-impl<P: Pipe> Source<P> {
-    fn new(pipe: P) -> Self {
-        Source {
-            pipe,
-            buf: vec![0u8; FIRST_READ],
-            enlarged: false,
-        }
-    }
-
-    /// One read from the pipe, handed to `send`; `false` once the pipe has
-    /// ended or `send` failed (then the pipe is dropped and a process still
-    /// writing to it gets SIGPIPE, as with a closed terminal).
-    ///
-    /// Every chunk crosses to the task that pumps the socket (a thread
-    /// wake-up or two), so a fast producer (`head -c 2G /dev/zero`) should
-    /// be read in large chunks: the pipe is enlarged to [`LARGEST_READ`]
-    /// and the buffer grows, up to that size, while reads keep filling it.
-    /// A command that prints a few lines keeps a small buffer, so
-    /// thousands of sessions stay cheap.
-    fn pass_on(&mut self, send: impl FnOnce(&[u8]) -> bool) -> bool {
-        let n = loop {
-            match self.pipe.read(&mut self.buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Ok(0) | Err(_) => return false,
-                Ok(n) => break n,
-            }
-        };
-        if !send(&self.buf[..n]) {
-            return false;
-        }
-        if n == self.buf.len() && n < LARGEST_READ {
-            if !self.enlarged {
-                self.enlarged = true;
-                self.pipe.enlarge();
-            }
-            self.buf.resize(n * 4, 0);
-        }
-        true
-    }
-}
-
 /// Copies the process's stdout and stderr into the channel (RFC 4254
-/// section 5.2: stderr as extended data 1) until both pipes have ended,
-/// waiting for whichever has data with `poll(2)`.
+/// section 5.2: stderr as extended data 1) until both pipes have ended.
 ///
-/// Both streams share one window, so a chunk waiting for the client to
-/// open it also holds back the other stream's next read; the process then
-/// blocks on a full pipe, as it would behind a slow terminal.
-#[cfg(unix)]
-fn copy_output(
-    stdout: Option<std::process::ChildStdout>,
-    stderr: Option<std::process::ChildStderr>,
-    channel: &Channel,
-) {
-    use rustix::event::{poll, PollFd, PollFlags};
+/// Both streams share one window: while it is shut, each holds the chunk
+/// it read last and reads no more, so the process blocks on a full pipe, as
+/// it would behind a slow terminal. The two are served in turns (see
+/// [`in_turns`]), so neither takes every reopening of the window.
+async fn copy_output(stdout: Option<ChildStdout>, stderr: Option<ChildStderr>, channel: &Channel) {
     let stderr_channel = channel.stderr();
-    let mut out = stdout.map(Source::new);
-    let mut err = stderr.map(Source::new);
-    while out.is_some() || err.is_some() {
-        let (out_ready, err_ready) = {
-            let mut fds = Vec::with_capacity(2);
-            if let Some(s) = &out {
-                fds.push(PollFd::new(&s.pipe, PollFlags::IN));
-            }
-            if let Some(s) = &err {
-                fds.push(PollFd::new(&s.pipe, PollFlags::IN));
-            }
-            match poll(&mut fds, None) {
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => continue,
-                // Cannot wait: give up on the output rather than spin.
-                Err(_) => return,
-            }
-            // Readable, or hung up / failed (a read then says which).
-            let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
-            let out_ready = out.is_some() && ready(&fds[0]);
-            let err_ready = err.is_some() && ready(&fds[fds.len() - 1]);
-            (out_ready, err_ready)
+    let out = async {
+        if let Some(pipe) = stdout {
+            copy_pipe(pipe, channel).await;
+        }
+    };
+    let err = async {
+        if let Some(pipe) = stderr {
+            copy_pipe(pipe, &stderr_channel).await;
+        }
+    };
+    in_turns(out, err).await;
+}
+
+/// Copies one output pipe into `sink` until the pipe ends or writing fails
+/// (then the pipe is dropped, and a process still writing to it gets
+/// SIGPIPE, as with a closed terminal).
+///
+/// Every chunk crosses to the task that pumps the socket (a wake-up or
+/// two), so a fast producer (`head -c 2G /dev/zero`) should be read in
+/// large chunks: the pipe is enlarged to [`LARGEST_READ`] and the buffer
+/// grows, up to that size, while reads keep filling it. A command that
+/// prints a few lines keeps a small buffer, so thousands of sessions stay
+/// cheap.
+async fn copy_pipe(mut pipe: impl OutputPipe, mut sink: impl AsyncWrite + Unpin) {
+    let mut buf = vec![0u8; FIRST_READ];
+    let mut enlarged = false;
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
         };
-        if out_ready
-            && !out.as_mut().is_some_and(|s| {
-                s.pass_on(|data| block_on((&mut &*channel).write_all(data)).is_ok())
-            })
-        {
-            out = None;
+        if sink.write_all(&buf[..n]).await.is_err() {
+            return;
         }
-        if err_ready
-            && !err.as_mut().is_some_and(|s| {
-                s.pass_on(|data| block_on((&mut &stderr_channel).write_all(data)).is_ok())
-            })
-        {
-            err = None;
+        if n == buf.len() && n < LARGEST_READ {
+            if !enlarged {
+                enlarged = true;
+                pipe.enlarge();
+            }
+            buf.resize(n * 4, 0);
         }
+        // A pipe that always has more (and a window that lets it through)
+        // would keep this task busy for as long as it lasts: let the other
+        // stream, and the runtime's other tasks, have their turn.
+        yield_now().await;
     }
 }
 
-/// Without `poll(2)`: stderr on a thread of its own.
-#[cfg(not(unix))]
-fn copy_output(
-    stdout: Option<std::process::ChildStdout>,
-    stderr: Option<std::process::ChildStderr>,
-    channel: &Channel,
-) {
-    let stderr_channel = channel.stderr();
-    let errors = thread::spawn(move || {
-        if let Some(mut s) = stderr.map(Source::new) {
-            while s.pass_on(|data| block_on((&mut &stderr_channel).write_all(data)).is_ok()) {}
+/// Runs `a` and `b` to completion, taking turns at being polled first: the
+/// one polled second on one wake-up is polled first on the next. Both wait
+/// for the same window, and the one polled first takes all of it when it
+/// reopens; in turns, neither can starve the other.
+async fn in_turns(a: impl Future<Output = ()>, b: impl Future<Output = ()>) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut a_done, mut b_done, mut a_first) = (false, false, true);
+    poll_fn(move |cx| {
+        for a_turn in [a_first, !a_first] {
+            if a_turn {
+                a_done = a_done || a.as_mut().poll(cx).is_ready();
+            } else {
+                b_done = b_done || b.as_mut().poll(cx).is_ready();
+            }
         }
-    });
-    if let Some(mut s) = stdout.map(Source::new) {
-        while s.pass_on(|data| block_on((&mut &*channel).write_all(data)).is_ok()) {}
-    }
-    let _ = errors.join();
+        a_first = !a_first;
+        if a_done && b_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Lets the executor run other tasks (and this one's other futures) before
+/// going on.
+async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// A process's output pipe.
-trait Pipe: Read {
+trait OutputPipe: AsyncRead + Unpin {
     /// Best effort: a pipe holds 64 KiB by default on Linux, which caps
     /// every read at that size. Failing (an unprivileged user over
     /// `/proc/sys/fs/pipe-max-size`) only means smaller reads.
@@ -343,34 +355,69 @@ trait Pipe: Read {
 }
 
 #[cfg(target_os = "linux")]
-impl Pipe for std::process::ChildStdout {
+impl OutputPipe for ChildStdout {
     fn enlarge(&self) {
         let _ = rustix::pipe::fcntl_setpipe_size(self, LARGEST_READ);
     }
 }
 
 #[cfg(target_os = "linux")]
-impl Pipe for std::process::ChildStderr {
+impl OutputPipe for ChildStderr {
     fn enlarge(&self) {
         let _ = rustix::pipe::fcntl_setpipe_size(self, LARGEST_READ);
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-impl Pipe for std::process::ChildStdout {}
+impl OutputPipe for ChildStdout {}
 
 #[cfg(not(target_os = "linux"))]
-impl Pipe for std::process::ChildStderr {}
+impl OutputPipe for ChildStderr {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn signal_names_round_trip() {
         assert_eq!(signal_name(9), "KILL");
         assert_eq!(signal_name(15), "TERM");
         assert_eq!(signal_name(1), "HUP");
+        assert_eq!(signal_name(10), "USR1");
         assert_eq!(signal_name(31), "SIG31");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn every_signal_named_by_the_rfc_can_be_sent() {
+        for (name, signal) in SIGNALS {
+            assert!(crate::channel::signal_number(name).is_some(), "{name}");
+            assert_eq!(signal_name(signal.as_raw()), name);
+        }
+    }
+
+    #[test]
+    fn the_future_can_be_spawned_anywhere() {
+        fn spawnable<F: Future + Send + 'static>(_: impl FnOnce(IncomingChannel) -> F) {}
+        spawnable(serve_command);
+    }
+
+    #[test]
+    fn turns_alternate_between_wake_ups() {
+        use std::sync::{Arc, Mutex};
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let step = |name: &'static str| {
+            let order = order.clone();
+            async move {
+                for _ in 0..3 {
+                    order.lock().unwrap().push(name);
+                    yield_now().await;
+                }
+            }
+        };
+        block_on(in_turns(step("a"), step("b")));
+        // A poll on which a future completes records nothing.
+        assert_eq!(*order.lock().unwrap(), ["a", "b", "b", "a", "a", "b"]);
     }
 }
