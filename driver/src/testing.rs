@@ -9,6 +9,9 @@
 //! that records what it accepted ([`Served`]), dropping futures at each
 //! await point ([`cancel_after`]), and what a connection holds in the
 //! process ([`Held`]).
+//!
+//! The scenarios themselves, written once for every async adapter:
+//! [`sessions`] and [`faults`], over the adapter as an [`Adapter`].
 
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -24,6 +27,12 @@ use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, PublicKey, Serve
 use crate::host_key::HostKeyPolicy;
 use crate::options::{ClientOptions, ServerOptions};
 use crate::server::{IncomingChannel, ServerHandler};
+
+pub mod adapter;
+pub mod faults;
+pub mod sessions;
+
+pub use adapter::{Adapter, AsyncRead, AsyncWrite, Baseline, DetachedTask, Task};
 
 /// The test user.
 pub const USER: &str = "alice";
@@ -177,6 +186,25 @@ impl TestServer {
         let mut config = (*options.config).clone();
         edit(&mut config);
         options.config = Arc::new(config);
+        options
+    }
+
+    /// The server options with keepalives every [`KEEPALIVE_INTERVAL`],
+    /// giving up after [`KEEPALIVE_MAX`] unanswered.
+    pub fn options_with_keepalive(&self) -> ServerOptions {
+        self.options_with(|config| {
+            config.transport.keepalive_interval = Some(KEEPALIVE_INTERVAL);
+            config.transport.keepalive_max = KEEPALIVE_MAX;
+        })
+    }
+
+    /// Client options with [`SHORT_TIMEOUT`] for connect, handshake and
+    /// authentication.
+    pub fn short_timeout_options(&self) -> ClientOptions {
+        let mut options = self.client_options();
+        options.connect_timeout = Some(SHORT_TIMEOUT);
+        options.handshake_timeout = Some(SHORT_TIMEOUT);
+        options.auth_timeout = Some(SHORT_TIMEOUT);
         options
     }
 }
