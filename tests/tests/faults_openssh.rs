@@ -4,27 +4,28 @@
 //! the kernel still takes the bytes, nothing answers them). Conch's client
 //! (conch-tokio) must fail every waiting call promptly, deliver what had
 //! arrived, and notice the stopped server through its keepalives. The
-//! in-process versions (a proxy that cuts or freezes) are in each
-//! adapter's `tests/faults.rs`; these check the same against real process
-//! death.
+//! in-process versions (a proxy that cuts or freezes) are the scenarios of
+//! `conch_driver::testing::faults`, which each adapter's `tests/faults.rs`
+//! runs; these check the same against real process death, with the same
+//! pieces and conch-tokio as the same `Tokio` adapter.
+
+#[path = "../../adapter-tokio/tests/common/mod.rs"]
+mod tokio_adapter;
 
 use std::future::Future;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use conch_driver::testing::adapter::read_until_end;
+use conch_driver::testing::faults::{assert_held_output_then_lost, held_output, EchoInFlight};
 use conch_driver::testing::{
-    io_is_connection_lost, io_is_keepalive_timeout, is_connection_lost, is_keepalive_timeout,
-    keepalive_deadline, with_keepalive, ECHO_COMMAND, FAULT_NOTICE, OUTPUT_THEN_WAIT,
-    OUTPUT_THEN_WAIT_LEN,
+    io_is_keepalive_timeout, is_connection_lost, is_keepalive_timeout, keepalive_deadline,
+    with_keepalive, Adapter, ECHO_COMMAND, STEP_TIMEOUT,
 };
 use conch_interop::{KeyPair, Sshd};
-use conch_tokio::{connect, AuthMethods, Channel, ClientOptions, HostKeyPolicy, Session};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Longest any step may take before the test fails instead of hanging.
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+use conch_tokio::{connect, AuthMethods, ClientOptions, HostKeyPolicy, Session};
+use tokio_adapter::Tokio;
 
 fn run(body: impl Future<Output = ()>) {
     tokio::runtime::Builder::new_current_thread()
@@ -32,21 +33,6 @@ fn run(body: impl Future<Output = ()>) {
         .build()
         .expect("runtime")
         .block_on(body);
-}
-
-async fn within<T>(limit: Duration, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(limit, f)
-        .await
-        .unwrap_or_else(|_| panic!("not done within {limit:?}: {what}"))
-}
-
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    within(STEP_TIMEOUT, what, async {
-        while !cond() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
 }
 
 fn public_of(pair: &KeyPair) -> conch_tokio::PublicKey {
@@ -65,15 +51,10 @@ fn options(sshd: &Sshd) -> ClientOptions {
 async fn login(sshd: &Sshd, options: ClientOptions) -> Session {
     let key = conch_driver::load_private_key(&sshd.user_key().private_path, &mut |_| None)
         .expect("user key");
-    let session = within(
-        STEP_TIMEOUT,
-        "connect",
-        connect("127.0.0.1", sshd.port(), options),
-    )
-    .await
-    .expect("connect");
-    within(
-        STEP_TIMEOUT,
+    let session = Tokio::step("connect", connect("127.0.0.1", sshd.port(), options))
+        .await
+        .expect("connect");
+    Tokio::step(
         "authenticate",
         session.authenticate(&sshd.login_user(), AuthMethods::new().key(key)),
     )
@@ -138,93 +119,20 @@ impl Drop for KillOnDrop {
     }
 }
 
-async fn read_counting(channel: &Channel, progress: &AtomicUsize) -> std::io::Result<()> {
-    let mut reader = channel;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match reader.read(&mut buf).await {
-            Ok(0) => return Ok(()),
-            Ok(n) => {
-                progress.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 #[test]
 fn sshd_killed_mid_download_fails_every_pending_call_and_keeps_received_data() {
     let sshd = Sshd::start_default();
     run(async {
         let session = login(&sshd, options(&sshd)).await;
-        let held = within(STEP_TIMEOUT, "exec", session.exec(OUTPUT_THEN_WAIT))
-            .await
-            .unwrap();
-        wait_for("output arrives", || {
-            held.buffered_len() == OUTPUT_THEN_WAIT_LEN
-        })
-        .await;
-        let echo = Arc::new(
-            within(STEP_TIMEOUT, "exec", session.exec(ECHO_COMMAND))
-                .await
-                .unwrap(),
-        );
-        let echoed = Arc::new(AtomicUsize::new(0));
-        let reader = tokio::spawn({
-            let (echo, echoed) = (echo.clone(), echoed.clone());
-            async move { read_counting(&echo, &echoed).await }
-        });
-        let writer = tokio::spawn({
-            let echo = echo.clone();
-            async move {
-                let chunk = vec![7u8; 16 * 1024];
-                let mut writer = &*echo;
-                loop {
-                    if let Err(e) = writer.write(&chunk).await {
-                        return e;
-                    }
-                }
-            }
-        });
-        let status = tokio::spawn({
-            let echo = echo.clone();
-            async move { echo.exit_status().await }
-        });
-        wait_for("echo traffic", || {
-            echoed.load(Ordering::Relaxed) > 256 * 1024
-        })
-        .await;
+        let held = held_output::<Tokio>(&session).await;
+        let echo = EchoInFlight::start::<Tokio>(&session).await;
 
         let processes = KillOnDrop(connection_processes(&sshd));
         assert!(!processes.0.is_empty());
         signal(&processes.0, "KILL");
-        let read_end = within(FAULT_NOTICE, "pending read fails", reader)
-            .await
-            .unwrap();
-        let read_error = read_end.expect_err("a dead server must not read as a clean end");
-        assert!(io_is_connection_lost(&read_error), "{read_error:?}");
-        let write_error = within(FAULT_NOTICE, "pending write fails", writer)
-            .await
-            .unwrap();
-        assert!(io_is_connection_lost(&write_error), "{write_error:?}");
-        let status = within(FAULT_NOTICE, "pending exit status fails", status)
-            .await
-            .unwrap();
-        assert!(
-            matches!(&status, Err(e) if is_connection_lost(e)),
-            "{status:?}"
-        );
+        echo.assert_connection_lost::<Tokio>().await;
         // What had arrived is delivered in full, then the error.
-        let received = AtomicUsize::new(0);
-        let end = within(
-            FAULT_NOTICE,
-            "read held output",
-            read_counting(&held, &received),
-        )
-        .await;
-        assert_eq!(received.into_inner(), OUTPUT_THEN_WAIT_LEN);
-        let end = end.expect_err("the held output must end with the error");
-        assert!(io_is_connection_lost(&end), "{end:?}");
+        assert_held_output_then_lost::<Tokio>(&held).await;
         let reason = session.disconnect_reason().expect("session ended");
         assert!(is_connection_lost(&reason), "{reason:?}");
     });
@@ -236,21 +144,16 @@ fn keepalive_notices_a_stopped_sshd() {
     run(async {
         let session = login(&sshd, with_keepalive(options(&sshd))).await;
         let channel = Arc::new(
-            within(STEP_TIMEOUT, "exec", session.exec(ECHO_COMMAND))
+            Tokio::step("exec", session.exec(ECHO_COMMAND))
                 .await
                 .unwrap(),
         );
-        let reader = tokio::spawn({
-            let channel = channel.clone();
-            async move { read_counting(&channel, &AtomicUsize::new(0)).await }
-        });
+        let reader = Tokio::spawn(async move { read_until_end::<Tokio>(&channel).await });
         let processes = KillOnDrop(connection_processes(&sshd));
         assert!(!processes.0.is_empty());
         signal(&processes.0, "STOP");
         let stopped_at = Instant::now();
-        let end = within(keepalive_deadline(), "keepalive notices", reader)
-            .await
-            .unwrap();
+        let (_, end) = Tokio::within(keepalive_deadline(), "keepalive notices", reader).await;
         let error = end.expect_err("a stopped server must fail the read");
         assert!(io_is_keepalive_timeout(&error), "{error:?}");
         let reason = session.disconnect_reason().expect("session ended");
