@@ -2,91 +2,35 @@
 //! listener, running commands with `sh -c` (fixtures in
 //! `conch_driver::testing`).
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
 
+use common::{bounded, logged_in, read_all, start_server};
 use conch_blocking::{
-    connect, AuthMethods, AuthResult, Channel, ChannelOpenFailure, ChannelRequest, ClientOptions,
-    Error, ExitStatus, HostKeyPolicy, Listener, PasswordResponder, Session,
+    connect, AuthMethods, AuthResult, Channel, ChannelRequest, ClientOptions, Error, ExitStatus,
+    HostKeyPolicy, PasswordResponder, Session,
 };
+use conch_driver::testing::checks::{assert_killed_by, assert_refusals};
 use conch_driver::testing::{TestServer, FLOOD_COMMAND, FLOOD_LEN, PASSWORD, STDERR_COMMAND, USER};
-
-/// Bound on a whole test: blocking calls cannot be cancelled, so the test
-/// body runs on its own thread and the test fails if it has not finished.
-const TEST_LIMIT: Duration = Duration::from_secs(60);
-
-fn bounded(body: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        body();
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(TEST_LIMIT) {
-        Ok(()) => handle.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!(),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish in {TEST_LIMIT:?}"),
-    }
-}
-
-/// Starts the test server on a free loopback port.
-fn start_server() -> (SocketAddr, TestServer) {
-    let server = TestServer::new();
-    let listener = Listener::bind("127.0.0.1:0", server.options.clone()).expect("bind");
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        while let Ok((session, _)) = listener.accept() {
-            thread::spawn(move || {
-                while let Some(incoming) = session.accept_channel() {
-                    TestServer::serve(incoming.map(Channel::into_inner));
-                }
-            });
-        }
-    });
-    (addr, server)
-}
-
-fn login(addr: SocketAddr, server: &TestServer) -> Session {
-    let session = connect("127.0.0.1", addr.port(), server.client_options()).expect("connect");
-    session
-        .authenticate(USER, AuthMethods::new().password(PASSWORD))
-        .expect("authenticate");
-    session
-}
-
-fn read_all(mut r: impl Read) -> Vec<u8> {
-    let mut out = Vec::new();
-    r.read_to_end(&mut out).expect("read");
-    out
-}
 
 #[test]
 fn exec_gives_output_and_exit_status() {
     bounded(|| {
-        let (addr, server) = start_server();
-        let session = login(addr, &server);
+        let session = logged_in();
         let channel = session.exec("echo hello; exit 7").unwrap();
         assert_eq!(read_all(&channel), b"hello\n");
         assert_eq!(channel.exit_status().unwrap(), ExitStatus::Code(7));
         let channel = session.exec("kill -9 $$").unwrap();
-        let status = channel.exit_status().unwrap();
-        assert!(
-            matches!(&status, ExitStatus::Signal { name, .. } if name == "KILL"),
-            "{status:?}"
-        );
+        assert_killed_by(&channel.exit_status().unwrap(), "KILL", 137);
     })
 }
 
 #[test]
 fn stdin_is_echoed_through_cat() {
     bounded(|| {
-        let (addr, server) = start_server();
-        let session = login(addr, &server);
+        let session = logged_in();
         let mut channel = session.exec("cat").unwrap();
         for word in ["bif", "pow", "zot"] {
             channel.write_all(word.as_bytes()).unwrap();
@@ -119,8 +63,7 @@ fn stdin_is_echoed_through_cat() {
 #[test]
 fn stderr_is_kept_apart() {
     bounded(|| {
-        let (addr, server) = start_server();
-        let session = login(addr, &server);
+        let session = logged_in();
         let channel = session.exec(STDERR_COMMAND).unwrap();
         let stderr = channel.stderr();
         let (out, err) = thread::scope(|s| {
@@ -136,8 +79,7 @@ fn stderr_is_kept_apart() {
 #[test]
 fn fifty_commands_from_several_threads_share_one_connection() {
     bounded(|| {
-        let (addr, server) = start_server();
-        let session = login(addr, &server);
+        let session = logged_in();
         thread::scope(|s| {
             for t in 0..5 {
                 let session = session.clone();
@@ -156,8 +98,7 @@ fn fifty_commands_from_several_threads_share_one_connection() {
 #[test]
 fn half_close_lets_the_remote_see_eof_and_output_still_flows() {
     bounded(|| {
-        let (addr, server) = start_server();
-        let session = login(addr, &server);
+        let session = logged_in();
         let mut channel = session.exec("cat; echo remote-saw-eof").unwrap();
         channel.write_all(b"last words\n").unwrap();
         channel.send_eof().unwrap();
@@ -173,8 +114,7 @@ fn half_close_lets_the_remote_see_eof_and_output_still_flows() {
 #[test]
 fn a_stalled_reader_does_not_stall_other_channels() {
     bounded(|| {
-        let (addr, server) = start_server();
-        let session = login(addr, &server);
+        let session = logged_in();
         let window = conch_blocking::ClientConfig::default().channels.window_size as usize;
         let flood = session.exec(FLOOD_COMMAND).unwrap();
         let mut echo = session.exec("cat").unwrap();
@@ -204,7 +144,8 @@ fn a_stalled_reader_does_not_stall_other_channels() {
 #[test]
 fn auth_methods_refusals_and_host_key() {
     bounded(|| {
-        let (addr, server) = start_server();
+        let server = TestServer::new();
+        let (addr, _served) = start_server(server.options.clone());
         let port = addr.port();
         let session = connect("127.0.0.1", port, server.client_options()).unwrap();
         let r = session.auth_password(USER, "wrong").unwrap();
@@ -217,24 +158,14 @@ fn auth_methods_refusals_and_host_key() {
             .password("wrong")
             .keyboard_interactive(PasswordResponder(PASSWORD.into()));
         session.authenticate(USER, methods).unwrap();
-        let err = session.open_channel("direct-tcpip", b"x").unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::ChannelOpenRefused {
-                    reason: ChannelOpenFailure::UnknownChannelType,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        let open = session.open_channel("direct-tcpip", b"x").unwrap_err();
         let channel = session.open_session().unwrap();
-        let err = channel
+        let request = channel
             .request(ChannelRequest::XonXoff {
                 client_can_do: true,
             })
             .unwrap_err();
-        assert!(matches!(err, Error::RequestRefused { .. }), "{err:?}");
+        assert_refusals(&open, &request);
 
         let other = TestServer::new().client_key.public_key().clone();
         let options = ClientOptions::new(HostKeyPolicy::trust_keys([other]));
@@ -285,8 +216,7 @@ fn read_chunks_to_end(
 #[test]
 fn read_chunk_and_read_take_turns_on_one_stream_in_order() {
     bounded(|| {
-        let (addr, server) = start_server();
-        let session = login(addr, &server);
+        let session = logged_in();
         let channel = std::sync::Arc::new(session.exec("cat").unwrap());
         let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
         let writer = {
@@ -327,8 +257,7 @@ fn read_chunk_and_read_take_turns_on_one_stream_in_order() {
 #[test]
 fn read_chunk_alone_reopens_the_window_on_stdout_and_stderr() {
     bounded(|| {
-        let (addr, server) = start_server();
-        let session = login(addr, &server);
+        let session = logged_in();
         let window = conch_blocking::ClientConfig::default().channels.window_size as usize;
         assert!(FLOOD_LEN >= 3 * window);
         // A command printing several windows: it ends only if every chunk

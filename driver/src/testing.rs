@@ -11,7 +11,8 @@
 //! process ([`Held`]).
 //!
 //! The scenarios themselves, written once for every async adapter:
-//! [`sessions`] and [`faults`], over the adapter as an [`Adapter`].
+//! [`sessions`] and [`faults`], over the adapter as an [`Adapter`]; what
+//! their outcomes must look like, also for the blocking adapter: [`checks`].
 
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -29,6 +30,7 @@ use crate::options::{ClientOptions, ServerOptions};
 use crate::server::{IncomingChannel, ServerHandler};
 
 pub mod adapter;
+pub mod checks;
 pub mod faults;
 pub mod sessions;
 
@@ -247,6 +249,16 @@ impl Served {
     /// Records an accepted connection.
     pub fn session(&self, session: crate::ServerSession) {
         self.state().sessions.push(session);
+    }
+
+    /// Records an accepted connection and serves its channels as they come
+    /// ([`Served::channel`]), until it ends: what an adapter's accept loop
+    /// runs for each connection.
+    pub async fn serve_connection(self, session: crate::ServerSession) {
+        self.session(session.clone());
+        while let Some(incoming) = session.accept_channel().await {
+            self.channel(incoming);
+        }
     }
 
     /// Serves a started channel: [`ENDLESS_STREAM`] is written from a thread

@@ -50,14 +50,7 @@ impl Adapter for Smol {
         let accepted = served.clone();
         smol::spawn(async move {
             while let Ok((session, _)) = listener.accept().await {
-                accepted.session(session.clone());
-                let accepted = accepted.clone();
-                smol::spawn(async move {
-                    while let Some(incoming) = session.accept_channel().await {
-                        accepted.channel(incoming);
-                    }
-                })
-                .detach();
+                smol::spawn(accepted.clone().serve_connection(session)).detach();
             }
         })
         .detach();

@@ -49,13 +49,7 @@ impl Adapter for Tokio {
         let accepted = served.clone();
         tokio::spawn(async move {
             while let Ok((session, _)) = listener.accept().await {
-                accepted.session((*session).clone());
-                let accepted = accepted.clone();
-                tokio::spawn(async move {
-                    while let Some(incoming) = session.accept_channel().await {
-                        accepted.channel(incoming.map(Channel::into_inner));
-                    }
-                });
+                tokio::spawn(accepted.clone().serve_connection((*session).clone()));
             }
         });
         (addr, served)
