@@ -243,7 +243,12 @@ async fn fail(channel: &Channel, message: &str) {
 }
 
 /// First size of a pipe read buffer: what a short command's output needs.
-const FIRST_READ: usize = 16 * 1024;
+/// Small, because it is allocated (and touched) for stdout and stderr of
+/// every command, however little they print: with 1,000 sessions, 16 KiB
+/// buffers cost about 15 KiB of memory per session more than this.
+const FIRST_READ: usize = 1024;
+/// What a pipe holds unless enlarged (Linux), so the most one read can get.
+const DEFAULT_PIPE: usize = 64 * 1024;
 /// Largest pipe read buffer, reached when reads keep filling the buffer.
 const LARGEST_READ: usize = 1024 * 1024;
 
@@ -275,10 +280,10 @@ async fn copy_output(stdout: Option<ChildStdout>, stderr: Option<ChildStderr>, c
 ///
 /// Every chunk crosses to the task that pumps the socket (a wake-up or
 /// two), so a fast producer (`head -c 2G /dev/zero`) should be read in
-/// large chunks: the pipe is enlarged to [`LARGEST_READ`] and the buffer
-/// grows, up to that size, while reads keep filling it. A command that
-/// prints a few lines keeps a small buffer, so thousands of sessions stay
-/// cheap.
+/// large chunks: the buffer grows fourfold, up to [`LARGEST_READ`], while
+/// reads keep filling it, and once it outgrows what the pipe holds, the
+/// pipe is enlarged to that size too. A command that prints a few lines
+/// keeps a small buffer and pipe, so thousands of sessions stay cheap.
 async fn copy_pipe(mut pipe: impl OutputPipe, mut sink: impl AsyncWrite + Unpin) {
     let mut buf = vec![0u8; FIRST_READ];
     let mut enlarged = false;
@@ -292,11 +297,11 @@ async fn copy_pipe(mut pipe: impl OutputPipe, mut sink: impl AsyncWrite + Unpin)
             return;
         }
         if n == buf.len() && n < LARGEST_READ {
-            if !enlarged {
+            buf.resize(n * 4, 0);
+            if !enlarged && buf.len() > DEFAULT_PIPE {
                 enlarged = true;
                 pipe.enlarge();
             }
-            buf.resize(n * 4, 0);
         }
         // A pipe that always has more (and a window that lets it through)
         // would keep this task busy for as long as it lasts: let the other
@@ -401,6 +406,89 @@ mod tests {
     fn the_future_can_be_spawned_anywhere() {
         fn spawnable<F: Future + Send + 'static>(_: impl FnOnce(IncomingChannel) -> F) {}
         spawnable(serve_command);
+    }
+
+    /// A pipe giving at most `per_read` bytes per read, `total` in all, and
+    /// what was asked of it.
+    struct ScriptedPipe {
+        per_read: usize,
+        left: usize,
+        log: std::sync::Arc<std::sync::Mutex<PipeLog>>,
+    }
+
+    #[derive(Default)]
+    struct PipeLog {
+        /// The buffer size of each read.
+        asked: Vec<usize>,
+        /// How many reads came before the pipe was enlarged.
+        enlarged_after: Option<usize>,
+    }
+
+    impl AsyncRead for ScriptedPipe {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.log.lock().unwrap().asked.push(buf.len());
+            let n = buf.len().min(self.per_read).min(self.left);
+            self.left -= n;
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl OutputPipe for ScriptedPipe {
+        fn enlarge(&self) {
+            let mut log = self.log.lock().unwrap();
+            log.enlarged_after = Some(log.asked.len());
+        }
+    }
+
+    /// Copies `total` bytes from a pipe giving `per_read` at a time.
+    fn copy_scripted(per_read: usize, total: usize) -> PipeLog {
+        let log = std::sync::Arc::default();
+        let pipe = ScriptedPipe {
+            per_read,
+            left: total,
+            log: std::sync::Arc::clone(&log),
+        };
+        block_on(copy_pipe(pipe, futures_util::io::sink()));
+        std::sync::Arc::into_inner(log)
+            .expect("the pipe is dropped")
+            .into_inner()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_fast_producer_is_read_in_ever_larger_chunks_up_to_a_mebibyte() {
+        let log = copy_scripted(usize::MAX, 8 * LARGEST_READ);
+        const K: usize = 1024;
+        assert_eq!(
+            log.asked[..8],
+            [
+                K,
+                4 * K,
+                16 * K,
+                64 * K,
+                256 * K,
+                1024 * K,
+                1024 * K,
+                1024 * K
+            ]
+        );
+        // The pipe is enlarged once reads fill what it holds by default.
+        assert_eq!(log.enlarged_after, Some(4));
+    }
+
+    #[test]
+    fn a_slow_producer_keeps_a_small_buffer_and_pipe() {
+        let log = copy_scripted(100, 100_000);
+        assert!(
+            log.asked.iter().all(|&n| n == FIRST_READ),
+            "{:?}",
+            log.asked
+        );
+        assert_eq!(log.enlarged_after, None);
     }
 
     #[test]
