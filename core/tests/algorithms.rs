@@ -9,7 +9,7 @@ use common::*;
 use conch_core::config::AlgorithmPreferences;
 use conch_core::crypto::CryptoProvider;
 use conch_core::{
-    DisconnectReason, Error, Event, NegotiatedAlgorithms, PeerMisbehaved, PrivateKey, PublicKey,
+    DisconnectReason, Error, NegotiatedAlgorithms, PeerMisbehaved, PrivateKey, PublicKey,
 };
 
 fn defaults() -> AlgorithmPreferences {
@@ -27,27 +27,9 @@ fn session_with(pin: impl Fn(&mut AlgorithmPreferences), what: &str) -> Negotiat
     pair.connect();
     let negotiated = pair
         .client
-        .log
-        .iter()
-        .find_map(|e| match e {
-            Event::KeyExchangeDone { algorithms, .. } => Some(algorithms.clone()),
-            _ => None,
-        })
+        .negotiated()
         .unwrap_or_else(|| panic!("{what}: no KeyExchangeDone"));
-
-    let ch = pair.exec("cat");
-    let input = pattern(3, 150_000);
-    let (first, second) = input.split_at(70_000);
-    pair.client_send_all(ch, first);
-    pair.client.conn.rekey().unwrap();
-    pair.client_send_all(ch, second);
-    pair.client.conn.send_eof(ch).unwrap();
-    pair.drive();
-    let log = pair.client_app.channel(ch);
-    assert!(log.closed, "{what}: channel not closed");
-    assert!(log.stdout == input, "{what}: echo differs");
-    assert_eq!(pair.client.rekeys(), 1, "{what}");
-    assert_eq!(pair.server.rekeys(), 1, "{what}");
+    pair.echo_across_a_rekey(what, &pattern(3, 150_000), 70_000);
 
     // A flipped bit in the server's next packet (its KEXINIT for another
     // re-exchange, sealed with the current keys). Past the 4-byte length
@@ -186,16 +168,8 @@ fn every_host_key_algorithm_works() {
             vec![holder.public_key().clone()],
             "{alg}: the host key shown is the one that signs {alg}"
         );
-        let negotiated = pair
-            .client
-            .log
-            .iter()
-            .find_map(|e| match e {
-                Event::KeyExchangeDone { algorithms, .. } => Some(algorithms.host_key.clone()),
-                _ => None,
-            })
-            .unwrap();
-        assert_eq!(&negotiated, alg);
+        let negotiated = pair.client.negotiated().unwrap();
+        assert_eq!(&negotiated.host_key, alg);
         // A re-exchange proves the same key again.
         pair.client.conn.rekey().unwrap();
         pair.drive();
@@ -218,14 +192,7 @@ fn every_user_key_type_logs_in_with_publickey() {
         pair.drive();
         let (algorithm, data) = pair
             .client
-            .log
-            .iter()
-            .find_map(|e| match e {
-                Event::AuthSignatureNeeded {
-                    algorithm, data, ..
-                } => Some((algorithm.clone(), data.clone())),
-                _ => None,
-            })
+            .signature_request()
             .unwrap_or_else(|| panic!("{what}: no signature request: {:#?}", pair.client.log));
         assert!(
             user_key

@@ -52,17 +52,7 @@ fn standard_session(client_seed: u64, server_seed: u64, feed: Feed, user_key: &P
         .auth_publickey(USER, user_key.public_key())
         .unwrap();
     pair.drive();
-    let (algorithm, data) = pair
-        .client
-        .log
-        .iter()
-        .find_map(|e| match e {
-            Event::AuthSignatureNeeded {
-                algorithm, data, ..
-            } => Some((algorithm.clone(), data.clone())),
-            _ => None,
-        })
-        .expect("signature request");
+    let (algorithm, data) = pair.client.signature_request().expect("signature request");
     let sig = user_key.sign(&algorithm, &data).unwrap();
     pair.client.conn.auth_signature(&sig).unwrap();
     pair.drive();
@@ -93,11 +83,7 @@ fn standard_session(client_seed: u64, server_seed: u64, feed: Feed, user_key: &P
     for ch in [echo, err, cat] {
         assert!(pair.client_app.channel(ch).closed, "{ch} not closed");
     }
-    assert!(pair.client_app.channel(cat).stdout == input);
-    assert_eq!(pair.client.rekeys(), 1);
-    pair.client.conn.disconnect("done");
-    pair.drive();
-    assert!(pair.client.conn.is_closed() && pair.server.conn.is_closed());
+    pair.assert_echoed_then_disconnect(cat, &input);
     Run {
         transcript: pair.transcript(),
         input_calls: (pair.client.input_calls, pair.server.input_calls),

@@ -7,7 +7,7 @@
 mod hostile;
 
 use conch_core::msg;
-use conch_core::wire::{DecodeError, Encode};
+use conch_core::wire::Encode;
 use conch_core::{
     ClientConfig, DisconnectReason, Error, Event, PeerIncompatible, PeerMisbehaved, ServerConfig,
 };
@@ -52,14 +52,6 @@ fn password_request(user: &[u8], password: &[u8]) -> Vec<u8> {
     })
 }
 
-fn unexpected(msg: u8, state: &'static str) -> Error {
-    Error::PeerMisbehaved(PeerMisbehaved::UnexpectedMessage { msg, state })
-}
-
-fn malformed(what: &'static str) -> Error {
-    Error::from(DecodeError { what })
-}
-
 /// A client victim whose userauth service is ready but which has not tried
 /// any method yet.
 fn idle_client() -> (Peer, Victim) {
@@ -78,11 +70,9 @@ fn idle_client() -> (Peer, Victim) {
 #[test]
 fn a_user_name_that_is_not_utf8_is_malformed() {
     let (mut peer, mut victim) = userauth_server(server_config());
-    let got = peer.inject(&mut victim, &password_request(b"r\xc3\x28t", b"pw"));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &password_request(b"r\xc3\x28t", b"pw"),
         malformed("UTF-8 string"),
         DisconnectReason::ProtocolError,
     );
@@ -93,11 +83,9 @@ fn a_user_name_that_is_not_utf8_is_malformed() {
 fn a_password_that_is_not_utf8_is_malformed() {
     // RFC 4252 section 8: the password is ISO-10646 UTF-8.
     let (mut peer, mut victim) = userauth_server(server_config());
-    let got = peer.inject(&mut victim, &password_request(b"alice", b"\xff\xfe\xfd"));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &password_request(b"alice", b"\xff\xfe\xfd"),
         malformed("UTF-8 string"),
         DisconnectReason::ProtocolError,
     );
@@ -111,11 +99,9 @@ fn a_method_name_that_is_not_utf8_is_malformed() {
     p.put_str("alice");
     p.put_str("ssh-connection");
     p.put_string(b"pass\x80word");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         malformed("UTF-8 string"),
         DisconnectReason::ProtocolError,
     );
@@ -150,11 +136,9 @@ fn banners_and_prompts_that_are_not_utf8_are_shown_safely_not_refused() {
 #[test]
 fn authentication_before_the_service_request() {
     let (mut peer, mut victim) = encrypted_server(server_config());
-    let got = peer.inject(&mut victim, &password_request(b"alice", b"pw"));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &password_request(b"alice", b"pw"),
         unexpected(
             msg::USERAUTH_REQUEST,
             "before the ssh-userauth service request",
@@ -168,11 +152,9 @@ fn a_service_we_do_not_run() {
     let (mut peer, mut victim) = encrypted_server(server_config());
     let mut p = vec![msg::SERVICE_REQUEST];
     p.put_str("ssh-connection");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         Error::PeerIncompatible(PeerIncompatible::ServiceNotAvailable(
             "ssh-connection".into(),
         )),
@@ -189,11 +171,9 @@ fn a_channel_open_before_authentication() {
     open.put_u32(0);
     open.put_u32(1 << 20);
     open.put_u32(32768);
-    let got = peer.inject(&mut victim, &open);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &open,
         unexpected(msg::CHANNEL_OPEN, "before authentication"),
         DisconnectReason::ProtocolError,
     );
@@ -203,11 +183,9 @@ fn a_channel_open_before_authentication() {
 #[test]
 fn server_messages_sent_by_a_client() {
     let (mut peer, mut victim) = userauth_server(server_config());
-    let got = peer.inject(&mut victim, &[msg::USERAUTH_SUCCESS]);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &[msg::USERAUTH_SUCCESS],
         unexpected(msg::USERAUTH_SUCCESS, "during user authentication"),
         DisconnectReason::ProtocolError,
     );
@@ -216,11 +194,9 @@ fn server_messages_sent_by_a_client() {
 #[test]
 fn success_with_no_request_outstanding() {
     let (mut peer, mut victim) = idle_client();
-    let got = peer.inject(&mut victim, &[msg::USERAUTH_SUCCESS]);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &[msg::USERAUTH_SUCCESS],
         unexpected(msg::USERAUTH_SUCCESS, "with no request outstanding"),
         DisconnectReason::ProtocolError,
     );
@@ -232,11 +208,9 @@ fn a_second_service_accept() {
     let (mut peer, mut victim) = idle_client();
     let mut p = vec![msg::SERVICE_ACCEPT];
     p.put_str("ssh-userauth");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         unexpected(msg::SERVICE_ACCEPT, "with no service request"),
         DisconnectReason::ProtocolError,
     );
@@ -250,11 +224,9 @@ fn an_info_request_with_no_request_outstanding() {
     p.put_str("");
     p.put_str("");
     p.put_u32(0);
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         unexpected(60, "with no request outstanding"),
         DisconnectReason::ProtocolError,
     );
@@ -288,11 +260,9 @@ fn a_keyboard_interactive_request_with_a_million_prompts() {
         p.put_str("Password: ");
         p.put_bool(false);
     }
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         Error::PeerMisbehaved(PeerMisbehaved::Other(
             "too many keyboard-interactive prompts",
         )),
@@ -367,11 +337,9 @@ fn a_huge_user_name_string_is_bounded_by_the_packet() {
     let mut p = vec![msg::USERAUTH_REQUEST];
     p.put_u32(u32::MAX);
     p.put_raw(b"alice");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         malformed("string"),
         DisconnectReason::ProtocolError,
     );

@@ -7,20 +7,12 @@
 mod hostile;
 
 use conch_core::msg;
-use conch_core::wire::{DecodeError, Encode};
+use conch_core::wire::Encode;
 use conch_core::{
     ChannelConfig, ChannelId, ClientConfig, DisconnectReason, Error, Event, PeerMisbehaved,
     ServerConfig,
 };
 use hostile::*;
-
-fn misbehaved(e: PeerMisbehaved) -> Error {
-    Error::PeerMisbehaved(e)
-}
-
-fn malformed(what: &'static str) -> Error {
-    Error::from(DecodeError { what })
-}
 
 /// The peer's number for the channel it confirms.
 const PEER_CHANNEL: u32 = 5;
@@ -103,11 +95,9 @@ fn channel_data_past_the_window() {
     // Stderr counts against the same window.
     peer.inject(&mut victim, &extended_data(id.0, &[b'e'; 96]))
         .unwrap();
-    let got = peer.inject(&mut victim, &data(id.0, &[b'!'; 1]));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &data(id.0, &[b'!'; 1]),
         misbehaved(PeerMisbehaved::WindowExceeded(id.0)),
         DisconnectReason::ProtocolError,
     );
@@ -147,11 +137,9 @@ fn a_window_consumed_and_adjusted_admits_more_and_no_more() {
 #[test]
 fn channel_data_over_the_maximum_packet_size() {
     let (mut peer, mut victim, id) = client_with_channel(small_window(1 << 20), 1 << 20, 32768);
-    let got = peer.inject(&mut victim, &data(id.0, &[0; 1025]));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &data(id.0, &[0; 1025]),
         misbehaved(PeerMisbehaved::ChannelPacketTooLarge(id.0)),
         DisconnectReason::ProtocolError,
     );
@@ -174,11 +162,9 @@ fn a_window_adjust_that_overflows_two_to_the_32() {
         victim.conn.send_capacity(id).unwrap(),
         (u32::MAX as usize).min(ChannelConfig::default().send_buffer_limit)
     );
-    let got = peer.inject(&mut victim, &adjust(1));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &adjust(1),
         misbehaved(PeerMisbehaved::WindowOverflow(id.0)),
         DisconnectReason::ProtocolError,
     );
@@ -191,11 +177,9 @@ fn a_window_adjust_that_overflows_two_to_the_32() {
 #[test]
 fn data_for_a_channel_that_does_not_exist() {
     let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
-    let got = peer.inject(&mut victim, &data(77, b"hello"));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &data(77, b"hello"),
         misbehaved(PeerMisbehaved::UnknownChannel(77)),
         DisconnectReason::ProtocolError,
     );
@@ -210,11 +194,9 @@ fn data_for_a_channel_after_it_closed() {
     peer.inject(&mut victim, &close).unwrap();
     assert!(victim.saw(|e| matches!(e, Event::ChannelClosed { channel } if *channel == id)));
     assert_eq!(peer.received_msgs(msg::CHANNEL_CLOSE).len(), 1);
-    let got = peer.inject(&mut victim, &data(id.0, b"late"));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &data(id.0, b"late"),
         misbehaved(PeerMisbehaved::UnknownChannel(id.0)),
         DisconnectReason::ProtocolError,
     );
@@ -225,11 +207,9 @@ fn data_for_a_channel_not_confirmed_yet() {
     let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
     let id = victim.call(|c| c.open_session()).unwrap();
     peer.pump(&mut victim).unwrap();
-    let got = peer.inject(&mut victim, &data(id.0, b"early"));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &data(id.0, b"early"),
         misbehaved(PeerMisbehaved::UnexpectedMessage {
             msg: msg::CHANNEL_DATA,
             state: "before the channel open was confirmed",
@@ -246,11 +226,9 @@ fn a_confirmation_for_a_channel_never_opened() {
     p.put_u32(0);
     p.put_u32(1000);
     p.put_u32(1000);
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         misbehaved(PeerMisbehaved::UnknownChannel(3)),
         DisconnectReason::ProtocolError,
     );
@@ -262,11 +240,9 @@ fn data_after_the_peers_eof() {
     let mut eof = vec![msg::CHANNEL_EOF];
     eof.put_u32(id.0);
     peer.inject(&mut victim, &eof).unwrap();
-    let got = peer.inject(&mut victim, &data(id.0, b"more"));
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &data(id.0, b"more"),
         misbehaved(PeerMisbehaved::UnexpectedMessage {
             msg: msg::CHANNEL_DATA,
             state: "after the peer's channel EOF",
@@ -280,21 +256,17 @@ fn replies_nobody_asked_for() {
     let (mut peer, mut victim, id) = client_with_channel(ChannelConfig::default(), 1 << 20, 32768);
     let mut p = vec![msg::CHANNEL_SUCCESS];
     p.put_u32(id.0);
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         misbehaved(PeerMisbehaved::UnsolicitedReply),
         DisconnectReason::ProtocolError,
     );
 
     let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
-    let got = peer.inject(&mut victim, &[msg::REQUEST_SUCCESS]);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &[msg::REQUEST_SUCCESS],
         misbehaved(PeerMisbehaved::UnsolicitedReply),
         DisconnectReason::ProtocolError,
     );
@@ -436,11 +408,9 @@ fn channel_data_claiming_four_gib() {
     p.put_u32(id.0);
     p.put_u32(u32::MAX);
     p.put_raw(b"short");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         malformed("string"),
         DisconnectReason::ProtocolError,
     );
@@ -454,11 +424,9 @@ fn a_channel_type_that_is_not_ascii() {
     p.put_u32(0);
     p.put_u32(1000);
     p.put_u32(1000);
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         malformed("ASCII name"),
         DisconnectReason::ProtocolError,
     );
@@ -483,11 +451,9 @@ fn an_env_request_that_is_not_utf8() {
     p.put_bool(false);
     p.put_string(b"LANG\xc0");
     p.put_str("C");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         malformed("UTF-8 string"),
         DisconnectReason::ProtocolError,
     );
@@ -504,11 +470,9 @@ fn an_open_failure_description_that_is_not_utf8() {
     p.put_u32(2);
     p.put_string(b"no \xff way");
     p.put_str("");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         malformed("UTF-8 string"),
         DisconnectReason::ProtocolError,
     );
@@ -525,11 +489,9 @@ fn an_exit_signal_that_is_not_utf8() {
     p.put_bool(false);
     p.put_str("");
     p.put_str("");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         malformed("UTF-8 string"),
         DisconnectReason::ProtocolError,
     );
@@ -658,11 +620,9 @@ fn channel_messages_repeated_out_of_order() {
     p.put_u32(PEER_CHANNEL);
     p.put_u32(1000);
     p.put_u32(1000);
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         misbehaved(PeerMisbehaved::UnexpectedMessage {
             msg: msg::CHANNEL_OPEN_CONFIRMATION,
             state: "for a channel not being opened by us",
@@ -677,11 +637,9 @@ fn channel_messages_repeated_out_of_order() {
     p.put_u32(1);
     p.put_str("");
     p.put_str("");
-    let got = peer.inject(&mut victim, &p);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &p,
         misbehaved(PeerMisbehaved::UnexpectedMessage {
             msg: msg::CHANNEL_OPEN_FAILURE,
             state: "for a channel not being opened by us",
@@ -694,11 +652,9 @@ fn channel_messages_repeated_out_of_order() {
     let mut close = vec![msg::CHANNEL_CLOSE];
     close.put_u32(id.0);
     peer.inject(&mut victim, &close).unwrap();
-    let got = peer.inject(&mut victim, &close);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &close,
         misbehaved(PeerMisbehaved::UnknownChannel(id.0)),
         DisconnectReason::ProtocolError,
     );

@@ -18,10 +18,6 @@ use hostile::*;
 /// OpenSSH and the default config use 256 KiB).
 const MAX_PACKET: u32 = 256 * 1024;
 
-fn misbehaved(e: PeerMisbehaved) -> Error {
-    Error::PeerMisbehaved(e)
-}
-
 /// A client victim that has sent its identification and KEXINIT.
 fn client_victim() -> Victim {
     Victim::client(ClientConfig::default())
@@ -55,15 +51,30 @@ fn header(length: u32, padding: u8) -> Vec<u8> {
     b
 }
 
+/// A client victim fed a packet header with these fields and `body_len`
+/// zero bytes, in the clear, fails with `want`, a protocol error.
+fn plain_frame_fails(length: u32, padding: u8, body_len: usize, want: PeerMisbehaved) {
+    let mut bytes = header(length, padding);
+    bytes.resize(bytes.len() + body_len, 0);
+    client_victim().feed_fails(&bytes, misbehaved(want), DisconnectReason::ProtocolError);
+}
+
+/// A logged-in client victim sent a packet sealed with the session keys
+/// and these fields fails with `want`, a protocol error.
+fn sealed_frame_fails(length: u32, padding: u8, body: &[u8], want: Error) {
+    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
+    let sealed = peer.seal_fields(length, padding, body);
+    peer.send_raw(&sealed);
+    peer.pump_fails(&mut victim, want, DisconnectReason::ProtocolError);
+}
+
 #[test]
 fn packet_length_over_the_limit_is_refused_from_the_length_field_alone() {
     let mut victim = client_victim();
     // 16 MiB announced; only the five header bytes are ever sent, so the
     // victim must decide on the length field without waiting for the body.
-    let got = victim.feed(&header(16 << 20, 4));
-    assert_plain_failure(
-        &mut victim,
-        got,
+    victim.feed_fails(
+        &header(16 << 20, 4),
         misbehaved(PeerMisbehaved::BadPacketLength(16 << 20)),
         DisconnectReason::ProtocolError,
     );
@@ -81,11 +92,8 @@ fn packet_length_over_the_limit_after_the_key_exchange() {
     let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
     // AES-GCM keeps the length in clear (RFC 5647 section 7.3).
     peer.send_raw(&u32::MAX.to_be_bytes());
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::BadPacketLength(u32::MAX)),
         DisconnectReason::ProtocolError,
     );
@@ -94,90 +102,33 @@ fn packet_length_over_the_limit_after_the_key_exchange() {
 #[test]
 fn packet_length_not_a_multiple_of_the_block_size() {
     // Before NEWKEYS the block is 8 and covers the length field: 13 + 4 = 17.
-    let mut victim = client_victim();
-    let mut bytes = header(13, 4);
-    bytes.resize(bytes.len() + 12, 0);
-    let got = victim.feed(&bytes);
-    assert_plain_failure(
-        &mut victim,
-        got,
-        misbehaved(PeerMisbehaved::BadPacketLength(13)),
-        DisconnectReason::ProtocolError,
-    );
-
+    plain_frame_fails(13, 4, 12, PeerMisbehaved::BadPacketLength(13));
     // After it, AES-GCM aligns everything but the length to 16 bytes.
-    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
-    let sealed = peer.seal_fields(24, 4, &[msg::IGNORE; 23]);
-    peer.send_raw(&sealed);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
-        misbehaved(PeerMisbehaved::BadPacketLength(24)),
-        DisconnectReason::ProtocolError,
-    );
+    let bad_length = misbehaved(PeerMisbehaved::BadPacketLength(24));
+    sealed_frame_fails(24, 4, &[msg::IGNORE; 23], bad_length);
 }
 
 #[test]
 fn padding_under_four_bytes() {
-    let mut victim = client_victim();
-    let mut bytes = header(12, 3);
-    bytes.resize(bytes.len() + 11, 0);
-    let got = victim.feed(&bytes);
-    assert_plain_failure(
-        &mut victim,
-        got,
-        misbehaved(PeerMisbehaved::BadPadding(3)),
-        DisconnectReason::ProtocolError,
-    );
-
+    plain_frame_fails(12, 3, 11, PeerMisbehaved::BadPadding(3));
     // Sealed with the real keys, so the MAC passes and the padding length
     // (trusted only once authenticated) is what is wrong.
-    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
     let mut body = vec![msg::IGNORE, 0, 0, 0, 0];
     body.resize(15, 0);
-    let sealed = peer.seal_fields(16, 3, &body);
-    peer.send_raw(&sealed);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
-        misbehaved(PeerMisbehaved::BadPadding(3)),
-        DisconnectReason::ProtocolError,
-    );
+    sealed_frame_fails(16, 3, &body, misbehaved(PeerMisbehaved::BadPadding(3)));
 }
 
 #[test]
 fn padding_as_long_as_the_packet_or_an_empty_payload() {
-    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
-    let sealed = peer.seal_fields(16, 16, &[0u8; 15]);
-    peer.send_raw(&sealed);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
+    sealed_frame_fails(
+        16,
+        16,
+        &[0u8; 15],
         misbehaved(PeerMisbehaved::BadPadding(16)),
-        DisconnectReason::ProtocolError,
     );
-
     // Padding that leaves zero payload bytes: no message number to read.
-    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
-    let sealed = peer.seal_fields(16, 15, &[0u8; 15]);
-    peer.send_raw(&sealed);
-    let got = peer.pump(&mut victim);
-    let want = Error::from(conch_core::wire::DecodeError {
-        what: "message number (empty payload)",
-    });
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
-        want,
-        DisconnectReason::ProtocolError,
-    );
+    let no_payload = malformed("message number (empty payload)");
+    sealed_frame_fails(16, 15, &[0u8; 15], no_payload);
 }
 
 #[test]
@@ -186,11 +137,8 @@ fn a_flipped_bit_after_the_key_exchange_is_a_mac_error() {
     let mut sealed = peer.seal(&[msg::IGNORE, 0, 0, 0, 0]);
     sealed[6] ^= 0x20;
     peer.send_raw(&sealed);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::BadMac),
         DisconnectReason::MacError,
     );
@@ -274,10 +222,8 @@ fn a_version_line_over_255_bytes_is_refused() {
 #[test]
 fn another_protocol_version_is_incompatible() {
     let mut victim = Victim::default_server();
-    let got = victim.feed(b"SSH-1.5-OldSSH\r\n");
-    assert_plain_failure(
-        &mut victim,
-        got,
+    victim.feed_fails(
+        b"SSH-1.5-OldSSH\r\n",
         Error::PeerIncompatible(PeerIncompatible::Version("1.5".into())),
         DisconnectReason::ProtocolVersionNotSupported,
     );
@@ -286,10 +232,8 @@ fn another_protocol_version_is_incompatible() {
 #[test]
 fn control_characters_in_the_version_line_are_refused() {
     let mut victim = client_victim();
-    let got = victim.feed(b"SSH-2.0-evil\x1b[2J\r\n");
-    assert_plain_failure(
-        &mut victim,
-        got,
+    victim.feed_fails(
+        b"SSH-2.0-evil\x1b[2J\r\n",
         misbehaved(PeerMisbehaved::BadIdentification(
             "control character in version line",
         )),
@@ -359,17 +303,8 @@ fn huge_name_lists_are_refused_without_allocating_them() {
     peer.lists.kex = vec!["x".repeat(100 * 1024)];
     let mut victim = client_victim();
     peer.start();
-    let got = peer.pump(&mut victim);
-    let want = Error::from(conch_core::wire::DecodeError {
-        what: "name-list (too long)",
-    });
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
-        want,
-        DisconnectReason::ProtocolError,
-    );
+    let want = malformed("name-list (too long)");
+    peer.pump_fails(&mut victim, want, DisconnectReason::ProtocolError);
 
     // Many tiny names: 5000 of them in 24 KiB (over the 1024 items a list
     // may hold).
@@ -377,15 +312,8 @@ fn huge_name_lists_are_refused_without_allocating_them() {
     peer.lists.host_key = (0..5_000).map(|i| format!("k{i}")).collect();
     let mut victim = client_victim();
     peer.start();
-    let got = peer.pump(&mut victim);
-    let want = Error::from(conch_core::wire::DecodeError { what: "name-list" });
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
-        want,
-        DisconnectReason::ProtocolError,
-    );
+    let want = malformed("name-list");
+    peer.pump_fails(&mut victim, want, DisconnectReason::ProtocolError);
 }
 
 #[test]
@@ -395,16 +323,9 @@ fn a_string_claiming_four_gib_is_a_decode_error() {
     kexinit.extend_from_slice(&[0u8; 16]);
     kexinit.put_u32(u32::MAX);
     kexinit.extend_from_slice(b"curve25519-sha256");
-    let mut bytes = Peer::ident_line();
-    bytes.extend_from_slice(&plain_packet(&kexinit));
+    let bytes = ident_then_packet(&kexinit);
     let mut victim = client_victim();
-    let got = victim.feed(&bytes);
-    assert_plain_failure(
-        &mut victim,
-        got,
-        Error::from(conch_core::wire::DecodeError { what: "string" }),
-        DisconnectReason::ProtocolError,
-    );
+    victim.feed_fails(&bytes, malformed("string"), DisconnectReason::ProtocolError);
 }
 
 #[test]
@@ -413,28 +334,18 @@ fn a_name_list_that_is_not_ascii_is_refused() {
     peer.lists.cipher = vec!["aes128-gcm@openssh.com".into(), "caf\u{e9}".into()];
     let mut victim = client_victim();
     peer.start();
-    let got = peer.pump(&mut victim);
-    let want = Error::from(conch_core::wire::DecodeError { what: "name-list" });
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
-        want,
-        DisconnectReason::ProtocolError,
-    );
+    let want = malformed("name-list");
+    peer.pump_fails(&mut victim, want, DisconnectReason::ProtocolError);
 
     // Not even UTF-8.
     let mut kexinit = vec![msg::KEXINIT];
     kexinit.extend_from_slice(&[0u8; 16]);
     kexinit.put_string(b"curve25519-sha256,\xff\xfe");
-    let mut bytes = Peer::ident_line();
-    bytes.extend_from_slice(&plain_packet(&kexinit));
+    let bytes = ident_then_packet(&kexinit);
     let mut victim = client_victim();
-    let got = victim.feed(&bytes);
-    assert_plain_failure(
-        &mut victim,
-        got,
-        Error::from(conch_core::wire::DecodeError { what: "name-list" }),
+    victim.feed_fails(
+        &bytes,
+        malformed("name-list"),
         DisconnectReason::ProtocolError,
     );
 }
@@ -443,20 +354,13 @@ fn a_name_list_that_is_not_ascii_is_refused() {
 // Messages out of place (RFC 4253 sections 7 and 11)
 // ----------------------------------------------------------------------
 
-fn unexpected(msg: u8, state: &'static str) -> Error {
-    misbehaved(PeerMisbehaved::UnexpectedMessage { msg, state })
-}
-
 #[test]
 fn newkeys_without_a_key_exchange() {
     // Before any KEXINIT from the peer: nothing was agreed, there are no keys.
     let mut victim = client_victim();
-    let mut bytes = Peer::ident_line();
-    bytes.extend_from_slice(&plain_packet(&[msg::NEWKEYS]));
-    let got = victim.feed(&bytes);
-    assert_plain_failure(
-        &mut victim,
-        got,
+    let bytes = ident_then_packet(&[msg::NEWKEYS]);
+    victim.feed_fails(
+        &bytes,
         unexpected(msg::NEWKEYS, "before the key exchange reply"),
         DisconnectReason::ProtocolError,
     );
@@ -468,22 +372,17 @@ fn newkeys_without_a_key_exchange() {
     let mut victim = Victim::default_server();
     peer.start();
     peer.send(&[msg::NEWKEYS]);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         unexpected(msg::NEWKEYS, "before the key exchange reply"),
         DisconnectReason::ProtocolError,
     );
 
     // Long after the exchange is over.
     let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig::default());
-    let got = peer.inject(&mut victim, &[msg::NEWKEYS]);
-    assert_peer_saw_failure(
-        &peer,
+    peer.inject_fails(
         &mut victim,
-        got,
+        &[msg::NEWKEYS],
         unexpected(msg::NEWKEYS, "no key exchange in progress"),
         DisconnectReason::ProtocolError,
     );
@@ -500,11 +399,8 @@ fn a_kex_reply_sent_to_a_server() {
     reply.put_string(&[9; 32]);
     reply.put_string(b"sig");
     peer.send(&reply);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         unexpected(msg::KEX_ECDH_REPLY, "in this key exchange state"),
         DisconnectReason::ProtocolError,
     );
@@ -515,12 +411,9 @@ fn a_kex_method_message_before_kexinit() {
     let mut victim = Victim::default_server();
     let mut init = vec![msg::KEX_ECDH_INIT];
     init.put_string(&[9; 32]);
-    let mut bytes = Peer::ident_line();
-    bytes.extend_from_slice(&plain_packet(&init));
-    let got = victim.feed(&bytes);
-    assert_plain_failure(
-        &mut victim,
-        got,
+    let bytes = ident_then_packet(&init);
+    victim.feed_fails(
+        &bytes,
         unexpected(msg::KEX_ECDH_INIT, "before KEXINIT"),
         DisconnectReason::ProtocolError,
     );
@@ -535,11 +428,8 @@ fn a_second_kexinit_during_the_key_exchange() {
     let lists = peer.lists.clone();
     let again = peer.kexinit_payload(&lists, false);
     peer.send(&again);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         unexpected(msg::KEXINIT, "key exchange in progress"),
         DisconnectReason::ProtocolError,
     );
@@ -552,12 +442,9 @@ fn user_authentication_before_the_key_exchange() {
     request.put_str("root");
     request.put_str("ssh-connection");
     request.put_str("none");
-    let mut bytes = Peer::ident_line();
-    bytes.extend_from_slice(&plain_packet(&request));
-    let got = victim.feed(&bytes);
-    assert_plain_failure(
-        &mut victim,
-        got,
+    let bytes = ident_then_packet(&request);
+    victim.feed_fails(
+        &bytes,
         unexpected(msg::USERAUTH_REQUEST, "before the first key exchange"),
         DisconnectReason::ProtocolError,
     );
@@ -577,11 +464,8 @@ fn ext_info_before_newkeys() {
     ext.put_str("server-sig-algs");
     ext.put_str("ssh-ed25519");
     peer.send(&ext);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         unexpected(msg::EXT_INFO, "before the first key exchange"),
         DisconnectReason::ProtocolError,
     );
@@ -621,11 +505,8 @@ fn terrapin_ignore_injected_during_the_initial_exchange_is_refused() {
     let mut ignore = vec![msg::IGNORE];
     ignore.put_string(b"shift");
     peer.send(&ignore);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::StrictKexViolation(msg::IGNORE)),
         DisconnectReason::ProtocolError,
     );
@@ -648,11 +529,8 @@ fn terrapin_ignore_before_kexinit_shifts_its_sequence_number_and_is_refused() {
     let kexinit = peer.kexinit_payload(&lists, true);
     assert_eq!(peer.tx_seq, 1, "the KEXINIT goes out as packet 1");
     peer.send(&kexinit);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::StrictKexViolation(msg::KEXINIT)),
         DisconnectReason::ProtocolError,
     );
@@ -668,11 +546,8 @@ fn terrapin_debug_and_unimplemented_are_refused_too() {
         let mut victim = Victim::default_server();
         peer.start();
         peer.send(&injected);
-        let got = peer.pump(&mut victim);
-        assert_peer_saw_failure(
-            &peer,
+        peer.pump_fails(
             &mut victim,
-            got,
             misbehaved(PeerMisbehaved::StrictKexViolation(injected[0])),
             DisconnectReason::ProtocolError,
         );
@@ -717,11 +592,8 @@ fn strict_kex_with_chacha20_refuses_the_injected_ignore_before_any_harm() {
     let mut victim = client_victim();
     peer.start();
     peer.send_raw(&plain_packet(&[msg::IGNORE, 0, 0, 0, 0]));
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::StrictKexViolation(msg::IGNORE)),
         DisconnectReason::ProtocolError,
     );
@@ -753,11 +625,8 @@ fn a_bad_host_key_signature_is_refused_before_the_application_sees_the_key() {
     peer.corrupt_signature = true;
     let mut victim = client_victim();
     peer.start();
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::BadHostKeySignature),
         DisconnectReason::KeyExchangeFailed,
     );
@@ -783,11 +652,8 @@ fn a_host_key_of_the_wrong_type_is_refused() {
     peer.host_key_blob_override = Some(rsa_blob());
     let mut victim = client_victim();
     peer.start();
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::WrongHostKeyType("ssh-rsa".into())),
         DisconnectReason::KeyExchangeFailed,
     );
@@ -803,15 +669,8 @@ fn a_host_key_blob_that_does_not_parse_is_malformed() {
     peer.host_key_blob_override = Some(blob);
     let mut victim = client_victim();
     peer.start();
-    let got = peer.pump(&mut victim);
-    let want = Error::from(conch_core::wire::DecodeError { what: "host key" });
-    assert_peer_saw_failure(
-        &peer,
-        &mut victim,
-        got,
-        want,
-        DisconnectReason::ProtocolError,
-    );
+    let want = malformed("host key");
+    peer.pump_fails(&mut victim, want, DisconnectReason::ProtocolError);
 }
 
 #[test]
@@ -820,11 +679,8 @@ fn a_host_key_swapped_on_rekey_is_refused() {
     // A valid proof for another key: the one the user accepted is gone.
     peer.host_key = ed25519(0xd1ff);
     peer.start_rekey();
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::HostKeyChangedOnRekey),
         DisconnectReason::KeyExchangeFailed,
     );
@@ -853,11 +709,8 @@ fn a_low_order_curve25519_point_is_a_bad_kex_value() {
     let mut init = vec![msg::KEX_ECDH_INIT];
     init.put_string(&[0u8; 32]);
     peer.send(&init);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         misbehaved(PeerMisbehaved::BadKexValue),
         DisconnectReason::KeyExchangeFailed,
     );
@@ -879,11 +732,8 @@ fn connection_messages_between_the_peers_kexinit_and_its_newkeys() {
     open.put_u32(1 << 20);
     open.put_u32(32768);
     peer.send(&open);
-    let got = peer.pump(&mut victim);
-    assert_peer_saw_failure(
-        &peer,
+    peer.pump_fails(
         &mut victim,
-        got,
         unexpected(msg::CHANNEL_OPEN, "during key exchange"),
         DisconnectReason::ProtocolError,
     );

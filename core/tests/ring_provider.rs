@@ -16,8 +16,7 @@ use conch_core::crypto::{
     CipherAlgorithm, CryptoProvider, OpenError, PacketLayout, PacketOpener, PacketSealer,
 };
 use conch_core::{
-    AlgorithmPreferences, Connection, DisconnectReason, Error, Event, PeerMisbehaved,
-    TransportConfig,
+    AlgorithmPreferences, Connection, DisconnectReason, Error, PeerMisbehaved, TransportConfig,
 };
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -304,12 +303,7 @@ fn ring_provider_sessions_with_a_pure_rust_peer_move_data_both_ways() {
             pair.connect();
             let negotiated = pair
                 .client
-                .log
-                .iter()
-                .find_map(|e| match e {
-                    Event::KeyExchangeDone { algorithms, .. } => Some(algorithms.clone()),
-                    _ => None,
-                })
+                .negotiated()
                 .unwrap_or_else(|| panic!("{what}: no KeyExchangeDone"));
             assert_eq!(
                 (
@@ -323,18 +317,7 @@ fn ring_provider_sessions_with_a_pure_rust_peer_move_data_both_ways() {
             // `cat` echoes: data goes up sealed by one provider and comes
             // back sealed by the other, across a re-exchange (new keys, and
             // AES-GCM's counters restart from the new IVs).
-            let ch = pair.exec("cat");
-            let input = pattern(21, 300_000);
-            let (first, second) = input.split_at(123_457);
-            pair.client_send_all(ch, first);
-            pair.client.conn.rekey().unwrap();
-            pair.client_send_all(ch, second);
-            pair.client.conn.send_eof(ch).unwrap();
-            pair.drive();
-            let log = pair.client_app.channel(ch);
-            assert!(log.closed, "{what}: channel not closed");
-            assert!(log.stdout == input, "{what}: echo differs");
-            assert_eq!(pair.client.rekeys(), 1, "{what}");
+            pair.echo_across_a_rekey(&what, &pattern(21, 300_000), 123_457);
             pair.assert_no_app_errors();
             pair.assert_alive();
         }

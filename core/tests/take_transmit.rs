@@ -50,11 +50,7 @@ fn session(moves: Moves) -> Run {
     }
     pair.client.conn.send_eof(cat).unwrap();
     pair.drive();
-    assert!(pair.client_app.channel(cat).stdout == input);
-    assert_eq!(pair.client.rekeys(), 1);
-    pair.client.conn.disconnect("done");
-    pair.drive();
-    assert!(pair.client.conn.is_closed() && pair.server.conn.is_closed());
+    pair.assert_echoed_then_disconnect(cat, &input);
     Run {
         transcript: pair.transcript(),
         recording: pair.client.conn.take_transcript(),

@@ -1,7 +1,9 @@
 //! One end of a pair: its connection, what it reported, and the per-channel
 //! record both applications keep.
 
-use conch_core::{ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Error, Event};
+use conch_core::{
+    ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Error, Event, NegotiatedAlgorithms,
+};
 use sha2::{Digest, Sha256};
 
 /// One side: its connection and everything it reported.
@@ -103,6 +105,25 @@ impl Endpoint {
     /// Number of completed re-exchanges.
     pub fn rekeys(&self) -> usize {
         self.count(|e| matches!(e, Event::KeyExchangeDone { rekey: true, .. }))
+    }
+
+    /// What the first key exchange negotiated, if one completed.
+    pub fn negotiated(&self) -> Option<NegotiatedAlgorithms> {
+        self.log.iter().find_map(|e| match e {
+            Event::KeyExchangeDone { algorithms, .. } => Some(algorithms.clone()),
+            _ => None,
+        })
+    }
+
+    /// The first request to sign for public key authentication, if one
+    /// came: the signature algorithm and the data to sign.
+    pub fn signature_request(&self) -> Option<(String, Vec<u8>)> {
+        self.log.iter().find_map(|e| match e {
+            Event::AuthSignatureNeeded {
+                algorithm, data, ..
+            } => Some((algorithm.clone(), data.clone())),
+            _ => None,
+        })
     }
 }
 

@@ -301,6 +301,35 @@ impl Pair {
         }
     }
 
+    /// Echoes `input` through `cat` with a client re-exchange after its
+    /// first `split` bytes, then EOF: every byte comes back, the channel
+    /// closes, and each side did one re-exchange (`what` names the case).
+    pub fn echo_across_a_rekey(&mut self, what: &str, input: &[u8], split: usize) {
+        let ch = self.exec("cat");
+        let (first, second) = input.split_at(split);
+        self.client_send_all(ch, first);
+        self.client.conn.rekey().unwrap();
+        self.client_send_all(ch, second);
+        self.client.conn.send_eof(ch).unwrap();
+        self.drive();
+        let log = self.client_app.channel(ch);
+        assert!(log.closed, "{what}: channel not closed");
+        assert!(log.stdout == input, "{what}: echo differs");
+        assert_eq!(self.client.rekeys(), 1, "{what}");
+        assert_eq!(self.server.rekeys(), 1, "{what}");
+    }
+
+    /// After a client's input to `cat` (`ch`) and its EOF: the echo is all
+    /// of `input`, after one re-exchange; then a disconnect closes both
+    /// sides.
+    pub fn assert_echoed_then_disconnect(&mut self, ch: ChannelId, input: &[u8]) {
+        assert!(self.client_app.channel(ch).stdout == input);
+        assert_eq!(self.client.rekeys(), 1);
+        self.client.conn.disconnect("done");
+        self.drive();
+        assert!(self.client.conn.is_closed() && self.server.conn.is_closed());
+    }
+
     /// Runs `handle_input` on the client directly (outside the pipes).
     pub fn client_input(&mut self, data: &[u8]) -> Result<(), Error> {
         let now = self.now();

@@ -23,9 +23,10 @@ pub use peer::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use conch_core::wire::DecodeError;
 use conch_core::{
-    AuthDecision, ClientConfig, Connection, DisconnectReason, Error, Event, PrivateKey,
-    ServerConfig,
+    AuthDecision, ClientConfig, Connection, DisconnectReason, Error, Event, PeerMisbehaved,
+    PrivateKey, ServerConfig,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -42,6 +43,21 @@ pub fn epoch() -> Instant {
     static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     #[allow(clippy::disallowed_methods)]
     *BASE.get_or_init(Instant::now)
+}
+
+/// The victim's error for a peer that broke the protocol.
+pub fn misbehaved(e: PeerMisbehaved) -> Error {
+    Error::PeerMisbehaved(e)
+}
+
+/// The victim's error for a message that does not decode (`what` it read).
+pub fn malformed(what: &'static str) -> Error {
+    Error::from(DecodeError { what })
+}
+
+/// The victim's error for message `msg` where `state` allows none.
+pub fn unexpected(msg: u8, state: &'static str) -> Error {
+    misbehaved(PeerMisbehaved::UnexpectedMessage { msg, state })
 }
 
 /// A deterministic ed25519 key.
@@ -327,29 +343,24 @@ fn assert_bounded(victim: &Victim) {
 
 /// Asserts the victim failed with `want`, raised it as its last event, and
 /// sent a DISCONNECT with `reason` in the clear as its last packet.
+#[track_caller]
 pub fn assert_plain_failure(
     victim: &mut Victim,
     got: Result<(), Error>,
     want: Error,
     reason: DisconnectReason,
 ) {
-    assert_eq!(got, Err(want.clone()));
-    assert_eq!(victim.disconnected(), Some(&want), "last event");
-    assert_eq!(want.disconnect_reason(), reason);
+    assert_failed_with(victim, &got, &want, reason);
     let out = victim.take_output();
     let (sent, _) = plain_disconnect(&out).expect("a plaintext DISCONNECT");
     assert_eq!(sent, reason, "DISCONNECT reason sent");
-    // Sticky: more input changes nothing and is not buffered.
-    assert_eq!(victim.feed(&[0u8; 1024]), Err(want));
-    assert_eq!(victim.take_output(), b"");
-    assert!(victim.conn.is_closed());
-    assert_eq!(victim.conn.poll_timeout(), None);
-    assert_bounded(victim);
+    assert_failure_is_final(victim, want);
 }
 
 /// Asserts a victim driven by `peer` failed with `want`, raised it as its
 /// last event, and that its last packet, as the peer read it (in the clear
 /// or decrypted with the session keys), is a DISCONNECT with `reason`.
+#[track_caller]
 pub fn assert_peer_saw_failure(
     peer: &Peer,
     victim: &mut Victim,
@@ -357,18 +368,79 @@ pub fn assert_peer_saw_failure(
     want: Error,
     reason: DisconnectReason,
 ) {
-    assert_eq!(got, Err(want.clone()));
-    assert_eq!(victim.disconnected(), Some(&want), "last event");
-    assert_eq!(want.disconnect_reason(), reason);
+    assert_failed_with(victim, &got, &want, reason);
     assert!(!peer.garbled, "the victim's packets decrypt");
     assert_eq!(
         peer.disconnect_reason(),
         Some(reason),
         "DISCONNECT reason sent"
     );
+    assert_failure_is_final(victim, want);
+}
+
+/// The call gave `want`, the victim's last event is `want`, and `want` maps
+/// to the DISCONNECT `reason`.
+#[track_caller]
+fn assert_failed_with(
+    victim: &Victim,
+    got: &Result<(), Error>,
+    want: &Error,
+    reason: DisconnectReason,
+) {
+    assert_eq!(got, &Err(want.clone()));
+    assert_eq!(victim.disconnected(), Some(want), "last event");
+    assert_eq!(want.disconnect_reason(), reason);
+}
+
+/// Sticky: more input changes nothing and is not buffered; the victim is
+/// closed, wants no timer, and never queued much.
+#[track_caller]
+fn assert_failure_is_final(victim: &mut Victim, want: Error) {
     assert_eq!(victim.feed(&[0u8; 1024]), Err(want));
     assert_eq!(victim.take_output(), b"");
     assert!(victim.conn.is_closed());
     assert_eq!(victim.conn.poll_timeout(), None);
     assert_bounded(victim);
+}
+
+impl Victim {
+    /// Feeds `bytes`; the victim must fail with `want`, saying `reason` in
+    /// the clear ([`assert_plain_failure`]).
+    #[track_caller]
+    pub fn feed_fails(&mut self, bytes: &[u8], want: Error, reason: DisconnectReason) {
+        let got = self.feed(bytes);
+        assert_plain_failure(self, got, want, reason);
+    }
+}
+
+impl Peer {
+    /// Delivers what the peer has queued; the victim must fail with `want`
+    /// and send DISCONNECT `reason` ([`assert_peer_saw_failure`]).
+    #[track_caller]
+    pub fn pump_fails(&mut self, victim: &mut Victim, want: Error, reason: DisconnectReason) {
+        let got = self.pump(victim);
+        assert_peer_saw_failure(self, victim, got, want, reason);
+    }
+
+    /// Sends `payload` at once; the victim must fail with `want` and send
+    /// DISCONNECT `reason` ([`assert_peer_saw_failure`]).
+    #[track_caller]
+    pub fn inject_fails(
+        &mut self,
+        victim: &mut Victim,
+        payload: &[u8],
+        want: Error,
+        reason: DisconnectReason,
+    ) {
+        let got = self.inject(victim, payload);
+        assert_peer_saw_failure(self, victim, got, want, reason);
+    }
+}
+
+/// The peer's identification line, then one unencrypted packet carrying
+/// `payload`: what a peer sends first if it skips its KEXINIT.
+pub fn ident_then_packet(payload: &[u8]) -> Vec<u8> {
+    let mut bytes = Peer::ident_line();
+    bytes.extend_from_slice(&plain_packet(payload));
+    bytes
 }
