@@ -99,12 +99,7 @@ fn a_method_name_that_is_not_utf8_is_malformed() {
     p.put_str("alice");
     p.put_str("ssh-connection");
     p.put_string(b"pass\x80word");
-    peer.inject_fails(
-        &mut victim,
-        &p,
-        malformed("UTF-8 string"),
-        DisconnectReason::ProtocolError,
-    );
+    peer.inject_malformed(&mut victim, &p, "UTF-8 string");
 }
 
 #[test]
@@ -337,10 +332,5 @@ fn a_huge_user_name_string_is_bounded_by_the_packet() {
     let mut p = vec![msg::USERAUTH_REQUEST];
     p.put_u32(u32::MAX);
     p.put_raw(b"alice");
-    peer.inject_fails(
-        &mut victim,
-        &p,
-        malformed("string"),
-        DisconnectReason::ProtocolError,
-    );
+    peer.inject_malformed(&mut victim, &p, "string");
 }

@@ -408,12 +408,7 @@ fn channel_data_claiming_four_gib() {
     p.put_u32(id.0);
     p.put_u32(u32::MAX);
     p.put_raw(b"short");
-    peer.inject_fails(
-        &mut victim,
-        &p,
-        malformed("string"),
-        DisconnectReason::ProtocolError,
-    );
+    peer.inject_malformed(&mut victim, &p, "string");
 }
 
 #[test]
@@ -424,12 +419,7 @@ fn a_channel_type_that_is_not_ascii() {
     p.put_u32(0);
     p.put_u32(1000);
     p.put_u32(1000);
-    peer.inject_fails(
-        &mut victim,
-        &p,
-        malformed("ASCII name"),
-        DisconnectReason::ProtocolError,
-    );
+    peer.inject_malformed(&mut victim, &p, "ASCII name");
     assert!(!victim.saw(|e| matches!(e, Event::ChannelOpenRequest { .. })));
 }
 
@@ -451,12 +441,7 @@ fn an_env_request_that_is_not_utf8() {
     p.put_bool(false);
     p.put_string(b"LANG\xc0");
     p.put_str("C");
-    peer.inject_fails(
-        &mut victim,
-        &p,
-        malformed("UTF-8 string"),
-        DisconnectReason::ProtocolError,
-    );
+    peer.inject_malformed(&mut victim, &p, "UTF-8 string");
     assert!(!victim.saw(|e| matches!(e, Event::ChannelRequest { .. })));
 }
 
@@ -470,12 +455,7 @@ fn an_open_failure_description_that_is_not_utf8() {
     p.put_u32(2);
     p.put_string(b"no \xff way");
     p.put_str("");
-    peer.inject_fails(
-        &mut victim,
-        &p,
-        malformed("UTF-8 string"),
-        DisconnectReason::ProtocolError,
-    );
+    peer.inject_malformed(&mut victim, &p, "UTF-8 string");
 }
 
 #[test]
@@ -489,12 +469,7 @@ fn an_exit_signal_that_is_not_utf8() {
     p.put_bool(false);
     p.put_str("");
     p.put_str("");
-    peer.inject_fails(
-        &mut victim,
-        &p,
-        malformed("UTF-8 string"),
-        DisconnectReason::ProtocolError,
-    );
+    peer.inject_malformed(&mut victim, &p, "UTF-8 string");
     assert!(!victim.saw(|e| matches!(e, Event::ExitSignal { .. })));
 }
 

@@ -435,6 +435,14 @@ impl Peer {
         let got = self.inject(victim, payload);
         assert_peer_saw_failure(self, victim, got, want, reason);
     }
+
+    /// Sends `payload` at once; the victim must fail to decode it (at
+    /// `what`) and disconnect with a protocol error.
+    #[track_caller]
+    pub fn inject_malformed(&mut self, victim: &mut Victim, payload: &[u8], what: &'static str) {
+        let reason = DisconnectReason::ProtocolError;
+        self.inject_fails(victim, payload, malformed(what), reason);
+    }
 }
 
 /// The peer's identification line, then one unencrypted packet carrying
