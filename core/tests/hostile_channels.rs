@@ -493,20 +493,29 @@ fn a_disconnect_with_a_description_that_is_not_utf8_still_ends_cleanly() {
     assert!(peer.received_msgs(msg::DISCONNECT).is_empty());
 }
 
-#[test]
-fn a_peer_that_asks_and_never_reads_the_answers_is_cut_off() {
-    // Each keepalive gets an answer. A peer that keeps asking while never
-    // reading (its TCP window closed, so nothing we transmit leaves) must
-    // not make the victim's transmit buffer grow without bound: adapters
-    // keep reading while a write is blocked.
+/// The send buffer limit of [`client_with_a_small_send_buffer`].
+const SMALL_SEND_BUFFER: usize = 64 * 1024;
+
+/// A logged-in client victim whose send buffer holds [`SMALL_SEND_BUFFER`].
+fn client_with_a_small_send_buffer() -> (Peer, Victim) {
     let channels = ChannelConfig {
-        send_buffer_limit: 64 * 1024,
+        send_buffer_limit: SMALL_SEND_BUFFER,
         ..ChannelConfig::default()
     };
-    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig {
-        channels: channels.clone(),
+    Peer::logged_in_client(ClientConfig {
+        channels,
         ..ClientConfig::default()
-    });
+    })
+}
+
+/// Sends keepalive requests that want an answer, 500 at a time, each batch
+/// handed over by `deliver`, until the victim fails (or a million were
+/// sent); how many were sent, and the verdict on the last batch.
+fn ask_without_end(
+    peer: &mut Peer,
+    victim: &mut Victim,
+    mut deliver: impl FnMut(&mut Peer, &mut Victim) -> Result<(), Error>,
+) -> (usize, Result<(), Error>) {
     let mut keepalive = vec![msg::GLOBAL_REQUEST];
     keepalive.put_str("keepalive@openssh.com");
     keepalive.put_bool(true);
@@ -517,23 +526,43 @@ fn a_peer_that_asks_and_never_reads_the_answers_is_cut_off() {
             peer.send(&keepalive);
         }
         asked += 500;
-        // Fed, but the victim's output is never taken.
-        result = victim.feed(&peer.take_outgoing());
+        result = deliver(peer, victim);
     }
-    let queued = victim.conn.poll_transmit().map_or(0, <[u8]>::len);
-    let limit = channels.send_buffer_limit + (1 << 20);
-    // Bounded by the limit plus the answers to one delivery.
-    assert!(
-        queued <= limit + 500 * ANSWER_BOUND,
-        "{queued} bytes queued"
-    );
+    (asked, result)
+}
+
+/// The victim cut the peer off for answers it does not take, soon enough,
+/// and raised that as its last event.
+#[track_caller]
+fn assert_cut_off_for_unread_answers(victim: &Victim, asked: usize, result: Result<(), Error>) {
     assert!(asked < 100_000, "cut off only after {asked} requests");
-    // The DISCONNECT is the last thing queued, after the unread answers.
     let want = misbehaved(PeerMisbehaved::Other(
         "too many answers queued for a peer that does not take them",
     ));
     assert_eq!(result, Err(want.clone()));
     assert_eq!(victim.disconnected(), Some(&want));
+}
+
+#[test]
+fn a_peer_that_asks_and_never_reads_the_answers_is_cut_off() {
+    // Each keepalive gets an answer. A peer that keeps asking while never
+    // reading (its TCP window closed, so nothing we transmit leaves) must
+    // not make the victim's transmit buffer grow without bound: adapters
+    // keep reading while a write is blocked.
+    let (mut peer, mut victim) = client_with_a_small_send_buffer();
+    // Fed, but the victim's output is never taken.
+    let (asked, result) = ask_without_end(&mut peer, &mut victim, |peer, victim| {
+        victim.feed(&peer.take_outgoing())
+    });
+    let queued = victim.conn.poll_transmit().map_or(0, <[u8]>::len);
+    let limit = SMALL_SEND_BUFFER + (1 << 20);
+    // Bounded by the limit plus the answers to one delivery.
+    assert!(
+        queued <= limit + 500 * ANSWER_BOUND,
+        "{queued} bytes queued"
+    );
+    assert_cut_off_for_unread_answers(&victim, asked, result);
+    // The DISCONNECT is the last thing queued, after the unread answers.
     let out = victim.take_output();
     peer.absorb(&out);
     assert_eq!(
@@ -549,37 +578,14 @@ fn a_peer_that_stalls_our_rekey_and_keeps_asking_is_cut_off() {
     // not sent its own, so it may still send requests, RFC 4253 section
     // 7.1) and keeps asking. The answers cannot leave before NEWKEYS, so
     // they queue: up to the same limit.
-    let channels = ChannelConfig {
-        send_buffer_limit: 64 * 1024,
-        ..ChannelConfig::default()
-    };
-    let (mut peer, mut victim) = Peer::logged_in_client(ClientConfig {
-        channels: channels.clone(),
-        ..ClientConfig::default()
-    });
+    let (mut peer, mut victim) = client_with_a_small_send_buffer();
     peer.manual = true;
     victim.call(|c| c.rekey()).unwrap();
-    let mut keepalive = vec![msg::GLOBAL_REQUEST];
-    keepalive.put_str("keepalive@openssh.com");
-    keepalive.put_bool(true);
-    let mut result = Ok(());
-    let mut asked = 0;
-    while result.is_ok() && asked < 1_000_000 {
-        for _ in 0..500 {
-            peer.send(&keepalive);
-        }
-        asked += 500;
-        result = peer.pump(&mut victim);
-    }
+    let (asked, result) = ask_without_end(&mut peer, &mut victim, |peer, victim| peer.pump(victim));
     // Nothing but the KEXINIT and, at the end, the DISCONNECT went out.
     assert!(peer.received_msgs(msg::REQUEST_FAILURE).is_empty());
     assert_eq!(peer.received_msgs(msg::KEXINIT).len(), 2);
-    assert!(asked < 100_000, "cut off only after {asked} requests");
-    let want = misbehaved(PeerMisbehaved::Other(
-        "too many answers queued for a peer that does not take them",
-    ));
-    assert_eq!(result, Err(want.clone()));
-    assert_eq!(victim.disconnected(), Some(&want));
+    assert_cut_off_for_unread_answers(&victim, asked, result);
     assert_eq!(
         peer.disconnect_reason(),
         Some(DisconnectReason::ProtocolError)
