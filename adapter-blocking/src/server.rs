@@ -16,10 +16,12 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Binds to `addr` (e.g. `127.0.0.1:0` for a free loopback port).
+    /// Binds to `addr` (e.g. `127.0.0.1:0` for a free loopback port), the
+    /// first of its addresses that can be bound, and listens with a backlog
+    /// of 4096 ([`conch_driver::listen`]; std's own bind asks for 128).
     pub fn bind(addr: impl ToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
         Ok(Listener {
-            tcp: TcpListener::bind(addr)?,
+            tcp: conch_driver::listen::listen_tcp_any(addr.to_socket_addrs()?)?,
             options,
         })
     }

@@ -110,10 +110,13 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Binds to `addr` (e.g. `127.0.0.1:0` for a free loopback port).
+    /// Binds to `addr` (e.g. `127.0.0.1:0` for a free loopback port), the
+    /// first of its addresses that can be bound, and listens with a backlog
+    /// of 4096 ([`conch_driver::listen`]; smol's own bind asks for 128).
     pub async fn bind(addr: impl AsyncToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
+        let listener = conch_driver::listen::listen_tcp_any(smol::net::resolve(addr).await?)?;
         Ok(Listener {
-            tcp: TcpListener::bind(addr).await?,
+            tcp: TcpListener::try_from(listener)?,
             options,
         })
     }

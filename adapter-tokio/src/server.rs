@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpSocket, ToSocketAddrs};
+use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::stream::Channel;
@@ -21,17 +21,14 @@ pub struct Listener {
 impl Listener {
     /// Binds to `addr` (e.g. `127.0.0.1:0` for a free loopback port), the
     /// first of its addresses that can be bound, and listens with a backlog
-    /// of 4096 (tokio's own bind asks for 128).
+    /// of 4096 ([`conch_driver::listen`]; tokio's own bind asks for 128).
     pub async fn bind(addr: impl ToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
-        let mut last_error = None;
-        for addr in tokio::net::lookup_host(addr).await? {
-            match listen(addr) {
-                Ok(tcp) => return Ok(Listener { tcp, options }),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error
-            .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
+        let listener = conch_driver::listen::listen_tcp_any(tokio::net::lookup_host(addr).await?)?;
+        listener.set_nonblocking(true)?;
+        Ok(Listener {
+            tcp: TcpListener::from_std(listener)?,
+            options,
+        })
     }
 
     /// The address bound.
@@ -47,26 +44,6 @@ impl Listener {
         let _ = stream.set_nodelay(true);
         Ok((serve_stream(stream, &self.options), peer))
     }
-}
-
-/// Connections the kernel queues before they are accepted. tokio's
-/// `TcpListener::bind`, like std's, asks for 128: a burst of a thousand
-/// clients (a fleet tool connecting everywhere at once) overflows that, and
-/// each dropped SYN costs its client a one-second retransmit. The kernel
-/// caps it at `net.core.somaxconn` (4096 on current Linux).
-const LISTEN_BACKLOG: u32 = 4096;
-
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    // As tokio's own bind: a restarted server can bind again at once.
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves the SSH server role over any accepted byte stream.

@@ -44,6 +44,7 @@ mod error;
 mod host_key;
 mod key_file;
 mod known_hosts_file;
+pub mod listen;
 mod options;
 pub mod process;
 mod pump;
