@@ -141,6 +141,17 @@ async fn read_both(channel: &Channel) -> (Vec<u8>, Vec<u8>) {
     (out, err)
 }
 
+/// A channel running a process that sleeps for 30 s (as the shell's own
+/// process, so a signal reaches it), once it has started.
+async fn start_sleeper(session: &Session) -> Channel {
+    let channel = session
+        .exec("echo ready; exec sleep 30")
+        .await
+        .expect("exec");
+    assert_eq!(read_line(&channel).await, "ready");
+    channel
+}
+
 /// Reads one line (up to and without its newline) from stdout.
 async fn read_line(channel: &Channel) -> String {
     let mut line = Vec::new();
@@ -223,11 +234,7 @@ fn a_signal_reaches_the_process_and_its_death_is_reported() {
     let _serial = serial();
     let started = Instant::now();
     let status = with_session(2 * 1024 * 1024, |session| async move {
-        let channel = session
-            .exec("echo ready; exec sleep 30")
-            .await
-            .expect("exec");
-        assert_eq!(read_line(&channel).await, "ready");
+        let channel = start_sleeper(&session).await;
         channel.signal("TERM").expect("signal");
         channel.exit_status().await.expect("status")
     });
@@ -242,11 +249,7 @@ fn a_signal_reaches_the_process_and_its_death_is_reported() {
 fn a_signal_reaches_a_process_that_does_not_read_its_full_stdin() {
     let _serial = serial();
     let status = with_session(2 * 1024 * 1024, |session| async move {
-        let channel = session
-            .exec("echo ready; exec sleep 30")
-            .await
-            .expect("exec");
-        assert_eq!(read_line(&channel).await, "ready");
+        let channel = start_sleeper(&session).await;
         // More than the pipe holds: writing it to the process's stdin
         // waits for a read that never comes.
         (&mut &channel)
