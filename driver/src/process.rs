@@ -17,6 +17,7 @@
 use std::convert::Infallible;
 use std::ffi::OsStr;
 use std::future::{poll_fn, Future};
+use std::os::fd::AsFd;
 use std::pin::pin;
 use std::task::Poll;
 use std::thread::{self, JoinHandle};
@@ -354,34 +355,71 @@ async fn yield_now() {
 /// A process's output pipe.
 trait OutputPipe: AsyncRead + Unpin {
     /// Best effort: a pipe holds 64 KiB by default on Linux, which caps
-    /// every read at that size. Failing (an unprivileged user over
-    /// `/proc/sys/fs/pipe-max-size`) only means smaller reads.
+    /// every read at that size.
     fn enlarge(&self) {}
 }
 
-#[cfg(target_os = "linux")]
 impl OutputPipe for ChildStdout {
     fn enlarge(&self) {
-        let _ = rustix::pipe::fcntl_setpipe_size(self, LARGEST_READ);
+        enlarge_pipe(self, LARGEST_READ);
     }
 }
 
-#[cfg(target_os = "linux")]
 impl OutputPipe for ChildStderr {
     fn enlarge(&self) {
-        let _ = rustix::pipe::fcntl_setpipe_size(self, LARGEST_READ);
+        enlarge_pipe(self, LARGEST_READ);
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-impl OutputPipe for ChildStdout {}
-
-#[cfg(not(target_os = "linux"))]
-impl OutputPipe for ChildStderr {}
+/// Grows the pipe behind `fd` to hold at least `size` bytes, if it is a
+/// pipe and holds less; returns whether it now holds at least that much.
+///
+/// A Linux pipe holds 64 KiB by default, so the side filling it blocks
+/// every 64 KiB until the other side has read: two context switches per
+/// 64 KiB of a bulk transfer. Best effort: growing fails for an
+/// unprivileged user past `/proc/sys/fs/pipe-max-size` or the per-user
+/// pipe quota, and on other systems, which only means smaller transfers.
+/// Never shrinks a pipe someone made larger.
+pub fn enlarge_pipe(fd: impl AsFd, size: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        match rustix::pipe::fcntl_getpipe_size(&fd) {
+            Ok(current) if current >= size => true,
+            Ok(_) => rustix::pipe::fcntl_setpipe_size(&fd, size).is_ok_and(|now| now >= size),
+            // Not a pipe (a file, a terminal, /dev/null).
+            Err(_) => false,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (fd, size);
+        false
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pipe_is_grown_but_never_shrunk() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let size = |fd| rustix::pipe::fcntl_getpipe_size(fd).unwrap();
+        assert!(size(&reader) < 256 * 1024);
+        assert!(enlarge_pipe(&writer, 256 * 1024));
+        assert!(size(&reader) >= 256 * 1024);
+        let grown = size(&reader);
+        // Asking for less than it holds leaves it as it is.
+        assert!(enlarge_pipe(&writer, 64 * 1024));
+        assert_eq!(size(&reader), grown);
+    }
+
+    #[test]
+    fn what_is_not_a_pipe_is_left_alone() {
+        let null = std::fs::File::open("/dev/null").unwrap();
+        assert!(!enlarge_pipe(&null, 256 * 1024));
+    }
 
     #[cfg(target_os = "linux")]
     #[test]
