@@ -87,7 +87,9 @@ impl TestServer {
         options
     }
 
-    /// Serves a started channel: runs its command on background threads.
+    /// Serves a started channel: runs its command on a thread of its own
+    /// ([`crate::process::spawn_command`]), for a caller with no runtime to
+    /// spawn [`crate::process::serve_command`] on.
     pub fn serve(incoming: IncomingChannel) {
         crate::process::spawn_command(incoming);
     }
@@ -251,20 +253,36 @@ impl Served {
         self.state().sessions.push(session);
     }
 
-    /// Records an accepted connection and serves its channels as they come
-    /// ([`Served::channel`]), until it ends: what an adapter's accept loop
-    /// runs for each connection.
-    pub async fn serve_connection(self, session: crate::ServerSession) {
+    /// Records an accepted connection and serves its channels as they come,
+    /// until it ends: what an async adapter's accept loop runs for each
+    /// connection, as a task of `A`'s runtime. Each command runs as a task
+    /// of that runtime too ([`process::serve_command`]), not on a thread of
+    /// its own, so a server holding many sessions holds no thread per
+    /// command (as `conchd`); [`ENDLESS_STREAM`] as in [`Served::channel`].
+    ///
+    /// [`process::serve_command`]: crate::process::serve_command
+    pub async fn serve_connection<A: Adapter>(self, session: crate::ServerSession) {
         self.session(session.clone());
         while let Some(incoming) = session.accept_channel().await {
-            self.channel(incoming);
+            self.serve_channel(incoming, |incoming| {
+                A::spawn_detached(Box::pin(crate::process::serve_command(incoming)));
+            });
         }
     }
 
-    /// Serves a started channel: [`ENDLESS_STREAM`] is written from a thread
-    /// of this process until the channel fails, anything else runs as a
-    /// command ([`TestServer::serve`]).
+    /// Serves a started channel from a caller without a runtime (the
+    /// blocking adapter's server accepts channels on plain threads, and
+    /// there is no task to spawn `serve_command` as): [`ENDLESS_STREAM`] is
+    /// written from a thread of this process until the channel fails,
+    /// anything else runs as a command on a thread of its own
+    /// ([`TestServer::serve`]).
     pub fn channel(&self, incoming: IncomingChannel) {
+        self.serve_channel(incoming, TestServer::serve);
+    }
+
+    /// Starts [`ENDLESS_STREAM`]'s writer, or hands the command to
+    /// `run_command`.
+    fn serve_channel(&self, incoming: IncomingChannel, run_command: impl FnOnce(IncomingChannel)) {
         let endless =
             incoming.command == crate::SessionCommand::Exec(ENDLESS_STREAM.as_bytes().to_vec());
         if endless {
@@ -272,7 +290,7 @@ impl Served {
             let writer = thread::spawn(move || stream_until_error(&channel));
             self.state().streams.push(writer);
         } else {
-            TestServer::serve(incoming);
+            run_command(incoming);
         }
     }
 

@@ -50,7 +50,8 @@ pub fn start_server(options: ServerOptions) -> (SocketAddr, Served) {
         while let Ok((session, _)) = listener.accept() {
             accepted.session(session.driver().clone());
             let accepted = accepted.clone();
-            // conch-blocking's own accept_channel, not the driver's.
+            // conch-blocking's own accept_channel, not the driver's. No
+            // runtime here: each command gets a thread (Served::channel).
             thread::spawn(move || {
                 while let Some(incoming) = session.accept_channel() {
                     accepted.channel(incoming.map(Channel::into_inner));

@@ -50,7 +50,7 @@ impl Adapter for Smol {
         let accepted = served.clone();
         smol::spawn(async move {
             while let Ok((session, _)) = listener.accept().await {
-                smol::spawn(accepted.clone().serve_connection(session)).detach();
+                smol::spawn(accepted.clone().serve_connection::<Self>(session)).detach();
             }
         })
         .detach();

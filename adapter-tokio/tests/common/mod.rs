@@ -49,7 +49,11 @@ impl Adapter for Tokio {
         let accepted = served.clone();
         tokio::spawn(async move {
             while let Ok((session, _)) = listener.accept().await {
-                tokio::spawn(accepted.clone().serve_connection((*session).clone()));
+                tokio::spawn(
+                    accepted
+                        .clone()
+                        .serve_connection::<Self>((*session).clone()),
+                );
             }
         });
         (addr, served)

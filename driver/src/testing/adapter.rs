@@ -54,7 +54,9 @@ pub trait Adapter: Sized + 'static {
     fn alive_tasks() -> Option<usize>;
 
     /// Binds the adapter's listener on a free loopback port and serves what
-    /// it accepts through a [`Served`] (which runs commands).
+    /// it accepts through a [`Served`]: a task per connection running
+    /// [`Served::serve_connection`] (which runs commands as tasks, through
+    /// [`Adapter::spawn_detached`]).
     fn start_server(options: ServerOptions) -> impl Future<Output = (SocketAddr, Served)> + Send;
 
     /// Connects with the adapter's `connect` to `port` on loopback.
@@ -304,7 +306,7 @@ impl Baseline {
     }
 
     /// The tasks, fds and threads are back to the baseline within
-    /// [`FAULT_NOTICE`] (command threads may need a moment to reap their
+    /// [`FAULT_NOTICE`] (a served command may need a moment to reap its
     /// process; a task left behind would hold its socket).
     pub async fn assert_let_go<A: Adapter>(&self) {
         let settled = || A::alive_tasks() == self.tasks && self.held.released();
