@@ -1,50 +1,41 @@
 //! `process::serve_command` serving commands as a user would see them over a
 //! real connection: output and stderr under a small window, stdin, exit
-//! statuses and signals, and many commands at once on one thread.
+//! statuses and signals, and many commands at once on one thread. The
+//! server is `conch_driver::testing`'s [`TestServer`] (keys, credentials),
+//! serving each connection on a thread of its own. The tests run one at a
+//! time ([`serial`]): one counts the process's threads.
 #![cfg(unix)]
 
 use std::future::{poll_fn, Future};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use async_io::Async;
-use conch_core::{AuthAttempt, AuthDecision, ClientConfig, PrivateKey, ServerConfig};
+use async_io::{Async, Timer as AsyncIoTimer};
 use conch_driver::block_on::{block_on, block_on_until};
 use conch_driver::process::serve_command;
+use conch_driver::testing::{serial, TestServer, PASSWORD, USER};
 use conch_driver::{
-    start_client, start_server, AuthMethods, Channel, ClientOptions, ExitStatus, ServerHandler,
-    ServerName, ServerOptions, ServerSession, Session, Sleep, Timer,
+    start_client, start_server, AuthMethods, Channel, ExitStatus, ServerName, ServerSession,
+    Session, Sleep, Timer,
 };
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use rand_chacha::rand_core::SeedableRng;
 
 /// Bound on each test, so a hang fails it.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One test at a time: the thread count must not see other tests' threads.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// async-io's timer, for the connections' timeouts (no runtime here).
+struct AsyncIo;
 
-struct NoTimer;
-
-impl Timer for NoTimer {
-    fn sleep_until(&self, _: Instant) -> Sleep {
-        Box::pin(std::future::pending())
-    }
-}
-
-struct AcceptAll;
-
-impl ServerHandler for AcceptAll {
-    fn auth(&self, _: &str, _: &AuthAttempt) -> AuthDecision {
-        AuthDecision::Accept
+impl Timer for AsyncIo {
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Box::pin(async move {
+            AsyncIoTimer::at(deadline).await;
+        })
     }
 }
 
@@ -71,18 +62,17 @@ async fn serve_all(session: ServerSession) {
     .await
 }
 
-/// A server for one connection on a thread of its own (pump and commands).
-fn start_test_server() -> SocketAddr {
+/// `server` on a free loopback port, for one connection, on a thread of its
+/// own (pump and commands).
+fn start_test_server(server: &TestServer) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
+    let options = server.options.clone();
     thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
         let stream = Async::new(stream).expect("non-blocking socket");
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
-        let host_key = PrivateKey::generate_ed25519(&mut rng);
-        let options = ServerOptions::new(ServerConfig::new(vec![host_key]), AcceptAll);
         let mut pump = None;
-        let session = start_server(stream, &options, Arc::new(NoTimer), |p| pump = Some(p));
+        let session = start_server(stream, &options, Arc::new(AsyncIo), |p| pump = Some(p));
         let pump = pump.expect("the pump is handed over at once");
         block_on(futures_util::future::join(pump, serve_all(session)));
     });
@@ -92,11 +82,12 @@ fn start_test_server() -> SocketAddr {
 /// Runs `test` with a client session (receive window `window`) logged in to
 /// a fresh test server, under [`TEST_TIMEOUT`].
 fn with_session<T, F: Future<Output = T>>(window: u32, test: impl FnOnce(Session) -> F) -> T {
-    let addr = start_test_server();
+    let server = TestServer::new();
+    let addr = start_test_server(&server);
     let stream = Async::new(TcpStream::connect(addr).expect("connect")).expect("non-blocking");
-    let mut config = ClientConfig::default();
+    let mut options = server.client_options();
+    let mut config = (*options.config).clone();
     config.channels.window_size = window;
-    let mut options = ClientOptions::insecure_accept_any_host_key();
     options.config = Arc::new(config);
     let deadline = Instant::now() + TEST_TIMEOUT;
     let session = block_on_until(
@@ -104,7 +95,7 @@ fn with_session<T, F: Future<Output = T>>(window: u32, test: impl FnOnce(Session
             stream,
             ServerName::new("127.0.0.1", addr.port()),
             &options,
-            Arc::new(NoTimer),
+            Arc::new(AsyncIo),
             |pump| {
                 thread::spawn(move || block_on(pump));
             },
@@ -116,7 +107,7 @@ fn with_session<T, F: Future<Output = T>>(window: u32, test: impl FnOnce(Session
     block_on_until(
         async {
             session
-                .authenticate("alice", AuthMethods::new().password("any"))
+                .authenticate(USER, AuthMethods::new().password(PASSWORD))
                 .await
                 .expect("login");
             test(session).await
