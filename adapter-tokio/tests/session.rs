@@ -210,7 +210,9 @@ async fn connect_stream_runs_over_any_byte_stream() {
     let server_session = conch_tokio::serve_stream(server_end, &server.options);
     tokio::spawn(async move {
         while let Some(incoming) = server_session.accept_channel().await {
-            TestServer::serve(incoming.map(Channel::into_inner));
+            tokio::spawn(conch_driver::process::serve_command(
+                incoming.map(Channel::into_inner),
+            ));
         }
     });
     let session = Tokio::step(

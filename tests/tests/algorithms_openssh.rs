@@ -274,7 +274,9 @@ fn ssh_against_conch(case: Case) {
         while let Ok((session, _)) = listener.accept().await {
             tokio::spawn(async move {
                 while let Some(incoming) = session.accept_channel().await {
-                    conch_driver::process::spawn_command(incoming.map(Channel::into_inner));
+                    tokio::spawn(conch_driver::process::serve_command(
+                        incoming.map(Channel::into_inner),
+                    ));
                 }
             });
         }
