@@ -18,6 +18,9 @@ pub const USER: &str = "bench";
 pub const PASSWORD: &str = "correct horse battery staple";
 /// What the server writes in answer to an exec in a whole session.
 pub const ANSWER: &[u8] = b"hello from conch\n";
+/// Most bytes the server application hands to one `send_data` call in a
+/// download, as a server relaying a file or a pipe in 64 KiB reads would.
+pub const DEFAULT_WRITE_SIZE: usize = 64 * 1024;
 
 /// Configurations and keys, made once and shared by every pair.
 #[derive(Debug, Clone)]
@@ -116,6 +119,11 @@ pub struct Connected {
     pub client: BenchClient,
     /// The server application.
     pub server: BenchServer,
+    /// Most bytes handed to one `send_data` call in
+    /// [`Connected::download`] ([`DEFAULT_WRITE_SIZE`]). The pair moves
+    /// everything sent between two drives in one read, so with one channel
+    /// this is also the size of the client's reads.
+    pub write_size: usize,
     /// Per-channel bytes still to send in the running download.
     remaining: Vec<u64>,
 }
@@ -150,14 +158,16 @@ impl Connected {
             pair,
             client,
             server,
+            write_size: DEFAULT_WRITE_SIZE,
             remaining: Vec::with_capacity(sessions),
         }
     }
 
     /// The server sends `per_channel` bytes on every exec'd channel (taken
-    /// from `source` over and over), the client consumes them as they
-    /// arrive; returns when all arrived. Channels are served round robin, as
-    /// far as windows and the send buffer let each call go.
+    /// from `source` over and over, at most `write_size` bytes per call),
+    /// the client consumes them as they arrive; returns when all arrived.
+    /// Channels are served round robin, one call each, as far as windows
+    /// and the send buffer let each call go, then the pair is driven.
     ///
     /// # Panics
     ///
@@ -178,7 +188,8 @@ impl Connected {
                 }
                 let n = usize::try_from(left)
                     .unwrap_or(usize::MAX)
-                    .min(source.len());
+                    .min(source.len())
+                    .min(self.write_size);
                 let taken = send(&mut self.pair, channel, &source[..n]);
                 self.remaining[i] -= taken as u64;
                 sent_any |= taken > 0;

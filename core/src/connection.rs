@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use rand_core::CryptoRngCore;
 
 use crate::auth::{AuthContext, AuthDecision, ClientAuth, ServerAuth, ServerAuthConfig};
@@ -44,7 +45,9 @@ pub type Rng = Box<dyn CryptoRngCore + Send>;
 /// every adapter follows the same loop (see `ARCHITECTURE.md`):
 ///
 /// 1. **Input.** Bytes read from the socket go to [`Connection::handle_input`]
-///    in any split (one byte at a time works). When the socket reaches EOF,
+///    in any split (one byte at a time works), or, read into a [`BytesMut`]
+///    the caller can hand over, to [`Connection::handle_input_buf`], which
+///    takes them without a copy. When the socket reaches EOF,
 ///    call [`Connection::handle_eof`]. When the time returned by
 ///    [`Connection::poll_timeout`] has come, call
 ///    [`Connection::handle_timeout`].
@@ -283,12 +286,19 @@ impl Connection {
         call: impl FnOnce(&Recorder) -> Call<'a>,
         f: impl FnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let Some(recorder) = self.recorder.as_deref() else {
-            return f(self);
-        };
-        let call = call(recorder);
+        let call = self.recorder.as_deref().map(call);
+        self.record_call(call, f)
+    }
+
+    /// Runs a public call `f`; appends `call` (`Some` exactly when
+    /// recording) and the result.
+    fn record_call<T: RecordedValue>(
+        &mut self,
+        call: Option<Call<'_>>,
+        f: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let result = f(self);
-        if let Some(recorder) = &mut self.recorder {
+        if let (Some(call), Some(recorder)) = (call, &mut self.recorder) {
             recorder.record(&call, record::outcome_of(&result));
         }
         result
@@ -308,6 +318,10 @@ impl Connection {
 
     /// Feeds bytes received from the peer, split anywhere.
     ///
+    /// The bytes are copied into the connection's receive buffer. A caller
+    /// that reads into a [`BytesMut`] it can hand over saves that copy with
+    /// [`Connection::handle_input_buf`].
+    ///
     /// Returns the connection's fatal error if it has failed (now or before).
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
         self.recorded(
@@ -315,21 +329,72 @@ impl Connection {
                 at: r.offset(now),
                 data: data.into(),
             },
-            |c| {
-                c.advance_clock(now);
-                if let Some(e) = &c.error {
-                    return Err(e.clone());
-                }
-                if !data.is_empty() {
-                    if let Some(k) = &mut c.keepalive {
-                        k.outstanding = 0;
-                        k.next = now + k.interval;
-                    }
-                }
-                c.transport.handle_input(data);
-                c.process_input()
-            },
+            |c| c.receive(now, !data.is_empty(), |t| t.handle_input(data)),
         )
+    }
+
+    /// Feeds the bytes received from the peer that `buf` holds, and leaves
+    /// `buf` empty: the same as [`Connection::handle_input`] of `&buf[..]`
+    /// followed by `buf.clear()` (the same events, output and errors, and
+    /// the same `handle_input` call in a transcript), but without copying
+    /// the bytes when it can.
+    ///
+    /// - **No copy** when the connection has no input buffered (no partial
+    ///   packet or identification line waits for the rest) and has not
+    ///   ended: it adopts `buf`'s memory as its receive buffer. Packets are
+    ///   decrypted in place there, and the payloads of [`Event::Data`] and
+    ///   the other events are [`crate::Bytes`] slices of it. `buf` gets the
+    ///   connection's spare receive buffer in exchange (empty, with the
+    ///   memory the connection received into last time), so a caller that
+    ///   reads into the buffer it got back allocates nothing in the steady
+    ///   state, once the payloads cut from that memory have been dropped.
+    ///   (A `BytesMut` made afresh from a `Vec` each time costs `bytes` one
+    ///   small allocation, its shared header, when the first packet is
+    ///   split off it.)
+    /// - **Copy** otherwise: the bytes are appended to the buffered input,
+    ///   as `handle_input` does, or dropped if the connection has ended;
+    ///   `buf` keeps its memory, cleared.
+    ///
+    /// As with `handle_input`'s own buffer, payloads the application keeps
+    /// keep the memory they were cut from alive, and the spare handed back
+    /// may share its allocation with such payloads; `BytesMut` then moves
+    /// to new memory when it has to grow, never over them. When recording
+    /// a transcript, the bytes are copied into it.
+    pub fn handle_input_buf(&mut self, now: Instant, buf: &mut BytesMut) -> Result<(), Error> {
+        // The transcript needs the bytes, which the connection may adopt:
+        // copy them first (only when recording).
+        let call = self.recorder.as_deref().map(|r| Call::HandleInput {
+            at: r.offset(now),
+            data: Cow::Owned(buf.to_vec()),
+        });
+        let any = !buf.is_empty();
+        let result = self.record_call(call, |c| c.receive(now, any, |t| t.handle_input_buf(buf)));
+        // Left untouched if the connection had failed before.
+        buf.clear();
+        result
+    }
+
+    /// The input calls' common work: `feed` hands the bytes (`any`: there
+    /// is at least one) to the transport, then they are processed.
+    fn receive(
+        &mut self,
+        now: Instant,
+        any: bool,
+        feed: impl FnOnce(&mut Transport),
+    ) -> Result<(), Error> {
+        self.advance_clock(now);
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if any {
+            // Anything from the peer shows it is alive.
+            if let Some(k) = &mut self.keepalive {
+                k.outstanding = 0;
+                k.next = now + k.interval;
+            }
+        }
+        feed(&mut self.transport);
+        self.process_input()
     }
 
     /// The peer closed its end of the byte stream.

@@ -63,7 +63,9 @@ pub use event::{
 pub use keys::{KeyError, PrivateKey, PublicKey};
 pub use transport::Side;
 
-pub use bytes::Bytes;
+// `bytes` is part of the API (payloads are `Bytes`, `handle_input_buf`
+// takes a `BytesMut`): re-exported so callers need not pin the same version.
+pub use bytes::{Bytes, BytesMut};
 
 /// The origin of the unit tests' virtual clocks. Tests need one real
 /// `Instant` to start from; this is the crate's only clock read, and it is

@@ -24,7 +24,7 @@ mod tests;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rand_core::CryptoRngCore;
 
 use crate::config::TransportConfig;
@@ -165,6 +165,18 @@ impl Transport {
     pub(crate) fn handle_input(&mut self, data: &[u8]) {
         if !self.closed {
             self.rx.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Takes received bytes from `input` without copying them when nothing
+    /// is buffered (see `packet::Receiver::take_input`); `input` is left
+    /// empty either way. After a DISCONNECT the bytes are dropped, as
+    /// [`Self::handle_input`] drops them.
+    pub(crate) fn handle_input_buf(&mut self, input: &mut BytesMut) {
+        if self.closed {
+            input.clear();
+        } else {
+            self.rx.take_input(input);
         }
     }
 

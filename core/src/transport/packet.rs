@@ -65,6 +65,24 @@ impl Receiver {
         }
     }
 
+    /// Takes received bytes from `input`, leaving it empty. When nothing is
+    /// buffered (no partial packet or identification line waits for more),
+    /// the two buffers are swapped instead of copied: packets are then
+    /// opened in place in `input`'s memory and split off it, exactly as
+    /// they would be in ours, and `input` gets our spare buffer. Otherwise
+    /// the bytes are appended after the partial data and `input` is
+    /// cleared, keeping its memory.
+    pub(crate) fn take_input(&mut self, input: &mut BytesMut) {
+        // An empty buffer never has a packet in progress: `pending_len` is
+        // set only while that packet's first block is still buffered.
+        if self.buf.is_empty() && self.pending_len.is_none() {
+            std::mem::swap(&mut self.buf, input);
+        } else {
+            self.buf.extend_from_slice(input);
+        }
+        input.clear();
+    }
+
     /// Uses new keys from the next packet on (after NEWKEYS, RFC 4253
     /// section 7.3).
     pub(crate) fn set_opener(&mut self, opener: Box<dyn PacketOpener>) {
