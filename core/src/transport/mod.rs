@@ -164,7 +164,7 @@ impl Transport {
     /// Appends received bytes to the receive buffer (no processing yet).
     pub(crate) fn handle_input(&mut self, data: &[u8]) {
         if !self.closed {
-            self.rx.buf.extend_from_slice(data);
+            self.rx.append(data);
         }
     }
 
