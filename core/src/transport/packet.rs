@@ -29,6 +29,9 @@ const PADDING_RESERVE: usize = 255;
 
 /// Smallest receive buffer allocated.
 const MIN_RECEIVE_BUFFER: usize = 16 * 1024;
+/// Room a new receive buffer keeps for a partial packet in front of a
+/// large read: OpenSSH's packets carry at most 32 KiB of data.
+const PARTIAL_PACKET_ROOM: usize = 64 * 1024;
 /// Receive buffers kept for their memory (see [`Receiver::make_room`]):
 /// enough to cycle through while the application holds the payloads of a
 /// few large reads.
@@ -141,13 +144,12 @@ impl Receiver {
                 {
                     self.fresh_buffers += 1;
                 }
-                // Room for any partial packet in front of a read this size,
-                // so that the buffer fits the reads after this one too.
-                BytesMut::with_capacity(
-                    needed
-                        .max(additional + self.max_packet_len)
-                        .max(MIN_RECEIVE_BUFFER),
-                )
+                // Room for a partial packet in front of a read this size,
+                // so that the buffer fits the reads after this one too
+                // (not for the largest packet we accept: reads of a peer
+                // sending those just find fewer spares that fit).
+                let slack = additional.min(PARTIAL_PACKET_ROOM);
+                BytesMut::with_capacity(needed.max(additional + slack).max(MIN_RECEIVE_BUFFER))
             }
         };
         // The start of a packet (its first block possibly decrypted
