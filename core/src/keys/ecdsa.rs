@@ -134,39 +134,58 @@ fn encode(r: &[u8], s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Signs `data` with the private scalar `d` (big-endian, the curve's
-/// size); returns the signature field.
-pub(super) fn sign(curve: Curve, d: &[u8], data: &[u8]) -> Result<Vec<u8>, KeyError> {
-    let bad = |_| KeyError::Sign;
-    match curve {
-        Curve::P256 => {
-            let key = p256::ecdsa::SigningKey::from_slice(d).map_err(bad)?;
-            let sig: p256::ecdsa::Signature = key.try_sign(data).map_err(bad)?;
-            let (r, s) = sig.split_bytes();
-            Ok(encode(&r, &s))
-        }
-        Curve::P384 => {
-            let key = p384::ecdsa::SigningKey::from_slice(d).map_err(bad)?;
-            let sig: p384::ecdsa::Signature = key.try_sign(data).map_err(bad)?;
-            let (r, s) = sig.split_bytes();
-            Ok(encode(&r, &s))
-        }
-        Curve::P521 => {
-            let key = p521::ecdsa::SigningKey::from_slice(d).map_err(bad)?;
-            // The seed, and the RNG state, give the nonce, and the nonce
-            // with the signature gives the key: each is wiped after use.
-            let mut seed = Sha512::new();
-            let mut scalar = key.to_bytes();
-            seed.update(scalar);
-            scalar.as_mut_slice().zeroize();
-            seed.update(Sha512::digest(data));
-            let digest: Zeroizing<[u8; 64]> = Zeroizing::new(seed.finalize().into());
-            let mut seed32 = Zeroizing::new([0u8; 32]);
-            seed32.copy_from_slice(&digest[..32]);
-            let mut rng = SeededRng::from_seed(&seed32);
-            let sig: p521::ecdsa::Signature = key.try_sign_with_rng(&mut rng, data).map_err(bad)?;
-            let (r, s) = sig.split_bytes();
-            Ok(encode(&r, &s))
+/// An ECDSA private key ready to sign: built once when the key is loaded,
+/// because building one computes its public point, a scalar multiplication
+/// as costly as the signature itself.
+#[derive(Clone)]
+pub(super) enum EcdsaSigningKey {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    P521(p521::ecdsa::SigningKey),
+}
+
+impl EcdsaSigningKey {
+    /// The key with private scalar `d` (big-endian, the curve's size).
+    pub(super) fn new(curve: Curve, d: &[u8]) -> Result<Self, KeyError> {
+        let bad = |_| KeyError::Sign;
+        Ok(match curve {
+            Curve::P256 => Self::P256(p256::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
+            Curve::P384 => Self::P384(p384::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
+            Curve::P521 => Self::P521(p521::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
+        })
+    }
+
+    /// Signs `data`; returns the signature field.
+    pub(super) fn sign(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let bad = |_| KeyError::Sign;
+        match self {
+            Self::P256(key) => {
+                let sig: p256::ecdsa::Signature = key.try_sign(data).map_err(bad)?;
+                let (r, s) = sig.split_bytes();
+                Ok(encode(&r, &s))
+            }
+            Self::P384(key) => {
+                let sig: p384::ecdsa::Signature = key.try_sign(data).map_err(bad)?;
+                let (r, s) = sig.split_bytes();
+                Ok(encode(&r, &s))
+            }
+            Self::P521(key) => {
+                // The seed, and the RNG state, give the nonce, and the nonce
+                // with the signature gives the key: each is wiped after use.
+                let mut seed = Sha512::new();
+                let mut scalar = key.to_bytes();
+                seed.update(scalar);
+                scalar.as_mut_slice().zeroize();
+                seed.update(Sha512::digest(data));
+                let digest: Zeroizing<[u8; 64]> = Zeroizing::new(seed.finalize().into());
+                let mut seed32 = Zeroizing::new([0u8; 32]);
+                seed32.copy_from_slice(&digest[..32]);
+                let mut rng = SeededRng::from_seed(&seed32);
+                let sig: p521::ecdsa::Signature =
+                    key.try_sign_with_rng(&mut rng, data).map_err(bad)?;
+                let (r, s) = sig.split_bytes();
+                Ok(encode(&r, &s))
+            }
         }
     }
 }

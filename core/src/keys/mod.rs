@@ -248,8 +248,20 @@ fn curve_of(curve: ssh_key::EcdsaCurve) -> ecdsa::Curve {
 pub struct PrivateKey {
     inner: ssh_key::PrivateKey,
     public: PublicKey,
-    /// RSA keys, ready for the `rsa` crate (built once at load).
-    rsa: Option<Box<::rsa::RsaPrivateKey>>,
+    /// The private half as its signing crate takes it.
+    signing: SigningKey,
+}
+
+/// A private key in the form its signing crate takes, built once when the
+/// key is loaded: building it on every signature would repeat a scalar
+/// multiplication (the public point of an Ed25519 or ECDSA key) or the
+/// checks of an RSA key, as costly as the signature itself. Each wipes its
+/// secret when dropped.
+#[derive(Clone)]
+enum SigningKey {
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+    Ecdsa(Box<ecdsa::EcdsaSigningKey>),
+    Rsa(Box<::rsa::RsaPrivateKey>),
 }
 
 impl PrivateKey {
@@ -310,12 +322,36 @@ impl PrivateKey {
                 inner.algorithm().as_str().to_string(),
             ));
         }
-        let rsa = match inner.key_data() {
-            ssh_key::private::KeypairData::Rsa(k) => Some(Box::new(rsa::private_key(k)?)),
-            _ => None,
+        use ssh_key::private::KeypairData;
+        let signing = match inner.key_data() {
+            KeypairData::Rsa(k) => SigningKey::Rsa(Box::new(rsa::private_key(k)?)),
+            KeypairData::Ecdsa(k) => SigningKey::Ecdsa(Box::new(ecdsa::EcdsaSigningKey::new(
+                curve_of(k.curve()),
+                k.private_key_bytes(),
+            )?)),
+            KeypairData::Ed25519(k) => {
+                let key = ed25519_dalek::SigningKey::from_bytes(&k.private.to_bytes());
+                // The file's public half must be the secret's (as ssh-key
+                // checks when it signs).
+                if key.verifying_key().as_bytes() != k.public.as_ref() {
+                    return Err(KeyError::Encoding(
+                        "the Ed25519 public key does not match its private key".into(),
+                    ));
+                }
+                SigningKey::Ed25519(Box::new(key))
+            }
+            _ => {
+                return Err(KeyError::Unsupported(
+                    inner.algorithm().as_str().to_string(),
+                ))
+            }
         };
         let public = PublicKey::from_ssh_key(inner.public_key().clone())?;
-        Ok(PrivateKey { inner, public, rsa })
+        Ok(PrivateKey {
+            inner,
+            public,
+            signing,
+        })
     }
 
     /// Encodes as an unencrypted `openssh-key-v1` PEM document. The text
@@ -337,19 +373,13 @@ impl PrivateKey {
         if !self.public.supports_signature_algorithm(algorithm) {
             return Err(KeyError::Unsupported(algorithm.to_string()));
         }
-        let inner_sig = match self.inner.key_data() {
-            ssh_key::private::KeypairData::Rsa(_) => {
-                let key = self.rsa.as_deref().ok_or(KeyError::Sign)?;
-                rsa::sign(key, algorithm, data)?
-            }
-            ssh_key::private::KeypairData::Ecdsa(k) => {
-                let curve = curve_of(k.curve());
-                ecdsa::sign(curve, k.private_key_bytes(), data)?
-            }
-            _ => {
-                let sig: ssh_key::Signature =
-                    self.inner.try_sign(data).map_err(|_| KeyError::Sign)?;
-                sig.as_bytes().to_vec()
+        let inner_sig = match &self.signing {
+            SigningKey::Rsa(key) => rsa::sign(key, algorithm, data)?,
+            SigningKey::Ecdsa(key) => key.sign(data)?,
+            SigningKey::Ed25519(key) => {
+                let sig: ed25519_dalek::Signature =
+                    key.try_sign(data).map_err(|_| KeyError::Sign)?;
+                sig.to_bytes().to_vec()
             }
         };
         let mut blob = Vec::with_capacity(inner_sig.len() + algorithm.len() + 8);

@@ -423,7 +423,10 @@ fn p521_signatures_are_unchanged_by_the_wiping_rng() {
     };
     let d = k.private_key_bytes();
     for data in [&b""[..], b"data", MESSAGE] {
-        let ours = ecdsa::sign(ecdsa::Curve::P521, d, data).unwrap();
+        let ours = ecdsa::EcdsaSigningKey::new(ecdsa::Curve::P521, d)
+            .unwrap()
+            .sign(data)
+            .unwrap();
         let signing = p521::ecdsa::SigningKey::from_slice(d).unwrap();
         let mut seed = sha2::Sha512::new();
         seed.update(signing.to_bytes());
@@ -453,4 +456,56 @@ fn the_crates_signing_keys_zeroize_on_drop() {
     // same `ecdsa::SigningKey`, whose drop wipes the scalar.
     zeroized_on_drop::<p521::SecretKey>();
     zeroized_on_drop::<zeroize::Zeroizing<String>>();
+}
+
+/// An `ssh_key` Ed25519 private key with the given halves.
+fn ed25519_ssh_key(secret: [u8; 32], public: [u8; 32]) -> ssh_key::PrivateKey {
+    let keypair = ssh_key::private::Ed25519Keypair {
+        public: ssh_key::public::Ed25519PublicKey(public),
+        private: ssh_key::private::Ed25519PrivateKey::from_bytes(&secret),
+    };
+    ssh_key::PrivateKey::new(ssh_key::private::KeypairData::Ed25519(keypair), "").unwrap()
+}
+
+#[test]
+fn an_ed25519_key_signs_the_rfc_8032_signature() {
+    // RFC 8032 section 7.1, TEST 2: the key prepared at load signs exactly
+    // what the standard says, wrapped as an SSH blob (RFC 8709 section 6).
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let secret = hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
+    let public = hex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
+    let key = PrivateKey::from_ssh_key(ed25519_ssh_key(
+        secret.try_into().unwrap(),
+        public.try_into().unwrap(),
+    ))
+    .unwrap();
+    let mut expected = Vec::new();
+    expected.put_str("ssh-ed25519");
+    expected.put_string(&hex(
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da\
+         085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ));
+    assert_eq!(key.sign("ssh-ed25519", &[0x72]).unwrap(), expected);
+}
+
+#[test]
+fn an_ed25519_key_whose_public_half_is_not_its_secrets_is_refused() {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+    let a = PrivateKey::generate_ed25519(&mut rng);
+    let b = PrivateKey::generate_ed25519(&mut rng);
+    let (ssh_key::private::KeypairData::Ed25519(ka), ssh_key::private::KeypairData::Ed25519(kb)) =
+        (a.inner.key_data(), b.inner.key_data())
+    else {
+        panic!("generated Ed25519 keys");
+    };
+    let mixed = ed25519_ssh_key(ka.private.to_bytes(), kb.public.0);
+    assert!(matches!(
+        PrivateKey::from_ssh_key(mixed),
+        Err(KeyError::Encoding(_))
+    ));
 }
