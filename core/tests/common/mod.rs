@@ -93,3 +93,14 @@ fn base_instant() -> Instant {
     #[allow(clippy::disallowed_methods)]
     *BASE.get_or_init(Instant::now)
 }
+
+// ----------------------------------------------------------------------
+// Sessions
+// ----------------------------------------------------------------------
+
+/// A [`Pair`] after the handshake and a password login ([`Pair::connect`]).
+pub fn connected() -> Pair {
+    let mut pair = Pair::new();
+    pair.connect();
+    pair
+}
