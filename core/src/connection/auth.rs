@@ -8,6 +8,7 @@ use crate::error::{ApiMisuse, Error};
 #[cfg(doc)]
 use crate::event::Event;
 use crate::keys::PublicKey;
+use crate::outbox::Outbox;
 use crate::record::Call;
 
 use super::{Auth, Connection};
@@ -22,6 +23,27 @@ impl Connection {
             Auth::Client(a) => Ok(a),
             Auth::Server(_) => Err(ApiMisuse::WrongRole(what, "client").into()),
         }
+    }
+
+    /// What every client authentication call does: check the role and that
+    /// the connection is open, then let `step` queue its request with the
+    /// session's context (what a public key signs, RFC 4252 section 7).
+    fn client_auth_step(
+        &mut self,
+        what: &'static str,
+        step: impl FnOnce(&mut ClientAuth, AuthContext<'_>, &mut Outbox) -> Result<(), ApiMisuse>,
+    ) -> Result<(), Error> {
+        self.client_auth(what)?;
+        self.mutate(|c| {
+            let ctx = AuthContext {
+                session_id: c.transport.session_id().unwrap_or(&[]),
+                server_sig_algs: c.transport.server_sig_algs(),
+            };
+            match &mut c.auth {
+                Auth::Client(a) => Ok(step(a, ctx, &mut c.outbox)?),
+                Auth::Server(_) => Err(ApiMisuse::WrongRole(what, "client").into()),
+            }
+        })
     }
 
     /// Accepts the host key from [`Event::HostKey`].
@@ -57,15 +79,7 @@ impl Connection {
     pub fn auth_none(&mut self, user: &str) -> Result<(), Error> {
         self.recorded(
             |_| Call::AuthNone { user: user.into() },
-            |c| {
-                c.client_auth("auth_none")?;
-                c.mutate(|c| {
-                    let Auth::Client(a) = &mut c.auth else {
-                        unreachable!()
-                    };
-                    Ok(a.none(user, &mut c.outbox)?)
-                })
-            },
+            |c| c.client_auth_step("auth_none", |a, _, out| a.none(user, out)),
         )
     }
 
@@ -76,15 +90,7 @@ impl Connection {
                 user: user.into(),
                 password: password.into(),
             },
-            |c| {
-                c.client_auth("auth_password")?;
-                c.mutate(|c| {
-                    let Auth::Client(a) = &mut c.auth else {
-                        unreachable!()
-                    };
-                    Ok(a.password(user, password, &mut c.outbox)?)
-                })
-            },
+            |c| c.client_auth_step("auth_password", |a, _, out| a.password(user, password, out)),
         )
     }
 
@@ -96,12 +102,8 @@ impl Connection {
                 new: new.into(),
             },
             |c| {
-                c.client_auth("auth_change_password")?;
-                c.mutate(|c| {
-                    let Auth::Client(a) = &mut c.auth else {
-                        unreachable!()
-                    };
-                    Ok(a.change_password(old, new, &mut c.outbox)?)
+                c.client_auth_step("auth_change_password", |a, _, out| {
+                    a.change_password(old, new, out)
                 })
             },
         )
@@ -117,16 +119,8 @@ impl Connection {
                 key: Cow::Borrowed(key),
             },
             |c| {
-                c.client_auth("auth_publickey")?;
-                c.mutate(|c| {
-                    let ctx = AuthContext {
-                        session_id: c.transport.session_id().unwrap_or(&[]),
-                        server_sig_algs: c.transport.server_sig_algs(),
-                    };
-                    let Auth::Client(a) = &mut c.auth else {
-                        unreachable!()
-                    };
-                    Ok(a.publickey(user, key, ctx, &mut c.outbox)?)
+                c.client_auth_step("auth_publickey", |a, ctx, out| {
+                    a.publickey(user, key, ctx, out)
                 })
             },
         )
@@ -140,12 +134,8 @@ impl Connection {
                 blob: signature_blob.into(),
             },
             |c| {
-                c.client_auth("auth_signature")?;
-                c.mutate(|c| {
-                    let Auth::Client(a) = &mut c.auth else {
-                        unreachable!()
-                    };
-                    Ok(a.signature(signature_blob, &mut c.outbox)?)
+                c.client_auth_step("auth_signature", |a, _, out| {
+                    a.signature(signature_blob, out)
                 })
             },
         )
@@ -159,12 +149,8 @@ impl Connection {
                 submethods: submethods.into(),
             },
             |c| {
-                c.client_auth("auth_keyboard_interactive")?;
-                c.mutate(|c| {
-                    let Auth::Client(a) = &mut c.auth else {
-                        unreachable!()
-                    };
-                    Ok(a.keyboard_interactive(user, submethods, &mut c.outbox)?)
+                c.client_auth_step("auth_keyboard_interactive", |a, _, out| {
+                    a.keyboard_interactive(user, submethods, out)
                 })
             },
         )
@@ -177,12 +163,8 @@ impl Connection {
                 responses: responses.into(),
             },
             |c| {
-                c.client_auth("auth_info_response")?;
-                c.mutate(|c| {
-                    let Auth::Client(a) = &mut c.auth else {
-                        unreachable!()
-                    };
-                    Ok(a.info_response(responses, &mut c.outbox)?)
+                c.client_auth_step("auth_info_response", |a, _, out| {
+                    a.info_response(responses, out)
                 })
             },
         )
@@ -213,7 +195,7 @@ impl Connection {
         self.check_open()?;
         let was_authenticated = self.is_authenticated();
         let Auth::Server(a) = &mut self.auth else {
-            unreachable!()
+            return Err(ApiMisuse::WrongRole("auth_decision", "server").into());
         };
         let r = a.decide(decision, &mut self.outbox, &mut self.events);
         let r = match r {
