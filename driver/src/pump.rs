@@ -362,7 +362,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Pump<S> {
             };
             if let Received::Bytes(n) = received {
                 if n == this.read_buf.len() && n < LARGEST_READ_BUFFER {
-                    this.read_buf.resize(n * 4, 0);
+                    this.read_buf.resize((n * 4).min(LARGEST_READ_BUFFER), 0);
                 }
             }
 

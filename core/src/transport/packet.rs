@@ -94,9 +94,10 @@ impl Receiver {
     /// the bytes are appended after the partial data and `input` is
     /// cleared, keeping its memory.
     pub(crate) fn take_input(&mut self, input: &mut BytesMut) {
-        // An empty buffer never has a packet in progress: `pending_len` is
-        // set only while that packet's first block is still buffered.
-        if self.buf.is_empty() && self.pending_len.is_none() {
+        if self.buf.is_empty() {
+            // No packet is in progress: `pending_len` is set only while
+            // that packet's first block is still buffered.
+            debug_assert!(self.pending_len.is_none());
             std::mem::swap(&mut self.buf, input);
         } else {
             self.append(input);
