@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use conch_core::{
-    AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Error,
-    Event, NegotiatedAlgorithms, PrivateKey, PublicKey,
+    ApiMisuse, AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest,
+    Connection, Error, Event, NegotiatedAlgorithms, PrivateKey, PublicKey,
 };
 
 use crate::pair::Application;
@@ -79,7 +79,7 @@ impl BenchClient {
         self.received.iter().sum()
     }
 
-    fn note(&mut self, what: &str, r: Result<(), Error>) {
+    fn note(&mut self, what: &str, r: Result<(), ApiMisuse>) {
         if let Err(e) = r {
             self.failures.push(format!("{what}: {e}"));
         }
@@ -237,7 +237,7 @@ impl BenchServer {
         }
     }
 
-    fn note(&mut self, what: &str, r: Result<(), Error>) {
+    fn note(&mut self, what: &str, r: Result<(), ApiMisuse>) {
         if let Err(e) = r {
             self.failures.push(format!("{what}: {e}"));
         }

@@ -154,7 +154,7 @@ fn pump(
             // An input error ends `to`; its app learns it from
             // `Event::Disconnected`, and the bytes after it are dropped as
             // a closed socket would drop them.
-            let _ = to.handle_input_buf(now, &mut input);
+            to.handle_input_buf(now, &mut input);
             // The spare holds the previous read, whose payloads `to`'s app
             // has dropped: unshared, it turns into a `Vec` with no copy
             // and keeps its allocation.

@@ -143,7 +143,7 @@ mod tests {
         let mut conn = Connection::client_recorded(Arc::new(ClientConfig::default()), [1; 32], now);
         let n = conn.poll_transmit().unwrap().len();
         conn.consume_transmit(n);
-        let _ = conn.handle_input(now + Duration::from_millis(2), b"SSH-1.5-old\r\n");
+        conn.handle_input(now + Duration::from_millis(2), b"SSH-1.5-old\r\n");
         while conn.poll_event().is_some() {}
         conn.take_transcript()
     }

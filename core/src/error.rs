@@ -2,9 +2,11 @@
 //! protocol ([`PeerMisbehaved`]), the peer speaks a protocol we do not share
 //! ([`PeerIncompatible`]), or the application called us wrongly ([`ApiMisuse`]).
 //!
-//! Every fatal [`Error`] is sticky: once a [`crate::Connection`] has failed,
-//! every later input call returns the same error, and the DISCONNECT message
-//! carrying [`Error::disconnect_reason`] is the last thing it transmits.
+//! Every fatal [`Error`] is reported once, by `Event::Disconnected`, and
+//! is sticky: [`crate::Connection::error`] keeps it, later input is
+//! ignored, and the DISCONNECT message carrying [`Error::disconnect_reason`]
+//! is the last thing the connection transmits. Mutators return
+//! [`ApiMisuse`] alone, which is never fatal.
 
 use crate::wire::DecodeError;
 
@@ -161,6 +163,32 @@ pub enum PeerMisbehaved {
     /// The peer tried more authentications than allowed.
     #[error("too many authentication attempts")]
     TooManyAuthAttempts,
+    /// Client: SERVICE_ACCEPT for a service we did not ask for (RFC 4253
+    /// section 10).
+    #[error("SERVICE_ACCEPT for a service not requested")]
+    UnrequestedServiceAccept,
+    /// Client: USERAUTH_PK_OK for a key we did not offer (RFC 4252 section 7).
+    #[error("PK_OK for a key that was not offered")]
+    PkOkForKeyNotOffered,
+    /// Client: a keyboard-interactive INFO_REQUEST with more prompts than
+    /// we answer (RFC 4256 section 3.2).
+    #[error("too many keyboard-interactive prompts")]
+    TooManyPrompts,
+    /// Server: the client changed the user name after a partial success
+    /// (RFC 4252 section 5 lets a server refuse that; OpenSSH does).
+    #[error("user name changed after partial success")]
+    UserChangedAfterPartialSuccess,
+    /// Server: more authentication requests queued behind the one awaiting
+    /// the application's decision than we keep.
+    #[error("too many authentication requests queued")]
+    TooManyQueuedAuthRequests,
+    /// More want-reply requests awaiting our answer than we keep.
+    #[error("too many requests awaiting a reply")]
+    TooManyPendingReplies,
+    /// The peer keeps provoking answers (to its requests, refusals of its
+    /// opens) without reading them: what we owe it grew past our limit.
+    #[error("too many answers queued for a peer that does not take them")]
+    UnreadAnswers,
     /// Something else the protocol forbids.
     #[error("{0}")]
     Other(&'static str),
@@ -192,16 +220,14 @@ pub enum PeerIncompatible {
 }
 
 /// The application called the API in a way that cannot work. These errors are
-/// returned from the call and do not end the connection.
+/// returned from the call and do not end the connection; each names what
+/// was wrong, so callers (and tests) can match on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiMisuse {
-    /// The call is for the other role.
+    /// The call is for the other role: the call's name, and its role.
     #[error("{0} is only for the {1} role")]
     WrongRole(&'static str, &'static str),
-    /// The call is not valid in the current state.
-    #[error("{0}")]
-    WrongState(&'static str),
     /// The channel id is not (or no longer) open.
     #[error("no such channel {0}")]
     UnknownChannel(u32),
@@ -211,6 +237,96 @@ pub enum ApiMisuse {
     /// An argument is out of range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// No host key waits for `accept_host_key` or `reject_host_key`.
+    #[error("no host key is waiting for a decision")]
+    NoHostKeyPending,
+    /// The first key exchange has not finished (no re-exchange before it).
+    #[error("the first key exchange has not finished")]
+    NotEstablished,
+    /// Connection-protocol calls wait for user authentication to succeed
+    /// (RFC 4252 section 5).
+    #[error("not authenticated yet")]
+    NotAuthenticated,
+    /// Client: the user authentication service has not been accepted yet
+    /// (wait for `Event::UserauthReady`).
+    #[error("user authentication service not ready yet (wait for UserauthReady)")]
+    UserauthNotReady,
+    /// Client: an authentication request still waits for the server's
+    /// answer (RFC 4252 section 5: one request at a time).
+    #[error("an authentication request is still waiting for the server's answer")]
+    AuthInProgress,
+    /// Client: authentication has already succeeded.
+    #[error("already authenticated")]
+    AlreadyAuthenticated,
+    /// Client: `auth_change_password` without `Event::AuthPasswordChange`.
+    #[error("the server has not asked for a password change")]
+    NoPasswordChangeRequested,
+    /// Client: `auth_signature` without `Event::AuthSignatureNeeded`.
+    #[error("no signature was asked for")]
+    NoSignatureRequested,
+    /// Client: `auth_info_response` without `Event::AuthInfoRequest`.
+    #[error("no keyboard-interactive prompts to answer")]
+    NoPromptsPending,
+    /// Server: `auth_decision` without a pending `Event::AuthRequest`.
+    #[error("no authentication request is waiting for a decision")]
+    NoAuthRequestPending,
+    /// We may not open more channels (`ChannelConfig::max_channels`).
+    #[error("channel limit reached")]
+    ChannelLimit,
+    /// The peer has not confirmed the channel we opened yet.
+    #[error("channel not confirmed yet")]
+    ChannelNotConfirmed,
+    /// The peer's channel open request has not been accepted yet.
+    #[error("channel open request not accepted yet")]
+    ChannelOpenNotAccepted,
+    /// `close_channel` on a channel whose open request is unanswered.
+    #[error("answer the open request with accept or reject")]
+    ChannelOpenUnanswered,
+    /// `accept_channel` / `reject_channel` with no open request pending.
+    #[error("no open request pending on the channel")]
+    NoChannelOpenPending,
+    /// The channel is not open (still opening).
+    #[error("channel not open")]
+    ChannelNotOpen,
+    /// We have sent CLOSE on the channel: nothing more goes out on it.
+    #[error("channel is closing")]
+    ChannelClosing,
+    /// We have sent EOF on the channel: no more data (RFC 4254 section 5.3).
+    #[error("EOF already sent on the channel")]
+    EofAlreadySent,
+    /// The peer announced a maximum packet size of 0: no data fits.
+    #[error("the peer accepts no data on this channel (maximum packet size 0)")]
+    PeerTakesNoData,
+    /// `channel_reply` with no want-reply channel request unanswered.
+    #[error("no channel request awaits a reply")]
+    NoChannelRequestPending,
+    /// `global_reply` with no want-reply global request unanswered.
+    #[error("no global request awaits a reply")]
+    NoGlobalRequestPending,
+}
+
+/// Which deadline passed, for [`Error::Timeout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// A key exchange did not finish within the handshake timeout.
+    KeyExchange,
+    /// Server: the client did not authenticate within the handshake
+    /// timeout (OpenSSH `LoginGraceTime`).
+    LoginGraceTime,
+    /// The peer answered none of `keepalive_max` keepalives in a row
+    /// (OpenSSH `ServerAliveCountMax` / `ClientAliveCountMax`).
+    Keepalive,
+}
+
+impl std::fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::KeyExchange => "key exchange",
+            TimeoutKind::LoginGraceTime => "authentication (login grace time)",
+            TimeoutKind::Keepalive => "no answer to keepalives",
+        })
+    }
 }
 
 /// Everything that can go wrong with a [`crate::Connection`].
@@ -243,9 +359,9 @@ pub enum Error {
     /// The application closed the connection.
     #[error("closed by application: {0}")]
     Closed(String),
-    /// A deadline passed (handshake, login grace, or keepalive).
+    /// A deadline passed: which one.
     #[error("timed out: {0}")]
-    Timeout(&'static str),
+    Timeout(TimeoutKind),
     /// The byte stream ended (the adapter told us the socket closed).
     #[error("connection lost: {0}")]
     ConnectionLost(String),

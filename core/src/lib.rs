@@ -36,6 +36,7 @@ pub mod agent;
 pub mod auth;
 pub mod channel;
 pub mod cipher;
+mod command;
 pub mod config;
 mod connection;
 pub mod crypto;
@@ -51,11 +52,14 @@ pub mod transport;
 pub mod wire;
 
 pub use auth::AuthDecision;
+pub use command::{Applied, Command};
 pub use config::{
     AlgorithmPreferences, ChannelConfig, ClientConfig, ServerConfig, TransportConfig,
 };
 pub use connection::{Connection, Rng};
-pub use error::{ApiMisuse, DisconnectReason, Error, PeerIncompatible, PeerMisbehaved};
+pub use error::{
+    ApiMisuse, DisconnectReason, Error, PeerIncompatible, PeerMisbehaved, TimeoutKind,
+};
 pub use event::{
     AuthAttempt, ChannelId, ChannelOpenFailure, ChannelRequest, Event, NegotiatedAlgorithms,
     Prompt, WindowSize,

@@ -101,23 +101,22 @@ impl Driver {
                 Direction::ServerToClient => (&mut self.pair.client, &mut self.to_client),
             };
             rx.input_calls += 1;
-            let result = match self.feed {
+            match self.feed {
                 Feed::Slice => rx.conn.handle_input(now, piece),
                 Feed::Buf => {
                     buf.extend_from_slice(piece);
                     let given = buf.as_ptr();
-                    let result = rx.conn.handle_input_buf(now, buf);
+                    rx.conn.handle_input_buf(now, buf);
                     assert!(buf.is_empty(), "handle_input_buf left bytes in the buffer");
                     if buf.as_ptr() == given {
                         self.appended += 1;
                     } else {
                         self.adopted += 1;
                     }
-                    result
                 }
-            };
-            if let Err(e) = result {
-                rx.record_error(e);
+            }
+            if let Some(e) = rx.conn.error() {
+                rx.record_error(e.clone());
             }
             // Drain both sides, as after every input call.
             self.pair.step();
@@ -312,10 +311,10 @@ fn reads_cutting_packets_anywhere_are_appended_to_the_partial_packet_with_every_
                 let mut read = BytesMut::with_capacity(4096);
                 read.extend_from_slice(&wire[piece[0]..piece[1]]);
                 let (given, capacity) = (read.as_ptr(), read.capacity());
-                pair.server
-                    .conn
-                    .handle_input_buf(now, &mut read)
-                    .unwrap_or_else(|e| panic!("{cipher}, cuts {cut:?}, read {i}: {e}"));
+                pair.server.conn.handle_input_buf(now, &mut read);
+                if let Some(e) = pair.server.conn.error() {
+                    panic!("{cipher}, cuts {cut:?}, read {i}: {e}");
+                }
                 assert!(read.is_empty());
                 // A read behind a partial packet is copied: the buffer
                 // keeps its memory. The first read found nothing buffered.
@@ -362,7 +361,8 @@ fn an_adopted_buffer_carries_the_payload_without_a_copy() {
     let mut read = BytesMut::with_capacity(64 * 1024);
     read.extend_from_slice(&client_packet(&mut pair, cat, &message));
     let given = memory(&read);
-    pair.server.conn.handle_input_buf(now, &mut read).unwrap();
+    pair.server.conn.handle_input_buf(now, &mut read);
+    assert_eq!(pair.server.conn.error(), None);
     let (_, data) = server_data(&mut pair);
     assert!(data == message);
     let at = data.as_ptr() as usize;
@@ -373,7 +373,8 @@ fn an_adopted_buffer_carries_the_payload_without_a_copy() {
     // `handle_input` copies: the payload is not in the caller's slice.
     let wire = client_packet(&mut pair, cat, &message);
     let slice = wire.as_ptr() as usize..wire.as_ptr() as usize + wire.len();
-    pair.server.conn.handle_input(now, &wire).unwrap();
+    pair.server.conn.handle_input(now, &wire);
+    assert_eq!(pair.server.conn.error(), None);
     let (_, data) = server_data(&mut pair);
     assert!(data == message);
     assert!(!slice.contains(&(data.as_ptr() as usize)));
@@ -404,7 +405,8 @@ fn the_spare_buffer_handed_back_takes_the_next_read_in_place() {
         }
         read.extend_from_slice(&wire);
         let given = memory(&read);
-        pair.server.conn.handle_input_buf(now, &mut read).unwrap();
+        pair.server.conn.handle_input_buf(now, &mut read);
+        assert_eq!(pair.server.conn.error(), None);
         let (channel, data) = server_data(&mut pair);
         assert!(data[..] == [round; 20_000]);
         drop(data);

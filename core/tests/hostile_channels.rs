@@ -352,7 +352,7 @@ fn a_flood_of_global_requests_awaiting_the_application() {
         &peer,
         &mut victim,
         got,
-        misbehaved(PeerMisbehaved::Other("too many requests awaiting a reply")),
+        misbehaved(PeerMisbehaved::TooManyPendingReplies),
         DisconnectReason::ProtocolError,
     );
 }
@@ -392,7 +392,7 @@ fn a_flood_of_channel_requests_awaiting_the_application() {
         &peer,
         &mut victim,
         got,
-        misbehaved(PeerMisbehaved::Other("too many requests awaiting a reply")),
+        misbehaved(PeerMisbehaved::TooManyPendingReplies),
         DisconnectReason::ProtocolError,
     );
 }
@@ -536,9 +536,7 @@ fn ask_without_end(
 #[track_caller]
 fn assert_cut_off_for_unread_answers(victim: &Victim, asked: usize, result: Result<(), Error>) {
     assert!(asked < 100_000, "cut off only after {asked} requests");
-    let want = misbehaved(PeerMisbehaved::Other(
-        "too many answers queued for a peer that does not take them",
-    ));
+    let want = misbehaved(PeerMisbehaved::UnreadAnswers);
     assert_eq!(result, Err(want.clone()));
     assert_eq!(victim.disconnected(), Some(&want));
 }

@@ -80,16 +80,18 @@ fn agent_codec_inputs() {
 /// also runs the harness's loop contract checks on ordinary sessions.
 #[test]
 fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
+    use conch_core::Command;
     use harness::{
-        act, null_client_config, null_server_config, record_session, run_records, Driver,
+        act, calls, null_client_config, null_server_config, record_session, run_records, Driver,
+        Record,
     };
     let script = [
-        (act::OPEN_SESSION, 0),
-        (act::REQUEST, 0x80),
-        (act::SEND, 3),
-        (act::REKEY, 0),
-        (act::SEND, 200),
-        (act::TICK, 30),
+        Record::Command(calls::open_session()),
+        Record::Command(calls::exec(0)),
+        Record::Command(calls::send(0, None, 291)),
+        Record::Command(Command::Rekey),
+        Record::Command(calls::send(0, None, 19_400)),
+        Record::Act(act::TICK, 30),
     ];
     for server in [false, true] {
         let input = record_session(server, 0, &script);
@@ -124,16 +126,19 @@ fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
 /// contract checked on every change without it.
 #[test]
 fn seeded_mutations_of_recorded_sessions_keep_the_contract() {
-    use harness::{act, record_session};
+    use conch_core::{ChannelId, Command};
+    use harness::{calls, record_session, Record};
     use rand_chacha::rand_core::{RngCore, SeedableRng};
     let script = [
-        (act::OPEN_SESSION, 0),
-        (act::REQUEST, 0x80),
-        (act::SEND, 3),
-        (act::GLOBAL, 0),
-        (act::REKEY, 0),
-        (act::SEND, 20),
-        (act::CLOSE, 0),
+        Record::Command(calls::open_session()),
+        Record::Command(calls::exec(0)),
+        Record::Command(calls::send(0, None, 291)),
+        Record::Command(calls::global()),
+        Record::Command(Command::Rekey),
+        Record::Command(calls::send(0, None, 1940)),
+        Record::Command(Command::CloseChannel {
+            channel: ChannelId(0),
+        }),
     ];
     let seeds = [
         (false, record_session(false, 0, &script)),
@@ -203,14 +208,14 @@ fn mutate(input: &mut Vec<u8>, rng: &mut impl rand_chacha::rand_core::RngCore) {
 fn write_unread_keepalive_answers_input() {
     use conch_core::msg;
     use conch_core::wire::Encode;
-    use harness::{act, encode_act, encode_feed, record_session};
+    use harness::{act, calls, encode_act, encode_feed, record_session, Record};
     if std::env::var_os("CONCH_WRITE_REGRESSIONS").is_none() {
         return;
     }
     // Logged in, then the socket stalls and the client asks for keepalive
     // answers 64 * 255 * 20 times without reading any: 5 MB of answers
     // with the null cipher, over the harness's 3 MiB bound.
-    let mut input = record_session(true, 0, &[(act::OPEN_SESSION, 0)]);
+    let mut input = record_session(true, 0, &[Record::Command(calls::open_session())]);
     input.extend_from_slice(&encode_act(act::STALL, 0));
     let mut request = vec![msg::GLOBAL_REQUEST];
     request.put_str("keepalive@openssh.com");

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use conch_core::record::{self, Call, Outcome, RecordedConfig, ReplayError, Replayer, Transcript};
-use conch_core::{ChannelRequest, Connection, Event, Side};
+use conch_core::{ChannelRequest, Command, Connection, Event, Side};
 
 /// A pair whose two connections record, with the seeds given.
 fn recording_pair() -> Pair {
@@ -193,10 +193,12 @@ fn an_edited_event_or_transmit_digest_is_the_divergence() {
     let exec_at = t
         .records
         .iter()
-        .position(|r| matches!(&r.call, Call::ChannelRequest { request, .. } if matches!(&**request, ChannelRequest::Exec { command } if command == b"exit 3")))
+        .position(|r| matches!(&r.call, Call::Command(Command::ChannelRequest { request, .. }) if matches!(&**request, ChannelRequest::Exec { command } if command == b"exit 3")))
         .unwrap();
     let mut edited = t.clone();
-    if let Call::ChannelRequest { request, .. } = &mut edited.records[exec_at].call {
+    if let Call::Command(Command::ChannelRequest { request, .. }) =
+        &mut edited.records[exec_at].call
+    {
         *request = Cow::Owned(ChannelRequest::Exec {
             command: b"exit 4".to_vec(),
         });

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use conch_core::{DisconnectReason, Error, Event};
+use conch_core::{ApiMisuse, DisconnectReason, Error, Event};
 
 // ----------------------------------------------------------------------
 // Handshake and host key
@@ -99,19 +99,23 @@ fn unanswered_host_key_sends_no_credential_and_rejection_disconnects() {
     let sent_when_asked = pair.c2s.sent;
 
     // Credentials cannot be handed over before UserauthReady.
-    assert!(pair.client.conn.auth_password(USER, PASSWORD).is_err());
-    assert!(pair.client.conn.auth_none(USER).is_err());
-    assert!(pair
-        .client
-        .conn
-        .auth_publickey(USER, ed25519_key(9).public_key())
-        .is_err());
-    assert!(pair
-        .client
-        .conn
-        .auth_keyboard_interactive(USER, "")
-        .is_err());
-    assert!(pair.client.conn.open_session().is_err());
+    let not_ready = Err(ApiMisuse::UserauthNotReady);
+    assert_eq!(pair.client.conn.auth_password(USER, PASSWORD), not_ready);
+    assert_eq!(pair.client.conn.auth_none(USER), not_ready);
+    assert_eq!(
+        pair.client
+            .conn
+            .auth_publickey(USER, ed25519_key(9).public_key()),
+        not_ready
+    );
+    assert_eq!(
+        pair.client.conn.auth_keyboard_interactive(USER, ""),
+        not_ready
+    );
+    assert_eq!(
+        pair.client.conn.open_session(),
+        Err(ApiMisuse::NotAuthenticated)
+    );
     pair.drive();
 
     // Nothing at all left the client while the decision was pending (not
@@ -139,7 +143,7 @@ fn unanswered_host_key_sends_no_credential_and_rejection_disconnects() {
     assert!(pair.server.conn.is_closed());
     assert!(!pair.server.saw(|e| matches!(e, Event::AuthRequest { .. })));
     // A decision after the end is refused without a panic.
-    assert!(pair.client.conn.accept_host_key().is_err());
+    assert_eq!(pair.client.conn.accept_host_key(), Err(ApiMisuse::Closed));
 }
 
 #[test]

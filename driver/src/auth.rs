@@ -215,7 +215,7 @@ impl Session {
     /// success, there is nothing left to do.
     async fn auth_exchange(
         &self,
-        start: impl FnOnce(&mut Shared) -> std::result::Result<(), conch_core::Error>,
+        start: impl FnOnce(&mut Shared) -> std::result::Result<(), conch_core::ApiMisuse>,
     ) -> Result<Event> {
         poll_fn(|cx| {
             let mut sh = lock(&self.inner.shared);

@@ -131,7 +131,7 @@ impl ChannelHandle {
     /// open, then handles the events and wakes the pump.
     fn mutate_open<T>(
         &self,
-        f: impl FnOnce(&mut Connection, &mut ChannelState) -> std::result::Result<T, conch_core::Error>,
+        f: impl FnOnce(&mut Connection, &mut ChannelState) -> std::result::Result<T, ApiMisuse>,
     ) -> Result<T> {
         let mut guard = lock(&self.session.shared);
         let sh = &mut *guard;

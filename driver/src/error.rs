@@ -111,9 +111,10 @@ impl Error {
         matches!(self, Error::Connect { source, .. } if source.kind() == io::ErrorKind::ConnectionRefused)
     }
 
-    /// Maps a core error returned by a mutator: API misuse stays local, any
-    /// other error means the connection is over.
-    pub(crate) fn from_core(e: conch_core::Error) -> Self {
+    /// Maps a core error: the connection's fatal error, or the
+    /// [`conch_core::ApiMisuse`] a mutator returned, which stays local.
+    pub(crate) fn from_core(e: impl Into<conch_core::Error>) -> Self {
+        let e = e.into();
         match e {
             conch_core::Error::ApiMisuse(_) => Error::Misuse(e),
             conch_core::Error::Closed(_) => Error::Closed,

@@ -87,7 +87,7 @@ impl Engine {
     /// Bytes read from the socket.
     pub fn input(&self, data: &[u8]) {
         let mut sh = lock(&self.shared);
-        let _ = sh.conn.handle_input(Instant::now(), data);
+        sh.conn.handle_input(Instant::now(), data);
         sh.drain();
         sh.wake_pump();
     }
@@ -349,7 +349,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Pump<S> {
                         progress = true;
                     }
                     Received::Bytes(n) => {
-                        let _ = sh.conn.handle_input(Instant::now(), &this.read_buf[..n]);
+                        sh.conn.handle_input(Instant::now(), &this.read_buf[..n]);
                         sh.drain();
                         progress = true;
                     }

@@ -45,7 +45,7 @@ impl SessionInner {
     /// the pump to send what it queued.
     pub(crate) fn mutate<T>(
         &self,
-        f: impl FnOnce(&mut Shared) -> std::result::Result<T, conch_core::Error>,
+        f: impl FnOnce(&mut Shared) -> std::result::Result<T, conch_core::ApiMisuse>,
     ) -> Result<T> {
         let mut sh = lock(&self.shared);
         if let Some(e) = sh.end_error() {

@@ -371,7 +371,7 @@ impl Shared {
     /// a client, and a server that stops answering would otherwise keep
     /// `authenticate` waiting forever: keepalives only start after it).
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        let _ = self.conn.handle_timeout(now);
+        self.conn.handle_timeout(now);
         if self.client.auth_deadline.is_some_and(|d| d <= now) {
             self.client.auth_deadline = None;
             self.fail_timeout("authentication");

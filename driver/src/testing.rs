@@ -344,7 +344,9 @@ pub fn io_is_connection_lost(e: &io::Error) -> bool {
 pub fn is_keepalive_timeout(e: &crate::Error) -> bool {
     matches!(
         e,
-        crate::Error::Disconnected(conch_core::Error::Timeout(what)) if what.contains("keepalive")
+        crate::Error::Disconnected(conch_core::Error::Timeout(
+            conch_core::TimeoutKind::Keepalive
+        ))
     )
 }
 
@@ -670,7 +672,7 @@ impl ScriptedPeer {
         let mut conn = conch_core::Connection::server(config, Box::new(rng), now);
         // The first entry with an RNG queues our KEXINIT after the
         // identification (RFC 4253 section 7.1).
-        let _ = conn.handle_timeout(now);
+        conn.handle_timeout(now);
         let mut prefix = Vec::new();
         while let Some(out) = conn.poll_transmit() {
             let n = out.len();

@@ -97,8 +97,8 @@ impl Walk {
                 Ok(0) => self.conn.handle_eof(Instant::now()),
                 Ok(n) => {
                     last_input = Instant::now();
-                    // A fatal error also shows up as Event::Disconnected.
-                    let _ = self.conn.handle_input(Instant::now(), &buf[..n]);
+                    // A fatal error shows up as Event::Disconnected.
+                    self.conn.handle_input(Instant::now(), &buf[..n]);
                 }
                 Err(e)
                     if matches!(
@@ -110,7 +110,7 @@ impl Walk {
                         eprintln!("the server said nothing for {IDLE_LIMIT:?}; giving up");
                         self.conn.disconnect("timed out");
                     } else {
-                        let _ = self.conn.handle_timeout(Instant::now());
+                        self.conn.handle_timeout(Instant::now());
                     }
                 }
                 Err(e) => return Err(e),
@@ -258,7 +258,7 @@ impl Walk {
 
     /// Sends what is left of the line (the window may take part of it),
     /// then EOF.
-    fn send_rest(&mut self, channel: ChannelId) -> Result<(), conch_core::Error> {
+    fn send_rest(&mut self, channel: ChannelId) -> Result<(), conch_core::ApiMisuse> {
         if self.unsent.is_empty() {
             return Ok(());
         }
@@ -271,7 +271,7 @@ impl Walk {
     }
 
     /// The password, once, if the server still takes it; otherwise give up.
-    fn try_password(&mut self, methods: &[String]) -> Result<(), conch_core::Error> {
+    fn try_password(&mut self, methods: &[String]) -> Result<(), conch_core::ApiMisuse> {
         let offered = methods.is_empty() || methods.iter().any(|m| m == "password");
         match &self.options.password {
             Some(password) if offered && !self.password_tried => {

@@ -6,9 +6,10 @@
 
 use std::path::Path;
 
+use conch_core::{ChannelId, Command};
 use conch_fuzz::harness::{
-    act, null_client_config, null_server_config, real_server_flight, record_session, run_records,
-    Driver,
+    act, calls, null_client_config, null_server_config, real_server_flight, record_session,
+    run_records, user_key, Driver, Record,
 };
 
 fn write(dir: &Path, target: &str, name: &str, data: &[u8]) {
@@ -35,19 +36,23 @@ fn main() {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "corpus".into());
     let dir = Path::new(&dir);
     let session = [
-        (act::OPEN_SESSION, 0),
-        (act::REQUEST, 0x80),
-        (act::SEND, 3),
-        (act::SEND_STDERR, 1),
-        (act::EOF, 0),
-        (act::GLOBAL, 0),
-        (act::REKEY, 0),
-        (act::SEND, 200),
-        (act::TICK, 30),
-        (act::CLOSE, 0),
-        (act::DIRECT_TCPIP, 0),
-        (act::REQUEST, 0x82),
-        (act::CONSUME, 0),
+        Record::Command(calls::open_session()),
+        Record::Command(calls::exec(0)),
+        Record::Command(calls::send(0, None, 291)),
+        Record::Command(calls::send(0, Some(1), 97)),
+        Record::Command(Command::SendEof {
+            channel: ChannelId(0),
+        }),
+        Record::Command(calls::global()),
+        Record::Command(Command::Rekey),
+        Record::Command(calls::send(0, None, 4000)),
+        Record::Act(act::TICK, 30),
+        Record::Command(Command::CloseChannel {
+            channel: ChannelId(0),
+        }),
+        Record::Command(calls::open_direct_tcpip()),
+        Record::Command(calls::exec(1)),
+        Record::Act(act::CONSUME, 0),
     ];
     // Policies: the driver's answers (accept all, refuse channels and
     // requests, keep data unconsumed, and each server auth decision).
@@ -61,7 +66,10 @@ fn main() {
         write(dir, "server_connection", &format!("session-{i}"), &server);
     }
     for (i, method) in [0u8, 1, 2, 3].into_iter().enumerate() {
-        let script = [(act::AUTH, method), (act::OPEN_SESSION, 0)];
+        let script = [
+            Record::Command(calls::auth(method, user_key().public_key())),
+            Record::Command(calls::open_session()),
+        ];
         let client = record_session(false, method, &script);
         write(dir, "client_connection", &format!("auth-{i}"), &client);
         let server = record_session(true, method, &script);

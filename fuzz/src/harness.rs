@@ -22,29 +22,38 @@
 //!
 //! The input is a sequence of records. A record starting with a byte below
 //! [`ACT_BASE`] is `Feed`: a little-endian `u16` length and that many bytes
-//! for `handle_input` (cut short at the end of the input). A byte at or
-//! above it is `Act`: one argument byte, and an application call chosen by
-//! the first byte (open a channel, send data, re-key, let time pass...).
-//! Events are answered by the driver as an application would, steered by a
-//! policy byte the input can change, so the fuzzer reaches authentication
-//! decisions, channel opens, requests and data flow.
+//! for `handle_input` (cut short at the end of the input). The byte
+//! [`COMMAND`] starts `Command`: an application call encoded as a
+//! transcript encodes it (`conch_core::Command::decode`), so the fuzzer
+//! reaches every call of the API through the one type the API, its
+//! recording and its replay share, and a new call needs nothing here. Any
+//! other byte is `Act`: one argument byte, and what the harness itself does
+//! (let time pass, the socket's EOF or stall, the policy byte, consume what
+//! was held back, repeat a feed). Events are answered by the driver as an
+//! application would, steered by the policy byte, so the fuzzer reaches
+//! authentication decisions, channel opens, requests and data flow.
 #![allow(clippy::disallowed_methods)]
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conch_core::agent::{FrameDecoder, Request, Response};
 use conch_core::known_hosts::{KnownHosts, Verdict};
 use conch_core::{
-    AlgorithmPreferences, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest,
-    ClientConfig, Connection, Error, Event, PrivateKey, Prompt, PublicKey, ServerConfig,
-    TransportConfig, WindowSize,
+    AlgorithmPreferences, ApiMisuse, Applied, AuthDecision, ChannelId, ChannelOpenFailure,
+    ClientConfig, Command, Connection, Event, PrivateKey, Prompt, PublicKey, ServerConfig,
+    TransportConfig,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-/// Record bytes at or above this are application calls; below, input.
+/// Record bytes at or above this are the harness's own acts or commands;
+/// below, input.
 pub const ACT_BASE: u8 = 0xc0;
+
+/// The record byte that starts a [`Command`].
+pub const COMMAND: u8 = 0xff;
 
 /// The identification line the decoder target pretends to have received.
 pub const PEER_IDENT: &[u8] = b"SSH-2.0-OpenSSH_9.6\r\n";
@@ -213,19 +222,32 @@ fn base_instant() -> Instant {
 // ----------------------------------------------------------------------
 
 /// One record of a connection target's input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record<'a> {
     /// Bytes from the peer.
     Feed(&'a [u8]),
-    /// An application call: which, and its argument.
+    /// Something the harness does that is not an application call (time
+    /// passing, the socket, the policy byte): which, and its argument.
     Act(u8, u8),
+    /// An application call, decoded from the input with the transcript
+    /// codec: every [`Command`] the API has, and nothing else.
+    Command(Command<'a>),
 }
 
-/// Splits a connection target's input into records.
+/// Splits a connection target's input into records. A command that does
+/// not decode ends the input (its length is unknown).
 pub fn records(mut data: &[u8]) -> Vec<Record<'_>> {
     let mut out = Vec::new();
     while let Some((&op, rest)) = data.split_first() {
-        if op >= ACT_BASE {
+        if op == COMMAND {
+            match Command::decode(rest) {
+                Ok((command, used)) => {
+                    out.push(Record::Command(command));
+                    data = rest.get(used..).unwrap_or_default();
+                }
+                Err(_) => break,
+            }
+        } else if op >= ACT_BASE {
             let arg = rest.first().copied().unwrap_or(0);
             out.push(Record::Act(op - ACT_BASE, arg));
             data = rest.get(1..).unwrap_or_default();
@@ -259,47 +281,123 @@ pub fn encode_act(op: u8, arg: u8) -> [u8; 2] {
     [ACT_BASE + op, arg]
 }
 
-/// The application calls an `Act` record can make (its first byte minus
-/// [`ACT_BASE`], modulo the count).
+/// A `Command` record: the marker, then the command as a transcript
+/// encodes it.
+pub fn encode_command(command: &Command<'_>) -> Vec<u8> {
+    let mut out = vec![COMMAND];
+    command.encode(&mut out);
+    out
+}
+
+/// A record as the input spells it.
+pub fn encode_record(record: &Record<'_>) -> Vec<u8> {
+    match record {
+        Record::Feed(bytes) => encode_feed(bytes),
+        Record::Act(op, arg) => encode_act(*op, *arg).to_vec(),
+        Record::Command(command) => encode_command(command),
+    }
+}
+
+/// What an `Act` record does (its first byte minus [`ACT_BASE`], modulo
+/// the count). Application calls are not here: they are `Command` records.
 pub mod act {
     /// Let `arg` seconds pass and fire the timer.
     pub const TICK: u8 = 0;
     /// Replace the policy byte that steers the answers to events.
     pub const POLICY: u8 = 1;
-    /// Open a session channel.
-    pub const OPEN_SESSION: u8 = 2;
-    /// Send `arg * 97` bytes on the newest channel.
-    pub const SEND: u8 = 3;
-    /// Send EOF on the newest channel.
-    pub const EOF: u8 = 4;
-    /// Close the newest channel.
-    pub const CLOSE: u8 = 5;
-    /// A channel request on the newest channel (`arg` picks which).
-    pub const REQUEST: u8 = 6;
-    /// A global request with want-reply.
-    pub const GLOBAL: u8 = 7;
-    /// Start a re-exchange.
-    pub const REKEY: u8 = 8;
     /// The socket reached EOF.
-    pub const SOCKET_EOF: u8 = 9;
-    /// The application disconnects.
-    pub const DISCONNECT: u8 = 10;
-    /// Consume every byte received and not yet consumed.
-    pub const CONSUME: u8 = 11;
-    /// Client: try an authentication method (`arg` picks which).
-    pub const AUTH: u8 = 12;
-    /// Open a direct-tcpip channel.
-    pub const DIRECT_TCPIP: u8 = 13;
-    /// Send `arg * 97` bytes of stderr on the newest channel.
-    pub const SEND_STDERR: u8 = 14;
+    pub const SOCKET_EOF: u8 = 2;
+    /// Consume every byte received and not yet consumed (one
+    /// `Command::Consume` per channel with data held back).
+    pub const CONSUME: u8 = 3;
     /// The socket stops (or resumes) taking bytes: a stalled peer.
-    pub const STALL: u8 = 15;
+    pub const STALL: u8 = 4;
     /// Feed the last `Feed` record's bytes again, `arg * 64` times: floods
     /// that a short input could not spell out (most of a flood is packets
     /// that look alike; with the null cipher they are identical).
-    pub const REPEAT: u8 = 16;
+    pub const REPEAT: u8 = 5;
     /// How many there are.
-    pub const COUNT: u8 = 17;
+    pub const COUNT: u8 = 6;
+}
+
+/// Application calls for scripts (seeds and tests), as commands.
+pub mod calls {
+    use std::borrow::Cow;
+
+    use conch_core::{ChannelId, ChannelRequest, Command, PublicKey};
+
+    /// Opens a session channel.
+    pub fn open_session() -> Command<'static> {
+        Command::OpenChannel {
+            kind: "session".into(),
+            extra: Cow::Borrowed(&[]),
+        }
+    }
+
+    /// Opens a direct-tcpip channel to localhost:80.
+    pub fn open_direct_tcpip() -> Command<'static> {
+        let mut extra = Vec::new();
+        for (text, port) in [("localhost", 80u32), ("127.0.0.1", 4000)] {
+            extra.extend_from_slice(&(text.len() as u32).to_be_bytes());
+            extra.extend_from_slice(text.as_bytes());
+            extra.extend_from_slice(&port.to_be_bytes());
+        }
+        Command::OpenChannel {
+            kind: "direct-tcpip".into(),
+            extra: Cow::Owned(extra),
+        }
+    }
+
+    /// `exec` of `echo hello` with want-reply on channel `ch`.
+    pub fn exec(ch: u32) -> Command<'static> {
+        Command::ChannelRequest {
+            channel: ChannelId(ch),
+            request: Cow::Owned(ChannelRequest::Exec {
+                command: b"echo hello".to_vec(),
+            }),
+            want_reply: true,
+        }
+    }
+
+    /// `n` bytes of data (extended data of type `ext`, if any) on `ch`.
+    pub fn send(ch: u32, ext: Option<u32>, n: usize) -> Command<'static> {
+        Command::SendData {
+            channel: ChannelId(ch),
+            ext,
+            data: Cow::Owned(vec![0x5a; n]),
+        }
+    }
+
+    /// A `tcpip-forward` global request with want-reply.
+    pub fn global() -> Command<'static> {
+        Command::GlobalRequest {
+            name: "tcpip-forward".into(),
+            data: Cow::Borrowed(&[0, 0, 0, 0, 0, 0, 0, 0]),
+            want_reply: true,
+        }
+    }
+
+    /// Client: the authentication method `method` picks (password, public
+    /// key `key`, keyboard-interactive, none).
+    pub fn auth(method: u8, key: &PublicKey) -> Command<'static> {
+        match method % 4 {
+            0 => Command::AuthPassword {
+                user: "fuzz".into(),
+                password: "password".into(),
+            },
+            1 => Command::AuthPublickey {
+                user: "fuzz".into(),
+                key: Cow::Owned(key.clone()),
+            },
+            2 => Command::AuthKeyboardInteractive {
+                user: "fuzz".into(),
+                submethods: "".into(),
+            },
+            _ => Command::AuthNone {
+                user: "fuzz".into(),
+            },
+        }
+    }
 }
 
 // ----------------------------------------------------------------------
@@ -354,6 +452,11 @@ impl std::fmt::Debug for Driver {
 /// control messages a fuzz input's calls can add (well under 1 MiB).
 const TRANSMIT_BOUND: usize = 3 << 20;
 
+/// The user key the client driver authenticates with.
+pub fn user_key() -> PrivateKey {
+    key(2)
+}
+
 impl Driver {
     /// A client; `keep` keeps what it transmits in [`Driver::transmitted`].
     pub fn client(config: ClientConfig, keep: bool) -> Self {
@@ -382,7 +485,7 @@ impl Driver {
             policy: 0,
             channels: Vec::new(),
             unconsumed: Vec::new(),
-            user_key: key(2),
+            user_key: user_key(),
             auth_tries: 0,
             disconnected: false,
             transmitted: Vec::new(),
@@ -392,8 +495,8 @@ impl Driver {
             repeat_budget: REPEAT_BUDGET,
         };
         let now = d.now;
-        let r = d.conn.handle_timeout(now);
-        d.after(r);
+        d.conn.handle_timeout(now);
+        d.after();
         d
     }
 
@@ -431,121 +534,79 @@ impl Driver {
                 self.last_feed = bytes;
             }
             Record::Act(op, arg) => self.act(op, arg),
+            Record::Command(command) => self.apply(command),
         }
     }
 
     /// Feeds bytes from the peer.
     pub fn feed(&mut self, bytes: &[u8]) {
         let before = self.conn.error().cloned();
-        let r = self.conn.handle_input(self.now, bytes);
+        self.conn.handle_input(self.now, bytes);
         if let Some(e) = before {
             // Fatal errors are sticky.
-            assert_eq!(r.as_ref().err(), Some(&e), "sticky error changed");
+            assert_eq!(self.conn.error(), Some(&e), "sticky error changed");
         }
-        self.after(r);
+        self.after();
     }
 
-    /// Makes the application call `op` with `arg`.
+    /// Does what `Act` record `op` says, with `arg`.
     pub fn act(&mut self, op: u8, arg: u8) {
-        let last = self.channels.last().copied().unwrap_or(ChannelId(0));
-        let data = |n: u8| vec![0x5a; usize::from(n) * 97];
-        // `ApiMisuse` refusals are expected (the fuzzer calls at random);
-        // only fatal errors matter, and `after` checks them.
-        let r: Result<(), Error> = match op % act::COUNT {
+        match op % act::COUNT {
             act::TICK => {
                 self.now += Duration::from_secs(u64::from(arg));
-                self.conn.handle_timeout(self.now)
+                self.conn.handle_timeout(self.now);
             }
-            act::POLICY => {
-                self.policy = arg;
-                Ok(())
-            }
-            act::OPEN_SESSION => self.conn.open_session().map(|id| self.channels.push(id)),
-            act::SEND => self.conn.send_data(last, &data(arg)).map(drop),
-            act::EOF => self.conn.send_eof(last),
-            act::CLOSE => self.conn.close_channel(last),
-            act::REQUEST => {
-                let request = match arg % 5 {
-                    0 => ChannelRequest::Exec {
-                        command: b"echo hello".to_vec(),
-                    },
-                    1 => ChannelRequest::Shell,
-                    2 => ChannelRequest::PtyReq {
-                        term: "xterm".into(),
-                        size: WindowSize {
-                            cols: 80,
-                            rows: 24,
-                            width_px: 0,
-                            height_px: 0,
-                        },
-                        modes: Vec::new(),
-                    },
-                    3 => ChannelRequest::Env {
-                        name: "LANG".into(),
-                        value: "C".into(),
-                    },
-                    _ => ChannelRequest::ExitStatus { code: 3 },
-                };
-                self.conn.channel_request(last, &request, arg & 0x80 != 0)
-            }
-            act::GLOBAL => {
-                self.conn
-                    .global_request("tcpip-forward", &[0, 0, 0, 0, 0, 0, 0, 0], true)
-            }
-            act::REKEY => self.conn.rekey(),
-            act::SOCKET_EOF => {
-                self.conn.handle_eof(self.now);
-                Ok(())
-            }
-            act::DISCONNECT => {
-                self.conn.disconnect("fuzz");
-                Ok(())
-            }
+            act::POLICY => self.policy = arg,
+            act::SOCKET_EOF => self.conn.handle_eof(self.now),
             act::CONSUME => {
-                for (ch, n) in std::mem::take(&mut self.unconsumed) {
-                    let _ = self.conn.consume(ch, n);
+                for (channel, n) in std::mem::take(&mut self.unconsumed) {
+                    let _refused_or_done = self.call(Command::Consume { channel, n });
                 }
-                Ok(())
             }
-            act::AUTH => self.try_auth(arg),
-            act::DIRECT_TCPIP => self
-                .conn
-                .open_direct_tcpip("localhost", 80, "127.0.0.1", 4000)
-                .map(|id| self.channels.push(id)),
-            act::SEND_STDERR => self.conn.send_extended_data(last, 1, &data(arg)).map(drop),
             act::STALL => {
                 // The transmit buffer is left to grow meanwhile.
                 self.stalled = !self.stalled;
-                Ok(())
             }
             // REPEAT is a record of its own (see `run`).
-            _ => Ok(()),
-        };
-        self.after(r);
+            _ => {}
+        }
+        self.after();
+    }
+
+    /// Makes an application call, then drains as the loop contract asks.
+    pub fn apply(&mut self, command: Command<'_>) {
+        let _refused_or_done = self.call(command);
+        self.after();
+    }
+
+    /// Makes an application call. Refusals are expected (the fuzzer calls
+    /// at random) and must leave the connection as it was: an `ApiMisuse`
+    /// is never fatal.
+    fn call(&mut self, command: Command<'_>) -> Result<Applied, ApiMisuse> {
+        let before = self.conn.error().cloned();
+        let r = self.conn.apply(command);
+        match &r {
+            Ok(Applied::Opened(id)) => self.channels.push(*id),
+            Err(e) => assert_eq!(
+                self.conn.error(),
+                before.as_ref(),
+                "a refused call ({e}) changed the connection's state"
+            ),
+            Ok(_) => {}
+        }
+        r
     }
 
     /// Client: tries the method `arg` picks.
-    fn try_auth(&mut self, arg: u8) -> Result<(), Error> {
+    fn try_auth(&mut self, arg: u8) {
         self.auth_tries += 1;
-        match arg % 4 {
-            0 => self.conn.auth_password("fuzz", "password"),
-            1 => {
-                let public = self.user_key.public_key().clone();
-                self.conn.auth_publickey("fuzz", &public)
-            }
-            2 => self.conn.auth_keyboard_interactive("fuzz", ""),
-            _ => self.conn.auth_none("fuzz"),
-        }
+        let command = calls::auth(arg, self.user_key.public_key());
+        let _refused_or_sent = self.call(command);
     }
 
-    /// Checks an input or call result, answers events, moves the transmit
-    /// buffer to the "socket".
-    fn after(&mut self, r: Result<(), Error>) {
-        if let Err(e) = &r {
-            if !matches!(e, Error::ApiMisuse(_)) {
-                assert_eq!(self.conn.error(), Some(e), "a fatal error is recorded");
-            }
-        }
+    /// Answers events, moves the transmit buffer to the "socket", and
+    /// checks the loop contract.
+    fn after(&mut self) {
         for _ in 0..10_000 {
             let mut progress = false;
             while let Some(event) = self.conn.poll_event() {
@@ -582,31 +643,38 @@ impl Driver {
             assert!(self.conn.is_closed(), "closed once drained after {e}");
             assert_eq!(self.conn.poll_timeout(), None);
         }
-        if self.disconnected {
-            assert!(self.conn.error().is_some(), "Disconnected without an error");
-        }
+        // A fatal error is reported, once, by the event.
+        assert_eq!(
+            self.disconnected,
+            self.conn.error().is_some(),
+            "Disconnected if and only if the connection has an error"
+        );
     }
 
     /// Answers one event as an application steered by the policy byte.
     fn answer(&mut self, event: Event) {
         let p = self.policy;
-        let _ = match event {
-            Event::HostKey { .. } => self.conn.accept_host_key(),
-            Event::UserauthReady => self.try_auth(p),
+        let command = match event {
+            Event::HostKey { .. } => Command::AcceptHostKey,
+            Event::UserauthReady => return self.try_auth(p),
             Event::AuthFailure { .. } if self.auth_tries < 8 => {
-                self.try_auth(p.wrapping_add(self.auth_tries as u8))
+                return self.try_auth(p.wrapping_add(self.auth_tries as u8))
             }
             Event::AuthSignatureNeeded {
                 algorithm, data, ..
             } => match self.user_key.sign(&algorithm, &data) {
-                Ok(sig) => self.conn.auth_signature(&sig),
-                Err(_) => Ok(()),
+                Ok(sig) => Command::AuthSignature {
+                    blob: Cow::Owned(sig),
+                },
+                Err(_) => return,
             },
-            Event::AuthInfoRequest { prompts, .. } => {
-                let answers = vec!["123456".to_string(); prompts.len()];
-                self.conn.auth_info_response(&answers)
-            }
-            Event::AuthPasswordChange { .. } => self.conn.auth_change_password("old", "new"),
+            Event::AuthInfoRequest { prompts, .. } => Command::AuthInfoResponse {
+                responses: Cow::Owned(vec!["123456".to_string(); prompts.len()]),
+            },
+            Event::AuthPasswordChange { .. } => Command::AuthChangePassword {
+                old: "old".into(),
+                new: "new".into(),
+            },
             Event::AuthRequest { .. } => {
                 let decision = match (p >> 5) % 5 {
                     0 => AuthDecision::Accept,
@@ -626,50 +694,68 @@ impl Driver {
                         prompt: "expired".into(),
                     },
                 };
-                match self.conn.auth_decision(decision) {
+                let decide = |decision| Command::AuthDecision {
+                    decision: Cow::Owned(decision),
+                };
+                if self.call(decide(decision)).is_err() {
                     // A decision that does not fit the attempt: accept.
-                    Err(Error::ApiMisuse(_)) => self.conn.auth_decision(AuthDecision::Accept),
-                    r => r,
+                    let _refused = self.call(decide(AuthDecision::Accept));
                 }
+                return;
             }
             Event::ChannelOpenRequest { channel, .. } => {
                 if p & 0x02 == 0 {
                     self.channels.push(channel);
-                    self.conn.accept_channel(channel)
+                    Command::AcceptChannel { channel }
                 } else {
-                    self.conn.reject_channel(
+                    Command::RejectChannel {
                         channel,
-                        ChannelOpenFailure::AdministrativelyProhibited,
-                        "no",
-                    )
+                        reason: ChannelOpenFailure::AdministrativelyProhibited,
+                        description: "no".into(),
+                    }
                 }
             }
             Event::ChannelRequest {
                 channel,
                 want_reply: true,
                 ..
-            } => self.conn.channel_reply(channel, p & 0x04 == 0),
+            } => Command::ChannelReply {
+                channel,
+                success: p & 0x04 == 0,
+            },
             Event::GlobalRequest {
                 want_reply: true, ..
-            } => self.conn.global_reply(p & 0x08 == 0, &[]),
+            } => Command::GlobalReply {
+                success: p & 0x08 == 0,
+                data: Cow::Borrowed(&[]),
+            },
             Event::Data { channel, data } | Event::ExtendedData { channel, data, .. } => {
                 if p & 0x10 == 0 {
-                    self.conn.consume(channel, data.len())
+                    Command::Consume {
+                        channel,
+                        n: data.len(),
+                    }
                 } else {
                     self.unconsumed.push((channel, data.len()));
-                    Ok(())
+                    return;
                 }
             }
             Event::ChannelClosed { channel } => {
                 self.channels.retain(|c| *c != channel);
-                Ok(())
+                return;
             }
-            Event::Disconnected { .. } => {
+            Event::Disconnected { error } => {
+                assert_eq!(
+                    self.conn.error(),
+                    Some(&error),
+                    "Disconnected carries the connection's error"
+                );
                 self.disconnected = true;
-                Ok(())
+                return;
             }
-            _ => Ok(()),
+            _ => return,
         };
+        let _refused_or_done = self.call(command);
     }
 }
 
@@ -837,10 +923,11 @@ pub fn agent_codec(data: &[u8]) {
 // ----------------------------------------------------------------------
 
 /// An honest session between a driver under test and an honest peer
-/// driver, with `script` (`Act` records) played on the side under test
-/// whenever the conversation goes quiet. Returns the input that replays
-/// it: the peer's bytes as `Feed` records, interleaved with the script.
-pub fn record_session(server_under_test: bool, policy: u8, script: &[(u8, u8)]) -> Vec<u8> {
+/// driver, with `script` (`Act` and `Command` records) played on the side
+/// under test whenever the conversation goes quiet. Returns the input that
+/// replays it: the peer's bytes as `Feed` records, interleaved with the
+/// script.
+pub fn record_session(server_under_test: bool, policy: u8, script: &[Record<'_>]) -> Vec<u8> {
     let (mut tested, mut peer) = if server_under_test {
         (
             Driver::server(null_server_config(), true),
@@ -871,9 +958,9 @@ pub fn record_session(server_under_test: bool, policy: u8, script: &[(u8, u8)]) 
             continue;
         }
         match script.next() {
-            Some(&(op, arg)) => {
-                input.extend_from_slice(&encode_act(op, arg));
-                tested.act(op, arg);
+            Some(record) => {
+                input.extend_from_slice(&encode_record(record));
+                tested.run(record.clone());
             }
             None => break,
         }

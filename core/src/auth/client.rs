@@ -121,9 +121,7 @@ impl ClientAuth {
             let service = r.string()?;
             r.end()?;
             if service != SERVICE_USERAUTH.as_bytes() {
-                return Err(
-                    PeerMisbehaved::Other("SERVICE_ACCEPT for a service not requested").into(),
-                );
+                return Err(PeerMisbehaved::UnrequestedServiceAccept.into());
             }
         }
         self.phase = Phase::Ready;
@@ -199,9 +197,7 @@ impl ClientAuth {
                 let echoed_blob = r.string()?;
                 r.end()?;
                 if echoed_algorithm != algorithm.as_bytes() || echoed_blob != key.blob() {
-                    return Err(
-                        PeerMisbehaved::Other("PK_OK for a key that was not offered").into(),
-                    );
+                    return Err(PeerMisbehaved::PkOkForKeyNotOffered.into());
                 }
                 let data = publickey_signed_data(
                     ctx.session_id,
@@ -260,13 +256,9 @@ impl ClientAuth {
             | Phase::PasswordChangeRequested { .. }
             | Phase::SignatureNeeded { .. }
             | Phase::InfoRequested { .. } => Ok(()),
-            Phase::NotStarted | Phase::AwaitingServiceAccept => Err(ApiMisuse::WrongState(
-                "user authentication service not ready yet (wait for UserauthReady)",
-            )),
-            Phase::Awaiting(_) => Err(ApiMisuse::WrongState(
-                "an authentication request is still waiting for the server's answer",
-            )),
-            Phase::Authenticated => Err(ApiMisuse::WrongState("already authenticated")),
+            Phase::NotStarted | Phase::AwaitingServiceAccept => Err(ApiMisuse::UserauthNotReady),
+            Phase::Awaiting(_) => Err(ApiMisuse::AuthInProgress),
+            Phase::Authenticated => Err(ApiMisuse::AlreadyAuthenticated),
         }
     }
 
@@ -309,9 +301,7 @@ impl ClientAuth {
         out: &mut Outbox,
     ) -> Result<(), ApiMisuse> {
         let Phase::PasswordChangeRequested { user } = &self.phase else {
-            return Err(ApiMisuse::WrongState(
-                "the server has not asked for a password change",
-            ));
+            return Err(ApiMisuse::NoPasswordChangeRequested);
         };
         let user = user.clone();
         // RFC 4252 section 8: TRUE, old password, new password.
@@ -364,7 +354,7 @@ impl ClientAuth {
             algorithm,
         } = &self.phase
         else {
-            return Err(ApiMisuse::WrongState("no signature was asked for"));
+            return Err(ApiMisuse::NoSignatureRequested);
         };
         // Catch a wrong blob here rather than as a silent FAILURE from the
         // server: it must be `string` algorithm, `string` signature.
@@ -417,9 +407,7 @@ impl ClientAuth {
         out: &mut Outbox,
     ) -> Result<(), ApiMisuse> {
         let Phase::InfoRequested { prompts } = self.phase else {
-            return Err(ApiMisuse::WrongState(
-                "no keyboard-interactive prompts to answer",
-            ));
+            return Err(ApiMisuse::NoPromptsPending);
         };
         // RFC 4256 section 3.4: exactly one response per prompt.
         if responses.len() != prompts {
@@ -468,7 +456,7 @@ fn read_info_request(r: &mut Reader<'_>) -> Result<(String, String, Vec<Prompt>)
     let _language = r.string()?;
     let count = r.u32()?;
     if usize::try_from(count).map_or(true, |n| n > MAX_PROMPTS) {
-        return Err(PeerMisbehaved::Other("too many keyboard-interactive prompts").into());
+        return Err(PeerMisbehaved::TooManyPrompts.into());
     }
     let mut prompts = Vec::with_capacity(count as usize);
     for _ in 0..count {

@@ -157,10 +157,7 @@ impl ServerAuth {
             (Phase::Running, msg::USERAUTH_REQUEST | msg::USERAUTH_INFO_RESPONSE) => {
                 if self.pending.is_some() || !self.queue.is_empty() {
                     if self.queue.len() >= MAX_QUEUED {
-                        return Err(PeerMisbehaved::Other(
-                            "too many authentication requests queued",
-                        )
-                        .into());
+                        return Err(PeerMisbehaved::TooManyQueuedAuthRequests.into());
                     }
                     self.queue.push_back(Zeroizing::new(payload.to_vec()));
                     return Ok(());
@@ -220,7 +217,7 @@ impl ServerAuth {
         self.keyboard = None;
         self.send_banner_once(out);
         if self.partial_user.as_deref().is_some_and(|u| u != user) {
-            return Err(PeerMisbehaved::Other("user name changed after partial success").into());
+            return Err(PeerMisbehaved::UserChangedAfterPartialSuccess.into());
         }
         let is_query = method == METHOD_PUBLICKEY && r.clone().bool() == Ok(false);
         let counts = method != METHOD_NONE && !is_query;
@@ -378,17 +375,11 @@ impl ServerAuth {
         events: &mut VecDeque<Event>,
     ) -> Result<(), Error> {
         let Some(pending) = &self.pending else {
-            return Err(ApiMisuse::WrongState(
-                "no authentication request is waiting for a decision",
-            )
-            .into());
+            return Err(ApiMisuse::NoAuthRequestPending.into());
         };
         check_decision_fits(&decision, &pending.kind)?;
         let Some(Pending { user, kind }) = self.pending.take() else {
-            return Err(ApiMisuse::WrongState(
-                "no authentication request is waiting for a decision",
-            )
-            .into());
+            return Err(ApiMisuse::NoAuthRequestPending.into());
         };
         match decision {
             AuthDecision::Accept => match kind {

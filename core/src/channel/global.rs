@@ -132,7 +132,7 @@ impl GlobalRequests {
                 first = false;
                 send_reply(out, s, data);
             })
-            .map_err(|_| ApiMisuse::WrongState("no global request awaits a reply"))
+            .map_err(|_| ApiMisuse::NoGlobalRequestPending)
     }
 }
 

@@ -469,7 +469,7 @@ impl Channels {
         out: &mut Outbox,
     ) -> Result<ChannelId, ApiMisuse> {
         if self.table.len() >= self.config.max_channels as usize {
-            return Err(ApiMisuse::WrongState("channel limit reached"));
+            return Err(ApiMisuse::ChannelLimit);
         }
         let id = self
             .table
@@ -482,7 +482,7 @@ impl Channels {
                 SendWindow::new(0, 0),
                 RecvWindow::new(self.config.window_size),
             ))
-            .ok_or(ApiMisuse::WrongState("channel limit reached"))?;
+            .ok_or(ApiMisuse::ChannelLimit)?;
         // RFC 4254 section 5.1.
         let mut w = out.message(msg::CHANNEL_OPEN);
         w.put_str(kind);
@@ -498,9 +498,7 @@ impl Channels {
         let (window, max_packet) = (self.config.window_size, self.config.max_packet_size);
         let ch = self.channel_mut(id)?;
         if ch.phase != Phase::OpeningByPeer {
-            return Err(ApiMisuse::WrongState(
-                "no open request pending on the channel",
-            ));
+            return Err(ApiMisuse::NoChannelOpenPending);
         }
         ch.phase = Phase::Open;
         let mut w = out.message(msg::CHANNEL_OPEN_CONFIRMATION);
@@ -521,9 +519,7 @@ impl Channels {
     ) -> Result<(), ApiMisuse> {
         let ch = self.channel_mut(id)?;
         if ch.phase != Phase::OpeningByPeer {
-            return Err(ApiMisuse::WrongState(
-                "no open request pending on the channel",
-            ));
+            return Err(ApiMisuse::NoChannelOpenPending);
         }
         let peer_id = ch.peer_id;
         self.table.remove(id.0);
@@ -563,7 +559,7 @@ impl Channels {
     ) -> Result<(), ApiMisuse> {
         let ch = self.channel_mut(id)?;
         if !ch.is_open() {
-            return Err(ApiMisuse::WrongState("channel not open"));
+            return Err(ApiMisuse::ChannelNotOpen);
         }
         if ch.sent_close {
             return Ok(());
@@ -571,7 +567,7 @@ impl Channels {
         let peer_id = ch.peer_id;
         ch.owed_replies
             .answer(success, |s| send_channel_reply(out, peer_id, s))
-            .map_err(|_| ApiMisuse::WrongState("no channel request awaits a reply"))
+            .map_err(|_| ApiMisuse::NoChannelRequestPending)
     }
 
     /// Queues as much of `data` as the peer's window, its maximum packet size
@@ -618,9 +614,7 @@ impl Channels {
         }
         let max_packet = ch.send.max_packet().min(MAX_DATA_PER_PACKET) as usize;
         if max_packet == 0 {
-            return Err(ApiMisuse::WrongState(
-                "the peer accepts no data on this channel (maximum packet size 0)",
-            ));
+            return Err(ApiMisuse::PeerTakesNoData);
         }
         let mut taken = 0usize;
         let mut budget_left = budget;
@@ -687,9 +681,7 @@ impl Channels {
                 };
                 Ok(())
             }
-            Phase::OpeningByPeer => Err(ApiMisuse::WrongState(
-                "answer the open request with accept or reject",
-            )),
+            Phase::OpeningByPeer => Err(ApiMisuse::ChannelOpenUnanswered),
             Phase::Open if ch.sent_close => Ok(()),
             Phase::Open => {
                 out.message(msg::CHANNEL_CLOSE).put_u32(ch.peer_id);

@@ -88,7 +88,7 @@ impl ReplyQueue {
 
     fn check_room(&self) -> Result<(), PeerMisbehaved> {
         if self.owed.len() >= MAX_PENDING_REPLIES {
-            return Err(PeerMisbehaved::Other("too many requests awaiting a reply"));
+            return Err(PeerMisbehaved::TooManyPendingReplies);
         }
         Ok(())
     }

@@ -69,11 +69,9 @@ impl Channel {
     /// and we have not sent CLOSE.
     pub(super) fn check_usable(&self) -> Result<(), ApiMisuse> {
         match self.phase {
-            Phase::OpeningByUs { .. } => Err(ApiMisuse::WrongState("channel not confirmed yet")),
-            Phase::OpeningByPeer => Err(ApiMisuse::WrongState(
-                "channel open request not accepted yet",
-            )),
-            Phase::Open if self.sent_close => Err(ApiMisuse::WrongState("channel is closing")),
+            Phase::OpeningByUs { .. } => Err(ApiMisuse::ChannelNotConfirmed),
+            Phase::OpeningByPeer => Err(ApiMisuse::ChannelOpenNotAccepted),
+            Phase::Open if self.sent_close => Err(ApiMisuse::ChannelClosing),
             Phase::Open => Ok(()),
         }
     }
@@ -82,7 +80,7 @@ impl Channel {
     pub(super) fn check_can_send(&self) -> Result<(), ApiMisuse> {
         self.check_usable()?;
         if self.sent_eof {
-            return Err(ApiMisuse::WrongState("EOF already sent on the channel"));
+            return Err(ApiMisuse::EofAlreadySent);
         }
         Ok(())
     }

@@ -1,43 +1,36 @@
-//! Mutators of the connection protocol (RFC 4254): channels, their data
-//! and requests, and global requests.
+//! The typed mutators of the connection protocol (RFC 4254): channels,
+//! their data and requests, and global requests. Each builds its
+//! [`Command`] for [`Connection::apply`]; the shorthands build the general
+//! command.
 
 use std::borrow::Cow;
 
-use crate::error::{ApiMisuse, Error};
+use crate::command::{Applied, Command};
+use crate::error::ApiMisuse;
 #[cfg(doc)]
 use crate::event::Event;
 use crate::event::{ChannelId, ChannelOpenFailure, ChannelRequest};
-use crate::record::Call;
 use crate::wire::Encode;
 
 use super::Connection;
 
 impl Connection {
-    fn require_authenticated(&self) -> Result<(), Error> {
-        if !self.is_authenticated() {
-            return Err(ApiMisuse::WrongState("not authenticated yet").into());
-        }
-        Ok(())
-    }
-
     /// Opens a `session` channel (RFC 4254 section 6.1). [`Event::ChannelOpened`]
     /// or [`Event::ChannelOpenFailed`] follows.
-    pub fn open_session(&mut self) -> Result<ChannelId, Error> {
+    pub fn open_session(&mut self) -> Result<ChannelId, ApiMisuse> {
         self.open_channel("session", &[])
     }
 
     /// Opens a channel of any type, with its type-specific data encoded by the caller.
-    pub fn open_channel(&mut self, kind: &str, extra: &[u8]) -> Result<ChannelId, Error> {
-        self.recorded(
-            |_| Call::OpenChannel {
-                kind: kind.into(),
-                extra: extra.into(),
-            },
-            |c| {
-                c.require_authenticated()?;
-                c.mutate(|c| Ok(c.channels.open(kind, extra, &mut c.outbox)?))
-            },
-        )
+    pub fn open_channel(&mut self, kind: &str, extra: &[u8]) -> Result<ChannelId, ApiMisuse> {
+        let applied = self.apply(Command::OpenChannel {
+            kind: kind.into(),
+            extra: extra.into(),
+        })?;
+        // `apply` answers every open with the channel's id.
+        applied
+            .channel()
+            .ok_or(ApiMisuse::InvalidArgument("not a channel open"))
     }
 
     /// Opens a `direct-tcpip` channel (RFC 4254 section 7.2).
@@ -47,7 +40,7 @@ impl Connection {
         port: u32,
         originator: &str,
         originator_port: u32,
-    ) -> Result<ChannelId, Error> {
+    ) -> Result<ChannelId, ApiMisuse> {
         let mut extra = Vec::new();
         extra.put_str(host);
         extra.put_u32(port);
@@ -57,11 +50,8 @@ impl Connection {
     }
 
     /// Confirms a channel from [`Event::ChannelOpenRequest`].
-    pub fn accept_channel(&mut self, channel: ChannelId) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::AcceptChannel { channel },
-            |c| c.mutate(|c| Ok(c.channels.accept(channel, &mut c.outbox)?)),
-        )
+    pub fn accept_channel(&mut self, channel: ChannelId) -> Result<(), ApiMisuse> {
+        self.apply(Command::AcceptChannel { channel }).map(drop)
     }
 
     /// Refuses a channel from [`Event::ChannelOpenRequest`].
@@ -70,20 +60,13 @@ impl Connection {
         channel: ChannelId,
         reason: ChannelOpenFailure,
         description: &str,
-    ) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::RejectChannel {
-                channel,
-                reason,
-                description: description.into(),
-            },
-            |c| {
-                c.mutate(|c| {
-                    Ok(c.channels
-                        .reject(channel, reason, description, &mut c.outbox)?)
-                })
-            },
-        )
+    ) -> Result<(), ApiMisuse> {
+        self.apply(Command::RejectChannel {
+            channel,
+            reason,
+            description: description.into(),
+        })
+        .map(drop)
     }
 
     /// Sends a channel request (exec, shell, pty-req, env, signal, ...). With
@@ -93,24 +76,17 @@ impl Connection {
         channel: ChannelId,
         request: &ChannelRequest,
         want_reply: bool,
-    ) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::ChannelRequest {
-                channel,
-                request: Cow::Borrowed(request),
-                want_reply,
-            },
-            |c| {
-                c.mutate(|c| {
-                    Ok(c.channels
-                        .request(channel, request, want_reply, &mut c.outbox)?)
-                })
-            },
-        )
+    ) -> Result<(), ApiMisuse> {
+        self.apply(Command::ChannelRequest {
+            channel,
+            request: Cow::Borrowed(request),
+            want_reply,
+        })
+        .map(drop)
     }
 
     /// Shorthand for an `exec` request with want-reply (RFC 4254 section 6.5).
-    pub fn exec(&mut self, channel: ChannelId, command: &[u8]) -> Result<(), Error> {
+    pub fn exec(&mut self, channel: ChannelId, command: &[u8]) -> Result<(), ApiMisuse> {
         self.channel_request(
             channel,
             &ChannelRequest::Exec {
@@ -122,18 +98,21 @@ impl Connection {
 
     /// Answers the oldest want-reply request on `channel` from
     /// [`Event::ChannelRequest`].
-    pub fn channel_reply(&mut self, channel: ChannelId, success: bool) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::ChannelReply { channel, success },
-            |c| c.mutate(|c| Ok(c.channels.reply(channel, success, &mut c.outbox)?)),
-        )
+    pub fn channel_reply(&mut self, channel: ChannelId, success: bool) -> Result<(), ApiMisuse> {
+        self.apply(Command::ChannelReply { channel, success })
+            .map(drop)
     }
 
     /// Sends channel data; returns how many bytes were taken, bounded by the
     /// peer's window, its maximum packet size and the send buffer. When fewer
     /// than offered were taken, [`Event::ChannelWritable`] tells when to try again.
-    pub fn send_data(&mut self, channel: ChannelId, data: &[u8]) -> Result<usize, Error> {
-        self.send_inner(channel, None, data)
+    pub fn send_data(&mut self, channel: ChannelId, data: &[u8]) -> Result<usize, ApiMisuse> {
+        self.apply(Command::SendData {
+            channel,
+            ext: None,
+            data: data.into(),
+        })
+        .map(sent)
     }
 
     /// Sends extended data (`code` 1 is stderr, RFC 4254 section 5.2); as
@@ -143,79 +122,36 @@ impl Connection {
         channel: ChannelId,
         code: u32,
         data: &[u8],
-    ) -> Result<usize, Error> {
-        self.send_inner(channel, Some(code), data)
-    }
-
-    fn send_inner(
-        &mut self,
-        channel: ChannelId,
-        ext: Option<u32>,
-        data: &[u8],
-    ) -> Result<usize, Error> {
-        self.recorded(
-            |_| Call::SendData {
-                channel,
-                ext,
-                data: data.into(),
-            },
-            |c| {
-                c.mutate(|c| {
-                    let budget = c.send_budget();
-                    let Connection {
-                        channels,
-                        outbox,
-                        transport,
-                        rng,
-                        ..
-                    } = c;
-                    let n = channels.send_each(channel, ext, data, budget, &mut |parts| {
-                        if !transport.send_direct(outbox, parts, &mut **rng) {
-                            outbox.queue_parts(parts);
-                        }
-                    })?;
-                    if n < data.len() && c.send_budget() == 0 {
-                        c.send_budget_exhausted = true;
-                    }
-                    Ok(n)
-                })
-            },
-        )
+    ) -> Result<usize, ApiMisuse> {
+        self.apply(Command::SendData {
+            channel,
+            ext: Some(code),
+            data: data.into(),
+        })
+        .map(sent)
     }
 
     /// Bytes [`Connection::send_data`] would take now on `channel`.
-    pub fn send_capacity(&self, channel: ChannelId) -> Result<usize, Error> {
+    pub fn send_capacity(&self, channel: ChannelId) -> Result<usize, ApiMisuse> {
         Ok(self.channels.send_window(channel)?.min(self.send_budget()))
     }
 
     /// Sends EOF: we will send no more data on `channel` (half-close).
-    pub fn send_eof(&mut self, channel: ChannelId) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::SendEof { channel },
-            |c| c.mutate(|c| Ok(c.channels.eof(channel, &mut c.outbox)?)),
-        )
+    pub fn send_eof(&mut self, channel: ChannelId) -> Result<(), ApiMisuse> {
+        self.apply(Command::SendEof { channel }).map(drop)
     }
 
     /// Closes `channel`. [`Event::ChannelClosed`] follows when the peer's
     /// CLOSE arrives; data received meanwhile is dropped.
-    pub fn close_channel(&mut self, channel: ChannelId) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::CloseChannel { channel },
-            |c| c.mutate(|c| Ok(c.channels.close(channel, &mut c.outbox)?)),
-        )
+    pub fn close_channel(&mut self, channel: ChannelId) -> Result<(), ApiMisuse> {
+        self.apply(Command::CloseChannel { channel }).map(drop)
     }
 
     /// The application has processed `n` bytes of data or extended data
     /// received on `channel`: the receive window reopens accordingly. Data
     /// not consumed holds the peer back, which bounds memory.
-    pub fn consume(&mut self, channel: ChannelId, n: usize) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::Consume {
-                channel,
-                n: n as u64,
-            },
-            |c| c.mutate(|c| Ok(c.channels.consume(channel, n, &mut c.outbox)?)),
-        )
+    pub fn consume(&mut self, channel: ChannelId, n: usize) -> Result<(), ApiMisuse> {
+        self.apply(Command::Consume { channel, n }).map(drop)
     }
 
     /// Sends a global request (RFC 4254 section 4). With `want_reply`, an
@@ -225,32 +161,27 @@ impl Connection {
         name: &str,
         data: &[u8],
         want_reply: bool,
-    ) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::GlobalRequest {
-                name: name.into(),
-                data: data.into(),
-                want_reply,
-            },
-            |c| {
-                c.require_authenticated()?;
-                c.mutate(|c| {
-                    c.channels
-                        .global_request(name, data, want_reply, &mut c.outbox);
-                    Ok(())
-                })
-            },
-        )
+    ) -> Result<(), ApiMisuse> {
+        self.apply(Command::GlobalRequest {
+            name: name.into(),
+            data: data.into(),
+            want_reply,
+        })
+        .map(drop)
     }
 
     /// Answers the oldest want-reply [`Event::GlobalRequest`].
-    pub fn global_reply(&mut self, success: bool, data: &[u8]) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::GlobalReply {
-                success,
-                data: data.into(),
-            },
-            |c| c.mutate(|c| Ok(c.channels.global_reply(success, data, &mut c.outbox)?)),
-        )
+    pub fn global_reply(&mut self, success: bool, data: &[u8]) -> Result<(), ApiMisuse> {
+        self.apply(Command::GlobalReply {
+            success,
+            data: data.into(),
+        })
+        .map(drop)
     }
+}
+
+/// The bytes a `SendData` command took (`apply` answers every one with
+/// [`Applied::Sent`]; anything else took nothing).
+fn sent(applied: Applied) -> usize {
+    applied.sent().unwrap_or(0)
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use crate::auth::AuthContext;
-use crate::error::{Error, PeerMisbehaved};
+use crate::error::{Error, PeerMisbehaved, TimeoutKind};
 #[cfg(doc)]
 use crate::event::Event;
 use crate::msg;
@@ -37,15 +37,16 @@ impl Connection {
     /// that reads into a [`BytesMut`] it can hand over saves that copy with
     /// [`Connection::handle_input_buf`].
     ///
-    /// Returns the connection's fatal error if it has failed (now or before).
-    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
-        self.recorded(
-            |r| Call::HandleInput {
-                at: r.offset(now),
-                data: data.into(),
-            },
-            |c| c.receive(now, !data.is_empty(), |t| t.handle_input(data)),
-        )
+    /// A fatal error (the peer broke the protocol, say) is reported once,
+    /// by [`Event::Disconnected`], and [`Connection::error`] keeps it;
+    /// input after it is ignored.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        let call = self.recorder.as_deref().map(|r| Call::HandleInput {
+            at: r.offset(now),
+            data: data.into(),
+        });
+        self.receive(now, !data.is_empty(), |t| t.handle_input(data));
+        self.record_input(call);
     }
 
     /// Feeds the bytes received from the peer that `buf` holds, and leaves
@@ -75,7 +76,7 @@ impl Connection {
     /// may share its allocation with such payloads; `BytesMut` then moves
     /// to new memory when it has to grow, never over them. When recording
     /// a transcript, the bytes are copied into it.
-    pub fn handle_input_buf(&mut self, now: Instant, buf: &mut BytesMut) -> Result<(), Error> {
+    pub fn handle_input_buf(&mut self, now: Instant, buf: &mut BytesMut) {
         // The transcript needs the bytes, which the connection may adopt:
         // copy them first (only when recording).
         let call = self.recorder.as_deref().map(|r| Call::HandleInput {
@@ -83,23 +84,18 @@ impl Connection {
             data: Cow::Owned(buf.to_vec()),
         });
         let any = !buf.is_empty();
-        let result = self.record_call(call, |c| c.receive(now, any, |t| t.handle_input_buf(buf)));
+        self.receive(now, any, |t| t.handle_input_buf(buf));
+        self.record_input(call);
         // Left untouched if the connection had failed before.
         buf.clear();
-        result
     }
 
     /// The input calls' common work: `feed` hands the bytes (`any`: there
     /// is at least one) to the transport, then they are processed.
-    fn receive(
-        &mut self,
-        now: Instant,
-        any: bool,
-        feed: impl FnOnce(&mut Transport),
-    ) -> Result<(), Error> {
+    fn receive(&mut self, now: Instant, any: bool, feed: impl FnOnce(&mut Transport)) {
         self.advance_clock(now);
-        if let Some(e) = &self.error {
-            return Err(e.clone());
+        if self.error.is_some() {
+            return;
         }
         if any {
             // Anything from the peer shows it is alive.
@@ -109,7 +105,7 @@ impl Connection {
             }
         }
         feed(&mut self.transport);
-        self.process_input()
+        self.process_input();
     }
 
     /// The peer closed its end of the byte stream.
@@ -124,41 +120,48 @@ impl Connection {
 
     /// Runs time-driven work (re-exchange by time, keepalives, the
     /// handshake deadline). Call when [`Connection::poll_timeout`]'s instant
-    /// has passed; calling early is harmless.
-    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        self.recorded(
-            |r| Call::HandleTimeout { at: r.offset(now) },
-            |c| {
-                c.advance_clock(now);
-                if let Some(e) = &c.error {
-                    return Err(e.clone());
-                }
-                if let Err(e) = c.transport.handle_timeout(now, &mut *c.rng) {
-                    return Err(c.fail(e));
-                }
-                if c.login_deadline.is_some_and(|d| now >= d) && !c.is_authenticated() {
-                    return Err(c.fail(Error::Timeout("authentication (login grace time)")));
-                }
-                let ready = c.connection_layer_ready();
-                if let Some(k) = &mut c.keepalive {
-                    if now >= k.next && ready {
-                        if k.outstanding >= k.max {
-                            return Err(c.fail(Error::Timeout("no answer to keepalives")));
-                        }
-                        k.outstanding += 1;
-                        k.next = now + k.interval;
-                        c.channels.send_keepalive(&mut c.outbox);
-                    } else if now >= k.next {
-                        k.next = now + k.interval;
-                    }
-                }
-                c.flush();
-                Ok(())
-            },
-        )
+    /// has passed; calling early is harmless. A deadline that passed ends
+    /// the connection with [`Error::Timeout`], reported by
+    /// [`Event::Disconnected`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let call = self
+            .recorder
+            .as_deref()
+            .map(|r| Call::HandleTimeout { at: r.offset(now) });
+        self.run_timers(now);
+        self.record_input(call);
     }
 
-    pub(super) fn process_input(&mut self) -> Result<(), Error> {
+    fn run_timers(&mut self, now: Instant) {
+        self.advance_clock(now);
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.transport.handle_timeout(now, &mut *self.rng) {
+            return self.fail(e);
+        }
+        if self.login_deadline.is_some_and(|d| now >= d) && !self.is_authenticated() {
+            return self.fail(Error::Timeout(TimeoutKind::LoginGraceTime));
+        }
+        let ready = self.connection_layer_ready();
+        if let Some(k) = &mut self.keepalive {
+            if now >= k.next && ready {
+                if k.outstanding >= k.max {
+                    return self.fail(Error::Timeout(TimeoutKind::Keepalive));
+                }
+                k.outstanding += 1;
+                k.next = now + k.interval;
+                self.channels.send_keepalive(&mut self.outbox);
+            } else if now >= k.next {
+                k.next = now + k.interval;
+            }
+        }
+        self.flush();
+    }
+
+    /// Processes every complete packet received; a fatal error ends the
+    /// connection (see [`Connection::fail`]).
+    pub(super) fn process_input(&mut self) {
         let queued_before = self.queued_output();
         loop {
             let incoming =
@@ -168,28 +171,24 @@ impl Connection {
                 {
                     Ok(Some(incoming)) => incoming,
                     Ok(None) => break,
-                    Err(e) => return Err(self.fail(e)),
+                    Err(e) => return self.fail(e),
                 };
             if let Err(e) = self.dispatch(incoming) {
-                return Err(self.fail(e));
+                return self.fail(e);
             }
             if self.transport.is_closed() {
                 break;
             }
         }
         self.after_progress();
-        if let Some(e) = &self.error {
-            return Err(e.clone());
+        if self.error.is_some() {
+            return;
         }
         let provoked = self.queued_output().saturating_sub(queued_before);
         self.peer_provoked_output = self.peer_provoked_output.saturating_add(provoked);
         if self.peer_provoked_output > PEER_PROVOKED_OUTPUT_LIMIT {
-            return Err(self.fail(
-                PeerMisbehaved::Other("too many answers queued for a peer that does not take them")
-                    .into(),
-            ));
+            self.fail(PeerMisbehaved::UnreadAnswers.into());
         }
-        Ok(())
     }
 
     /// Bytes queued for the peer, sealed or not (each message not sealed

@@ -4,10 +4,13 @@
 //! and the frame every call shares (the clock, handing queued messages on,
 //! failing). The other methods are grouped as the type's docs group them:
 //! `input` (bytes, EOF and time in, and routing each packet), `output`
-//! (events, bytes and timeouts out, and state queries), `auth` and
-//! `channels` (the application's mutators), and `recording` (the
-//! transcript glue every public call goes through).
+//! (events, bytes and timeouts out, and state queries), `apply` (the one
+//! path of every application call: recording, checks, dispatch), `auth`
+//! and `channels` (the typed mutators, wrappers building each command),
+//! and `recording` (the transcript constructors and the input calls'
+//! records).
 
+mod apply;
 mod auth;
 mod channels;
 mod input;
@@ -24,11 +27,12 @@ use rand_core::CryptoRngCore;
 
 use crate::auth::{ClientAuth, ServerAuth, ServerAuthConfig};
 use crate::channel::Channels;
+use crate::command::Command;
 use crate::config::{ChannelConfig, ClientConfig, ServerConfig};
 use crate::error::{ApiMisuse, Error};
 use crate::event::Event;
 use crate::outbox::Outbox;
-use crate::record::{Call, Recorder};
+use crate::record::Recorder;
 use crate::transport::{Side, Transport};
 
 /// The randomness a connection draws on: any cryptographically secure RNG.
@@ -47,7 +51,8 @@ pub type Rng = Box<dyn CryptoRngCore + Send>;
 ///    takes them without a copy. When the socket reaches EOF,
 ///    call [`Connection::handle_eof`]. When the time returned by
 ///    [`Connection::poll_timeout`] has come, call
-///    [`Connection::handle_timeout`].
+///    [`Connection::handle_timeout`]. Input calls return nothing: what
+///    they cause comes out in step 2.
 /// 2. **Drain.** After every input call *and* every mutator call, drain all
 ///    output until nothing is left:
 ///    - [`Connection::poll_event`] until it returns `None`, answering the
@@ -65,7 +70,11 @@ pub type Rng = Box<dyn CryptoRngCore + Send>;
 ///    keep draining until a full round yields nothing.
 /// 3. **Mutate.** Application actions ([`Connection::open_session`],
 ///    [`Connection::send_data`], ...) may be called at any time between
-///    input calls; then drain again.
+///    input calls; then drain again. Each is a [`Command`] applied by
+///    [`Connection::apply`] (the typed methods build it), which records it
+///    when recording; replay and the fuzz harness apply commands the same
+///    way. A call that cannot work now (wrong role, wrong state, unknown
+///    channel, connection ended) returns [`ApiMisuse`] and changes nothing.
 /// 4. **End.** When [`Event::Disconnected`] has been returned and
 ///    [`Connection::poll_transmit`] yields nothing more, close the socket
 ///    (after writing what [`Connection::take_transmit`] handed out, if used).
@@ -74,9 +83,13 @@ pub type Rng = Box<dyn CryptoRngCore + Send>;
 /// backwards; randomness only from the RNG given at construction. The same
 /// RNG seed, times and inputs give byte-identical output.
 ///
-/// Fatal errors are sticky: once an input call has returned an error, every
-/// later one returns it again, and the last bytes transmitted are a DISCONNECT
-/// with [`Error::disconnect_reason`].
+/// Fatal errors (the peer broke the protocol, a deadline passed, the
+/// application disconnected) come out on one channel only: they are
+/// reported once, by [`Event::Disconnected`], which carries the [`Error`];
+/// [`Connection::error`] keeps it afterwards, later input is ignored, and
+/// the last bytes transmitted are a DISCONNECT with
+/// [`Error::disconnect_reason`] (unless the peer's own DISCONNECT or the
+/// socket's end caused it).
 pub struct Connection {
     side: Side,
     rng: Rng,
@@ -273,11 +286,11 @@ impl Connection {
             .saturating_sub(self.outbox.pending_bytes() + self.transport.transmit().len())
     }
 
-    /// Records a fatal error, queues the DISCONNECT and the final event, and
-    /// returns the error for the caller to pass on.
-    fn fail(&mut self, error: Error) -> Error {
-        if let Some(e) = &self.error {
-            return e.clone();
+    /// Records a fatal error and queues the DISCONNECT and the final event,
+    /// the one place the error is reported; the first error wins.
+    fn fail(&mut self, error: Error) {
+        if self.error.is_some() {
+            return;
         }
         if !matches!(
             error,
@@ -286,8 +299,7 @@ impl Connection {
             self.transport
                 .send_disconnect(error.disconnect_reason(), &error.to_string());
         }
-        self.record_error(error.clone());
-        error
+        self.record_error(error);
     }
 
     fn record_error(&mut self, error: Error) {
@@ -299,39 +311,19 @@ impl Connection {
     // Mutators: the connection as a whole
     // ------------------------------------------------------------------
 
-    fn check_open(&self) -> Result<(), Error> {
-        if self.error.is_some() {
-            return Err(ApiMisuse::Closed.into());
-        }
-        Ok(())
-    }
-
-    /// Runs `f` on the connection, then hands any queued messages on.
-    fn mutate<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Error>) -> Result<T, Error> {
-        self.check_open()?;
-        let r = f(self);
-        self.after_progress();
-        r
-    }
-
     /// Starts a key re-exchange now (RFC 4253 section 9). Data keeps its order
     /// across it.
-    pub fn rekey(&mut self) -> Result<(), Error> {
-        self.recorded(
-            |_| Call::Rekey,
-            |c| c.mutate(|c| Ok(c.transport.start_rekey(c.now, &mut *c.rng)?)),
-        )
+    pub fn rekey(&mut self) -> Result<(), ApiMisuse> {
+        self.apply(Command::Rekey).map(drop)
     }
 
     /// Ends the connection: sends DISCONNECT (reason `by application`) with
-    /// `description`, then [`Event::Disconnected`].
+    /// `description`, then [`Event::Disconnected`]. Does nothing once the
+    /// connection has ended.
     pub fn disconnect(&mut self, description: &str) {
-        if self.error.is_none() {
-            // Whatever is queued goes out before the DISCONNECT.
-            self.flush();
-            self.fail(Error::Closed(description.to_string()));
-        }
-        self.record_done(|_| Call::Disconnect {
+        // `Disconnect` is refused for no reason: it is for either role, and
+        // accepted on a closed connection.
+        let _ = self.apply(Command::Disconnect {
             description: description.into(),
         });
     }

@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{ClientConfig, ServerConfig};
-use crate::error::Error;
 use crate::keys::KeyError;
-use crate::record::{self, Call, Outcome, RecordedConfig, RecordedValue, Recorder};
+use crate::record::{self, Call, Outcome, RecordedConfig, Recorder};
 
 use super::Connection;
 
@@ -57,29 +56,13 @@ impl Connection {
         self.recorder.as_mut().map(|r| r.take()).unwrap_or_default()
     }
 
-    /// Runs a public call `f`; when recording, appends `call` (built only
-    /// then) and the result.
-    pub(super) fn recorded<'a, T: RecordedValue>(
-        &mut self,
-        call: impl FnOnce(&Recorder) -> Call<'a>,
-        f: impl FnOnce(&mut Self) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let call = self.recorder.as_deref().map(call);
-        self.record_call(call, f)
-    }
-
-    /// Runs a public call `f`; appends `call` (`Some` exactly when
-    /// recording) and the result.
-    pub(super) fn record_call<T: RecordedValue>(
-        &mut self,
-        call: Option<Call<'_>>,
-        f: impl FnOnce(&mut Self) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let result = f(self);
+    /// When recording, appends the input call `call` (`Some` exactly when
+    /// recording) with the connection's state after it: `Ok`, or the fatal
+    /// error it has ended with.
+    pub(super) fn record_input(&mut self, call: Option<Call<'_>>) {
         if let (Some(call), Some(recorder)) = (call, &mut self.recorder) {
-            recorder.record(&call, record::outcome_of(&result));
+            recorder.record(&call, Outcome::of_input(self.error.as_ref()));
         }
-        result
     }
 
     /// When recording, appends `call`, which returns nothing.

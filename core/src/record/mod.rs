@@ -74,7 +74,9 @@
 //! recorded as `at`, an `ivar` of nanoseconds since it.
 //!
 //! Each record is a call tag, the call's arguments, then its outcome. Calls
-//! (see [`Call`]; channel ids are `uvar`s):
+//! (see [`Call`]; tags from 0x10 on are the application calls, each a
+//! [`Command`](crate::Command) encoded by `Command::encode`; channel ids are
+//! `uvar`s):
 //!
 //! | tag | call | arguments |
 //! |---|---|---|
@@ -106,11 +108,16 @@
 //! | 0x3a | `global_request` | name, data, want reply |
 //! | 0x3b | `global_reply` | success, data |
 //!
-//! Outcomes (see [`Outcome`]): 0 done (the call returns nothing), 1 `Ok(())`,
-//! 2 `Ok(n)` with a `uvar` (the channel opened, the bytes `send_data`
-//! accepted), 3 `Err` with the error's `text`, 4 an event with the SHA-256
-//! of its canonical encoding ([`encode_event`]), 5 no event, 6 the SHA-256
-//! of the bytes `consume_transmit` took.
+//! Outcomes (see [`Outcome`]): 0 done (the call returns nothing:
+//! `handle_eof`, `disconnect`), 1 `Ok(())`, 2 `Ok(n)` with a `uvar` (the
+//! channel opened, the bytes `send_data` accepted), 3 `Err` with the
+//! error's `text`, 4 an event with the SHA-256 of its canonical encoding
+//! ([`encode_event`]), 5 no event, 6 the SHA-256 of the bytes
+//! `consume_transmit` took. `handle_input` and `handle_timeout` return
+//! nothing; they are recorded with the connection's state after them: 1,
+//! or 3 with the fatal error it has ended with. An application call
+//! refused with an `ApiMisuse` is recorded as 3 with the text of the
+//! `Error` it converts to (`API misuse: ...`).
 //!
 //! Not recorded: `poll_transmit` and the `&self` queries, which change
 //! nothing. The format version changes whenever any of this does, the
@@ -120,6 +127,7 @@ mod args;
 mod call;
 mod canonical;
 mod codec;
+mod command;
 mod header;
 mod recorder;
 mod replay;
@@ -130,7 +138,6 @@ pub use call::{Call, Digest, Outcome, Record, TimeOffset};
 pub use canonical::{encode_event, event_digest};
 pub use header::{Header, RecordedConfig, FORMAT_VERSION, MAGIC};
 pub use recorder::Recorder;
-pub(crate) use recorder::{outcome_of, RecordedValue};
 pub use replay::{replay, Divergence, ReplayError, ReplaySummary, Replayer, Step};
 
 use rand_chacha::rand_core::SeedableRng;

@@ -3,8 +3,9 @@
 
 use std::time::Instant;
 
-use crate::error::Error;
-use crate::event::{ChannelId, Event};
+use crate::command::{Applied, Command};
+use crate::error::{ApiMisuse, Error};
+use crate::event::Event;
 use crate::keys::KeyError;
 
 use super::call::{Call, Outcome, Record, TimeOffset};
@@ -49,6 +50,18 @@ impl Recorder {
         outcome.encode(&mut self.out);
     }
 
+    /// Appends the first half of a command's record, the command; its
+    /// outcome follows with [`Recorder::finish`] once it has run.
+    pub(crate) fn begin_command(&mut self, command: &Command<'_>) {
+        command.encode(&mut self.out);
+    }
+
+    /// Appends the outcome of the command begun with
+    /// [`Recorder::begin_command`].
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
+        outcome.encode(&mut self.out);
+    }
+
     /// `poll_event` returned `event`.
     pub(crate) fn record_event(&mut self, event: Option<&Event>) {
         let outcome = match event {
@@ -73,38 +86,28 @@ impl Recorder {
     }
 }
 
-/// What a successful call returns, as a transcript records it.
-pub(crate) trait RecordedValue {
-    /// The number recorded, or `None` for `()`.
-    fn recorded_value(&self) -> Option<u64>;
-}
-
-impl RecordedValue for () {
-    fn recorded_value(&self) -> Option<u64> {
-        None
-    }
-}
-
-impl RecordedValue for usize {
-    fn recorded_value(&self) -> Option<u64> {
-        Some(*self as u64)
-    }
-}
-
-impl RecordedValue for ChannelId {
-    fn recorded_value(&self) -> Option<u64> {
-        Some(self.0.into())
-    }
-}
-
-/// The outcome a call's result is recorded as.
-pub(crate) fn outcome_of<T: RecordedValue>(r: &Result<T, Error>) -> Outcome {
-    match r {
-        Ok(v) => match v.recorded_value() {
+impl Outcome {
+    /// The outcome an input call is recorded with: the connection's fatal
+    /// error once it has one (the error it ended with, now or before),
+    /// else `Ok`.
+    pub(crate) fn of_input(error: Option<&Error>) -> Self {
+        match error {
+            Some(e) => Outcome::Err(e.to_string()),
             None => Outcome::Ok,
-            Some(n) => Outcome::Value(n),
-        },
-        Err(e) => Outcome::Err(e.to_string()),
+        }
+    }
+
+    /// The outcome a command is recorded with: `Done` for `Disconnect`
+    /// (which returns nothing), else what `apply` returned. A refusal is
+    /// recorded as the text of the [`Error`] it converts to.
+    pub(crate) fn of_command(disconnect: bool, result: &Result<Applied, ApiMisuse>) -> Self {
+        match result {
+            Ok(_) if disconnect => Outcome::Done,
+            Ok(Applied::Done) => Outcome::Ok,
+            Ok(Applied::Opened(id)) => Outcome::Value(id.0.into()),
+            Ok(Applied::Sent(n)) => Outcome::Value(*n as u64),
+            Err(e) => Outcome::Err(Error::ApiMisuse(e.clone()).to_string()),
+        }
     }
 }
 

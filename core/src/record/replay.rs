@@ -4,13 +4,13 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::command::Command;
 use crate::connection::Connection;
 use crate::event::Event;
 
 use super::call::{fmt_bytes, short_hex, Call, Outcome, TimeOffset};
 use super::canonical::{bytes_digest, event_digest};
 use super::header::RecordedConfig;
-use super::recorder::outcome_of;
 use super::{seeded_rng, FormatError, Transcript};
 
 /// The first place a replay differs from its transcript.
@@ -265,12 +265,18 @@ fn instant(base: Instant, at: TimeOffset) -> Result<Instant, String> {
 /// Makes `call` on `conn`. `Err` only when the call cannot be made at all.
 fn run_call(conn: &mut Connection, base: Instant, call: &Call<'_>) -> Result<Ran, String> {
     let outcome = match call {
-        Call::HandleInput { at, data } => outcome_of(&conn.handle_input(instant(base, *at)?, data)),
+        Call::HandleInput { at, data } => {
+            conn.handle_input(instant(base, *at)?, data);
+            Outcome::of_input(conn.error())
+        }
         Call::HandleEof { at } => {
             conn.handle_eof(instant(base, *at)?);
             Outcome::Done
         }
-        Call::HandleTimeout { at } => outcome_of(&conn.handle_timeout(instant(base, *at)?)),
+        Call::HandleTimeout { at } => {
+            conn.handle_timeout(instant(base, *at)?);
+            Outcome::of_input(conn.error())
+        }
         Call::PollEvent => {
             let event = conn.poll_event();
             let outcome = match &event {
@@ -301,56 +307,11 @@ fn run_call(conn: &mut Connection, base: Instant, call: &Call<'_>) -> Result<Ran
                 transmitted_head,
             });
         }
-        Call::Rekey => outcome_of(&conn.rekey()),
-        Call::Disconnect { description } => {
-            conn.disconnect(description);
-            Outcome::Done
+        // Every application call takes the one path it took when recorded.
+        Call::Command(command) => {
+            let disconnect = matches!(command, Command::Disconnect { .. });
+            Outcome::of_command(disconnect, &conn.apply(command.clone()))
         }
-        Call::AcceptHostKey => outcome_of(&conn.accept_host_key()),
-        Call::RejectHostKey => outcome_of(&conn.reject_host_key()),
-        Call::AuthNone { user } => outcome_of(&conn.auth_none(user)),
-        Call::AuthPassword { user, password } => outcome_of(&conn.auth_password(user, password)),
-        Call::AuthChangePassword { old, new } => outcome_of(&conn.auth_change_password(old, new)),
-        Call::AuthPublickey { user, key } => outcome_of(&conn.auth_publickey(user, key)),
-        Call::AuthSignature { blob } => outcome_of(&conn.auth_signature(blob)),
-        Call::AuthKeyboardInteractive { user, submethods } => {
-            outcome_of(&conn.auth_keyboard_interactive(user, submethods))
-        }
-        Call::AuthInfoResponse { responses } => outcome_of(&conn.auth_info_response(responses)),
-        Call::AuthDecision { decision } => {
-            outcome_of(&conn.auth_decision(decision.clone().into_owned()))
-        }
-        Call::OpenChannel { kind, extra } => outcome_of(&conn.open_channel(kind, extra)),
-        Call::AcceptChannel { channel } => outcome_of(&conn.accept_channel(*channel)),
-        Call::RejectChannel {
-            channel,
-            reason,
-            description,
-        } => outcome_of(&conn.reject_channel(*channel, *reason, description)),
-        Call::ChannelRequest {
-            channel,
-            request,
-            want_reply,
-        } => outcome_of(&conn.channel_request(*channel, request, *want_reply)),
-        Call::ChannelReply { channel, success } => {
-            outcome_of(&conn.channel_reply(*channel, *success))
-        }
-        Call::SendData { channel, ext, data } => match ext {
-            None => outcome_of(&conn.send_data(*channel, data)),
-            Some(code) => outcome_of(&conn.send_extended_data(*channel, *code, data)),
-        },
-        Call::SendEof { channel } => outcome_of(&conn.send_eof(*channel)),
-        Call::CloseChannel { channel } => outcome_of(&conn.close_channel(*channel)),
-        Call::Consume { channel, n } => {
-            let n = usize::try_from(*n).unwrap_or(usize::MAX);
-            outcome_of(&conn.consume(*channel, n))
-        }
-        Call::GlobalRequest {
-            name,
-            data,
-            want_reply,
-        } => outcome_of(&conn.global_request(name, data, *want_reply)),
-        Call::GlobalReply { success, data } => outcome_of(&conn.global_reply(*success, data)),
     };
     Ok(Ran::outcome(outcome))
 }

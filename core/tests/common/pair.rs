@@ -330,16 +330,20 @@ impl Pair {
         assert!(self.client.conn.is_closed() && self.server.conn.is_closed());
     }
 
-    /// Runs `handle_input` on the client directly (outside the pipes).
+    /// Runs `handle_input` on the client directly (outside the pipes);
+    /// `Err` with the fatal error the connection has ended with, if any.
     pub fn client_input(&mut self, data: &[u8]) -> Result<(), Error> {
         let now = self.now();
-        self.client.conn.handle_input(now, data)
+        self.client.conn.handle_input(now, data);
+        self.client.conn.error().map_or(Ok(()), |e| Err(e.clone()))
     }
 
-    /// Runs `handle_input` on the server directly (outside the pipes).
+    /// Runs `handle_input` on the server directly (outside the pipes), as
+    /// [`Pair::client_input`].
     pub fn server_input(&mut self, data: &[u8]) -> Result<(), Error> {
         let now = self.now();
-        self.server.conn.handle_input(now, data)
+        self.server.conn.handle_input(now, data);
+        self.server.conn.error().map_or(Ok(()), |e| Err(e.clone()))
     }
 
     /// Asserts the applications made no failing calls.
@@ -377,8 +381,9 @@ fn fire_timer(ep: &mut Endpoint, now: Instant) -> bool {
     match ep.conn.poll_timeout() {
         Some(t) if t <= now => {
             ep.timeouts_fired += 1;
-            if let Err(e) = ep.conn.handle_timeout(now) {
-                ep.record_error(e);
+            ep.conn.handle_timeout(now);
+            if let Some(e) = ep.conn.error() {
+                ep.record_error(e.clone());
             }
             // Progress is judged by the events and bytes it produced.
             false
@@ -450,8 +455,9 @@ fn deliver(
     let size = chunk.unwrap_or(data.len()).max(1);
     for piece in data.chunks(size) {
         rx.input_calls += 1;
-        if let Err(e) = rx.conn.handle_input(now, piece) {
-            rx.record_error(e);
+        rx.conn.handle_input(now, piece);
+        if let Some(e) = rx.conn.error() {
+            rx.record_error(e.clone());
         }
         if drain_each {
             pump(rx, rx_app, rx_out, tap, rx_dir);

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use conch_core::wire::DecodeError;
 use conch_core::{
-    AuthDecision, ClientConfig, Connection, DisconnectReason, Error, Event, PeerMisbehaved,
-    PrivateKey, ServerConfig,
+    ApiMisuse, AuthDecision, ClientConfig, Connection, DisconnectReason, Error, Event,
+    PeerMisbehaved, PrivateKey, ServerConfig,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -152,7 +152,7 @@ impl Victim {
         };
         // Any call with the RNG at hand sends the first KEXINIT (RFC 4253
         // section 7.1: right after the identification).
-        let _ = v.conn.handle_timeout(v.now);
+        v.conn.handle_timeout(v.now);
         v.drain();
         v
     }
@@ -165,25 +165,30 @@ impl Victim {
     /// Moves the virtual clock and fires the timer if due.
     pub fn advance(&mut self, d: Duration) -> Result<(), Error> {
         self.now += d;
-        let r = self.conn.handle_timeout(self.now);
+        self.conn.handle_timeout(self.now);
         self.drain();
-        r
+        self.fatal()
     }
 
     /// Feeds bytes from the peer, then drains events.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.fed += bytes.len();
-        let r = self.conn.handle_input(self.now, bytes);
+        self.conn.handle_input(self.now, bytes);
         self.drain();
-        r
+        self.fatal()
+    }
+
+    /// `Err` with the fatal error the connection has ended with, if any.
+    fn fatal(&self) -> Result<(), Error> {
+        self.conn.error().map_or(Ok(()), |e| Err(e.clone()))
     }
 
     /// Calls a mutator on the connection, then drains events as the loop
     /// contract asks.
     pub fn call<T>(
         &mut self,
-        f: impl FnOnce(&mut Connection) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        f: impl FnOnce(&mut Connection) -> Result<T, ApiMisuse>,
+    ) -> Result<T, ApiMisuse> {
         let r = f(&mut self.conn);
         self.drain();
         r

@@ -121,7 +121,7 @@ fn password_change_rejected_is_a_failure() {
     // The change request was consumed: no second change without a new request.
     assert!(matches!(
         p.client.change_password("old", "weak", &mut p.to_server),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::NoPasswordChangeRequested)
     ));
 }
 
@@ -502,7 +502,7 @@ fn another_user_after_partial_success_is_a_protocol_error() {
     assert!(matches!(
         p.pump(),
         Err(Failed::Server(Error::PeerMisbehaved(
-            PeerMisbehaved::Other(_)
+            PeerMisbehaved::UserChangedAfterPartialSuccess
         )))
     ));
 }
@@ -537,35 +537,37 @@ fn client_api_misuse_sends_nothing() {
     let mut p = Pair::new(config());
     assert!(matches!(
         p.client.none("alice", &mut p.to_server),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::UserauthNotReady)
     ));
     p.client.start(&mut p.to_server);
     // SERVICE_ACCEPT not seen yet.
     assert!(matches!(
         p.client.password("alice", "pw", &mut p.to_server),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::UserauthNotReady)
     ));
     assert_eq!(p.to_server.len(), 1, "only the service request");
     p.pump().unwrap();
     assert_eq!(p.client_event(), Event::UserauthReady);
 
-    for result in [
+    assert_eq!(
         p.client.signature(b"sig", &mut p.to_server),
+        Err(ApiMisuse::NoSignatureRequested)
+    );
+    assert_eq!(
         p.client.info_response(&[], &mut p.to_server),
+        Err(ApiMisuse::NoPromptsPending)
+    );
+    assert_eq!(
         p.client.change_password("a", "b", &mut p.to_server),
-    ] {
-        assert!(
-            matches!(result, Err(ApiMisuse::WrongState(_))),
-            "{result:?}"
-        );
-    }
+        Err(ApiMisuse::NoPasswordChangeRequested)
+    );
     assert!(p.to_server.is_empty());
 
     // One attempt at a time.
     p.client.none("alice", &mut p.to_server).unwrap();
     assert!(matches!(
         p.client.password("alice", "pw", &mut p.to_server),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::AuthInProgress)
     ));
     assert_eq!(p.to_server.len(), 1);
     p.pump().unwrap();
@@ -574,7 +576,7 @@ fn client_api_misuse_sends_nothing() {
     p.expect_success("alice");
     assert!(matches!(
         p.client.none("alice", &mut p.to_server),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::AlreadyAuthenticated)
     ));
     assert!(p.to_server.is_empty());
 }
@@ -604,9 +606,7 @@ fn server_decide_misuse() {
     let mut p = Pair::ready(config());
     assert_eq!(
         p.decide(AuthDecision::Accept),
-        Err(Failed::Server(
-            ApiMisuse::WrongState("no authentication request is waiting for a decision").into()
-        ))
+        Err(Failed::Server(ApiMisuse::NoAuthRequestPending.into()))
     );
     p.client.none("alice", &mut p.to_server).unwrap();
     p.pump().unwrap();

@@ -146,7 +146,7 @@ fn client_checks_pk_ok_names_the_offered_key() {
     });
     assert!(matches!(
         p.deliver_to_client(pk_ok),
-        Err(Error::PeerMisbehaved(PeerMisbehaved::Other(_)))
+        Err(Error::PeerMisbehaved(PeerMisbehaved::PkOkForKeyNotOffered))
     ));
     assert!(p.client_events.is_empty(), "nothing to sign");
 }
@@ -166,7 +166,7 @@ fn client_bounds_the_prompts_a_server_can_send() {
     });
     assert!(matches!(
         p.deliver_to_client(info),
-        Err(Error::PeerMisbehaved(PeerMisbehaved::Other(_)))
+        Err(Error::PeerMisbehaved(PeerMisbehaved::TooManyPrompts))
     ));
     // Claims more prompts than it carries.
     let mut p = Pair::ready(config());
@@ -290,7 +290,9 @@ fn server_bounds_the_request_queue() {
     }
     assert!(matches!(
         p.deliver_to_server(password_request("alice", "one too many")),
-        Err(Error::PeerMisbehaved(PeerMisbehaved::Other(_)))
+        Err(Error::PeerMisbehaved(
+            PeerMisbehaved::TooManyQueuedAuthRequests
+        ))
     ));
 }
 

@@ -14,7 +14,7 @@ fn eof_each_way_is_a_half_close() {
         p.client
             .ch
             .send(c, None, b"late", usize::MAX, &mut p.client.out),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::EofAlreadySent)
     ));
     // The other direction still flows.
     assert_eq!(

@@ -52,7 +52,7 @@ fn global_requests_and_replies_match_in_order() {
         .unwrap();
     assert!(matches!(
         p.server.ch.global_reply(true, b"", &mut p.server.out),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::NoGlobalRequestPending)
     ));
     p.run();
     // The keepalive's reply is swallowed.

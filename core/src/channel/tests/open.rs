@@ -30,7 +30,7 @@ fn open_and_accept() {
     // A second accept is a mistake.
     assert!(matches!(
         p.server.ch.accept(*channel, &mut p.server.out),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::NoChannelOpenPending)
     ));
 }
 
@@ -129,7 +129,7 @@ fn messages_for_a_channel_still_opening_are_errors() {
     // Nor can anything be sent on it yet.
     assert!(matches!(
         p.client.ch.send(c, None, b"x", 100, &mut p.client.out),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::ChannelNotConfirmed)
     ));
 }
 
@@ -144,7 +144,7 @@ fn channel_limit_refuses_our_opens_and_the_peers() {
     p.open_session();
     assert!(matches!(
         p.client.ch.open("session", &[], &mut p.client.out),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::ChannelLimit)
     ));
     // The peer's third open is refused with `resource shortage`, and the
     // application hears nothing of it.

@@ -35,7 +35,7 @@ fn exec_with_want_reply_gets_success() {
     // Nothing is pending any more.
     assert_eq!(
         p.server.ch.reply(s, true, &mut p.server.out),
-        Err(ApiMisuse::WrongState("no channel request awaits a reply"))
+        Err(ApiMisuse::NoChannelRequestPending)
     );
 }
 
@@ -234,7 +234,7 @@ fn too_many_unanswered_requests_is_an_error() {
     }
     assert!(matches!(
         p.server.handle(req()),
-        Err(Error::PeerMisbehaved(PeerMisbehaved::Other(_)))
+        Err(Error::PeerMisbehaved(PeerMisbehaved::TooManyPendingReplies))
     ));
     let _ = c;
 }

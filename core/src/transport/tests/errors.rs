@@ -182,7 +182,7 @@ fn handshake_deadline_is_reported_through_the_timeout() {
     );
     assert_eq!(
         p.client.t.handle_timeout(deadline, &mut p.client.rng),
-        Err(Error::Timeout("key exchange"))
+        Err(Error::Timeout(crate::error::TimeoutKind::KeyExchange))
     );
     p.run().unwrap();
     // After the first exchange the deadline no longer applies; the rekey
@@ -199,7 +199,7 @@ fn start_rekey_before_the_first_exchange_is_misuse() {
     let now = p.now;
     assert!(matches!(
         p.client.t.start_rekey(now, &mut p.client.rng),
-        Err(ApiMisuse::WrongState(_))
+        Err(ApiMisuse::NotEstablished)
     ));
 }
 

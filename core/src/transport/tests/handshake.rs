@@ -76,8 +76,6 @@ fn client_waits_for_the_host_key_decision() {
     // A second decision is a misuse.
     assert_eq!(
         p.client.t.accept_host_key(now, &mut p.client.rng),
-        Err(ApiMisuse::WrongState(
-            "no host key is waiting for a decision"
-        ))
+        Err(ApiMisuse::NoHostKeyPending)
     );
 }
