@@ -3,10 +3,11 @@
 //! back, and a server that checks credentials, accepts sessions and either
 //! answers an exec at once or leaves the channel to a bulk sender.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use conch_core::{
-    ApiMisuse, AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest,
+    ApiMisuse, AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest, Command,
     Connection, Error, Event, NegotiatedAlgorithms, PrivateKey, PublicKey,
 };
 
@@ -102,14 +103,26 @@ impl Application for BenchClient {
     fn on_event(&mut self, conn: &mut Connection, event: Event) {
         match event {
             Event::HostKey { .. } => {
-                let r = conn.accept_host_key();
+                let r = apply(conn, Command::AcceptHostKey);
                 self.note("accept_host_key", r);
             }
             Event::KeyExchangeDone { algorithms, .. } => self.negotiated = Some(algorithms),
             Event::UserauthReady => {
                 let r = match &self.login {
-                    Login::Password(p) => conn.auth_password(&self.user, p),
-                    Login::PublicKey(k) => conn.auth_publickey(&self.user, k.public_key()),
+                    Login::Password(p) => apply(
+                        conn,
+                        Command::AuthPassword {
+                            user: (&*self.user).into(),
+                            password: (&**p).into(),
+                        },
+                    ),
+                    Login::PublicKey(k) => apply(
+                        conn,
+                        Command::AuthPublickey {
+                            user: (&*self.user).into(),
+                            key: Cow::Borrowed(k.public_key()),
+                        },
+                    ),
                 };
                 self.note("auth", r);
             }
@@ -121,7 +134,12 @@ impl Application for BenchClient {
                     return;
                 };
                 let r = match key.sign(&algorithm, &data) {
-                    Ok(blob) => conn.auth_signature(&blob),
+                    Ok(blob) => apply(
+                        conn,
+                        Command::AuthSignature {
+                            blob: Cow::Owned(blob),
+                        },
+                    ),
                     Err(e) => {
                         self.failures.push(format!("sign: {e}"));
                         Ok(())
@@ -267,7 +285,12 @@ impl Application for BenchServer {
         match event {
             Event::AuthRequest { user, attempt, .. } => {
                 let decision = self.decide(&user, &attempt);
-                let r = conn.auth_decision(decision);
+                let r = apply(
+                    conn,
+                    Command::AuthDecision {
+                        decision: Cow::Owned(decision),
+                    },
+                );
                 self.note("auth_decision", r);
             }
             Event::ChannelOpenRequest { channel, kind, .. } => {
@@ -308,4 +331,10 @@ impl Application for BenchServer {
             _ => {}
         }
     }
+}
+
+/// Applies a role's command: the pair hands each application the plain
+/// `Connection` of its side, so the role's calls go through `apply`.
+fn apply(conn: &mut Connection, command: Command<'_>) -> Result<(), ApiMisuse> {
+    conn.apply(command).map(drop)
 }

@@ -62,12 +62,14 @@ impl InMemoryPair {
         // moves it, so timers never fire during a benchmark.
         let now = Instant::now();
         InMemoryPair {
-            client: Connection::client(client, Box::new(ChaCha20Rng::seed_from_u64(seed)), now),
+            client: Connection::client(client, Box::new(ChaCha20Rng::seed_from_u64(seed)), now)
+                .into(),
             server: Connection::server(
                 server,
                 Box::new(ChaCha20Rng::seed_from_u64(seed.wrapping_add(1))),
                 now,
-            ),
+            )
+            .into(),
             to_server: Link::default(),
             to_client: Link::default(),
             now,

@@ -265,8 +265,8 @@ impl ChannelRequest {
 pub enum Event {
     // ----- transport -----
     /// Client: the server's host key. Answer with
-    /// [`crate::Connection::accept_host_key`] or
-    /// [`crate::Connection::reject_host_key`]; nothing after the key exchange
+    /// [`crate::ClientConnection::accept_host_key`] or
+    /// [`crate::ClientConnection::reject_host_key`]; nothing after the key exchange
     /// (no NEWKEYS, no credential) is sent until then. Only raised for the
     /// first key exchange: on re-exchange the key must be identical.
     HostKey {
@@ -303,7 +303,7 @@ pub enum Event {
         partial_success: bool,
     },
     /// Client: the server accepts this key; sign `data` with `algorithm` and
-    /// answer with [`crate::Connection::auth_signature`].
+    /// answer with [`crate::ClientConnection::auth_signature`].
     AuthSignatureNeeded {
         /// The key that was accepted.
         key: PublicKey,
@@ -313,13 +313,13 @@ pub enum Event {
         data: Vec<u8>,
     },
     /// Client: the server wants a new password (RFC 4252 section 8); answer
-    /// with [`crate::Connection::auth_change_password`].
+    /// with [`crate::ClientConnection::auth_change_password`].
     AuthPasswordChange {
         /// Prompt from the server.
         prompt: String,
     },
     /// Client: keyboard-interactive prompts (RFC 4256 section 3.2); answer
-    /// with [`crate::Connection::auth_info_response`].
+    /// with [`crate::ClientConnection::auth_info_response`].
     AuthInfoRequest {
         /// Name (may be empty).
         name: String,
@@ -333,7 +333,7 @@ pub enum Event {
 
     // ----- user authentication, server role -----
     /// Server: a client tries to authenticate. Answer with
-    /// [`crate::Connection::auth_decision`].
+    /// [`crate::ServerConnection::auth_decision`].
     AuthRequest {
         /// User name as sent (UTF-8).
         user: String,

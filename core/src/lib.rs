@@ -56,7 +56,7 @@ pub use command::{Applied, Command};
 pub use config::{
     AlgorithmPreferences, ChannelConfig, ClientConfig, ServerConfig, TransportConfig,
 };
-pub use connection::{Connection, Rng};
+pub use connection::{ClientConnection, Connection, Rng, ServerConnection};
 pub use error::{
     ApiMisuse, DisconnectReason, Error, PeerIncompatible, PeerMisbehaved, TimeoutKind,
 };

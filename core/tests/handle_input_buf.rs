@@ -48,9 +48,11 @@ impl Driver {
     fn new(feed: Feed, reads: &'static [usize]) -> Self {
         let mut pair = Pair::new();
         let now = pair.now();
-        pair.client.conn = Connection::client_recorded(Arc::new(client_config()), [5; 32], now);
-        pair.server.conn =
-            Connection::server_recorded(Arc::new(server_config()), [6; 32], now).unwrap();
+        pair.client.conn =
+            Connection::client_recorded(Arc::new(client_config()), [5; 32], now).into();
+        pair.server.conn = Connection::server_recorded(Arc::new(server_config()), [6; 32], now)
+            .unwrap()
+            .into();
         // The pair's own delivery (by `handle_input`) is off: `deliver` does it.
         pair.c2s.blocked = true;
         pair.s2c.blocked = true;

@@ -389,7 +389,7 @@ fn ring_provider_sessions_replay_byte_for_byte_on_the_pure_rust_provider() {
             Arc::new(c)
         };
         let start = pair.now();
-        pair.client.conn = Connection::client_recorded(config, [9; 32], start);
+        pair.client.conn = Connection::client_recorded(config, [9; 32], start).into();
         pair.connect();
         let ch = pair.exec("cat");
         let input = pattern(5, 100_000);

@@ -30,7 +30,8 @@ struct Run {
 /// EOF, and a disconnect; the client records.
 fn session(moves: Moves) -> Run {
     let mut pair = Pair::new();
-    pair.client.conn = Connection::client_recorded(Arc::new(client_config()), [5; 32], pair.now());
+    pair.client.conn =
+        Connection::client_recorded(Arc::new(client_config()), [5; 32], pair.now()).into();
     pair.client.take_transmit = moves.client_takes;
     pair.server.take_transmit = moves.server_takes;
     pair.connect();

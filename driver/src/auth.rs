@@ -2,13 +2,14 @@
 //! [`Session::authenticate`], which walks the server's list of methods the
 //! way `ssh` does.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use conch_core::{Event, KeyError, PrivateKey, Prompt, PublicKey};
+use conch_core::{Command, Event, KeyError, PrivateKey, Prompt, PublicKey};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
@@ -260,14 +261,24 @@ impl Session {
     /// Tries method `none`: succeeds on servers that need no
     /// authentication, and otherwise tells which methods the server offers.
     pub async fn auth_none(&self, user: &str) -> Result<AuthResult> {
-        let ev = self.auth_exchange(|sh| sh.conn.auth_none(user)).await?;
+        let ev = self
+            .auth_exchange(|sh| call(sh, Command::AuthNone { user: user.into() }))
+            .await?;
         Ok(simple_result(ev))
     }
 
     /// Tries a password (RFC 4252 section 8).
     pub async fn auth_password(&self, user: &str, password: &str) -> Result<AuthResult> {
         let ev = self
-            .auth_exchange(|sh| sh.conn.auth_password(user, password))
+            .auth_exchange(|sh| {
+                call(
+                    sh,
+                    Command::AuthPassword {
+                        user: user.into(),
+                        password: password.into(),
+                    },
+                )
+            })
             .await?;
         Ok(simple_result(ev))
     }
@@ -276,7 +287,15 @@ impl Session {
     /// password.
     pub async fn auth_change_password(&self, old: &str, new: &str) -> Result<AuthResult> {
         let ev = self
-            .auth_exchange(|sh| sh.conn.auth_change_password(old, new))
+            .auth_exchange(|sh| {
+                call(
+                    sh,
+                    Command::AuthChangePassword {
+                        old: old.into(),
+                        new: new.into(),
+                    },
+                )
+            })
             .await?;
         Ok(simple_result(ev))
     }
@@ -291,7 +310,15 @@ impl Session {
     pub async fn auth_signer(&self, user: &str, signer: &dyn Signer) -> Result<AuthResult> {
         let public = signer.public_key();
         let ev = self
-            .auth_exchange(|sh| sh.conn.auth_publickey(user, &public))
+            .auth_exchange(|sh| {
+                call(
+                    sh,
+                    Command::AuthPublickey {
+                        user: user.into(),
+                        key: Cow::Borrowed(&public),
+                    },
+                )
+            })
             .await?;
         let Event::AuthSignatureNeeded {
             algorithm, data, ..
@@ -301,7 +328,14 @@ impl Session {
         };
         let signature = signer.sign(&algorithm, &data).await?;
         let ev = self
-            .auth_exchange(|sh| sh.conn.auth_signature(&signature))
+            .auth_exchange(|sh| {
+                call(
+                    sh,
+                    Command::AuthSignature {
+                        blob: Cow::Borrowed(&signature),
+                    },
+                )
+            })
             .await?;
         Ok(simple_result(ev))
     }
@@ -314,7 +348,15 @@ impl Session {
         responder: &mut dyn KeyboardInteractive,
     ) -> Result<AuthResult> {
         let mut ev = self
-            .auth_exchange(|sh| sh.conn.auth_keyboard_interactive(user, ""))
+            .auth_exchange(|sh| {
+                call(
+                    sh,
+                    Command::AuthKeyboardInteractive {
+                        user: user.into(),
+                        submethods: "".into(),
+                    },
+                )
+            })
             .await?;
         for _ in 0..MAX_INFO_ROUNDS {
             let Event::AuthInfoRequest {
@@ -331,7 +373,14 @@ impl Session {
                 .map(Zeroizing::new)
                 .ok_or(Error::Cancelled)?;
             ev = self
-                .auth_exchange(|sh| sh.conn.auth_info_response(&answers))
+                .auth_exchange(|sh| {
+                    call(
+                        sh,
+                        Command::AuthInfoResponse {
+                            responses: Cow::Borrowed(&answers[..]),
+                        },
+                    )
+                })
                 .await?;
         }
         Err(Error::AuthFailed {
@@ -441,6 +490,13 @@ fn simple_result(ev: Event) -> AuthResult {
             partial_success: false,
         },
     }
+}
+
+/// Applies a client command: the session keeps one `Connection` for either
+/// role, so the client's calls go through `apply` (whose role check cannot
+/// fail here: only client sessions authenticate).
+fn call(sh: &mut Shared, command: Command<'_>) -> std::result::Result<(), conch_core::ApiMisuse> {
+    sh.conn.apply(command).map(drop)
 }
 
 #[cfg(test)]

@@ -116,11 +116,11 @@ pub(crate) fn client_connection(
     let now = Instant::now();
     let Some(path) = record_path(record) else {
         return (
-            Connection::client(config.clone(), rng_from_seed(seed), now),
+            Connection::client(config.clone(), rng_from_seed(seed), now).into(),
             None,
         );
     };
-    let conn = Connection::client_recorded(config.clone(), seed, now);
+    let conn = Connection::client_recorded(config.clone(), seed, now).into();
     let path = fresh_client_path(path);
     (conn, Some(TranscriptFile::create(&path)))
 }
@@ -133,13 +133,16 @@ pub(crate) fn server_connection(
     seed: [u8; 32],
 ) -> (Connection, Option<io::Result<TranscriptFile>>) {
     let now = Instant::now();
-    let unrecorded = || Connection::server(config.clone(), rng_from_seed(seed), now);
+    let unrecorded = || Connection::server(config.clone(), rng_from_seed(seed), now).into();
     let Some(path) = record_path(record) else {
         return (unrecorded(), None);
     };
     let n = SERVER_RECORDINGS.fetch_add(1, Ordering::Relaxed) + 1;
     match Connection::server_recorded(config.clone(), seed, now) {
-        Ok(conn) => (conn, Some(TranscriptFile::create(&numbered(&path, n)))),
+        Ok(conn) => (
+            conn.into(),
+            Some(TranscriptFile::create(&numbered(&path, n))),
+        ),
         Err(e) => (
             unrecorded(),
             Some(Err(io::Error::other(format!(

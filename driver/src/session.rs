@@ -186,11 +186,14 @@ impl Session {
         let accept = verdict == HostKeyVerdict::Accept;
         self.inner.mutate(|sh| {
             sh.client.host_key_decided = true;
-            if accept {
-                sh.conn.accept_host_key()
+            // One `Connection` for either role: the client's call goes
+            // through `apply`.
+            let decision = if accept {
+                conch_core::Command::AcceptHostKey
             } else {
-                sh.conn.reject_host_key()
-            }
+                conch_core::Command::RejectHostKey
+            };
+            sh.conn.apply(decision).map(drop)
         })?;
         let fingerprint = key.fingerprint();
         match verdict {

@@ -458,7 +458,9 @@ impl Shared {
                     let decision = server.handler.auth(&user, &attempt);
                     // A refused decision (wrong state) cannot happen for the
                     // pending request; a fatal one arrives as `Disconnected`.
-                    let _ = self.conn.auth_decision(decision);
+                    let _ = self.conn.apply(conch_core::Command::AuthDecision {
+                        decision: std::borrow::Cow::Owned(decision),
+                    });
                 }
             }
             Event::Authenticated { user } => {

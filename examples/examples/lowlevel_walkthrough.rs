@@ -35,7 +35,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conch_core::known_hosts::Verdict;
-use conch_core::{ChannelId, ClientConfig, Connection, Event, PrivateKey, PublicKey};
+use conch_core::{
+    ChannelId, ClientConfig, ClientConnection, Connection, Event, PrivateKey, PublicKey,
+};
 use conch_driver::KnownHostsFile;
 use conch_examples::{current_user, read_key};
 
@@ -64,7 +66,7 @@ struct Options {
 
 /// The state of the walk through the four layers.
 struct Walk {
-    conn: Connection,
+    conn: ClientConnection,
     options: Options,
     password_tried: bool,
     /// Bytes of [`LINE`] the channel's window has not taken yet.

@@ -38,12 +38,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conch_core::agent::{FrameDecoder, Request, Response};
-use conch_core::known_hosts::{KnownHosts, Verdict};
 use conch_core::{
     AlgorithmPreferences, ApiMisuse, Applied, AuthDecision, ChannelId, ChannelOpenFailure,
-    ClientConfig, Command, Connection, Event, PrivateKey, Prompt, PublicKey, ServerConfig,
-    TransportConfig,
+    ClientConfig, Command, Connection, Event, PrivateKey, Prompt, ServerConfig, TransportConfig,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -63,125 +60,8 @@ pub const PEER_IDENT: &[u8] = b"SSH-2.0-OpenSSH_9.6\r\n";
 // ----------------------------------------------------------------------
 
 /// Algorithms that do nothing, for fuzzing only.
-pub mod null_crypto {
-    use conch_core::cipher::{NoneOpener, NoneSealer};
-    use conch_core::crypto::{
-        CipherAlgorithm, CryptoProvider, HashAlgorithm, KexAlgorithm, KexEphemeral, KexError,
-        MacKey, PacketOpener, PacketSealer, SharedSecret, SignatureAlgorithm,
-    };
-    use conch_core::keys::{KeyError, PrivateKey, PublicKey};
-    use conch_core::wire::Encode;
-    use rand_core::CryptoRngCore;
-
-    /// A key exchange whose public values are constant and whose shared
-    /// secret is 1, whatever the peer sends.
-    #[derive(Debug)]
-    pub struct NullKex;
-
-    /// Our half of a [`NullKex`].
-    #[derive(Debug)]
-    pub struct NullEphemeral;
-
-    /// The public value every null exchange sends.
-    pub const PUBLIC_VALUE: [u8; 32] = [0x42; 32];
-
-    impl KexAlgorithm for NullKex {
-        fn name(&self) -> &'static str {
-            "null-kex@fuzz.conch"
-        }
-        fn hash(&self) -> HashAlgorithm {
-            HashAlgorithm::Sha256
-        }
-        fn start(&self, _rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
-            Box::new(NullEphemeral)
-        }
-    }
-
-    impl KexEphemeral for NullEphemeral {
-        fn public_value(&self) -> &[u8] {
-            &PUBLIC_VALUE
-        }
-        fn agree(self: Box<Self>, _peer_public: &[u8]) -> Result<SharedSecret, KexError> {
-            Ok(SharedSecret::from_unsigned_be(&[1]))
-        }
-    }
-
-    /// A host key "signature" that is empty and always verifies.
-    #[derive(Debug)]
-    pub struct NullSignature;
-
-    impl SignatureAlgorithm for NullSignature {
-        fn name(&self) -> &'static str {
-            "null-sig@fuzz.conch"
-        }
-        fn supports_key(&self, _key: &PublicKey) -> bool {
-            true
-        }
-        fn sign(&self, _key: &PrivateKey, _data: &[u8]) -> Result<Vec<u8>, KeyError> {
-            let mut blob = Vec::new();
-            blob.put_str(self.name());
-            blob.put_string(b"");
-            Ok(blob)
-        }
-        fn verify(&self, _key: &PublicKey, _data: &[u8], _signature_blob: &[u8]) -> bool {
-            true
-        }
-    }
-
-    /// Packets in the clear, no MAC, block size 8 (the pre-NEWKEYS layout),
-    /// after NEWKEYS too.
-    #[derive(Debug)]
-    pub struct NullCipher;
-
-    impl CipherAlgorithm for NullCipher {
-        fn name(&self) -> &'static str {
-            "null-cipher@fuzz.conch"
-        }
-        fn key_len(&self) -> usize {
-            0
-        }
-        fn iv_len(&self) -> usize {
-            0
-        }
-        fn is_aead(&self) -> bool {
-            // No MAC to negotiate.
-            true
-        }
-        fn sealer(
-            &self,
-            _key: &[u8],
-            _iv: &[u8],
-            _mac: Option<Box<dyn MacKey>>,
-        ) -> Box<dyn PacketSealer> {
-            Box::new(NoneSealer)
-        }
-        fn opener(
-            &self,
-            _key: &[u8],
-            _iv: &[u8],
-            _mac: Option<Box<dyn MacKey>>,
-        ) -> Box<dyn PacketOpener> {
-            Box::new(NoneOpener)
-        }
-    }
-
-    /// The null algorithms.
-    pub static NULL_KEX: NullKex = NullKex;
-    /// The null signature.
-    pub static NULL_SIGNATURE: NullSignature = NullSignature;
-    /// The null cipher.
-    pub static NULL_CIPHER: NullCipher = NullCipher;
-
-    /// A provider with nothing but the null algorithms.
-    pub fn provider() -> CryptoProvider {
-        CryptoProvider {
-            kex: vec![&NULL_KEX],
-            signature: vec![&NULL_SIGNATURE],
-            cipher: vec![&NULL_CIPHER],
-            mac: vec![],
-        }
-    }
-}
+#[path = "null_crypto.rs"]
+pub mod null_crypto;
 
 /// Transport settings using the null provider.
 pub fn null_transport() -> TransportConfig {
@@ -465,7 +345,7 @@ impl Driver {
             Box::new(ChaCha20Rng::seed_from_u64(11)),
             base_instant(),
         );
-        Self::new(conn, keep)
+        Self::new(conn.into(), keep)
     }
 
     /// A server; `keep` as for [`Driver::client`].
@@ -475,7 +355,7 @@ impl Driver {
             Box::new(ChaCha20Rng::seed_from_u64(12)),
             base_instant(),
         );
-        Self::new(conn, keep)
+        Self::new(conn.into(), keep)
     }
 
     fn new(conn: Connection, keep_transmitted: bool) -> Self {
@@ -817,106 +697,9 @@ pub fn packet_decoder_driver(data: &[u8]) -> Driver {
     driver
 }
 
-/// The known_hosts parser: `parse` then `to_text` gives the text back, and
-/// looking up, adding and re-reading never panics and agree.
-pub fn known_hosts(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let file = KnownHosts::parse(&text);
-    assert_eq!(file.to_text(), text, "to_text round trip");
-    let _ = file.invalid_lines();
-    let key = key(3).public_key().clone();
-    // Names from the file itself, so lookups hit its patterns.
-    let mut names: Vec<String> = text
-        .lines()
-        .take(8)
-        .filter_map(|l| l.split_whitespace().next())
-        .flat_map(|f| f.split(',').map(|s| s.trim_start_matches('!').to_string()))
-        .collect();
-    names.push("example.com".into());
-    let ip = "192.0.2.1".parse().ok();
-    for name in names.iter().take(16) {
-        for port in [22, 2222] {
-            let _ = file.check(name, port, ip, &key);
-            let _ = file.host_keys(name, port);
-            let _ = file.cert_authorities(name, port);
-            for entry in file.entries() {
-                let _ = (entry.key(), entry.comment(), entry.matches_name(name));
-            }
-            // Whatever the file says, a key added is then known (unless
-            // the file revokes it or the name cannot be recorded).
-            let mut grown = file.clone();
-            let mut rng = ChaCha20Rng::seed_from_u64(4);
-            if let Ok(Some(appended)) = grown.add(name, port, &key, port == 22, &mut rng) {
-                let reread = KnownHosts::parse(&format!("{text}{appended}"));
-                assert_eq!(reread, grown, "added text re-reads as the same file");
-                let verdict = grown.check(name, port, None, &key);
-                assert!(
-                    matches!(verdict, Verdict::Known { .. } | Verdict::Revoked { .. }),
-                    "after add: {verdict:?}"
-                );
-            }
-        }
-    }
-}
-
-/// The private and public key parsers. A key that parses writes out in a
-/// form that parses back to the same key.
-pub fn private_key(data: &[u8]) {
-    if let Ok(k) = PrivateKey::from_openssh(data, None) {
-        let public = k.public_key().clone();
-        if let Ok(text) = k.to_openssh() {
-            let again = PrivateKey::from_openssh(text.as_bytes(), None).expect("re-read");
-            assert_eq!(again.public_key(), &public);
-        }
-        let line = public.to_openssh();
-        assert_eq!(PublicKey::from_openssh(&line).ok().as_ref(), Some(&public));
-    }
-    // (No passphrase is tried: the bcrypt rounds come from the file, and a
-    // file may ask for billions; that is the user's own file, not a peer.)
-    if let Ok(k) = PublicKey::from_blob(data) {
-        assert_eq!(k.blob(), data);
-        let _ = (k.algorithm(), k.fingerprint(), k.to_openssh());
-        let _ = k.verify("ssh-ed25519", b"data", data);
-    }
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(k) = PublicKey::from_openssh(text) {
-            assert_eq!(PublicKey::from_blob(k.blob()).ok().as_ref(), Some(&k));
-        }
-    }
-}
-
-/// The agent codec: frames split anywhere (by `data[0]`), each message
-/// decoded both as a request and a response; what decodes encodes back to
-/// something that decodes to the same value.
-pub fn agent_codec(data: &[u8]) {
-    let Some((&split, stream)) = data.split_first() else {
-        return;
-    };
-    let mut decoder = FrameDecoder::new();
-    for piece in stream.chunks(usize::from(split % 16) + 1) {
-        let mut input = piece;
-        loop {
-            match decoder.decode(&mut input) {
-                Ok(Some(message)) => {
-                    if let Ok(request) = Request::decode(&message) {
-                        let encoded = request.encode().expect("re-encode a request");
-                        assert_eq!(Request::decode(&encoded[4..]).as_ref(), Ok(&request));
-                    }
-                    if let Ok(response) = Response::decode(&message) {
-                        let encoded = response.encode().expect("re-encode a response");
-                        assert_eq!(Response::decode(&encoded[4..]).as_ref(), Ok(&response));
-                    }
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    // Sticky: the stream is unusable from here on.
-                    assert!(decoder.decode(&mut &b"\0\0\0\x01\x05"[..]).is_err());
-                    return;
-                }
-            }
-        }
-    }
-}
+#[path = "parsers.rs"]
+mod parsers;
+pub use parsers::{agent_codec, known_hosts, private_key};
 
 // ----------------------------------------------------------------------
 // Seed inputs: honest sessions, recorded as records

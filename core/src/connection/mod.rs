@@ -5,17 +5,20 @@
 //! failing). The other methods are grouped as the type's docs group them:
 //! `input` (bytes, EOF and time in, and routing each packet), `output`
 //! (events, bytes and timeouts out, and state queries), `apply` (the one
-//! path of every application call: recording, checks, dispatch), `auth`
-//! and `channels` (the typed mutators, wrappers building each command),
-//! and `recording` (the transcript constructors and the input calls'
-//! records).
+//! path of every application call: recording, checks, dispatch),
+//! `channels` (the typed mutators both roles have, wrappers building each
+//! command), `roles` ([`ClientConnection`] and [`ServerConnection`], with
+//! the typed mutators of one role) and `recording` (the transcript
+//! constructors and the input calls' records).
 
 mod apply;
-mod auth;
 mod channels;
 mod input;
 mod output;
 mod recording;
+mod roles;
+
+pub use roles::{ClientConnection, ServerConnection};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -157,10 +160,13 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A client connection. Our identification string is ready to transmit at once.
-    pub fn client(config: Arc<ClientConfig>, rng: Rng, now: Instant) -> Self {
+    /// A client connection. Our identification string is ready to transmit
+    /// at once. The client's own calls (the host key decision,
+    /// authentication) are [`ClientConnection`]'s; it dereferences to the
+    /// `Connection` for the rest.
+    pub fn client(config: Arc<ClientConfig>, rng: Rng, now: Instant) -> ClientConnection {
         let transport = Transport::new_client(config.transport.clone(), now);
-        Self::new(
+        ClientConnection::new(Self::new(
             Side::Client,
             transport,
             Auth::Client(ClientAuth::default()),
@@ -170,11 +176,13 @@ impl Connection {
             config.transport.handshake_timeout,
             rng,
             now,
-        )
+        ))
     }
 
-    /// A server connection for one accepted socket.
-    pub fn server(config: Arc<ServerConfig>, rng: Rng, now: Instant) -> Self {
+    /// A server connection for one accepted socket. The decision on each
+    /// authentication request is [`ServerConnection`]'s; it dereferences to
+    /// the `Connection` for the rest.
+    pub fn server(config: Arc<ServerConfig>, rng: Rng, now: Instant) -> ServerConnection {
         let transport =
             Transport::new_server(config.transport.clone(), config.host_keys.clone(), now);
         let auth = ServerAuth::new(ServerAuthConfig {
@@ -182,7 +190,7 @@ impl Connection {
             max_attempts: config.max_auth_attempts,
             banner: config.auth_banner.clone(),
         });
-        Self::new(
+        ServerConnection::new(Self::new(
             Side::Server,
             transport,
             Auth::Server(auth),
@@ -192,7 +200,7 @@ impl Connection {
             config.transport.handshake_timeout,
             rng,
             now,
-        )
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -8,14 +8,18 @@ use crate::config::{ClientConfig, ServerConfig};
 use crate::keys::KeyError;
 use crate::record::{self, Call, Outcome, RecordedConfig, Recorder};
 
-use super::Connection;
+use super::{ClientConnection, Connection, ServerConnection};
 
 impl Connection {
     /// A client connection that records a transcript of every call, for
     /// [`record::replay`]. Its RNG is `ChaCha20Rng` from `seed` (draw it
     /// from the OS), and the transcript holds that seed: **anyone with the
     /// transcript can decrypt the session** (see [`crate::record`]).
-    pub fn client_recorded(config: Arc<ClientConfig>, seed: [u8; 32], now: Instant) -> Self {
+    pub fn client_recorded(
+        config: Arc<ClientConfig>,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> ClientConnection {
         let header = record::Header {
             config: RecordedConfig::Client(config.clone()),
             seed,
@@ -34,7 +38,7 @@ impl Connection {
         config: Arc<ServerConfig>,
         seed: [u8; 32],
         now: Instant,
-    ) -> Result<Self, KeyError> {
+    ) -> Result<ServerConnection, KeyError> {
         let header = record::Header {
             config: RecordedConfig::Server(config.clone()),
             seed,

@@ -102,8 +102,8 @@ impl<'a> Replayer<'a> {
     pub fn new(transcript: Transcript<'a>, base: Instant) -> Self {
         let rng = seeded_rng(transcript.header.seed);
         let conn = match &transcript.header.config {
-            RecordedConfig::Client(c) => Connection::client(c.clone(), rng, base),
-            RecordedConfig::Server(c) => Connection::server(c.clone(), rng, base),
+            RecordedConfig::Client(c) => Connection::client(c.clone(), rng, base).into(),
+            RecordedConfig::Server(c) => Connection::server(c.clone(), rng, base).into(),
         };
         let summary = ReplaySummary {
             records: 0,

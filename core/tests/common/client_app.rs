@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use conch_core::{ChannelId, Connection, Event, PublicKey};
 
 use super::endpoint::{event_channel, record_channel_event, App, ChannelLog};
+use super::role_calls::RoleCalls;
 
 /// How the client application answers [`Event::HostKey`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -41,9 +41,9 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) fn new(conn: Connection) -> Self {
+    pub(crate) fn new(conn: impl Into<Connection>) -> Self {
         Endpoint {
-            conn,
+            conn: conn.into(),
             log: Vec::new(),
             log_data: true,
             read: 0,

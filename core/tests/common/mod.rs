@@ -17,6 +17,7 @@
 mod client_app;
 mod endpoint;
 mod pair;
+mod role_calls;
 mod server_app;
 mod taps;
 
@@ -31,6 +32,7 @@ use sha2::{Digest, Sha256};
 pub use client_app::{ClientApp, HostKeyPolicy};
 pub use endpoint::{event_channel, App, ChannelLog, Endpoint};
 pub use pair::Pair;
+pub use role_calls::RoleCalls;
 pub use server_app::{Command, ServerApp, ServerChannel, ECHO_GLOBAL_REQUEST};
 pub use taps::{
     plaintext_ignore_packet, Direction, FlipByte, InjectAfterFirstPacket, Pipe, Tap, Transcript,

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conch_core::{ChannelId, ClientConfig, Connection, Error, Event, ServerConfig};
+
+use super::role_calls::RoleCalls;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 

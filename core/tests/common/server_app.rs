@@ -9,6 +9,7 @@ use conch_core::{
 };
 
 use super::endpoint::{event_channel, record_channel_event, App, ChannelLog};
+use super::role_calls::RoleCalls;
 use super::{PASSWORD, USER};
 
 /// The global request name the test server answers with success, echoing

@@ -17,8 +17,11 @@
 #![allow(dead_code)]
 
 mod peer;
+#[path = "../common/role_calls.rs"]
+mod role_calls;
 
 pub use peer::*;
+pub use role_calls::RoleCalls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,7 +125,7 @@ impl Victim {
             Box::new(ChaCha20Rng::seed_from_u64(101)),
             epoch(),
         );
-        Self::start(conn)
+        Self::start(conn.into())
     }
 
     /// A server with `config`.
@@ -132,7 +135,7 @@ impl Victim {
             Box::new(ChaCha20Rng::seed_from_u64(102)),
             epoch(),
         );
-        Self::start(conn)
+        Self::start(conn.into())
     }
 
     /// A server with the default configuration and an ed25519 host key.
