@@ -309,23 +309,33 @@ pub enum ApiMisuse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TimeoutKind {
-    /// A key exchange did not finish within the handshake timeout.
-    KeyExchange,
-    /// Server: the client did not authenticate within the handshake
-    /// timeout (OpenSSH `LoginGraceTime`).
-    LoginGraceTime,
-    /// The peer answered none of `keepalive_max` keepalives in a row
-    /// (OpenSSH `ServerAliveCountMax` / `ClientAliveCountMax`).
+    /// [`crate::TransportConfig::handshake_timeout`] passed before the
+    /// first key exchange completed.
+    Handshake,
+    /// Server: [`crate::TransportConfig::handshake_timeout`] passed after the
+    /// key exchange but before the client authenticated (OpenSSH
+    /// `LoginGraceTime`).
+    LoginGrace,
+    /// [`crate::TransportConfig::keepalive_max`] keepalives in a row went
+    /// unanswered (OpenSSH `ServerAliveCountMax`).
     Keepalive,
+}
+
+impl TimeoutKind {
+    /// A short name for messages: `handshake`, `login grace time`,
+    /// `keepalive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutKind::Handshake => "handshake",
+            TimeoutKind::LoginGrace => "login grace time",
+            TimeoutKind::Keepalive => "keepalive",
+        }
+    }
 }
 
 impl std::fmt::Display for TimeoutKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TimeoutKind::KeyExchange => "key exchange",
-            TimeoutKind::LoginGraceTime => "authentication (login grace time)",
-            TimeoutKind::Keepalive => "no answer to keepalives",
-        })
+        f.write_str(self.as_str())
     }
 }
 

@@ -141,7 +141,7 @@ impl Connection {
             return self.fail(e);
         }
         if self.login_deadline.is_some_and(|d| now >= d) && !self.is_authenticated() {
-            return self.fail(Error::Timeout(TimeoutKind::LoginGraceTime));
+            return self.fail(Error::Timeout(TimeoutKind::LoginGrace));
         }
         let ready = self.connection_layer_ready();
         if let Some(k) = &mut self.keepalive {

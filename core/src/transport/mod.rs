@@ -471,7 +471,7 @@ impl Transport {
         }
         self.prepare(rng);
         if !self.first_kex_done && self.handshake_deadline.is_some_and(|d| now >= d) {
-            return Err(Error::Timeout(TimeoutKind::KeyExchange));
+            return Err(Error::Timeout(TimeoutKind::Handshake));
         }
         if self.rekey_at().is_some_and(|t| now >= t) {
             // Started by the flush that follows (RFC 4253 section 9).

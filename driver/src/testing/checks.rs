@@ -129,7 +129,7 @@ pub fn assert_login_grace_ended(server_reason: &Error, client_reason: &Error) {
         matches!(
             server_reason,
             Error::Disconnected(conch_core::Error::Timeout(
-                conch_core::TimeoutKind::LoginGraceTime
+                conch_core::TimeoutKind::LoginGrace
             ))
         ),
         "{server_reason:?}"
