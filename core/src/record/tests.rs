@@ -382,3 +382,43 @@ fn not_recording_takes_nothing() {
     let _ = conn.poll_event();
     assert!(conn.take_transcript().is_empty());
 }
+
+/// `Command::decode` reads one command off the front of a byte string and
+/// says where it ended, which is how the fuzz harness walks its input; a
+/// command cut short or with an unknown tag is an error, never a guess.
+#[test]
+fn commands_decode_one_at_a_time_from_the_front() {
+    let commands: Vec<Command<'static>> = every_call()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Command(command) => Some(command),
+            _ => None,
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    for command in &commands {
+        command.encode(&mut bytes);
+    }
+    let mut rest = &bytes[..];
+    for command in &commands {
+        let (decoded, used) = Command::decode(rest).unwrap();
+        assert_eq!(&decoded, command);
+        rest = &rest[used..];
+    }
+    assert!(rest.is_empty());
+
+    let mut one = Vec::new();
+    Command::SendEof {
+        channel: ChannelId(3),
+    }
+    .encode(&mut one);
+    assert!(matches!(
+        Command::decode(&one[..1]),
+        Err(FormatError::Truncated { .. })
+    ));
+    // The input calls' tags are not commands.
+    assert!(matches!(
+        Command::decode(&[0x01, 0]),
+        Err(FormatError::Invalid { what: "call", .. })
+    ));
+}
