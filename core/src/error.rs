@@ -8,6 +8,48 @@
 
 use crate::wire::DecodeError;
 
+/// The protocol timers that end a connection, each with its one setting in
+/// the configuration and reported through [`crate::Connection::poll_timeout`]
+/// and [`crate::Connection::handle_timeout`], so that every timeout happens
+/// at a recorded instant and replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// [`crate::TransportConfig::handshake_timeout`] passed before the first
+    /// key exchange completed or, on a client, before the server accepted
+    /// the user authentication service (RFC 4253 section 10).
+    Handshake,
+    /// Server: [`crate::TransportConfig::handshake_timeout`] passed after the
+    /// key exchange but before the client authenticated (OpenSSH
+    /// `LoginGraceTime`).
+    LoginGrace,
+    /// Client: the server left an authentication request unanswered for
+    /// [`crate::ClientConfig::auth_timeout`].
+    Authentication,
+    /// [`crate::TransportConfig::keepalive_max`] keepalives in a row went
+    /// unanswered (OpenSSH `ServerAliveCountMax`).
+    Keepalive,
+}
+
+impl TimeoutKind {
+    /// A short name for messages: `handshake`, `login grace time`,
+    /// `authentication`, `keepalive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutKind::Handshake => "handshake",
+            TimeoutKind::LoginGrace => "login grace time",
+            TimeoutKind::Authentication => "authentication",
+            TimeoutKind::Keepalive => "keepalive",
+        }
+    }
+}
+
+impl std::fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// SSH_MSG_DISCONNECT reason codes (RFC 4253 section 11.1, RFC 4250 section 4.2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -243,9 +285,9 @@ pub enum Error {
     /// The application closed the connection.
     #[error("closed by application: {0}")]
     Closed(String),
-    /// A deadline passed (handshake, login grace, or keepalive).
+    /// A protocol timer ran out; the kind names which.
     #[error("timed out: {0}")]
-    Timeout(&'static str),
+    Timeout(TimeoutKind),
     /// The byte stream ended (the adapter told us the socket closed).
     #[error("connection lost: {0}")]
     ConnectionLost(String),

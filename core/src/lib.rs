@@ -55,7 +55,9 @@ pub use config::{
     AlgorithmPreferences, ChannelConfig, ClientConfig, ServerConfig, TransportConfig,
 };
 pub use connection::{Connection, Rng};
-pub use error::{ApiMisuse, DisconnectReason, Error, PeerIncompatible, PeerMisbehaved};
+pub use error::{
+    ApiMisuse, DisconnectReason, Error, PeerIncompatible, PeerMisbehaved, TimeoutKind,
+};
 pub use event::{
     AuthAttempt, ChannelId, ChannelOpenFailure, ChannelRequest, Event, NegotiatedAlgorithms,
     Prompt, WindowSize,

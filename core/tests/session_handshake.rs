@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use conch_core::{DisconnectReason, Error, Event};
+use conch_core::{DisconnectReason, Error, Event, TimeoutKind};
 
 // ----------------------------------------------------------------------
 // Handshake and host key
@@ -186,7 +186,10 @@ fn handshake_timeout_ends_a_stalled_key_exchange() {
     pair.advance(std::time::Duration::from_secs(2));
     pair.drive();
     assert!(
-        matches!(pair.client.disconnected(), Some(Error::Timeout(_))),
+        matches!(
+            pair.client.disconnected(),
+            Some(Error::Timeout(TimeoutKind::Handshake))
+        ),
         "client: {:#?}",
         pair.client.log
     );
@@ -218,7 +221,10 @@ fn login_grace_time_ends_an_unauthenticated_session() {
     pair.advance(std::time::Duration::from_secs(2));
     pair.drive();
     assert!(
-        matches!(pair.server.disconnected(), Some(Error::Timeout(_))),
+        matches!(
+            pair.server.disconnected(),
+            Some(Error::Timeout(TimeoutKind::LoginGrace))
+        ),
         "server still waiting for a login after 121 s: {:?}",
         pair.server.conn.error()
     );

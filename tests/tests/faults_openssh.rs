@@ -44,7 +44,7 @@ fn options(sshd: &Sshd) -> ClientOptions {
         sshd.host_keys().iter().map(public_of),
     ));
     options.connect_timeout = Some(STEP_TIMEOUT);
-    options.handshake_timeout = Some(STEP_TIMEOUT);
+    options.config_mut().transport.handshake_timeout = Some(STEP_TIMEOUT);
     options
 }
 

@@ -79,7 +79,7 @@ fn trusting(sshd: &Sshd) -> ClientOptions {
 fn options_with(policy: HostKeyPolicy) -> ClientOptions {
     let mut options = ClientOptions::new(policy);
     options.connect_timeout = Some(TEST_TIMEOUT);
-    options.handshake_timeout = Some(TEST_TIMEOUT);
+    options.config_mut().transport.handshake_timeout = Some(TEST_TIMEOUT);
     options
 }
 

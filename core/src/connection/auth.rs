@@ -40,7 +40,11 @@ impl Connection {
                 server_sig_algs: c.transport.server_sig_algs(),
             };
             match &mut c.auth {
-                Auth::Client(a) => Ok(step(a, ctx, &mut c.outbox)?),
+                Auth::Client(a) => {
+                    step(a, ctx, &mut c.outbox)?;
+                    a.request_queued();
+                    Ok(())
+                }
                 Auth::Server(_) => Err(ApiMisuse::WrongRole(what, "client").into()),
             }
         })

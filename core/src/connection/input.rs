@@ -7,12 +7,12 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use crate::auth::AuthContext;
-use crate::error::{Error, PeerMisbehaved};
+use crate::error::{Error, PeerMisbehaved, TimeoutKind};
 #[cfg(doc)]
 use crate::event::Event;
 use crate::msg;
 use crate::record::Call;
-use crate::transport::{Incoming, Transport};
+use crate::transport::{Incoming, Side, Transport};
 
 use super::{Auth, Connection};
 
@@ -123,7 +123,8 @@ impl Connection {
     }
 
     /// Runs time-driven work (re-exchange by time, keepalives, the
-    /// handshake deadline). Call when [`Connection::poll_timeout`]'s instant
+    /// handshake deadline, the client's deadline for an authentication
+    /// answer). Call when [`Connection::poll_timeout`]'s instant
     /// has passed; calling early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         self.recorded(
@@ -136,14 +137,21 @@ impl Connection {
                 if let Err(e) = c.transport.handle_timeout(now, &mut *c.rng) {
                     return Err(c.fail(e));
                 }
-                if c.login_deadline.is_some_and(|d| now >= d) && !c.is_authenticated() {
-                    return Err(c.fail(Error::Timeout("authentication (login grace time)")));
+                if c.login_deadline.is_some_and(|d| now >= d) {
+                    let kind = match c.side {
+                        Side::Client => TimeoutKind::Handshake,
+                        Side::Server => TimeoutKind::LoginGrace,
+                    };
+                    return Err(c.fail(Error::Timeout(kind)));
+                }
+                if matches!(&c.auth, Auth::Client(a) if a.answer_overdue(now)) {
+                    return Err(c.fail(Error::Timeout(TimeoutKind::Authentication)));
                 }
                 let ready = c.connection_layer_ready();
                 if let Some(k) = &mut c.keepalive {
                     if now >= k.next && ready {
                         if k.outstanding >= k.max {
-                            return Err(c.fail(Error::Timeout("no answer to keepalives")));
+                            return Err(c.fail(Error::Timeout(TimeoutKind::Keepalive)));
                         }
                         k.outstanding += 1;
                         k.next = now + k.interval;
@@ -212,7 +220,11 @@ impl Connection {
                 let was_authenticated = self.is_authenticated();
                 match &mut self.auth {
                     Auth::Client(a) => {
-                        a.handle(incoming.payload, ctx, &mut self.outbox, &mut self.events)?
+                        a.handle(incoming.payload, ctx, &mut self.outbox, &mut self.events)?;
+                        if a.service_accepted() {
+                            // The client's handshake is over (RFC 4253 section 10).
+                            self.login_deadline = None;
+                        }
                     }
                     Auth::Server(a) => {
                         a.handle(incoming.payload, ctx, &mut self.outbox, &mut self.events)?

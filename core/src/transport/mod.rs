@@ -28,7 +28,9 @@ use bytes::{Bytes, BytesMut};
 use rand_core::CryptoRngCore;
 
 use crate::config::TransportConfig;
-use crate::error::{sanitize_text, ApiMisuse, DisconnectReason, Error, PeerMisbehaved};
+use crate::error::{
+    sanitize_text, ApiMisuse, DisconnectReason, Error, PeerMisbehaved, TimeoutKind,
+};
 use crate::event::Event;
 use crate::keys::{PrivateKey, PublicKey};
 use crate::msg;
@@ -469,7 +471,7 @@ impl Transport {
         }
         self.prepare(rng);
         if !self.first_kex_done && self.handshake_deadline.is_some_and(|d| now >= d) {
-            return Err(Error::Timeout("key exchange"));
+            return Err(Error::Timeout(TimeoutKind::Handshake));
         }
         if self.rekey_at().is_some_and(|t| now >= t) {
             // Started by the flush that follows (RFC 4253 section 9).

@@ -126,8 +126,12 @@ pub fn assert_auth_timed_out(error: &Error, started: Instant, session: &Session)
 #[track_caller]
 pub fn assert_login_grace_ended(server_reason: &Error, client_reason: &Error) {
     assert!(
-        matches!(server_reason, Error::Disconnected(conch_core::Error::Timeout(what))
-            if what.contains("login grace")),
+        matches!(
+            server_reason,
+            Error::Disconnected(conch_core::Error::Timeout(
+                conch_core::TimeoutKind::LoginGrace
+            ))
+        ),
         "{server_reason:?}"
     );
     assert!(

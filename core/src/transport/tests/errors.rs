@@ -182,7 +182,7 @@ fn handshake_deadline_is_reported_through_the_timeout() {
     );
     assert_eq!(
         p.client.t.handle_timeout(deadline, &mut p.client.rng),
-        Err(Error::Timeout("key exchange"))
+        Err(Error::Timeout(crate::TimeoutKind::Handshake))
     );
     p.run().unwrap();
     // After the first exchange the deadline no longer applies; the rekey
