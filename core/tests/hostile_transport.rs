@@ -758,9 +758,7 @@ fn input_while_the_host_key_awaits_the_application_is_bounded() {
         .expect("the victim gives up");
     // Four packets of the largest size, plus one read.
     assert!(fed <= 4 * MAX_PACKET as usize + 64 * 1024, "fed {fed}");
-    let want = misbehaved(PeerMisbehaved::Other(
-        "too much data while the host key awaits a decision",
-    ));
+    let want = misbehaved(PeerMisbehaved::InputDuringHostKeyDecision);
     assert_eq!(e, want);
     let out = victim.take_output();
     peer.absorb(&out);
