@@ -206,6 +206,14 @@ pub enum PeerMisbehaved {
     /// Something else the protocol forbids.
     #[error("{0}")]
     Other(&'static str),
+
+    // Transport and key exchange (RFC 4253 sections 7-9). Kept as a block
+    // of their own: other layers add theirs elsewhere.
+    /// The server went on sending while the client's application had not
+    /// yet decided on its host key: the client processes nothing until then,
+    /// and a key exchange explains no more than a few packets.
+    #[error("too much data while the host key awaits a decision")]
+    InputDuringHostKeyDecision,
 }
 
 /// The peer is following the protocol but shares no way of talking with us.
