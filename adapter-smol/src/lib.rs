@@ -39,13 +39,14 @@ pub use conch_driver::conch_core::{
     AuthAttempt, AuthDecision, Bytes, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
-pub use conch_driver::openssh::*;
+// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
 pub use conch_driver::{
     AuthMethods, AuthResult, Channel, ChannelStderr, ClientOptions, Error, ExitStatus,
     HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, IncomingChannel, KeyboardInteractive,
     PasswordResponder, PtyRequest, Result, ServerHandler, ServerName, ServerOptions, ServerSession,
     Session, SessionCommand, Signer,
 };
+pub use conch_openssh::*;
 
 /// async-io's timer for the driver.
 #[derive(Debug, Clone, Copy)]

@@ -39,12 +39,10 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use conch_driver::{AuthMethods, KeyboardInteractive, PasswordResponder, Signer};
 #[cfg(unix)]
-use conch_driver::AgentClient;
-use conch_driver::{
-    AuthMethods, ConsoleUi, HostKeyUi, KeyboardInteractive, KnownHostsFile, KnownHostsPolicy,
-    KnownHostsVerifier, PasswordResponder, Signer,
-};
+use conch_openssh::AgentClient;
+use conch_openssh::{ConsoleUi, HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier};
 
 use crate::client::{connect, Session};
 use crate::stream::Channel;

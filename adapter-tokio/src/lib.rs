@@ -34,7 +34,8 @@ mod server;
 mod stream;
 
 pub use client::{connect, connect_stream, Session};
-pub use conch_driver::openssh::*;
+// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
+pub use conch_openssh::*;
 pub use endpoint::{CommandEndpoint, EndpointError, PromptFn};
 pub use server::{serve_stream, Listener, ServerSession};
 pub use stream::{Channel, ChannelStderr};

@@ -35,9 +35,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conch_core::PublicKey;
-use conch_driver::{
+use conch_driver::Signer;
+use conch_openssh::{
     default_identity_files, load_private_key, ConsoleUi, HostKeyUi, KeyFileError, KeyFileSigner,
-    KnownHostsFile, KnownHostsPolicy, PassphraseFn, Signer,
+    KnownHostsFile, KnownHostsPolicy, PassphraseFn,
 };
 use conch_tokio::{
     AgentClient, Channel, ClientOptions, CommandEndpoint, EndpointError, Error, ExitStatus,

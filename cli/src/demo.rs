@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use conch_core::known_hosts::key_type_label;
 use conch_core::{PrivateKey, PublicKey};
-use conch_driver::{HostKeyUi, KnownHostsFile, KnownHostsPolicy};
 use conch_examples::{echo, shared, BoxError, ConnectionParameters};
+use conch_openssh::{HostKeyUi, KnownHostsFile, KnownHostsPolicy};
 
 use crate::server::{no_log, Conchd, Passwords, ServerSetup};
 

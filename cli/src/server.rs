@@ -328,13 +328,13 @@ pub fn load_host_key(path: &Path, generate: bool) -> Result<PrivateKey, String> 
             .map_err(|e| format!("cannot write host key {}: {e}", path.display()))?;
         return Ok(key);
     }
-    conch_driver::load_private_key(path, &mut |_| None).map_err(|e| match e {
+    conch_openssh::load_private_key(path, &mut |_| None).map_err(|e| match e {
         e if e.is_not_found() => format!(
             "host key {} does not exist (make one with --generate-host-key, or ssh-keygen -t ed25519 -N '' -f {})",
             path.display(),
             path.display()
         ),
-        conch_driver::KeyFileError::PassphraseNeeded { .. } => {
+        conch_openssh::KeyFileError::PassphraseNeeded { .. } => {
             format!("host key {} is encrypted; conchd needs an unencrypted key", path.display())
         }
         other => other.to_string(),

@@ -47,10 +47,13 @@ impl ClientOptions {
     /// 60 s handshake and 120 s auth timeouts (a server gives up on a
     /// login after its own grace time, OpenSSH's `LoginGraceTime` being
     /// 120 s, so waiting longer for one answer is never useful).
-    pub fn new(host_key_policy: HostKeyPolicy) -> Self {
+    ///
+    /// The policy is anything that converts into a [`HostKeyPolicy`], e.g.
+    /// conch-openssh's `KnownHostsVerifier::strict()?`.
+    pub fn new(host_key_policy: impl Into<HostKeyPolicy>) -> Self {
         ClientOptions {
             config: Arc::new(ClientConfig::default()),
-            host_key_policy,
+            host_key_policy: host_key_policy.into(),
             connect_timeout: Some(Duration::from_secs(30)),
             handshake_timeout: Some(Duration::from_secs(60)),
             auth_timeout: Some(Duration::from_secs(120)),

@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 
 use conch_core::known_hosts::Verdict;
 use conch_core::{ChannelId, ClientConfig, Connection, Event, PrivateKey, PublicKey};
-use conch_driver::KnownHostsFile;
 use conch_examples::{current_user, read_key};
+use conch_tokio::KnownHostsFile;
 
 /// What the channel sends to `cat` (the seed's line).
 const LINE: &[u8] = b"This data will be echoed back to us by \"cat.\"\r\n";

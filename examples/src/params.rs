@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use conch_driver::{load_private_key, KeyFileError};
+use conch_tokio::{load_private_key, KeyFileError};
 use conch_tokio::{
     AgentClient, CommandEndpoint, HostKeyUi, KnownHostsFile, KnownHostsPolicy, PrivateKey,
 };

@@ -16,7 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conch_driver::{load_private_key, KeyFileError};
 use conch_interop::known_hosts::{hash_known_hosts, host_pattern, keyscan, write_known_hosts};
 use conch_interop::{
     pattern_sha256, KeyPair, KeyType, SshAgent, Sshd, SshdOptions, TestDir, TEST_PASSWORD,
@@ -27,6 +26,7 @@ use conch_tokio::{
     KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi, PasswordResponder, PrivateKey,
     PublicKey, Session,
 };
+use conch_tokio::{load_private_key, KeyFileError};
 use tokio::io::AsyncReadExt;
 
 /// Longest a test without bulk data may take.

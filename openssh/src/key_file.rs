@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use conch_core::{KeyError, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
-use crate::auth::{SignFuture, Signer};
+use conch_driver::{SignFuture, Signer};
 
 /// How many times a passphrase is asked before giving up (OpenSSH's
 /// `NumberOfPasswordPrompts`).
@@ -83,6 +83,30 @@ pub enum KeyFileError {
     },
 }
 
+/// As an I/O error: the program's `?` on a key file then works where an
+/// `io::Error` does.
+impl From<KeyFileError> for io::Error {
+    fn from(e: KeyFileError) -> Self {
+        let kind = match &e {
+            KeyFileError::Io { source, .. } => source.kind(),
+            KeyFileError::PassphraseNeeded { .. } | KeyFileError::WrongPassphrase { .. } => {
+                io::ErrorKind::PermissionDenied
+            }
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// As the adapters' error ([`conch_driver::Error::Io`]), so that `?` on a
+/// key file works in a function returning `conch_tokio::Error` (or smol's,
+/// or blocking's).
+impl From<KeyFileError> for conch_driver::Error {
+    fn from(e: KeyFileError) -> Self {
+        conch_driver::Error::from(io::Error::from(e))
+    }
+}
+
 impl KeyFileError {
     /// The file concerned.
     pub fn path(&self) -> &Path {
@@ -116,6 +140,20 @@ impl KeyFileError {
             },
         }
     }
+}
+
+/// Loads an unencrypted OpenSSH private key file (what `ssh-keygen -N ''`
+/// writes). An encrypted one is refused with
+/// [`KeyFileError::PassphraseNeeded`]: load it with [`load_private_key`]
+/// and a passphrase callback, or use a [`KeyFileSigner`].
+///
+/// ```no_run
+/// # fn demo() -> Result<(), conch_openssh::KeyFileError> {
+/// let methods = conch_driver::AuthMethods::new().key(conch_openssh::load_key("/home/alice/.ssh/id_ed25519")?);
+/// # Ok(()) }
+/// ```
+pub fn load_key(path: impl AsRef<Path>) -> Result<PrivateKey, KeyFileError> {
+    load_private_key(path.as_ref(), &mut |_| None)
 }
 
 /// Loads an OpenSSH private key file. If it is encrypted, `passphrase` is

@@ -1,6 +1,6 @@
 //! An ssh-agent client over the Unix socket named by `SSH_AUTH_SOCK`: lists
 //! the agent's keys and has it sign, each key offered to
-//! [`crate::Session::authenticate`] as a [`Signer`]. The messages are the
+//! [`conch_driver::Session::authenticate`] as a [`Signer`]. The messages are the
 //! core's pure codec ([`conch_core::agent`]); this module adds the socket.
 //!
 //! Like OpenSSH, an agent that cannot be reached is not an error for
@@ -8,7 +8,8 @@
 //! other credentials are tried.
 //!
 //! ```no_run
-//! use conch_driver::{AgentClient, AuthMethods};
+//! use conch_openssh::AgentClient;
+//! use conch_driver::AuthMethods;
 //!
 //! let mut methods = AuthMethods::new();
 //! if let Some(agent) = AgentClient::from_env() {
@@ -30,7 +31,7 @@ use std::time::Duration;
 use conch_core::agent::{sign_flags, AgentError, FrameDecoder, Identity, Request, Response};
 use conch_core::{KeyError, PublicKey};
 
-use crate::auth::{SignFuture, Signer};
+use conch_driver::{SignFuture, Signer};
 
 /// The environment variable naming the agent's socket.
 pub const SSH_AUTH_SOCK: &str = "SSH_AUTH_SOCK";
@@ -102,7 +103,7 @@ impl AgentClient {
         }
     }
 
-    /// The agent's keys as signers for [`crate::AuthMethods::signer`]; none
+    /// The agent's keys as signers for [`conch_driver::AuthMethods::signer`]; none
     /// when the agent cannot be reached or answers nonsense (authentication
     /// then goes on without it).
     pub fn signers(&self) -> Vec<Arc<dyn Signer>> {
@@ -260,7 +261,7 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
 
     use super::*;
-    use crate::block_on::block_on;
+    use conch_driver::block_on::block_on;
 
     /// Serves `agent` on a fresh socket, one connection per request, for
     /// `connections` connections.
