@@ -73,7 +73,7 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
   --record FILE      record a transcript of the session to FILE (it lets anyone
                      who has it decrypt the session: for tests and bug reports)
   --replay FILE      replay a recorded transcript and print its calls and events
-  --demo             run the seed's examples against an in-process server";
+  --demo             run the Twisted Conch client how-to's examples against an in-process server";
 
 /// How host keys of unknown hosts are treated (`StrictHostKeyChecking`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! `conch --demo`: the seed's two examples against an in-process server, on
+//! `conch --demo`: the Twisted Conch client how-to's two examples against an in-process server, on
 //! a machine with nothing set up (no `~/.ssh`, no agent, no sshd).
 //!
 //! It starts the same server `conchd` runs ([`crate::server`]) on a free

@@ -1,4 +1,4 @@
-//! `conch_tokio::CommandEndpoint` and the seed's examples against the
+//! `conch_tokio::CommandEndpoint` and the Twisted Conch client how-to's examples against the
 //! in-process conchd (`conch_cli::server`), and against small servers that
 //! refuse: each failure is its own error variant, and dropping `connect`
 //! cancels in every phase.

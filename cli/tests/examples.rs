@@ -1,4 +1,4 @@
-//! The seed's examples (`conch-examples`), built as the programs a user
+//! The Twisted Conch client how-to's examples (`conch-examples`), built as the programs a user
 //! runs, against `conchd`.
 
 mod common;
@@ -84,7 +84,7 @@ fn newest_in(path: &Path) -> Option<std::time::SystemTime> {
     Some(newest)
 }
 
-/// Runs example `name` against `server` with the seed's options.
+/// Runs example `name` against `server` with the how-to's options.
 fn run_example(name: &str, server: &Conchd, extra: &[&str]) -> Finished {
     let mut command = Command::new(example_bin(name));
     command

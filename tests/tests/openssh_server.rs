@@ -200,7 +200,7 @@ fn stderr_is_kept_apart() {
     assert_eq!(ran.status, ExitStatus::Code(3));
 }
 
-/// The seed's example: fifty `/bin/echo N` commands, one after another, on
+/// The how-to's example: fifty `/bin/echo N` commands, one after another, on
 /// one connection.
 #[test]
 fn fifty_commands_on_one_connection() {
