@@ -232,9 +232,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
     }
     a.host = host;
     // As OpenSSH: -l (or -o User) wins over USER@.
-    a.user = user
-        .or(user_at)
-        .unwrap_or_else(conch_examples::current_user);
+    a.user = user.or(user_at).unwrap_or_else(crate::how_to::current_user);
     a.port = port.unwrap_or(22);
     a.command = command.join(" ");
     Ok(Invocation::Connect(a))

@@ -15,6 +15,7 @@
 pub mod client;
 pub mod daemon;
 pub mod demo;
+pub mod how_to;
 pub mod output;
 pub mod provider;
 pub mod replay;

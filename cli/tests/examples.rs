@@ -89,7 +89,7 @@ fn run_example(name: &str, server: &Conchd, extra: &[&str]) -> Finished {
     let mut command = Command::new(example_bin(name));
     command
         .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
-        .args(["-u", &conch_examples::current_user()])
+        .args(["-u", &conch_cli::how_to::current_user()])
         .arg("-i")
         .arg(&server.user_key.private_path)
         .arg("-k")

@@ -25,11 +25,9 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
 
-pub mod echo;
 mod params;
-pub mod shared;
 
-pub use params::{current_user, read_key, ConnectionParameters, USAGE};
-
-/// The error type of the examples: anything, with a message.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+// The how-to's two protocols live in conch-cli, which runs them in
+// `conch --demo` too.
+pub use conch_cli::how_to::{current_user, echo, shared, BoxError};
+pub use params::{read_key, ConnectionParameters, USAGE};

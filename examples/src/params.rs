@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use conch_cli::how_to::current_user;
 use conch_tokio::{load_private_key, KeyFileError};
 use conch_tokio::{
     AgentClient, CommandEndpoint, HostKeyUi, KnownHostsFile, KnownHostsPolicy, PrivateKey,
@@ -154,15 +155,6 @@ pub fn read_key(path: &Path) -> Result<PrivateKey, KeyFileError> {
     load_private_key(path, &mut |path| {
         rpassword::prompt_password(format!("{:?} keyphrase: ", path.display().to_string())).ok()
     })
-}
-
-/// The local user's name, the default login name (as Python's
-/// `getpass.getuser()`: `LOGNAME`, `USER`, `LNAME`, `USERNAME`).
-pub fn current_user() -> String {
-    ["LOGNAME", "USER", "LNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "root".to_string())
 }
 
 /// The value of the option just read, as text.

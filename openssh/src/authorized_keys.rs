@@ -260,6 +260,26 @@ impl AuthorizedKeys {
     }
 }
 
+/// A list of keys without options, e.g. for a server set up in code; each
+/// entry's line is its position (1-based).
+impl FromIterator<PublicKey> for AuthorizedKeys {
+    fn from_iter<I: IntoIterator<Item = PublicKey>>(keys: I) -> Self {
+        AuthorizedKeys {
+            keys: keys
+                .into_iter()
+                .enumerate()
+                .map(|(i, key)| AuthorizedKey {
+                    line: i + 1,
+                    options: Vec::new(),
+                    key,
+                    comment: String::new(),
+                })
+                .collect(),
+            invalid: Vec::new(),
+        }
+    }
+}
+
 /// Compares two byte strings without an early exit (the `subtle` crate),
 /// so the time taken does not tell how many leading bytes of a guess were
 /// right. Strings of different lengths are unequal; the length itself is

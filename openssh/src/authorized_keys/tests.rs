@@ -132,6 +132,14 @@ fn retain_drops_what_a_server_cannot_enforce() {
 }
 
 #[test]
+fn a_list_of_keys_is_an_authorized_keys_without_options() {
+    let keys: AuthorizedKeys = [key(1), key(2)].into_iter().collect();
+    assert_eq!(keys.find(&key(2)).map(AuthorizedKey::line), Some(2));
+    assert!(keys.find(&key(3)).is_none());
+    assert!(keys.keys().iter().all(|k| k.options().is_empty()));
+}
+
+#[test]
 fn constant_time_compare() {
     assert!(constant_time_eq(b"secret", b"secret"));
     assert!(!constant_time_eq(b"secret", b"secreT"));

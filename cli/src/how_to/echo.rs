@@ -8,7 +8,7 @@ use std::io::Write;
 use conch_tokio::{Channel, CommandEndpoint, ExitStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::BoxError;
+use super::BoxError;
 
 /// What the noise protocol sends, one line each.
 pub const NOISE: [&str; 3] = ["bif", "pow", "zot"];

@@ -12,7 +12,7 @@ use conch_tokio::{Channel, CommandEndpoint};
 use futures_util::future::try_join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::BoxError;
+use super::BoxError;
 
 /// How many commands share the connection.
 pub const COMMANDS: usize = 50;
