@@ -15,6 +15,9 @@
 //!   passphrase asked only if the server accepts the key), `.pub` files
 //!   and the default identities.
 //! - the ssh-agent (Unix): [`AgentClient`] lists its keys and has them sign.
+//! - [`CommandEndpoint`]: one command over SSH the way Twisted's
+//!   `SSHCommandClientEndpoint` runs it, with `ssh`'s defaults (known_hosts,
+//!   the terminal, the agent), written once for every adapter.
 //! - authorized_keys as sshd reads it: [`AuthorizedKeys`], options
 //!   included, and a constant-time [`constant_time_eq`].
 //!
@@ -41,13 +44,18 @@
 mod agent_client;
 pub mod authorized_keys;
 mod console_ui;
+pub mod endpoint;
 mod key_file;
 mod known_hosts_file;
+#[cfg(feature = "test-support")]
+pub mod testing;
+mod thread;
 
 #[cfg(unix)]
 pub use agent_client::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
 pub use authorized_keys::{constant_time_eq, AuthorizedKey, AuthorizedKeys, KeyOption};
 pub use console_ui::ConsoleUi;
+pub use endpoint::{CommandEndpoint, EndpointError, EndpointRuntime, PromptFn};
 pub use key_file::{
     default_identity_files, load_key, load_private_key, load_public_key, KeyFileError,
     KeyFileSigner, PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
