@@ -290,10 +290,12 @@ impl EndpointError {
 /// a channel on an authenticated session and `exec`s (and never closes the
 /// session). [`CommandEndpoint::connect`] yields the command's channel.
 ///
-/// Cancelling is dropping the `connect` future, in any phase: before the
-/// TCP connection, during the handshake or authentication (the connection
-/// is closed), or while the channel opens or the command starts (the
-/// channel is closed; a new connection with it, an existing one stays up).
+/// With an async adapter, cancelling is dropping the `connect` future, in
+/// any phase: before the TCP connection, during the handshake or
+/// authentication (the connection is closed), or while the channel opens
+/// or the command starts (the channel is closed; a new connection with it,
+/// an existing one stays up). With conch-blocking the calls return when
+/// done (each phase within the options' timeouts).
 pub struct CommandEndpoint<R: EndpointRuntime> {
     command: Vec<u8>,
     target: Target<R>,
