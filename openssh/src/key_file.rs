@@ -352,6 +352,39 @@ mod tests {
     const TOO_MANY_ROUNDS: &str =
         include_str!("../../core/src/keys/testdata/rsa2048_encrypted_10001_rounds");
 
+    /// `core/src/keys/testdata`: an RSA key in clear, and the same encrypted
+    /// with the passphrase "conch test" (see the README there).
+    const RSA_CLEAR: &str = include_str!("../../core/src/keys/testdata/rsa2048");
+    const RSA_ENCRYPTED: &str = include_str!("../../core/src/keys/testdata/rsa2048_encrypted");
+
+    #[test]
+    fn load_key_needs_no_passphrase_source_and_refuses_an_encrypted_key_clearly() {
+        let dir = std::env::temp_dir().join(format!("conch-load-key-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (clear, encrypted) = (dir.join("id_clear"), dir.join("id_encrypted"));
+        fs::write(&clear, RSA_CLEAR).unwrap();
+        fs::write(&encrypted, RSA_ENCRYPTED).unwrap();
+        let loaded = load_key(&clear);
+        let refused = load_key(&encrypted);
+        let decrypted = load_private_key(&encrypted, &mut |_| Some("conch test".into()));
+        let _ = fs::remove_dir_all(&dir);
+        let key = loaded.unwrap();
+        assert_eq!(key.public_key(), decrypted.unwrap().public_key());
+        let e = refused.unwrap_err();
+        assert!(
+            matches!(&e, KeyFileError::PassphraseNeeded { path } if path == &encrypted),
+            "{e:?}"
+        );
+        let message = format!(
+            "{} is encrypted and no passphrase was given",
+            encrypted.display()
+        );
+        assert_eq!(e.to_string(), message);
+        // `?` in a program returning the adapters' error keeps the message.
+        let as_driver = conch_driver::Error::from(e);
+        assert!(as_driver.to_string().contains(&message), "{as_driver}");
+    }
+
     #[test]
     fn a_key_file_asking_for_too_many_kdf_rounds_is_refused_without_asking() {
         let path =
