@@ -38,11 +38,15 @@ pub struct ClientOptions {
 
 impl ClientOptions {
     /// Default protocol settings with this host key policy and a 30 s
-    /// connect timeout.
-    pub fn new(host_key_policy: HostKeyPolicy) -> Self {
+    /// connect timeout (the handshake and authentication timers are the
+    /// core's, in [`ClientConfig`]).
+    ///
+    /// The policy is anything that converts into a [`HostKeyPolicy`], e.g.
+    /// conch-openssh's `KnownHostsVerifier::strict()?`.
+    pub fn new(host_key_policy: impl Into<HostKeyPolicy>) -> Self {
         ClientOptions {
             config: Arc::new(ClientConfig::default()),
-            host_key_policy,
+            host_key_policy: host_key_policy.into(),
             connect_timeout: Some(Duration::from_secs(30)),
             rng_seed: None,
             record: None,

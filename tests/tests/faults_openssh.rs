@@ -49,7 +49,7 @@ fn options(sshd: &Sshd) -> ClientOptions {
 }
 
 async fn login(sshd: &Sshd, options: ClientOptions) -> Session {
-    let key = conch_driver::load_private_key(&sshd.user_key().private_path, &mut |_| None)
+    let key = conch_tokio::load_private_key(&sshd.user_key().private_path, &mut |_| None)
         .expect("user key");
     let session = Tokio::step("connect", connect("127.0.0.1", sshd.port(), options))
         .await
