@@ -28,11 +28,30 @@
 #![warn(missing_docs)]
 
 mod channel;
+mod endpoint;
 mod pump;
 mod server;
 mod session;
 
 pub use channel::{Channel, ChannelStderr};
+pub use endpoint::Blocking;
+
+/// Runs one command over SSH and yields its stream (Twisted's
+/// `SSHCommandClientEndpoint`), blocking: conch-openssh's
+/// [`conch_openssh::CommandEndpoint`], whose calls here return when done.
+///
+/// ```no_run
+/// use conch_blocking::CommandEndpoint;
+/// use std::io::Read;
+///
+/// # fn demo() -> Result<(), conch_blocking::EndpointError> {
+/// let endpoint = CommandEndpoint::new_connection("uname -a", "alice", "example.org").password("secret");
+/// let mut channel = endpoint.connect()?;
+/// let mut out = String::new();
+/// channel.read_to_string(&mut out).ok();
+/// # Ok(()) }
+/// ```
+pub type CommandEndpoint = conch_openssh::CommandEndpoint<Blocking>;
 pub use server::{serve_stream, Listener, ServerSession};
 pub use session::{connect, connect_stream, Session};
 
@@ -40,9 +59,18 @@ pub use conch_driver::conch_core::{
     AuthAttempt, AuthDecision, Bytes, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
-pub use conch_driver::openssh::*;
+// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
 pub use conch_driver::{
     AuthMethods, AuthResult, ClientOptions, Error, ExitStatus, HostKeyPolicy, HostKeyVerdict,
     HostKeyVerifier, IncomingChannel, KeyboardInteractive, PasswordResponder, PtyRequest, Result,
     ServerHandler, ServerName, ServerOptions, SessionCommand, Signer,
 };
+pub use conch_openssh::{
+    constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
+    AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, HostKeyUi,
+    KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier,
+    NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES, GLOBAL_KNOWN_HOSTS_FILES,
+    PASSPHRASE_ATTEMPTS,
+};
+#[cfg(unix)]
+pub use conch_openssh::{AgentClient, AgentSigner, SSH_AUTH_SOCK};

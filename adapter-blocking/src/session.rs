@@ -2,10 +2,9 @@
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
-use conch_driver::block_on::{block_on, block_on_until};
+use conch_driver::block_on::block_on;
 use conch_driver::conch_core::NegotiatedAlgorithms;
 
 use crate::channel::Channel;
@@ -17,7 +16,8 @@ use crate::{
 /// Connects to `host` (a name or an address) on `port` over TCP: every
 /// address the name resolves to is tried in turn (IPv6 and IPv4), each
 /// within the options' connect timeout; then the handshake, host key check
-/// included, within the handshake timeout. Authenticate next.
+/// included, within the connection's handshake timeout
+/// (`TransportConfig::handshake_timeout`). Authenticate next.
 pub fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
@@ -59,12 +59,9 @@ pub fn connect_stream(
 ) -> Result<Session> {
     let (inner, engine) = conch_driver::client(&options, server);
     crate::pump::spawn(stream, engine)?;
-    let deadline = options.handshake_timeout.map(|t| Instant::now() + t);
-    match block_on_until(inner.handshake(), deadline) {
-        Some(r) => r?,
-        // Dropping `inner` ends the connection and its threads.
-        None => return Err(Error::Timeout("handshake")),
-    }
+    // The connection's handshake timeout bounds this; on an error, dropping
+    // `inner` ends the connection and its threads.
+    block_on(inner.handshake())?;
     Ok(Session { inner })
 }
 

@@ -388,7 +388,7 @@ fn auth_timeout_is_disarmed_once_the_server_answers() {
         let (addr, _served) = start_server(test.options.clone());
         let mut options = test.client_options();
         // Long enough for a loaded machine to answer a password.
-        options.auth_timeout = Some(Duration::from_secs(1));
+        options.config_mut().auth_timeout = Some(Duration::from_secs(1));
         let session = login(addr.port(), options);
         thread::sleep(Duration::from_millis(1500));
         assert!(!session.is_closed(), "{:?}", session.disconnect_reason());

@@ -35,17 +35,46 @@ use std::time::Instant;
 use futures_io::{AsyncRead, AsyncWrite};
 use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 
+mod endpoint;
+pub use endpoint::Smol;
+
 pub use conch_driver::conch_core::{
     AuthAttempt, AuthDecision, Bytes, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
-pub use conch_driver::openssh::*;
+// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
 pub use conch_driver::{
     AuthMethods, AuthResult, Channel, ChannelStderr, ClientOptions, Error, ExitStatus,
     HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, IncomingChannel, KeyboardInteractive,
     PasswordResponder, PtyRequest, Result, ServerHandler, ServerName, ServerOptions, ServerSession,
     Session, SessionCommand, Signer,
 };
+pub use conch_openssh::{
+    constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
+    AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, HostKeyUi,
+    KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier,
+    NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES, GLOBAL_KNOWN_HOSTS_FILES,
+    PASSPHRASE_ATTEMPTS,
+};
+#[cfg(unix)]
+pub use conch_openssh::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
+
+/// Runs one command over SSH and yields its stream (Twisted's
+/// `SSHCommandClientEndpoint`), on smol: conch-openssh's
+/// [`conch_openssh::CommandEndpoint`], whose calls here return futures.
+///
+/// ```no_run
+/// use conch_smol::CommandEndpoint;
+/// use smol::io::AsyncReadExt;
+///
+/// # async fn demo() -> Result<(), conch_smol::EndpointError> {
+/// let endpoint = CommandEndpoint::new_connection("uname -a", "alice", "example.org").password("secret");
+/// let mut channel = endpoint.connect().await?;
+/// let mut out = String::new();
+/// channel.read_to_string(&mut out).await.ok();
+/// # Ok(()) }
+/// ```
+pub type CommandEndpoint = conch_openssh::CommandEndpoint<Smol>;
 
 /// async-io's timer for the driver.
 #[derive(Debug, Clone, Copy)]

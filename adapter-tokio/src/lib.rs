@@ -34,8 +34,17 @@ mod server;
 mod stream;
 
 pub use client::{connect, connect_stream, Session};
-pub use conch_driver::openssh::*;
-pub use endpoint::{CommandEndpoint, EndpointError, PromptFn};
+// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
+pub use conch_openssh::{
+    constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
+    AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, HostKeyUi,
+    KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier,
+    NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES, GLOBAL_KNOWN_HOSTS_FILES,
+    PASSPHRASE_ATTEMPTS,
+};
+#[cfg(unix)]
+pub use conch_openssh::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
+pub use endpoint::Tokio;
 pub use server::{serve_stream, Listener, ServerSession};
 pub use stream::{Channel, ChannelStderr};
 
@@ -51,6 +60,30 @@ pub use conch_driver::{
 
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Runs one command over SSH and yields its stream (Twisted's
+/// `SSHCommandClientEndpoint`), on tokio: conch-openssh's
+/// [`conch_openssh::CommandEndpoint`], whose calls here return futures.
+///
+/// ```no_run
+/// use conch_tokio::{AgentClient, CommandEndpoint};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// # async fn demo() -> Result<(), conch_tokio::EndpointError> {
+/// let mut endpoint = CommandEndpoint::new_connection("/bin/cat", "alice", "example.org")
+///     .port(22)
+///     .password("secret");
+/// if let Some(agent) = AgentClient::from_env() {
+///     endpoint = endpoint.agent(agent);
+/// }
+/// let mut channel = endpoint.connect().await?;
+/// channel.write_all(b"bif\n").await.ok();
+/// channel.shutdown().await.ok();
+/// let mut echoed = String::new();
+/// channel.read_to_string(&mut echoed).await.ok();
+/// # Ok(()) }
+/// ```
+pub type CommandEndpoint = conch_openssh::CommandEndpoint<Tokio>;
 
 /// tokio's timer for the driver.
 #[derive(Debug, Clone, Copy)]

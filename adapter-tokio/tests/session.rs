@@ -157,7 +157,7 @@ async fn a_silent_server_hits_the_handshake_timeout() {
         drop(socket);
     });
     let mut options = ClientOptions::insecure_accept_any_host_key();
-    options.handshake_timeout = Some(std::time::Duration::from_millis(300));
+    options.config_mut().transport.handshake_timeout = Some(std::time::Duration::from_millis(300));
     let err = Tokio::step("connect", connect("127.0.0.1", port, options))
         .await
         .unwrap_err();

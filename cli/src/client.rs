@@ -35,9 +35,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conch_core::PublicKey;
-use conch_driver::{
+use conch_driver::Signer;
+use conch_openssh::{
     default_identity_files, load_private_key, ConsoleUi, HostKeyUi, KeyFileError, KeyFileSigner,
-    KnownHostsFile, KnownHostsPolicy, PassphraseFn, Signer,
+    KnownHostsFile, KnownHostsPolicy, PassphraseFn,
 };
 use conch_tokio::{
     AgentClient, Channel, ClientOptions, CommandEndpoint, EndpointError, Error, ExitStatus,
@@ -72,7 +73,7 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
   --record FILE      record a transcript of the session to FILE (it lets anyone
                      who has it decrypt the session: for tests and bug reports)
   --replay FILE      replay a recorded transcript and print its calls and events
-  --demo             run the seed's examples against an in-process server";
+  --demo             run the Twisted Conch client how-to's examples against an in-process server";
 
 /// How host keys of unknown hosts are treated (`StrictHostKeyChecking`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,9 +232,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
     }
     a.host = host;
     // As OpenSSH: -l (or -o User) wins over USER@.
-    a.user = user
-        .or(user_at)
-        .unwrap_or_else(conch_examples::current_user);
+    a.user = user.or(user_at).unwrap_or_else(crate::how_to::current_user);
     a.port = port.unwrap_or(22);
     a.command = command.join(" ");
     Ok(Invocation::Connect(a))

@@ -128,7 +128,7 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
     let authorized_keys = match &args.authorized_keys {
         Some(path) => read_authorized_keys(path, &log)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-        None => Vec::new(),
+        None => conch_openssh::AuthorizedKeys::default(),
     };
     let passwords = match &args.password_file {
         Some(path) => Passwords::parse(

@@ -1,4 +1,4 @@
-//! `conch --demo`: the seed's two examples against an in-process server, on
+//! `conch --demo`: the Twisted Conch client how-to's two examples against an in-process server, on
 //! a machine with nothing set up (no `~/.ssh`, no agent, no sshd).
 //!
 //! It starts the same server `conchd` runs ([`crate::server`]) on a free
@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use conch_core::known_hosts::key_type_label;
 use conch_core::{PrivateKey, PublicKey};
-use conch_driver::{HostKeyUi, KnownHostsFile, KnownHostsPolicy};
-use conch_examples::{echo, shared, BoxError, ConnectionParameters};
+use conch_openssh::{HostKeyUi, KnownHostsFile, KnownHostsPolicy};
+use conch_tokio::CommandEndpoint;
 
+use crate::how_to::{current_user, echo, shared, BoxError};
 use crate::server::{no_log, Conchd, Passwords, ServerSetup};
 
 /// Shows host key notices on stdout, as part of the demo's story; never
@@ -73,7 +74,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
     let client_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
     let setup = ServerSetup {
         host_key: host_key.clone(),
-        authorized_keys: vec![client_key.public_key().clone()],
+        authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
         passwords: Passwords::None,
         log: no_log(),
     };
@@ -97,24 +98,21 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
         "  known hosts: a temporary file {}, policy accept-new: the new host key is trusted on first use and saved (hashed); a changed key would be refused",
         known_hosts.display()
     ));
-    let parameters = ConnectionParameters {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        username: conch_examples::current_user(),
-        password: None,
-        keys: vec![client_key],
-        known_hosts: Some(KnownHostsFile::new(&known_hosts)),
-        known_hosts_policy: KnownHostsPolicy::AcceptNew,
-        ui: Some(Arc::new(DemoUi { out: out.clone() })),
-        agent: None,
-    };
+    // What the how-to's `ConnectionParameters` describe, for this server.
+    let ui = DemoUi { out: out.clone() };
+    let endpoint =
+        CommandEndpoint::new_connection("/bin/cat", current_user(), addr.ip().to_string())
+            .port(addr.port())
+            .keys([client_key])
+            .known_hosts(KnownHostsFile::new(&known_hosts))
+            .known_hosts_policy(KnownHostsPolicy::AcceptNew)
+            .ui(Arc::new(ui));
 
     say(String::new());
     say(format!(
         "== echoclient_ssh: writing {} to /bin/cat, one line at a time ==",
         echo::NOISE.join(", ")
     ));
-    let endpoint = parameters.endpoint_for_command("/bin/cat");
     let status = {
         let mut buffer = Vec::new();
         let status = echo::run(&endpoint, &mut buffer).await;

@@ -4,7 +4,7 @@
 //!
 //! - `conch`, an ssh-like client ([`client`]): `conch [-p PORT] [-l USER]
 //!   [-i IDENTITY]... [-o OPTION=VALUE]... [USER@]HOST [COMMAND...]`, and
-//!   `conch --demo` ([`demo`]), which runs the seed's examples against an
+//!   `conch --demo` ([`demo`]), which runs the Twisted Conch client how-to's examples against an
 //!   in-process server; `conch --replay FILE` ([`replay`]) prints a
 //!   recorded transcript.
 //! - `conchd`, a small server for tests and demos ([`server`], [`daemon`]):
@@ -15,6 +15,7 @@
 pub mod client;
 pub mod daemon;
 pub mod demo;
+pub mod how_to;
 pub mod output;
 pub mod provider;
 pub mod replay;

@@ -23,7 +23,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use conch_core::known_hosts::key_type_label;
-use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, PublicKey, ServerConfig};
+use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, ServerConfig};
+use conch_openssh::{AuthorizedKeys, KeyOption};
 use conch_tokio::{Channel, Listener, ServerHandler, ServerOptions};
 
 /// Where the server's log lines go (stderr for `conchd`, nowhere for the demo).
@@ -92,7 +93,7 @@ impl Passwords {
                 None => return false,
             },
         };
-        constant_time_eq(expected.as_bytes(), password.as_bytes())
+        conch_openssh::constant_time_eq(expected.as_bytes(), password.as_bytes())
     }
 
     fn is_none(&self) -> bool {
@@ -100,22 +101,15 @@ impl Passwords {
     }
 }
 
-/// Compares without an early exit, so the time taken does not tell how
-/// many leading bytes of a guess were right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// What a conchd serves with: its host key and who may log in.
 #[derive(Clone)]
 pub struct ServerSetup {
     /// The host key.
     pub host_key: PrivateKey,
-    /// Keys that may log in (any user name).
-    pub authorized_keys: Vec<PublicKey>,
+    /// Keys that may log in (any user name). Their options are not
+    /// enforced: [`read_authorized_keys`] keeps only keys whose options
+    /// conchd honours by construction.
+    pub authorized_keys: AuthorizedKeys,
     /// Passwords that may log in.
     pub passwords: Passwords,
     /// Where log lines go.
@@ -126,7 +120,7 @@ impl fmt::Debug for ServerSetup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerSetup")
             .field("host_key", &self.host_key.public_key())
-            .field("authorized_keys", &self.authorized_keys.len())
+            .field("authorized_keys", &self.authorized_keys.keys().len())
             .field("passwords", &self.passwords)
             .finish_non_exhaustive()
     }
@@ -160,7 +154,7 @@ impl ServerSetup {
 /// Decides logins from the setup's keys and passwords, logging the outcome
 /// the way sshd words it.
 struct Authenticator {
-    authorized_keys: Vec<PublicKey>,
+    authorized_keys: AuthorizedKeys,
     passwords: Passwords,
     log: Log,
 }
@@ -169,7 +163,7 @@ impl ServerHandler for Authenticator {
     fn auth(&self, user: &str, attempt: &AuthAttempt) -> AuthDecision {
         match attempt {
             AuthAttempt::PublicKey { key, signed } => {
-                let known = self.authorized_keys.contains(key);
+                let known = self.authorized_keys.find(key).is_some();
                 if *signed && known {
                     (self.log)(&format!(
                         "Accepted publickey for {user}: {} {}",
@@ -292,27 +286,41 @@ fn describe(command: &conch_tokio::SessionCommand) -> String {
     }
 }
 
-/// Reads an authorized_keys file: one public key per line, `#` comments and
-/// blank lines skipped. Options before the key type (`command="..."`,
-/// `from=...`) are not enforced by conchd: such lines are refused with a
-/// warning rather than half-honoured. Unreadable lines are warned about
-/// through `log` and skipped.
-pub fn read_authorized_keys(path: &Path, log: &Log) -> io::Result<Vec<PublicKey>> {
-    let text = fs::read_to_string(path)?;
-    let mut keys = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match PublicKey::from_openssh(line) {
-            Ok(key) => keys.push(key),
-            Err(e) => log(&format!(
-                "{}:{}: skipped (conchd takes plain key lines without options): {e}",
-                path.display(),
-                i + 1
-            )),
-        }
+/// Reads an authorized_keys file (sshd(8)'s format, see
+/// [`conch_openssh::authorized_keys`]). conchd enforces no key options: a
+/// key whose options restrict more than forwarding and `~/.ssh/rc` (which
+/// conchd never offers) is refused with a warning rather than
+/// half-honoured, and so is every line that does not parse. Warnings go to
+/// `log`.
+pub fn read_authorized_keys(path: &Path, log: &Log) -> io::Result<AuthorizedKeys> {
+    let mut keys = AuthorizedKeys::read(path)?;
+    for invalid in keys.invalid_lines() {
+        log(&format!(
+            "{}:{}: skipped: {}",
+            path.display(),
+            invalid.line,
+            invalid.reason
+        ));
+    }
+    let refused = keys.retain(|entry| {
+        entry
+            .options()
+            .iter()
+            .all(KeyOption::restricts_only_unoffered_features)
+    });
+    for entry in refused {
+        let options: Vec<String> = entry
+            .options()
+            .iter()
+            .filter(|o| !o.restricts_only_unoffered_features())
+            .map(|o| o.name().to_string())
+            .collect();
+        log(&format!(
+            "{}:{}: skipped: conchd does not enforce option {}",
+            path.display(),
+            entry.line(),
+            options.join(", ")
+        ));
     }
     Ok(keys)
 }
@@ -328,13 +336,13 @@ pub fn load_host_key(path: &Path, generate: bool) -> Result<PrivateKey, String> 
             .map_err(|e| format!("cannot write host key {}: {e}", path.display()))?;
         return Ok(key);
     }
-    conch_driver::load_private_key(path, &mut |_| None).map_err(|e| match e {
+    conch_openssh::load_private_key(path, &mut |_| None).map_err(|e| match e {
         e if e.is_not_found() => format!(
             "host key {} does not exist (make one with --generate-host-key, or ssh-keygen -t ed25519 -N '' -f {})",
             path.display(),
             path.display()
         ),
-        conch_driver::KeyFileError::PassphraseNeeded { .. } => {
+        conch_openssh::KeyFileError::PassphraseNeeded { .. } => {
             format!("host key {} is encrypted; conchd needs an unencrypted key", path.display())
         }
         other => other.to_string(),
@@ -376,5 +384,37 @@ mod tests {
         assert!(!per_user.check("bob", "a:b"));
         assert_eq!(Passwords::parse("\n# nothing\n"), Passwords::None);
         assert!(!Passwords::None.check("alice", ""));
+    }
+
+    #[test]
+    fn authorized_keys_with_options_conchd_cannot_enforce_are_refused() {
+        use rand_chacha::rand_core::SeedableRng;
+        let key = |seed: u64| {
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+            PrivateKey::generate_ed25519(&mut rng).public_key().clone()
+        };
+        let path = std::env::temp_dir().join(format!("conchd-authorized-{}", std::process::id()));
+        let text = format!(
+            "no-port-forwarding,no-agent-forwarding {}\ncommand=\"date\" {}\nbogus line\n",
+            key(1).to_openssh(),
+            key(2).to_openssh()
+        );
+        fs::write(&path, text).unwrap();
+        let logged = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log: Log = {
+            let logged = logged.clone();
+            Arc::new(move |line: &str| logged.lock().unwrap().push(line.to_string()))
+        };
+        let keys = read_authorized_keys(&path, &log);
+        let _ = fs::remove_file(&path);
+        let keys = keys.unwrap();
+        assert!(keys.find(&key(1)).is_some());
+        assert!(keys.find(&key(2)).is_none(), "command= is not enforced");
+        let logged = logged.lock().unwrap().join("\n");
+        assert!(
+            logged.contains(":2: skipped: conchd does not enforce option command"),
+            "{logged}"
+        );
+        assert!(logged.contains(":3: skipped:"), "{logged}");
     }
 }

@@ -1,4 +1,4 @@
-//! `conch_tokio::CommandEndpoint` and the seed's examples against the
+//! `conch_tokio::CommandEndpoint` and the Twisted Conch client how-to's examples against the
 //! in-process conchd (`conch_cli::server`), and against small servers that
 //! refuse: each failure is its own error variant, and dropping `connect`
 //! cancels in every phase.
@@ -7,9 +7,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use conch_cli::how_to::{echo, shared};
 use conch_cli::server::{Conchd, Log, Passwords, ServerSetup};
 use conch_core::{AuthAttempt, AuthDecision, ChannelRequest, PrivateKey, ServerConfig};
-use conch_examples::{echo, shared, ConnectionParameters};
 use conch_interop::TestDir;
 use conch_tokio::{
     ChannelOpenFailure, CommandEndpoint, EndpointError, HostKeyPolicy, KnownHostsFile,
@@ -46,7 +46,7 @@ impl Server {
         };
         let setup = ServerSetup {
             host_key: host_key.clone(),
-            authorized_keys: vec![client_key.public_key().clone()],
+            authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
             passwords: Passwords::Any(PASSWORD.into()),
             log,
         };
@@ -110,24 +110,16 @@ impl Server {
 async fn the_echo_example_gets_each_word_back() {
     let server = Server::start().await;
     let dir = TestDir::new("echo-example");
-    let parameters = ConnectionParameters {
-        host: "127.0.0.1".into(),
-        port: server.addr.port(),
-        username: USER.into(),
-        password: None,
-        keys: vec![server.client_key.clone()],
-        known_hosts: Some(KnownHostsFile::new(dir.join("known_hosts"))),
-        known_hosts_policy: KnownHostsPolicy::AcceptNew,
-        ui: Some(Arc::new(NoUi)),
-        agent: None,
-    };
+    let endpoint = CommandEndpoint::new_connection("/bin/cat", USER, "127.0.0.1")
+        .port(server.addr.port())
+        .keys([server.client_key.clone()])
+        .known_hosts(KnownHostsFile::new(dir.join("known_hosts")))
+        .known_hosts_policy(KnownHostsPolicy::AcceptNew)
+        .ui(Arc::new(NoUi));
     let mut out = Vec::new();
-    let status = step(
-        "echo example",
-        echo::run(&parameters.endpoint_for_command("/bin/cat"), &mut out),
-    )
-    .await
-    .unwrap();
+    let status = step("echo example", echo::run(&endpoint, &mut out))
+        .await
+        .unwrap();
     assert!(status.success());
     assert_eq!(
         String::from_utf8(out).unwrap(),

@@ -1,4 +1,4 @@
-//! The seed's examples (`conch-examples`), built as the programs a user
+//! The Twisted Conch client how-to's examples (`conch-examples`), built as the programs a user
 //! runs, against `conchd`.
 
 mod common;
@@ -84,12 +84,12 @@ fn newest_in(path: &Path) -> Option<std::time::SystemTime> {
     Some(newest)
 }
 
-/// Runs example `name` against `server` with the seed's options.
+/// Runs example `name` against `server` with the how-to's options.
 fn run_example(name: &str, server: &Conchd, extra: &[&str]) -> Finished {
     let mut command = Command::new(example_bin(name));
     command
         .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
-        .args(["-u", &conch_examples::current_user()])
+        .args(["-u", &conch_cli::how_to::current_user()])
         .arg("-i")
         .arg(&server.user_key.private_path)
         .arg("-k")

@@ -3,8 +3,8 @@
 
 use std::cell::Cell;
 
-use conch_driver::{load_private_key, load_public_key, KeyFileError, PASSPHRASE_ATTEMPTS};
 use conch_interop::{KeyPair, KeyType, TestDir};
+use conch_openssh::{load_private_key, load_public_key, KeyFileError, PASSPHRASE_ATTEMPTS};
 
 #[test]
 fn an_unencrypted_key_never_asks() {
@@ -65,7 +65,8 @@ fn missing_and_foreign_files_are_clear_errors() {
 
 #[test]
 fn a_key_file_signer_decrypts_only_when_it_must_sign() {
-    use conch_driver::{block_on::block_on, KeyFileSigner, Signer};
+    use conch_driver::{block_on::block_on, Signer};
+    use conch_openssh::KeyFileSigner;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 

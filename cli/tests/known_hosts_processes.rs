@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use conch_core::known_hosts::{KnownHosts, Verdict};
 use conch_core::PrivateKey;
-use conch_driver::KnownHostsFile;
 use conch_interop::{run_bounded, Input, TestDir};
+use conch_openssh::KnownHostsFile;
 use rand_chacha::rand_core::SeedableRng;
 
 const PROCESSES: u64 = 4;

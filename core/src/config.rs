@@ -32,8 +32,15 @@ pub struct TransportConfig {
     /// Disconnect after this many keepalives go unanswered (OpenSSH
     /// `ServerAliveCountMax`, default 3).
     pub keepalive_max: u32,
-    /// Time allowed from the start until the first key exchange completes and
-    /// (server) the client is authenticated (OpenSSH `LoginGraceTime`, 120 s).
+    /// Time allowed from the start until the first key exchange completes
+    /// and then, on a client, until the server accepts the user
+    /// authentication service (the host key decision included); on a
+    /// server, until the client is authenticated (OpenSSH `LoginGraceTime`).
+    /// 120 s for both roles: that is OpenSSH's `LoginGraceTime`, so a client
+    /// waiting longer would only be cut off by the server, and `ssh` itself
+    /// has no handshake limit beyond `ConnectTimeout`. Ends the connection
+    /// with [`crate::TimeoutKind::Handshake`] (or, on a server after the key
+    /// exchange, [`crate::TimeoutKind::LoginGrace`]).
     pub handshake_timeout: Option<Duration>,
     /// Largest packet we accept, in bytes, counting the length field, padding
     /// and MAC. 256 KiB as OpenSSH.
@@ -111,12 +118,32 @@ impl Default for ChannelConfig {
 }
 
 /// Configuration of the client role.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Transport settings.
     pub transport: TransportConfig,
     /// Channel settings.
     pub channels: ChannelConfig,
+    /// Time the server has to answer each authentication request (and
+    /// re-armed by every new one); when it passes the connection ends with
+    /// [`crate::TimeoutKind::Authentication`]. Time the connection waits on
+    /// the application (a signature, prompt answers, a new password) does
+    /// not count: the timer runs only while a request is unanswered.
+    /// Keepalives start only after authentication, so this is what notices
+    /// a server that stops answering before. Default 120 s: OpenSSH's
+    /// `LoginGraceTime` is 120 s, so waiting longer for one answer is never
+    /// useful.
+    pub auth_timeout: Option<Duration>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            transport: TransportConfig::default(),
+            channels: ChannelConfig::default(),
+            auth_timeout: Some(Duration::from_secs(120)),
+        }
+    }
 }
 
 /// Configuration of the server role.

@@ -10,6 +10,48 @@
 
 use crate::wire::DecodeError;
 
+/// The protocol timers that end a connection, each with its one setting in
+/// the configuration and reported through [`crate::Connection::poll_timeout`]
+/// and [`crate::Connection::handle_timeout`], so that every timeout happens
+/// at a recorded instant and replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// [`crate::TransportConfig::handshake_timeout`] passed before the first
+    /// key exchange completed or, on a client, before the server accepted
+    /// the user authentication service (RFC 4253 section 10).
+    Handshake,
+    /// Server: [`crate::TransportConfig::handshake_timeout`] passed after the
+    /// key exchange but before the client authenticated (OpenSSH
+    /// `LoginGraceTime`).
+    LoginGrace,
+    /// Client: the server left an authentication request unanswered for
+    /// [`crate::ClientConfig::auth_timeout`].
+    Authentication,
+    /// [`crate::TransportConfig::keepalive_max`] keepalives in a row went
+    /// unanswered (OpenSSH `ServerAliveCountMax`).
+    Keepalive,
+}
+
+impl TimeoutKind {
+    /// A short name for messages: `handshake`, `login grace time`,
+    /// `authentication`, `keepalive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutKind::Handshake => "handshake",
+            TimeoutKind::LoginGrace => "login grace time",
+            TimeoutKind::Authentication => "authentication",
+            TimeoutKind::Keepalive => "keepalive",
+        }
+    }
+}
+
+impl std::fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// SSH_MSG_DISCONNECT reason codes (RFC 4253 section 11.1, RFC 4250 section 4.2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -192,6 +234,14 @@ pub enum PeerMisbehaved {
     /// Something else the protocol forbids.
     #[error("{0}")]
     Other(&'static str),
+
+    // Transport and key exchange (RFC 4253 sections 7-9). Kept as a block
+    // of their own: other layers add theirs elsewhere.
+    /// The server went on sending while the client's application had not
+    /// yet decided on its host key: the client processes nothing until then,
+    /// and a key exchange explains no more than a few packets.
+    #[error("too much data while the host key awaits a decision")]
+    InputDuringHostKeyDecision,
 }
 
 /// The peer is following the protocol but shares no way of talking with us.
@@ -305,40 +355,6 @@ pub enum ApiMisuse {
     NoGlobalRequestPending,
 }
 
-/// Which deadline passed, for [`Error::Timeout`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TimeoutKind {
-    /// [`crate::TransportConfig::handshake_timeout`] passed before the
-    /// first key exchange completed.
-    Handshake,
-    /// Server: [`crate::TransportConfig::handshake_timeout`] passed after the
-    /// key exchange but before the client authenticated (OpenSSH
-    /// `LoginGraceTime`).
-    LoginGrace,
-    /// [`crate::TransportConfig::keepalive_max`] keepalives in a row went
-    /// unanswered (OpenSSH `ServerAliveCountMax`).
-    Keepalive,
-}
-
-impl TimeoutKind {
-    /// A short name for messages: `handshake`, `login grace time`,
-    /// `keepalive`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeoutKind::Handshake => "handshake",
-            TimeoutKind::LoginGrace => "login grace time",
-            TimeoutKind::Keepalive => "keepalive",
-        }
-    }
-}
-
-impl std::fmt::Display for TimeoutKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Everything that can go wrong with a [`crate::Connection`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -369,7 +385,7 @@ pub enum Error {
     /// The application closed the connection.
     #[error("closed by application: {0}")]
     Closed(String),
-    /// A deadline passed: which one.
+    /// A protocol timer ran out; the kind names which.
     #[error("timed out: {0}")]
     Timeout(TimeoutKind),
     /// The byte stream ended (the adapter told us the socket closed).

@@ -436,6 +436,36 @@ fn a_second_kexinit_during_the_key_exchange() {
 }
 
 #[test]
+fn a_kexinit_during_the_host_key_pause_is_refused_once_the_key_is_accepted() {
+    // The client processes nothing after the server's reply, and sends
+    // nothing (not even NEWKEYS), until its application accepts the host
+    // key; the server's second KEXINIT of the exchange is refused then.
+    let mut peer = Peer::server();
+    peer.kexinit_before_newkeys = true;
+    let mut victim = client_victim();
+    victim.policy.accept_host_key = false;
+    peer.start();
+    peer.pump(&mut victim).unwrap();
+    assert!(victim.saw(|e| matches!(e, Event::HostKey { .. })));
+    assert!(victim.conn.error().is_none());
+    assert!(peer.received_msgs(msg::NEWKEYS).is_empty());
+    // The decision itself is fine; the packet it lets through ends the
+    // connection, reported as the event.
+    assert_eq!(victim.call(|c| c.accept_host_key()), Ok(()));
+    let got = victim.conn.error().map_or(Ok(()), |e| Err(e.clone()));
+    let out = victim.take_output();
+    peer.absorb(&out);
+    assert_eq!(peer.received_msgs(msg::NEWKEYS).len(), 1);
+    assert_peer_saw_failure(
+        &peer,
+        &mut victim,
+        got,
+        unexpected(msg::KEXINIT, "key exchange in progress"),
+        DisconnectReason::ProtocolError,
+    );
+}
+
+#[test]
 fn user_authentication_before_the_key_exchange() {
     let mut victim = Victim::default_server();
     let mut request = vec![msg::USERAUTH_REQUEST];
@@ -758,9 +788,7 @@ fn input_while_the_host_key_awaits_the_application_is_bounded() {
         .expect("the victim gives up");
     // Four packets of the largest size, plus one read.
     assert!(fed <= 4 * MAX_PACKET as usize + 64 * 1024, "fed {fed}");
-    let want = misbehaved(PeerMisbehaved::Other(
-        "too much data while the host key awaits a decision",
-    ));
+    let want = misbehaved(PeerMisbehaved::InputDuringHostKeyDecision);
     assert_eq!(e, want);
     let out = victim.take_output();
     peer.absorb(&out);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use conch_core::{ApiMisuse, DisconnectReason, Error, Event};
+use conch_core::{ApiMisuse, DisconnectReason, Error, Event, TimeoutKind};
 
 // ----------------------------------------------------------------------
 // Handshake and host key
@@ -190,7 +190,10 @@ fn handshake_timeout_ends_a_stalled_key_exchange() {
     pair.advance(std::time::Duration::from_secs(2));
     pair.drive();
     assert!(
-        matches!(pair.client.disconnected(), Some(Error::Timeout(_))),
+        matches!(
+            pair.client.disconnected(),
+            Some(Error::Timeout(TimeoutKind::Handshake))
+        ),
         "client: {:#?}",
         pair.client.log
     );
@@ -222,7 +225,10 @@ fn login_grace_time_ends_an_unauthenticated_session() {
     pair.advance(std::time::Duration::from_secs(2));
     pair.drive();
     assert!(
-        matches!(pair.server.disconnected(), Some(Error::Timeout(_))),
+        matches!(
+            pair.server.disconnected(),
+            Some(Error::Timeout(TimeoutKind::LoginGrace))
+        ),
         "server still waiting for a login after 121 s: {:?}",
         pair.server.conn.error()
     );
@@ -236,6 +242,51 @@ fn login_grace_time_ends_an_unauthenticated_session() {
         ),
         "client: {:#?}",
         pair.client.log
+    );
+}
+
+/// On a client, `handshake_timeout` runs until the server accepts the user
+/// authentication service (RFC 4253 section 10), past the key exchange:
+/// a server that completes the exchange and then falls silent is noticed
+/// with the handshake timer, not left to wait forever.
+#[test]
+fn handshake_timeout_covers_the_service_request_on_a_client() {
+    let mut server = server_config();
+    server.transport.handshake_timeout = None;
+    let mut pair = Pair::with_configs(client_config(), server);
+    pair.client_app.host_key_policy = HostKeyPolicy::Ignore;
+    pair.drive();
+    // Everything the server sends before the client's NEWKEYS has arrived;
+    // from now on nothing more does (its SERVICE_ACCEPT included).
+    pair.s2c.blocked = true;
+    pair.client.conn.accept_host_key().unwrap();
+    pair.drive();
+    assert!(pair
+        .client
+        .saw(|e| matches!(e, Event::KeyExchangeDone { rekey: false, .. })));
+    assert!(!pair.client.saw(|e| matches!(e, Event::UserauthReady)));
+    let due = pair.client.conn.poll_timeout();
+    assert_eq!(due, Some(pair.now() + std::time::Duration::from_secs(120)));
+    pair.advance(std::time::Duration::from_secs(119));
+    pair.drive();
+    pair.assert_alive();
+    pair.advance(std::time::Duration::from_secs(1));
+    pair.drive();
+    assert_eq!(
+        pair.client.disconnected(),
+        Some(&Error::Timeout(TimeoutKind::Handshake))
+    );
+    // It told the server so.
+    assert!(
+        matches!(
+            pair.server.disconnected(),
+            Some(Error::PeerDisconnected {
+                reason: DisconnectReason::ConnectionLost,
+                ..
+            })
+        ),
+        "server: {:?}",
+        pair.server.disconnected()
     );
 }
 

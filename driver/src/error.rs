@@ -93,7 +93,9 @@ pub enum Error {
     /// connection is unaffected.
     #[error("invalid use: {0}")]
     Misuse(conch_core::Error),
-    /// A deadline passed: which one is named.
+    /// A deadline passed: which one is named (`handshake`,
+    /// `authentication`: the core's timers, see
+    /// `conch_core::TimeoutKind`; or the driver's `TCP connect`).
     #[error("timed out: {0}")]
     Timeout(&'static str),
     /// The operation was given up by the application (e.g. a user declined
@@ -111,11 +113,18 @@ impl Error {
         matches!(self, Error::Connect { source, .. } if source.kind() == io::ErrorKind::ConnectionRefused)
     }
 
-    /// Maps a core error: the connection's fatal error, or the
-    /// [`conch_core::ApiMisuse`] a mutator returned, which stays local.
+    /// Maps a core error: API misuse stays local, any other error means
+    /// the connection is over. The core's timers that bound a call of ours
+    /// (the handshake, an authentication answer) are [`Error::Timeout`]
+    /// naming them; a keepalive or login grace timeout ends an established
+    /// session and stays [`Error::Disconnected`].
     pub(crate) fn from_core(e: impl Into<conch_core::Error>) -> Self {
         let e = e.into();
+        use conch_core::TimeoutKind;
         match e {
+            conch_core::Error::Timeout(
+                kind @ (TimeoutKind::Handshake | TimeoutKind::Authentication),
+            ) => Error::Timeout(kind.as_str()),
             conch_core::Error::ApiMisuse(_) => Error::Misuse(e),
             conch_core::Error::Closed(_) => Error::Closed,
             other => Error::Disconnected(other),

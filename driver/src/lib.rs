@@ -3,7 +3,9 @@
 //! Everything the Conch runtime adapters share, written once: sessions and
 //! channels over a [`conch_core::Connection`], the handling of every event,
 //! authentication, host key verification, the server role, and the I/O
-//! pump. It uses only `std` and the `futures-io` traits; an adapter
+//! pump. OpenSSH's files and habits (known_hosts, key files, the agent)
+//! are `conch-openssh`'s, built on this crate's [`Signer`] and
+//! [`HostKeyVerifier`]. It uses only `std` and the `futures-io` traits; an adapter
 //! (`conch-tokio`, `conch-smol`, `conch-blocking`) adds a socket, a timer
 //! and a place to run the pump.
 //!
@@ -34,16 +36,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(unix)]
-mod agent_client;
 mod auth;
 pub mod block_on;
 mod channel;
-mod console_ui;
 mod error;
 mod host_key;
-mod key_file;
-mod known_hosts_file;
 pub mod listen;
 mod options;
 pub mod process;
@@ -57,20 +54,12 @@ mod start;
 pub mod testing;
 mod wakers;
 
-#[cfg(unix)]
-pub use agent_client::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
 pub use auth::{
     AuthMethods, AuthResult, KeyboardInteractive, PasswordResponder, SignFuture, Signer,
 };
 pub use channel::{signal_number, Channel, ChannelStderr, ExitStatus};
-pub use console_ui::ConsoleUi;
 pub use error::{Error, Result};
 pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
-pub use key_file::{
-    default_identity_files, load_private_key, load_public_key, KeyFileError, KeyFileSigner,
-    PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
-};
-pub use known_hosts_file::{HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi};
 pub use options::{ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
 pub use record_file::RECORD_ENV;
@@ -81,22 +70,6 @@ pub use session::{client, Session};
 pub use start::{connect_first, resolve_error, start_client, start_server};
 
 pub use conch_core;
-
-/// What a client needs to live in the OpenSSH world: the user's known_hosts
-/// file and host-key questions, key files, and the ssh-agent. Every adapter
-/// re-exports this module's items at its root.
-pub mod openssh {
-    #[cfg(unix)]
-    pub use crate::agent_client::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
-    pub use crate::console_ui::ConsoleUi;
-    pub use crate::key_file::{
-        default_identity_files, load_private_key, load_public_key, KeyFileError, KeyFileSigner,
-        PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
-    };
-    pub use crate::known_hosts_file::{
-        HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi,
-    };
-}
 
 /// The handles are shared across threads and tasks.
 #[allow(dead_code)]

@@ -18,18 +18,12 @@ pub struct ClientOptions {
     /// How the server's host key is verified. The default rejects every
     /// key, so this must be set.
     pub host_key_policy: HostKeyPolicy,
-    /// Time allowed for each TCP connection attempt (per address).
+    /// Time allowed for each TCP connection attempt (per address). The
+    /// protocol's own deadlines are in `config`: the handshake's
+    /// (`transport.handshake_timeout`, failing the handshake with
+    /// [`crate::Error::Timeout`]`("handshake")`) and each authentication
+    /// answer's (`auth_timeout`, [`crate::Error::Timeout`]`("authentication")`).
     pub connect_timeout: Option<Duration>,
-    /// Time allowed from the TCP connection until the server's host key is
-    /// accepted and user authentication can start.
-    pub handshake_timeout: Option<Duration>,
-    /// Time the server has to answer each authentication request; when it
-    /// passes, the connection ends and the auth call fails with
-    /// [`crate::Error::Timeout`]`("authentication")`. Time spent in the
-    /// application (prompts, signers) does not count. Keepalives do not
-    /// run before authentication, so this is what notices a server that
-    /// stops answering then.
-    pub auth_timeout: Option<Duration>,
     /// Seed of the connection's RNG; `None` draws one from the OS. Fixing it
     /// makes a session reproducible (see [`crate::Session::rng_seed`]).
     pub rng_seed: Option<[u8; 32]>,
@@ -43,20 +37,27 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    /// Default protocol settings with this host key policy, 30 s connect,
-    /// 60 s handshake and 120 s auth timeouts (a server gives up on a
-    /// login after its own grace time, OpenSSH's `LoginGraceTime` being
-    /// 120 s, so waiting longer for one answer is never useful).
-    pub fn new(host_key_policy: HostKeyPolicy) -> Self {
+    /// Default protocol settings with this host key policy and a 30 s
+    /// connect timeout (the handshake and authentication timers are the
+    /// core's, in [`ClientConfig`]).
+    ///
+    /// The policy is anything that converts into a [`HostKeyPolicy`], e.g.
+    /// conch-openssh's `KnownHostsVerifier::strict()?`.
+    pub fn new(host_key_policy: impl Into<HostKeyPolicy>) -> Self {
         ClientOptions {
             config: Arc::new(ClientConfig::default()),
-            host_key_policy,
+            host_key_policy: host_key_policy.into(),
             connect_timeout: Some(Duration::from_secs(30)),
-            handshake_timeout: Some(Duration::from_secs(60)),
-            auth_timeout: Some(Duration::from_secs(120)),
             rng_seed: None,
             record: None,
         }
+    }
+
+    /// The protocol settings, to change one (copied first if the
+    /// configuration is shared): e.g.
+    /// `options.config_mut().transport.handshake_timeout = None`.
+    pub fn config_mut(&mut self) -> &mut ClientConfig {
+        Arc::make_mut(&mut self.config)
     }
 
     /// **Insecure** options that accept any host key

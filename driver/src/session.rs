@@ -122,7 +122,6 @@ pub fn client(options: &ClientOptions, server: ServerName) -> (Session, Engine) 
     let (conn, transcript) =
         crate::record_file::client_connection(&options.config, &options.record, seed);
     let mut shared = Shared::new(conn, None);
-    shared.client.auth_timeout = options.auth_timeout;
     shared.start_recording(transcript);
     let inner = SessionInner::new(
         shared,

@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use conch_core::{
@@ -195,29 +195,22 @@ pub(crate) struct ClientState {
     pub(crate) auth_reply: Option<Event>,
     /// Banners received, oldest first.
     pub(crate) banners: VecDeque<String>,
-    /// Time the server has to answer each authentication request
-    /// ([`crate::ClientOptions::auth_timeout`]).
-    pub(crate) auth_timeout: Option<Duration>,
-    /// When the authentication request in flight must have been answered.
-    pub(crate) auth_deadline: Option<Instant>,
     /// An authentication request was sent and not answered yet (its caller
     /// may have gone away meanwhile).
     pub(crate) auth_in_flight: bool,
 }
 
 impl ClientState {
-    /// An authentication request was sent: its answer is due within the
-    /// auth timeout.
+    /// An authentication request was sent (the core times its answer,
+    /// `ClientConfig::auth_timeout`).
     pub(crate) fn auth_request_sent(&mut self) {
         self.auth_reply = None;
         self.auth_in_flight = true;
-        self.auth_deadline = self.auth_timeout.map(|t| Instant::now() + t);
     }
 
     /// The request was not sent after all, or has been answered.
     pub(crate) fn auth_request_done(&mut self) {
         self.auth_in_flight = false;
-        self.auth_deadline = None;
     }
 }
 
@@ -262,9 +255,6 @@ pub(crate) struct Shared {
     /// The socket's failure is what ended the connection (and so what
     /// callers are told), rather than a failure after it had ended.
     io_error_ended_it: bool,
-    /// The driver's own deadline that ended it (e.g. `authentication`), if
-    /// that is what happened.
-    pub(crate) timed_out: Option<&'static str>,
     /// The pump has finished and closed the socket.
     pub(crate) pump_done: bool,
     pub(crate) pump_waker: Option<Waker>,
@@ -289,7 +279,6 @@ impl Shared {
             error: None,
             io_error: None,
             io_error_ended_it: false,
-            timed_out: None,
             pump_done: false,
             pump_waker: None,
             session_wakers: WakerSet::default(),
@@ -346,53 +335,29 @@ impl Shared {
     /// The error to report to a caller once the connection has ended.
     pub(crate) fn end_error(&self) -> Option<crate::Error> {
         let e = self.error.as_ref()?;
-        if let Some(what) = self.timed_out {
-            return Some(crate::Error::Timeout(what));
-        }
         if let Some(io) = self.io_error.as_ref().filter(|_| self.io_error_ended_it) {
             return Some(crate::Error::Io(io.clone()));
         }
         Some(crate::Error::from_core(e.clone()))
     }
 
-    /// The next instant the pump must call [`Shared::handle_timeout`]: the
-    /// connection's own timer or a deadline the driver keeps.
+    /// The next instant the pump must call [`Shared::handle_timeout`]. Every
+    /// protocol deadline (handshake, authentication answer, keepalive) is
+    /// the connection's own, so a session's timeouts are in its transcript.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let auth = self.client.auth_deadline.filter(|_| self.error.is_none());
-        match (self.conn.poll_timeout(), auth) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.conn.poll_timeout()
     }
 
-    /// Runs what is due at `now`: the connection's timer, and ends the
-    /// connection if the server has left an authentication request
-    /// unanswered past the auth timeout (the core has no such deadline for
-    /// a client, and a server that stops answering would otherwise keep
-    /// `authenticate` waiting forever: keepalives only start after it).
+    /// Runs the connection's timer work due at `now`; a deadline that
+    /// passed ends the connection, and [`Shared::end_error`] reports it.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.conn.handle_timeout(now);
-        if self.client.auth_deadline.is_some_and(|d| d <= now) {
-            self.client.auth_deadline = None;
-            self.fail_timeout("authentication");
-        }
         self.drain();
         // What the timer queued (a keepalive, a re-exchange's KEXINIT) is
         // for the socket now: a pump that was about to sleep until the next
         // deadline must send it first.
         if self.conn.poll_transmit().is_some() {
             self.wake_pump();
-        }
-    }
-
-    /// Ends the connection because the driver's deadline `what` passed:
-    /// sends DISCONNECT and makes every call report [`crate::Error::Timeout`].
-    pub(crate) fn fail_timeout(&mut self, what: &'static str) {
-        if self.error.is_none() {
-            self.timed_out = Some(what);
-            self.conn.disconnect(&format!("{what} timed out"));
-            self.drain();
-            self.wake_everyone();
         }
     }
 

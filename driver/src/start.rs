@@ -72,7 +72,8 @@ pub fn resolve_error(host: &str, e: io::Error) -> Error {
 
 /// Starts a client session over a connected `stream`: hands the pump to
 /// `spawn` (which runs it as a task), then runs the handshake (host key
-/// verification included) under the options' handshake timeout.
+/// verification included); the connection's handshake timeout
+/// (`TransportConfig::handshake_timeout`) bounds it.
 ///
 /// If the returned future is dropped, the session goes with it and the
 /// pump closes the connection.
@@ -87,14 +88,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (session, engine) = crate::session::client(options, server);
-    spawn(engine.into_pump(stream, timer.clone()));
-    with_timeout(
-        &*timer,
-        options.handshake_timeout,
-        "handshake",
-        session.handshake(),
-    )
-    .await?;
+    spawn(engine.into_pump(stream, timer));
+    session.handshake().await?;
     Ok(session)
 }
 

@@ -82,7 +82,7 @@ impl TestServer {
     /// Client options that trust exactly this server's host key.
     pub fn client_options(&self) -> ClientOptions {
         let mut options = ClientOptions::new(HostKeyPolicy::trust_keys([self.host_key.clone()]));
-        options.handshake_timeout = Some(STEP_TIMEOUT);
+        options.config_mut().transport.handshake_timeout = Some(STEP_TIMEOUT);
         options.connect_timeout = Some(STEP_TIMEOUT);
         options
     }
@@ -207,8 +207,9 @@ impl TestServer {
     pub fn short_timeout_options(&self) -> ClientOptions {
         let mut options = self.client_options();
         options.connect_timeout = Some(SHORT_TIMEOUT);
-        options.handshake_timeout = Some(SHORT_TIMEOUT);
-        options.auth_timeout = Some(SHORT_TIMEOUT);
+        let config = options.config_mut();
+        config.transport.handshake_timeout = Some(SHORT_TIMEOUT);
+        config.auth_timeout = Some(SHORT_TIMEOUT);
         options
     }
 }

@@ -1,4 +1,4 @@
-//! The seed's `echoclient_shared_ssh.py`: one connection (made with the
+//! The Twisted Conch client how-to's `echoclient_shared_ssh.py`: one connection (made with the
 //! same options as `echoclient_ssh`), then 50 `/bin/echo N` commands on it,
 //! each on its own channel, printing "Got some data: N" and "Lost my
 //! connection" for each.

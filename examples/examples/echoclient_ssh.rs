@@ -1,4 +1,4 @@
-//! The seed's `echoclient_ssh.py`: connects with the seed's options, runs
+//! The Twisted Conch client how-to's `echoclient_ssh.py`: connects with the how-to's options, runs
 //! `/bin/cat` on the server, writes "bif", "pow" and "zot" to it one at a
 //! time and prints each answer as "Server says: ...".
 //!

@@ -1,7 +1,7 @@
-//! The seed's low-level walk-through, done by hand with the sans-IO core:
+//! The Twisted Conch client how-to's low-level walk-through, done by hand with the sans-IO core:
 //! a `conch_core::Connection` over a `std::net::TcpStream`, no adapter.
 //!
-//! The seed subclasses four Twisted classes; here each of their callbacks
+//! The how-to subclasses four Twisted classes; here each of their callbacks
 //! is an [`Event`] answered in [`Walk::on_event`]:
 //!
 //! - transport (`SSHClientTransport.verifyHostKey`): [`Event::HostKey`] is
@@ -38,10 +38,10 @@ use conch_core::known_hosts::Verdict;
 use conch_core::{
     ChannelId, ClientConfig, ClientConnection, Connection, Event, PrivateKey, PublicKey,
 };
-use conch_driver::KnownHostsFile;
 use conch_examples::{current_user, read_key};
+use conch_tokio::KnownHostsFile;
 
-/// What the channel sends to `cat` (the seed's line).
+/// What the channel sends to `cat` (the how-to's line).
 const LINE: &[u8] = b"This data will be echoed back to us by \"cat.\"\r\n";
 
 /// Longest wait for the server at any step: the example must not hang.
@@ -49,7 +49,7 @@ const IDLE_LIMIT: Duration = Duration::from_secs(30);
 
 /// How the host key is verified.
 enum HostKeyCheck {
-    /// The seed's way: one hard-coded fingerprint.
+    /// The how-to's way: one hard-coded fingerprint.
     Fingerprint(String),
     /// The host must be in this known_hosts file with this key.
     KnownHosts(KnownHostsFile),
@@ -218,7 +218,7 @@ impl Walk {
             }
             Event::ExtendedData { channel, data, .. } => self.conn.consume(channel, data.len()),
             // cat has sent everything: close our side now. (Closing right
-            // after our EOF, as the seed does, could race cat's output.)
+            // after our EOF, as the how-to does, could race cat's output.)
             Event::Eof { channel } => self.conn.close_channel(channel),
             Event::ExitStatus { code, .. } => {
                 println!("cat exited with status {code}");

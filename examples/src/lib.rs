@@ -1,12 +1,12 @@
 //! # conch-examples
 //!
-//! The examples of Twisted Conch's client howto (the seed), in Rust with
-//! `conch-tokio`. The pieces the examples share live here, as the seed's
+//! The examples of the Twisted Conch client how-to, in Rust with
+//! `conch-tokio`. The pieces the examples share live here, as the how-to's
 //! `echoclient_shared_ssh.py` imports `ConnectionParameters` from
 //! `echoclient_ssh.py`; `conch --demo` runs the same code against an
 //! in-process server.
 //!
-//! - [`ConnectionParameters`]: the seed's command-line options (`--host/-h`,
+//! - [`ConnectionParameters`]: the how-to's command-line options (`--host/-h`,
 //!   `--port/-p`, `--username/-u`, `--identity/-i`, `--password`,
 //!   `--knownhosts/-k`, `--no-agent`) and the endpoint they describe.
 //! - [`echo::run`]: the echo client writing "bif", "pow", "zot" to
@@ -25,11 +25,9 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
 
-pub mod echo;
 mod params;
-pub mod shared;
 
-pub use params::{current_user, read_key, ConnectionParameters, USAGE};
-
-/// The error type of the examples: anything, with a message.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+// The how-to's two protocols live in conch-cli, which runs them in
+// `conch --demo` too.
+pub use conch_cli::how_to::{current_user, echo, shared, BoxError};
+pub use params::{read_key, ConnectionParameters, USAGE};

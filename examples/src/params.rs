@@ -1,11 +1,12 @@
-//! The seed's `EchoOptions` and `ConnectionParameters`: where to connect, as
+//! The Twisted Conch client how-to's `EchoOptions` and `ConnectionParameters`: where to connect, as
 //! whom, with which credentials and known hosts.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use conch_driver::{load_private_key, KeyFileError};
+use conch_cli::how_to::current_user;
+use conch_tokio::{load_private_key, KeyFileError};
 use conch_tokio::{
     AgentClient, CommandEndpoint, HostKeyUi, KnownHostsFile, KnownHostsPolicy, PrivateKey,
 };
@@ -22,7 +23,7 @@ options:
       --no-agent           disable use of key agent
       --help               show this help";
 
-/// Where and how the examples connect (the seed's `ConnectionParameters`).
+/// Where and how the examples connect (the how-to's `ConnectionParameters`).
 #[derive(Clone)]
 pub struct ConnectionParameters {
     /// Server host name or address.
@@ -60,7 +61,7 @@ impl std::fmt::Debug for ConnectionParameters {
 }
 
 impl ConnectionParameters {
-    /// Parses the seed's options (see [`USAGE`]). Like the seed, an
+    /// Parses the how-to's options (see [`USAGE`]). Like the how-to, an
     /// identity file that does not exist is ignored, an encrypted one asks
     /// for its passphrase on the terminal, a known_hosts file that does not
     /// exist means the default, and the agent is used when
@@ -124,7 +125,7 @@ impl ConnectionParameters {
         })
     }
 
-    /// The endpoint that runs `command` with these parameters (the seed's
+    /// The endpoint that runs `command` with these parameters (the how-to's
     /// `endpointForCommand`).
     pub fn endpoint_for_command(&self, command: &str) -> CommandEndpoint {
         let mut endpoint =
@@ -149,20 +150,11 @@ impl ConnectionParameters {
 }
 
 /// Reads a private key file, asking for the passphrase on the terminal if
-/// it is encrypted (the seed's `readKey`).
+/// it is encrypted (the how-to's `readKey`).
 pub fn read_key(path: &Path) -> Result<PrivateKey, KeyFileError> {
     load_private_key(path, &mut |path| {
         rpassword::prompt_password(format!("{:?} keyphrase: ", path.display().to_string())).ok()
     })
-}
-
-/// The local user's name, the default login name (as Python's
-/// `getpass.getuser()`: `LOGNAME`, `USER`, `LNAME`, `USERNAME`).
-pub fn current_user() -> String {
-    ["LOGNAME", "USER", "LNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "root".to_string())
 }
 
 /// The value of the option just read, as text.

@@ -157,7 +157,7 @@ fn client_against_sshd(case: Case) {
     let mut options = ClientOptions::new(HostKeyPolicy::trust_keys([host_key]));
     options.config = std::sync::Arc::new(case.client_config());
     options.connect_timeout = Some(CASE_TIMEOUT);
-    options.handshake_timeout = Some(CASE_TIMEOUT);
+    options.config_mut().transport.handshake_timeout = Some(CASE_TIMEOUT);
     let data = payload();
     let (echoed, algorithms) = runtime().block_on(bounded(&what, async {
         let session = connect("127.0.0.1", sshd.port(), options)
@@ -478,7 +478,7 @@ fn conch_client_against_dropbear_with_rsa_and_ecdsa_keys() {
         let user_key = load_key(dropbear.user_key());
         let mut options = ClientOptions::new(HostKeyPolicy::trust_keys([host_key]));
         options.connect_timeout = Some(CASE_TIMEOUT);
-        options.handshake_timeout = Some(CASE_TIMEOUT);
+        options.config_mut().transport.handshake_timeout = Some(CASE_TIMEOUT);
         let data = payload();
         let (echoed, algorithms) = runtime().block_on(bounded(&what, async {
             let session = connect("127.0.0.1", dropbear.port(), options)

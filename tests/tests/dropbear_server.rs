@@ -47,7 +47,7 @@ async fn login(dropbear: &Dropbear) -> Session {
         dropbear.host_keys().iter().map(public_of),
     ));
     options.connect_timeout = Some(TEST_TIMEOUT);
-    options.handshake_timeout = Some(TEST_TIMEOUT);
+    options.config_mut().transport.handshake_timeout = Some(TEST_TIMEOUT);
     let session = connect("127.0.0.1", dropbear.port(), options)
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));

@@ -44,12 +44,12 @@ fn options(sshd: &Sshd) -> ClientOptions {
         sshd.host_keys().iter().map(public_of),
     ));
     options.connect_timeout = Some(STEP_TIMEOUT);
-    options.handshake_timeout = Some(STEP_TIMEOUT);
+    options.config_mut().transport.handshake_timeout = Some(STEP_TIMEOUT);
     options
 }
 
 async fn login(sshd: &Sshd, options: ClientOptions) -> Session {
-    let key = conch_driver::load_private_key(&sshd.user_key().private_path, &mut |_| None)
+    let key = conch_tokio::load_private_key(&sshd.user_key().private_path, &mut |_| None)
         .expect("user key");
     let session = Tokio::step("connect", connect("127.0.0.1", sshd.port(), options))
         .await

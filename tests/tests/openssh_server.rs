@@ -16,7 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conch_driver::{load_private_key, KeyFileError};
 use conch_interop::known_hosts::{hash_known_hosts, host_pattern, keyscan, write_known_hosts};
 use conch_interop::{
     pattern_sha256, KeyPair, KeyType, SshAgent, Sshd, SshdOptions, TestDir, TEST_PASSWORD,
@@ -27,6 +26,7 @@ use conch_tokio::{
     KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi, PasswordResponder, PrivateKey,
     PublicKey, Session,
 };
+use conch_tokio::{load_private_key, KeyFileError};
 use tokio::io::AsyncReadExt;
 
 /// Longest a test without bulk data may take.
@@ -79,7 +79,7 @@ fn trusting(sshd: &Sshd) -> ClientOptions {
 fn options_with(policy: HostKeyPolicy) -> ClientOptions {
     let mut options = ClientOptions::new(policy);
     options.connect_timeout = Some(TEST_TIMEOUT);
-    options.handshake_timeout = Some(TEST_TIMEOUT);
+    options.config_mut().transport.handshake_timeout = Some(TEST_TIMEOUT);
     options
 }
 
@@ -200,7 +200,7 @@ fn stderr_is_kept_apart() {
     assert_eq!(ran.status, ExitStatus::Code(3));
 }
 
-/// The seed's example: fifty `/bin/echo N` commands, one after another, on
+/// The how-to's example: fifty `/bin/echo N` commands, one after another, on
 /// one connection.
 #[test]
 fn fifty_commands_on_one_connection() {

@@ -62,7 +62,7 @@ fn options(host_key: PublicKey, scratch: &TestDir, config: ClientConfig) -> Clie
     let mut options = ClientOptions::new(HostKeyPolicy::trust_keys([host_key]));
     options.config = Arc::new(config);
     options.connect_timeout = Some(TIMEOUT);
-    options.handshake_timeout = Some(TIMEOUT);
+    options.config_mut().transport.handshake_timeout = Some(TIMEOUT);
     options.record = Some(scratch.join("transcript.bin"));
     options
 }

@@ -197,7 +197,7 @@ fn load_target(args: &Args) -> Result<Target, String> {
     let mut options = ClientOptions::new(HostKeyPolicy::trust_keys([host_key]));
     // A thousand handshakes at once on a small machine can take a while;
     // the run's own --timeout bounds the whole.
-    options.handshake_timeout = Some(args.timeout);
+    options.config_mut().transport.handshake_timeout = Some(args.timeout);
     options.connect_timeout = Some(args.timeout);
     Ok(Target {
         host: args.host.clone(),

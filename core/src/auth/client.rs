@@ -7,6 +7,7 @@
 //! from the caller's borrowed strings into the outbox and never kept here.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -25,6 +26,29 @@ use crate::wire::{Encode, Reader};
 #[derive(Debug, Default)]
 pub(crate) struct ClientAuth {
     phase: Phase,
+    /// Time the server has to answer each request
+    /// ([`crate::ClientConfig::auth_timeout`]).
+    answer_timeout: Option<Duration>,
+    /// The deadline for the answer to the request in flight.
+    answer_deadline: AnswerDeadline,
+}
+
+/// The client's deadline for the server's answer to an authentication
+/// request. RFC 4252 sets none; without one, a server that stops answering
+/// before authentication keeps the client waiting forever, since keepalives
+/// only start after it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum AnswerDeadline {
+    /// No request is waiting for an answer (or no timeout is configured).
+    #[default]
+    Off,
+    /// A request was just queued by a mutator, which is given no time: the
+    /// deadline counts from the next instant handed in, so time the
+    /// application spent before the call (signing, answering prompts)
+    /// never counts.
+    Starting,
+    /// The answer is due by then.
+    At(Instant),
 }
 
 /// Where the client is in the protocol.
@@ -75,6 +99,55 @@ enum Outstanding {
 }
 
 impl ClientAuth {
+    /// A client that gives the server `answer_timeout` to answer each
+    /// authentication request.
+    pub(crate) fn new(answer_timeout: Option<Duration>) -> Self {
+        ClientAuth {
+            answer_timeout,
+            ..ClientAuth::default()
+        }
+    }
+
+    /// A request was queued (by one of the method calls below): arms the
+    /// answer deadline, to start at the next instant handed in.
+    pub(crate) fn request_queued(&mut self) {
+        if matches!(self.phase, Phase::Awaiting(_)) && self.answer_timeout.is_some() {
+            self.answer_deadline = AnswerDeadline::Starting;
+        }
+    }
+
+    /// Time moved to `now`: a deadline armed since the last instant starts.
+    pub(crate) fn start_answer_deadline(&mut self, now: Instant) {
+        if self.answer_deadline == AnswerDeadline::Starting {
+            self.answer_deadline = match self.answer_timeout {
+                Some(t) => AnswerDeadline::At(now + t),
+                None => AnswerDeadline::Off,
+            };
+        }
+    }
+
+    /// When the answer to the request in flight is due; `now` (the latest
+    /// instant handed in) while its deadline has yet to start, so that the
+    /// caller hands in the time at once.
+    pub(crate) fn answer_deadline(&self, now: Instant) -> Option<Instant> {
+        match self.answer_deadline {
+            AnswerDeadline::Off => None,
+            AnswerDeadline::Starting => Some(now),
+            AnswerDeadline::At(d) => Some(d),
+        }
+    }
+
+    /// Whether the answer to the request in flight was due by `now`.
+    pub(crate) fn answer_overdue(&self, now: Instant) -> bool {
+        matches!(self.answer_deadline, AnswerDeadline::At(d) if now >= d)
+    }
+
+    /// Whether the server has accepted the user authentication service
+    /// (the client's handshake is over).
+    pub(crate) fn service_accepted(&self) -> bool {
+        !matches!(self.phase, Phase::NotStarted | Phase::AwaitingServiceAccept)
+    }
+
     /// Queues SERVICE_REQUEST "ssh-userauth". Called once, when the first key
     /// exchange is done and the host key accepted.
     pub(crate) fn start(&mut self, out: &mut Outbox) {
@@ -96,7 +169,7 @@ impl ClientAuth {
     ) -> Result<(), Error> {
         let mut r = Reader::new(&payload);
         let msg_no = r.u8()?;
-        match msg_no {
+        let handled = match msg_no {
             msg::SERVICE_ACCEPT => self.on_service_accept(r, events),
             msg::USERAUTH_BANNER => self.on_banner(r, events),
             msg::USERAUTH_FAILURE => self.on_failure(r, events),
@@ -104,7 +177,13 @@ impl ClientAuth {
             // 60: PK_OK, PASSWD_CHANGEREQ and INFO_REQUEST share the number.
             msg::USERAUTH_PK_OK => self.on_method_reply(r, ctx, events),
             other => Err(unexpected(other, "client user authentication")),
+        };
+        // An answer disarms the deadline; a banner is no answer (RFC 4252
+        // section 5.4: it may come at any time), so it leaves it running.
+        if !matches!(self.phase, Phase::Awaiting(_)) {
+            self.answer_deadline = AnswerDeadline::Off;
         }
+        handled
     }
 
     fn on_service_accept(

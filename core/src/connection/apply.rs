@@ -180,7 +180,11 @@ impl Connection {
             server_sig_algs: self.transport.server_sig_algs(),
         };
         match &mut self.auth {
-            Auth::Client(a) => step(a, ctx, &mut self.outbox),
+            Auth::Client(a) => {
+                step(a, ctx, &mut self.outbox)?;
+                a.request_queued();
+                Ok(())
+            }
             Auth::Server(_) => Err(ApiMisuse::WrongRole(name, "client")),
         }
     }

@@ -12,7 +12,7 @@ use crate::error::{Error, PeerMisbehaved, TimeoutKind};
 use crate::event::Event;
 use crate::msg;
 use crate::record::Call;
-use crate::transport::{Incoming, Transport};
+use crate::transport::{Incoming, Side, Transport};
 
 use super::{Auth, Connection};
 
@@ -119,7 +119,8 @@ impl Connection {
     }
 
     /// Runs time-driven work (re-exchange by time, keepalives, the
-    /// handshake deadline). Call when [`Connection::poll_timeout`]'s instant
+    /// handshake deadline, the client's deadline for an authentication
+    /// answer). Call when [`Connection::poll_timeout`]'s instant
     /// has passed; calling early is harmless. A deadline that passed ends
     /// the connection with [`Error::Timeout`], reported by
     /// [`Event::Disconnected`].
@@ -140,8 +141,15 @@ impl Connection {
         if let Err(e) = self.transport.handle_timeout(now, &mut *self.rng) {
             return self.fail(e);
         }
-        if self.login_deadline.is_some_and(|d| now >= d) && !self.is_authenticated() {
-            return self.fail(Error::Timeout(TimeoutKind::LoginGrace));
+        if self.login_deadline.is_some_and(|d| now >= d) {
+            let kind = match self.side {
+                Side::Client => TimeoutKind::Handshake,
+                Side::Server => TimeoutKind::LoginGrace,
+            };
+            return self.fail(Error::Timeout(kind));
+        }
+        if matches!(&self.auth, Auth::Client(a) if a.answer_overdue(now)) {
+            return self.fail(Error::Timeout(TimeoutKind::Authentication));
         }
         let ready = self.connection_layer_ready();
         if let Some(k) = &mut self.keepalive {
@@ -211,7 +219,11 @@ impl Connection {
                 let was_authenticated = self.is_authenticated();
                 match &mut self.auth {
                     Auth::Client(a) => {
-                        a.handle(incoming.payload, ctx, &mut self.outbox, &mut self.events)?
+                        a.handle(incoming.payload, ctx, &mut self.outbox, &mut self.events)?;
+                        if a.service_accepted() {
+                            // The client's handshake is over (RFC 4253 section 10).
+                            self.login_deadline = None;
+                        }
                     }
                     Auth::Server(a) => {
                         a.handle(incoming.payload, ctx, &mut self.outbox, &mut self.events)?

@@ -104,9 +104,10 @@ pub struct Connection {
     error: Option<Error>,
     channel_config: ChannelConfig,
     keepalive: Option<Keepalive>,
-    /// Server: the client must be authenticated by then (OpenSSH
-    /// `LoginGraceTime`); the transport's own deadline covers only the key
-    /// exchange.
+    /// The end of `handshake_timeout`, past the key exchange the
+    /// transport's own deadline covers: by then a client must have the user
+    /// authentication service accepted, and a server an authenticated
+    /// client (OpenSSH `LoginGraceTime`). `None` once that happened.
     login_deadline: Option<Instant>,
     userauth_started: bool,
     /// Whether `send_data` turned data away for lack of send buffer.
@@ -169,7 +170,7 @@ impl Connection {
         ClientConnection::new(Self::new(
             Side::Client,
             transport,
-            Auth::Client(ClientAuth::default()),
+            Auth::Client(ClientAuth::new(config.auth_timeout)),
             config.channels.clone(),
             config.transport.keepalive_interval,
             config.transport.keepalive_max,
@@ -231,10 +232,7 @@ impl Connection {
                 outstanding: 0,
                 next: now + interval,
             }),
-            login_deadline: match side {
-                Side::Server => handshake_timeout.map(|t| now + t),
-                Side::Client => None,
-            },
+            login_deadline: handshake_timeout.map(|t| now + t),
             userauth_started: false,
             send_budget_exhausted: false,
             peer_provoked_output: 0,
@@ -256,6 +254,11 @@ impl Connection {
         // Time never goes backwards for the state machine, whatever the caller does.
         if now > self.now {
             self.now = now;
+        }
+        // The answer deadline of a request queued since the last instant
+        // handed in starts now (mutators are given no time).
+        if let Auth::Client(a) = &mut self.auth {
+            a.start_answer_deadline(self.now);
         }
     }
 

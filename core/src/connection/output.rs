@@ -93,10 +93,15 @@ impl Connection {
             .as_ref()
             .filter(|_| self.connection_layer_ready())
             .map(|k| k.next);
+        let answer = match &self.auth {
+            Auth::Client(a) => a.answer_deadline(self.now),
+            Auth::Server(_) => None,
+        };
         [
             self.transport.poll_timeout(),
             keepalive,
             self.login_deadline,
+            answer,
         ]
         .into_iter()
         .flatten()

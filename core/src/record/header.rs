@@ -17,7 +17,8 @@ use super::FormatError;
 pub const MAGIC: &[u8; 8] = b"CONCHREC";
 
 /// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u64 = 1;
+/// Version 2 added the client's authentication answer timeout.
+pub const FORMAT_VERSION: u64 = 2;
 
 const ROLE_CLIENT: u8 = 0;
 const ROLE_SERVER: u8 = 1;
@@ -71,6 +72,7 @@ impl Header {
                 out.byte(ROLE_CLIENT);
                 put_transport(out, &c.transport);
                 put_channels(out, &c.channels);
+                out.opt_duration(c.auth_timeout);
             }
             RecordedConfig::Server(c) => {
                 out.byte(ROLE_SERVER);
@@ -107,6 +109,7 @@ impl Header {
                 RecordedConfig::Client(Arc::new(ClientConfig {
                     transport,
                     channels,
+                    auth_timeout: r.opt_duration("auth timeout")?,
                 }))
             }
             ROLE_SERVER => {

@@ -35,7 +35,7 @@
 //! connection are recorded as they were passed in. Record on test systems,
 //! or to produce a bug report you choose to share, never as routine logging.
 //!
-//! # Format, version 1
+//! # Format, version 2
 //!
 //! A transcript is a header followed by records, back to back, to the end of
 //! the file; a recording cut short by a crash ends inside a record, and the
@@ -52,7 +52,7 @@
 //! | field | encoding |
 //! |---|---|
 //! | magic | the 8 bytes `CONCHREC` |
-//! | format version | `uvar`, 1 |
+//! | format version | `uvar`, 2 (version 1 lacked the client auth timeout) |
 //! | role | byte: 0 client, 1 server |
 //! | algorithms: kex, host key, cipher, MAC | 4 × `list<text>` |
 //! | software version | `text` |
@@ -63,6 +63,7 @@
 //! | max packet length | `uvar` |
 //! | strict kex | `flag` |
 //! | channels: window size, max packet size, max channels, send buffer limit | 4 × `uvar` |
+//! | *client only:* auth timeout | `opt<duration>` |
 //! | *server only:* host keys | `list<text>`, unencrypted `openssh-key-v1` PEM |
 //! | *server only:* auth methods | `list<text>` |
 //! | *server only:* max auth attempts | `uvar` |

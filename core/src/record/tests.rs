@@ -264,13 +264,19 @@ fn the_header_rebuilds_the_same_configuration() {
     assert!(!t.strict_kex);
 
     let client = Header {
-        config: RecordedConfig::Client(Arc::new(ClientConfig::default())),
+        config: RecordedConfig::Client(Arc::new(ClientConfig {
+            auth_timeout: Some(Duration::new(7, 3)),
+            ..ClientConfig::default()
+        })),
         seed: [4; 32],
     };
     let mut bytes = Vec::new();
     client.encode(&mut bytes).unwrap();
     let back = Transcript::decode(&bytes).unwrap();
-    assert_eq!(back.header.config.side(), crate::Side::Client);
+    let RecordedConfig::Client(got) = &back.header.config else {
+        panic!("role changed");
+    };
+    assert_eq!(got.auth_timeout, Some(Duration::new(7, 3)));
 }
 
 #[test]
@@ -302,12 +308,20 @@ fn foreign_or_future_files_are_refused() {
         Transcript::decode(b"GIF89a..........").unwrap_err(),
         FormatError::NotATranscript
     );
-    let mut bytes = MAGIC.to_vec();
-    bytes.push(2);
-    assert_eq!(
-        Transcript::decode(&bytes).unwrap_err(),
-        FormatError::UnsupportedVersion(2)
-    );
+    // Version 1 (before the client's auth timeout was recorded) and any
+    // later version are refused, naming the version.
+    for version in [1, FORMAT_VERSION + 1] {
+        let mut bytes = MAGIC.to_vec();
+        bytes.push(u8::try_from(version).unwrap());
+        let error = Transcript::decode(&bytes).unwrap_err();
+        assert_eq!(error, FormatError::UnsupportedVersion(version));
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("version {version} is not supported")),
+            "{error}"
+        );
+    }
     let mut bytes = Vec::new();
     server_header().encode(&mut bytes).unwrap();
     bytes.push(0xee);

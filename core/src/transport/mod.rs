@@ -4,19 +4,15 @@
 //! Submodules, one concept each:
 //! - `ident`: the identification lines (section 4.2);
 //! - `packet`: framing, padding, sequence numbers, the packet ciphers (section 6);
-//! - `kexinit`: KEXINIT and algorithm negotiation (section 7.1);
-//! - `exchange`: one key exchange from KEXINIT to NEWKEYS (sections 7.2-8),
-//!   strict kex (OpenSSH PROTOCOL) and EXT_INFO (RFC 8308);
-//! - `kex_method`: the method's own messages in between (ECDH-style single
-//!   round trip, RFC 4419 group exchange).
+//! - `key_exchange`: KEXINIT and negotiation, the exchange's typed phases,
+//!   the methods' messages, NEWKEYS, re-exchange (sections 7-9), strict kex
+//!   (OpenSSH PROTOCOL 1.10) and EXT_INFO (RFC 8308).
 //!
 //! This file holds the `Transport` the connection glue drives and the
 //! dispatch of transport messages (section 11).
 
-mod exchange;
 mod ident;
-mod kex_method;
-mod kexinit;
+mod key_exchange;
 mod packet;
 #[cfg(test)]
 mod tests;
@@ -37,7 +33,7 @@ use crate::msg;
 use crate::outbox::Outbox;
 use crate::wire::{Encode, Reader};
 
-use exchange::KexRun;
+use key_exchange::{kexinit, Phase, Signals};
 
 /// Which end of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,34 +70,16 @@ pub(crate) struct Transport {
     our_ident: Vec<u8>,
     /// The peer's, once received.
     peer_ident: Option<Vec<u8>>,
-    /// The key exchange in progress, from our KEXINIT until both NEWKEYS.
-    kex: Option<Box<KexRun>>,
-    /// Whether our first KEXINIT went out (it waits for the first call that
-    /// brings an RNG, for its cookie).
-    kexinit_sent: bool,
-    /// Whether we have sent / received a NEWKEYS at least once.
-    newkeys_sent_once: bool,
-    newkeys_received_once: bool,
-    /// The first exchange finished in both directions.
-    first_kex_done: bool,
-    /// Client: the application accepted the host key.
-    host_key_accepted: bool,
+    /// Where the key exchange stands (RFC 4253 sections 7-9).
+    kex: Phase,
+    /// What the peer's first KEXINIT signalled: strict kex, ext-info.
+    signals: Signals,
+    /// The exchange hash of the first exchange, once computed.
     session_id: Option<Vec<u8>>,
     /// Client: the server's host key from the first exchange.
     host_key: Option<PublicKey>,
     /// Client: `server-sig-algs` from EXT_INFO.
     server_sig_algs: Option<Vec<String>>,
-    /// Strict key exchange is in force (both sides offered it).
-    strict_kex: bool,
-    /// The peer's KEXINIT arrived and its NEWKEYS has not: RFC 4253 section
-    /// 7.1 allows it only transport and key exchange messages meanwhile.
-    peer_in_key_exchange: bool,
-    /// Server: the client offered `ext-info-c`.
-    peer_wants_ext_info: bool,
-    /// A re-exchange should start at the next flush (after the outbox).
-    rekey_pending: bool,
-    /// When the last exchange finished (for the time-based rekey).
-    last_kex_done_at: Instant,
     /// The first exchange must be done by then.
     handshake_deadline: Option<Instant>,
     /// DISCONNECT sent or received: nothing more happens.
@@ -131,20 +109,11 @@ impl Transport {
             ident: ident::IdentReader::default(),
             our_ident,
             peer_ident: None,
-            kex: None,
-            kexinit_sent: false,
-            newkeys_sent_once: false,
-            newkeys_received_once: false,
-            first_kex_done: false,
-            host_key_accepted: false,
+            kex: Phase::Start,
+            signals: Signals::default(),
             session_id: None,
             host_key: None,
             server_sig_algs: None,
-            strict_kex: false,
-            peer_in_key_exchange: false,
-            peer_wants_ext_info: false,
-            rekey_pending: false,
-            last_kex_done_at: now,
             closed: false,
         }
     }
@@ -187,7 +156,7 @@ impl Transport {
     /// the identification, without waiting for the peer's).
     fn prepare(&mut self, rng: &mut dyn CryptoRngCore) {
         self.tx.refill_padding_reserve(rng);
-        if !self.kexinit_sent {
+        if matches!(self.kex, Phase::Start) {
             self.send_kexinit(rng);
         }
     }
@@ -214,15 +183,12 @@ impl Transport {
             }
         }
         loop {
-            if self.awaiting_host_key() {
+            if self.kex.awaiting_host_key() {
                 // Nothing is processed until the application decides; the
                 // server has no reason to send more than a few packets.
                 let limit = PAUSED_INPUT_LIMIT_PACKETS * self.config.max_packet_len as usize;
                 if self.rx.buf.len() > limit {
-                    return Err(PeerMisbehaved::Other(
-                        "too much data while the host key awaits a decision",
-                    )
-                    .into());
+                    return Err(PeerMisbehaved::InputDuringHostKeyDecision.into());
                 }
                 return Ok(None);
             }
@@ -232,7 +198,7 @@ impl Transport {
             let incoming = self.handle_packet(seq, payload, now, rng, events)?;
             if self.rekey_due_by_bytes() {
                 // Started by the next flush, after the outbox (RFC 4253 section 9).
-                self.rekey_pending = true;
+                self.kex.request_rekey();
             }
             if incoming.is_some() {
                 return Ok(incoming);
@@ -251,15 +217,16 @@ impl Transport {
     ) -> Result<Option<Incoming>, Error> {
         // The packet decoder never returns an empty payload.
         let msg_no = payload.first().copied().unwrap_or(0);
-        if self.strict_kex
-            && !self.newkeys_received_once
+        if self.signals.strict
+            && !self.kex.first_done()
             && !matches!(
                 msg_no,
                 msg::DISCONNECT | msg::KEXINIT | msg::NEWKEYS | 30..=49
             )
         {
-            // OpenSSH PROTOCOL, strict kex: during the initial exchange any
-            // other message, even IGNORE or DEBUG, ends the connection.
+            // OpenSSH PROTOCOL 1.10, strict kex: during the initial
+            // exchange any other message, even IGNORE or DEBUG, ends the
+            // connection.
             return Err(PeerMisbehaved::StrictKexViolation(msg_no).into());
         }
         match msg_no {
@@ -270,14 +237,14 @@ impl Transport {
                 Ok(None)
             }
             msg::SERVICE_REQUEST | msg::SERVICE_ACCEPT | 50..=127 => {
-                if !self.newkeys_received_once {
+                if !self.kex.first_done() {
                     return Err(PeerMisbehaved::UnexpectedMessage {
                         msg: msg_no,
                         state: "before the first key exchange",
                     }
                     .into());
                 }
-                if self.peer_in_key_exchange {
+                if self.kex.peer_in_exchange() {
                     // RFC 4253 section 7.1. Answers to such messages could
                     // not go out before the exchange ends, and the peer
                     // decides when that is: refusing them bounds the queue.
@@ -295,12 +262,10 @@ impl Transport {
             }
             msg::KEXINIT => {
                 self.on_kexinit(seq, payload, rng)?;
-                self.peer_in_key_exchange = true;
                 Ok(None)
             }
             msg::NEWKEYS => {
                 self.on_newkeys(now, events)?;
-                self.peer_in_key_exchange = false;
                 Ok(None)
             }
             30..=49 => {
@@ -358,7 +323,8 @@ impl Transport {
         parts: &[&[u8]],
         rng: &mut dyn CryptoRngCore,
     ) -> bool {
-        if self.closed || !self.may_send_upper() || self.over_byte_limit() || !outbox.is_empty() {
+        if self.closed || !self.kex.may_send_upper() || self.over_byte_limit() || !outbox.is_empty()
+        {
             return false;
         }
         self.prepare(rng);
@@ -375,11 +341,11 @@ impl Transport {
             return;
         }
         self.prepare(rng);
-        if self.may_send_upper() {
+        if self.kex.may_send_upper() {
             while let Some(payload) = outbox.front() {
                 // The rest waits for the next exchange.
                 if self.over_byte_limit() {
-                    self.rekey_pending = true;
+                    self.kex.request_rekey();
                     break;
                 }
                 self.tx.send(payload, Some(rng));
@@ -389,26 +355,20 @@ impl Transport {
         self.start_rekey_if_due(rng);
     }
 
-    /// RFC 4253 section 7.1: after our KEXINIT only key exchange messages
-    /// until our NEWKEYS.
-    fn may_send_upper(&self) -> bool {
-        self.newkeys_sent_once && self.kex.as_ref().is_none_or(|k| k.newkeys_sent())
-    }
-
     /// RFC 4253 section 9: no more than the limit under one set of keys.
     /// The count restarts at our NEWKEYS, so this also holds when the
     /// exchange is still waiting for the peer's NEWKEYS.
     fn over_byte_limit(&self) -> bool {
-        self.first_kex_done && self.tx.bytes_since_kex >= self.config.rekey_bytes
+        self.kex.first_done() && self.tx.bytes_since_kex >= self.config.rekey_bytes
     }
 
     /// Sends KEXINIT if a re-exchange is due (by bytes, or asked for) and
     /// none is running.
     fn start_rekey_if_due(&mut self, rng: &mut dyn CryptoRngCore) {
         if self.rekey_due_by_bytes() {
-            self.rekey_pending = true;
+            self.kex.request_rekey();
         }
-        if self.rekey_pending && self.kex.is_none() && self.first_kex_done {
+        if self.kex.rekey_due() {
             self.send_kexinit(rng);
         }
     }
@@ -416,9 +376,14 @@ impl Transport {
     /// Whether either direction carried `rekey_bytes` under the current
     /// keys (RFC 4253 section 9).
     fn rekey_due_by_bytes(&self) -> bool {
-        self.first_kex_done
-            && (self.tx.bytes_since_kex >= self.config.rekey_bytes
-                || self.rx.bytes_since_kex >= self.config.rekey_bytes)
+        self.kex.first_done() && self.over_rekey_bytes()
+    }
+
+    /// Whether either byte counter (restarted at each NEWKEYS) reached
+    /// `rekey_bytes`.
+    fn over_rekey_bytes(&self) -> bool {
+        self.tx.bytes_since_kex >= self.config.rekey_bytes
+            || self.rx.bytes_since_kex >= self.config.rekey_bytes
     }
 
     /// Bytes ready to be written to the socket.
@@ -439,13 +404,8 @@ impl Transport {
 
     /// When the time-based rekey is due, if it applies now.
     fn rekey_at(&self) -> Option<Instant> {
-        if self.first_kex_done && self.kex.is_none() && !self.rekey_pending {
-            self.config
-                .rekey_interval
-                .map(|i| self.last_kex_done_at + i)
-        } else {
-            None
-        }
+        let since = self.kex.idle_since()?;
+        self.config.rekey_interval.map(|i| since + i)
     }
 
     /// Earliest time `handle_timeout` must be called.
@@ -453,7 +413,7 @@ impl Transport {
         if self.closed {
             return None;
         }
-        let handshake = self.handshake_deadline.filter(|_| !self.first_kex_done);
+        let handshake = self.handshake_deadline.filter(|_| !self.kex.first_done());
         match (handshake, self.rekey_at()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -470,12 +430,12 @@ impl Transport {
             return Ok(());
         }
         self.prepare(rng);
-        if !self.first_kex_done && self.handshake_deadline.is_some_and(|d| now >= d) {
+        if !self.kex.first_done() && self.handshake_deadline.is_some_and(|d| now >= d) {
             return Err(Error::Timeout(TimeoutKind::Handshake));
         }
         if self.rekey_at().is_some_and(|t| now >= t) {
             // Started by the flush that follows (RFC 4253 section 9).
-            self.rekey_pending = true;
+            self.kex.request_rekey();
         }
         Ok(())
     }
@@ -489,10 +449,9 @@ impl Transport {
         if self.closed {
             return Err(ApiMisuse::Closed);
         }
-        if !self.awaiting_host_key() {
+        if !self.kex.awaiting_host_key() {
             return Err(ApiMisuse::NoHostKeyPending);
         }
-        self.host_key_accepted = true;
         self.tx.refill_padding_reserve(rng);
         self.continue_after_host_key(rng);
         Ok(())
@@ -512,22 +471,28 @@ impl Transport {
         if !self.is_established() {
             return Err(ApiMisuse::NotEstablished);
         }
-        if self.kex.is_none() {
-            self.rekey_pending = true;
-        }
+        self.kex.request_rekey();
         Ok(())
     }
 
     /// Whether the first key exchange completed (and, for a client, the host
     /// key was accepted), so upper-layer messages may flow.
     pub(crate) fn is_established(&self) -> bool {
-        self.first_kex_done && (self.side == Side::Server || self.host_key_accepted)
+        // A client's first exchange cannot end before the host key was
+        // accepted: our NEWKEYS waited for it.
+        self.kex.first_done()
     }
 
     /// Whether a key exchange is in progress (outbox held back).
     #[allow(dead_code)] // part of the interface the glue may use; tests do
     pub(crate) fn in_key_exchange(&self) -> bool {
-        self.kex.is_some()
+        self.kex.in_progress()
+    }
+
+    /// Whether the client waits for the application's host key decision.
+    #[cfg(test)]
+    pub(crate) fn awaiting_host_key(&self) -> bool {
+        self.kex.awaiting_host_key()
     }
 
     /// The session identifier (exchange hash of the first key exchange).

@@ -105,6 +105,9 @@ pub struct Peer {
     pub host_key_blob_override: Option<Vec<u8>>,
     /// Server: flip a bit of the exchange hash signature.
     pub corrupt_signature: bool,
+    /// Server: send a second KEXINIT between our reply and our NEWKEYS
+    /// (RFC 4253 section 7.1 allows one per exchange).
+    pub kexinit_before_newkeys: bool,
     /// Do the user authentication part by ourselves (client: send a
     /// password request; server: accept any request).
     pub auto_auth: bool,
@@ -175,6 +178,7 @@ impl Peer {
             cipher: &AES128_GCM,
             host_key_blob_override: None,
             corrupt_signature: false,
+            kexinit_before_newkeys: false,
             auto_auth: true,
             manual: false,
             strict: false,
@@ -543,6 +547,11 @@ impl Peer {
         p.put_string(&q_s);
         p.put_string(&sig);
         self.send(&p);
+        if self.kexinit_before_newkeys {
+            let lists = self.lists.clone();
+            let again = self.kexinit_payload(&lists, false);
+            self.send(&again);
+        }
         self.install_keys(k.encoded(), &h);
         self.send_newkeys();
     }

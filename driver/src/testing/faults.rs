@@ -416,7 +416,7 @@ pub async fn auth_timeout_is_disarmed_once_the_server_answers<A: Adapter>() {
     let (addr, _served) = A::start_server(test.options.clone()).await;
     let mut options = test.client_options();
     // Long enough for a loaded machine to answer a password.
-    options.auth_timeout = Some(Duration::from_secs(1));
+    options.config_mut().auth_timeout = Some(Duration::from_secs(1));
     let session = login::<A>(addr.port(), options).await;
     A::sleep(Duration::from_millis(1500)).await;
     let driver = A::session(&session);

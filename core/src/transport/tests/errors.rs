@@ -24,7 +24,7 @@ fn a_bad_host_key_signature_is_refused() {
     // Change the client's record of its own KEXINIT: its exchange hash no
     // longer matches the one the server signs.
     p.step().unwrap();
-    p.client.t.kex.as_mut().unwrap().our_kexinit[1] ^= 1;
+    p.client.t.kex.our_kexinit_mut().unwrap()[1] ^= 1;
     assert_eq!(p.run(), Err(PeerMisbehaved::BadHostKeySignature.into()));
 }
 
@@ -182,7 +182,7 @@ fn handshake_deadline_is_reported_through_the_timeout() {
     );
     assert_eq!(
         p.client.t.handle_timeout(deadline, &mut p.client.rng),
-        Err(Error::Timeout(crate::error::TimeoutKind::Handshake))
+        Err(Error::Timeout(crate::TimeoutKind::Handshake))
     );
     p.run().unwrap();
     // After the first exchange the deadline no longer applies; the rekey
@@ -215,9 +215,9 @@ fn wrongly_guessed_kex_packet_is_skipped() {
     let mut wire = p.client.take_transmit();
     // Set first_kex_packet_follows in the client's KEXINIT (in clear, the
     // byte before the reserved uint32 at its end) and in its own record.
-    let run = p.client.t.kex.as_mut().unwrap();
-    let at = run.our_kexinit.len() - 5;
-    run.our_kexinit[at] = 1;
+    let ours = p.client.t.kex.our_kexinit_mut().unwrap();
+    let at = ours.len() - 5;
+    ours[at] = 1;
     let ident_len = wire.iter().position(|&b| b == b'\n').unwrap() + 1;
     let packet_len =
         u32::from_be_bytes(wire[ident_len..ident_len + 4].try_into().unwrap()) as usize;
@@ -300,10 +300,10 @@ fn input_while_the_host_key_waits_is_bounded() {
             break;
         }
     }
-    assert!(matches!(
+    assert_eq!(
         result,
-        Err(Error::PeerMisbehaved(PeerMisbehaved::Other(_)))
-    ));
+        Err(PeerMisbehaved::InputDuringHostKeyDecision.into())
+    );
 }
 
 #[test]

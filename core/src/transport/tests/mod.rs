@@ -5,6 +5,7 @@ mod determinism;
 mod errors;
 mod handshake;
 mod legacy;
+mod phases;
 mod rekey;
 mod strict_kex;
 

@@ -1,4 +1,4 @@
-//! The seed's echo client (`echoclient_ssh.py`): its `NoiseProtocol` writes
+//! The Twisted Conch client how-to's echo client (`echoclient_ssh.py`): its `NoiseProtocol` writes
 //! "bif", "pow" and "zot" to a command that echoes (`/bin/cat`), one at a
 //! time, printing each answer as "Server says: ..." before sending the next,
 //! then closes its side and waits for the command to end.
@@ -8,7 +8,7 @@ use std::io::Write;
 use conch_tokio::{Channel, CommandEndpoint, ExitStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::BoxError;
+use super::BoxError;
 
 /// What the noise protocol sends, one line each.
 pub const NOISE: [&str; 3] = ["bif", "pow", "zot"];
@@ -17,7 +17,7 @@ pub const NOISE: [&str; 3] = ["bif", "pow", "zot"];
 const MAX_ANSWER: usize = 64 * 1024;
 
 /// Connects `endpoint` (which should run `/bin/cat`) and talks to it with
-/// [`noise_protocol`] (the seed's `main`).
+/// [`noise_protocol`] (the how-to's `main`).
 pub async fn run(endpoint: &CommandEndpoint, out: &mut impl Write) -> Result<ExitStatus, BoxError> {
     let channel = endpoint.connect().await?;
     noise_protocol(channel, out).await

@@ -1,6 +1,6 @@
 //! An ssh-agent client over the Unix socket named by `SSH_AUTH_SOCK`: lists
 //! the agent's keys and has it sign, each key offered to
-//! [`crate::Session::authenticate`] as a [`Signer`]. The messages are the
+//! [`conch_driver::Session::authenticate`] as a [`Signer`]. The messages are the
 //! core's pure codec ([`conch_core::agent`]); this module adds the socket.
 //!
 //! Like OpenSSH, an agent that cannot be reached is not an error for
@@ -8,7 +8,8 @@
 //! other credentials are tried.
 //!
 //! ```no_run
-//! use conch_driver::{AgentClient, AuthMethods};
+//! use conch_openssh::AgentClient;
+//! use conch_driver::AuthMethods;
 //!
 //! let mut methods = AuthMethods::new();
 //! if let Some(agent) = AgentClient::from_env() {
@@ -19,18 +20,18 @@
 //! ```
 
 use std::fmt;
-use std::future::{poll_fn, Future};
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
+use std::sync::Arc;
 use std::time::Duration;
 
 use conch_core::agent::{sign_flags, AgentError, FrameDecoder, Identity, Request, Response};
 use conch_core::{KeyError, PublicKey};
 
-use crate::auth::{SignFuture, Signer};
+use conch_driver::{SignFuture, Signer};
+
+use crate::thread::run_on_thread;
 
 /// The environment variable naming the agent's socket.
 pub const SSH_AUTH_SOCK: &str = "SSH_AUTH_SOCK";
@@ -102,7 +103,7 @@ impl AgentClient {
         }
     }
 
-    /// The agent's keys as signers for [`crate::AuthMethods::signer`]; none
+    /// The agent's keys as signers for [`conch_driver::AuthMethods::signer`]; none
     /// when the agent cannot be reached or answers nonsense (authentication
     /// then goes on without it).
     pub fn signers(&self) -> Vec<Arc<dyn Signer>> {
@@ -207,50 +208,6 @@ impl Signer for AgentSigner {
     }
 }
 
-/// Runs `work` on a new thread; the future resolves with its result (in any
-/// runtime: the thread wakes the waiting task), or `None` if no thread could
-/// be started.
-fn run_on_thread<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> impl Future<Output = Option<T>> + Send {
-    struct Slot<T> {
-        result: Option<T>,
-        waker: Option<Waker>,
-        finished: bool,
-    }
-    let slot = Arc::new(Mutex::new(Slot {
-        result: None,
-        waker: None,
-        finished: false,
-    }));
-    let spawned = {
-        let slot = slot.clone();
-        std::thread::Builder::new()
-            .name("conch-agent".into())
-            .spawn(move || {
-                let result = work();
-                let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-                s.result = Some(result);
-                s.finished = true;
-                if let Some(w) = s.waker.take() {
-                    w.wake();
-                }
-            })
-    };
-    let failed_to_spawn = spawned.is_err();
-    poll_fn(move |cx| {
-        let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(result) = s.result.take() {
-            return Poll::Ready(Some(result));
-        }
-        if failed_to_spawn || s.finished {
-            return Poll::Ready(None);
-        }
-        s.waker = Some(cx.waker().clone());
-        Poll::Pending
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::net::UnixListener;
@@ -260,7 +217,7 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
 
     use super::*;
-    use crate::block_on::block_on;
+    use conch_driver::block_on::block_on;
 
     /// Serves `agent` on a fresh socket, one connection per request, for
     /// `connections` connections.

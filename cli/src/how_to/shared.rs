@@ -1,5 +1,5 @@
-//! The seed's shared-connection example (`echoclient_shared_ssh.py`): one
-//! connection is made (running `/bin/cat`, as the seed does, only to have
+//! The Twisted Conch client how-to's shared-connection example (`echoclient_shared_ssh.py`): one
+//! connection is made (running `/bin/cat`, as the how-to does, only to have
 //! it), then 50 `/bin/echo N` commands run on it, each on its own channel
 //! opened with [`CommandEndpoint::existing_connection`]. Each command's
 //! `PrinterProtocol` prints "Got some data: N" for its output and "Lost my
@@ -12,7 +12,7 @@ use conch_tokio::{Channel, CommandEndpoint};
 use futures_util::future::try_join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::BoxError;
+use super::BoxError;
 
 /// How many commands share the connection.
 pub const COMMANDS: usize = 50;
@@ -25,7 +25,7 @@ pub async fn fifty_echoes<W: Write>(
     out: &Mutex<W>,
 ) -> Result<usize, BoxError> {
     let (session, mut cat) = endpoint.connect_with_session().await?;
-    // The seed opens the commands one after the other and lets them all run.
+    // The how-to opens the commands one after the other and lets them all run.
     let mut printers = Vec::with_capacity(COMMANDS);
     for i in 0..COMMANDS {
         let command = format!("/bin/echo {i}");
@@ -44,7 +44,7 @@ pub async fn fifty_echoes<W: Write>(
 /// Prints every chunk the command sends as "Got some data: ..." and "Lost
 /// my connection" once its channel has closed. The lines of one command are
 /// written together when it ends, so that the output of 50 commands running
-/// side by side stays readable (the seed prints each chunk on arrival).
+/// side by side stays readable (the how-to prints each chunk on arrival).
 async fn printer_protocol<W: Write>(mut channel: Channel, out: &Mutex<W>) -> Result<(), BoxError> {
     let mut printed = String::new();
     let mut buf = [0u8; 4096];

@@ -8,9 +8,24 @@
 //! is re-read and appended to, so two processes saving at once never
 //! interleave or duplicate lines. Existing lines are never rewritten.
 //!
+//! Strict checking against the user's and the system's files, as
+//! `ssh -o StrictHostKeyChecking=yes` does, is one call:
+//!
+//! ```no_run
+//! # fn demo() -> std::io::Result<()> {
+//! use conch_driver::ClientOptions;
+//! use conch_openssh::KnownHostsVerifier;
+//!
+//! let options = ClientOptions::new(KnownHostsVerifier::strict()?);
+//! # Ok(()) }
+//! ```
+//!
+//! Asking about unknown hosts on the terminal, as `ssh` does by default:
+//!
 //! ```no_run
 //! use std::sync::Arc;
-//! use conch_driver::{ClientOptions, ConsoleUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier};
+//! use conch_driver::ClientOptions;
+//! use conch_openssh::{ConsoleUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier};
 //!
 //! let file = KnownHostsFile::user_default().expect("HOME is set");
 //! let verifier = KnownHostsVerifier::new(file, KnownHostsPolicy::Ask, Arc::new(ConsoleUi::new()));
@@ -30,7 +45,12 @@ use conch_core::known_hosts::{
 };
 use conch_core::PublicKey;
 
-use crate::host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
+use conch_driver::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
+
+/// The system-wide known_hosts files `ssh` reads after the user's
+/// (OpenSSH's default `GlobalKnownHostsFile`); they are never written.
+pub const GLOBAL_KNOWN_HOSTS_FILES: &[&str] =
+    &["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 
 /// One known_hosts file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,9 +232,16 @@ impl HostKeyUi for NoUi {
 /// - unknown: the policy decides; an accepted key is saved (hashed) and
 ///   "Permanently added ..." is shown. A failure to save is shown as a
 ///   warning and the connection goes on, as with OpenSSH.
+///
+/// Besides its file, a verifier may consult read-only files
+/// ([`KnownHostsVerifier::also_read`]), as `ssh` consults
+/// `/etc/ssh/ssh_known_hosts`: a key is known if any file lists it, revoked
+/// if any file revokes it, changed if some file lists another key of its
+/// type and none lists it. New keys are saved to the first file only.
 #[derive(Clone)]
 pub struct KnownHostsVerifier {
     file: KnownHostsFile,
+    also: Vec<KnownHostsFile>,
     policy: KnownHostsPolicy,
     ui: Arc<dyn HostKeyUi>,
 }
@@ -223,6 +250,7 @@ impl fmt::Debug for KnownHostsVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KnownHostsVerifier")
             .field("file", &self.file)
+            .field("also", &self.also)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -231,7 +259,59 @@ impl fmt::Debug for KnownHostsVerifier {
 impl KnownHostsVerifier {
     /// Checks against `file` with `policy`, asking and warning through `ui`.
     pub fn new(file: KnownHostsFile, policy: KnownHostsPolicy, ui: Arc<dyn HostKeyUi>) -> Self {
-        KnownHostsVerifier { file, policy, ui }
+        KnownHostsVerifier {
+            file,
+            also: Vec::new(),
+            policy,
+            ui,
+        }
+    }
+
+    /// The files `ssh` uses by default: `~/.ssh/known_hosts` (where new
+    /// keys are saved), then `~/.ssh/known_hosts2` and
+    /// [`GLOBAL_KNOWN_HOSTS_FILES`], read only. Files that do not exist
+    /// are empty. Fails only when `HOME` is not set.
+    pub fn user_default(policy: KnownHostsPolicy, ui: Arc<dyn HostKeyUi>) -> io::Result<Self> {
+        let file = KnownHostsFile::user_default().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "HOME is not set, so there is no ~/.ssh/known_hosts",
+            )
+        })?;
+        let mut second = file.path().as_os_str().to_owned();
+        second.push("2");
+        let verifier = Self::new(file, policy, ui).also_read(KnownHostsFile::new(second));
+        Ok(GLOBAL_KNOWN_HOSTS_FILES
+            .iter()
+            .fold(verifier, |v, path| v.also_read(KnownHostsFile::new(path))))
+    }
+
+    /// Strict checking against the user's and the system's known_hosts
+    /// files ([`KnownHostsVerifier::user_default`] with
+    /// [`KnownHostsPolicy::Strict`]), as `ssh -o StrictHostKeyChecking=yes`:
+    /// a host that is not listed, or listed with another key, is refused,
+    /// nothing is asked, nothing is written and nothing is printed (the
+    /// connection's error says why). Fails only when `HOME` is not set.
+    ///
+    /// ```no_run
+    /// # fn demo() -> std::io::Result<()> {
+    /// let options = conch_driver::ClientOptions::new(conch_openssh::KnownHostsVerifier::strict()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn strict() -> io::Result<Self> {
+        Self::user_default(KnownHostsPolicy::Strict, Arc::new(NoUi))
+    }
+
+    /// Also looks keys up in `file`, which is never written (OpenSSH's
+    /// `GlobalKnownHostsFile`).
+    pub fn also_read(mut self, file: KnownHostsFile) -> Self {
+        self.also.push(file);
+        self
+    }
+
+    /// The read-only files consulted besides [`KnownHostsVerifier::file`].
+    pub fn also_reads(&self) -> &[KnownHostsFile] {
+        &self.also
     }
 
     /// The file checked.
@@ -244,7 +324,7 @@ impl KnownHostsVerifier {
         self.policy
     }
 
-    /// This verifier as the [`HostKeyPolicy`] of [`crate::ClientOptions`].
+    /// This verifier as the [`HostKeyPolicy`] of [`conch_driver::ClientOptions`].
     pub fn into_policy(self) -> HostKeyPolicy {
         HostKeyPolicy::from(Arc::new(self))
     }
@@ -262,19 +342,8 @@ impl KnownHostsVerifier {
         if self.policy == KnownHostsPolicy::InsecureAcceptAny {
             return HostKeyVerdict::Accept;
         }
-        let known = match self.file.read() {
-            Ok(known) => known,
-            // OpenSSH goes on as if an unreadable file were empty; say so.
-            Err(e) => {
-                self.ui.warn(&format!(
-                    "Warning: cannot read known hosts file {}: {e}\n",
-                    self.file
-                ));
-                KnownHosts::new()
-            }
-        };
-        let file = self.file.to_string();
-        match known.check(host, port, ip, key) {
+        let (known, verdict, file) = self.lookup(host, port, ip, key);
+        match verdict {
             Verdict::Known { .. } => HostKeyVerdict::Accept,
             Verdict::KnownNewIp { ip, .. } => {
                 if self.save(&ip.to_string(), port, key) {
@@ -319,9 +388,42 @@ impl KnownHostsVerifier {
         }
     }
 
+    /// Reads every file and combines their verdicts (see the type's docs);
+    /// returns the files' entries, the verdict and the file it came from.
+    fn lookup(
+        &self,
+        host: &str,
+        port: u16,
+        ip: Option<IpAddr>,
+        key: &PublicKey,
+    ) -> (Vec<KnownHosts>, Verdict, String) {
+        let mut known = Vec::new();
+        let mut best: Option<(u8, Verdict, String)> = None;
+        for file in std::iter::once(&self.file).chain(&self.also) {
+            let entries = match file.read() {
+                Ok(entries) => entries,
+                // OpenSSH goes on as if an unreadable file were empty; say so.
+                Err(e) => {
+                    self.ui.warn(&format!(
+                        "Warning: cannot read known hosts file {file}: {e}\n"
+                    ));
+                    KnownHosts::new()
+                }
+            };
+            let verdict = entries.check(host, port, ip, key);
+            let rank = verdict_rank(&verdict);
+            if best.as_ref().is_none_or(|(r, ..)| rank < *r) {
+                best = Some((rank, verdict, file.to_string()));
+            }
+            known.push(entries);
+        }
+        let (_, verdict, file) = best.unwrap_or((u8::MAX, Verdict::Unknown, self.file.to_string()));
+        (known, verdict, file)
+    }
+
     fn unknown(
         &self,
-        known: &KnownHosts,
+        known: &[KnownHosts],
         host: &str,
         port: u16,
         ip: Option<IpAddr>,
@@ -342,7 +444,7 @@ impl KnownHostsVerifier {
             }
             KnownHostsPolicy::AcceptNew | KnownHostsPolicy::InsecureAcceptAny => true,
             KnownHostsPolicy::Ask => {
-                let other_types_known = !known.host_keys(host, port).is_empty();
+                let other_types_known = known.iter().any(|k| !k.host_keys(host, port).is_empty());
                 let prompt = unknown_host_prompt(host, port, ip, key, other_types_known);
                 self.ui.confirm(&prompt, key)
             }
@@ -373,6 +475,27 @@ impl KnownHostsVerifier {
     fn refuse(&self, reason: String) -> HostKeyVerdict {
         self.ui.warn("Host key verification failed.\n");
         HostKeyVerdict::Reject { reason }
+    }
+}
+
+/// Which verdict wins when files disagree (lower wins): a revocation
+/// anywhere, then the key listed anywhere, then another key listed.
+fn verdict_rank(verdict: &Verdict) -> u8 {
+    match verdict {
+        Verdict::Revoked { .. } => 0,
+        Verdict::Known { .. } => 1,
+        Verdict::KnownIpMismatch { .. } => 2,
+        Verdict::KnownNewIp { .. } => 3,
+        Verdict::Changed { .. } => 4,
+        _ => 5,
+    }
+}
+
+/// The verifier as a [`HostKeyPolicy`], so that
+/// `ClientOptions::new(KnownHostsVerifier::strict()?)` reads as it should.
+impl From<KnownHostsVerifier> for HostKeyPolicy {
+    fn from(verifier: KnownHostsVerifier) -> Self {
+        verifier.into_policy()
     }
 }
 

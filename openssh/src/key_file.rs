@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use conch_core::{KeyError, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
-use crate::auth::{SignFuture, Signer};
+use conch_driver::{SignFuture, Signer};
 
 /// How many times a passphrase is asked before giving up (OpenSSH's
 /// `NumberOfPasswordPrompts`).
@@ -83,6 +83,30 @@ pub enum KeyFileError {
     },
 }
 
+/// As an I/O error: the program's `?` on a key file then works where an
+/// `io::Error` does.
+impl From<KeyFileError> for io::Error {
+    fn from(e: KeyFileError) -> Self {
+        let kind = match &e {
+            KeyFileError::Io { source, .. } => source.kind(),
+            KeyFileError::PassphraseNeeded { .. } | KeyFileError::WrongPassphrase { .. } => {
+                io::ErrorKind::PermissionDenied
+            }
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// As the adapters' error ([`conch_driver::Error::Io`]), so that `?` on a
+/// key file works in a function returning `conch_tokio::Error` (or smol's,
+/// or blocking's).
+impl From<KeyFileError> for conch_driver::Error {
+    fn from(e: KeyFileError) -> Self {
+        conch_driver::Error::from(io::Error::from(e))
+    }
+}
+
 impl KeyFileError {
     /// The file concerned.
     pub fn path(&self) -> &Path {
@@ -116,6 +140,20 @@ impl KeyFileError {
             },
         }
     }
+}
+
+/// Loads an unencrypted OpenSSH private key file (what `ssh-keygen -N ''`
+/// writes). An encrypted one is refused with
+/// [`KeyFileError::PassphraseNeeded`]: load it with [`load_private_key`]
+/// and a passphrase callback, or use a [`KeyFileSigner`].
+///
+/// ```no_run
+/// # fn demo() -> Result<(), conch_openssh::KeyFileError> {
+/// let methods = conch_driver::AuthMethods::new().key(conch_openssh::load_key("/home/alice/.ssh/id_ed25519")?);
+/// # Ok(()) }
+/// ```
+pub fn load_key(path: impl AsRef<Path>) -> Result<PrivateKey, KeyFileError> {
+    load_private_key(path.as_ref(), &mut |_| None)
 }
 
 /// Loads an OpenSSH private key file. If it is encrypted, `passphrase` is
@@ -313,6 +351,39 @@ mod tests {
     /// exactly that).
     const TOO_MANY_ROUNDS: &str =
         include_str!("../../core/src/keys/testdata/rsa2048_encrypted_10001_rounds");
+
+    /// `core/src/keys/testdata`: an RSA key in clear, and the same encrypted
+    /// with the passphrase "conch test" (see the README there).
+    const RSA_CLEAR: &str = include_str!("../../core/src/keys/testdata/rsa2048");
+    const RSA_ENCRYPTED: &str = include_str!("../../core/src/keys/testdata/rsa2048_encrypted");
+
+    #[test]
+    fn load_key_needs_no_passphrase_source_and_refuses_an_encrypted_key_clearly() {
+        let dir = std::env::temp_dir().join(format!("conch-load-key-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (clear, encrypted) = (dir.join("id_clear"), dir.join("id_encrypted"));
+        fs::write(&clear, RSA_CLEAR).unwrap();
+        fs::write(&encrypted, RSA_ENCRYPTED).unwrap();
+        let loaded = load_key(&clear);
+        let refused = load_key(&encrypted);
+        let decrypted = load_private_key(&encrypted, &mut |_| Some("conch test".into()));
+        let _ = fs::remove_dir_all(&dir);
+        let key = loaded.unwrap();
+        assert_eq!(key.public_key(), decrypted.unwrap().public_key());
+        let e = refused.unwrap_err();
+        assert!(
+            matches!(&e, KeyFileError::PassphraseNeeded { path } if path == &encrypted),
+            "{e:?}"
+        );
+        let message = format!(
+            "{} is encrypted and no passphrase was given",
+            encrypted.display()
+        );
+        assert_eq!(e.to_string(), message);
+        // `?` in a program returning the adapters' error keeps the message.
+        let as_driver = conch_driver::Error::from(e);
+        assert!(as_driver.to_string().contains(&message), "{as_driver}");
+    }
 
     #[test]
     fn a_key_file_asking_for_too_many_kdf_rounds_is_refused_without_asking() {

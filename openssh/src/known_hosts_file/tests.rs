@@ -326,3 +326,80 @@ fn a_save_failure_is_a_warning_not_a_refusal() {
         .warnings()
         .contains("Failed to add the host to the list of known hosts"));
 }
+
+#[test]
+fn read_only_files_are_consulted_and_never_written() {
+    let dir = TempDir::new();
+    let user = KnownHostsFile::new(dir.0.join("known_hosts")).hash_new_entries(false);
+    let global_path = dir.0.join("ssh_known_hosts");
+    fs::write(
+        &global_path,
+        format!(
+            "# system\nlisted.example {}\nchanged.example {}\n",
+            key(1).to_openssh(),
+            key(2).to_openssh()
+        ),
+    )
+    .unwrap();
+    let global = KnownHostsFile::new(&global_path);
+    let ui = ScriptedUi::answering(true);
+    let strict = verifier(&user, KnownHostsPolicy::Strict, &ui).also_read(global.clone());
+    // Known from the system file alone: accepted, nothing saved.
+    assert_eq!(
+        strict.verify_at("listed.example", 22, None, &key(1)),
+        HostKeyVerdict::Accept
+    );
+    assert!(!user.path().exists());
+    // Another key recorded in the system file: changed, naming that file.
+    match strict.verify_at("changed.example", 22, None, &key(3)) {
+        HostKeyVerdict::Changed { detail } => {
+            assert_eq!(
+                detail,
+                format!("offending key in {}:3", global_path.display())
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // The user's file listing the key wins over the system file's other key.
+    user.add("changed.example", 22, &key(3)).unwrap();
+    assert_eq!(
+        strict.verify_at("changed.example", 22, None, &key(3)),
+        HostKeyVerdict::Accept
+    );
+    // A new host accepted is saved to the user's file only.
+    let accept_new = verifier(&user, KnownHostsPolicy::AcceptNew, &ui).also_read(global);
+    assert_eq!(
+        accept_new.verify_at("new.example", 22, None, &key(4)),
+        HostKeyVerdict::Accept
+    );
+    assert!(fs::read_to_string(user.path())
+        .unwrap()
+        .contains("new.example"));
+    assert!(!fs::read_to_string(&global_path)
+        .unwrap()
+        .contains("new.example"));
+}
+
+#[test]
+fn strict_in_one_call_reads_the_users_and_the_systems_files() {
+    let strict = KnownHostsVerifier::strict().expect("HOME is set in tests");
+    assert_eq!(strict.policy(), KnownHostsPolicy::Strict);
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+    assert_eq!(strict.file().path(), home.join(".ssh").join("known_hosts"));
+    let also: Vec<&Path> = strict
+        .also_reads()
+        .iter()
+        .map(KnownHostsFile::path)
+        .collect();
+    assert_eq!(
+        also,
+        [
+            home.join(".ssh").join("known_hosts2").as_path(),
+            Path::new("/etc/ssh/ssh_known_hosts"),
+            Path::new("/etc/ssh/ssh_known_hosts2"),
+        ]
+    );
+    // Usable as the options' policy directly.
+    let options = conch_driver::ClientOptions::new(strict);
+    assert!(format!("{options:?}").contains("custom verifier"));
+}

@@ -1,0 +1,699 @@
+//! [`CommandEndpoint`]: run one command over SSH and talk to it as a byte
+//! stream, the way Twisted's `SSHCommandClientEndpoint` does.
+//!
+//! A new-connection endpoint connects, checks the host key against
+//! known_hosts, authenticates, opens a `session` channel and `exec`s the
+//! command; an existing-connection endpoint only opens a channel and
+//! `exec`s on a session already authenticated (and never closes it). Either
+//! way [`CommandEndpoint::connect`] yields the command's channel: read
+//! its stdout, write its stdin, `shutdown()` for EOF, `stderr()`, then
+//! `exit_status()`.
+//!
+//! The logic is written once here, for any runtime: each adapter names the
+//! endpoint on its own runtime (`conch_tokio::CommandEndpoint`,
+//! `conch_smol::CommandEndpoint`, `conch_blocking::CommandEndpoint`), whose
+//! calls return a future to await (tokio, smol) or the result itself
+//! (blocking). An adapter implements [`EndpointRuntime`] to take part.
+//!
+//! Cancelling is dropping the `connect` future, in any phase: before the
+//! TCP connection, during the handshake or authentication (the connection
+//! is closed), or while the channel opens or the command starts (the
+//! channel is closed; a new connection is closed with it, an existing one
+//! stays up).
+//!
+//! With conch-tokio (compiled in its docs):
+//!
+//! ```ignore
+//! use conch_tokio::{AgentClient, CommandEndpoint};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # async fn demo() -> Result<(), conch_tokio::EndpointError> {
+//! let mut endpoint = CommandEndpoint::new_connection("/bin/cat", "alice", "example.org")
+//!     .port(22)
+//!     .password("secret");
+//! if let Some(agent) = AgentClient::from_env() {
+//!     endpoint = endpoint.agent(agent);
+//! }
+//! let mut channel = endpoint.connect().await?;
+//! channel.write_all(b"bif\n").await.ok();
+//! channel.shutdown().await.ok();
+//! let mut echoed = String::new();
+//! channel.read_to_string(&mut echoed).await.ok();
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use conch_core::{ChannelOpenFailure, PrivateKey, Prompt};
+use conch_driver::{
+    AuthMethods, ClientOptions, Error, HostKeyPolicy, KeyboardInteractive, PasswordResponder,
+    Session, Signer,
+};
+use zeroize::Zeroizing;
+
+use crate::thread::run_on_thread;
+#[cfg(unix)]
+use crate::AgentClient;
+use crate::{ConsoleUi, HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier};
+
+/// A session and a command's channel on it, in an adapter's types.
+pub type SessionAndChannel<R> = (
+    <R as EndpointRuntime>::Session,
+    <R as EndpointRuntime>::Channel,
+);
+
+/// A boxed future that may move between threads.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An adapter as a [`CommandEndpoint`] sees it: its `connect`, its session
+/// and channel types, and how its callers wait for a result.
+pub trait EndpointRuntime: Send + Sync + 'static {
+    /// The adapter's client session.
+    type Session: Clone + Send + Sync + 'static;
+    /// The adapter's channel.
+    type Channel: Send + 'static;
+    /// What the endpoint's calls return: a future for an async adapter
+    /// ([`BoxFuture`]), the result itself for a blocking one.
+    type Wait<'a, T: Send + 'a>;
+
+    /// Connects over TCP and runs the handshake (the adapter's `connect`).
+    fn connect(
+        host: String,
+        port: u16,
+        options: ClientOptions,
+    ) -> BoxFuture<'static, conch_driver::Result<Self::Session>>;
+
+    /// The driver's session underneath the adapter's.
+    fn driver_session(session: &Self::Session) -> &Session;
+
+    /// The driver's channel as the adapter's.
+    fn channel(channel: conch_driver::Channel) -> Self::Channel;
+
+    /// The driver's channel underneath the adapter's.
+    fn driver_channel(channel: &Self::Channel) -> &conch_driver::Channel;
+
+    /// Hands the endpoint's work to the caller: the future itself for an
+    /// async adapter; for a blocking one, its output once run to the end.
+    fn wait<'a, T: Send + 'a>(work: BoxFuture<'a, T>) -> Self::Wait<'a, T>;
+
+    /// The opposite of [`EndpointRuntime::wait`], for code written once
+    /// for every runtime (e.g. tests): what a call returned, as a future.
+    fn into_future<'a, T: Send + 'a>(waited: Self::Wait<'a, T>) -> BoxFuture<'a, T>;
+}
+
+/// Asks the user for a secret: `prompt` is the text to show, `echo` whether
+/// the answer may be shown as typed (keyboard-interactive says so per
+/// prompt). `None` gives up.
+///
+/// The password prompt is called on a thread of its own, off the
+/// runtime's. A keyboard-interactive prompt is called from the connecting
+/// task itself (the driver's responder is synchronous): while it waits for
+/// the user it holds that task's thread, which on a current-thread runtime
+/// also holds the connection's I/O until the answer comes.
+pub type PromptFn = dyn Fn(&str, bool) -> Option<String> + Send + Sync;
+
+/// How many passwords are asked through the prompt before giving up
+/// (OpenSSH's `NumberOfPasswordPrompts`).
+const PASSWORD_PROMPTS: usize = 3;
+
+/// Why [`CommandEndpoint::connect`] failed: each phase's failure is its own
+/// variant, so a program can tell "wrong host" from "wrong password" from
+/// "no such command".
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// The server refused the TCP connection (nothing listens on the port).
+    ConnectionRefused {
+        /// The address tried last.
+        addr: String,
+    },
+    /// No connection could be made for another reason (name not resolved,
+    /// unreachable, timed out), or it broke before the host key was
+    /// checked. The underlying error says which.
+    Connect(Error),
+    /// The host key was not trusted: unknown and refused by the policy or
+    /// the user, or revoked.
+    HostKeyRejected {
+        /// `SHA256:...` fingerprint of the key presented.
+        fingerprint: String,
+        /// Why.
+        reason: String,
+    },
+    /// The host key differs from the one recorded for the host: possibly a
+    /// man-in-the-middle. No answer overrides this.
+    HostKeyChanged {
+        /// The host as looked up.
+        host: String,
+        /// `SHA256:...` fingerprint of the key presented.
+        fingerprint: String,
+        /// Where the recorded key is (file and line).
+        detail: String,
+    },
+    /// No credential was accepted, or the connection was lost while
+    /// authenticating (then `lost` says how).
+    AuthenticationFailed {
+        /// The methods the server still allowed (e.g. `publickey,password`).
+        methods: Vec<String>,
+        /// Set when the connection ended during authentication.
+        lost: Option<Box<Error>>,
+    },
+    /// The server refused to open the session channel (RFC 4254 section 5.1).
+    ChannelOpenRefused {
+        /// Reason code.
+        reason: ChannelOpenFailure,
+        /// The server's text.
+        description: String,
+    },
+    /// The server refused the `exec` request.
+    RequestRefused {
+        /// The request, `exec`.
+        request: String,
+    },
+    /// A prompt was answered with "give up" (e.g. a passphrase or
+    /// keyboard-interactive prompt).
+    Cancelled,
+    /// The connection failed later on (protocol error, disconnect ...).
+    Connection(Error),
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointError::ConnectionRefused { addr } => {
+                write!(f, "connection to {addr} refused")
+            }
+            EndpointError::Connect(e) => write!(f, "{e}"),
+            EndpointError::HostKeyRejected {
+                fingerprint,
+                reason,
+            } => write!(f, "host key {fingerprint} rejected: {reason}"),
+            EndpointError::HostKeyChanged {
+                host,
+                fingerprint,
+                detail,
+            } => write!(
+                f,
+                "host key for {host} has changed (now {fingerprint}): {detail}"
+            ),
+            EndpointError::AuthenticationFailed { methods, lost } => match lost {
+                Some(e) => write!(f, "connection lost during authentication: {e}"),
+                None => write!(f, "permission denied ({})", methods.join(",")),
+            },
+            EndpointError::ChannelOpenRefused {
+                reason,
+                description,
+            } => write!(f, "channel open refused ({}): {description}", reason.code()),
+            EndpointError::RequestRefused { request } => {
+                write!(f, "request {request:?} refused")
+            }
+            EndpointError::Cancelled => write!(f, "cancelled"),
+            EndpointError::Connection(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for EndpointError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EndpointError::Connect(e) | EndpointError::Connection(e) => Some(e),
+            EndpointError::AuthenticationFailed { lost: Some(e), .. } => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// The phase a driver error happened in decides its variant.
+#[derive(Clone, Copy)]
+enum Phase {
+    Connect,
+    Auth,
+    Command,
+}
+
+impl EndpointError {
+    fn from_driver(e: Error, phase: Phase) -> Self {
+        match e {
+            e if e.is_connection_refused() => match e {
+                Error::Connect { addr, .. } => EndpointError::ConnectionRefused { addr },
+                other => EndpointError::Connect(other),
+            },
+            Error::HostKeyRejected {
+                fingerprint,
+                reason,
+            } => EndpointError::HostKeyRejected {
+                fingerprint,
+                reason,
+            },
+            Error::HostKeyChanged {
+                host,
+                fingerprint,
+                detail,
+            } => EndpointError::HostKeyChanged {
+                host,
+                fingerprint,
+                detail,
+            },
+            Error::AuthFailed { methods, .. } => EndpointError::AuthenticationFailed {
+                methods,
+                lost: None,
+            },
+            Error::ChannelOpenRefused {
+                reason,
+                description,
+            } => EndpointError::ChannelOpenRefused {
+                reason,
+                description,
+            },
+            Error::RequestRefused { request } => EndpointError::RequestRefused { request },
+            Error::Cancelled => EndpointError::Cancelled,
+            other => match phase {
+                Phase::Connect => EndpointError::Connect(other),
+                Phase::Auth => EndpointError::AuthenticationFailed {
+                    methods: Vec::new(),
+                    lost: Some(Box::new(other)),
+                },
+                Phase::Command => EndpointError::Connection(other),
+            },
+        }
+    }
+}
+
+/// Runs one command over SSH and yields its stream (Twisted's
+/// `SSHCommandClientEndpoint`).
+///
+/// [`CommandEndpoint::new_connection`] connects, checks the host key
+/// against known_hosts, authenticates, opens a `session` channel and
+/// `exec`s the command; [`CommandEndpoint::existing_connection`] only opens
+/// a channel on an authenticated session and `exec`s (and never closes the
+/// session). [`CommandEndpoint::connect`] yields the command's channel.
+///
+/// With an async adapter, cancelling is dropping the `connect` future, in
+/// any phase: before the TCP connection, during the handshake or
+/// authentication (the connection is closed), or while the channel opens
+/// or the command starts (the channel is closed; a new connection with it,
+/// an existing one stays up). With conch-blocking the calls return when
+/// done (each phase within the options' timeouts).
+pub struct CommandEndpoint<R: EndpointRuntime> {
+    command: Vec<u8>,
+    target: Target<R>,
+}
+
+impl<R: EndpointRuntime> Clone for CommandEndpoint<R> {
+    fn clone(&self) -> Self {
+        CommandEndpoint {
+            command: self.command.clone(),
+            target: match &self.target {
+                Target::New(n) => Target::New(n.clone()),
+                Target::Existing(s) => Target::Existing(s.clone()),
+            },
+        }
+    }
+}
+
+enum Target<R: EndpointRuntime> {
+    New(Box<NewConnection>),
+    Existing(R::Session),
+}
+
+/// Everything a new connection needs (Twisted's `newConnection` arguments).
+#[derive(Clone)]
+struct NewConnection {
+    username: String,
+    host: String,
+    port: u16,
+    signers: Vec<Arc<dyn Signer>>,
+    /// Wiped when dropped.
+    password: Option<Zeroizing<String>>,
+    password_prompt: Option<Arc<PromptFn>>,
+    #[cfg(unix)]
+    agent: Option<AgentClient>,
+    known_hosts: Option<KnownHostsFile>,
+    known_hosts_policy: KnownHostsPolicy,
+    ui: Option<Arc<dyn HostKeyUi>>,
+    host_key_policy: Option<HostKeyPolicy>,
+    options: ClientOptions,
+}
+
+impl<R: EndpointRuntime> fmt::Debug for CommandEndpoint<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("CommandEndpoint");
+        d.field("command", &String::from_utf8_lossy(&self.command));
+        match &self.target {
+            Target::New(n) => d
+                .field("username", &n.username)
+                .field("host", &n.host)
+                .field("port", &n.port)
+                .field("keys", &n.signers.len())
+                .field("password", &n.password.as_ref().map(|_| ".."))
+                .field("known_hosts", &n.known_hosts)
+                .field("known_hosts_policy", &n.known_hosts_policy)
+                .field("host_key_policy", &n.host_key_policy),
+            Target::Existing(s) => d.field("existing", &R::driver_session(s).server_name()),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<R: EndpointRuntime> CommandEndpoint<R> {
+    /// An endpoint that makes a new connection to `host` (port 22 unless
+    /// [`CommandEndpoint::port`] says otherwise) as `username` and runs
+    /// `command` there (one string, interpreted by the server's shell).
+    ///
+    /// Host keys are checked against `~/.ssh/known_hosts`, asking on the
+    /// terminal about unknown hosts ([`ConsoleUi`]), unless
+    /// [`CommandEndpoint::known_hosts`], [`CommandEndpoint::ui`] or
+    /// [`CommandEndpoint::host_key_policy`] say otherwise. Without `HOME`
+    /// and without those, every key is refused.
+    pub fn new_connection(
+        command: impl AsRef<[u8]>,
+        username: impl Into<String>,
+        host: impl Into<String>,
+    ) -> Self {
+        CommandEndpoint {
+            command: command.as_ref().to_vec(),
+            target: Target::New(Box::new(NewConnection {
+                username: username.into(),
+                host: host.into(),
+                port: 22,
+                signers: Vec::new(),
+                password: None,
+                password_prompt: None,
+                #[cfg(unix)]
+                agent: None,
+                known_hosts: None,
+                known_hosts_policy: KnownHostsPolicy::Ask,
+                ui: None,
+                host_key_policy: None,
+                options: ClientOptions::default(),
+            })),
+        }
+    }
+
+    /// An endpoint that runs `command` on a new channel of an authenticated
+    /// `session`. Its connection is shared, never closed by the endpoint.
+    pub fn existing_connection(session: &R::Session, command: impl AsRef<[u8]>) -> Self {
+        CommandEndpoint {
+            command: command.as_ref().to_vec(),
+            target: Target::Existing(session.clone()),
+        }
+    }
+
+    fn new_mut(&mut self) -> Option<&mut NewConnection> {
+        match &mut self.target {
+            Target::New(n) => Some(n),
+            Target::Existing(_) => None,
+        }
+    }
+
+    /// Sets a new connection's setting (no effect on an existing one).
+    fn with(mut self, f: impl FnOnce(&mut NewConnection)) -> Self {
+        if let Some(n) = self.new_mut() {
+            f(n);
+        }
+        self
+    }
+
+    /// The TCP port (default 22).
+    pub fn port(self, port: u16) -> Self {
+        self.with(|n| n.port = port)
+    }
+
+    /// Keys to offer for public key authentication, in order (after the
+    /// agent's). Only keys the server accepts are used to sign.
+    pub fn keys(self, keys: impl IntoIterator<Item = PrivateKey>) -> Self {
+        self.with(|n| {
+            n.signers
+                .extend(keys.into_iter().map(|k| Arc::new(k) as Arc<dyn Signer>))
+        })
+    }
+
+    /// Another signer to offer (a hardware token, an agent key ...).
+    pub fn signer(self, signer: Arc<dyn Signer>) -> Self {
+        self.with(|n| n.signers.push(signer))
+    }
+
+    /// A password, used for `password` and for keyboard-interactive
+    /// prompts if the server offers them. Prefer keys where possible.
+    pub fn password(self, password: impl Into<String>) -> Self {
+        let password = Zeroizing::new(password.into());
+        self.with(|n| n.password = Some(password))
+    }
+
+    /// Asks for secrets when the server wants them: the password (`"USER@HOST's
+    /// password: "`, up to three times) when no password was given, and
+    /// keyboard-interactive prompts. A prompt answering `None` gives up
+    /// that method (for keyboard-interactive: [`EndpointError::Cancelled`]).
+    pub fn password_prompt(self, prompt: Arc<PromptFn>) -> Self {
+        self.with(|n| n.password_prompt = Some(prompt))
+    }
+
+    /// An ssh-agent whose keys are offered first (Unix only: the agent
+    /// listens on a Unix socket). If it cannot be reached
+    /// when connecting, authentication goes on without it.
+    #[cfg(unix)]
+    pub fn agent(self, agent: AgentClient) -> Self {
+        self.with(|n| n.agent = Some(agent))
+    }
+
+    /// The known_hosts file host keys are checked against, and where keys
+    /// of new hosts are saved.
+    pub fn known_hosts(self, file: KnownHostsFile) -> Self {
+        self.with(|n| n.known_hosts = Some(file))
+    }
+
+    /// What to do with a host not in known_hosts (default
+    /// [`KnownHostsPolicy::Ask`]: ask the [`CommandEndpoint::ui`]).
+    pub fn known_hosts_policy(self, policy: KnownHostsPolicy) -> Self {
+        self.with(|n| n.known_hosts_policy = policy)
+    }
+
+    /// Who is asked about unknown hosts and shown warnings (default
+    /// [`ConsoleUi`]: `/dev/tty`, and no without a terminal). Autonomous
+    /// programs give their own, or a non-asking policy.
+    pub fn ui(self, ui: Arc<dyn HostKeyUi>) -> Self {
+        self.with(|n| n.ui = Some(ui))
+    }
+
+    /// Verifies host keys with this policy instead of known_hosts (e.g.
+    /// [`HostKeyPolicy::trust_keys`]).
+    pub fn host_key_policy(self, policy: HostKeyPolicy) -> Self {
+        self.with(|n| n.host_key_policy = Some(policy))
+    }
+
+    /// Protocol settings and timeouts; their host key policy is replaced
+    /// by the endpoint's.
+    pub fn options(self, options: ClientOptions) -> Self {
+        self.with(|n| n.options = options)
+    }
+
+    /// The command run.
+    pub fn command(&self) -> &[u8] {
+        &self.command
+    }
+
+    /// Connects (for a new connection) and starts the command; gives its
+    /// stream (awaited with an async adapter, at once with the blocking
+    /// one). A new connection lives as long as the channel.
+    pub fn connect(&self) -> R::Wait<'_, Result<R::Channel, EndpointError>> {
+        R::wait(Box::pin(async move {
+            let (_, channel) = self.establish_and_exec().await?;
+            Ok(channel)
+        }))
+    }
+
+    /// [`CommandEndpoint::connect`], also giving the session, e.g. to run
+    /// more commands on the same connection with
+    /// [`CommandEndpoint::existing_connection`].
+    pub fn connect_with_session(&self) -> R::Wait<'_, Result<SessionAndChannel<R>, EndpointError>> {
+        R::wait(Box::pin(self.establish_and_exec()))
+    }
+
+    /// Only the connection: connected, host key checked and authenticated
+    /// (for a new connection), without running the command; e.g. to start a
+    /// shell or a subsystem instead. An existing connection is given as is.
+    pub fn connect_session(&self) -> R::Wait<'_, Result<R::Session, EndpointError>> {
+        R::wait(Box::pin(self.session()))
+    }
+
+    async fn session(&self) -> Result<R::Session, EndpointError> {
+        match &self.target {
+            Target::Existing(session) => Ok(session.clone()),
+            Target::New(n) => n.establish::<R>().await,
+        }
+    }
+
+    async fn establish_and_exec(&self) -> Result<(R::Session, R::Channel), EndpointError> {
+        let session = self.session().await?;
+        let channel = exec(R::driver_session(&session), &self.command).await?;
+        Ok((session, R::channel(channel)))
+    }
+}
+
+/// Opens a session channel on `session` and execs `command`.
+async fn exec(session: &Session, command: &[u8]) -> Result<conch_driver::Channel, EndpointError> {
+    let channel = session
+        .open_session()
+        .await
+        .map_err(|e| EndpointError::from_driver(e, Phase::Command))?;
+    channel
+        .exec(command)
+        .await
+        .map_err(|e| EndpointError::from_driver(e, Phase::Command))?;
+    Ok(channel)
+}
+
+impl NewConnection {
+    /// Connects, verifies the host key and authenticates.
+    async fn establish<R: EndpointRuntime>(&self) -> Result<R::Session, EndpointError> {
+        let mut options = self.options.clone();
+        options.host_key_policy = self.host_key_policy();
+        let session = R::connect(self.host.clone(), self.port, options)
+            .await
+            .map_err(|e| EndpointError::from_driver(e, Phase::Connect))?;
+        self.authenticate(R::driver_session(&session))
+            .await
+            .map_err(|e| EndpointError::from_driver(e, Phase::Auth))?;
+        let ui = self.ui();
+        for banner in R::driver_session(&session).take_banners() {
+            ui.warn(&with_newline(banner));
+        }
+        Ok(session)
+    }
+
+    fn ui(&self) -> Arc<dyn HostKeyUi> {
+        self.ui
+            .clone()
+            .unwrap_or_else(|| Arc::new(ConsoleUi::new()))
+    }
+
+    fn host_key_policy(&self) -> HostKeyPolicy {
+        if let Some(policy) = &self.host_key_policy {
+            return policy.clone();
+        }
+        let file = self
+            .known_hosts
+            .clone()
+            .or_else(KnownHostsFile::user_default);
+        match file {
+            Some(file) => {
+                KnownHostsVerifier::new(file, self.known_hosts_policy, self.ui()).into_policy()
+            }
+            None => HostKeyPolicy::reject_all(),
+        }
+    }
+
+    /// The credentials for the walk: agent keys first (listed now; an
+    /// unreachable agent gives none), then the keys given, then the
+    /// password, and keyboard-interactive answered with the password or the
+    /// prompt.
+    async fn auth_methods(&self) -> AuthMethods {
+        let mut signers: Vec<Arc<dyn Signer>> = Vec::new();
+        #[cfg(unix)]
+        if let Some(agent) = self.agent.clone() {
+            // The agent socket is blocking; keep it off the runtime's threads.
+            let agent_keys = run_on_thread(move || agent.signers())
+                .await
+                .unwrap_or_default();
+            signers.extend(agent_keys);
+        }
+        for signer in &self.signers {
+            let key = signer.public_key();
+            if !signers.iter().any(|s| s.public_key() == key) {
+                signers.push(signer.clone());
+            }
+        }
+        let mut methods = AuthMethods::new();
+        methods.signers = signers;
+        // Both copies are wiped when the methods are dropped.
+        methods.password = self.password.as_ref().map(|p| p.to_string());
+        if let Some(password) = &self.password {
+            methods = methods.keyboard_interactive(PasswordResponder(password.to_string()));
+        } else if let Some(prompt) = &self.password_prompt {
+            methods = methods.keyboard_interactive(PromptResponder(prompt.clone()));
+        }
+        methods
+    }
+
+    async fn authenticate(&self, session: &Session) -> conch_driver::Result<()> {
+        let methods = self.auth_methods().await;
+        let allowed = match session.authenticate(&self.username, methods).await {
+            Ok(()) => return Ok(()),
+            Err(Error::AuthFailed { methods, .. }) => methods,
+            Err(e) => return Err(e),
+        };
+        // Keys and any given password did not do: ask for a password the
+        // way `ssh` does, if the server takes one and someone can answer.
+        let (Some(prompt), None) = (&self.password_prompt, &self.password) else {
+            return Err(auth_failed(allowed));
+        };
+        let mut allowed = allowed;
+        let text = format!("{}@{}'s password: ", self.username, self.host);
+        for _ in 0..PASSWORD_PROMPTS {
+            if !allowed.iter().any(|m| m == "password") {
+                break;
+            }
+            let (prompt, text) = (prompt.clone(), text.clone());
+            let answer = run_on_thread(move || prompt(&text, false)).await.flatten();
+            // No answer: no password, as when none was given.
+            let Some(password) = answer.map(Zeroizing::new) else {
+                break;
+            };
+            match session.auth_password(&self.username, &password).await? {
+                conch_driver::AuthResult::Success => return Ok(()),
+                conch_driver::AuthResult::Failure { methods, .. } => allowed = methods,
+                // An expired password cannot be changed here.
+                _ => {}
+            }
+        }
+        Err(auth_failed(allowed))
+    }
+}
+
+fn auth_failed(methods: Vec<String>) -> Error {
+    Error::AuthFailed {
+        methods,
+        partial_success: false,
+    }
+}
+
+fn with_newline(mut text: String) -> String {
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// Answers keyboard-interactive prompts by asking the user.
+struct PromptResponder(Arc<PromptFn>);
+
+impl KeyboardInteractive for PromptResponder {
+    fn respond(
+        &mut self,
+        name: &str,
+        instruction: &str,
+        prompts: &[Prompt],
+    ) -> Option<Vec<String>> {
+        let mut header = String::new();
+        for line in [name, instruction] {
+            if !line.is_empty() {
+                header.push_str(line);
+                header.push('\n');
+            }
+        }
+        prompts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let text = if i == 0 {
+                    format!("{header}{}", p.prompt)
+                } else {
+                    p.prompt.clone()
+                };
+                (self.0)(&text, p.echo)
+            })
+            .collect()
+    }
+}
