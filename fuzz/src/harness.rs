@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 use conch_core::agent::{FrameDecoder, Request, Response};
 use conch_core::known_hosts::{KnownHosts, Verdict};
 use conch_core::{
-    AlgorithmPreferences, ApiMisuse, Applied, AuthDecision, ChannelId, ChannelOpenFailure,
-    ClientConfig, Command, Connection, Event, PrivateKey, Prompt, PublicKey, ServerConfig,
-    TransportConfig,
+    AlgorithmPreferences, ApiMisuse, Applied, AuthDecision, ChannelEvent, ChannelId,
+    ChannelOpenFailure, ClientConfig, Command, Connection, Event, PrivateKey, Prompt, PublicKey,
+    ServerConfig, TransportConfig,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -703,7 +703,10 @@ impl Driver {
                 }
                 return;
             }
-            Event::ChannelOpenRequest { channel, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { .. },
+            } => {
                 if p & 0x02 == 0 {
                     self.channels.push(channel);
                     Command::AcceptChannel { channel }
@@ -715,10 +718,12 @@ impl Driver {
                     }
                 }
             }
-            Event::ChannelRequest {
-                channel,
-                want_reply: true,
-                ..
+            Event::Channel {
+                id: channel,
+                event:
+                    ChannelEvent::Request {
+                        want_reply: true, ..
+                    },
             } => Command::ChannelReply {
                 channel,
                 success: p & 0x04 == 0,
@@ -729,7 +734,10 @@ impl Driver {
                 success: p & 0x08 == 0,
                 data: Cow::Borrowed(&[]),
             },
-            Event::Data { channel, data } | Event::ExtendedData { channel, data, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Data { data } | ChannelEvent::ExtendedData { data, .. },
+            } => {
                 if p & 0x10 == 0 {
                     Command::Consume {
                         channel,
@@ -740,7 +748,10 @@ impl Driver {
                     return;
                 }
             }
-            Event::ChannelClosed { channel } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Closed,
+            } => {
                 self.channels.retain(|c| *c != channel);
                 return;
             }

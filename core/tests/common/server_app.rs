@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use conch_core::{
-    AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Event,
-    Prompt, PublicKey,
+    AuthAttempt, AuthDecision, ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest,
+    Connection, Event, Prompt, PublicKey,
 };
 
 use super::endpoint::{event_channel, record_channel_event, App, ChannelLog};
@@ -361,7 +361,10 @@ impl App for ServerApp {
                 }
                 return;
             }
-            Event::ChannelOpenRequest { channel, kind, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { kind, .. },
+            } => {
                 let r = if kind == "session" && self.accept_channels {
                     self.channels.entry(*channel).or_default();
                     conn.accept_channel(*channel)
@@ -392,9 +395,13 @@ impl App for ServerApp {
         record_channel_event(&mut state.log, event, self.keep_data);
 
         match event {
-            Event::ChannelRequest {
-                request,
-                want_reply,
+            Event::Channel {
+                event:
+                    ChannelEvent::Request {
+                        request,
+                        want_reply,
+                        ..
+                    },
                 ..
             } => {
                 let command = match request {
@@ -421,7 +428,10 @@ impl App for ServerApp {
                     self.start_command(ch, c);
                 }
             }
-            Event::Data { data, .. } => match state.command {
+            Event::Channel {
+                event: ChannelEvent::Data { data, .. },
+                ..
+            } => match state.command {
                 Some(Command::Cat) => {
                     // Consumed as the echo goes out (see `pump`), so a
                     // client that does not read stalls the writer too.
@@ -444,13 +454,19 @@ impl App for ServerApp {
                     }
                 }
             },
-            Event::ExtendedData { data, .. } => {
+            Event::Channel {
+                event: ChannelEvent::ExtendedData { data, .. },
+                ..
+            } => {
                 state.log.unconsumed -= data.len();
                 if let Err(e) = conn.consume(ch, data.len()) {
                     self.errors.push(format!("consume {ch}: {e}"));
                 }
             }
-            Event::Eof { .. } => match state.command {
+            Event::Channel {
+                event: ChannelEvent::Eof,
+                ..
+            } => match state.command {
                 Some(Command::Cat) | Some(Command::Sink) => {
                     state.out.extend([Out::Exit(0), Out::Eof, Out::Close]);
                 }
@@ -460,7 +476,10 @@ impl App for ServerApp {
                 }
                 _ => {}
             },
-            Event::ChannelClosed { .. } => {
+            Event::Channel {
+                event: ChannelEvent::Closed,
+                ..
+            } => {
                 state.out.clear();
             }
             _ => {}
