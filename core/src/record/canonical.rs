@@ -231,3 +231,89 @@ pub(crate) fn put_error(out: &mut Vec<u8>, error: &Error) {
     out.uvar(error.disconnect_reason().code().into());
     out.text(&error.to_string());
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::event::ChannelOpenFailure;
+
+    fn encoded(id: u32, event: ChannelEvent) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_event(
+            &Event::Channel {
+                id: ChannelId(id),
+                event,
+            },
+            &mut out,
+        );
+        out
+    }
+
+    /// Channel events encode as they did before they were nested (tag,
+    /// channel number, fields), which the committed transcripts' digests
+    /// depend on.
+    #[test]
+    fn channel_events_keep_their_flat_encoding() {
+        assert_eq!(
+            encoded(
+                5,
+                ChannelEvent::OpenRequest {
+                    kind: "session".into(),
+                    data: Bytes::from_static(b"x"),
+                }
+            ),
+            b"\x0d\x05\x07session\x01x"
+        );
+        assert_eq!(encoded(300, ChannelEvent::Opened), [14, 0xac, 0x02]);
+        assert_eq!(
+            encoded(
+                1,
+                ChannelEvent::OpenFailed {
+                    reason: ChannelOpenFailure::ConnectFailed,
+                    description: "no".into(),
+                }
+            ),
+            b"\x0f\x01\x02\x02no"
+        );
+        assert_eq!(
+            encoded(2, ChannelEvent::RequestReply { success: true }),
+            [17, 2, 1]
+        );
+        assert_eq!(
+            encoded(
+                2,
+                ChannelEvent::Data {
+                    data: Bytes::from_static(b"hi"),
+                }
+            ),
+            b"\x12\x02\x02hi"
+        );
+        assert_eq!(
+            encoded(
+                2,
+                ChannelEvent::ExtendedData {
+                    code: 1,
+                    data: Bytes::from_static(b"e"),
+                }
+            ),
+            b"\x13\x02\x01\x01e"
+        );
+        assert_eq!(encoded(2, ChannelEvent::Eof), [20, 2]);
+        assert_eq!(encoded(2, ChannelEvent::ExitStatus { code: 3 }), [21, 2, 3]);
+        assert_eq!(
+            encoded(
+                2,
+                ChannelEvent::ExitSignal {
+                    signal: "KILL".into(),
+                    core_dumped: true,
+                    message: String::new(),
+                }
+            ),
+            b"\x16\x02\x04KILL\x01\x00"
+        );
+        assert_eq!(encoded(2, ChannelEvent::Closed), [23, 2]);
+        assert_eq!(encoded(2, ChannelEvent::Writable), [24, 2]);
+    }
+}
