@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use conch_core::{
-    ApiMisuse, AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest, Command,
-    Connection, Error, Event, NegotiatedAlgorithms, PrivateKey, PublicKey,
+    ApiMisuse, AuthAttempt, AuthDecision, ChannelEvent, ChannelId, ChannelOpenFailure,
+    ChannelRequest, Command, Connection, Error, Event, NegotiatedAlgorithms, PrivateKey, PublicKey,
 };
 
 use crate::pair::Application;
@@ -159,26 +159,44 @@ impl Application for BenchClient {
                     }
                 }
             }
-            Event::ChannelOpened { channel } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Opened,
+            } => {
                 let r = conn.exec(channel, &self.command);
                 self.note("exec", r);
             }
-            Event::ChannelOpenFailed { description, .. } => {
+            Event::Channel {
+                event: ChannelEvent::OpenFailed { description, .. },
+                ..
+            } => {
                 self.failures
                     .push(format!("channel refused: {description}"));
             }
-            Event::ChannelRequestReply { channel, success } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::RequestReply { success },
+            } => {
                 if success {
                     self.ready.push(channel);
                 } else {
                     self.failures.push(format!("exec refused on {channel}"));
                 }
             }
-            Event::Data { channel, data } | Event::ExtendedData { channel, data, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Data { data } | ChannelEvent::ExtendedData { data, .. },
+            } => {
                 self.receive(conn, channel, data.len());
             }
-            Event::ExitStatus { code, .. } => self.exit_statuses.push(code),
-            Event::ChannelClosed { .. } => {
+            Event::Channel {
+                event: ChannelEvent::ExitStatus { code, .. },
+                ..
+            } => self.exit_statuses.push(code),
+            Event::Channel {
+                event: ChannelEvent::Closed,
+                ..
+            } => {
                 self.closed += 1;
                 if self.disconnect_when_closed && self.closed == self.sessions {
                     conn.disconnect("done");
@@ -293,7 +311,10 @@ impl Application for BenchServer {
                 );
                 self.note("auth_decision", r);
             }
-            Event::ChannelOpenRequest { channel, kind, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { kind, .. },
+            } => {
                 let r = if kind == "session" {
                     conn.accept_channel(channel)
                 } else {
@@ -305,10 +326,13 @@ impl Application for BenchServer {
                 };
                 self.note("channel open answer", r);
             }
-            Event::ChannelRequest {
-                channel,
-                request,
-                want_reply,
+            Event::Channel {
+                id: channel,
+                event:
+                    ChannelEvent::Request {
+                        request,
+                        want_reply,
+                    },
             } => {
                 let is_exec = matches!(request, ChannelRequest::Exec { .. });
                 if want_reply {
@@ -323,7 +347,10 @@ impl Application for BenchServer {
                     }
                 }
             }
-            Event::Data { channel, data } | Event::ExtendedData { channel, data, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Data { data } | ChannelEvent::ExtendedData { data, .. },
+            } => {
                 let r = conn.consume(channel, data.len());
                 self.note("consume", r);
             }

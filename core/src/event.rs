@@ -349,103 +349,16 @@ pub enum Event {
     },
 
     // ----- connection protocol -----
-    /// The peer asks to open a channel (server: `session`, `direct-tcpip`;
-    /// client: forwarded channels). Answer with
-    /// [`crate::Connection::accept_channel`] or
-    /// [`crate::Connection::reject_channel`].
-    ChannelOpenRequest {
-        /// The id the channel will have.
-        channel: ChannelId,
-        /// Channel type, e.g. `session`.
-        kind: String,
-        /// Type-specific data after the common fields.
-        data: Bytes,
-    },
-    /// A channel we opened was confirmed.
-    ChannelOpened {
-        /// Which.
-        channel: ChannelId,
-    },
-    /// A channel we opened was refused.
-    ChannelOpenFailed {
-        /// Which.
-        channel: ChannelId,
-        /// Reason code.
-        reason: ChannelOpenFailure,
-        /// Text from the peer, control characters removed.
-        description: String,
-    },
-    /// The peer sent a channel request. If `want_reply`, answer with
-    /// [`crate::Connection::channel_reply`]. `exit-status` and `exit-signal`
-    /// arrive as [`Event::ExitStatus`] / [`Event::ExitSignal`] instead.
-    ChannelRequest {
+    /// Something happened on one channel. [`crate::Connection::channel`]
+    /// (and [`crate::Connection::channel_mut`]) give the channel's state
+    /// and its mutators while the core still knows it: from
+    /// [`ChannelEvent::OpenRequest`] or the open call until
+    /// [`ChannelEvent::Closed`] (or [`ChannelEvent::OpenFailed`]).
+    Channel {
         /// Which channel.
-        channel: ChannelId,
-        /// The request.
-        request: ChannelRequest,
-        /// Whether a reply is expected.
-        want_reply: bool,
-    },
-    /// The peer answered one of our channel requests sent with want-reply,
-    /// in the order they were sent. Requests pending when the channel closes
-    /// are answered `success: false`.
-    ChannelRequestReply {
-        /// Which channel.
-        channel: ChannelId,
-        /// Whether the request succeeded.
-        success: bool,
-    },
-    /// Channel data (stdout on a client session channel). Call
-    /// [`crate::Connection::consume`] once processed to reopen the window.
-    Data {
-        /// Which channel.
-        channel: ChannelId,
-        /// The bytes.
-        data: Bytes,
-    },
-    /// Extended data; `code` 1 is stderr (RFC 4254 section 5.2). Also
-    /// counts against the window and must be consumed.
-    ExtendedData {
-        /// Which channel.
-        channel: ChannelId,
-        /// Data type code.
-        code: u32,
-        /// The bytes.
-        data: Bytes,
-    },
-    /// The peer will send no more data on this channel.
-    Eof {
-        /// Which channel.
-        channel: ChannelId,
-    },
-    /// The remote command exited with a status.
-    ExitStatus {
-        /// Which channel.
-        channel: ChannelId,
-        /// Exit code.
-        code: u32,
-    },
-    /// The remote command was killed by a signal.
-    ExitSignal {
-        /// Which channel.
-        channel: ChannelId,
-        /// Signal name without `SIG`, e.g. `KILL`.
-        signal: String,
-        /// Whether a core was dumped.
-        core_dumped: bool,
-        /// Error message (may be empty).
-        message: String,
-    },
-    /// The channel is closed in both directions; its id may be reused later.
-    ChannelClosed {
-        /// Which channel.
-        channel: ChannelId,
-    },
-    /// The channel can take more data after [`crate::Connection::send_data`]
-    /// accepted less than offered.
-    ChannelWritable {
-        /// Which channel.
-        channel: ChannelId,
+        id: ChannelId,
+        /// What happened.
+        event: ChannelEvent,
     },
     /// SSH_MSG_GLOBAL_REQUEST from the peer that the connection does not
     /// answer itself. If `want_reply`, answer with
@@ -473,4 +386,81 @@ pub enum Event {
         /// Why.
         error: Error,
     },
+}
+
+/// What happened on one channel: the `event` of [`Event::Channel`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelEvent {
+    /// The peer asks to open a channel (server: `session`, `direct-tcpip`;
+    /// client: forwarded channels); the id is the one the channel will
+    /// have. Answer with [`crate::Connection::accept_channel`] or
+    /// [`crate::Connection::reject_channel`].
+    OpenRequest {
+        /// Channel type, e.g. `session`.
+        kind: String,
+        /// Type-specific data after the common fields.
+        data: Bytes,
+    },
+    /// A channel we opened was confirmed.
+    Opened,
+    /// A channel we opened was refused; the id names nothing any more.
+    OpenFailed {
+        /// Reason code.
+        reason: ChannelOpenFailure,
+        /// Text from the peer, control characters removed.
+        description: String,
+    },
+    /// The peer sent a channel request. If `want_reply`, answer with
+    /// [`crate::Connection::channel_reply`]. `exit-status` and `exit-signal`
+    /// arrive as [`ChannelEvent::ExitStatus`] / [`ChannelEvent::ExitSignal`]
+    /// instead.
+    Request {
+        /// The request.
+        request: ChannelRequest,
+        /// Whether a reply is expected.
+        want_reply: bool,
+    },
+    /// The peer answered one of our channel requests sent with want-reply,
+    /// in the order they were sent. Requests pending when the channel closes
+    /// are answered `success: false`.
+    RequestReply {
+        /// Whether the request succeeded.
+        success: bool,
+    },
+    /// Channel data (stdout on a client session channel). Call
+    /// [`crate::Connection::consume`] once processed to reopen the window.
+    Data {
+        /// The bytes.
+        data: Bytes,
+    },
+    /// Extended data; `code` 1 is stderr (RFC 4254 section 5.2). Also
+    /// counts against the window and must be consumed.
+    ExtendedData {
+        /// Data type code.
+        code: u32,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// The peer will send no more data on this channel.
+    Eof,
+    /// The remote command exited with a status.
+    ExitStatus {
+        /// Exit code.
+        code: u32,
+    },
+    /// The remote command was killed by a signal.
+    ExitSignal {
+        /// Signal name without `SIG`, e.g. `KILL`.
+        signal: String,
+        /// Whether a core was dumped.
+        core_dumped: bool,
+        /// Error message (may be empty).
+        message: String,
+    },
+    /// The channel is closed in both directions; its id may be reused later.
+    Closed,
+    /// The channel can take more data after [`crate::Connection::send_data`]
+    /// accepted less than offered.
+    Writable,
 }

@@ -52,17 +52,18 @@ pub mod transport;
 pub mod wire;
 
 pub use auth::AuthDecision;
+pub use channel::ChannelPhase;
 pub use command::{Applied, Command};
 pub use config::{
     AlgorithmPreferences, ChannelConfig, ClientConfig, ServerConfig, TransportConfig,
 };
-pub use connection::{ClientConnection, Connection, Rng, ServerConnection};
+pub use connection::{ChannelMut, ChannelRef, ClientConnection, Connection, Rng, ServerConnection};
 pub use error::{
     ApiMisuse, DisconnectReason, Error, PeerIncompatible, PeerMisbehaved, TimeoutKind,
 };
 pub use event::{
-    AuthAttempt, ChannelId, ChannelOpenFailure, ChannelRequest, Event, NegotiatedAlgorithms,
-    Prompt, WindowSize,
+    AuthAttempt, ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest, Event,
+    NegotiatedAlgorithms, Prompt, WindowSize,
 };
 pub use keys::{KeyError, PrivateKey, PublicKey};
 pub use transport::Side;

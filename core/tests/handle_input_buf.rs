@@ -11,7 +11,7 @@ use std::sync::Arc;
 use common::*;
 use conch_core::config::AlgorithmPreferences;
 use conch_core::crypto::CryptoProvider;
-use conch_core::{record, BytesMut, ChannelId, Connection, Event};
+use conch_core::{record, BytesMut, ChannelEvent, ChannelId, Connection, Event};
 
 /// How received bytes reach the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,7 +346,11 @@ fn memory(buf: &BytesMut) -> Range<usize> {
 /// channel number; other events are dropped.
 fn server_data(pair: &mut Pair) -> (ChannelId, conch_core::Bytes) {
     while let Some(event) = pair.server.conn.poll_event() {
-        if let Event::Data { channel, data } = event {
+        if let Event::Channel {
+            id: channel,
+            event: ChannelEvent::Data { data },
+        } = event
+        {
             return (channel, data);
         }
     }

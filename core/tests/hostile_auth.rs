@@ -9,7 +9,8 @@ mod hostile;
 use conch_core::msg;
 use conch_core::wire::Encode;
 use conch_core::{
-    ClientConfig, DisconnectReason, Error, Event, PeerIncompatible, PeerMisbehaved, ServerConfig,
+    ChannelEvent, ClientConfig, DisconnectReason, Error, Event, PeerIncompatible, PeerMisbehaved,
+    ServerConfig,
 };
 use hostile::*;
 
@@ -172,7 +173,13 @@ fn a_channel_open_before_authentication() {
         unexpected(msg::CHANNEL_OPEN, "before authentication"),
         DisconnectReason::ProtocolError,
     );
-    assert!(!victim.saw(|e| matches!(e, Event::ChannelOpenRequest { .. })));
+    assert!(!victim.saw(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::OpenRequest { .. },
+            ..
+        }
+    )));
 }
 
 #[test]

@@ -9,8 +9,8 @@ mod hostile;
 use conch_core::msg;
 use conch_core::wire::Encode;
 use conch_core::{
-    ChannelConfig, ChannelId, ClientConfig, DisconnectReason, Error, Event, PeerMisbehaved,
-    ServerConfig,
+    ChannelConfig, ChannelEvent, ChannelId, ClientConfig, DisconnectReason, Error, Event,
+    PeerMisbehaved, ServerConfig,
 };
 use hostile::*;
 
@@ -41,7 +41,7 @@ fn client_with_channel(
     p.put_u32(window);
     p.put_u32(max_packet);
     peer.inject(&mut victim, &p).unwrap();
-    assert!(victim.saw(|e| matches!(e, Event::ChannelOpened { channel } if *channel == id)));
+    assert!(victim.saw(|e| matches!(e, Event::Channel { id: channel, event: ChannelEvent::Opened } if *channel == id)));
     (peer, victim, id)
 }
 
@@ -65,7 +65,14 @@ fn received_data(victim: &Victim) -> usize {
         .events
         .iter()
         .map(|e| match e {
-            Event::Data { data, .. } | Event::ExtendedData { data, .. } => data.len(),
+            Event::Channel {
+                event: ChannelEvent::Data { data, .. },
+                ..
+            }
+            | Event::Channel {
+                event: ChannelEvent::ExtendedData { data, .. },
+                ..
+            } => data.len(),
             _ => 0,
         })
         .sum()
@@ -183,7 +190,13 @@ fn data_for_a_channel_that_does_not_exist() {
         misbehaved(PeerMisbehaved::UnknownChannel(77)),
         DisconnectReason::ProtocolError,
     );
-    assert!(!victim.saw(|e| matches!(e, Event::Data { .. })));
+    assert!(!victim.saw(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::Data { .. },
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -192,7 +205,7 @@ fn data_for_a_channel_after_it_closed() {
     let mut close = vec![msg::CHANNEL_CLOSE];
     close.put_u32(id.0);
     peer.inject(&mut victim, &close).unwrap();
-    assert!(victim.saw(|e| matches!(e, Event::ChannelClosed { channel } if *channel == id)));
+    assert!(victim.saw(|e| matches!(e, Event::Channel { id: channel, event: ChannelEvent::Closed } if *channel == id)));
     assert_eq!(peer.received_msgs(msg::CHANNEL_CLOSE).len(), 1);
     peer.inject_fails(
         &mut victim,
@@ -309,7 +322,15 @@ fn tens_of_thousands_of_channel_opens() {
         }
         // The application was asked about at most `max_channels`; the rest
         // were refused at once with `resource shortage` (RFC 4254 section 5.1).
-        let asked = victim.count(|e| matches!(e, Event::ChannelOpenRequest { .. }));
+        let asked = victim.count(|e| {
+            matches!(
+                e,
+                Event::Channel {
+                    event: ChannelEvent::OpenRequest { .. },
+                    ..
+                }
+            )
+        });
         assert_eq!(asked, max_channels as usize);
         let failures = peer.received_msgs(msg::CHANNEL_OPEN_FAILURE);
         assert_eq!(failures.len(), (OPENS - max_channels) as usize);
@@ -420,7 +441,13 @@ fn a_channel_type_that_is_not_ascii() {
     p.put_u32(1000);
     p.put_u32(1000);
     peer.inject_malformed(&mut victim, &p, "ASCII name");
-    assert!(!victim.saw(|e| matches!(e, Event::ChannelOpenRequest { .. })));
+    assert!(!victim.saw(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::OpenRequest { .. },
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -431,7 +458,10 @@ fn an_env_request_that_is_not_utf8() {
         .events
         .iter()
         .find_map(|e| match e {
-            Event::ChannelOpenRequest { channel, .. } => Some(*channel),
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { .. },
+            } => Some(*channel),
             _ => None,
         })
         .unwrap();
@@ -442,7 +472,13 @@ fn an_env_request_that_is_not_utf8() {
     p.put_string(b"LANG\xc0");
     p.put_str("C");
     peer.inject_malformed(&mut victim, &p, "UTF-8 string");
-    assert!(!victim.saw(|e| matches!(e, Event::ChannelRequest { .. })));
+    assert!(!victim.saw(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::Request { .. },
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -470,7 +506,13 @@ fn an_exit_signal_that_is_not_utf8() {
     p.put_str("");
     p.put_str("");
     peer.inject_malformed(&mut victim, &p, "UTF-8 string");
-    assert!(!victim.saw(|e| matches!(e, Event::ExitSignal { .. })));
+    assert!(!victim.saw(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::ExitSignal { .. },
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -638,7 +680,13 @@ fn channel_messages_repeated_out_of_order() {
         DisconnectReason::ProtocolError,
     );
     assert_eq!(
-        victim.count(|e| matches!(e, Event::ChannelClosed { .. })),
+        victim.count(|e| matches!(
+            e,
+            Event::Channel {
+                event: ChannelEvent::Closed,
+                ..
+            }
+        )),
         1
     );
 }

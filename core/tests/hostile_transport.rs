@@ -11,7 +11,9 @@ mod hostile;
 
 use conch_core::msg;
 use conch_core::wire::Encode;
-use conch_core::{ClientConfig, DisconnectReason, Error, Event, PeerIncompatible, PeerMisbehaved};
+use conch_core::{
+    ChannelEvent, ClientConfig, DisconnectReason, Error, Event, PeerIncompatible, PeerMisbehaved,
+};
 use hostile::*;
 
 /// Our limit on a packet (RFC 4253 section 6.1 lets an implementation choose;
@@ -767,7 +769,13 @@ fn connection_messages_between_the_peers_kexinit_and_its_newkeys() {
         unexpected(msg::CHANNEL_OPEN, "during key exchange"),
         DisconnectReason::ProtocolError,
     );
-    assert!(!victim.saw(|e| matches!(e, Event::ChannelOpenRequest { .. })));
+    assert!(!victim.saw(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::OpenRequest { .. },
+            ..
+        }
+    )));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use conch_core::record::{self, Call, Outcome, RecordedConfig, ReplayError, Replayer, Transcript};
-use conch_core::{ChannelRequest, Command, Connection, Event, Side};
+use conch_core::{ChannelEvent, ChannelRequest, Command, Connection, Event, Side};
 
 /// A pair whose two connections record, with the seeds given.
 fn recording_pair() -> Pair {
@@ -54,10 +54,10 @@ fn run_session(pair: &mut Pair) {
     pair.drive();
     assert!(pair
         .client
-        .saw(|e| matches!(e, Event::ExtendedData { channel, .. } if *channel == err)));
+        .saw(|e| matches!(e, Event::Channel { id: channel, event: ChannelEvent::ExtendedData { .. } } if *channel == err)));
     assert!(pair
         .client
-        .saw(|e| matches!(e, Event::ExitStatus { channel, code: 3 } if *channel == exit)));
+        .saw(|e| matches!(e, Event::Channel { id: channel, event: ChannelEvent::ExitStatus { code: 3 } } if *channel == exit)));
     assert!(pair.client.rekeys() >= 1);
     pair.client.conn.disconnect("done");
     pair.drive();

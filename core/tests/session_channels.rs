@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use conch_core::{ApiMisuse, ChannelId, ChannelOpenFailure, Event};
+use conch_core::{ApiMisuse, ChannelEvent, ChannelId, ChannelOpenFailure, Event};
 
 /// Drives until `ch` is closed on the client, panicking if it does not.
 fn wait_closed(pair: &mut Pair, ch: ChannelId) {
@@ -46,9 +46,13 @@ fn cat_echoes_stdin_and_half_close_still_receives_output() {
     assert!(log.eof);
     assert_eq!(log.data_after_eof, 0);
     pair.drive();
-    assert!(pair
-        .server
-        .saw(|e| matches!(e, Event::ChannelClosed { .. })));
+    assert!(pair.server.saw(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::Closed,
+            ..
+        }
+    )));
     pair.assert_no_app_errors();
     pair.assert_alive();
 }
@@ -89,9 +93,13 @@ fn exit_status_and_exit_signal_are_reported() {
         Some(("KILL".to_string(), true, "killed by SIGKILL".to_string()))
     );
     // exit-status/exit-signal come as their own events, not as requests.
-    assert!(!pair
-        .client
-        .saw(|e| matches!(e, Event::ChannelRequest { .. })));
+    assert!(!pair.client.saw(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::Request { .. },
+            ..
+        }
+    )));
     pair.assert_no_app_errors();
 }
 
@@ -190,8 +198,13 @@ fn a_thousand_concurrent_channels_each_carry_their_own_data() {
         assert!(log.closed, "{ch}");
     }
     assert_eq!(
-        pair.server
-            .count(|e| matches!(e, Event::ChannelClosed { .. })),
+        pair.server.count(|e| matches!(
+            e,
+            Event::Channel {
+                event: ChannelEvent::Closed,
+                ..
+            }
+        )),
         N
     );
     pair.assert_no_app_errors();
@@ -315,7 +328,10 @@ fn direct_tcpip_open_carries_its_endpoints_and_its_refusal_reason() {
         .log
         .iter()
         .find_map(|e| match e {
-            Event::ChannelOpenRequest { kind, data, .. } => Some((kind.clone(), data.clone())),
+            Event::Channel {
+                event: ChannelEvent::OpenRequest { kind, data, .. },
+                ..
+            } => Some((kind.clone(), data.clone())),
             _ => None,
         })
         .expect("open request on the server");

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use conch_core::{record, ChannelConfig, ClientConfig, Connection, Event};
+use conch_core::{record, ChannelConfig, ChannelEvent, ClientConfig, Connection, Event};
 
 /// How each side moves its output.
 #[derive(Debug, Clone, Copy)]
@@ -156,7 +156,7 @@ fn taking_reopens_the_send_buffer() {
     assert!(pair.client.conn.send_capacity(cat).unwrap() >= LIMIT / 2);
     let mut writable = false;
     while let Some(e) = pair.client.conn.poll_event() {
-        writable |= matches!(e, Event::ChannelWritable { channel } if channel == cat);
+        writable |= matches!(e, Event::Channel { id: channel, event: ChannelEvent::Writable } if channel == cat);
     }
     assert!(writable);
     // A second buffer's worth can be queued while `out` is being written.

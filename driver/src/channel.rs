@@ -104,22 +104,21 @@ impl Drop for ChannelHandle {
     fn drop(&mut self) {
         let mut guard = lock(&self.session.shared);
         let sh = &mut *guard;
-        let Some(st) = sh.channels.get_mut(&self.key) else {
+        let Some(ch) = sh.channel_entry(self.key) else {
             return;
         };
-        match st.phase {
+        match ch.phase() {
             // Closed once the server confirms it (see `Shared`).
-            Phase::Opening => st.holder = Holder::Dropped,
+            Phase::Opening => ch.st.holder = Holder::Dropped,
             Phase::Open => {
-                st.holder = Holder::Dropped;
-                st.stdout.clear();
-                st.stderr.clear();
-                if !st.close_sent {
-                    st.close_sent = true;
-                    let _ = sh.conn.close_channel(self.id);
+                ch.st.holder = Holder::Dropped;
+                ch.st.stdout.clear();
+                ch.st.stderr.clear();
+                if !ch.closing() {
+                    let _ = ch.conn.close_channel(self.id);
                 }
             }
-            Phase::OpenFailed(..) | Phase::Closed => sh.remove_channel(self.key),
+            Phase::OpenFailed | Phase::Closed => sh.remove_channel(self.key),
         }
         sh.drain();
         sh.wake_pump();
@@ -138,14 +137,13 @@ impl ChannelHandle {
         if let Some(e) = sh.end_error() {
             return Err(e);
         }
-        let st = sh
-            .channels
-            .get_mut(&self.key)
-            .filter(|st| st.phase == Phase::Open)
+        let ch = sh
+            .channel_entry(self.key)
+            .filter(|ch| ch.phase() == Phase::Open)
             .ok_or(Error::Misuse(conch_core::Error::ApiMisuse(
                 ApiMisuse::UnknownChannel(self.id.0),
             )))?;
-        let r = f(&mut sh.conn, st);
+        let r = f(ch.conn, ch.st);
         sh.drain();
         sh.wake_pump();
         r.map_err(Error::from_core)
@@ -165,32 +163,32 @@ impl ChannelHandle {
         let mut guard = lock(&self.session.shared);
         let sh = &mut *guard;
         let end = sh.end_error();
-        let Some(st) = sh.channels.get_mut(&self.key) else {
+        let Some(ch) = sh.channel_entry(self.key) else {
             return Poll::Ready(Ok(None));
         };
         let queue = if stderr {
-            &mut st.stderr
+            &mut ch.st.stderr
         } else {
-            &mut st.stdout
+            &mut ch.st.stdout
         };
         if !queue.is_empty() {
             let (taken, n) = take(queue);
             // After CLOSE the id may already belong to another channel.
-            if st.phase == Phase::Open {
+            if ch.phase() == Phase::Open {
                 // RFC 4254 section 5.2: the window reopens as data is consumed.
-                let _ = sh.conn.consume(self.id, n);
+                let _ = ch.conn.consume(self.id, n);
                 sh.drain();
                 sh.wake_pump();
             }
             return Poll::Ready(Ok(Some(taken)));
         }
-        if st.input_ended() {
+        if ch.input_ended() {
             return Poll::Ready(Ok(None));
         }
         if let Some(e) = end {
             return Poll::Ready(Err(e.into_io()));
         }
-        st.wakers.register(cx.waker());
+        ch.st.wakers.register(cx.waker());
         Poll::Pending
     }
 
@@ -243,32 +241,32 @@ impl ChannelHandle {
         if let Some(e) = sh.end_error() {
             return Poll::Ready(Err(e.into_io()));
         }
-        let Some(st) = sh.channels.get_mut(&self.key) else {
+        let Some(ch) = sh.channel_entry(self.key) else {
             return Poll::Ready(Err(broken_pipe("channel closed")));
         };
-        match st.phase {
+        match ch.phase() {
             Phase::Opening => {
-                st.wakers.register(cx.waker());
+                ch.st.wakers.register(cx.waker());
                 return Poll::Pending;
             }
             Phase::Open => {}
-            Phase::OpenFailed(..) | Phase::Closed => {
+            Phase::OpenFailed | Phase::Closed => {
                 return Poll::Ready(Err(broken_pipe("channel closed")))
             }
         }
-        if st.eof_sent || st.close_sent {
+        if ch.output_ended() {
             return Poll::Ready(Err(broken_pipe("channel already shut down for writing")));
         }
         let r = if stderr {
             // RFC 4254 section 5.2: SSH_EXTENDED_DATA_STDERR is 1.
-            sh.conn.send_extended_data(self.id, 1, buf)
+            ch.conn.send_extended_data(self.id, 1, buf)
         } else {
-            sh.conn.send_data(self.id, buf)
+            ch.conn.send_data(self.id, buf)
         };
         if let Ok(0) = r {
-            // The peer's window or our send buffer is full: `ChannelWritable`
+            // The peer's window or our send buffer is full: `ChannelEvent::Writable`
             // wakes us. Registered before draining so it cannot be missed.
-            st.wakers.register(cx.waker());
+            ch.st.wakers.register(cx.waker());
         }
         sh.drain();
         sh.wake_pump();
@@ -283,12 +281,11 @@ impl ChannelHandle {
     fn shutdown_write(&self) -> io::Result<()> {
         let mut guard = lock(&self.session.shared);
         let sh = &mut *guard;
-        let Some(st) = sh.channels.get_mut(&self.key) else {
+        let Some(ch) = sh.channel_entry(self.key) else {
             return Ok(());
         };
-        if st.phase == Phase::Open && !st.eof_sent && !st.close_sent {
-            st.eof_sent = true;
-            let r = sh.conn.send_eof(self.id);
+        if ch.phase() == Phase::Open && !ch.output_ended() {
+            let r = ch.conn.send_eof(self.id);
             sh.drain();
             sh.wake_pump();
             r.map_err(|e| Error::from_core(e).into_io())?;
@@ -367,26 +364,26 @@ impl Channel {
         poll_fn(|cx| {
             let mut sh = lock(&self.handle.session.shared);
             let end = sh.end_error();
-            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+            let Some(ch) = sh.channel_entry(self.handle.key) else {
                 return Poll::Ready(Err(Error::Misuse(
                     ApiMisuse::UnknownChannel(self.handle.id.0).into(),
                 )));
             };
-            match &st.phase {
+            if let Some((reason, description)) = &ch.st.open_failure {
+                return Poll::Ready(Err(Error::ChannelOpenRefused {
+                    reason: *reason,
+                    description: description.clone(),
+                }));
+            }
+            match ch.phase() {
                 Phase::Open => Poll::Ready(Ok(())),
-                Phase::OpenFailed(reason, description) => {
-                    Poll::Ready(Err(Error::ChannelOpenRefused {
-                        reason: *reason,
-                        description: description.clone(),
-                    }))
-                }
-                Phase::Closed => Poll::Ready(Err(Error::Misuse(
+                Phase::OpenFailed | Phase::Closed => Poll::Ready(Err(Error::Misuse(
                     ApiMisuse::UnknownChannel(self.handle.id.0).into(),
                 ))),
                 Phase::Opening => match end {
                     Some(e) => Poll::Ready(Err(e)),
                     None => {
-                        st.wakers.register(cx.waker());
+                        ch.st.wakers.register(cx.waker());
                         Poll::Pending
                     }
                 },
@@ -508,19 +505,19 @@ impl Channel {
         poll_fn(|cx| {
             let mut sh = lock(&self.handle.session.shared);
             let end = sh.end_error();
-            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+            let Some(ch) = sh.channel_entry(self.handle.key) else {
                 return Poll::Ready(Err(Error::NoExitStatus));
             };
-            if let Some(status) = &st.exit {
+            if let Some(status) = &ch.st.exit {
                 return Poll::Ready(Ok(status.clone()));
             }
-            if matches!(st.phase, Phase::Closed | Phase::OpenFailed(..)) {
+            if matches!(ch.phase(), Phase::Closed | Phase::OpenFailed) {
                 return Poll::Ready(Err(Error::NoExitStatus));
             }
             if let Some(e) = end {
                 return Poll::Ready(Err(e));
             }
-            st.wakers.register(cx.waker());
+            ch.st.wakers.register(cx.waker());
             Poll::Pending
         })
         .await
@@ -533,16 +530,16 @@ impl Channel {
         poll_fn(|cx| {
             let mut sh = lock(&self.handle.session.shared);
             let ended = sh.error.is_some();
-            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+            let Some(ch) = sh.channel_entry(self.handle.key) else {
                 return Poll::Ready(None);
             };
-            if let Some(r) = st.requests.pop_front() {
+            if let Some(r) = ch.st.requests.pop_front() {
                 return Poll::Ready(Some(r));
             }
-            if ended || st.phase != Phase::Open {
+            if ended || ch.phase() != Phase::Open {
                 return Poll::Ready(None);
             }
-            st.wakers.register(cx.waker());
+            ch.st.wakers.register(cx.waker());
             Poll::Pending
         })
         .await
@@ -568,8 +565,7 @@ impl Channel {
     /// EOF.)
     pub async fn close_channel(&self) -> Result<()> {
         let r = self.handle.mutate_open(|conn, st| {
-            if !st.close_sent {
-                st.close_sent = true;
+            if !conn.channel(st.id).is_some_and(|ch| ch.is_closing()) {
                 conn.close_channel(st.id)?;
             }
             Ok(())
@@ -581,16 +577,16 @@ impl Channel {
         poll_fn(|cx| {
             let mut sh = lock(&self.handle.session.shared);
             let end = sh.end_error();
-            let Some(st) = sh.channels.get_mut(&self.handle.key) else {
+            let Some(ch) = sh.channel_entry(self.handle.key) else {
                 return Poll::Ready(Ok(()));
             };
-            if st.phase != Phase::Open && st.phase != Phase::Opening {
+            if !matches!(ch.phase(), Phase::Open | Phase::Opening) {
                 return Poll::Ready(Ok(()));
             }
             if let Some(e) = end {
                 return Poll::Ready(Err(e));
             }
-            st.wakers.register(cx.waker());
+            ch.st.wakers.register(cx.waker());
             Poll::Pending
         })
         .await
@@ -607,10 +603,9 @@ impl Channel {
 
     /// Whether the peer has sent EOF (or the channel is closed).
     pub fn is_eof(&self) -> bool {
-        let sh = lock(&self.handle.session.shared);
-        sh.channels
-            .get(&self.handle.key)
-            .is_none_or(|st| st.input_ended())
+        let mut sh = lock(&self.handle.session.shared);
+        sh.channel_entry(self.handle.key)
+            .is_none_or(|ch| ch.input_ended())
     }
 
     /// Polls a read of the channel's data (the core of the `AsyncRead` impls).

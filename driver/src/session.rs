@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::host_key::{HostKeyPolicy, HostKeyVerdict, ServerName};
 use crate::options::{os_seed, ClientOptions};
 use crate::pump::Engine;
-use crate::shared::{lock, Holder, Phase, Shared, SharedRef};
+use crate::shared::{lock, Holder, Shared, SharedRef};
 
 /// What every handle of one connection shares. When the last handle (a
 /// session, server session or channel) goes, the connection is ended and
@@ -266,7 +266,7 @@ impl Session {
     pub async fn open_channel(&self, kind: &str, extra: &[u8]) -> Result<Channel> {
         let (key, id) = self.inner.mutate(|sh| {
             let id = sh.conn.open_channel(kind, extra)?;
-            Ok((sh.add_channel(id, Phase::Opening, Holder::Held), id))
+            Ok((sh.add_channel(id, Holder::Held), id))
         })?;
         let channel = Channel::new(self.inner.clone(), key, id);
         channel.wait_open().await?;

@@ -17,9 +17,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use conch_core::{
-    ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Event, NegotiatedAlgorithms,
-    PublicKey,
+    ChannelId, ChannelOpenFailure, ChannelRef, ChannelRequest, Connection, Event,
+    NegotiatedAlgorithms, PublicKey,
 };
+
+mod channel_events;
 
 use crate::channel::ExitStatus;
 use crate::record_file::TranscriptFile;
@@ -28,11 +30,6 @@ use crate::wakers::{Replies, WakerSet};
 
 /// Received `banner` messages kept for the application (oldest dropped).
 const MAX_BANNERS: usize = 8;
-/// `env` requests kept per server channel (further ones are refused).
-const MAX_ENV: usize = 256;
-/// Requests received on a started server channel that the application has
-/// not yet taken (oldest dropped).
-const MAX_PENDING_REQUESTS: usize = 64;
 
 /// The shared state, locked with [`lock`].
 pub(crate) type SharedRef = Arc<Mutex<Shared>>;
@@ -100,15 +97,16 @@ impl RecvQueue {
     }
 }
 
-/// Where a channel is in its life (RFC 4254 section 5).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a channel is in its life (RFC 4254 section 5), as
+/// [`ChannelEntry::phase`] derives it from the core's state of the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// We sent CHANNEL_OPEN and wait for the answer.
     Opening,
     /// Open (at least in one direction).
     Open,
-    /// The peer refused to open it.
-    OpenFailed(ChannelOpenFailure, String),
+    /// The peer refused to open it ([`ChannelState::open_failure`] says why).
+    OpenFailed,
     /// Both sides sent CLOSE; the id is free for reuse.
     Closed,
 }
@@ -135,19 +133,19 @@ pub(crate) struct ServerChannelInfo {
     pub(crate) started: bool,
 }
 
-/// One channel as the handles see it.
+/// One channel as the handles see it: what the driver keeps beside the
+/// core's state of the channel (which [`ChannelEntry`] queries).
 #[derive(Debug)]
 pub(crate) struct ChannelState {
     pub(crate) id: ChannelId,
-    pub(crate) phase: Phase,
     pub(crate) holder: Holder,
+    /// The peer refused to open the channel: its reason and text. The core
+    /// forgets a refused channel, so the driver keeps why for `wait_open`.
+    pub(crate) open_failure: Option<(ChannelOpenFailure, String)>,
     pub(crate) stdout: RecvQueue,
     pub(crate) stderr: RecvQueue,
     /// Nobody will read stderr: consume it on arrival.
     pub(crate) stderr_discard: bool,
-    pub(crate) eof_received: bool,
-    pub(crate) eof_sent: bool,
-    pub(crate) close_sent: bool,
     pub(crate) exit: Option<ExitStatus>,
     pub(crate) replies: Replies<bool>,
     pub(crate) wakers: WakerSet,
@@ -157,17 +155,14 @@ pub(crate) struct ChannelState {
 }
 
 impl ChannelState {
-    pub(crate) fn new(id: ChannelId, phase: Phase, holder: Holder) -> Self {
+    pub(crate) fn new(id: ChannelId, holder: Holder) -> Self {
         ChannelState {
             id,
-            phase,
             holder,
+            open_failure: None,
             stdout: RecvQueue::default(),
             stderr: RecvQueue::default(),
             stderr_discard: false,
-            eof_received: false,
-            eof_sent: false,
-            close_sent: false,
             exit: None,
             replies: Replies::default(),
             wakers: WakerSet::default(),
@@ -175,10 +170,51 @@ impl ChannelState {
             requests: VecDeque::new(),
         }
     }
+}
+
+/// One channel's driver state with the connection, for one call: the
+/// phase, EOF and CLOSE come from the core ([`Connection::channel`]), not
+/// from a copy kept from the events.
+pub(crate) struct ChannelEntry<'a> {
+    pub(crate) conn: &'a mut Connection,
+    pub(crate) st: &'a mut ChannelState,
+    /// The channel's id still names it in the core: the channel has been
+    /// neither closed nor refused (after that the id may be reused).
+    live: bool,
+}
+
+impl ChannelEntry<'_> {
+    /// The core's state of the channel, while it has one.
+    fn core(&self) -> Option<ChannelRef<'_>> {
+        self.live.then(|| self.conn.channel(self.st.id)).flatten()
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        if self.st.open_failure.is_some() {
+            return Phase::OpenFailed;
+        }
+        match self.core() {
+            None => Phase::Closed,
+            Some(ch) if ch.is_open() => Phase::Open,
+            Some(_) => Phase::Opening,
+        }
+    }
 
     /// Whether the peer will send nothing more (EOF, close or refusal).
     pub(crate) fn input_ended(&self) -> bool {
-        self.eof_received || matches!(self.phase, Phase::Closed | Phase::OpenFailed(..))
+        self.core().is_none_or(|ch| ch.eof_received())
+    }
+
+    /// Whether we closed the channel (or asked to, while it is opening).
+    pub(crate) fn closing(&self) -> bool {
+        self.core().is_some_and(|ch| ch.is_closing())
+    }
+
+    /// Whether we sent EOF or closed (or asked to): nothing more may be
+    /// written.
+    pub(crate) fn output_ended(&self) -> bool {
+        self.core()
+            .is_none_or(|ch| ch.eof_sent() || ch.is_closing())
     }
 }
 
@@ -297,13 +333,24 @@ impl Shared {
     }
 
     /// Registers a channel under a fresh key.
-    pub(crate) fn add_channel(&mut self, id: ChannelId, phase: Phase, holder: Holder) -> u64 {
+    pub(crate) fn add_channel(&mut self, id: ChannelId, holder: Holder) -> u64 {
         let key = self.next_key;
         self.next_key += 1;
         self.ids.insert(id, key);
-        self.channels
-            .insert(key, ChannelState::new(id, phase, holder));
+        self.channels.insert(key, ChannelState::new(id, holder));
         key
+    }
+
+    /// The channel under `key` with the connection, if a handle's channel
+    /// is still known.
+    pub(crate) fn channel_entry(&mut self, key: u64) -> Option<ChannelEntry<'_>> {
+        let st = self.channels.get_mut(&key)?;
+        let live = self.ids.get(&st.id) == Some(&key);
+        Some(ChannelEntry {
+            conn: &mut self.conn,
+            st,
+            live,
+        })
     }
 
     /// Forgets a channel's state (no handle refers to it any more).
@@ -384,11 +431,6 @@ impl Shared {
         }
     }
 
-    fn channel_mut(&mut self, id: ChannelId) -> Option<(u64, &mut ChannelState)> {
-        let key = *self.ids.get(&id)?;
-        self.channels.get_mut(&key).map(|st| (key, st))
-    }
-
     fn handle_event(&mut self, event: Event) {
         match event {
             Event::HostKey { key } => {
@@ -434,103 +476,7 @@ impl Shared {
                 }
                 self.session_wakers.wake_all();
             }
-            Event::ChannelOpenRequest {
-                channel,
-                kind,
-                data,
-            } => self.on_channel_open_request(channel, &kind, &data),
-            Event::ChannelOpened { channel } => {
-                if let Some((_, st)) = self.channel_mut(channel) {
-                    st.phase = Phase::Open;
-                    st.wakers.wake_all();
-                    if st.holder == Holder::Dropped {
-                        st.close_sent = true;
-                        let _ = self.conn.close_channel(channel);
-                    }
-                }
-            }
-            Event::ChannelOpenFailed {
-                channel,
-                reason,
-                description,
-            } => {
-                if let Some((key, st)) = self.channel_mut(channel) {
-                    st.phase = Phase::OpenFailed(reason, description);
-                    st.wakers.wake_all();
-                    let dropped = st.holder == Holder::Dropped;
-                    self.ids.remove(&channel);
-                    if dropped {
-                        self.channels.remove(&key);
-                    }
-                }
-            }
-            Event::ChannelRequest {
-                channel,
-                request,
-                want_reply,
-            } => {
-                let ok = self.on_channel_request(channel, request);
-                if want_reply {
-                    let _ = self.conn.channel_reply(channel, ok);
-                }
-            }
-            Event::ChannelRequestReply { channel, success } => {
-                if let Some((_, st)) = self.channel_mut(channel) {
-                    st.replies.answer(success);
-                    st.wakers.wake_all();
-                }
-            }
-            Event::Data { channel, data } => self.on_data(channel, None, data),
-            Event::ExtendedData {
-                channel,
-                code,
-                data,
-            } => self.on_data(channel, Some(code), data),
-            Event::Eof { channel } => {
-                if let Some((_, st)) = self.channel_mut(channel) {
-                    st.eof_received = true;
-                    st.wakers.wake_all();
-                }
-            }
-            Event::ExitStatus { channel, code } => {
-                if let Some((_, st)) = self.channel_mut(channel) {
-                    st.exit = Some(ExitStatus::Code(code));
-                    st.wakers.wake_all();
-                }
-            }
-            Event::ExitSignal {
-                channel,
-                signal,
-                core_dumped,
-                message,
-            } => {
-                if let Some((_, st)) = self.channel_mut(channel) {
-                    st.exit = Some(ExitStatus::Signal {
-                        name: signal,
-                        core_dumped,
-                        message,
-                    });
-                    st.wakers.wake_all();
-                }
-            }
-            Event::ChannelClosed { channel } => {
-                if let Some((key, st)) = self.channel_mut(channel) {
-                    st.phase = Phase::Closed;
-                    st.close_sent = true;
-                    st.wakers.wake_all();
-                    let unreferenced = st.holder == Holder::Dropped
-                        || (st.holder == Holder::NotYet && !st.server.started);
-                    self.ids.remove(&channel);
-                    if unreferenced {
-                        self.channels.remove(&key);
-                    }
-                }
-            }
-            Event::ChannelWritable { channel } => {
-                if let Some((_, st)) = self.channel_mut(channel) {
-                    st.wakers.wake_all();
-                }
-            }
+            Event::Channel { id, event } => self.on_channel_event(id, event),
             // No global requests (port forwarding ...) are served yet:
             // refuse them (RFC 4254 section 4).
             Event::GlobalRequest {
@@ -552,120 +498,6 @@ impl Shared {
             // needed to drive a session.
             _ => {}
         }
-    }
-
-    fn on_data(&mut self, channel: ChannelId, code: Option<u32>, data: Bytes) {
-        let len = data.len();
-        let keep = match self.channel_mut(channel) {
-            Some((_, st)) if st.holder != Holder::Dropped => match code {
-                None => {
-                    st.stdout.push(data);
-                    true
-                }
-                // RFC 4254 section 5.2: code 1 is SSH_EXTENDED_DATA_STDERR.
-                Some(1) if !st.stderr_discard => {
-                    st.stderr.push(data);
-                    true
-                }
-                Some(_) => false,
-            },
-            _ => false,
-        };
-        if keep {
-            if let Some((_, st)) = self.channel_mut(channel) {
-                st.wakers.wake_all();
-            }
-        } else if len > 0 {
-            // Nobody will read it: give the window back at once so the peer
-            // is not held up by data that is thrown away.
-            let _ = self.conn.consume(channel, len);
-        }
-    }
-
-    fn on_channel_open_request(&mut self, channel: ChannelId, kind: &str, data: &[u8]) {
-        let Some(server) = &self.server else {
-            // Client role: forwarded channels are not supported (yet).
-            let _ = self.conn.reject_channel(
-                channel,
-                ChannelOpenFailure::AdministrativelyProhibited,
-                "channel type not supported by this client",
-            );
-            return;
-        };
-        let user = server.user.clone().unwrap_or_default();
-        match server.handler.channel_open(&user, kind, data) {
-            Ok(()) => {
-                if self.conn.accept_channel(channel).is_ok() {
-                    self.add_channel(channel, Phase::Open, Holder::NotYet);
-                }
-            }
-            Err((reason, text)) => {
-                let _ = self.conn.reject_channel(channel, reason, &text);
-            }
-        }
-    }
-
-    /// A request from the peer; returns the answer for want-reply.
-    fn on_channel_request(&mut self, channel: ChannelId, request: ChannelRequest) -> bool {
-        let Some(server) = &mut self.server else {
-            // Client role: the server has nothing to ask of us that we
-            // serve (exit-status/-signal arrive as their own events).
-            return false;
-        };
-        let user = server.user.clone().unwrap_or_default();
-        let handler = server.handler.clone();
-        let Some(key) = self.ids.get(&channel).copied() else {
-            return false;
-        };
-        let Some(st) = self.channels.get_mut(&key) else {
-            return false;
-        };
-        let starts = matches!(
-            request,
-            ChannelRequest::Exec { .. } | ChannelRequest::Shell | ChannelRequest::Subsystem { .. }
-        );
-        if starts && st.server.started {
-            // RFC 4254 section 6.5: only one of these per channel.
-            return false;
-        }
-        if !handler.channel_request(&user, &request) {
-            return false;
-        }
-        if !st.server.started {
-            match request {
-                ChannelRequest::Exec { command } => {
-                    st.server.command = Some(SessionCommand::Exec(command))
-                }
-                ChannelRequest::Shell => st.server.command = Some(SessionCommand::Shell),
-                ChannelRequest::Subsystem { name } => {
-                    st.server.command = Some(SessionCommand::Subsystem(name))
-                }
-                ChannelRequest::PtyReq { term, size, modes } => {
-                    st.server.pty = Some(PtyRequest { term, size, modes });
-                    return true;
-                }
-                ChannelRequest::Env { name, value } => {
-                    if st.server.env.len() >= MAX_ENV {
-                        return false;
-                    }
-                    st.server.env.push((name, value));
-                    return true;
-                }
-                _ => return true,
-            }
-            st.server.started = true;
-            if let Some(server) = &mut self.server {
-                server.incoming.push_back(key);
-            }
-            self.session_wakers.wake_all();
-            return true;
-        }
-        if st.requests.len() == MAX_PENDING_REQUESTS {
-            st.requests.pop_front();
-        }
-        st.requests.push_back(request);
-        st.wakers.wake_all();
-        true
     }
 }
 

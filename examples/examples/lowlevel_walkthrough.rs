@@ -13,10 +13,11 @@
 //!   with [`Event::AuthSignatureNeeded`]) or the password;
 //! - connection (`SSHConnection.serviceStarted`): [`Event::AuthSuccess`]
 //!   opens a session channel;
-//! - channel (`SSHChannel`): [`Event::ChannelOpened`] sends `exec cat` with
-//!   want-reply; its [`Event::ChannelRequestReply`] sends a line and EOF;
-//!   [`Event::Data`] collects what `cat` sends back; [`Event::ChannelClosed`]
-//!   prints it and ends the connection.
+//! - channel (`SSHChannel`), each event an [`Event::Channel`]:
+//!   [`ChannelEvent::Opened`] sends `exec cat` with want-reply; its
+//!   [`ChannelEvent::RequestReply`] sends a line and EOF;
+//!   [`ChannelEvent::Data`] collects what `cat` sends back;
+//!   [`ChannelEvent::Closed`] prints it and ends the connection.
 //!
 //! [`Walk::run`] is the loop every adapter follows (see `ARCHITECTURE.md`):
 //! feed socket bytes to `handle_input` (EOF to `handle_eof`, deadlines to
@@ -36,7 +37,8 @@ use std::time::{Duration, Instant};
 
 use conch_core::known_hosts::Verdict;
 use conch_core::{
-    ChannelId, ClientConfig, ClientConnection, Connection, Event, PrivateKey, PublicKey,
+    ChannelEvent, ChannelId, ClientConfig, ClientConnection, Connection, Event, PrivateKey,
+    PublicKey,
 };
 use conch_examples::{current_user, read_key};
 use conch_tokio::KnownHostsFile;
@@ -191,57 +193,7 @@ impl Walk {
                 self.conn.open_session().map(|_| ())
             }
             // ---- channel ----
-            Event::ChannelOpened { channel } => {
-                println!("channel {} open; exec cat", channel.0);
-                self.conn.exec(channel, b"cat")
-            }
-            Event::ChannelOpenFailed { description, .. } => {
-                println!("channel refused: {description}");
-                self.conn.disconnect("channel refused");
-                Ok(())
-            }
-            Event::ChannelRequestReply { channel, success } => {
-                if success {
-                    println!("cat started; sending a line, then EOF");
-                    self.unsent = LINE;
-                    self.send_rest(channel)
-                } else {
-                    println!("exec refused");
-                    self.conn.close_channel(channel)
-                }
-            }
-            Event::ChannelWritable { channel } => self.send_rest(channel),
-            Event::Data { channel, data } => {
-                self.cat_data.extend_from_slice(&data);
-                // Reopen the window: the data has been taken care of.
-                self.conn.consume(channel, data.len())
-            }
-            Event::ExtendedData { channel, data, .. } => self.conn.consume(channel, data.len()),
-            // cat has sent everything: close our side now. (Closing right
-            // after our EOF, as the how-to does, could race cat's output.)
-            Event::Eof { channel } => self.conn.close_channel(channel),
-            Event::ExitStatus { code, .. } => {
-                println!("cat exited with status {code}");
-                Ok(())
-            }
-            Event::ChannelClosed { .. } => {
-                let text = String::from_utf8_lossy(&self.cat_data);
-                println!("We got this from \"cat\": {}", text.trim_end());
-                self.finished = self.cat_data == LINE;
-                self.conn.disconnect("done");
-                Ok(())
-            }
-            // Nothing is forwarded to us: refuse what the server might ask.
-            Event::ChannelOpenRequest { channel, .. } => self.conn.reject_channel(
-                channel,
-                conch_core::ChannelOpenFailure::AdministrativelyProhibited,
-                "not accepted",
-            ),
-            Event::ChannelRequest {
-                channel,
-                want_reply: true,
-                ..
-            } => self.conn.channel_reply(channel, false),
+            Event::Channel { id, event } => self.on_channel(id, event),
             Event::GlobalRequest {
                 want_reply: true, ..
             } => self.conn.global_reply(false, &[]),
@@ -255,6 +207,68 @@ impl Walk {
         };
         if let Err(e) = result {
             println!("error: {e}");
+        }
+    }
+
+    /// Sends what is left of the line (the window may take part of it),
+    /// then EOF.
+    /// Events of one channel: ours, or one the server asks to open.
+    fn on_channel(
+        &mut self,
+        channel: ChannelId,
+        event: ChannelEvent,
+    ) -> Result<(), conch_core::ApiMisuse> {
+        match event {
+            ChannelEvent::Opened => {
+                println!("channel {} open; exec cat", channel.0);
+                self.conn.exec(channel, b"cat")
+            }
+            ChannelEvent::OpenFailed { description, .. } => {
+                println!("channel refused: {description}");
+                self.conn.disconnect("channel refused");
+                Ok(())
+            }
+            ChannelEvent::RequestReply { success } => {
+                if success {
+                    println!("cat started; sending a line, then EOF");
+                    self.unsent = LINE;
+                    self.send_rest(channel)
+                } else {
+                    println!("exec refused");
+                    self.conn.close_channel(channel)
+                }
+            }
+            ChannelEvent::Writable => self.send_rest(channel),
+            ChannelEvent::Data { data } => {
+                self.cat_data.extend_from_slice(&data);
+                // Reopen the window: the data has been taken care of.
+                self.conn.consume(channel, data.len())
+            }
+            ChannelEvent::ExtendedData { data, .. } => self.conn.consume(channel, data.len()),
+            // cat has sent everything: close our side now. (Closing right
+            // after our EOF, as the seed does, could race cat's output.)
+            ChannelEvent::Eof => self.conn.close_channel(channel),
+            ChannelEvent::ExitStatus { code } => {
+                println!("cat exited with status {code}");
+                Ok(())
+            }
+            ChannelEvent::Closed => {
+                let text = String::from_utf8_lossy(&self.cat_data);
+                println!("We got this from \"cat\": {}", text.trim_end());
+                self.finished = self.cat_data == LINE;
+                self.conn.disconnect("done");
+                Ok(())
+            }
+            // Nothing is forwarded to us: refuse what the server might ask.
+            ChannelEvent::OpenRequest { .. } => self.conn.reject_channel(
+                channel,
+                conch_core::ChannelOpenFailure::AdministrativelyProhibited,
+                "not accepted",
+            ),
+            ChannelEvent::Request {
+                want_reply: true, ..
+            } => self.conn.channel_reply(channel, false),
+            _ => Ok(()),
         }
     }
 

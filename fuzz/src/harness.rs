@@ -39,8 +39,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conch_core::{
-    AlgorithmPreferences, ApiMisuse, Applied, AuthDecision, ChannelId, ChannelOpenFailure,
-    ClientConfig, Command, Connection, Event, PrivateKey, Prompt, ServerConfig, TransportConfig,
+    AlgorithmPreferences, ApiMisuse, Applied, AuthDecision, ChannelEvent, ChannelId,
+    ChannelOpenFailure, ClientConfig, Command, Connection, Event, PrivateKey, Prompt, ServerConfig,
+    TransportConfig,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -583,7 +584,10 @@ impl Driver {
                 }
                 return;
             }
-            Event::ChannelOpenRequest { channel, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { .. },
+            } => {
                 if p & 0x02 == 0 {
                     self.channels.push(channel);
                     Command::AcceptChannel { channel }
@@ -595,10 +599,12 @@ impl Driver {
                     }
                 }
             }
-            Event::ChannelRequest {
-                channel,
-                want_reply: true,
-                ..
+            Event::Channel {
+                id: channel,
+                event:
+                    ChannelEvent::Request {
+                        want_reply: true, ..
+                    },
             } => Command::ChannelReply {
                 channel,
                 success: p & 0x04 == 0,
@@ -609,7 +615,10 @@ impl Driver {
                 success: p & 0x08 == 0,
                 data: Cow::Borrowed(&[]),
             },
-            Event::Data { channel, data } | Event::ExtendedData { channel, data, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Data { data } | ChannelEvent::ExtendedData { data, .. },
+            } => {
                 if p & 0x10 == 0 {
                     Command::Consume {
                         channel,
@@ -620,7 +629,10 @@ impl Driver {
                     return;
                 }
             }
-            Event::ChannelClosed { channel } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Closed,
+            } => {
                 self.channels.retain(|c| *c != channel);
                 return;
             }

@@ -18,8 +18,10 @@
 
 mod global;
 pub mod modes;
+mod query;
 mod replies;
 mod request;
+mod send;
 mod state;
 mod table;
 #[cfg(test)]
@@ -27,6 +29,8 @@ mod tests;
 mod window;
 
 pub use modes::{decode_terminal_modes, encode_terminal_modes};
+pub use query::ChannelPhase;
+pub(crate) use query::ChannelView;
 
 use std::collections::VecDeque;
 
@@ -34,7 +38,7 @@ use bytes::Bytes;
 
 use crate::config::ChannelConfig;
 use crate::error::{sanitize_text, ApiMisuse, Error, PeerMisbehaved};
-use crate::event::{ChannelId, ChannelOpenFailure, ChannelRequest, Event};
+use crate::event::{ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest, Event};
 use crate::msg;
 use crate::outbox::Outbox;
 use crate::wire::{Encode, Reader};
@@ -43,12 +47,6 @@ use global::GlobalRequests;
 use state::{Channel, Phase};
 use table::IdTable;
 use window::{RecvWindow, SendWindow};
-
-/// Most data we put in one CHANNEL_DATA packet, whatever maximum packet size
-/// the peer announces: well inside the 256 KiB packets OpenSSH (and we)
-/// accept, while RFC 4253 section 6.1 only guarantees 32 KiB payloads, so a
-/// peer announcing more than its transport takes still gets packets it reads.
-const MAX_DATA_PER_PACKET: u32 = 128 * 1024;
 
 /// All channels of one connection, and pending global requests.
 #[derive(Debug)]
@@ -144,6 +142,7 @@ impl Channels {
         let id = if self.table.len() < self.config.max_channels as usize {
             self.table.insert(Channel::new(
                 Phase::OpeningByPeer,
+                kind,
                 peer_id,
                 SendWindow::new(window, max_packet),
                 RecvWindow::new(self.config.window_size),
@@ -160,11 +159,14 @@ impl Channels {
             );
             return Ok(());
         };
-        events.push_back(Event::ChannelOpenRequest {
-            channel: ChannelId(id),
-            kind: kind.to_string(),
-            data,
-        });
+        push_event(
+            events,
+            ChannelId(id),
+            ChannelEvent::OpenRequest {
+                kind: kind.to_string(),
+                data,
+            },
+        );
         Ok(())
     }
 
@@ -196,9 +198,7 @@ impl Channels {
         ch.phase = Phase::Open;
         ch.peer_id = peer_id;
         ch.send = SendWindow::new(window, max_packet);
-        events.push_back(Event::ChannelOpened {
-            channel: ChannelId(id),
-        });
+        push_event(events, ChannelId(id), ChannelEvent::Opened);
         if close_requested {
             out.message(msg::CHANNEL_CLOSE).put_u32(peer_id);
             ch.sent_close = true;
@@ -230,11 +230,14 @@ impl Channels {
             .into());
         }
         self.table.remove(id);
-        events.push_back(Event::ChannelOpenFailed {
-            channel: ChannelId(id),
-            reason: ChannelOpenFailure::from_code(reason),
-            description: sanitize_text(description),
-        });
+        push_event(
+            events,
+            ChannelId(id),
+            ChannelEvent::OpenFailed {
+                reason: ChannelOpenFailure::from_code(reason),
+                description: sanitize_text(description),
+            },
+        );
         Ok(())
     }
 
@@ -254,9 +257,7 @@ impl Channels {
             .map_err(|_| PeerMisbehaved::WindowOverflow(id))?;
         if ch.wants_writable && ch.can_send_now() {
             ch.wants_writable = false;
-            events.push_back(Event::ChannelWritable {
-                channel: ChannelId(id),
-            });
+            push_event(events, ChannelId(id), ChannelEvent::Writable);
         }
         Ok(())
     }
@@ -300,14 +301,11 @@ impl Channels {
         // A slice of the received payload: no copy.
         let data = payload.slice_ref(data);
         let channel = ChannelId(id);
-        events.push_back(match code {
-            None => Event::Data { channel, data },
-            Some(code) => Event::ExtendedData {
-                channel,
-                code,
-                data,
-            },
-        });
+        let event = match code {
+            None => ChannelEvent::Data { data },
+            Some(code) => ChannelEvent::ExtendedData { code, data },
+        };
+        push_event(events, channel, event);
         Ok(())
     }
 
@@ -321,9 +319,7 @@ impl Channels {
         if !ch.got_eof {
             ch.got_eof = true;
             if !ch.sent_close {
-                events.push_back(Event::Eof {
-                    channel: ChannelId(id),
-                });
+                push_event(events, ChannelId(id), ChannelEvent::Eof);
             }
         }
         Ok(())
@@ -351,12 +347,13 @@ impl Channels {
         // Our requests the peer never answered fail, in order, before the
         // channel is reported closed.
         for _ in 0..ch.awaiting_replies {
-            events.push_back(Event::ChannelRequestReply {
+            push_event(
+                events,
                 channel,
-                success: false,
-            });
+                ChannelEvent::RequestReply { success: false },
+            );
         }
-        events.push_back(Event::ChannelClosed { channel });
+        push_event(events, channel, ChannelEvent::Closed);
         Ok(())
     }
 
@@ -393,7 +390,7 @@ impl Channels {
         match request {
             // Section 6.10: these end a session; they get their own events.
             ChannelRequest::ExitStatus { code } => {
-                events.push_back(Event::ExitStatus { channel, code });
+                push_event(events, channel, ChannelEvent::ExitStatus { code });
                 auto_reply(ch, out, true)?;
             }
             ChannelRequest::ExitSignal {
@@ -401,12 +398,15 @@ impl Channels {
                 core_dumped,
                 message,
             } => {
-                events.push_back(Event::ExitSignal {
+                push_event(
+                    events,
                     channel,
-                    signal: sanitize_text(&signal),
-                    core_dumped,
-                    message: sanitize_text(&message),
-                });
+                    ChannelEvent::ExitSignal {
+                        signal: sanitize_text(&signal),
+                        core_dumped,
+                        message: sanitize_text(&message),
+                    },
+                );
                 auto_reply(ch, out, true)?;
             }
             ChannelRequest::Other { ref name, .. }
@@ -418,11 +418,14 @@ impl Channels {
                 if want_reply {
                     ch.owed_replies.push_application()?;
                 }
-                events.push_back(Event::ChannelRequest {
+                push_event(
+                    events,
                     channel,
-                    request,
-                    want_reply,
-                });
+                    ChannelEvent::Request {
+                        request,
+                        want_reply,
+                    },
+                );
             }
         }
         Ok(())
@@ -444,10 +447,13 @@ impl Channels {
             .awaiting_replies
             .checked_sub(1)
             .ok_or(PeerMisbehaved::UnsolicitedReply)?;
-        events.push_back(Event::ChannelRequestReply {
-            channel: ChannelId(id),
-            success: msg_no == msg::CHANNEL_SUCCESS,
-        });
+        push_event(
+            events,
+            ChannelId(id),
+            ChannelEvent::RequestReply {
+                success: msg_no == msg::CHANNEL_SUCCESS,
+            },
+        );
         Ok(())
     }
 
@@ -477,6 +483,7 @@ impl Channels {
                 Phase::OpeningByUs {
                     close_requested: false,
                 },
+                kind,
                 0,
                 // The peer's window and packet size come with its confirmation.
                 SendWindow::new(0, 0),
@@ -570,95 +577,6 @@ impl Channels {
             .map_err(|_| ApiMisuse::NoChannelRequestPending)
     }
 
-    /// Queues as much of `data` as the peer's window, its maximum packet size
-    /// and `budget` (bytes the send buffer may still take) allow, as
-    /// CHANNEL_DATA (`ext == None`) or CHANNEL_EXTENDED_DATA. Returns how many
-    /// bytes were taken; when fewer than offered, a `ChannelWritable` event
-    /// follows once more can be sent.
-    ///
-    /// Only data bytes count against `budget` (headers add at most 13 bytes
-    /// per packet), so a send cut short by the budget uses it up exactly and
-    /// the connection then reports room through [`Channels::on_send_budget`].
-    #[cfg(test)]
-    pub(crate) fn send(
-        &mut self,
-        id: ChannelId,
-        ext: Option<u32>,
-        data: &[u8],
-        budget: usize,
-        out: &mut Outbox,
-    ) -> Result<usize, ApiMisuse> {
-        self.send_each(id, ext, data, budget, &mut |parts| out.queue_parts(parts))
-    }
-
-    /// [`Channels::send`], handing each data message to `sink` as its
-    /// parts (the header fields, then the data) instead of queueing it. The
-    /// connection frames and seals it straight into the transmit buffer when
-    /// nothing is queued ahead of it: one copy of the data fewer, and the
-    /// packet is sealed while its bytes are still in the CPU cache.
-    pub(crate) fn send_each(
-        &mut self,
-        id: ChannelId,
-        ext: Option<u32>,
-        data: &[u8],
-        budget: usize,
-        sink: &mut dyn FnMut(&[&[u8]]),
-    ) -> Result<usize, ApiMisuse> {
-        let ch = self
-            .table
-            .get_mut(id.0)
-            .ok_or(ApiMisuse::UnknownChannel(id.0))?;
-        ch.check_can_send()?;
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let max_packet = ch.send.max_packet().min(MAX_DATA_PER_PACKET) as usize;
-        if max_packet == 0 {
-            return Err(ApiMisuse::PeerTakesNoData);
-        }
-        let mut taken = 0usize;
-        let mut budget_left = budget;
-        while let Some(rest) = data.get(taken..).filter(|rest| !rest.is_empty()) {
-            let n = rest
-                .len()
-                .min(ch.send.available() as usize)
-                .min(max_packet)
-                .min(budget_left);
-            let Some(chunk) = rest.get(..n).filter(|chunk| !chunk.is_empty()) else {
-                break;
-            };
-            let (header, header_len) = data_header(ch.peer_id, ext, n);
-            sink(&[&header[..header_len], chunk]);
-            // `n` is at most the window, a u32.
-            ch.send.take(u32::try_from(n).unwrap_or(u32::MAX));
-            taken += n;
-            budget_left -= n;
-        }
-        if taken < data.len() {
-            ch.wants_writable = true;
-            // With window left, the budget is what stopped us; otherwise the
-            // next WINDOW_ADJUST will tell.
-            if ch.send.available() > 0 && !ch.awaiting_budget {
-                ch.awaiting_budget = true;
-                self.budget_waiters.push(id.0);
-            }
-        }
-        Ok(taken)
-    }
-
-    /// Bytes `send` would accept now, ignoring the send buffer budget.
-    pub(crate) fn send_window(&self, id: ChannelId) -> Result<usize, ApiMisuse> {
-        let ch = self
-            .table
-            .get(id.0)
-            .ok_or(ApiMisuse::UnknownChannel(id.0))?;
-        ch.check_can_send()?;
-        if ch.send.max_packet() == 0 {
-            return Ok(0);
-        }
-        Ok(ch.send.available() as usize)
-    }
-
     /// Sends EOF.
     pub(crate) fn eof(&mut self, id: ChannelId, out: &mut Outbox) -> Result<(), ApiMisuse> {
         let ch = self.channel_mut(id)?;
@@ -698,10 +616,10 @@ impl Channels {
     /// The application processed `n` bytes of received data; reopens the
     /// window with WINDOW_ADJUST when enough has been consumed.
     ///
-    /// On a channel that is gone this does nothing: `Data` events queued
-    /// before `ChannelClosed` are normally consumed after the close, and ids
-    /// are not reused soon (see `table`), so the call cannot hit another
-    /// channel.
+    /// On a channel that is gone this does nothing: `ChannelEvent::Data`
+    /// queued before `ChannelEvent::Closed` is normally consumed after the
+    /// close, and ids are not reused soon (see `table`), so the call cannot
+    /// hit another channel.
     pub(crate) fn consume(
         &mut self,
         id: ChannelId,
@@ -726,33 +644,6 @@ impl Channels {
             }
         }
         Ok(())
-    }
-
-    /// Called when the send buffer has room again (`budget` bytes): emits
-    /// `ChannelWritable` for channels that were held back by the budget.
-    pub(crate) fn on_send_budget(&mut self, _budget: usize, events: &mut VecDeque<Event>) {
-        // Drain in place and put the list back, so its memory is reused:
-        // this runs every time the send buffer refills (no allocation per
-        // packet in the steady state).
-        let mut waiters = std::mem::take(&mut self.budget_waiters);
-        for id in waiters.drain(..) {
-            let Some(ch) = self.table.get_mut(id) else {
-                continue;
-            };
-            if !ch.awaiting_budget {
-                continue;
-            }
-            ch.awaiting_budget = false;
-            // A channel whose window ran out meanwhile waits for the
-            // WINDOW_ADJUST instead.
-            if ch.wants_writable && ch.can_send_now() {
-                ch.wants_writable = false;
-                events.push_back(Event::ChannelWritable {
-                    channel: ChannelId(id),
-                });
-            }
-        }
-        self.budget_waiters = waiters;
     }
 
     /// Sends a global request.
@@ -788,35 +679,17 @@ impl Channels {
     }
 }
 
+/// Queues `event` about channel `id` for the application.
+fn push_event(events: &mut VecDeque<Event>, id: ChannelId, event: ChannelEvent) {
+    events.push_back(Event::Channel { id, event });
+}
+
 /// A reader over the message after its number.
 fn body(payload: &Bytes) -> Reader<'_> {
     Reader::new(payload.get(1..).unwrap_or_default())
 }
 
 /// SSH_MSG_CHANNEL_OPEN_FAILURE (RFC 4254 section 5.1), no language tag.
-/// The fields of a CHANNEL_DATA or CHANNEL_EXTENDED_DATA message before its
-/// data (RFC 4254 section 5.2: byte type, uint32 recipient channel, [uint32
-/// data type code,] the data's string length) and how many bytes they take.
-fn data_header(peer_id: u32, ext: Option<u32>, data_len: usize) -> ([u8; 13], usize) {
-    let mut header = [0u8; 13];
-    let mut len = 0;
-    let mut put = |bytes: &[u8]| {
-        header[len..len + bytes.len()].copy_from_slice(bytes);
-        len += bytes.len();
-    };
-    match ext {
-        None => put(&[msg::CHANNEL_DATA]),
-        Some(_) => put(&[msg::CHANNEL_EXTENDED_DATA]),
-    }
-    put(&peer_id.to_be_bytes());
-    if let Some(code) = ext {
-        put(&code.to_be_bytes());
-    }
-    // At most the window, a u32.
-    put(&u32::try_from(data_len).unwrap_or(u32::MAX).to_be_bytes());
-    (header, len)
-}
-
 fn send_open_failure(out: &mut Outbox, peer_id: u32, reason: ChannelOpenFailure, text: &str) {
     let mut w = out.message(msg::CHANNEL_OPEN_FAILURE);
     w.put_u32(peer_id);

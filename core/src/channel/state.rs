@@ -22,6 +22,8 @@ pub(super) enum Phase {
 #[derive(Debug)]
 pub(super) struct Channel {
     pub(super) phase: Phase,
+    /// The channel type from CHANNEL_OPEN, e.g. `session`.
+    pub(super) kind: Box<str>,
     /// The peer's number for the channel ("recipient channel" in what we send).
     pub(super) peer_id: u32,
     pub(super) send: SendWindow,
@@ -36,7 +38,8 @@ pub(super) struct Channel {
     pub(super) awaiting_replies: usize,
     /// Replies we owe the peer.
     pub(super) owed_replies: ReplyQueue,
-    /// `send` took less than offered: emit `ChannelWritable` once more fits.
+    /// `send` took less than offered: emit `ChannelEvent::Writable` once
+    /// more fits.
     pub(super) wants_writable: bool,
     /// Listed in `Channels::budget_waiters`.
     pub(super) awaiting_budget: bool,
@@ -44,9 +47,16 @@ pub(super) struct Channel {
 
 impl Channel {
     /// A channel with windows not yet known on the sending side.
-    pub(super) fn new(phase: Phase, peer_id: u32, send: SendWindow, recv: RecvWindow) -> Self {
+    pub(super) fn new(
+        phase: Phase,
+        kind: &str,
+        peer_id: u32,
+        send: SendWindow,
+        recv: RecvWindow,
+    ) -> Self {
         Channel {
             phase,
+            kind: kind.into(),
             peer_id,
             send,
             recv,

@@ -5,10 +5,11 @@
 //! one vector index. The id of a reused slot carries the slot's generation
 //! (`id = generation * stride + slot`), so a number comes back only after
 //! the slot has been reused `2^32 / stride` times. Events are queued: an
-//! application can still be handling `Data` for a channel whose CLOSE the
-//! core has already processed, and may open a new channel before it sees
-//! `ChannelClosed`; with plain lowest-free numbers that new channel would
-//! get the old one's id, and the application would mix the two up.
+//! application can still be handling `ChannelEvent::Data` for a channel
+//! whose CLOSE the core has already processed, and may open a new channel
+//! before it sees `ChannelEvent::Closed`; with plain lowest-free numbers
+//! that new channel would get the old one's id, and the application would
+//! mix the two up.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

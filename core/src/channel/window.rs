@@ -120,9 +120,13 @@ impl RecvWindow {
     }
 
     /// Bytes delivered and not yet consumed.
-    #[cfg(test)]
     pub(super) fn unconsumed(&self) -> u32 {
         self.unconsumed
+    }
+
+    /// Bytes the peer may still send before it must wait for an adjust.
+    pub(super) fn remaining(&self) -> u32 {
+        self.remaining
     }
 }
 

@@ -8,15 +8,15 @@ use std::borrow::Cow;
 use crate::command::{Applied, Command};
 use crate::error::ApiMisuse;
 #[cfg(doc)]
-use crate::event::Event;
+use crate::event::{ChannelEvent, Event};
 use crate::event::{ChannelId, ChannelOpenFailure, ChannelRequest};
 use crate::wire::Encode;
 
 use super::Connection;
 
 impl Connection {
-    /// Opens a `session` channel (RFC 4254 section 6.1). [`Event::ChannelOpened`]
-    /// or [`Event::ChannelOpenFailed`] follows.
+    /// Opens a `session` channel (RFC 4254 section 6.1). [`ChannelEvent::Opened`]
+    /// or [`ChannelEvent::OpenFailed`] follows.
     pub fn open_session(&mut self) -> Result<ChannelId, ApiMisuse> {
         self.open_channel("session", &[])
     }
@@ -49,12 +49,12 @@ impl Connection {
         self.open_channel("direct-tcpip", &extra)
     }
 
-    /// Confirms a channel from [`Event::ChannelOpenRequest`].
+    /// Confirms a channel from [`ChannelEvent::OpenRequest`].
     pub fn accept_channel(&mut self, channel: ChannelId) -> Result<(), ApiMisuse> {
         self.apply(Command::AcceptChannel { channel }).map(drop)
     }
 
-    /// Refuses a channel from [`Event::ChannelOpenRequest`].
+    /// Refuses a channel from [`ChannelEvent::OpenRequest`].
     pub fn reject_channel(
         &mut self,
         channel: ChannelId,
@@ -70,7 +70,7 @@ impl Connection {
     }
 
     /// Sends a channel request (exec, shell, pty-req, env, signal, ...). With
-    /// `want_reply`, an [`Event::ChannelRequestReply`] follows.
+    /// `want_reply`, an [`ChannelEvent::RequestReply`] follows.
     pub fn channel_request(
         &mut self,
         channel: ChannelId,
@@ -97,7 +97,7 @@ impl Connection {
     }
 
     /// Answers the oldest want-reply request on `channel` from
-    /// [`Event::ChannelRequest`].
+    /// [`ChannelEvent::Request`].
     pub fn channel_reply(&mut self, channel: ChannelId, success: bool) -> Result<(), ApiMisuse> {
         self.apply(Command::ChannelReply { channel, success })
             .map(drop)
@@ -105,7 +105,7 @@ impl Connection {
 
     /// Sends channel data; returns how many bytes were taken, bounded by the
     /// peer's window, its maximum packet size and the send buffer. When fewer
-    /// than offered were taken, [`Event::ChannelWritable`] tells when to try again.
+    /// than offered were taken, [`ChannelEvent::Writable`] tells when to try again.
     pub fn send_data(&mut self, channel: ChannelId, data: &[u8]) -> Result<usize, ApiMisuse> {
         self.apply(Command::SendData {
             channel,
@@ -141,7 +141,7 @@ impl Connection {
         self.apply(Command::SendEof { channel }).map(drop)
     }
 
-    /// Closes `channel`. [`Event::ChannelClosed`] follows when the peer's
+    /// Closes `channel`. [`ChannelEvent::Closed`] follows when the peer's
     /// CLOSE arrives; data received meanwhile is dropped.
     pub fn close_channel(&mut self, channel: ChannelId) -> Result<(), ApiMisuse> {
         self.apply(Command::CloseChannel { channel }).map(drop)

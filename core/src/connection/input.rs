@@ -58,7 +58,7 @@ impl Connection {
     /// - **No copy** when the connection has no input buffered (no partial
     ///   packet or identification line waits for the rest) and has not
     ///   ended: it adopts `buf`'s memory as its receive buffer. Packets are
-    ///   decrypted in place there, and the payloads of [`Event::Data`] and
+    ///   decrypted in place there, and the payloads of [`crate::ChannelEvent::Data`] and
     ///   the other events are [`crate::Bytes`] slices of it. `buf` gets the
     ///   connection's spare receive buffer in exchange (empty, with the
     ///   memory the connection received into last time), so a caller that

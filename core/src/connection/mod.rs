@@ -12,6 +12,7 @@
 //! constructors and the input calls' records).
 
 mod apply;
+mod channel_handle;
 mod channels;
 mod input;
 mod output;
@@ -37,6 +38,7 @@ use crate::event::Event;
 use crate::outbox::Outbox;
 use crate::record::Recorder;
 use crate::transport::{Side, Transport};
+pub use channel_handle::{ChannelMut, ChannelRef};
 
 /// The randomness a connection draws on: any cryptographically secure RNG.
 /// Tests hand in a seeded one, adapters one seeded from the OS.

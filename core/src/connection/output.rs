@@ -55,7 +55,7 @@ impl Connection {
     ///
     /// Bytes taken no longer count against the send buffer
     /// ([`crate::ChannelConfig::send_buffer_limit`]): taking reopens it
-    /// (with [`Event::ChannelWritable`] where `send_data` was turned away),
+    /// (with [`crate::ChannelEvent::Writable`] where `send_data` was turned away),
     /// and the application may queue that much again. Take again only once
     /// `out` has been written, so that what waits in memory stays within
     /// about twice the limit (the connection's buffer and `out`).

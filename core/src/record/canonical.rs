@@ -11,7 +11,7 @@
 use sha2::{Digest as _, Sha256};
 
 use crate::error::Error;
-use crate::event::{AuthAttempt, Event, NegotiatedAlgorithms};
+use crate::event::{AuthAttempt, ChannelEvent, ChannelId, Event, NegotiatedAlgorithms};
 
 use super::args::{put_channel_request, put_prompts};
 use super::call::Digest;
@@ -97,89 +97,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.byte(12);
             out.text(user);
         }
-        Event::ChannelOpenRequest {
-            channel,
-            kind,
-            data,
-        } => {
-            out.byte(13);
-            out.uvar(channel.0.into());
-            out.text(kind);
-            out.bytes(data);
-        }
-        Event::ChannelOpened { channel } => {
-            out.byte(14);
-            out.uvar(channel.0.into());
-        }
-        Event::ChannelOpenFailed {
-            channel,
-            reason,
-            description,
-        } => {
-            out.byte(15);
-            out.uvar(channel.0.into());
-            out.uvar(reason.code().into());
-            out.text(description);
-        }
-        Event::ChannelRequest {
-            channel,
-            request,
-            want_reply,
-        } => {
-            out.byte(16);
-            out.uvar(channel.0.into());
-            put_channel_request(out, request);
-            out.flag(*want_reply);
-        }
-        Event::ChannelRequestReply { channel, success } => {
-            out.byte(17);
-            out.uvar(channel.0.into());
-            out.flag(*success);
-        }
-        Event::Data { channel, data } => {
-            out.byte(18);
-            out.uvar(channel.0.into());
-            out.bytes(data);
-        }
-        Event::ExtendedData {
-            channel,
-            code,
-            data,
-        } => {
-            out.byte(19);
-            out.uvar(channel.0.into());
-            out.uvar((*code).into());
-            out.bytes(data);
-        }
-        Event::Eof { channel } => {
-            out.byte(20);
-            out.uvar(channel.0.into());
-        }
-        Event::ExitStatus { channel, code } => {
-            out.byte(21);
-            out.uvar(channel.0.into());
-            out.uvar((*code).into());
-        }
-        Event::ExitSignal {
-            channel,
-            signal,
-            core_dumped,
-            message,
-        } => {
-            out.byte(22);
-            out.uvar(channel.0.into());
-            out.text(signal);
-            out.flag(*core_dumped);
-            out.text(message);
-        }
-        Event::ChannelClosed { channel } => {
-            out.byte(23);
-            out.uvar(channel.0.into());
-        }
-        Event::ChannelWritable { channel } => {
-            out.byte(24);
-            out.uvar(channel.0.into());
-        }
+        Event::Channel { id, event } => encode_channel_event(*id, event, out),
         Event::GlobalRequest {
             name,
             data,
@@ -199,6 +117,68 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.byte(27);
             put_error(out, error);
         }
+    }
+}
+
+/// A channel event keeps the flat encoding events had before they were
+/// nested under [`Event::Channel`] (its tag, the channel number, then its
+/// fields), so digests in transcripts recorded earlier still match.
+fn encode_channel_event(id: ChannelId, event: &ChannelEvent, out: &mut Vec<u8>) {
+    let tag = match event {
+        ChannelEvent::OpenRequest { .. } => 13,
+        ChannelEvent::Opened => 14,
+        ChannelEvent::OpenFailed { .. } => 15,
+        ChannelEvent::Request { .. } => 16,
+        ChannelEvent::RequestReply { .. } => 17,
+        ChannelEvent::Data { .. } => 18,
+        ChannelEvent::ExtendedData { .. } => 19,
+        ChannelEvent::Eof => 20,
+        ChannelEvent::ExitStatus { .. } => 21,
+        ChannelEvent::ExitSignal { .. } => 22,
+        ChannelEvent::Closed => 23,
+        ChannelEvent::Writable => 24,
+    };
+    out.byte(tag);
+    out.uvar(id.0.into());
+    match event {
+        ChannelEvent::OpenRequest { kind, data } => {
+            out.text(kind);
+            out.bytes(data);
+        }
+        ChannelEvent::OpenFailed {
+            reason,
+            description,
+        } => {
+            out.uvar(reason.code().into());
+            out.text(description);
+        }
+        ChannelEvent::Request {
+            request,
+            want_reply,
+        } => {
+            put_channel_request(out, request);
+            out.flag(*want_reply);
+        }
+        ChannelEvent::RequestReply { success } => out.flag(*success),
+        ChannelEvent::Data { data } => out.bytes(data),
+        ChannelEvent::ExtendedData { code, data } => {
+            out.uvar((*code).into());
+            out.bytes(data);
+        }
+        ChannelEvent::ExitStatus { code } => out.uvar((*code).into()),
+        ChannelEvent::ExitSignal {
+            signal,
+            core_dumped,
+            message,
+        } => {
+            out.text(signal);
+            out.flag(*core_dumped);
+            out.text(message);
+        }
+        ChannelEvent::Opened
+        | ChannelEvent::Eof
+        | ChannelEvent::Closed
+        | ChannelEvent::Writable => {}
     }
 }
 
@@ -250,4 +230,90 @@ fn put_attempt(out: &mut Vec<u8>, attempt: &AuthAttempt) {
 pub(crate) fn put_error(out: &mut Vec<u8>, error: &Error) {
     out.uvar(error.disconnect_reason().code().into());
     out.text(&error.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::event::ChannelOpenFailure;
+
+    fn encoded(id: u32, event: ChannelEvent) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_event(
+            &Event::Channel {
+                id: ChannelId(id),
+                event,
+            },
+            &mut out,
+        );
+        out
+    }
+
+    /// Channel events encode as they did before they were nested (tag,
+    /// channel number, fields), which the committed transcripts' digests
+    /// depend on.
+    #[test]
+    fn channel_events_keep_their_flat_encoding() {
+        assert_eq!(
+            encoded(
+                5,
+                ChannelEvent::OpenRequest {
+                    kind: "session".into(),
+                    data: Bytes::from_static(b"x"),
+                }
+            ),
+            b"\x0d\x05\x07session\x01x"
+        );
+        assert_eq!(encoded(300, ChannelEvent::Opened), [14, 0xac, 0x02]);
+        assert_eq!(
+            encoded(
+                1,
+                ChannelEvent::OpenFailed {
+                    reason: ChannelOpenFailure::ConnectFailed,
+                    description: "no".into(),
+                }
+            ),
+            b"\x0f\x01\x02\x02no"
+        );
+        assert_eq!(
+            encoded(2, ChannelEvent::RequestReply { success: true }),
+            [17, 2, 1]
+        );
+        assert_eq!(
+            encoded(
+                2,
+                ChannelEvent::Data {
+                    data: Bytes::from_static(b"hi"),
+                }
+            ),
+            b"\x12\x02\x02hi"
+        );
+        assert_eq!(
+            encoded(
+                2,
+                ChannelEvent::ExtendedData {
+                    code: 1,
+                    data: Bytes::from_static(b"e"),
+                }
+            ),
+            b"\x13\x02\x01\x01e"
+        );
+        assert_eq!(encoded(2, ChannelEvent::Eof), [20, 2]);
+        assert_eq!(encoded(2, ChannelEvent::ExitStatus { code: 3 }), [21, 2, 3]);
+        assert_eq!(
+            encoded(
+                2,
+                ChannelEvent::ExitSignal {
+                    signal: "KILL".into(),
+                    core_dumped: true,
+                    message: String::new(),
+                }
+            ),
+            b"\x16\x02\x04KILL\x01\x00"
+        );
+        assert_eq!(encoded(2, ChannelEvent::Closed), [23, 2]);
+        assert_eq!(encoded(2, ChannelEvent::Writable), [24, 2]);
+    }
 }

@@ -2,7 +2,8 @@
 //! record both applications keep.
 
 use conch_core::{
-    ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Error, Event, NegotiatedAlgorithms,
+    ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Error, Event,
+    NegotiatedAlgorithms,
 };
 use sha2::{Digest, Sha256};
 
@@ -64,7 +65,13 @@ impl Endpoint {
         if self.disconnected().is_some() {
             self.events_after_disconnect += 1;
         }
-        let is_data = matches!(event, Event::Data { .. } | Event::ExtendedData { .. });
+        let is_data = matches!(
+            event,
+            Event::Channel {
+                event: ChannelEvent::Data { .. } | ChannelEvent::ExtendedData { .. },
+                ..
+            }
+        );
         if self.log_data || !is_data {
             self.log.push(event.clone());
         }
@@ -200,41 +207,39 @@ impl ChannelLog {
     }
 }
 
-/// The channel an event is about, if any.
+/// The channel an event is about, if any (not an open request: the channel
+/// exists only once accepted).
 pub fn event_channel(event: &Event) -> Option<ChannelId> {
-    Some(match event {
-        Event::ChannelOpened { channel }
-        | Event::ChannelOpenFailed { channel, .. }
-        | Event::ChannelRequestReply { channel, .. }
-        | Event::ChannelRequest { channel, .. }
-        | Event::Data { channel, .. }
-        | Event::ExtendedData { channel, .. }
-        | Event::Eof { channel }
-        | Event::ExitStatus { channel, .. }
-        | Event::ExitSignal { channel, .. }
-        | Event::ChannelClosed { channel }
-        | Event::ChannelWritable { channel } => *channel,
-        _ => return None,
-    })
+    match event {
+        Event::Channel {
+            event: ChannelEvent::OpenRequest { .. },
+            ..
+        } => None,
+        Event::Channel { id, .. } => Some(*id),
+        _ => None,
+    }
 }
 
 /// Records a channel event into that channel's log.
 pub(crate) fn record_channel_event(log: &mut ChannelLog, event: &Event, keep_data: bool) {
+    let Event::Channel { event, .. } = event else {
+        return;
+    };
     match event {
-        Event::ChannelOpened { .. } => log.opened = true,
-        Event::ChannelOpenFailed {
+        ChannelEvent::Opened => log.opened = true,
+        ChannelEvent::OpenFailed {
             reason,
             description,
             ..
         } => log.open_failed = Some((*reason, description.clone())),
-        Event::ChannelRequestReply { success, .. } => log.replies.push(*success),
-        Event::ChannelRequest {
+        ChannelEvent::RequestReply { success, .. } => log.replies.push(*success),
+        ChannelEvent::Request {
             request,
             want_reply,
             ..
         } => log.requests.push((request.clone(), *want_reply)),
-        Event::Data { data, .. } => log.on_data(data, keep_data),
-        Event::ExtendedData { code, data, .. } => {
+        ChannelEvent::Data { data, .. } => log.on_data(data, keep_data),
+        ChannelEvent::ExtendedData { code, data, .. } => {
             if log.eof {
                 log.data_after_eof += 1;
             }
@@ -249,16 +254,16 @@ pub(crate) fn record_channel_event(log: &mut ChannelLog, event: &Event, keep_dat
                 log.other_extended.push((*code, data.to_vec()));
             }
         }
-        Event::Eof { .. } => log.eof = true,
-        Event::ExitStatus { code, .. } => log.exit_status = Some(*code),
-        Event::ExitSignal {
+        ChannelEvent::Eof => log.eof = true,
+        ChannelEvent::ExitStatus { code, .. } => log.exit_status = Some(*code),
+        ChannelEvent::ExitSignal {
             signal,
             core_dumped,
             message,
             ..
         } => log.exit_signal = Some((signal.clone(), *core_dumped, message.clone())),
-        Event::ChannelClosed { .. } => log.closed = true,
-        Event::ChannelWritable { .. } => log.writable += 1,
+        ChannelEvent::Closed => log.closed = true,
+        ChannelEvent::Writable => log.writable += 1,
         _ => {}
     }
 }

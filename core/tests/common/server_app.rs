@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use conch_core::{
-    AuthAttempt, AuthDecision, ChannelId, ChannelOpenFailure, ChannelRequest, Connection, Event,
-    Prompt, PublicKey,
+    AuthAttempt, AuthDecision, ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest,
+    Connection, Event, Prompt, PublicKey,
 };
 
 use super::endpoint::{event_channel, record_channel_event, App, ChannelLog};
@@ -362,7 +362,10 @@ impl App for ServerApp {
                 }
                 return;
             }
-            Event::ChannelOpenRequest { channel, kind, .. } => {
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { kind, .. },
+            } => {
                 let r = if kind == "session" && self.accept_channels {
                     self.channels.entry(*channel).or_default();
                     conn.accept_channel(*channel)
@@ -393,9 +396,13 @@ impl App for ServerApp {
         record_channel_event(&mut state.log, event, self.keep_data);
 
         match event {
-            Event::ChannelRequest {
-                request,
-                want_reply,
+            Event::Channel {
+                event:
+                    ChannelEvent::Request {
+                        request,
+                        want_reply,
+                        ..
+                    },
                 ..
             } => {
                 let command = match request {
@@ -422,7 +429,10 @@ impl App for ServerApp {
                     self.start_command(ch, c);
                 }
             }
-            Event::Data { data, .. } => match state.command {
+            Event::Channel {
+                event: ChannelEvent::Data { data, .. },
+                ..
+            } => match state.command {
                 Some(Command::Cat) => {
                     // Consumed as the echo goes out (see `pump`), so a
                     // client that does not read stalls the writer too.
@@ -445,13 +455,19 @@ impl App for ServerApp {
                     }
                 }
             },
-            Event::ExtendedData { data, .. } => {
+            Event::Channel {
+                event: ChannelEvent::ExtendedData { data, .. },
+                ..
+            } => {
                 state.log.unconsumed -= data.len();
                 if let Err(e) = conn.consume(ch, data.len()) {
                     self.errors.push(format!("consume {ch}: {e}"));
                 }
             }
-            Event::Eof { .. } => match state.command {
+            Event::Channel {
+                event: ChannelEvent::Eof,
+                ..
+            } => match state.command {
                 Some(Command::Cat) | Some(Command::Sink) => {
                     state.out.extend([Out::Exit(0), Out::Eof, Out::Close]);
                 }
@@ -461,7 +477,10 @@ impl App for ServerApp {
                 }
                 _ => {}
             },
-            Event::ChannelClosed { .. } => {
+            Event::Channel {
+                event: ChannelEvent::Closed,
+                ..
+            } => {
                 state.out.clear();
             }
             _ => {}

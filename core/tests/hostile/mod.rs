@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use conch_core::wire::DecodeError;
 use conch_core::{
-    ApiMisuse, AuthDecision, ClientConfig, Connection, DisconnectReason, Error, Event,
-    PeerMisbehaved, PrivateKey, ServerConfig,
+    ApiMisuse, AuthDecision, ChannelEvent, ClientConfig, Connection, DisconnectReason, Error,
+    Event, PeerMisbehaved, PrivateKey, ServerConfig,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -239,14 +239,18 @@ impl Victim {
             Event::AuthRequest { .. } if p.accept_auth => {
                 self.conn.auth_decision(AuthDecision::Accept)
             }
-            Event::ChannelOpenRequest { channel, .. } if p.accept_channels => {
-                self.conn.accept_channel(*channel)
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { .. },
+            } if p.accept_channels => self.conn.accept_channel(*channel),
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Data { data },
             }
-            Event::Data { channel, data } | Event::ExtendedData { channel, data, .. }
-                if p.consume_data =>
-            {
-                self.conn.consume(*channel, data.len())
-            }
+            | Event::Channel {
+                id: channel,
+                event: ChannelEvent::ExtendedData { data, .. },
+            } if p.consume_data => self.conn.consume(*channel, data.len()),
             _ => Ok(()),
         };
     }

@@ -9,7 +9,13 @@ fn eof_each_way_is_a_half_close() {
     let (c, s) = p.open_session();
     p.client.ch.eof(c, &mut p.client.out).unwrap();
     p.run();
-    assert_eq!(p.server.events(), [Event::Eof { channel: s }]);
+    assert_eq!(
+        p.server.events(),
+        [Event::Channel {
+            id: s,
+            event: ChannelEvent::Eof
+        }]
+    );
     assert!(matches!(
         p.client
             .ch
@@ -28,11 +34,16 @@ fn eof_each_way_is_a_half_close() {
     assert_eq!(
         p.client.events(),
         [
-            Event::Data {
-                channel: c,
-                data: data(b"reply")
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::Data {
+                    data: data(b"reply")
+                }
             },
-            Event::Eof { channel: c }
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::Eof
+            }
         ]
     );
     // Data after the peer's EOF breaks the protocol.
@@ -83,19 +94,28 @@ fn close_from_client_fails_its_pending_requests() {
     p.run();
     let server_events = p.server.events();
     assert_eq!(server_events.len(), 3);
-    assert_eq!(server_events[2], Event::ChannelClosed { channel: s });
+    assert_eq!(
+        server_events[2],
+        Event::Channel {
+            id: s,
+            event: ChannelEvent::Closed
+        }
+    );
     assert_eq!(
         p.client.events(),
         [
-            Event::ChannelRequestReply {
-                channel: c,
-                success: false
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::RequestReply { success: false }
             },
-            Event::ChannelRequestReply {
-                channel: c,
-                success: false
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::RequestReply { success: false }
             },
-            Event::ChannelClosed { channel: c }
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::Closed
+            }
         ]
     );
     assert_eq!((p.client.ch.len(), p.server.ch.len()), (0, 0));
@@ -141,18 +161,27 @@ fn close_from_server_answers_nothing_after_its_close() {
     assert_eq!(
         p.client.events(),
         [
-            Event::ChannelRequestReply {
-                channel: c,
-                success: false
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::RequestReply { success: false }
             },
-            Event::ChannelRequestReply {
-                channel: c,
-                success: false
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::RequestReply { success: false }
             },
-            Event::ChannelClosed { channel: c }
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::Closed
+            }
         ]
     );
-    assert_eq!(p.server.events(), [Event::ChannelClosed { channel: s }]);
+    assert_eq!(
+        p.server.events(),
+        [Event::Channel {
+            id: s,
+            event: ChannelEvent::Closed
+        }]
+    );
 }
 
 #[test]
@@ -164,7 +193,13 @@ fn ids_are_reused_only_after_both_closes_and_then_renamed() {
     let next = p.client.ch.open("session", &[], &mut p.client.out).unwrap();
     assert_eq!(next, ChannelId(1));
     p.run();
-    assert_eq!(p.client.events(), [Event::ChannelClosed { channel: c }]);
+    assert_eq!(
+        p.client.events(),
+        [Event::Channel {
+            id: c,
+            event: ChannelEvent::Closed
+        }]
+    );
     // Now the slot is free, but its new channel has a different id, so an
     // application still holding `c` cannot mistake one for the other.
     let again = p.client.ch.open("session", &[], &mut p.client.out).unwrap();
@@ -190,7 +225,11 @@ fn close_while_opening_is_sent_after_the_confirmation() {
     let c = p.client.ch.open("session", &[], &mut p.client.out).unwrap();
     p.client.ch.close(c, &mut p.client.out).unwrap();
     p.run();
-    let Some(Event::ChannelOpenRequest { channel: s, .. }) = p.server.events().pop() else {
+    let Some(Event::Channel {
+        id: s,
+        event: ChannelEvent::OpenRequest { .. },
+    }) = p.server.events().pop()
+    else {
         panic!()
     };
     p.server.ch.accept(s, &mut p.server.out).unwrap();
@@ -198,9 +237,21 @@ fn close_while_opening_is_sent_after_the_confirmation() {
     assert_eq!(
         p.client.events(),
         [
-            Event::ChannelOpened { channel: c },
-            Event::ChannelClosed { channel: c }
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::Opened
+            },
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::Closed
+            }
         ]
     );
-    assert_eq!(p.server.events(), [Event::ChannelClosed { channel: s }]);
+    assert_eq!(
+        p.server.events(),
+        [Event::Channel {
+            id: s,
+            event: ChannelEvent::Closed
+        }]
+    );
 }

@@ -96,12 +96,21 @@ impl Pair {
             .unwrap();
         self.run();
         let s = match self.server.events().as_slice() {
-            [Event::ChannelOpenRequest { channel, kind, .. }] if kind == "session" => *channel,
+            [Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { kind, .. },
+            }] if kind == "session" => *channel,
             other => panic!("expected an open request, got {other:?}"),
         };
         self.server.ch.accept(s, &mut self.server.out).unwrap();
         self.run();
-        assert_eq!(self.client.events(), [Event::ChannelOpened { channel: c }]);
+        assert_eq!(
+            self.client.events(),
+            [Event::Channel {
+                id: c,
+                event: ChannelEvent::Opened
+            }]
+        );
         (c, s)
     }
 }

@@ -13,10 +13,9 @@ fn open_and_accept() {
         .unwrap();
     p.run();
     let events = p.server.events();
-    let [Event::ChannelOpenRequest {
-        channel,
-        kind,
-        data,
+    let [Event::Channel {
+        id: channel,
+        event: ChannelEvent::OpenRequest { kind, data },
     }] = events.as_slice()
     else {
         panic!("{events:?}")
@@ -25,7 +24,13 @@ fn open_and_accept() {
     assert_eq!(&data[..], b"\0\0\0\x01h");
     p.server.ch.accept(*channel, &mut p.server.out).unwrap();
     p.run();
-    assert_eq!(p.client.events(), [Event::ChannelOpened { channel: c }]);
+    assert_eq!(
+        p.client.events(),
+        [Event::Channel {
+            id: c,
+            event: ChannelEvent::Opened
+        }]
+    );
     assert_eq!((p.client.ch.len(), p.server.ch.len()), (1, 1));
     // A second accept is a mistake.
     assert!(matches!(
@@ -39,7 +44,11 @@ fn open_rejected_with_reason_and_sanitized_text() {
     let mut p = Pair::new();
     let c = p.client.ch.open("session", &[], &mut p.client.out).unwrap();
     p.run();
-    let Some(Event::ChannelOpenRequest { channel, .. }) = p.server.events().pop() else {
+    let Some(Event::Channel {
+        id: channel,
+        event: ChannelEvent::OpenRequest { .. },
+    }) = p.server.events().pop()
+    else {
         panic!()
     };
     p.server
@@ -54,10 +63,12 @@ fn open_rejected_with_reason_and_sanitized_text() {
     p.run();
     assert_eq!(
         p.client.events(),
-        [Event::ChannelOpenFailed {
-            channel: c,
-            reason: ChannelOpenFailure::ConnectFailed,
-            description: "no [31mroute".into(),
+        [Event::Channel {
+            id: c,
+            event: ChannelEvent::OpenFailed {
+                reason: ChannelOpenFailure::ConnectFailed,
+                description: "no [31mroute".into(),
+            }
         }]
     );
     assert_eq!((p.client.ch.len(), p.server.ch.len()), (0, 0));
@@ -79,10 +90,12 @@ fn open_failure_without_description_is_accepted() {
         .unwrap();
     assert_eq!(
         p.client.events(),
-        [Event::ChannelOpenFailed {
-            channel: c,
-            reason: ChannelOpenFailure::ConnectFailed,
-            description: String::new(),
+        [Event::Channel {
+            id: c,
+            event: ChannelEvent::OpenFailed {
+                reason: ChannelOpenFailure::ConnectFailed,
+                description: String::new()
+            }
         }]
     );
 }
@@ -185,7 +198,11 @@ fn a_thousand_concurrent_channels() {
     let events = p.server.events();
     assert_eq!(events.len(), 1000);
     for (i, e) in events.iter().enumerate() {
-        let Event::Data { channel, data } = e else {
+        let Event::Channel {
+            id: channel,
+            event: ChannelEvent::Data { data },
+        } = e
+        else {
             panic!("{e:?}")
         };
         assert_eq!(*channel, ids[i].1);
@@ -199,9 +216,13 @@ fn a_thousand_concurrent_channels() {
     for end in [&mut p.client, &mut p.server] {
         let events = end.events();
         assert_eq!(events.len(), 1000);
-        assert!(events
-            .iter()
-            .all(|e| matches!(e, Event::ChannelClosed { .. })));
+        assert!(events.iter().all(|e| matches!(
+            e,
+            Event::Channel {
+                event: ChannelEvent::Closed,
+                ..
+            }
+        )));
     }
     // The lowest slot is reused, under an id none of the old channels had.
     let (c, s) = p.open_session();

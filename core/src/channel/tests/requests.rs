@@ -17,19 +17,21 @@ fn exec_with_want_reply_gets_success() {
     p.run();
     assert_eq!(
         p.server.events(),
-        [Event::ChannelRequest {
-            channel: s,
-            request: exec,
-            want_reply: true,
+        [Event::Channel {
+            id: s,
+            event: ChannelEvent::Request {
+                request: exec,
+                want_reply: true
+            }
         }]
     );
     p.server.ch.reply(s, true, &mut p.server.out).unwrap();
     p.run();
     assert_eq!(
         p.client.events(),
-        [Event::ChannelRequestReply {
-            channel: c,
-            success: true,
+        [Event::Channel {
+            id: c,
+            event: ChannelEvent::RequestReply { success: true }
         }]
     );
     // Nothing is pending any more.
@@ -78,9 +80,13 @@ fn requests_of_every_kind_arrive_decoded_and_replies_match_in_order() {
         .events()
         .into_iter()
         .map(|e| match e {
-            Event::ChannelRequest {
-                request,
-                want_reply,
+            Event::Channel {
+                event:
+                    ChannelEvent::Request {
+                        request,
+                        want_reply,
+                        ..
+                    },
                 ..
             } => (request, want_reply),
             other => panic!("{other:?}"),
@@ -99,7 +105,10 @@ fn requests_of_every_kind_arrive_decoded_and_replies_match_in_order() {
         .events()
         .into_iter()
         .map(|e| match e {
-            Event::ChannelRequestReply { success, .. } => success,
+            Event::Channel {
+                event: ChannelEvent::RequestReply { success, .. },
+                ..
+            } => success,
             other => panic!("{other:?}"),
         })
         .collect();
@@ -132,15 +141,17 @@ fn exit_status_and_exit_signal_become_their_own_events() {
     assert_eq!(
         p.client.events(),
         [
-            Event::ExitStatus {
-                channel: c,
-                code: 3
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::ExitStatus { code: 3 }
             },
-            Event::ExitSignal {
-                channel: c,
-                signal: "SEGV".into(),
-                core_dumped: true,
-                message: "bad things".into(),
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::ExitSignal {
+                    signal: "SEGV".into(),
+                    core_dumped: true,
+                    message: "bad things".into()
+                }
             }
         ]
     );
@@ -163,9 +174,9 @@ fn keepalive_requests_are_answered_with_failure_in_order() {
     assert!(p.server.events().is_empty());
     assert_eq!(
         p.client.events(),
-        [Event::ChannelRequestReply {
-            channel: c,
-            success: false
+        [Event::Channel {
+            id: c,
+            event: ChannelEvent::RequestReply { success: false }
         }]
     );
     // Behind a request the application has not answered: the automatic
@@ -188,7 +199,10 @@ fn keepalive_requests_are_answered_with_failure_in_order() {
         .events()
         .into_iter()
         .map(|e| match e {
-            Event::ChannelRequestReply { success, .. } => success,
+            Event::Channel {
+                event: ChannelEvent::RequestReply { success, .. },
+                ..
+            } => success,
             other => panic!("{other:?}"),
         })
         .collect();

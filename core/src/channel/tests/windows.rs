@@ -16,9 +16,11 @@ fn data_both_ways_and_stderr() {
     p.run();
     assert_eq!(
         p.server.events(),
-        [Event::Data {
-            channel: s,
-            data: data(b"stdin")
+        [Event::Channel {
+            id: s,
+            event: ChannelEvent::Data {
+                data: data(b"stdin")
+            }
         }]
     );
     let out = &mut p.server.out;
@@ -31,14 +33,18 @@ fn data_both_ways_and_stderr() {
     assert_eq!(
         p.client.events(),
         [
-            Event::Data {
-                channel: c,
-                data: data(b"stdout")
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::Data {
+                    data: data(b"stdout")
+                }
             },
-            Event::ExtendedData {
-                channel: c,
-                code: 1,
-                data: data(b"stderr")
+            Event::Channel {
+                id: c,
+                event: ChannelEvent::ExtendedData {
+                    code: 1,
+                    data: data(b"stderr")
+                }
             }
         ]
     );
@@ -54,7 +60,11 @@ fn received_data_is_a_slice_of_the_packet() {
     });
     let range = packet.as_ptr_range();
     p.client.handle(packet.clone()).unwrap();
-    let Some(Event::Data { data, .. }) = p.client.events().pop() else {
+    let Some(Event::Channel {
+        event: ChannelEvent::Data { data, .. },
+        ..
+    }) = p.client.events().pop()
+    else {
         panic!()
     };
     assert_eq!(&data[..], b"zero-copy");
@@ -90,7 +100,10 @@ fn a_full_window_stalls_the_sender_until_the_reader_consumes() {
         .events()
         .into_iter()
         .flat_map(|e| match e {
-            Event::Data { data, .. } => data.to_vec(),
+            Event::Channel {
+                event: ChannelEvent::Data { data, .. },
+                ..
+            } => data.to_vec(),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -104,7 +117,13 @@ fn a_full_window_stalls_the_sender_until_the_reader_consumes() {
     p.client.ch.consume(c, 1, &mut p.client.out).unwrap();
     assert_eq!(p.client.queued_numbers(), [msg::CHANNEL_WINDOW_ADJUST]);
     p.run();
-    assert_eq!(p.server.events(), [Event::ChannelWritable { channel: s }]);
+    assert_eq!(
+        p.server.events(),
+        [Event::Channel {
+            id: s,
+            event: ChannelEvent::Writable
+        }]
+    );
     assert_eq!(p.server.ch.send_window(s), Ok(500));
     assert_eq!(
         p.server
@@ -178,7 +197,13 @@ fn send_buffer_budget_holds_back_and_reports_room() {
     // The budget is used exactly, so the connection sees it exhausted.
     assert_eq!(p.client.out.pending_bytes(), 300 + 9);
     p.client.ch.on_send_budget(5000, &mut p.client.events);
-    assert_eq!(p.client.events(), [Event::ChannelWritable { channel: c }]);
+    assert_eq!(
+        p.client.events(),
+        [Event::Channel {
+            id: c,
+            event: ChannelEvent::Writable
+        }]
+    );
     // Reported once only.
     p.client.ch.on_send_budget(5000, &mut p.client.events);
     assert!(p.client.events().is_empty());
@@ -202,7 +227,13 @@ fn budget_room_is_not_reported_while_the_window_is_shut() {
     p.server.events();
     p.server.ch.consume(s, 100, &mut p.server.out).unwrap();
     p.run();
-    assert_eq!(p.client.events(), [Event::ChannelWritable { channel: c }]);
+    assert_eq!(
+        p.client.events(),
+        [Event::Channel {
+            id: c,
+            event: ChannelEvent::Writable
+        }]
+    );
 }
 
 #[test]
@@ -221,10 +252,9 @@ fn peer_max_packet_size_splits_our_sends() {
         .events()
         .iter()
         .map(|e| match e {
-            Event::ExtendedData {
-                channel,
-                code: 1,
-                data,
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::ExtendedData { code: 1, data },
             } if *channel == s => data.len(),
             other => panic!("{other:?}"),
         })
