@@ -30,21 +30,42 @@ where
     F: FnMut(SocketAddr) -> Fut,
     Fut: Future<Output = io::Result<S>>,
 {
+    connect_each(host, addrs, |addr| {
+        let attempt = connect(addr);
+        async move {
+            let attempt = async { attempt.await.map_err(Error::from) };
+            match with_timeout(timer, per_attempt, "TCP connect", attempt).await {
+                Ok(stream) => Ok(stream),
+                Err(Error::Io(e)) => Err(io::Error::new(e.kind(), e.to_string())),
+                Err(Error::Timeout(_)) => {
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+                }
+                Err(e) => Err(io::Error::other(e)),
+            }
+        }
+    })
+    .await
+}
+
+/// Tries `addrs` in order with `connect`, which bounds each attempt itself
+/// (the blocking adapter's `TcpStream::connect_timeout`, or
+/// [`connect_first`]'s timer), and returns the first stream made. When all
+/// fail: [`Error::Connect`] with the last address and error; when there is
+/// no address at all: [`Error::Resolve`].
+pub async fn connect_each<S, F, Fut>(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    mut connect: F,
+) -> Result<S>
+where
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: Future<Output = io::Result<S>>,
+{
     let mut last: Option<(SocketAddr, io::Error)> = None;
     for addr in addrs {
-        let attempt = async { connect(addr).await.map_err(Error::from) };
-        match with_timeout(timer, per_attempt, "TCP connect", attempt).await {
+        match connect(addr).await {
             Ok(stream) => return Ok(stream),
-            Err(Error::Io(e)) => {
-                last = Some((addr, io::Error::new(e.kind(), e.to_string())));
-            }
-            Err(Error::Timeout(_)) => {
-                last = Some((
-                    addr,
-                    io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
-                ));
-            }
-            Err(e) => return Err(e),
+            Err(e) => last = Some((addr, e)),
         }
     }
     match last {
@@ -52,13 +73,10 @@ where
             addr: addr.to_string(),
             source: Arc::new(e),
         }),
-        None => Err(Error::Resolve {
-            host: host.to_string(),
-            source: Arc::new(io::Error::new(
-                io::ErrorKind::NotFound,
-                "no addresses found",
-            )),
-        }),
+        None => Err(resolve_error(
+            host,
+            io::Error::new(io::ErrorKind::NotFound, "no addresses found"),
+        )),
     }
 }
 
