@@ -37,6 +37,9 @@ pub fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session>
     connect_stream(stream, ServerName::new(host, port), options)
 }
 
+// Not `conch_driver::runtime::connect_stream`: there is no task to spawn
+// the pump as; the connection's threads run it (`crate::pump`), and the
+// handshake is waited for on the caller's thread.
 /// Runs the client handshake over a connected TCP stream. `server` names
 /// the server for host key verification.
 pub fn connect_stream(

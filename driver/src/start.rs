@@ -127,3 +127,56 @@ where
     spawn(engine.into_pump(stream, timer));
     session
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block_on::block_on;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Every address is tried in order until one connects; the ones after
+    /// it are not.
+    #[test]
+    fn the_first_address_that_connects_wins() {
+        let mut tried = Vec::new();
+        let got = block_on(connect_each("h", vec![addr(1), addr(2), addr(3)], |a| {
+            tried.push(a.port());
+            std::future::ready(if a.port() == 2 {
+                Ok(a.port())
+            } else {
+                Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+            })
+        }));
+        assert_eq!(got.unwrap(), 2);
+        assert_eq!(tried, [1, 2]);
+    }
+
+    /// All failing: the last address and its error, so a refused port
+    /// reads as refused (`Error::is_connection_refused`).
+    #[test]
+    fn when_every_address_fails_the_last_one_is_reported() {
+        let err = block_on(connect_each("h", vec![addr(1), addr(2)], |a| {
+            std::future::ready(Err::<(), _>(io::Error::from(if a.port() == 1 {
+                io::ErrorKind::TimedOut
+            } else {
+                io::ErrorKind::ConnectionRefused
+            })))
+        }))
+        .unwrap_err();
+        assert!(err.is_connection_refused(), "{err:?}");
+        assert!(matches!(&err, Error::Connect { addr, .. } if addr == "127.0.0.1:2"));
+    }
+
+    /// A name resolving to nothing is a resolve error naming the host.
+    #[test]
+    fn no_address_is_a_resolve_error() {
+        let err = block_on(connect_each("nowhere.example", Vec::new(), |_| {
+            std::future::ready(Ok::<(), io::Error>(()))
+        }))
+        .unwrap_err();
+        assert!(matches!(&err, Error::Resolve { host, .. } if host == "nowhere.example"));
+    }
+}

@@ -4,6 +4,7 @@
 //! listener and `connect`), and the driver's sessions and `futures-io`
 //! channels, which conch-smol hands out as they are.
 
+use std::future::Future;
 use std::io;
 
 use conch_driver::testing::{Adapter, AsyncRead, AsyncWrite};
@@ -21,6 +22,12 @@ impl Adapter for Smol {
     // The pumps run on smol's global executor threads, also while the test
     // is busy: how many await points a call is seen waiting at varies.
     const PUMPS_ON_TEST_THREAD: bool = false;
+
+    // Spawned tasks go to smol's global executor; the body runs on this
+    // thread.
+    fn block_on<T>(body: impl Future<Output = T>) -> T {
+        smol::block_on(body)
+    }
 
     fn alive_tasks() -> Option<usize> {
         // smol does not count its tasks; a task left behind would hold its

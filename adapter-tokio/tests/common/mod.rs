@@ -4,6 +4,7 @@
 //! `exec`, and channels read and written through tokio's I/O traits
 //! (bridged to `futures-io` by `tokio-util`).
 
+use std::future::Future;
 use std::io;
 
 use conch_driver::testing::{Adapter, AsyncRead, AsyncWrite};
@@ -19,8 +20,16 @@ impl Adapter for Tokio {
     type Stderr = ChannelStderr;
     type Runtime = conch_tokio::Tokio;
 
-    // `#[tokio::test]` and the fault tests' runtime are current-thread.
+    // Each test's runtime is current-thread (`block_on`, `#[tokio::test]`).
     const PUMPS_ON_TEST_THREAD: bool = true;
+
+    fn block_on<T>(body: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(body)
+    }
 
     fn alive_tasks() -> Option<usize> {
         Some(

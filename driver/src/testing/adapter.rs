@@ -56,6 +56,11 @@ pub trait Adapter: Sized + 'static {
         Self::Runtime::spawn(task)
     }
 
+    /// Runs a test body to its end on a runtime of the adapter's (what a
+    /// `#[test]` of [`crate::session_tests!`] or [`crate::fault_tests!`]
+    /// runs its scenario on).
+    fn block_on<T>(body: impl Future<Output = T>) -> T;
+
     /// The number of tasks alive in the runtime, if it counts them.
     fn alive_tasks() -> Option<usize>;
 
