@@ -55,6 +55,8 @@ macro_rules! fault_tests {
                 server_keepalive_notices_a_client_that_stops_answering,
                 // Connect, handshake and auth timeouts.
                 connect_timeout_fires_when_the_listener_never_accepts,
+                handshake_timeout_fires_when_the_server_never_speaks,
+                handshake_timeout_fires_when_the_server_stops_after_kexinit,
                 server_dying_during_the_handshake_fails_connect_at_once,
                 server_dying_during_authentication_fails_it_at_once,
                 auth_timeout_fires_when_the_server_stops_answering,
@@ -69,26 +71,6 @@ macro_rules! fault_tests {
                 dropped_reads_writes_and_exit_status_lose_nothing,
             ]
         );
-
-        #[test]
-        fn handshake_timeout_fires_when_the_server_never_speaks() {
-            let _serial = $crate::testing::serial();
-            <$adapter as $crate::testing::Adapter>::block_on(
-                $crate::testing::faults::handshake_times_out::<$adapter>(
-                    $crate::testing::ScriptedPeer::silent,
-                ),
-            );
-        }
-
-        #[test]
-        fn handshake_timeout_fires_when_the_server_stops_after_kexinit() {
-            let _serial = $crate::testing::serial();
-            <$adapter as $crate::testing::Adapter>::block_on(
-                $crate::testing::faults::handshake_times_out::<$adapter>(
-                    $crate::testing::ScriptedPeer::stops_after_kexinit,
-                ),
-            );
-        }
     };
 }
 
