@@ -59,18 +59,10 @@ pub use conch_driver::conch_core::{
     AuthAttempt, AuthDecision, Bytes, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
-// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
 pub use conch_driver::{
     AuthMethods, AuthResult, ClientOptions, Error, ExitStatus, HostKeyPolicy, HostKeyVerdict,
     HostKeyVerifier, IncomingChannel, KeyboardInteractive, PasswordResponder, PtyRequest, Result,
     ServerHandler, ServerName, ServerOptions, SessionCommand, Signer,
 };
-pub use conch_openssh::{
-    constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
-    AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, HostKeyUi,
-    KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier,
-    NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES, GLOBAL_KNOWN_HOSTS_FILES,
-    PASSPHRASE_ATTEMPTS,
-};
-#[cfg(unix)]
-pub use conch_openssh::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
+// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
+pub use conch_openssh::adapter_exports::*;

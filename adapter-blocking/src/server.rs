@@ -8,6 +8,11 @@ use conch_driver::block_on::block_on;
 use crate::channel::Channel;
 use crate::{Error, IncomingChannel, Result, ServerOptions};
 
+// Not `conch_driver::runtime::Listener`: that one is async over a
+// runtime's registered socket and spawns the pump as a task. Here `accept`
+// blocks the caller's thread on std's listener and each connection gets a
+// reader and a writer thread (`crate::pump`); what is shared is the bind
+// with its deep backlog (`conch_driver::listen`).
 /// Accepts SSH connections on a TCP socket.
 #[derive(Debug)]
 pub struct Listener {

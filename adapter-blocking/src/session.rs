@@ -1,7 +1,6 @@
 //! The client side: connecting and the blocking [`Session`].
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use conch_driver::block_on::block_on;
@@ -23,33 +22,24 @@ pub fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session>
         .to_socket_addrs()
         .map_err(|e| conch_driver::resolve_error(host, e))?
         .collect();
-    let mut last = None;
-    for addr in &addrs {
-        let attempt = match options.connect_timeout {
-            Some(limit) => TcpStream::connect_timeout(addr, limit),
+    // The address loop is the async adapters' (`conch_driver::connect_each`);
+    // each attempt is std's blocking connect, bounded by the OS's own
+    // connect timeout rather than a runtime's timer (there is none here),
+    // so the future runs to its end at once on this thread.
+    let stream = block_on(conch_driver::connect_each(host, addrs, |addr| {
+        std::future::ready(match options.connect_timeout {
+            Some(limit) => TcpStream::connect_timeout(&addr, limit),
             None => TcpStream::connect(addr),
-        };
-        match attempt {
-            Ok(stream) => {
-                // Interactive traffic and small packets: do not wait to coalesce.
-                let _ = stream.set_nodelay(true);
-                return connect_stream(stream, ServerName::new(host, port), options);
-            }
-            Err(e) => last = Some((*addr, e)),
-        }
-    }
-    Err(match last {
-        Some((addr, e)) => Error::Connect {
-            addr: addr.to_string(),
-            source: Arc::new(e),
-        },
-        None => conch_driver::resolve_error(
-            host,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses found"),
-        ),
-    })
+        })
+    }))?;
+    // Interactive traffic and small packets: do not wait to coalesce.
+    let _ = stream.set_nodelay(true);
+    connect_stream(stream, ServerName::new(host, port), options)
 }
 
+// Not `conch_driver::runtime::connect_stream`: there is no task to spawn
+// the pump as; the connection's threads run it (`crate::pump`), and the
+// handshake is waited for on the caller's thread.
 /// Runs the client handshake over a connected TCP stream. `server` names
 /// the server for host key verification.
 pub fn connect_stream(

@@ -4,7 +4,8 @@
 //! traits smol uses. Sessions and channels are [`conch_driver`]'s own types
 //! (they implement `futures-io` already); this crate adds TCP connect and
 //! listen over `smol::net`, `async-io` timers, and runs each connection's
-//! I/O pump as a task on smol's global executor (`smol::spawn`).
+//! I/O pump as a task on smol's global executor (`smol::spawn`): [`Smol`]
+//! names them, and `conch_driver::runtime` holds the logic around them.
 //!
 //! Besides `read`, [`Channel::read_chunk`] and [`ChannelStderr::read_chunk`]
 //! read without a copy: they hand over the received bytes themselves as
@@ -29,35 +30,25 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
-use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
+use smol::net::AsyncToSocketAddrs;
 
-mod endpoint;
-pub use endpoint::Smol;
+mod runtime;
+pub use runtime::Smol;
 
 pub use conch_driver::conch_core::{
     AuthAttempt, AuthDecision, Bytes, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
-// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
 pub use conch_driver::{
     AuthMethods, AuthResult, Channel, ChannelStderr, ClientOptions, Error, ExitStatus,
     HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, IncomingChannel, KeyboardInteractive,
     PasswordResponder, PtyRequest, Result, ServerHandler, ServerName, ServerOptions, ServerSession,
     Session, SessionCommand, Signer,
 };
-pub use conch_openssh::{
-    constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
-    AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, HostKeyUi,
-    KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier,
-    NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES, GLOBAL_KNOWN_HOSTS_FILES,
-    PASSPHRASE_ATTEMPTS,
-};
-#[cfg(unix)]
-pub use conch_openssh::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
+// OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
+pub use conch_openssh::adapter_exports::*;
 
 /// Runs one command over SSH and yields its stream (Twisted's
 /// `SSHCommandClientEndpoint`), on smol: conch-openssh's
@@ -76,22 +67,6 @@ pub use conch_openssh::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
 /// ```
 pub type CommandEndpoint = conch_openssh::CommandEndpoint<Smol>;
 
-/// async-io's timer for the driver.
-#[derive(Debug, Clone, Copy)]
-struct SmolTimer;
-
-impl conch_driver::Timer for SmolTimer {
-    fn sleep_until(&self, deadline: Instant) -> conch_driver::Sleep {
-        Box::pin(async move {
-            async_io::Timer::at(deadline).await;
-        })
-    }
-}
-
-fn timer() -> Arc<dyn conch_driver::Timer> {
-    Arc::new(SmolTimer)
-}
-
 /// Connects to `host` (a name or an address) on `port` over TCP: every
 /// address the name resolves to is tried in turn (IPv6 and IPv4), each
 /// within the options' connect timeout; then the handshake, host key check
@@ -99,20 +74,7 @@ fn timer() -> Arc<dyn conch_driver::Timer> {
 ///
 /// Dropping the returned future at any point abandons the connection.
 pub async fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
-    let addrs = smol::net::resolve((host, port))
-        .await
-        .map_err(|e| conch_driver::resolve_error(host, e))?;
-    let stream = conch_driver::connect_first(
-        host,
-        addrs,
-        options.connect_timeout,
-        &SmolTimer,
-        TcpStream::connect,
-    )
-    .await?;
-    // Interactive traffic and small packets: do not wait to coalesce.
-    let _ = stream.set_nodelay(true);
-    connect_stream(stream, ServerName::new(host, port), options).await
+    conch_driver::runtime::connect::<Smol>(host, port, options).await
 }
 
 /// Runs the client handshake over any byte stream (a proxy, another SSH
@@ -125,17 +87,13 @@ pub async fn connect_stream<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    conch_driver::start_client(stream, server, &options, timer(), |pump| {
-        smol::spawn(pump).detach();
-    })
-    .await
+    conch_driver::runtime::connect_stream::<Smol, _>(stream, server, options).await
 }
 
 /// Accepts SSH connections on a TCP socket.
 #[derive(Debug)]
 pub struct Listener {
-    tcp: TcpListener,
-    options: ServerOptions,
+    inner: conch_driver::runtime::Listener<Smol>,
 }
 
 impl Listener {
@@ -143,24 +101,21 @@ impl Listener {
     /// first of its addresses that can be bound, and listens with a backlog
     /// of 4096 ([`conch_driver::listen`]; smol's own bind asks for 128).
     pub async fn bind(addr: impl AsyncToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
-        let listener = conch_driver::listen::listen_tcp_any(smol::net::resolve(addr).await?)?;
+        let addrs = smol::net::resolve(addr).await?;
         Ok(Listener {
-            tcp: TcpListener::try_from(listener)?,
-            options,
+            inner: conch_driver::runtime::Listener::bind(addrs, options)?,
         })
     }
 
     /// The address bound.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp.local_addr()
+        self.inner.local_addr()
     }
 
     /// Accepts the next connection and starts its session; serve it with
     /// [`ServerSession::accept_channel`].
     pub async fn accept(&self) -> io::Result<(ServerSession, SocketAddr)> {
-        let (stream, peer) = self.tcp.accept().await?;
-        let _ = stream.set_nodelay(true);
-        Ok((serve_stream(stream, &self.options), peer))
+        self.inner.accept().await
     }
 }
 
@@ -169,7 +124,5 @@ pub fn serve_stream<S>(stream: S, options: &ServerOptions) -> ServerSession
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    conch_driver::start_server(stream, options, timer(), |pump| {
-        smol::spawn(pump).detach();
-    })
+    conch_driver::runtime::serve_stream::<Smol, _>(stream, options)
 }

@@ -3,18 +3,17 @@
 use std::ops::Deref;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::stream::Channel;
-use crate::{timer, ClientOptions, Result, ServerName, TokioTimer};
+use crate::{ClientOptions, Result, ServerName, Tokio};
 
 /// A client session (see [`conch_driver::Session`], reachable through
 /// `Deref` for authentication and the rest); its channel-opening calls
 /// return tokio streams. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Session {
-    inner: conch_driver::Session,
+    pub(crate) inner: conch_driver::Session,
 }
 
 impl Deref for Session {
@@ -54,21 +53,7 @@ impl Session {
 ///
 /// Dropping the returned future at any point abandons the connection.
 pub async fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
-    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| conch_driver::resolve_error(host, e))?
-        .collect();
-    let stream = conch_driver::connect_first(
-        host,
-        addrs,
-        options.connect_timeout,
-        &TokioTimer,
-        TcpStream::connect,
-    )
-    .await?;
-    // Interactive traffic and small packets: do not wait to coalesce.
-    let _ = stream.set_nodelay(true);
-    connect_stream(stream, ServerName::new(host, port), options).await
+    conch_driver::runtime::connect::<Tokio>(host, port, options).await
 }
 
 /// Runs the client handshake over any byte stream (a proxy, another SSH
@@ -81,9 +66,5 @@ pub async fn connect_stream<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let inner = conch_driver::start_client(stream.compat(), server, &options, timer(), |pump| {
-        tokio::spawn(pump);
-    })
-    .await?;
-    Ok(Session { inner })
+    conch_driver::runtime::connect_stream::<Tokio, _>(stream.compat(), server, options).await
 }

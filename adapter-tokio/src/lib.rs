@@ -9,7 +9,8 @@
 //! implement tokio's I/O traits; every driver method is reachable through
 //! `Deref` (auth calls, requests, `exit_status` ...). The I/O pump of each
 //! connection runs as a spawned task, so a tokio runtime with the time
-//! driver enabled must be running.
+//! driver enabled must be running. [`Tokio`] names tokio's calls for the
+//! driver; the logic around them is `conch_driver::runtime`'s.
 //!
 //! ```no_run
 //! use conch_tokio::{connect, AuthMethods, ClientOptions, HostKeyPolicy};
@@ -29,22 +30,14 @@
 #![warn(missing_docs)]
 
 mod client;
-mod endpoint;
+mod runtime;
 mod server;
 mod stream;
 
 pub use client::{connect, connect_stream, Session};
 // OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
-pub use conch_openssh::{
-    constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
-    AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, HostKeyUi,
-    KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier,
-    NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES, GLOBAL_KNOWN_HOSTS_FILES,
-    PASSPHRASE_ATTEMPTS,
-};
-#[cfg(unix)]
-pub use conch_openssh::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
-pub use endpoint::Tokio;
+pub use conch_openssh::adapter_exports::*;
+pub use runtime::Tokio;
 pub use server::{serve_stream, Listener, ServerSession};
 pub use stream::{Channel, ChannelStderr};
 
@@ -57,9 +50,6 @@ pub use conch_driver::{
     HostKeyVerifier, IncomingChannel, KeyboardInteractive, PasswordResponder, PtyRequest, Result,
     ServerHandler, ServerName, ServerOptions, SessionCommand, Signer,
 };
-
-use std::sync::Arc;
-use std::time::Instant;
 
 /// Runs one command over SSH and yields its stream (Twisted's
 /// `SSHCommandClientEndpoint`), on tokio: conch-openssh's
@@ -84,17 +74,3 @@ use std::time::Instant;
 /// # Ok(()) }
 /// ```
 pub type CommandEndpoint = conch_openssh::CommandEndpoint<Tokio>;
-
-/// tokio's timer for the driver.
-#[derive(Debug, Clone, Copy)]
-struct TokioTimer;
-
-impl conch_driver::Timer for TokioTimer {
-    fn sleep_until(&self, deadline: Instant) -> conch_driver::Sleep {
-        Box::pin(tokio::time::sleep_until(deadline.into()))
-    }
-}
-
-fn timer() -> Arc<dyn conch_driver::Timer> {
-    Arc::new(TokioTimer)
-}

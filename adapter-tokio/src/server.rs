@@ -5,17 +5,16 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::net::ToSocketAddrs;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::stream::Channel;
-use crate::{timer, IncomingChannel, ServerOptions};
+use crate::{IncomingChannel, ServerOptions, Tokio};
 
 /// Accepts SSH connections on a TCP socket.
 #[derive(Debug)]
 pub struct Listener {
-    tcp: TcpListener,
-    options: ServerOptions,
+    inner: conch_driver::runtime::Listener<Tokio>,
 }
 
 impl Listener {
@@ -23,26 +22,23 @@ impl Listener {
     /// first of its addresses that can be bound, and listens with a backlog
     /// of 4096 ([`conch_driver::listen`]; tokio's own bind asks for 128).
     pub async fn bind(addr: impl ToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
-        let listener = conch_driver::listen::listen_tcp_any(tokio::net::lookup_host(addr).await?)?;
-        listener.set_nonblocking(true)?;
+        let addrs = tokio::net::lookup_host(addr).await?;
         Ok(Listener {
-            tcp: TcpListener::from_std(listener)?,
-            options,
+            inner: conch_driver::runtime::Listener::bind(addrs, options)?,
         })
     }
 
     /// The address bound.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp.local_addr()
+        self.inner.local_addr()
     }
 
     /// Accepts the next connection and starts its session (the handshake
     /// and authentication proceed in the background as the client drives
     /// them); serve it with [`ServerSession::accept_channel`].
     pub async fn accept(&self) -> io::Result<(ServerSession, SocketAddr)> {
-        let (stream, peer) = self.tcp.accept().await?;
-        let _ = stream.set_nodelay(true);
-        Ok((serve_stream(stream, &self.options), peer))
+        let (inner, peer) = self.inner.accept().await?;
+        Ok((ServerSession { inner }, peer))
     }
 }
 
@@ -51,9 +47,7 @@ pub fn serve_stream<S>(stream: S, options: &ServerOptions) -> ServerSession
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let inner = conch_driver::start_server(stream.compat(), options, timer(), |pump| {
-        tokio::spawn(pump);
-    });
+    let inner = conch_driver::runtime::serve_stream::<Tokio, _>(stream.compat(), options);
     ServerSession { inner }
 }
 

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use conch_driver::conch_core::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 /// An SSH channel as a tokio stream: read stdout, write stdin,
 /// `shutdown()` sends EOF (half-close) while reading goes on. Requests,
@@ -83,24 +84,20 @@ impl ChannelStderr {
     }
 }
 
-fn read_into(
-    buf: &mut ReadBuf<'_>,
-    read: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
-) -> Poll<io::Result<()>> {
-    let n = std::task::ready!(read(buf.initialize_unfilled()))?;
-    buf.advance(n);
-    Poll::Ready(Ok(()))
-}
-
-macro_rules! tokio_io_impls {
-    ($ty:ty, $shutdown:expr) => {
+// The reading and writing are the driver's `futures-io` impls (for
+// `&conch_driver::Channel` and `&ChannelStderr`, so shared handles work
+// too), seen through tokio-util's bridge: `poll_shutdown` is their
+// `poll_close` (EOF on the channel, nothing for stderr), `poll_flush`
+// theirs. The bridge holds no state of its own, so one is made per call.
+macro_rules! tokio_io_via_driver {
+    ($ty:ty) => {
         impl AsyncRead for $ty {
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 buf: &mut ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
-                read_into(buf, |b| self.inner.poll_read_data(cx, b))
+                Pin::new(&mut (&self.inner).compat()).poll_read(cx, buf)
             }
         }
 
@@ -110,33 +107,21 @@ macro_rules! tokio_io_impls {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.inner.poll_write_data(cx, buf)
+                Pin::new(&mut (&self.inner).compat()).poll_write(cx, buf)
             }
 
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut (&self.inner).compat()).poll_flush(cx)
             }
 
             fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                #[allow(clippy::redundant_closure_call)]
-                ($shutdown)(&self.inner, cx)
+                Pin::new(&mut (&self.inner).compat()).poll_shutdown(cx)
             }
         }
     };
 }
 
-tokio_io_impls!(Channel, |c: &conch_driver::Channel,
-                          cx: &mut Context<'_>| c
-    .poll_shutdown_write(cx));
-tokio_io_impls!(&Channel, |c: &conch_driver::Channel,
-                           cx: &mut Context<'_>| c
-    .poll_shutdown_write(cx));
-// Shutting the stderr writer down leaves stdout open.
-tokio_io_impls!(
-    ChannelStderr,
-    |_: &conch_driver::ChannelStderr, _: &mut Context<'_>| Poll::Ready(Ok(()))
-);
-tokio_io_impls!(
-    &ChannelStderr,
-    |_: &conch_driver::ChannelStderr, _: &mut Context<'_>| Poll::Ready(Ok(()))
-);
+tokio_io_via_driver!(Channel);
+tokio_io_via_driver!(&Channel);
+tokio_io_via_driver!(ChannelStderr);
+tokio_io_via_driver!(&ChannelStderr);

@@ -7,65 +7,12 @@ mod common;
 
 use common::Tokio;
 use conch_driver::testing::adapter::{login, read_to_end};
-use conch_driver::testing::sessions::{self, logged_in};
+use conch_driver::testing::sessions::logged_in;
 use conch_driver::testing::{Adapter, TestServer, PASSWORD, STEP_TIMEOUT, USER};
 use conch_tokio::{connect, Channel, ClientOptions, Error, ExitStatus, Listener};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[tokio::test]
-async fn exec_gives_output_and_exit_status() {
-    sessions::exec_gives_output_and_exit_status::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn stdin_is_echoed_through_cat() {
-    sessions::stdin_is_echoed_through_cat::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn stderr_is_kept_apart() {
-    sessions::stderr_is_kept_apart::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn fifty_commands_share_one_connection() {
-    sessions::fifty_commands_share_one_connection::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn half_close_lets_the_remote_see_eof_and_output_still_flows() {
-    sessions::half_close_lets_the_remote_see_eof_and_output_still_flows::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn a_stalled_reader_does_not_stall_other_channels() {
-    sessions::a_stalled_reader_does_not_stall_other_channels::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn each_auth_method_and_failure() {
-    sessions::each_auth_method_and_failure::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn refusals_are_distinct_errors() {
-    sessions::refusals_are_distinct_errors::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn an_untrusted_host_key_is_rejected_before_any_credential() {
-    sessions::an_untrusted_host_key_is_rejected_before_any_credential::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn read_chunk_and_read_take_turns_on_one_stream_in_order() {
-    sessions::read_chunk_and_read_take_turns_on_one_stream_in_order::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn read_chunk_alone_reopens_the_window_on_stdout_and_stderr() {
-    sessions::read_chunk_alone_reopens_the_window_on_stdout_and_stderr::<Tokio>().await;
-}
+conch_driver::session_tests!(Tokio);
 
 // ---------------------------------------------------------------------
 // What only conch-tokio's tests cover

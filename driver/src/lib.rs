@@ -14,6 +14,9 @@
 //!   the application's handle ([`Session`] / [`ServerSession`]) and the
 //!   [`Engine`], the pump's side. The adapter runs [`Engine::into_pump`] as
 //!   a task over its socket (or drives the engine from threads).
+//! - [`runtime`] is what an async adapter is: its [`Runtime`] (sockets,
+//!   spawn, timer) and the `connect`, `serve_stream` and [`runtime::Listener`]
+//!   written once over it.
 //! - All handles share the core `Connection` behind a mutex. Calls lock it,
 //!   act, handle the resulting events and wake the pump; waiting calls are
 //!   futures woken by those events. The pump never blocks on a channel.
@@ -46,6 +49,7 @@ mod options;
 pub mod process;
 mod pump;
 mod record_file;
+pub mod runtime;
 mod server;
 mod session;
 mod shared;
@@ -63,11 +67,12 @@ pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
 pub use options::{ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
 pub use record_file::RECORD_ENV;
+pub use runtime::Runtime;
 pub use server::{
     server, IncomingChannel, PtyRequest, ServerHandler, ServerSession, SessionCommand,
 };
 pub use session::{client, Session};
-pub use start::{connect_first, resolve_error, start_client, start_server};
+pub use start::{connect_each, connect_first, resolve_error, start_client, start_server};
 
 pub use conch_core;
 

@@ -30,21 +30,42 @@ where
     F: FnMut(SocketAddr) -> Fut,
     Fut: Future<Output = io::Result<S>>,
 {
+    connect_each(host, addrs, |addr| {
+        let attempt = connect(addr);
+        async move {
+            let attempt = async { attempt.await.map_err(Error::from) };
+            match with_timeout(timer, per_attempt, "TCP connect", attempt).await {
+                Ok(stream) => Ok(stream),
+                Err(Error::Io(e)) => Err(io::Error::new(e.kind(), e.to_string())),
+                Err(Error::Timeout(_)) => {
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+                }
+                Err(e) => Err(io::Error::other(e)),
+            }
+        }
+    })
+    .await
+}
+
+/// Tries `addrs` in order with `connect`, which bounds each attempt itself
+/// (the blocking adapter's `TcpStream::connect_timeout`, or
+/// [`connect_first`]'s timer), and returns the first stream made. When all
+/// fail: [`Error::Connect`] with the last address and error; when there is
+/// no address at all: [`Error::Resolve`].
+pub async fn connect_each<S, F, Fut>(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    mut connect: F,
+) -> Result<S>
+where
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: Future<Output = io::Result<S>>,
+{
     let mut last: Option<(SocketAddr, io::Error)> = None;
     for addr in addrs {
-        let attempt = async { connect(addr).await.map_err(Error::from) };
-        match with_timeout(timer, per_attempt, "TCP connect", attempt).await {
+        match connect(addr).await {
             Ok(stream) => return Ok(stream),
-            Err(Error::Io(e)) => {
-                last = Some((addr, io::Error::new(e.kind(), e.to_string())));
-            }
-            Err(Error::Timeout(_)) => {
-                last = Some((
-                    addr,
-                    io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
-                ));
-            }
-            Err(e) => return Err(e),
+            Err(e) => last = Some((addr, e)),
         }
     }
     match last {
@@ -52,13 +73,10 @@ where
             addr: addr.to_string(),
             source: Arc::new(e),
         }),
-        None => Err(Error::Resolve {
-            host: host.to_string(),
-            source: Arc::new(io::Error::new(
-                io::ErrorKind::NotFound,
-                "no addresses found",
-            )),
-        }),
+        None => Err(resolve_error(
+            host,
+            io::Error::new(io::ErrorKind::NotFound, "no addresses found"),
+        )),
     }
 }
 
@@ -108,4 +126,57 @@ where
     let (session, engine) = crate::server::server(options);
     spawn(engine.into_pump(stream, timer));
     session
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block_on::block_on;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Every address is tried in order until one connects; the ones after
+    /// it are not.
+    #[test]
+    fn the_first_address_that_connects_wins() {
+        let mut tried = Vec::new();
+        let got = block_on(connect_each("h", vec![addr(1), addr(2), addr(3)], |a| {
+            tried.push(a.port());
+            std::future::ready(if a.port() == 2 {
+                Ok(a.port())
+            } else {
+                Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+            })
+        }));
+        assert_eq!(got.unwrap(), 2);
+        assert_eq!(tried, [1, 2]);
+    }
+
+    /// All failing: the last address and its error, so a refused port
+    /// reads as refused (`Error::is_connection_refused`).
+    #[test]
+    fn when_every_address_fails_the_last_one_is_reported() {
+        let err = block_on(connect_each("h", vec![addr(1), addr(2)], |a| {
+            std::future::ready(Err::<(), _>(io::Error::from(if a.port() == 1 {
+                io::ErrorKind::TimedOut
+            } else {
+                io::ErrorKind::ConnectionRefused
+            })))
+        }))
+        .unwrap_err();
+        assert!(err.is_connection_refused(), "{err:?}");
+        assert!(matches!(&err, Error::Connect { addr, .. } if addr == "127.0.0.1:2"));
+    }
+
+    /// A name resolving to nothing is a resolve error naming the host.
+    #[test]
+    fn no_address_is_a_resolve_error() {
+        let err = block_on(connect_each("nowhere.example", Vec::new(), |_| {
+            std::future::ready(Ok::<(), io::Error>(()))
+        }))
+        .unwrap_err();
+        assert!(matches!(&err, Error::Resolve { host, .. } if host == "nowhere.example"));
+    }
 }

@@ -33,6 +33,7 @@ pub mod adapter;
 pub mod checks;
 pub mod faults;
 pub mod sessions;
+pub mod suites;
 
 pub use adapter::{Adapter, AsyncRead, AsyncWrite, Baseline, DetachedTask, Task};
 

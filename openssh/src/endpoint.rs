@@ -13,7 +13,8 @@
 //! endpoint on its own runtime (`conch_tokio::CommandEndpoint`,
 //! `conch_smol::CommandEndpoint`, `conch_blocking::CommandEndpoint`), whose
 //! calls return a future to await (tokio, smol) or the result itself
-//! (blocking). An adapter implements [`EndpointRuntime`] to take part.
+//! (blocking). An async adapter takes part as a [`conch_driver::Runtime`];
+//! the blocking one implements [`EndpointRuntime`] itself.
 //!
 //! Cancelling is dropping the `connect` future, in any phase: before the
 //! TCP connection, during the handshake or authentication (the connection
@@ -102,6 +103,43 @@ pub trait EndpointRuntime: Send + Sync + 'static {
     /// The opposite of [`EndpointRuntime::wait`], for code written once
     /// for every runtime (e.g. tests): what a call returned, as a future.
     fn into_future<'a, T: Send + 'a>(waited: Self::Wait<'a, T>) -> BoxFuture<'a, T>;
+}
+
+/// Every async runtime of the driver ([`conch_driver::Runtime`]: tokio,
+/// smol) is an endpoint runtime the same way: its `connect`, its handle
+/// types, and the endpoint's work handed over as a future to await.
+impl<R: conch_driver::Runtime> EndpointRuntime for R {
+    type Session = R::Session;
+    type Channel = R::Channel;
+    type Wait<'a, T: Send + 'a> = BoxFuture<'a, T>;
+
+    fn connect(
+        host: String,
+        port: u16,
+        options: ClientOptions,
+    ) -> BoxFuture<'static, conch_driver::Result<R::Session>> {
+        Box::pin(async move { conch_driver::runtime::connect::<R>(&host, port, options).await })
+    }
+
+    fn driver_session(session: &R::Session) -> &Session {
+        R::driver_session(session)
+    }
+
+    fn channel(channel: conch_driver::Channel) -> R::Channel {
+        R::channel(channel)
+    }
+
+    fn driver_channel(channel: &R::Channel) -> &conch_driver::Channel {
+        R::driver_channel(channel)
+    }
+
+    fn wait<'a, T: Send + 'a>(work: BoxFuture<'a, T>) -> BoxFuture<'a, T> {
+        work
+    }
+
+    fn into_future<'a, T: Send + 'a>(waited: BoxFuture<'a, T>) -> BoxFuture<'a, T> {
+        waited
+    }
 }
 
 /// Asks the user for a secret: `prompt` is the text to show, `echo` whether

@@ -63,3 +63,19 @@ pub use key_file::{
 pub use known_hosts_file::{
     HostKeyUi, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi, GLOBAL_KNOWN_HOSTS_FILES,
 };
+
+/// Everything the adapters re-export at their roots (all of this crate's
+/// items but [`CommandEndpoint`], which each adapter names on its own
+/// runtime), listed once: `pub use conch_openssh::adapter_exports::*;`.
+#[doc(hidden)]
+pub mod adapter_exports {
+    pub use crate::{
+        constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
+        AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, HostKeyUi,
+        KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy,
+        KnownHostsVerifier, NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES,
+        GLOBAL_KNOWN_HOSTS_FILES, PASSPHRASE_ATTEMPTS,
+    };
+    #[cfg(unix)]
+    pub use crate::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
+}

@@ -1,19 +1,14 @@
 //! conch-smol as the [`Adapter`] of the shared scenarios
-//! (`conch_driver::testing::{sessions, faults}`): async-io's timer, tasks
-//! on smol's global executor, conch-smol's listener and `connect`, and the
-//! driver's sessions and `futures-io` channels, which conch-smol hands out
-//! as they are.
+//! (`conch_driver::testing::{sessions, faults}`): the [`conch_smol::Smol`]
+//! runtime (async-io's timer, tasks on smol's global executor, the
+//! listener and `connect`), and the driver's sessions and `futures-io`
+//! channels, which conch-smol hands out as they are.
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::time::Instant;
 
-use conch_driver::testing::{Adapter, AsyncRead, AsyncWrite, DetachedTask, Served};
-use conch_driver::Sleep;
-use conch_smol::{
-    connect, Bytes, Channel, ChannelStderr, ClientOptions, Listener, Result, ServerOptions, Session,
-};
+use conch_driver::testing::{Adapter, AsyncRead, AsyncWrite};
+use conch_smol::{Bytes, Channel, ChannelStderr, Result, Session};
 
 /// conch-smol, its pumps on smol's executor threads.
 pub struct Smol;
@@ -22,19 +17,16 @@ impl Adapter for Smol {
     type Session = Session;
     type Channel = Channel;
     type Stderr = ChannelStderr;
+    type Runtime = conch_smol::Smol;
 
     // The pumps run on smol's global executor threads, also while the test
     // is busy: how many await points a call is seen waiting at varies.
     const PUMPS_ON_TEST_THREAD: bool = false;
 
-    fn sleep_until(deadline: Instant) -> Sleep {
-        Box::pin(async move {
-            async_io::Timer::at(deadline).await;
-        })
-    }
-
-    fn spawn_detached(task: DetachedTask) {
-        smol::spawn(task).detach();
+    // Spawned tasks go to smol's global executor; the body runs on this
+    // thread.
+    fn block_on<T>(body: impl Future<Output = T>) -> T {
+        smol::block_on(body)
     }
 
     fn alive_tasks() -> Option<usize> {
@@ -43,38 +35,13 @@ impl Adapter for Smol {
         None
     }
 
-    async fn start_server(options: ServerOptions) -> (SocketAddr, Served) {
-        let listener = Listener::bind("127.0.0.1:0", options).await.expect("bind");
-        let addr = listener.local_addr().unwrap();
-        let served = Served::default();
-        let accepted = served.clone();
-        smol::spawn(async move {
-            while let Ok((session, _)) = listener.accept().await {
-                smol::spawn(accepted.clone().serve_connection::<Self>(session)).detach();
-            }
-        })
-        .detach();
-        (addr, served)
-    }
-
-    fn connect(port: u16, options: ClientOptions) -> impl Future<Output = Result<Session>> + Send {
-        connect("127.0.0.1", port, options)
-    }
-
-    fn session(session: &Session) -> &Session {
-        session
-    }
-
+    // conch-smol's calls: the driver's own sessions and channels.
     async fn exec(session: &Session, command: &str) -> Result<Channel> {
         session.exec(command).await
     }
 
     async fn open_session(session: &Session) -> Result<Channel> {
         session.open_session().await
-    }
-
-    fn channel(channel: &Channel) -> &Channel {
-        channel
     }
 
     fn io(channel: &Channel) -> impl AsyncRead + AsyncWrite + Unpin + Send + '_ {

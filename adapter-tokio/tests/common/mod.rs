@@ -1,18 +1,14 @@
 //! conch-tokio as the [`Adapter`] of the shared scenarios
-//! (`conch_driver::testing::{sessions, faults}`): tokio's timer and tasks,
-//! conch-tokio's listener, `connect`, `exec`, and channels read and written
-//! through tokio's I/O traits (bridged to `futures-io` by `tokio-util`).
+//! (`conch_driver::testing::{sessions, faults}`): the [`conch_tokio::Tokio`]
+//! runtime (its timer, tasks, listener and `connect`), conch-tokio's
+//! `exec`, and channels read and written through tokio's I/O traits
+//! (bridged to `futures-io` by `tokio-util`).
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::time::Instant;
 
-use conch_driver::testing::{Adapter, AsyncRead, AsyncWrite, DetachedTask, Served};
-use conch_driver::Sleep;
-use conch_tokio::{
-    connect, Bytes, Channel, ChannelStderr, ClientOptions, Listener, Result, ServerOptions, Session,
-};
+use conch_driver::testing::{Adapter, AsyncRead, AsyncWrite};
+use conch_tokio::{Bytes, Channel, ChannelStderr, Result, Session};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 /// conch-tokio on the test's tokio runtime.
@@ -22,16 +18,17 @@ impl Adapter for Tokio {
     type Session = Session;
     type Channel = Channel;
     type Stderr = ChannelStderr;
+    type Runtime = conch_tokio::Tokio;
 
-    // `#[tokio::test]` and the fault tests' runtime are current-thread.
+    // Each test's runtime is current-thread (`block_on`, `#[tokio::test]`).
     const PUMPS_ON_TEST_THREAD: bool = true;
 
-    fn sleep_until(deadline: Instant) -> Sleep {
-        Box::pin(tokio::time::sleep_until(deadline.into()))
-    }
-
-    fn spawn_detached(task: DetachedTask) {
-        tokio::spawn(task);
+    fn block_on<T>(body: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(body)
     }
 
     fn alive_tasks() -> Option<usize> {
@@ -42,41 +39,13 @@ impl Adapter for Tokio {
         )
     }
 
-    async fn start_server(options: ServerOptions) -> (SocketAddr, Served) {
-        let listener = Listener::bind("127.0.0.1:0", options).await.expect("bind");
-        let addr = listener.local_addr().unwrap();
-        let served = Served::default();
-        let accepted = served.clone();
-        tokio::spawn(async move {
-            while let Ok((session, _)) = listener.accept().await {
-                tokio::spawn(
-                    accepted
-                        .clone()
-                        .serve_connection::<Self>((*session).clone()),
-                );
-            }
-        });
-        (addr, served)
-    }
-
-    fn connect(port: u16, options: ClientOptions) -> impl Future<Output = Result<Session>> + Send {
-        connect("127.0.0.1", port, options)
-    }
-
-    fn session(session: &Session) -> &conch_driver::Session {
-        session
-    }
-
+    // tokio's reads and writes: conch-tokio's own wrappers and traits.
     async fn exec(session: &Session, command: &str) -> Result<Channel> {
         session.exec(command).await
     }
 
     async fn open_session(session: &Session) -> Result<Channel> {
         session.open_session().await
-    }
-
-    fn channel(channel: &Channel) -> &conch_driver::Channel {
-        channel
     }
 
     fn io(channel: &Channel) -> impl AsyncRead + AsyncWrite + Unpin + Send + '_ {

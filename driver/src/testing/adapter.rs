@@ -1,6 +1,6 @@
 //! The adapter under test as the shared scenarios ([`super::sessions`],
-//! [`super::faults`]) see it: its runtime (a timer, a place to spawn), its
-//! listener, and its client calls. Each adapter's tests implement
+//! [`super::faults`]) see it: its [`Runtime`] (a timer, a place to spawn,
+//! the listener and `connect` written once over it), and its client calls. Each adapter's tests implement
 //! [`Adapter`] once and run every scenario through the adapter's own
 //! types: a channel is read and written through the adapter's own stream
 //! traits ([`Adapter::io`]), sessions and channels are made by its own
@@ -24,7 +24,7 @@ use futures_util::future::{self, Either, FutureExt};
 use futures_util::io::AsyncReadExt;
 
 use super::{Held, Served, FAULT_NOTICE, PASSWORD, STEP_TIMEOUT, USER};
-use crate::{AuthMethods, Channel, ClientOptions, Result, ServerOptions, Session, Sleep};
+use crate::{AuthMethods, Channel, ClientOptions, Result, Runtime, ServerOptions, Session, Sleep};
 
 /// A future the adapter's runtime runs to its end, detached.
 pub type DetachedTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -38,6 +38,8 @@ pub trait Adapter: Sized + 'static {
     type Channel: Send + Sync + 'static;
     /// The adapter's stderr stream of a channel.
     type Stderr: Send + Sync + 'static;
+    /// The adapter's runtime: its timer, tasks, listener and `connect`.
+    type Runtime: Runtime<Session = Self::Session, Channel = Self::Channel>;
 
     /// Whether the connections' pumps run only while the test's own task
     /// waits (a current-thread runtime): then a call is seen waiting at
@@ -45,28 +47,60 @@ pub trait Adapter: Sized + 'static {
     const PUMPS_ON_TEST_THREAD: bool;
 
     /// A future completing at `deadline`, on the adapter's timer.
-    fn sleep_until(deadline: Instant) -> Sleep;
+    fn sleep_until(deadline: Instant) -> Sleep {
+        Self::Runtime::sleep_until(deadline)
+    }
 
     /// Runs `task` on the adapter's runtime, detached.
-    fn spawn_detached(task: DetachedTask);
+    fn spawn_detached(task: DetachedTask) {
+        Self::Runtime::spawn(task)
+    }
+
+    /// Runs a test body to its end on a runtime of the adapter's (what a
+    /// `#[test]` of [`crate::session_tests!`] or [`crate::fault_tests!`]
+    /// runs its scenario on).
+    fn block_on<T>(body: impl Future<Output = T>) -> T;
 
     /// The number of tasks alive in the runtime, if it counts them.
     fn alive_tasks() -> Option<usize>;
 
-    /// Binds the adapter's listener on a free loopback port and serves what
-    /// it accepts through a [`Served`]: a task per connection running
-    /// [`Served::serve_connection`] (which runs commands as tasks, through
-    /// [`Adapter::spawn_detached`]).
-    fn start_server(options: ServerOptions) -> impl Future<Output = (SocketAddr, Served)> + Send;
+    /// Binds the adapter's listener ([`crate::runtime::Listener`] on its
+    /// runtime, which the adapter's `Listener` wraps) on a free loopback
+    /// port and serves what it accepts through a [`Served`]: a task per
+    /// connection running [`Served::serve_connection`] (which runs commands
+    /// as tasks, through [`Adapter::spawn_detached`]).
+    fn start_server(options: ServerOptions) -> impl Future<Output = (SocketAddr, Served)> + Send {
+        async move {
+            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+            let listener =
+                crate::runtime::Listener::<Self::Runtime>::bind([loopback], options).expect("bind");
+            let addr = listener.local_addr().expect("local_addr");
+            let served = Served::default();
+            let accepted = served.clone();
+            Self::spawn_detached(Box::pin(async move {
+                while let Ok((session, _)) = listener.accept().await {
+                    Self::spawn_detached(Box::pin(
+                        accepted.clone().serve_connection::<Self>(session),
+                    ));
+                }
+            }));
+            (addr, served)
+        }
+    }
 
-    /// Connects with the adapter's `connect` to `port` on loopback.
+    /// Connects to `port` on loopback: the adapter's `connect`, which is
+    /// [`crate::runtime::connect`] on its runtime.
     fn connect(
         port: u16,
         options: ClientOptions,
-    ) -> impl Future<Output = Result<Self::Session>> + Send;
+    ) -> impl Future<Output = Result<Self::Session>> + Send {
+        async move { crate::runtime::connect::<Self::Runtime>("127.0.0.1", port, options).await }
+    }
 
     /// The driver's session underneath (authentication, requests, the end).
-    fn session(session: &Self::Session) -> &Session;
+    fn session(session: &Self::Session) -> &Session {
+        Self::Runtime::driver_session(session)
+    }
 
     /// Runs `command` on a new channel, with the adapter's `exec`.
     fn exec<'a>(
@@ -80,7 +114,9 @@ pub trait Adapter: Sized + 'static {
     ) -> impl Future<Output = Result<Self::Channel>> + Send + '_;
 
     /// The driver's channel underneath (exit status, requests, buffers).
-    fn channel(channel: &Self::Channel) -> &Channel;
+    fn channel(channel: &Self::Channel) -> &Channel {
+        Self::Runtime::driver_channel(channel)
+    }
 
     /// The channel as a stream, read and written through the adapter's own
     /// I/O traits (bridged to `futures-io` if they are not those).

@@ -334,6 +334,16 @@ pub async fn handshake_times_out<A: Adapter>(start_peer: impl FnOnce() -> Script
     .await;
 }
 
+/// [`handshake_times_out`] with a server that accepts and never speaks.
+pub async fn handshake_timeout_fires_when_the_server_never_speaks<A: Adapter>() {
+    handshake_times_out::<A>(ScriptedPeer::silent).await
+}
+
+/// [`handshake_times_out`] with a server that stops after its KEXINIT.
+pub async fn handshake_timeout_fires_when_the_server_stops_after_kexinit<A: Adapter>() {
+    handshake_times_out::<A>(ScriptedPeer::stops_after_kexinit).await
+}
+
 /// A server dying in the middle of the key exchange fails `connect` at
 /// once (the handshake timeout is long: the loss itself ends the wait).
 pub async fn server_dying_during_the_handshake_fails_connect_at_once<A: Adapter>() {

@@ -1,0 +1,195 @@
+//! What an async adapter supplies ([`Runtime`]: name lookup, TCP sockets,
+//! a place to run tasks, a timer, and its own handle types) and the client
+//! and server logic written once over it: [`connect`], [`connect_stream`],
+//! [`serve_stream`] and [`Listener`]. `conch-tokio` and `conch-smol` are
+//! these, instantiated with their runtime; `conch-blocking` has no runtime
+//! to name (it connects with std's blocking calls and pumps on threads).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::channel::Channel;
+use crate::error::Result;
+use crate::host_key::ServerName;
+use crate::options::{ClientOptions, ServerOptions};
+use crate::pump::{Sleep, Timer};
+use crate::server::ServerSession;
+use crate::session::Session;
+use crate::start::{connect_first, resolve_error, start_client, start_server};
+
+/// An async runtime as the driver needs it. Each call is the runtime's own
+/// (its resolver, sockets, spawn and timer); the logic around them is this
+/// module's.
+pub trait Runtime: Send + Sync + 'static {
+    /// A connected TCP stream, as a `futures-io` stream.
+    type TcpStream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A listening TCP socket registered with the runtime.
+    type TcpListener: fmt::Debug + Send + Sync + 'static;
+    /// The adapter's client session: the driver's [`Session`], or a
+    /// wrapper around it.
+    type Session: Clone + Send + Sync + 'static;
+    /// The adapter's channel: the driver's [`Channel`], or a wrapper
+    /// giving it the runtime's I/O traits.
+    type Channel: Send + 'static;
+
+    /// Resolves `host` (a name or an address) to the addresses to try, in
+    /// the resolver's order.
+    fn resolve(host: &str, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send;
+
+    /// Opens a TCP connection to `addr`.
+    fn connect_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
+
+    /// Sets `TCP_NODELAY` on a connected stream.
+    fn set_nodelay(stream: &Self::TcpStream) -> io::Result<()>;
+
+    /// Registers a bound, listening, non-blocking std listener.
+    fn tcp_listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener>;
+
+    /// The address `listener` is bound to.
+    fn local_addr(listener: &Self::TcpListener) -> io::Result<SocketAddr>;
+
+    /// Accepts the next connection on `listener`.
+    fn accept(
+        listener: &Self::TcpListener,
+    ) -> impl Future<Output = io::Result<(Self::TcpStream, SocketAddr)>> + Send;
+
+    /// Runs `task` to its end in the background (a connection's pump).
+    fn spawn(task: impl Future<Output = ()> + Send + 'static);
+
+    /// A future completing at `deadline`.
+    fn sleep_until(deadline: Instant) -> Sleep;
+
+    /// The driver's session as the adapter's.
+    fn session(session: Session) -> Self::Session;
+
+    /// The driver's session underneath the adapter's.
+    fn driver_session(session: &Self::Session) -> &Session;
+
+    /// The driver's channel as the adapter's.
+    fn channel(channel: Channel) -> Self::Channel;
+
+    /// The driver's channel underneath the adapter's.
+    fn driver_channel(channel: &Self::Channel) -> &Channel;
+}
+
+/// The runtime's timer as the pump's [`Timer`].
+struct RuntimeTimer<R>(PhantomData<fn() -> R>);
+
+impl<R: Runtime> Timer for RuntimeTimer<R> {
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        R::sleep_until(deadline)
+    }
+}
+
+/// The runtime's timer, for [`crate::Engine::into_pump`].
+pub fn timer<R: Runtime>() -> Arc<dyn Timer> {
+    Arc::new(RuntimeTimer::<R>(PhantomData))
+}
+
+/// Connects to `host` (a name or an address) on `port` over TCP: every
+/// address the name resolves to is tried in turn (IPv6 and IPv4), each
+/// within the options' connect timeout; then the handshake, host key check
+/// included, within the handshake timeout. Authenticate next.
+///
+/// Dropping the returned future at any point abandons the connection.
+pub async fn connect<R: Runtime>(
+    host: &str,
+    port: u16,
+    options: ClientOptions,
+) -> Result<R::Session> {
+    let addrs = R::resolve(host, port)
+        .await
+        .map_err(|e| resolve_error(host, e))?;
+    let stream = connect_first(
+        host,
+        addrs,
+        options.connect_timeout,
+        &RuntimeTimer::<R>(PhantomData),
+        R::connect_tcp,
+    )
+    .await?;
+    // Interactive traffic and small packets: do not wait to coalesce. A
+    // socket refusing the option still works, only with Nagle's delays.
+    let _ = R::set_nodelay(&stream);
+    connect_stream::<R, _>(stream, ServerName::new(host, port), options).await
+}
+
+/// Runs the client handshake over any byte stream (a proxy, another SSH
+/// channel ...), the pump a task on the runtime. `server` names the server
+/// for host key verification.
+pub async fn connect_stream<R, S>(
+    stream: S,
+    server: ServerName,
+    options: ClientOptions,
+) -> Result<R::Session>
+where
+    R: Runtime,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let session = start_client(stream, server, &options, timer::<R>(), R::spawn).await?;
+    Ok(R::session(session))
+}
+
+/// Serves the SSH server role over any accepted byte stream, the pump a
+/// task on the runtime.
+pub fn serve_stream<R, S>(stream: S, options: &ServerOptions) -> ServerSession
+where
+    R: Runtime,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    start_server(stream, options, timer::<R>(), R::spawn)
+}
+
+/// Accepts SSH connections on a TCP socket of the runtime.
+pub struct Listener<R: Runtime> {
+    tcp: R::TcpListener,
+    options: ServerOptions,
+}
+
+impl<R: Runtime> fmt::Debug for Listener<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("tcp", &self.tcp)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<R: Runtime> Listener<R> {
+    /// Binds to the first of `addrs` that can be bound and listens with a
+    /// backlog of [`crate::listen::LISTEN_BACKLOG`] (the runtimes' own binds
+    /// ask for 128).
+    pub fn bind(
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        options: ServerOptions,
+    ) -> io::Result<Self> {
+        let listener = crate::listen::listen_tcp_any(addrs)?;
+        listener.set_nonblocking(true)?;
+        Ok(Listener {
+            tcp: R::tcp_listener(listener)?,
+            options,
+        })
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        R::local_addr(&self.tcp)
+    }
+
+    /// Accepts the next connection and starts its session (the handshake
+    /// and authentication proceed in the background as the client drives
+    /// them).
+    pub async fn accept(&self) -> io::Result<(ServerSession, SocketAddr)> {
+        let (stream, peer) = R::accept(&self.tcp).await?;
+        // As for a client: small interactive packets go out at once.
+        let _ = R::set_nodelay(&stream);
+        Ok((serve_stream::<R, _>(stream, &self.options), peer))
+    }
+}
