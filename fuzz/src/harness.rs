@@ -43,6 +43,7 @@ use conch_core::{
     ChannelOpenFailure, ClientConfig, Command, Connection, Event, PrivateKey, Prompt, ServerConfig,
     TransportConfig,
 };
+use conch_test_support::{base_instant, App, Direction, Endpoint, Pipe};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -91,11 +92,6 @@ pub fn null_server_config() -> ServerConfig {
 
 fn key(seed: u64) -> PrivateKey {
     PrivateKey::generate_ed25519(&mut ChaCha20Rng::seed_from_u64(seed))
-}
-
-fn base_instant() -> Instant {
-    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *BASE.get_or_init(Instant::now)
 }
 
 // ----------------------------------------------------------------------
@@ -287,11 +283,32 @@ pub mod calls {
 
 /// Plays the application and the socket for one [`Connection`], checking
 /// the loop contract's promises as it goes (it panics when one is broken,
-/// which the fuzzer reports).
+/// which the fuzzer reports). The connection and the loop contract's steps
+/// are an [`Endpoint`] of `conch-test-support`; the answers to its events
+/// are the [`FuzzApp`]'s.
 pub struct Driver {
-    /// The connection.
-    pub conn: Connection,
+    /// The connection, and the steps of the loop contract.
+    pub ep: Endpoint,
+    /// What answers its events.
+    pub app: FuzzApp,
     now: Instant,
+    /// Everything the connection transmitted.
+    pub transmitted: Vec<u8>,
+    /// Whether to keep `transmitted` (the corpus generator reads it).
+    keep_transmitted: bool,
+    /// The "socket": what the connection transmitted, not yet looked at.
+    out: Pipe,
+    /// The last `Feed` record, for [`act::REPEAT`].
+    last_feed: Vec<u8>,
+    /// Bytes [`act::REPEAT`] may still feed in this run, so one input
+    /// cannot take the fuzzer's whole time budget.
+    repeat_budget: usize,
+}
+
+/// The application side of a [`Driver`]: answers events as an application
+/// steered by the policy byte would.
+#[derive(Debug)]
+pub struct FuzzApp {
     policy: u8,
     channels: Vec<ChannelId>,
     /// Received bytes not yet consumed, per channel.
@@ -299,17 +316,6 @@ pub struct Driver {
     user_key: PrivateKey,
     auth_tries: u32,
     disconnected: bool,
-    /// Everything the connection transmitted.
-    pub transmitted: Vec<u8>,
-    /// Whether to keep `transmitted` (the corpus generator reads it).
-    keep_transmitted: bool,
-    /// The socket takes nothing.
-    stalled: bool,
-    /// The last `Feed` record, for [`act::REPEAT`].
-    last_feed: Vec<u8>,
-    /// Bytes [`act::REPEAT`] may still feed in this run, so one input
-    /// cannot take the fuzzer's whole time budget.
-    repeat_budget: usize,
 }
 
 /// Most bytes one input may feed through [`act::REPEAT`]: enough for a
@@ -320,8 +326,8 @@ const REPEAT_BUDGET: usize = 16 << 20;
 impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
-            .field("conn", &self.conn)
-            .field("policy", &self.policy)
+            .field("conn", &self.ep.conn)
+            .field("policy", &self.app.policy)
             .finish_non_exhaustive()
     }
 }
@@ -360,23 +366,30 @@ impl Driver {
     }
 
     fn new(conn: Connection, keep_transmitted: bool) -> Self {
+        let mut ep = Endpoint::new(conn);
+        // The fuzzer wants speed: the app keeps what it needs itself.
+        ep.log_events = false;
+        let mut out = Pipe::new();
+        out.drop_transcript();
         let mut d = Driver {
-            conn,
+            ep,
+            app: FuzzApp {
+                policy: 0,
+                channels: Vec::new(),
+                unconsumed: Vec::new(),
+                user_key: user_key(),
+                auth_tries: 0,
+                disconnected: false,
+            },
             now: base_instant(),
-            policy: 0,
-            channels: Vec::new(),
-            unconsumed: Vec::new(),
-            user_key: user_key(),
-            auth_tries: 0,
-            disconnected: false,
             transmitted: Vec::new(),
             keep_transmitted,
-            stalled: false,
+            out,
             last_feed: Vec::new(),
             repeat_budget: REPEAT_BUDGET,
         };
         let now = d.now;
-        d.conn.handle_timeout(now);
+        d.ep.conn.handle_timeout(now);
         d.after();
         d
     }
@@ -385,15 +398,15 @@ impl Driver {
     pub fn summary(&self) -> String {
         format!(
             "authenticated {}, channels {:?}, error {:?}",
-            self.conn.is_authenticated(),
-            self.channels,
-            self.conn.error()
+            self.ep.conn.is_authenticated(),
+            self.app.channels,
+            self.ep.conn.error()
         )
     }
 
     /// Whether the connection has ended.
     pub fn is_done(&self) -> bool {
-        self.disconnected
+        self.app.disconnected
     }
 
     /// Runs one record.
@@ -421,11 +434,11 @@ impl Driver {
 
     /// Feeds bytes from the peer.
     pub fn feed(&mut self, bytes: &[u8]) {
-        let before = self.conn.error().cloned();
-        self.conn.handle_input(self.now, bytes);
+        let before = self.ep.conn.error().cloned();
+        self.ep.input(self.now, bytes);
         if let Some(e) = before {
             // Fatal errors are sticky.
-            assert_eq!(self.conn.error(), Some(&e), "sticky error changed");
+            assert_eq!(self.ep.conn.error(), Some(&e), "sticky error changed");
         }
         self.after();
     }
@@ -435,18 +448,18 @@ impl Driver {
         match op % act::COUNT {
             act::TICK => {
                 self.now += Duration::from_secs(u64::from(arg));
-                self.conn.handle_timeout(self.now);
+                self.ep.conn.handle_timeout(self.now);
             }
-            act::POLICY => self.policy = arg,
-            act::SOCKET_EOF => self.conn.handle_eof(self.now),
+            act::POLICY => self.app.policy = arg,
+            act::SOCKET_EOF => self.ep.eof(self.now),
             act::CONSUME => {
-                for (channel, n) in std::mem::take(&mut self.unconsumed) {
-                    let _refused_or_done = self.call(Command::Consume { channel, n });
+                for (channel, n) in std::mem::take(&mut self.app.unconsumed) {
+                    let _refused_or_done = call(&mut self.ep.conn, Command::Consume { channel, n });
                 }
             }
             act::STALL => {
                 // The transmit buffer is left to grow meanwhile.
-                self.stalled = !self.stalled;
+                self.ep.stall_transmit = !self.ep.stall_transmit;
             }
             // REPEAT is a record of its own (see `run`).
             _ => {}
@@ -456,90 +469,99 @@ impl Driver {
 
     /// Makes an application call, then drains as the loop contract asks.
     pub fn apply(&mut self, command: Command<'_>) {
-        let _refused_or_done = self.call(command);
+        let _refused_or_done = self.app.call(&mut self.ep.conn, command);
         self.after();
-    }
-
-    /// Makes an application call. Refusals are expected (the fuzzer calls
-    /// at random) and must leave the connection as it was: an `ApiMisuse`
-    /// is never fatal.
-    fn call(&mut self, command: Command<'_>) -> Result<Applied, ApiMisuse> {
-        let before = self.conn.error().cloned();
-        let r = self.conn.apply(command);
-        match &r {
-            Ok(Applied::Opened(id)) => self.channels.push(*id),
-            Err(e) => assert_eq!(
-                self.conn.error(),
-                before.as_ref(),
-                "a refused call ({e}) changed the connection's state"
-            ),
-            Ok(_) => {}
-        }
-        r
-    }
-
-    /// Client: tries the method `arg` picks.
-    fn try_auth(&mut self, arg: u8) {
-        self.auth_tries += 1;
-        let command = calls::auth(arg, self.user_key.public_key());
-        let _refused_or_sent = self.call(command);
     }
 
     /// Answers events, moves the transmit buffer to the "socket", and
     /// checks the loop contract.
     fn after(&mut self) {
-        for _ in 0..10_000 {
-            let mut progress = false;
-            while let Some(event) = self.conn.poll_event() {
-                progress = true;
-                assert!(!self.disconnected, "event after Disconnected: {event:?}");
-                self.answer(event);
-            }
-            if let Some(t) = self.conn.poll_transmit().filter(|_| !self.stalled) {
-                progress = true;
-                assert!(
-                    t.len() <= TRANSMIT_BOUND,
-                    "transmit buffer of {} bytes",
-                    t.len()
-                );
-                let n = t.len();
-                if self.keep_transmitted {
-                    self.transmitted.extend_from_slice(t);
-                }
-                self.conn.consume_transmit(n);
-            }
-            if !progress {
-                break;
-            }
+        // No tap: the direction is not looked at.
+        self.ep.pump(
+            &mut self.app,
+            &mut self.out,
+            Direction::ClientToServer,
+            &mut None,
+        );
+        let sent = self.out.take();
+        if self.keep_transmitted {
+            self.transmitted.extend_from_slice(&sent);
         }
-        if let Some(t) = self.conn.poll_transmit() {
+        assert!(
+            self.ep.max_transmit_len <= TRANSMIT_BOUND,
+            "transmit buffer of {} bytes",
+            self.ep.max_transmit_len
+        );
+        if let Some(t) = self.ep.conn.poll_transmit() {
             assert!(
                 t.len() <= TRANSMIT_BOUND,
                 "transmit buffer of {} bytes",
                 t.len()
             );
         }
-        if let Some(e) = self.conn.error().filter(|_| !self.stalled) {
+        let stalled = self.ep.stall_transmit;
+        if let Some(e) = self.ep.conn.error().filter(|_| !stalled) {
             // The end: the DISCONNECT is out, nothing more is asked of us.
-            assert!(self.conn.is_closed(), "closed once drained after {e}");
-            assert_eq!(self.conn.poll_timeout(), None);
+            assert!(self.ep.conn.is_closed(), "closed once drained after {e}");
+            assert_eq!(self.ep.conn.poll_timeout(), None);
         }
         // A fatal error is reported, once, by the event.
         assert_eq!(
-            self.disconnected,
-            self.conn.error().is_some(),
+            self.app.disconnected,
+            self.ep.conn.error().is_some(),
             "Disconnected if and only if the connection has an error"
         );
     }
+}
+
+/// Makes an application call. Refusals are expected (the fuzzer calls at
+/// random) and must leave the connection as it was: an `ApiMisuse` is
+/// never fatal.
+fn call(conn: &mut Connection, command: Command<'_>) -> Result<Applied, ApiMisuse> {
+    let before = conn.error().cloned();
+    let r = conn.apply(command);
+    if let Err(e) = &r {
+        assert_eq!(
+            conn.error(),
+            before.as_ref(),
+            "a refused call ({e}) changed the connection's state"
+        );
+    }
+    r
+}
+
+impl App for FuzzApp {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) {
+        assert!(!self.disconnected, "event after Disconnected: {event:?}");
+        self.answer(conn, event);
+    }
+}
+
+impl FuzzApp {
+    /// [`call`], keeping the channels it opens.
+    fn call(&mut self, conn: &mut Connection, command: Command<'_>) -> Result<Applied, ApiMisuse> {
+        let r = call(conn, command);
+        if let Ok(Applied::Opened(id)) = &r {
+            self.channels.push(*id);
+        }
+        r
+    }
+
+    /// Client: tries the method `arg` picks.
+    fn try_auth(&mut self, conn: &mut Connection, arg: u8) {
+        self.auth_tries += 1;
+        let command = calls::auth(arg, self.user_key.public_key());
+        let _refused_or_sent = self.call(conn, command);
+    }
 
     /// Answers one event as an application steered by the policy byte.
-    fn answer(&mut self, event: Event) {
+    fn answer(&mut self, conn: &mut Connection, event: Event) {
         let p = self.policy;
         let command = match event {
             Event::HostKey { .. } => Command::AcceptHostKey,
-            Event::UserauthReady => return self.try_auth(p),
+            Event::UserauthReady => return self.try_auth(conn, p),
             Event::AuthFailure { .. } if self.auth_tries < 8 => {
-                return self.try_auth(p.wrapping_add(self.auth_tries as u8))
+                return self.try_auth(conn, p.wrapping_add(self.auth_tries as u8))
             }
             Event::AuthSignatureNeeded {
                 algorithm, data, ..
@@ -578,9 +600,9 @@ impl Driver {
                 let decide = |decision| Command::AuthDecision {
                     decision: Cow::Owned(decision),
                 };
-                if self.call(decide(decision)).is_err() {
+                if self.call(conn, decide(decision)).is_err() {
                     // A decision that does not fit the attempt: accept.
-                    let _refused = self.call(decide(AuthDecision::Accept));
+                    let _refused = self.call(conn, decide(AuthDecision::Accept));
                 }
                 return;
             }
@@ -638,7 +660,7 @@ impl Driver {
             }
             Event::Disconnected { error } => {
                 assert_eq!(
-                    self.conn.error(),
+                    conn.error(),
                     Some(&error),
                     "Disconnected carries the connection's error"
                 );
@@ -647,7 +669,7 @@ impl Driver {
             }
             _ => return,
         };
-        let _refused_or_done = self.call(command);
+        let _refused_or_done = self.call(conn, command);
     }
 }
 
