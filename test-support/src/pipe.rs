@@ -110,7 +110,15 @@ impl Pipe {
         self.in_flight = v;
     }
 
-    /// Takes everything in flight (it counts as delivered).
+    /// Queues `bytes` the sender never transmitted, after what is in
+    /// flight: raw bytes from a third party on the wire, outside the
+    /// transcript and the tap.
+    pub fn inject(&mut self, bytes: &[u8]) {
+        self.in_flight.extend_from_slice(bytes);
+    }
+
+    /// Takes everything in flight (it counts as delivered): the bytes a
+    /// test intercepts, to drop, read or change before it injects them.
     pub fn take(&mut self) -> Vec<u8> {
         let data = std::mem::take(&mut self.in_flight);
         self.delivered += data.len() as u64;
@@ -285,4 +293,38 @@ pub fn plaintext_ignore_packet() -> Vec<u8> {
     p.extend(std::iter::repeat_n(0u8, padding));
     assert_eq!(p.len() % 8, 0);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Injected bytes reach the receiver after what was in flight, but are
+    /// not part of what the sender transmitted; taking them delivers them.
+    #[test]
+    fn injected_bytes_are_delivered_but_not_in_the_transcript() {
+        let mut sent_only = Pipe::new();
+        sent_only.push(Direction::ClientToServer, b"SSH-2.0-x\r\n", &mut None);
+        let mut pipe = Pipe::new();
+        pipe.push(Direction::ClientToServer, b"SSH-2.0-x\r\n", &mut None);
+        pipe.inject(b"junk");
+        assert_eq!(pipe.digest(), sent_only.digest());
+        assert_eq!(pipe.sent, 11);
+        assert_eq!(pipe.take(), b"SSH-2.0-x\r\njunk");
+        assert_eq!((pipe.in_flight(), pipe.delivered), (0, 15));
+    }
+
+    /// A tap decides what the receiver gets; the transcript keeps what the
+    /// sender sent.
+    #[test]
+    fn a_tap_changes_the_bytes_in_flight_not_the_transcript() {
+        let mut tap: Option<Box<dyn Tap>> =
+            Some(Box::new(FlipByte::new(Direction::ServerToClient, 1, 0x20)));
+        let mut plain = Pipe::new();
+        plain.push(Direction::ServerToClient, b"abc", &mut None);
+        let mut pipe = Pipe::new();
+        pipe.push(Direction::ServerToClient, b"abc", &mut tap);
+        assert_eq!(pipe.take(), b"aBc");
+        assert_eq!(pipe.digest(), plain.digest());
+    }
 }
