@@ -11,7 +11,7 @@ use conch_core::{
     ChannelRequest, Command, Connection, Error, Event, NegotiatedAlgorithms, PrivateKey, PublicKey,
 };
 
-use crate::pair::Application;
+use conch_test_support::App;
 
 /// How the client logs in.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ impl BenchClient {
     }
 }
 
-impl Application for BenchClient {
+impl App for BenchClient {
     fn on_event(&mut self, conn: &mut Connection, event: Event) {
         match event {
             Event::HostKey { .. } => {
@@ -298,7 +298,7 @@ impl BenchServer {
     }
 }
 
-impl Application for BenchServer {
+impl App for BenchServer {
     fn on_event(&mut self, conn: &mut Connection, event: Event) {
         match event {
             Event::AuthRequest { user, attempt, .. } => {

@@ -3,7 +3,7 @@
 //! In-process benchmarks of Conch (issue 5), and the small driver they share:
 //!
 //! - [`pair`]: a client and a server [`conch_core::Connection`] joined in
-//!   memory, driven by the loop contract;
+//!   memory: `conch-test-support`'s pair in its zero-copy mode;
 //! - [`apps`]: the scripted applications on each end;
 //! - [`scenario`]: a connected pair with exec'd sessions and a bulk
 //!   download through them, and a whole session end to end;
@@ -27,5 +27,5 @@ pub mod scenario;
 
 pub use alloc_counter::{AllocCounts, CountingAllocator};
 pub use apps::{BenchClient, BenchServer, ExecBehaviour, Login};
-pub use pair::{Application, InMemoryPair};
+pub use pair::{in_memory_pair, InMemoryPair};
 pub use scenario::{whole_session, Connected, Fixture, LoginKind};

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::apps::{BenchClient, BenchServer, ExecBehaviour, Login};
 use crate::packet::Protection;
-use crate::pair::InMemoryPair;
+use crate::pair::{in_memory_pair, InMemoryPair};
 
 /// The user every scenario logs in as.
 pub const USER: &str = "bench";
@@ -113,12 +113,8 @@ impl LoginKind {
 /// confirmed and holds open, ready for [`Connected::download`].
 #[derive(Debug)]
 pub struct Connected {
-    /// Both connections.
+    /// Both connections and their applications.
     pub pair: InMemoryPair,
-    /// The client application.
-    pub client: BenchClient,
-    /// The server application.
-    pub server: BenchServer,
     /// Most bytes handed to one `send_data` call in
     /// [`Connected::download`] ([`DEFAULT_WRITE_SIZE`]). The pair moves
     /// everything sent between two drives in one read, so with one channel
@@ -135,16 +131,10 @@ impl Connected {
     ///
     /// If any step fails.
     pub fn new(fixture: &Fixture, sessions: usize, seed: u64) -> Self {
-        let mut pair = InMemoryPair::new(fixture.client.clone(), fixture.server.clone(), seed);
-        let mut client = fixture.client_app(LoginKind::Password, sessions, b"download");
-        let mut server = fixture.server_app(ExecBehaviour::Hold);
-        pair.drive(&mut client, &mut server);
-        assert!(
-            client.failures.is_empty() && server.failures.is_empty(),
-            "setup failed: client {:?}, server {:?}",
-            client.failures,
-            server.failures
-        );
+        let client = fixture.client_app(LoginKind::Password, sessions, b"download");
+        let server = fixture.server_app(ExecBehaviour::Hold);
+        let pair = driven_pair(fixture, client, server, seed, "setup");
+        let (client, server) = (&pair.client_app, &pair.server_app);
         assert_eq!(client.ready.len(), sessions, "not every exec confirmed");
         assert_eq!(server.exec_channels.len(), sessions);
         if let Some(p) = fixture.protection {
@@ -156,8 +146,6 @@ impl Connected {
         }
         Connected {
             pair,
-            client,
-            server,
             write_size: DEFAULT_WRITE_SIZE,
             remaining: Vec::with_capacity(sessions),
         }
@@ -174,14 +162,15 @@ impl Connected {
     /// If the bytes do not all arrive.
     pub fn download(&mut self, per_channel: u64, source: &[u8]) {
         assert!(!source.is_empty());
-        let before = self.client.total_received();
+        let before = self.pair.client_app.total_received();
         self.remaining.clear();
         self.remaining
-            .resize(self.server.exec_channels.len(), per_channel);
+            .resize(self.pair.server_app.exec_channels.len(), per_channel);
         let mut stalled_rounds = 0;
         while self.remaining.iter().any(|&r| r > 0) {
             let mut sent_any = false;
-            for (i, &channel) in self.server.exec_channels.iter().enumerate() {
+            for i in 0..self.remaining.len() {
+                let channel = self.pair.server_app.exec_channels[i];
                 let left = self.remaining[i];
                 if left == 0 {
                     continue;
@@ -194,27 +183,44 @@ impl Connected {
                 self.remaining[i] -= taken as u64;
                 sent_any |= taken > 0;
             }
-            self.pair.drive(&mut self.client, &mut self.server);
+            self.pair.drive();
             stalled_rounds = if sent_any { 0 } else { stalled_rounds + 1 };
             assert!(stalled_rounds < 3, "download stalled: {:?}", self.pair);
         }
-        let total = per_channel * self.server.exec_channels.len() as u64;
-        assert_eq!(self.client.total_received() - before, total);
-        assert!(
-            self.client.failures.is_empty(),
-            "{:?}",
-            self.client.failures
-        );
-        assert!(
-            self.server.failures.is_empty(),
-            "{:?}",
-            self.server.failures
-        );
+        let (client, server) = (&self.pair.client_app, &self.pair.server_app);
+        let total = per_channel * server.exec_channels.len() as u64;
+        assert_eq!(client.total_received() - before, total);
+        assert!(client.failures.is_empty(), "{:?}", client.failures);
+        assert!(server.failures.is_empty(), "{:?}", server.failures);
     }
+}
+
+/// A pair of `fixture`'s configurations with these applications, driven
+/// until nothing moves; panics if either application saw a failure
+/// (`what` names the step).
+fn driven_pair(
+    fixture: &Fixture,
+    client: BenchClient,
+    server: BenchServer,
+    seed: u64,
+    what: &str,
+) -> InMemoryPair {
+    let (c, s) = (fixture.client.clone(), fixture.server.clone());
+    let mut pair = in_memory_pair(c, s, client, server, seed);
+    pair.drive();
+    let (client, server) = (&pair.client_app, &pair.server_app);
+    assert!(
+        client.failures.is_empty() && server.failures.is_empty(),
+        "{what} failed: client {:?}, server {:?}",
+        client.failures,
+        server.failures
+    );
+    pair
 }
 
 fn send(pair: &mut InMemoryPair, channel: ChannelId, data: &[u8]) -> usize {
     pair.server
+        .conn
         .send_data(channel, data)
         .unwrap_or_else(|e| panic!("send_data on {channel}: {e}"))
 }
@@ -228,17 +234,11 @@ fn send(pair: &mut InMemoryPair, channel: ChannelId, data: &[u8]) -> usize {
 ///
 /// If the session does not go exactly so.
 pub fn whole_session(fixture: &Fixture, login: LoginKind, seed: u64) -> BenchClient {
-    let mut pair = InMemoryPair::new(fixture.client.clone(), fixture.server.clone(), seed);
     let mut client = fixture.client_app(login, 1, b"greet");
     client.disconnect_when_closed = true;
-    let mut server = fixture.server_app(ExecBehaviour::Answer(ANSWER.to_vec()));
-    pair.drive(&mut client, &mut server);
-    assert!(
-        client.failures.is_empty() && server.failures.is_empty(),
-        "session failed: client {:?}, server {:?}",
-        client.failures,
-        server.failures
-    );
+    let server = fixture.server_app(ExecBehaviour::Answer(ANSWER.to_vec()));
+    let pair = driven_pair(fixture, client, server, seed, "session");
+    let (client, server) = (&pair.client_app, &pair.server_app);
     assert_eq!(client.total_received(), ANSWER.len() as u64);
     assert_eq!(client.exit_statuses, [0]);
     assert_eq!(client.closed, 1);
@@ -250,6 +250,6 @@ pub fn whole_session(fixture: &Fixture, login: LoginKind, seed: u64) -> BenchCli
         server.disconnected.is_some(),
         "the server did not see the end"
     );
-    assert!(pair.client.is_closed() && pair.server.is_closed());
-    client
+    assert!(pair.client.conn.is_closed() && pair.server.conn.is_closed());
+    pair.client_app
 }

@@ -86,8 +86,7 @@ impl Driver {
             Direction::ClientToServer => &mut self.pair.c2s,
             Direction::ServerToClient => &mut self.pair.s2c,
         };
-        let data = std::mem::take(&mut pipe.in_flight);
-        pipe.delivered += data.len() as u64;
+        let data = pipe.take();
         let mut off = 0;
         while off < data.len() {
             let n = match self.reads {
@@ -102,13 +101,12 @@ impl Driver {
                 Direction::ClientToServer => (&mut self.pair.server, &mut self.to_server),
                 Direction::ServerToClient => (&mut self.pair.client, &mut self.to_client),
             };
-            rx.input_calls += 1;
             match self.feed {
-                Feed::Slice => rx.conn.handle_input(now, piece),
+                Feed::Slice => rx.input(now, piece),
                 Feed::Buf => {
                     buf.extend_from_slice(piece);
                     let given = buf.as_ptr();
-                    rx.conn.handle_input_buf(now, buf);
+                    rx.input_buf(now, buf);
                     assert!(buf.is_empty(), "handle_input_buf left bytes in the buffer");
                     if buf.as_ptr() == given {
                         self.appended += 1;
@@ -116,9 +114,6 @@ impl Driver {
                         self.adopted += 1;
                     }
                 }
-            }
-            if let Some(e) = rx.conn.error() {
-                rx.record_error(e.clone());
             }
             // Drain both sides, as after every input call.
             self.pair.step();

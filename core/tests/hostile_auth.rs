@@ -114,7 +114,7 @@ fn banners_and_prompts_that_are_not_utf8_are_shown_safely_not_refused() {
     banner.put_str("");
     peer.inject(&mut victim, &banner).unwrap();
     let shown = victim
-        .events
+        .log
         .iter()
         .find_map(|e| match e {
             Event::AuthBanner { message } => Some(message.clone()),

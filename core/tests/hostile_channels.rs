@@ -62,7 +62,7 @@ fn extended_data(channel: u32, bytes: &[u8]) -> Vec<u8> {
 
 fn received_data(victim: &Victim) -> usize {
     victim
-        .events
+        .log
         .iter()
         .map(|e| match e {
             Event::Channel {
@@ -455,7 +455,7 @@ fn an_env_request_that_is_not_utf8() {
     let (mut peer, mut victim) = Peer::logged_in_server(ServerConfig::new(vec![ed25519(7)]));
     peer.inject(&mut victim, &session_open(0)).unwrap();
     let id = victim
-        .events
+        .log
         .iter()
         .find_map(|e| match e {
             Event::Channel {

@@ -101,8 +101,8 @@ fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
             Driver::client(null_client_config(), false)
         };
         let driver = run_records(driver, &input);
-        assert!(driver.conn.is_authenticated(), "{}", driver.summary());
-        assert!(driver.conn.error().is_none(), "{}", driver.summary());
+        assert!(driver.ep.conn.is_authenticated(), "{}", driver.summary());
+        assert!(driver.ep.conn.error().is_none(), "{}", driver.summary());
         assert!(
             driver.summary().contains("ChannelId"),
             "{}",
@@ -115,8 +115,12 @@ fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
     let mut seed = vec![0];
     seed.extend_from_slice(&harness::real_server_flight());
     let driver = harness::packet_decoder_driver(&seed);
-    assert!(driver.conn.session_id().is_some(), "{}", driver.summary());
-    assert!(driver.conn.error().is_none(), "{}", driver.summary());
+    assert!(
+        driver.ep.conn.session_id().is_some(),
+        "{}",
+        driver.summary()
+    );
+    assert!(driver.ep.conn.error().is_none(), "{}", driver.summary());
 }
 
 /// A small deterministic fuzzer for every `cargo test`: seeded mutations of

@@ -7,9 +7,10 @@
 use std::path::Path;
 
 use conch_core::{ChannelId, Command};
+use conch_fuzz::harness::driver::user_key;
 use conch_fuzz::harness::{
     act, calls, null_client_config, null_server_config, real_server_flight, record_session,
-    run_records, user_key, Driver, Record,
+    run_records, Driver, Record,
 };
 
 fn write(dir: &Path, target: &str, name: &str, data: &[u8]) {

@@ -1,9 +1,12 @@
 //! The fuzzing harnesses, one public function per target, plus what they
 //! share: a "null" crypto provider and a driver that plays the application
-//! side of a [`Connection`] from the fuzz input.
+//! side of a [`Connection`] from the fuzz input (`driver.rs`, built on the
+//! `Endpoint` of `conch-test-support`, which every in-memory harness
+//! shares).
 //!
-//! This file only uses `conch-core`'s public API and `rand_chacha`, so it is
-//! compiled both by the fuzz crate and, through `#[path]`, by
+//! This file only uses `conch-core`'s public API, `conch-test-support` and
+//! `rand_chacha`, so it is compiled both by the fuzz crate and, through
+//! `#[path]`, by
 //! `core/tests/hostile_regressions.rs`, which replays every committed crash
 //! input with the very code that found it.
 //!
@@ -32,16 +35,14 @@
 //! was held back, repeat a feed). Events are answered by the driver as an
 //! application would, steered by the policy byte, so the fuzzer reaches
 //! authentication decisions, channel opens, requests and data flow.
+//!
+//! [`Connection`]: conch_core::Connection
 #![allow(clippy::disallowed_methods)]
 
-use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use conch_core::{
-    AlgorithmPreferences, ApiMisuse, Applied, AuthDecision, ChannelEvent, ChannelId,
-    ChannelOpenFailure, ClientConfig, Command, Connection, Event, PrivateKey, Prompt, ServerConfig,
-    TransportConfig,
+    AlgorithmPreferences, ClientConfig, Command, PrivateKey, ServerConfig, TransportConfig,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -91,11 +92,6 @@ pub fn null_server_config() -> ServerConfig {
 
 fn key(seed: u64) -> PrivateKey {
     PrivateKey::generate_ed25519(&mut ChaCha20Rng::seed_from_u64(seed))
-}
-
-fn base_instant() -> Instant {
-    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *BASE.get_or_init(Instant::now)
 }
 
 // ----------------------------------------------------------------------
@@ -285,371 +281,9 @@ pub mod calls {
 // The driver: the application side of a Connection
 // ----------------------------------------------------------------------
 
-/// Plays the application and the socket for one [`Connection`], checking
-/// the loop contract's promises as it goes (it panics when one is broken,
-/// which the fuzzer reports).
-pub struct Driver {
-    /// The connection.
-    pub conn: Connection,
-    now: Instant,
-    policy: u8,
-    channels: Vec<ChannelId>,
-    /// Received bytes not yet consumed, per channel.
-    unconsumed: Vec<(ChannelId, usize)>,
-    user_key: PrivateKey,
-    auth_tries: u32,
-    disconnected: bool,
-    /// Everything the connection transmitted.
-    pub transmitted: Vec<u8>,
-    /// Whether to keep `transmitted` (the corpus generator reads it).
-    keep_transmitted: bool,
-    /// The socket takes nothing.
-    stalled: bool,
-    /// The last `Feed` record, for [`act::REPEAT`].
-    last_feed: Vec<u8>,
-    /// Bytes [`act::REPEAT`] may still feed in this run, so one input
-    /// cannot take the fuzzer's whole time budget.
-    repeat_budget: usize,
-}
-
-/// Most bytes one input may feed through [`act::REPEAT`]: enough for a
-/// flood past every limit of the connection (a few MiB), small enough that
-/// a run stays well under a second.
-const REPEAT_BUDGET: usize = 16 << 20;
-
-impl std::fmt::Debug for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Driver")
-            .field("conn", &self.conn)
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Most bytes the transmit buffer may hold, even with the socket stalled:
-/// what the application may queue with `send_data` (the default send
-/// buffer limit, 1 MiB), what the connection lets the peer provoke before
-/// it gives up (1 MiB), the answers to one more input record, and the
-/// control messages a fuzz input's calls can add (well under 1 MiB).
-const TRANSMIT_BOUND: usize = 3 << 20;
-
-/// The user key the client driver authenticates with.
-pub fn user_key() -> PrivateKey {
-    key(2)
-}
-
-impl Driver {
-    /// A client; `keep` keeps what it transmits in [`Driver::transmitted`].
-    pub fn client(config: ClientConfig, keep: bool) -> Self {
-        let conn = Connection::client(
-            Arc::new(config),
-            Box::new(ChaCha20Rng::seed_from_u64(11)),
-            base_instant(),
-        );
-        Self::new(conn.into(), keep)
-    }
-
-    /// A server; `keep` as for [`Driver::client`].
-    pub fn server(config: ServerConfig, keep: bool) -> Self {
-        let conn = Connection::server(
-            Arc::new(config),
-            Box::new(ChaCha20Rng::seed_from_u64(12)),
-            base_instant(),
-        );
-        Self::new(conn.into(), keep)
-    }
-
-    fn new(conn: Connection, keep_transmitted: bool) -> Self {
-        let mut d = Driver {
-            conn,
-            now: base_instant(),
-            policy: 0,
-            channels: Vec::new(),
-            unconsumed: Vec::new(),
-            user_key: user_key(),
-            auth_tries: 0,
-            disconnected: false,
-            transmitted: Vec::new(),
-            keep_transmitted,
-            stalled: false,
-            last_feed: Vec::new(),
-            repeat_budget: REPEAT_BUDGET,
-        };
-        let now = d.now;
-        d.conn.handle_timeout(now);
-        d.after();
-        d
-    }
-
-    /// A one-line account of how far the connection got.
-    pub fn summary(&self) -> String {
-        format!(
-            "authenticated {}, channels {:?}, error {:?}",
-            self.conn.is_authenticated(),
-            self.channels,
-            self.conn.error()
-        )
-    }
-
-    /// Whether the connection has ended.
-    pub fn is_done(&self) -> bool {
-        self.disconnected
-    }
-
-    /// Runs one record.
-    pub fn run(&mut self, record: Record<'_>) {
-        match record {
-            Record::Feed(bytes) => {
-                self.last_feed = bytes.to_vec();
-                self.feed(bytes);
-            }
-            Record::Act(op, arg) if op % act::COUNT == act::REPEAT => {
-                let bytes = std::mem::take(&mut self.last_feed);
-                for _ in 0..usize::from(arg) * 64 {
-                    if self.is_done() || self.repeat_budget < bytes.len().max(1) {
-                        break;
-                    }
-                    self.repeat_budget -= bytes.len().max(1);
-                    self.feed(&bytes);
-                }
-                self.last_feed = bytes;
-            }
-            Record::Act(op, arg) => self.act(op, arg),
-            Record::Command(command) => self.apply(command),
-        }
-    }
-
-    /// Feeds bytes from the peer.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        let before = self.conn.error().cloned();
-        self.conn.handle_input(self.now, bytes);
-        if let Some(e) = before {
-            // Fatal errors are sticky.
-            assert_eq!(self.conn.error(), Some(&e), "sticky error changed");
-        }
-        self.after();
-    }
-
-    /// Does what `Act` record `op` says, with `arg`.
-    pub fn act(&mut self, op: u8, arg: u8) {
-        match op % act::COUNT {
-            act::TICK => {
-                self.now += Duration::from_secs(u64::from(arg));
-                self.conn.handle_timeout(self.now);
-            }
-            act::POLICY => self.policy = arg,
-            act::SOCKET_EOF => self.conn.handle_eof(self.now),
-            act::CONSUME => {
-                for (channel, n) in std::mem::take(&mut self.unconsumed) {
-                    let _refused_or_done = self.call(Command::Consume { channel, n });
-                }
-            }
-            act::STALL => {
-                // The transmit buffer is left to grow meanwhile.
-                self.stalled = !self.stalled;
-            }
-            // REPEAT is a record of its own (see `run`).
-            _ => {}
-        }
-        self.after();
-    }
-
-    /// Makes an application call, then drains as the loop contract asks.
-    pub fn apply(&mut self, command: Command<'_>) {
-        let _refused_or_done = self.call(command);
-        self.after();
-    }
-
-    /// Makes an application call. Refusals are expected (the fuzzer calls
-    /// at random) and must leave the connection as it was: an `ApiMisuse`
-    /// is never fatal.
-    fn call(&mut self, command: Command<'_>) -> Result<Applied, ApiMisuse> {
-        let before = self.conn.error().cloned();
-        let r = self.conn.apply(command);
-        match &r {
-            Ok(Applied::Opened(id)) => self.channels.push(*id),
-            Err(e) => assert_eq!(
-                self.conn.error(),
-                before.as_ref(),
-                "a refused call ({e}) changed the connection's state"
-            ),
-            Ok(_) => {}
-        }
-        r
-    }
-
-    /// Client: tries the method `arg` picks.
-    fn try_auth(&mut self, arg: u8) {
-        self.auth_tries += 1;
-        let command = calls::auth(arg, self.user_key.public_key());
-        let _refused_or_sent = self.call(command);
-    }
-
-    /// Answers events, moves the transmit buffer to the "socket", and
-    /// checks the loop contract.
-    fn after(&mut self) {
-        for _ in 0..10_000 {
-            let mut progress = false;
-            while let Some(event) = self.conn.poll_event() {
-                progress = true;
-                assert!(!self.disconnected, "event after Disconnected: {event:?}");
-                self.answer(event);
-            }
-            if let Some(t) = self.conn.poll_transmit().filter(|_| !self.stalled) {
-                progress = true;
-                assert!(
-                    t.len() <= TRANSMIT_BOUND,
-                    "transmit buffer of {} bytes",
-                    t.len()
-                );
-                let n = t.len();
-                if self.keep_transmitted {
-                    self.transmitted.extend_from_slice(t);
-                }
-                self.conn.consume_transmit(n);
-            }
-            if !progress {
-                break;
-            }
-        }
-        if let Some(t) = self.conn.poll_transmit() {
-            assert!(
-                t.len() <= TRANSMIT_BOUND,
-                "transmit buffer of {} bytes",
-                t.len()
-            );
-        }
-        if let Some(e) = self.conn.error().filter(|_| !self.stalled) {
-            // The end: the DISCONNECT is out, nothing more is asked of us.
-            assert!(self.conn.is_closed(), "closed once drained after {e}");
-            assert_eq!(self.conn.poll_timeout(), None);
-        }
-        // A fatal error is reported, once, by the event.
-        assert_eq!(
-            self.disconnected,
-            self.conn.error().is_some(),
-            "Disconnected if and only if the connection has an error"
-        );
-    }
-
-    /// Answers one event as an application steered by the policy byte.
-    fn answer(&mut self, event: Event) {
-        let p = self.policy;
-        let command = match event {
-            Event::HostKey { .. } => Command::AcceptHostKey,
-            Event::UserauthReady => return self.try_auth(p),
-            Event::AuthFailure { .. } if self.auth_tries < 8 => {
-                return self.try_auth(p.wrapping_add(self.auth_tries as u8))
-            }
-            Event::AuthSignatureNeeded {
-                algorithm, data, ..
-            } => match self.user_key.sign(&algorithm, &data) {
-                Ok(sig) => Command::AuthSignature {
-                    blob: Cow::Owned(sig),
-                },
-                Err(_) => return,
-            },
-            Event::AuthInfoRequest { prompts, .. } => Command::AuthInfoResponse {
-                responses: Cow::Owned(vec!["123456".to_string(); prompts.len()]),
-            },
-            Event::AuthPasswordChange { .. } => Command::AuthChangePassword {
-                old: "old".into(),
-                new: "new".into(),
-            },
-            Event::AuthRequest { .. } => {
-                let decision = match (p >> 5) % 5 {
-                    0 => AuthDecision::Accept,
-                    1 => AuthDecision::Reject,
-                    2 => AuthDecision::Partial {
-                        methods: vec!["password".into(), "keyboard-interactive".into()],
-                    },
-                    3 => AuthDecision::InfoRequest {
-                        name: "n".into(),
-                        instruction: "i".into(),
-                        prompts: vec![Prompt {
-                            prompt: "Code: ".into(),
-                            echo: false,
-                        }],
-                    },
-                    _ => AuthDecision::ChangePassword {
-                        prompt: "expired".into(),
-                    },
-                };
-                let decide = |decision| Command::AuthDecision {
-                    decision: Cow::Owned(decision),
-                };
-                if self.call(decide(decision)).is_err() {
-                    // A decision that does not fit the attempt: accept.
-                    let _refused = self.call(decide(AuthDecision::Accept));
-                }
-                return;
-            }
-            Event::Channel {
-                id: channel,
-                event: ChannelEvent::OpenRequest { .. },
-            } => {
-                if p & 0x02 == 0 {
-                    self.channels.push(channel);
-                    Command::AcceptChannel { channel }
-                } else {
-                    Command::RejectChannel {
-                        channel,
-                        reason: ChannelOpenFailure::AdministrativelyProhibited,
-                        description: "no".into(),
-                    }
-                }
-            }
-            Event::Channel {
-                id: channel,
-                event:
-                    ChannelEvent::Request {
-                        want_reply: true, ..
-                    },
-            } => Command::ChannelReply {
-                channel,
-                success: p & 0x04 == 0,
-            },
-            Event::GlobalRequest {
-                want_reply: true, ..
-            } => Command::GlobalReply {
-                success: p & 0x08 == 0,
-                data: Cow::Borrowed(&[]),
-            },
-            Event::Channel {
-                id: channel,
-                event: ChannelEvent::Data { data } | ChannelEvent::ExtendedData { data, .. },
-            } => {
-                if p & 0x10 == 0 {
-                    Command::Consume {
-                        channel,
-                        n: data.len(),
-                    }
-                } else {
-                    self.unconsumed.push((channel, data.len()));
-                    return;
-                }
-            }
-            Event::Channel {
-                id: channel,
-                event: ChannelEvent::Closed,
-            } => {
-                self.channels.retain(|c| *c != channel);
-                return;
-            }
-            Event::Disconnected { error } => {
-                assert_eq!(
-                    self.conn.error(),
-                    Some(&error),
-                    "Disconnected carries the connection's error"
-                );
-                self.disconnected = true;
-                return;
-            }
-            _ => return,
-        };
-        let _refused_or_done = self.call(command);
-    }
-}
+#[path = "driver.rs"]
+pub mod driver;
+pub use driver::Driver;
 
 // ----------------------------------------------------------------------
 // The targets

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use conch_core::{ChannelId, Connection, Event, PublicKey};
 
-use super::endpoint::{event_channel, record_channel_event, App, ChannelLog};
+use super::channel_log::{event_channel, record_channel_event, ChannelLog};
 use super::role_calls::RoleCalls;
+use conch_test_support::App;
 
 /// How the client application answers [`Event::HostKey`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,8 @@ impl Default for ClientApp {
 }
 
 impl App for ClientApp {
-    fn on_event(&mut self, conn: &mut Connection, event: &Event) {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) {
+        let event = &event;
         if let Event::HostKey { key } = event {
             self.host_keys_seen.push(key.clone());
             let r = match self.host_key_policy {

@@ -8,9 +8,10 @@ use conch_core::{
     Connection, Event, Prompt, PublicKey,
 };
 
-use super::endpoint::{event_channel, record_channel_event, App, ChannelLog};
+use super::channel_log::{event_channel, record_channel_event, ChannelLog};
 use super::role_calls::RoleCalls;
 use super::{PASSWORD, USER};
+use conch_test_support::App;
 
 /// The global request name the test server answers with success, echoing
 /// its data back.
@@ -336,7 +337,8 @@ impl ServerApp {
 }
 
 impl App for ServerApp {
-    fn on_event(&mut self, conn: &mut Connection, event: &Event) {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) {
+        let event = &event;
         match event {
             Event::AuthRequest { user, attempt, .. } => {
                 let decision = self.decide(user, attempt);

@@ -10,10 +10,12 @@
 //! raw bytes that break the framing. It also decrypts what the victim sends,
 //! so a test can read the victim's DISCONNECT even after the key exchange.
 //!
-//! [`Victim`] wraps the [`Connection`] under attack: it feeds it bytes,
-//! drains its events and transmit buffer as the loop contract asks, and
-//! answers the decisions a plain application would (accept the host key,
-//! let the user in, accept channels), each switchable by the test.
+//! [`Victim`] wraps the [`Connection`] under attack in an `Endpoint` of
+//! `conch-test-support` (the loop contract's steps, written once for every
+//! in-memory harness): it feeds it bytes, drains its events and transmit
+//! buffer as the contract asks, and answers the decisions a plain
+//! application would (accept the host key, let the user in, accept
+//! channels), each switchable by the test.
 #![allow(dead_code)]
 
 mod peer;
@@ -31,6 +33,7 @@ use conch_core::{
     ApiMisuse, AuthDecision, ChannelEvent, ClientConfig, Connection, DisconnectReason, Error,
     Event, PeerMisbehaved, PrivateKey, ServerConfig,
 };
+use conch_test_support::{App, Direction, Endpoint, Pipe};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -99,13 +102,40 @@ impl Default for Policy {
     }
 }
 
-/// The connection under attack and what it produced.
+/// The policy answers the victim's events, as a plain application would.
+impl App for Policy {
+    fn on_event(&mut self, conn: &mut Connection, e: Event) {
+        let p = self;
+        // Refusals of these calls (`ApiMisuse`) are not what the tests look
+        // at; a fatal error shows in `conn.error()`.
+        let _ = match e {
+            Event::HostKey { .. } if p.accept_host_key => conn.accept_host_key(),
+            Event::UserauthReady if p.try_password => conn.auth_password(USER, "hunter2"),
+            Event::AuthRequest { .. } if p.accept_auth => conn.auth_decision(AuthDecision::Accept),
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::OpenRequest { .. },
+            } if p.accept_channels => conn.accept_channel(channel),
+            Event::Channel {
+                id: channel,
+                event: ChannelEvent::Data { data },
+            }
+            | Event::Channel {
+                id: channel,
+                event: ChannelEvent::ExtendedData { data, .. },
+            } if p.consume_data => conn.consume(channel, data.len()),
+            _ => Ok(()),
+        };
+    }
+}
+
+/// The connection under attack and what it produced: an [`Endpoint`] of
+/// `conch-test-support` (its connection, and every event it raised in
+/// order in `log`), which it derefs to, answered by the [`Policy`].
 #[derive(Debug)]
 pub struct Victim {
-    /// The connection itself.
-    pub conn: Connection,
-    /// Every event it raised, in order.
-    pub events: Vec<Event>,
+    /// The connection and its log.
+    pub ep: Endpoint,
     /// Automatic answers.
     pub policy: Policy,
     /// Bytes fed so far.
@@ -114,7 +144,22 @@ pub struct Victim {
     pub transmitted: usize,
     /// The largest transmit buffer seen when draining (bytes).
     pub max_transmit: usize,
+    /// What it transmitted and the peer has not taken yet.
+    out: Pipe,
     now: Instant,
+}
+
+impl std::ops::Deref for Victim {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.ep
+    }
+}
+
+impl std::ops::DerefMut for Victim {
+    fn deref_mut(&mut self) -> &mut Endpoint {
+        &mut self.ep
+    }
 }
 
 impl Victim {
@@ -144,18 +189,20 @@ impl Victim {
     }
 
     fn start(conn: Connection) -> Self {
+        let mut out = Pipe::new();
+        out.drop_transcript();
         let mut v = Victim {
-            conn,
-            events: Vec::new(),
+            ep: Endpoint::new(conn),
             policy: Policy::default(),
             fed: 0,
             transmitted: 0,
             max_transmit: 0,
+            out,
             now: epoch(),
         };
         // Any call with the RNG at hand sends the first KEXINIT (RFC 4253
         // section 7.1: right after the identification).
-        v.conn.handle_timeout(v.now);
+        v.ep.conn.handle_timeout(v.now);
         v.drain();
         v
     }
@@ -165,10 +212,10 @@ impl Victim {
         self.now
     }
 
-    /// Moves the virtual clock and fires the timer if due.
+    /// Moves the virtual clock and calls `handle_timeout`.
     pub fn advance(&mut self, d: Duration) -> Result<(), Error> {
         self.now += d;
-        self.conn.handle_timeout(self.now);
+        self.ep.conn.handle_timeout(self.now);
         self.drain();
         self.fatal()
     }
@@ -176,14 +223,14 @@ impl Victim {
     /// Feeds bytes from the peer, then drains events.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.fed += bytes.len();
-        self.conn.handle_input(self.now, bytes);
+        self.ep.input(self.now, bytes);
         self.drain();
         self.fatal()
     }
 
     /// `Err` with the fatal error the connection has ended with, if any.
     fn fatal(&self) -> Result<(), Error> {
-        self.conn.error().map_or(Ok(()), |e| Err(e.clone()))
+        self.ep.conn.error().map_or(Ok(()), |e| Err(e.clone()))
     }
 
     /// Calls a mutator on the connection, then drains events as the loop
@@ -192,7 +239,7 @@ impl Victim {
         &mut self,
         f: impl FnOnce(&mut Connection) -> Result<T, ApiMisuse>,
     ) -> Result<T, ApiMisuse> {
-        let r = f(&mut self.conn);
+        let r = f(&mut self.ep.conn);
         self.drain();
         r
     }
@@ -210,79 +257,31 @@ impl Victim {
         None
     }
 
-    /// Answers events by the policy until none is left. Answers are
-    /// mutator calls, which may raise further events.
+    /// Answers events by the policy until none is left (answers are
+    /// mutator calls, which may raise further events); the transmit buffer
+    /// stays where it is until the peer takes it.
     fn drain(&mut self) {
-        let mut i = self.events.len();
-        while let Some(e) = self.conn.poll_event() {
-            self.events.push(e);
-        }
-        while i < self.events.len() {
-            let e = self.events[i].clone();
-            i += 1;
-            self.answer(&e);
-            while let Some(e) = self.conn.poll_event() {
-                self.events.push(e);
-            }
-        }
-        let pending = self.conn.poll_transmit().map_or(0, <[u8]>::len);
+        self.ep.drain_events(&mut self.policy);
+        let pending = self.ep.conn.poll_transmit().map_or(0, <[u8]>::len);
         self.max_transmit = self.max_transmit.max(pending);
-    }
-
-    fn answer(&mut self, e: &Event) {
-        let p = self.policy.clone();
-        // Refusals of these calls (`ApiMisuse`) are not what the tests look
-        // at; a fatal error shows in `conn.error()`.
-        let _ = match e {
-            Event::HostKey { .. } if p.accept_host_key => self.conn.accept_host_key(),
-            Event::UserauthReady if p.try_password => self.conn.auth_password(USER, "hunter2"),
-            Event::AuthRequest { .. } if p.accept_auth => {
-                self.conn.auth_decision(AuthDecision::Accept)
-            }
-            Event::Channel {
-                id: channel,
-                event: ChannelEvent::OpenRequest { .. },
-            } if p.accept_channels => self.conn.accept_channel(*channel),
-            Event::Channel {
-                id: channel,
-                event: ChannelEvent::Data { data },
-            }
-            | Event::Channel {
-                id: channel,
-                event: ChannelEvent::ExtendedData { data, .. },
-            } if p.consume_data => self.conn.consume(*channel, data.len()),
-            _ => Ok(()),
-        };
     }
 
     /// Everything the victim has to transmit, taken.
     pub fn take_output(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        while let Some(t) = self.conn.poll_transmit() {
-            let t = t.to_vec();
-            self.max_transmit = self.max_transmit.max(t.len());
-            self.conn.consume_transmit(t.len());
-            out.extend_from_slice(&t);
-        }
+        // No tap: the direction is not looked at.
+        self.ep
+            .transmit(&mut self.out, Direction::ClientToServer, &mut None);
+        self.max_transmit = self.max_transmit.max(self.ep.max_transmit_len);
+        let out = self.out.take();
         self.transmitted += out.len();
         self.drain();
         out
     }
 
-    /// Whether an event matching `f` was raised.
-    pub fn saw(&self, f: impl Fn(&Event) -> bool) -> bool {
-        self.events.iter().any(f)
-    }
-
-    /// How many events match `f`.
-    pub fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
-        self.events.iter().filter(|e| f(e)).count()
-    }
-
     /// The error carried by the `Disconnected` event, which must be the
     /// last event.
     pub fn disconnected(&self) -> Option<&Error> {
-        match self.events.last() {
+        match self.ep.log.last() {
             Some(Event::Disconnected { error }) => Some(error),
             _ => None,
         }

@@ -340,7 +340,7 @@ impl Peer {
             self.stage >= stage,
             "handshake stopped at {:?}; victim events {:#?}",
             self.stage,
-            victim.events
+            victim.log
         );
     }
 

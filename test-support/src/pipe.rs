@@ -1,6 +1,7 @@
 //! Bytes in flight: the pipes between the two ends, transcripts, and taps
 //! that inject or corrupt packets.
 
+use conch_core::{BytesMut, Connection};
 use sha2::{Digest, Sha256};
 
 /// Which way bytes travel.
@@ -25,8 +26,9 @@ pub trait Tap {
 pub struct Pipe {
     /// Bytes written by the sender (after the tap), not yet delivered.
     pub(crate) in_flight: Vec<u8>,
-    /// SHA-256 of every byte the sender transmitted (before the tap).
-    transcript: Sha256,
+    /// SHA-256 of every byte the sender transmitted (before the tap), if
+    /// kept.
+    transcript: Option<Sha256>,
     /// Bytes the sender transmitted.
     pub sent: u64,
     /// Bytes handed to the receiver.
@@ -36,18 +38,33 @@ pub struct Pipe {
 }
 
 impl Pipe {
-    pub(crate) fn new() -> Self {
+    /// An empty pipe that keeps a transcript.
+    pub fn new() -> Self {
         Pipe {
             in_flight: Vec::new(),
-            transcript: Sha256::new(),
+            transcript: Some(Sha256::new()),
             sent: 0,
             delivered: 0,
             blocked: false,
         }
     }
 
-    pub(crate) fn push(&mut self, dir: Direction, bytes: &[u8], tap: &mut Option<Box<dyn Tap>>) {
-        self.transcript.update(bytes);
+    /// Stops hashing the transcript (it costs as much as a cipher, which a
+    /// benchmark would measure); [`Pipe::digest`] then panics.
+    pub fn drop_transcript(&mut self) {
+        self.transcript = None;
+    }
+
+    /// Whether the transcript is kept.
+    pub fn keeps_transcript(&self) -> bool {
+        self.transcript.is_some()
+    }
+
+    /// Queues `bytes` transmitted going `dir`, through `tap` if there is one.
+    pub fn push(&mut self, dir: Direction, bytes: &[u8], tap: &mut Option<Box<dyn Tap>>) {
+        if let Some(t) = &mut self.transcript {
+            t.update(bytes);
+        }
         self.sent += bytes.len() as u64;
         match tap {
             Some(t) => t.on_bytes(dir, bytes, &mut self.in_flight),
@@ -55,9 +72,70 @@ impl Pipe {
         }
     }
 
+    /// `conn`'s transmit buffer, taken with `take_transmit` straight into
+    /// the empty buffer in flight, which `take_transmit` swaps with the
+    /// connection's: nothing is copied. While bytes are still in flight,
+    /// the new ones wait in the connection (as behind a write in progress)
+    /// rather than be appended, which would copy them. Returns how many
+    /// bytes came.
+    pub(crate) fn take_from(&mut self, conn: &mut Connection) -> usize {
+        if !self.in_flight.is_empty() {
+            return 0;
+        }
+        conn.take_transmit(&mut self.in_flight);
+        let n = self.in_flight.len();
+        self.sent += n as u64;
+        n
+    }
+
+    /// Everything in flight, as a buffer for `handle_input_buf`, in the
+    /// same memory: `BytesMut`'s `FromIterator` collects into a `Vec`,
+    /// which reuses the memory of the `Vec` it iterates over (the standard
+    /// library's in-place collection). `Bytes::from(vec).try_into_mut()`
+    /// would keep the memory too, but allocates a header whenever the `Vec`
+    /// has spare capacity, which is nearly always.
+    pub(crate) fn take_buf(&mut self) -> BytesMut {
+        let data = std::mem::take(&mut self.in_flight);
+        self.delivered += data.len() as u64;
+        data.into_iter().collect()
+    }
+
+    /// Gives back the spare `handle_input_buf` left: its payloads dropped
+    /// by the app, it is unshared and turns into a `Vec` with no copy,
+    /// keeping its allocation for the next `take_transmit`.
+    pub(crate) fn restore_buf(&mut self, spare: BytesMut) {
+        debug_assert!(self.in_flight.is_empty());
+        let mut v = Vec::from(spare);
+        v.clear();
+        self.in_flight = v;
+    }
+
+    /// Queues `bytes` the sender never transmitted, after what is in
+    /// flight: raw bytes from a third party on the wire, outside the
+    /// transcript and the tap.
+    pub fn inject(&mut self, bytes: &[u8]) {
+        self.in_flight.extend_from_slice(bytes);
+    }
+
+    /// Takes everything in flight (it counts as delivered): the bytes a
+    /// test intercepts, to drop, read or change before it injects them.
+    pub fn take(&mut self) -> Vec<u8> {
+        let data = std::mem::take(&mut self.in_flight);
+        self.delivered += data.len() as u64;
+        data
+    }
+
     /// SHA-256 of everything the sender transmitted so far.
+    ///
+    /// # Panics
+    ///
+    /// If the transcript was dropped ([`Pipe::drop_transcript`]).
     pub fn digest(&self) -> [u8; 32] {
-        self.transcript.clone().finalize().into()
+        self.transcript
+            .clone()
+            .expect("the pipe keeps no transcript")
+            .finalize()
+            .into()
     }
 
     /// Bytes waiting to be delivered.
@@ -68,6 +146,12 @@ impl Pipe {
     /// Drops whatever is in flight (the network lost it).
     pub fn discard(&mut self) {
         self.in_flight.clear();
+    }
+}
+
+impl Default for Pipe {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -209,4 +293,38 @@ pub fn plaintext_ignore_packet() -> Vec<u8> {
     p.extend(std::iter::repeat_n(0u8, padding));
     assert_eq!(p.len() % 8, 0);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Injected bytes reach the receiver after what was in flight, but are
+    /// not part of what the sender transmitted; taking them delivers them.
+    #[test]
+    fn injected_bytes_are_delivered_but_not_in_the_transcript() {
+        let mut sent_only = Pipe::new();
+        sent_only.push(Direction::ClientToServer, b"SSH-2.0-x\r\n", &mut None);
+        let mut pipe = Pipe::new();
+        pipe.push(Direction::ClientToServer, b"SSH-2.0-x\r\n", &mut None);
+        pipe.inject(b"junk");
+        assert_eq!(pipe.digest(), sent_only.digest());
+        assert_eq!(pipe.sent, 11);
+        assert_eq!(pipe.take(), b"SSH-2.0-x\r\njunk");
+        assert_eq!((pipe.in_flight(), pipe.delivered), (0, 15));
+    }
+
+    /// A tap decides what the receiver gets; the transcript keeps what the
+    /// sender sent.
+    #[test]
+    fn a_tap_changes_the_bytes_in_flight_not_the_transcript() {
+        let mut tap: Option<Box<dyn Tap>> =
+            Some(Box::new(FlipByte::new(Direction::ServerToClient, 1, 0x20)));
+        let mut plain = Pipe::new();
+        plain.push(Direction::ServerToClient, b"abc", &mut None);
+        let mut pipe = Pipe::new();
+        pipe.push(Direction::ServerToClient, b"abc", &mut tap);
+        assert_eq!(pipe.take(), b"aBc");
+        assert_eq!(pipe.digest(), plain.digest());
+    }
 }
