@@ -55,6 +55,7 @@ pub const USAGE: &str = "\
 usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
              [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent]
              [--record FILE] [USER@]HOST [COMMAND...]
+       conch -G [-F FILE] [-o OPTION=VALUE]... [-p PORT] [-l USER] HOST
        conch --demo
        conch --replay FILE
 
@@ -654,6 +655,10 @@ async fn copy_input(
 
 /// `conch`'s `main`.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if crate::config_dump::requested(&args) {
+        return crate::config_dump::main(args);
+    }
     let args = match parse_args(args) {
         Ok(Invocation::Connect(a)) => a,
         Ok(Invocation::Help) => {
