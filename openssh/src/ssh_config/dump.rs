@@ -2,7 +2,7 @@
 //! line, lower-case keyword, a space, the value in ssh's spelling, in
 //! ssh's order; only the options conch supports.
 
-use super::options::{parse_forward, ForwardKind, Kind, Slot};
+use super::options::{Endpoint, Kind, Slot};
 use super::resolved::ResolvedConfig;
 use super::ConfigError;
 
@@ -136,21 +136,35 @@ impl ResolvedConfig {
                         put(key, &s.args[0]);
                     }
                 }
-                "dynamicforward" | "localforward" | "remoteforward" => {
-                    let kind = match key {
-                        "dynamicforward" => ForwardKind::Dynamic,
-                        "localforward" => ForwardKind::Local,
-                        _ => ForwardKind::Remote,
-                    };
-                    for s in self.settings(key) {
-                        if let Ok(f) = parse_forward(kind, &s.args) {
-                            let mut line = f.listen.to_ssh_string();
-                            if let Some(c) = f.connect {
-                                line.push(' ');
-                                line.push_str(&c.to_ssh_string());
-                            }
-                            put(key, &line);
+                "dynamicforward" => {
+                    // OpenSSH 9.2's dump_cfg_forwards prints, besides the
+                    // dynamic forwards, the listen side of every local
+                    // forward to a Unix socket (its destination has no
+                    // host); conch prints what ssh prints.
+                    for f in self.local_and_dynamic() {
+                        if matches!(f.connect, None | Some(Endpoint::Path(_))) {
+                            put(key, &f.listen.to_ssh_string());
                         }
+                    }
+                }
+                "localforward" => {
+                    for f in self.local_forwards() {
+                        if let Some(c) = f.connect {
+                            put(
+                                key,
+                                &format!("{} {}", f.listen.to_ssh_string(), c.to_ssh_string()),
+                            );
+                        }
+                    }
+                }
+                "remoteforward" => {
+                    for f in self.remote_forwards() {
+                        // A remote dynamic forward: ssh's destination is
+                        // the placeholder `socks` port 0.
+                        let c = f
+                            .connect
+                            .map_or_else(|| "[socks]:0".to_string(), |c| c.to_ssh_string());
+                        put(key, &format!("{} {c}", f.listen.to_ssh_string()));
                     }
                 }
                 "identityfile" => {

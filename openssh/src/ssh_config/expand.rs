@@ -77,7 +77,7 @@ pub struct Tokens {
     pub home: String,
     /// `%i`: the local user id.
     pub uid: u32,
-    /// `%k`: `HostKeyAlias` if set, else the host name.
+    /// `%k`: `HostKeyAlias` if set, else the host as typed.
     pub host_key_alias: String,
 }
 

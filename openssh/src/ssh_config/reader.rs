@@ -6,7 +6,7 @@
 use super::algorithms::{check_algorithm_spec, conch_algorithms};
 use super::expand::{percent_expand, tilde_expand, Tokens};
 use super::lex::split_line;
-use super::options::{kind_of, parse_forward, parse_value, Kind};
+use super::options::{kind_of, parse_forward, parse_value, ForwardKind, Kind};
 use super::pattern::{host_line_matches, match_list, wildcard_match};
 use super::{ConfigError, LoadOptions};
 use std::collections::BTreeMap;
@@ -320,6 +320,13 @@ impl<'a> Reader<'a> {
             Kind::Forward(fk) => {
                 parse_forward(fk, args).map_err(err)?;
                 if *active {
+                    // Local and dynamic forwards are one list in ssh (a
+                    // dynamic one has no destination), kept in file order.
+                    let key = if fk == ForwardKind::Dynamic {
+                        "localforward"
+                    } else {
+                        key
+                    };
                     let list = self.store.multi.entry(key).or_default();
                     if !list.iter().any(|s| s.args == *args) {
                         list.push(setting(args.clone()));

@@ -107,7 +107,8 @@ pub(crate) fn resolve(host: &str, opts: &LoadOptions) -> Result<ResolvedConfig, 
         local_host: opts.local_host.clone(),
         home: opts.home.display().to_string(),
         uid: opts.uid,
-        host_key_alias: store.first("hostkeyalias").unwrap_or(&hostname).to_string(),
+        // ssh.c: `%k` is HostKeyAlias, else the host as typed.
+        host_key_alias: store.first("hostkeyalias").unwrap_or(host).to_string(),
     };
     let mut algorithms = Vec::new();
     for (key, slot) in [
@@ -390,27 +391,46 @@ impl ResolvedConfig {
             .map_err(|m| s.error(m))
     }
 
-    fn forwards(&self, key: &str, kind: ForwardKind) -> Vec<Forward> {
+    /// Local (with a destination) or dynamic (without) forwards, which
+    /// share one list in file order.
+    pub(crate) fn local_and_dynamic(&self) -> Vec<Forward> {
         // Checked when read, so parsing again cannot fail.
-        self.settings(key)
+        self.settings("localforward")
             .iter()
-            .filter_map(|s| parse_forward(kind, &s.args).ok())
+            .filter_map(|s| {
+                let kind = if s.args.len() == 1 {
+                    ForwardKind::Dynamic
+                } else {
+                    ForwardKind::Local
+                };
+                parse_forward(kind, &s.args).ok()
+            })
             .collect()
     }
 
     /// `LocalForward`s, in order.
     pub fn local_forwards(&self) -> Vec<Forward> {
-        self.forwards("localforward", ForwardKind::Local)
+        self.local_and_dynamic()
+            .into_iter()
+            .filter(|f| f.connect.is_some())
+            .collect()
     }
 
-    /// `RemoteForward`s, in order.
+    /// `RemoteForward`s, in order (no destination: a remote dynamic
+    /// forward).
     pub fn remote_forwards(&self) -> Vec<Forward> {
-        self.forwards("remoteforward", ForwardKind::Remote)
+        self.settings("remoteforward")
+            .iter()
+            .filter_map(|s| parse_forward(ForwardKind::Remote, &s.args).ok())
+            .collect()
     }
 
     /// `DynamicForward`s, in order.
     pub fn dynamic_forwards(&self) -> Vec<Forward> {
-        self.forwards("dynamicforward", ForwardKind::Dynamic)
+        self.local_and_dynamic()
+            .into_iter()
+            .filter(|f| f.connect.is_none())
+            .collect()
     }
 
     /// `SendEnv` name patterns.
