@@ -18,9 +18,37 @@ pub struct DumpArgs {
     pub options: Vec<String>,
 }
 
-/// Whether the arguments ask for `-G`.
+/// Whether the arguments ask for `-G`: among the options, which may
+/// come before and after the host but not in the remote command
+/// (`conch h grep -G x` runs `grep -G x`).
 pub fn requested(args: &[OsString]) -> bool {
-    args.iter().any(|a| a == "-G")
+    const WITH_VALUE: &[&str] = &[
+        "-p",
+        "-l",
+        "-i",
+        "-o",
+        "-F",
+        "--password-env",
+        "--record",
+        "--replay",
+    ];
+    let mut host_seen = false;
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        let Some(w) = word.to_str() else { return false };
+        if w == "-G" {
+            return true;
+        }
+        if WITH_VALUE.contains(&w) {
+            words.next();
+        } else if w == "--" || !w.starts_with('-') {
+            if host_seen || w == "--" {
+                return false;
+            }
+            host_seen = true;
+        }
+    }
+    false
 }
 
 /// Parses `conch -G`'s arguments (without the program name).
@@ -103,12 +131,101 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
 }
 
+/// Resolves `a.host` through the ssh_config files `a.config` names (with
+/// `load`'s view of the system) and takes from them what connecting uses
+/// today: `HostName`, `Port`, `User` (the command line's `-p`, `-l`,
+/// `USER@` and `-o` win, as in ssh) and the `IdentityFile`s, tried after
+/// the command line's. `-F none` reads nothing.
+pub fn apply_config(
+    a: &mut crate::client::ClientArgs,
+    mut load: LoadOptions,
+) -> Result<(), String> {
+    if a.config == ConfigFiles::None {
+        return Ok(());
+    }
+    load.files = a.config.clone();
+    // Command-line values come first, so they win and `Match user` sees
+    // them, as in ssh.
+    if let Some(port) = a.given_port {
+        load.command_line.push(format!("Port {port}"));
+    }
+    if let Some(user) = &a.given_user {
+        let quoted = user.replace('\\', "\\\\").replace('"', "\\\"");
+        load.command_line.push(format!("User \"{quoted}\""));
+    }
+    let config = SshConfig::load(&a.host, &load).map_err(|e| e.to_string())?;
+    a.host = config.hostname().to_string();
+    a.port = config.port();
+    if config.get("User").is_some() {
+        a.user = config.user().to_string();
+    }
+    for path in config.identity_files().map_err(|e| e.to_string())? {
+        if !a.identities.contains(&path) {
+            a.identities.push(path);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse_strs(args: &[&str]) -> Result<DumpArgs, String> {
         parse(args.iter().map(OsString::from))
+    }
+
+    fn client(args: &[&str]) -> crate::client::ClientArgs {
+        match crate::client::parse_args(args.iter().map(OsString::from)) {
+            Ok(crate::client::Invocation::Connect(a)) => *a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn connecting_takes_hostname_port_user_and_identities_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("conch-cli-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config");
+        std::fs::write(
+            &file,
+            "Host db\n  HostName DB.example.org\n  Port 2222\n  User alice\n  IdentityFile ~/.ssh/id_%h\n\
+             Match user \"o'brien x\"\n  Port 7\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let load = || LoadOptions::isolated(&dir);
+        let mut a = client(&["-F", f, "-i", "k0", "db", "true"]);
+        apply_config(&mut a, load()).unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.user.as_str()),
+            ("db.example.org", 2222, "alice")
+        );
+        assert_eq!(
+            a.identities,
+            [PathBuf::from("k0"), dir.join(".ssh/id_db.example.org")]
+        );
+        assert_eq!(a.command, "true");
+        // The command line wins.
+        let mut a = client(&["-F", f, "-p", "3", "bob@db"]);
+        apply_config(&mut a, load()).unwrap();
+        assert_eq!((a.port, a.user.as_str()), (3, "bob"));
+        // A user name with a space and quotes reaches `Match user` intact.
+        let mut a = client(&["-F", f, "-l", "o'brien x", "other"]);
+        apply_config(&mut a, load()).unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.user.as_str()),
+            ("other", 7, "o'brien x")
+        );
+        // -F none reads nothing; a bad file is an error naming its line.
+        let mut a = client(&["-F", "none", "db"]);
+        apply_config(&mut a, load()).unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("db", 22));
+        std::fs::write(&file, "Host db\n  Port x\n").unwrap();
+        let mut a = client(&["-F", f, "db"]);
+        let e = apply_config(&mut a, load()).unwrap_err();
+        assert!(e.contains("line 2: Bad port"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -126,7 +243,13 @@ mod tests {
         );
         assert!(parse_strs(&["-G"]).is_err());
         assert!(parse_strs(&["-G", "h", "ls"]).is_err());
-        assert!(requested(&[OsString::from("x"), OsString::from("-G")]));
-        assert!(!requested(&[OsString::from("h")]));
+        let words = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(requested(&words(&["x", "-G"])));
+        assert!(requested(&words(&["-F", "cfg", "-G", "x"])));
+        assert!(!requested(&words(&["h"])));
+        // Not a -G: the value of -o, or a word of the remote command.
+        assert!(!requested(&words(&["-o", "-G", "h"])));
+        assert!(!requested(&words(&["h", "grep", "-G", "x"])));
+        assert!(!requested(&words(&["-p", "2", "h", "-v", "ls", "-G"])));
     }
 }
