@@ -130,6 +130,7 @@ const ERRORS: &[(&str, &str)] = &[
     ("extra_arguments", "\nPort 22 23\n"),
     ("forward_without_target", "LocalForward 8080\n"),
     ("recursive_include", "Include recursive_include\n"),
+    ("hostname_bad_token", "Host *\n  HostName x%p\n"),
 ];
 
 fn run(program: &Path, home: &Path, args: &[&str]) -> (bool, String, String) {

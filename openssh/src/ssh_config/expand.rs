@@ -121,6 +121,13 @@ impl Tokens {
 /// Expands the `%` tokens of `s`; an unknown token or a lone `%` at the
 /// end is an error, as in ssh's `percent_expand`.
 pub fn percent_expand(s: &str, tokens: &Tokens) -> Result<String, String> {
+    percent_expand_only(s, tokens, "%hnprulLdikC")
+}
+
+/// [`percent_expand`] accepting only the tokens in `allowed` (each option
+/// has its own set in ssh_config(5) "TOKENS": `HostName` takes `%h`,
+/// `ProxyCommand` `%h %k %n %p %r`).
+pub fn percent_expand_only(s: &str, tokens: &Tokens, allowed: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -133,6 +140,7 @@ pub fn percent_expand(s: &str, tokens: &Tokens) -> Result<String, String> {
             .ok_or_else(|| format!("invalid format \"{s}\""))?;
         let v = tokens
             .value(t)
+            .filter(|_| allowed.contains(t))
             .ok_or_else(|| format!("unknown key %{t} in \"{s}\""))?;
         out.push_str(&v);
     }
@@ -222,6 +230,11 @@ mod tests {
         assert_eq!(t.connection_hash().len(), 40);
         assert_ne!(t.connection_hash(), Tokens::default().connection_hash());
         assert!(percent_expand("%z", &t).is_err());
+        assert_eq!(
+            percent_expand_only("%h:%%", &t, "h%").unwrap(),
+            "db.example.org:%"
+        );
+        assert!(percent_expand_only("%h:%p", &t, "h%").is_err());
         assert!(percent_expand("abc%", &t).is_err());
     }
 

@@ -4,7 +4,7 @@
 //! blocks that do not apply too, so a mistake shows whatever the host).
 
 use super::algorithms::{check_algorithm_spec, conch_algorithms};
-use super::expand::{percent_expand, tilde_expand, Tokens};
+use super::expand::{percent_expand, percent_expand_only, tilde_expand, Tokens};
 use super::lex::split_line;
 use super::options::{kind_of, parse_forward, parse_value, ForwardKind, Kind};
 use super::pattern::{host_line_matches, match_list, wildcard_match};
@@ -395,7 +395,7 @@ impl<'a> Reader<'a> {
     fn match_line(&mut self, args: &[String], flags: Flags) -> Result<bool, String> {
         let opts = self.opts;
         let host = match self.store.first("hostname") {
-            Some(h) => percent_expand(h, &hostname_tokens(&self.host))?,
+            Some(h) => percent_expand_only(h, &hostname_tokens(&self.host), HOSTNAME_TOKENS)?,
             None => self.host.clone(),
         };
         let ruser = self
@@ -533,6 +533,9 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The tokens `HostName` accepts (ssh_config(5) "TOKENS").
+pub(crate) const HOSTNAME_TOKENS: &str = "h%";
+
 /// HostName takes `%h` (and `%%`) only.
 pub(crate) fn hostname_tokens(host: &str) -> Tokens {
     Tokens {
@@ -562,7 +565,10 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
             "larger than {MAX_FILE_SIZE} bytes"
         )));
     }
-    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8"))
+    // ssh reads bytes: a Latin-1 comment must not make the file an error.
+    // Invalid sequences become U+FFFD (a path spelled in another encoding
+    // would not be found).
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// glob(3) for Include: `*` and `?` in any component; names starting with

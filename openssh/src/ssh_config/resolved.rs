@@ -2,9 +2,9 @@
 //! the defaults ssh fills in, and typed accessors.
 
 use super::algorithms::{conch_algorithms, resolve_algorithms};
-use super::expand::{env_expand, percent_expand, tilde_expand, Tokens};
+use super::expand::{env_expand, percent_expand, percent_expand_only, tilde_expand, Tokens};
 use super::options::{kind_of, parse_forward, Forward, ForwardKind, Slot};
-use super::reader::{hostname_tokens, Reader, Setting, Store};
+use super::reader::{hostname_tokens, Reader, Setting, Store, HOSTNAME_TOKENS};
 use super::{ConfigError, ConfigFiles, LoadOptions};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,9 +78,8 @@ pub(crate) fn resolve(host: &str, opts: &LoadOptions) -> Result<ResolvedConfig, 
     let (want_final, mut store) = pass(host.to_string(), false, Store::default(), true)?;
     let resolved_host = |store: &Store| -> Result<String, ConfigError> {
         Ok(match store.single.get("hostname") {
-            Some(s) => {
-                percent_expand(&s.args[0], &hostname_tokens(host)).map_err(|m| s.error(m))?
-            }
+            Some(s) => percent_expand_only(&s.args[0], &hostname_tokens(host), HOSTNAME_TOKENS)
+                .map_err(|m| s.error(m))?,
             None => host.to_string(),
         }
         .to_ascii_lowercase())
@@ -365,7 +364,8 @@ impl ResolvedConfig {
             .filter(|v| !v.eq_ignore_ascii_case("none"))
     }
 
-    /// `ProxyCommand` with its tokens expanded (`None` if unset or `none`).
+    /// `ProxyCommand` with its tokens (`%h %k %n %p %r %%`) expanded
+    /// (`None` if unset or `none`).
     pub fn proxy_command(&self) -> Result<Option<String>, ConfigError> {
         let Some(s) = self
             .setting("proxycommand")
@@ -373,7 +373,8 @@ impl ResolvedConfig {
         else {
             return Ok(None);
         };
-        percent_expand(&s.args[0], &self.tokens)
+        // sshconnect.c `expand_proxy_command`: %h %k %n %p %r only.
+        percent_expand_only(&s.args[0], &self.tokens, "hknpr%")
             .map(Some)
             .map_err(|m| s.error(m))
     }

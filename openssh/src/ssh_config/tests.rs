@@ -242,6 +242,18 @@ fn tokens_environment_and_tilde_in_paths() {
         c.remote_command().unwrap().as_deref(),
         Some("echo db@db.example")
     );
+    // HostName takes %h and %% only; ProxyCommand %h %k %n %p %r.
+    assert_eq!(load("HostName a%%b_%h\n", "h").unwrap().hostname(), "a%b_h");
+    assert_eq!(load("HostName x%p\n", "h").unwrap_err().line, 1);
+    let c = load("ProxyCommand nc %h %p %r %n %k %%\n", "h").unwrap();
+    assert_eq!(
+        c.proxy_command().unwrap().as_deref(),
+        Some("nc h 22 user h h %")
+    );
+    assert!(load("ProxyCommand nc %d\n", "h")
+        .unwrap()
+        .proxy_command()
+        .is_err());
     // An unknown token is an error naming the line that set it.
     let c = load("\nIdentityFile ~/%Z\n", "h").unwrap();
     let e = c.identity_files().unwrap_err();
@@ -442,4 +454,9 @@ fn malformed_input_never_panics_and_is_bounded() {
     let f = s.write("big", &"# x\n".repeat((MAX_FILE_SIZE / 4 + 1) as usize));
     assert!(SshConfig::load("h", &LoadOptions::isolated(&s.0).with_file(f)).is_err());
     assert!(load("\u{0}\u{1}\u{2}", "h").is_err());
+    // Bytes that are not UTF-8 (a Latin-1 comment) are read as ssh reads them.
+    let f = s.write("latin1", "");
+    std::fs::write(&f, b"# caf\xe9\nPort 2\n").unwrap();
+    let c = SshConfig::load("h", &LoadOptions::isolated(&s.0).with_file(f)).unwrap();
+    assert_eq!(c.port(), 2);
 }
