@@ -60,6 +60,11 @@ const CASES: &[Case] = &[
         runs: &[&["db"], &["-l", "admin", "db"], &["other"]],
     },
     Case {
+        name: "readconf_details",
+        config: "\"User\" quoted-keyword\nMatch HOST DB\n  Port 2300\nMatch canonical\n  Port 2301\nMatch final\n  HostName late.example\n  ConnectTimeout 8\n",
+        runs: &[&["DB"], &["db"], &["other"]],
+    },
+    Case {
         name: "final_pass_rematches_host",
         config: "Host alias\n  HostName real.example\nHost real.example\n  Port 2000\nMatch final\n  HashKnownHosts yes\n",
         runs: &[&["alias"], &["real.example"]],

@@ -20,9 +20,18 @@ pub(crate) fn split_line(line: &str) -> Result<Option<Line>, String> {
     if rest.is_empty() || rest.starts_with('#') {
         return Ok(None);
     }
-    let end = rest.find([' ', '\t', '=']).unwrap_or(rest.len());
-    let keyword = rest[..end].to_string();
-    let mut after = rest[end..].trim_start_matches([' ', '\t']);
+    // `strdelim`: a keyword may be double-quoted.
+    let (keyword, after) = match rest.strip_prefix('"') {
+        Some(q) => {
+            let close = q.find('"').ok_or("invalid quotes")?;
+            (q[..close].to_string(), &q[close + 1..])
+        }
+        None => {
+            let end = rest.find([' ', '\t', '=']).unwrap_or(rest.len());
+            (rest[..end].to_string(), &rest[end..])
+        }
+    };
+    let mut after = after.trim_start_matches([' ', '\t']);
     // One `=` may separate the keyword from its arguments (ssh_config(5):
     // "Configuration options may be separated by whitespace or optional
     // whitespace and exactly one `='").
@@ -97,6 +106,7 @@ mod tests {
     fn keyword_and_arguments_with_spaces_or_equals() {
         assert_eq!(parts("  Port 22"), ("Port".into(), vec!["22".into()]));
         assert_eq!(parts("Port=22"), ("Port".into(), vec!["22".into()]));
+        assert_eq!(parts("\"User\" bob"), ("User".into(), vec!["bob".into()]));
         assert_eq!(parts("Port = 22\r"), ("Port".into(), vec!["22".into()]));
         assert_eq!(
             parts("\tHost a b  c"),

@@ -15,8 +15,9 @@
 //! `!negated`); `Match` takes `all`, `host`, `originalhost`, `user`,
 //! `localuser`, `exec` and `canonical`/`final` (which, with
 //! `CanonicalizeHostname` off as in conch, hold only in the final pass
-//! they ask for: the files are read again with `Host` matching the
-//! resolved host name). `Include` takes globs and `~`, relative to
+//! that `Match final` asks for: the files are read again with `Host`
+//! matching the host name resolved by the first pass, whose `HostName`
+//! stays). `Include` takes globs and `~`, relative to
 //! `~/.ssh` (or `/etc/ssh` for the system file), nested up to
 //! [`MAX_INCLUDE_DEPTH`]. `IdentityFile`, `CertificateFile`, the three
 //! forwards and `SendEnv` accumulate; everything else keeps its first

@@ -427,9 +427,11 @@ impl<'a> Reader<'a> {
             }
             attributes += 1;
             if attrib == "canonical" || attrib == "final" {
-                // With CanonicalizeHostname off these hold only in the
-                // final pass, which their presence asks for.
-                self.want_final = true;
+                // With CanonicalizeHostname off both hold only in the
+                // final pass, which only `final` asks for (readconf.c).
+                if attrib == "final" {
+                    self.want_final = true;
+                }
                 if self.post_canon == negate {
                     result = false;
                 }
@@ -440,8 +442,11 @@ impl<'a> Reader<'a> {
                 _ => return Err(format!("Missing Match criteria for {attrib}")),
             };
             let r = match attrib.as_str() {
-                "host" => match_list(&host, arg, true) == 1,
-                "originalhost" => match_list(self.original_host, arg, true) == 1,
+                // match.c `match_hostname`: name and patterns lower-cased.
+                "host" => match_list(&host.to_ascii_lowercase(), arg, true) == 1,
+                "originalhost" => {
+                    match_list(&self.original_host.to_ascii_lowercase(), arg, true) == 1
+                }
                 "user" => match_list(&ruser, arg, false) == 1,
                 "localuser" => match_list(&opts.local_user, arg, false) == 1,
                 "exec" => {

@@ -84,14 +84,16 @@ pub(crate) fn resolve(host: &str, opts: &LoadOptions) -> Result<ResolvedConfig, 
         }
         .to_ascii_lowercase())
     };
+    // ssh.c takes the host name from HostName after the first pass, before
+    // any final pass: a HostName first set in the final pass does not
+    // change it (OpenSSH 9.2).
+    let hostname = resolved_host(&store)?;
     if want_final {
         // `Match final`/`canonical`: ssh reads the files again, `Host`
         // lines now matching the resolved name (ssh.c "re-parsing
         // configuration").
-        let h = resolved_host(&store)?;
-        store = pass(h, true, store, false)?.1;
+        store = pass(hostname.clone(), true, store, false)?.1;
     }
-    let hostname = resolved_host(&store)?;
     let port = store
         .first("port")
         .and_then(|p| p.parse().ok())

@@ -155,7 +155,15 @@ fn match_final_reads_the_files_again_with_the_resolved_name() {
         (c.port(), c.user(), c.compression()),
         (2000, "finaluser", true)
     );
-    // Without Match final/canonical there is one pass.
+    // `Match canonical` alone asks for no final pass, so never holds.
+    let c = load("Match canonical\n  Port 5\n", "alias").unwrap();
+    assert_eq!(c.port(), 22);
+    // A HostName first set in the final pass does not change the host.
+    let c = load("Match final\n  HostName late.example\n", "alias").unwrap();
+    assert_eq!(c.hostname(), "alias");
+    // `Match host` compares in lower case (match_hostname).
+    assert_eq!(load("Match host DB\n  Port 6\n", "Db").unwrap().port(), 6);
+    // Without Match final there is one pass.
     let c = load(
         "Host alias\n  HostName real.example\nHost real.example\n  Port 2000\n",
         "alias",
