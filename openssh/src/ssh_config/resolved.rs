@@ -111,6 +111,9 @@ pub(crate) fn resolve(host: &str, opts: &LoadOptions) -> Result<ResolvedConfig, 
         // ssh.c: `%k` is HostKeyAlias, else the host as typed.
         host_key_alias: store.first("hostkeyalias").unwrap_or(host).to_string(),
     };
+    if let Some(s) = store.single.get("proxyjump") {
+        check_jump_loop(s, &hostname, port, &user)?;
+    }
     let mut algorithms = Vec::new();
     for (key, slot) in [
         ("ciphers", Slot::Cipher),
@@ -145,6 +148,35 @@ pub(crate) fn resolve(host: &str, opts: &LoadOptions) -> Result<ResolvedConfig, 
         env: EnvLookup(opts.env.clone()),
         algorithms,
     })
+}
+
+/// ssh.c refuses a ProxyJump whose last hop is the destination itself
+/// (same host, port and user): "jumphost loop via HOST".
+fn check_jump_loop(s: &Setting, host: &str, port: u16, user: &str) -> Result<(), ConfigError> {
+    let spec = &s.args[0];
+    if spec.eq_ignore_ascii_case("none") {
+        return Ok(());
+    }
+    let last = spec.rsplit(',').next().unwrap_or(spec);
+    let (jump_user, host_port) = match last.rsplit_once('@') {
+        Some((u, h)) => (u, h),
+        None => (user, last),
+    };
+    let (jump_host, jump_port) = match host_port.strip_prefix('[') {
+        Some(b) => match b.split_once(']') {
+            Some((h, rest)) => (h, rest.strip_prefix(':')),
+            None => (host_port, None),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            _ => (host_port, None),
+        },
+    };
+    let jump_port = jump_port.and_then(|p| p.parse::<u16>().ok()).unwrap_or(22);
+    if jump_host == host && jump_port == port && jump_user == user {
+        return Err(s.error(format!("jumphost loop via {jump_host}")));
+    }
+    Ok(())
 }
 
 impl ResolvedConfig {

@@ -366,6 +366,17 @@ fn proxy_jump_and_proxy_command_exclude_each_other() {
 }
 
 #[test]
+fn a_jump_host_that_is_the_destination_is_a_loop() {
+    let e = load("ProxyJump a,bob@x:2022\nUser bob\nPort 2022\n", "x").unwrap_err();
+    assert!(e.message.contains("jumphost loop via x"), "{e}");
+    assert!(load("ProxyJump x\n", "x").is_err());
+    // Another port, user or host is no loop.
+    assert!(load("ProxyJump x:2222\n", "x").is_ok());
+    assert!(load("ProxyJump other@x\n", "x").is_ok());
+    assert!(load("ProxyJump [::1]:22\n", "y").is_ok());
+}
+
+#[test]
 fn builder_without_files() {
     let s = Scratch::new();
     let c = SshConfig::builder("db")
