@@ -401,6 +401,26 @@ const TEMPLATES: &[&str] = &[
     "  port {n}",
     "# comment {u}",
     "",
+    "Include inc/*.conf",
+    "  Include inc/a.conf",
+    "Match user alice,bob",
+    "Match host \"db,!x*\"",
+    "Match originalhost !db",
+    "Match !host web* user root",
+    "Host=\"{p}\"",
+    "  SendEnv -L*",
+    "  RemoteForward {n}",
+    "  LocalForward [::1]:{n} /tmp/s",
+    "  HostKeyAlias alias{u}",
+    "  UserKnownHostsFile %k_%n",
+    "  ProxyJump none",
+    "  ProxyCommand none",
+    "  IdentityAgent ~/agent.%h",
+    "  GlobalKnownHostsFile /g/%h",
+    "  PubkeyAuthentication unbound",
+    "  StrictHostKeyChecking=no",
+    "  CheckHostIP {y}",
+    "  AddressFamily inet6",
 ];
 
 /// A deterministic stream of choices (xorshift64).
@@ -423,9 +443,22 @@ fn random_files_agree() {
     let ssh = PathBuf::from("ssh");
     let dir = TestDir::new("ssh-config-random");
     let home = dir.path().to_path_buf();
+    let inc = home.join(".ssh/inc");
+    std::fs::create_dir_all(&inc).unwrap();
+    std::fs::write(
+        inc.join("a.conf"),
+        "Host db\n  Port 4444\nMatch all\n  User incuser\n",
+    )
+    .unwrap();
+    std::fs::write(
+        inc.join("b.conf"),
+        "Host *\n  ConnectTimeout 3\n  Include inc/b2\n",
+    )
+    .unwrap();
+    std::fs::write(inc.join("b2"), "SendEnv FROMB2\n").unwrap();
     let mut choices = Choices(0x2545_f491_4f6c_dd1d);
     let mut compared = 0;
-    for round in 0..40 {
+    for round in 0..60 {
         let lines = 3 + choices.0 % 20;
         let mut text = String::new();
         for _ in 0..lines {

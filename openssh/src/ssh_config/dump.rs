@@ -120,8 +120,9 @@ impl ResolvedConfig {
                 }
                 "proxycommand" => {
                     // ssh prints ProxyCommand only without ProxyJump.
+                    // `none` is cleared (readconf.c CLEAR_ON_NONE).
                     if self.setting("proxyjump").is_none() {
-                        if let Some(s) = self.setting(key) {
+                        if let Some(s) = self.setting(key).filter(|s| s.args[0] != "none") {
                             put(key, &s.args[0]);
                         }
                     }

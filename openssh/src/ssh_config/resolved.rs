@@ -401,10 +401,7 @@ impl ResolvedConfig {
     /// `ProxyCommand` with its tokens (`%h %k %n %p %r %%`) expanded
     /// (`None` if unset or `none`).
     pub fn proxy_command(&self) -> Result<Option<String>, ConfigError> {
-        let Some(s) = self
-            .setting("proxycommand")
-            .filter(|s| !s.args[0].eq_ignore_ascii_case("none"))
-        else {
+        let Some(s) = self.setting("proxycommand").filter(|s| s.args[0] != "none") else {
             return Ok(None);
         };
         // sshconnect.c `expand_proxy_command`: %h %k %n %p %r only.
@@ -417,7 +414,7 @@ impl ResolvedConfig {
     pub fn remote_command(&self) -> Result<Option<String>, ConfigError> {
         let Some(s) = self
             .setting("remotecommand")
-            .filter(|s| !s.args[0].eq_ignore_ascii_case("none"))
+            .filter(|s| s.args[0] != "none")
         else {
             return Ok(None);
         };

@@ -358,6 +358,10 @@ fn proxy_jump_and_proxy_command_exclude_each_other() {
         (c.proxy_jump(), c.proxy_command().unwrap()),
         (Some("j1"), None)
     );
+    // `ProxyCommand none` is no command, and still keeps ProxyJump out.
+    let c = load("ProxyCommand none\nProxyJump j1\n", "h").unwrap();
+    assert_eq!((c.proxy_jump(), c.proxy_command().unwrap()), (None, None));
+    assert!(!c.to_ssh_g().unwrap().contains("proxy"));
     let c = load("ProxyCommand nc %h %p\nProxyJump j1\n", "h").unwrap();
     assert_eq!(
         (c.proxy_jump(), c.proxy_command().unwrap().as_deref()),
