@@ -136,6 +136,7 @@ const ERRORS: &[(&str, &str)] = &[
     ("forward_without_target", "LocalForward 8080\n"),
     ("recursive_include", "Include recursive_include\n"),
     ("hostname_bad_token", "Host *\n  HostName x%p\n"),
+    ("unused_flag_bad_value", "Host *\n  ForwardX11 maybe\n"),
 ];
 
 fn run(program: &Path, home: &Path, args: &[&str]) -> (bool, String, String) {

@@ -328,6 +328,23 @@ fn options_ssh_knows_but_conch_does_not_use_are_kept() {
     assert_eq!(c.get("controlmaster"), Some(&["auto".to_string()][..]));
     assert_eq!(c.get("ForwardX11"), Some(&["yes".to_string()][..]));
     assert_eq!(c.get("protocol"), None);
+    // Their values are checked where ssh checks them; old keywords ssh
+    // accepts with a warning are accepted.
+    assert!(load("ForwardX11 maybe\n", "h").is_err());
+    assert!(load("CanonicalizeMaxDots x\n", "h").is_err());
+    assert!(load(
+        "KerberosAuthentication yes\nIdentityFile2 x\nKeepAliveX 1\n",
+        "h"
+    )
+    .is_err());
+    assert!(load("KerberosAuthentication yes\nIdentityFile2 x\n", "h").is_ok());
+    assert_eq!(
+        load("SmartcardDevice /lib/p.so\n", "h")
+            .unwrap()
+            .get("PKCS11Provider")
+            .map(|v| v.len()),
+        Some(1)
+    );
 }
 
 #[test]
