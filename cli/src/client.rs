@@ -1,7 +1,7 @@
 //! `conch`, an ssh-like client:
 //!
 //! ```text
-//! conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
+//! conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|none]
 //!       [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent] [USER@]HOST [COMMAND...]
 //! conch --demo
 //! conch --replay FILE
@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use conch_core::PublicKey;
 use conch_driver::Signer;
+use conch_openssh::ssh_config::ConfigFiles;
 use conch_openssh::{
     default_identity_files, load_private_key, ConsoleUi, HostKeyUi, KeyFileError, KeyFileSigner,
     KnownHostsFile, KnownHostsPolicy, PassphraseFn,
@@ -52,9 +53,10 @@ pub const FAILURE: i32 = 255;
 
 /// Help text.
 pub const USAGE: &str = "\
-usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
+usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|none]
              [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent]
              [--record FILE] [USER@]HOST [COMMAND...]
+       conch -G [-F FILE] [-o OPTION=VALUE]... [-p PORT] [-l USER] HOST
        conch --demo
        conch --replay FILE
 
@@ -63,7 +65,9 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F none]
   -i FILE            identity (private key) file; may be repeated
   -o OPTION=VALUE    UserKnownHostsFile, StrictHostKeyChecking=yes|accept-new|ask|no,
                      BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout
-  -F none            use no configuration file (the only kind supported)
+  -F FILE|none       ssh_config file to read instead of ~/.ssh/config and
+                     /etc/ssh/ssh_config (HostName, Port, User, IdentityFile
+                     are used; conch -G HOST prints the whole resolution)
   -v                 say what happens (repeat for more)
   -q                 quiet: no warnings such as 'Permanently added'
   -n                 do not read stdin
@@ -122,13 +126,22 @@ pub struct ClientArgs {
     pub command: String,
     /// `--record FILE`: where to record the session's transcript.
     pub record: Option<PathBuf>,
+    /// `-F`: the ssh_config files read for HostName, Port, User and
+    /// IdentityFile ([`crate::config_dump::apply_config`]).
+    pub config: ConfigFiles,
+    /// The port given on the command line (`-p`, `-o Port`), which wins
+    /// over the files.
+    pub given_port: Option<u16>,
+    /// The user given on the command line (`-l`, `-o User`, `USER@`),
+    /// which wins over the files.
+    pub given_user: Option<String>,
 }
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
     /// Connect and run a command.
-    Connect(ClientArgs),
+    Connect(Box<ClientArgs>),
     /// `--demo`.
     Demo,
     /// `--replay FILE`.
@@ -163,6 +176,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
         connect_timeout: None,
         command: String::new(),
         record: None,
+        config: ConfigFiles::Default,
+        given_port: None,
+        given_user: None,
     };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -175,11 +191,11 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
             }
             Short('F') => {
                 let file = text(&mut parser)?;
-                if file != "none" {
-                    return Err(format!(
-                        "-F {file}: configuration files are not supported; use -F none and -o options"
-                    ));
-                }
+                a.config = if file == "none" {
+                    ConfigFiles::None
+                } else {
+                    ConfigFiles::File(PathBuf::from(file))
+                };
             }
             Short('v') => a.verbose = a.verbose.saturating_add(1),
             Short('q') => a.quiet = true,
@@ -232,10 +248,15 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
     }
     a.host = host;
     // As OpenSSH: -l (or -o User) wins over USER@.
-    a.user = user.or(user_at).unwrap_or_else(crate::how_to::current_user);
+    a.given_user = user.or(user_at);
+    a.given_port = port;
+    a.user = a
+        .given_user
+        .clone()
+        .unwrap_or_else(crate::how_to::current_user);
     a.port = port.unwrap_or(22);
     a.command = command.join(" ");
-    Ok(Invocation::Connect(a))
+    Ok(Invocation::Connect(Box::new(a)))
 }
 
 fn apply_option(
@@ -654,8 +675,19 @@ async fn copy_input(
 
 /// `conch`'s `main`.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if crate::config_dump::requested(&args) {
+        return crate::config_dump::main(args);
+    }
     let args = match parse_args(args) {
-        Ok(Invocation::Connect(a)) => a,
+        Ok(Invocation::Connect(mut a)) => {
+            let load = conch_openssh::ssh_config::LoadOptions::from_environment();
+            if let Err(message) = crate::config_dump::apply_config(&mut a, load) {
+                eprintln!("conch: {message}");
+                return FAILURE;
+            }
+            *a
+        }
         Ok(Invocation::Help) => {
             println!("{USAGE}");
             return 0;
@@ -693,7 +725,7 @@ mod tests {
 
     fn connect(args: &[&str]) -> ClientArgs {
         match parse(args).unwrap() {
-            Invocation::Connect(a) => a,
+            Invocation::Connect(a) => *a,
             other => panic!("{other:?}"),
         }
     }
@@ -750,9 +782,12 @@ mod tests {
         assert!(parse(&["-o", "Bogus=1", "h"])
             .unwrap_err()
             .contains("Bad configuration option"));
-        assert!(parse(&["-F", "/etc/ssh/ssh_config", "h"])
-            .unwrap_err()
-            .contains("-F none"));
+        assert_eq!(
+            connect(&["-F", "/etc/cfg", "h"]).config,
+            ConfigFiles::File(PathBuf::from("/etc/cfg"))
+        );
+        assert_eq!(connect(&["-F", "none", "h"]).config, ConfigFiles::None);
+        assert_eq!(connect(&["h"]).config, ConfigFiles::Default);
         assert!(parse(&["-p", "x", "h"]).unwrap_err().contains("Bad port"));
         assert!(parse(&[]).is_err());
         assert_eq!(parse(&["--demo"]).unwrap(), Invocation::Demo);

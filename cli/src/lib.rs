@@ -6,13 +6,15 @@
 //!   [-i IDENTITY]... [-o OPTION=VALUE]... [USER@]HOST [COMMAND...]`, and
 //!   `conch --demo` ([`demo`]), which runs the Twisted Conch client how-to's examples against an
 //!   in-process server; `conch --replay FILE` ([`replay`]) prints a
-//!   recorded transcript.
+//!   recorded transcript; `conch -G HOST` ([`config_dump`]) prints the
+//!   configuration resolved from ssh_config files as `ssh -G` does.
 //! - `conchd`, a small server for tests and demos ([`server`], [`daemon`]):
 //!   `conchd -p PORT --host-key FILE --authorized-keys FILE [--password-file FILE]`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod config_dump;
 pub mod daemon;
 pub mod demo;
 pub mod how_to;

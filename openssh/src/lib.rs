@@ -18,6 +18,8 @@
 //! - [`CommandEndpoint`]: one command over SSH the way Twisted's
 //!   `SSHCommandClientEndpoint` runs it, with `ssh`'s defaults (known_hosts,
 //!   the terminal, the agent), written once for every adapter.
+//! - ssh_config as `ssh` reads it: [`ssh_config::SshConfig::load`]
+//!   resolves a host alias to every option's value (`ssh -G`).
 //! - authorized_keys as sshd reads it: [`AuthorizedKeys`], options
 //!   included, and a constant-time [`constant_time_eq`].
 //!
@@ -47,6 +49,7 @@ mod console_ui;
 pub mod endpoint;
 mod key_file;
 mod known_hosts_file;
+pub mod ssh_config;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod thread;
