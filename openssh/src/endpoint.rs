@@ -272,6 +272,13 @@ enum Phase {
 }
 
 impl EndpointError {
+    /// The error of a call made on a session or channel the endpoint
+    /// connected (opening another channel, a request on it), as the
+    /// endpoint itself reports the same failures while running its command.
+    pub fn from_session_error(e: Error) -> Self {
+        Self::from_driver(e, Phase::Command)
+    }
+
     fn from_driver(e: Error, phase: Phase) -> Self {
         match e {
             e if e.is_connection_refused() => match e {

@@ -1,0 +1,377 @@
+//! `conch`'s command line: the usage text, and parsing the arguments into
+//! what to do ([`Invocation`]), with `-o` options as ssh names them.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use conch_openssh::ssh_config::ConfigFiles;
+
+/// Help text.
+pub const USAGE: &str = "\
+usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|none]
+             [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent]
+             [--record FILE] [USER@]HOST [COMMAND...]
+       conch -G [-F FILE] [-o OPTION=VALUE]... [-p PORT] [-l USER] HOST
+       conch --demo
+       conch --replay FILE
+
+  -p PORT            port to connect to (default 22)
+  -l USER            user to log in as (default: the local user)
+  -i FILE            identity (private key) file; may be repeated
+  -o OPTION=VALUE    UserKnownHostsFile, StrictHostKeyChecking=yes|accept-new|ask|no,
+                     BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout
+  -F FILE|none       ssh_config file to read instead of ~/.ssh/config and
+                     /etc/ssh/ssh_config (HostName, Port, User, IdentityFile
+                     are used; conch -G HOST prints the whole resolution)
+  -v                 say what happens (repeat for more)
+  -q                 quiet: no warnings such as 'Permanently added'
+  -n                 do not read stdin
+  -T                 no pseudo-terminal (never allocated anyway)
+  --password-env VAR take the password from environment variable VAR
+  --no-agent         do not use the ssh-agent at SSH_AUTH_SOCK
+  --record FILE      record a transcript of the session to FILE (it lets anyone
+                     who has it decrypt the session: for tests and bug reports)
+  --replay FILE      replay a recorded transcript and print its calls and events
+  --demo             run the Twisted Conch client how-to's examples against an in-process server";
+
+/// How host keys of unknown hosts are treated (`StrictHostKeyChecking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictHostKeyChecking {
+    /// `yes`: refuse unknown hosts.
+    Yes,
+    /// `accept-new`, and `no` (which in OpenSSH would also accept a
+    /// changed key; Conch never does).
+    AcceptNew,
+    /// `ask` (the default): ask on the terminal.
+    Ask,
+}
+
+/// A parsed `conch` command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientArgs {
+    /// Host to connect to.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User to log in as.
+    pub user: String,
+    /// Identity files given (`-i`, `IdentityFile`).
+    pub identities: Vec<PathBuf>,
+    /// Use only the identity files, not the agent (`IdentitiesOnly=yes`).
+    pub identities_only: bool,
+    /// The known_hosts file (`UserKnownHostsFile`).
+    pub known_hosts: Option<PathBuf>,
+    /// `StrictHostKeyChecking`.
+    pub strict: StrictHostKeyChecking,
+    /// `BatchMode=yes`: never ask anything.
+    pub batch: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-q`.
+    pub quiet: bool,
+    /// `-n`: stdin is not read.
+    pub no_stdin: bool,
+    /// `--password-env VAR`.
+    pub password_env: Option<String>,
+    /// `--no-agent`.
+    pub no_agent: bool,
+    /// TCP connect timeout (`ConnectTimeout`).
+    pub connect_timeout: Option<Duration>,
+    /// The remote command, words joined by spaces; empty for a shell.
+    pub command: String,
+    /// `--record FILE`: where to record the session's transcript.
+    pub record: Option<PathBuf>,
+    /// `-F`: the ssh_config files read for HostName, Port, User and
+    /// IdentityFile ([`crate::config_dump::apply_config`]).
+    pub config: ConfigFiles,
+    /// The port given on the command line (`-p`, `-o Port`), which wins
+    /// over the files.
+    pub given_port: Option<u16>,
+    /// The user given on the command line (`-l`, `-o User`, `USER@`),
+    /// which wins over the files.
+    pub given_user: Option<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    /// Connect and run a command.
+    Connect(Box<ClientArgs>),
+    /// `--demo`.
+    Demo,
+    /// `--replay FILE`.
+    Replay(PathBuf),
+    /// `--help`.
+    Help,
+}
+
+/// Parses `conch`'s arguments (without the program name). Options may also
+/// follow the host, up to the first word of the command, as with `ssh`.
+pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut destination: Option<String> = None;
+    let mut port: Option<u16> = None;
+    let mut user: Option<String> = None;
+    let mut command: Vec<String> = Vec::new();
+    let mut a = ClientArgs {
+        host: String::new(),
+        port: 22,
+        user: String::new(),
+        identities: Vec::new(),
+        identities_only: false,
+        known_hosts: None,
+        strict: StrictHostKeyChecking::Ask,
+        batch: false,
+        verbose: 0,
+        quiet: false,
+        no_stdin: false,
+        password_env: None,
+        no_agent: false,
+        connect_timeout: None,
+        command: String::new(),
+        record: None,
+        config: ConfigFiles::Default,
+        given_port: None,
+        given_user: None,
+    };
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('p') => port = Some(parse_port(&text(&mut parser)?)?),
+            Short('l') => user = Some(text(&mut parser)?),
+            Short('i') => a.identities.push(expand_home(&text(&mut parser)?)),
+            Short('o') => {
+                let option = text(&mut parser)?;
+                apply_option(&mut a, &mut port, &mut user, &option)?
+            }
+            Short('F') => {
+                let file = text(&mut parser)?;
+                a.config = if file == "none" {
+                    ConfigFiles::None
+                } else {
+                    ConfigFiles::File(PathBuf::from(file))
+                };
+            }
+            Short('v') => a.verbose = a.verbose.saturating_add(1),
+            Short('q') => a.quiet = true,
+            Short('n') => a.no_stdin = true,
+            Short('T') => {}
+            Long("password-env") => a.password_env = Some(text(&mut parser)?),
+            Long("no-agent") => a.no_agent = true,
+            Long("demo") => return Ok(Invocation::Demo),
+            Long("record") => {
+                a.record = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
+            Long("replay") => {
+                return Ok(Invocation::Replay(PathBuf::from(
+                    parser.value().map_err(|e| e.to_string())?,
+                )))
+            }
+            Long("help") => return Ok(Invocation::Help),
+            Value(word) => {
+                let word = word
+                    .into_string()
+                    .map_err(|w| format!("invalid argument {w:?}"))?;
+                if destination.is_none() {
+                    destination = Some(word);
+                } else {
+                    // The command starts: everything from here is its words.
+                    command.push(word);
+                    for rest in parser.raw_args().map_err(|e| e.to_string())? {
+                        command.push(
+                            rest.into_string()
+                                .map_err(|w| format!("invalid argument {w:?}"))?,
+                        );
+                    }
+                }
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    let destination = destination.ok_or_else(|| USAGE.to_string())?;
+    let (user_at, host) = match destination.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_string()), h.to_string()),
+        None => (None, destination),
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .map(str::to_string)
+        .unwrap_or(host);
+    if host.is_empty() {
+        return Err("no host name given".into());
+    }
+    a.host = host;
+    // As OpenSSH: -l (or -o User) wins over USER@.
+    a.given_user = user.or(user_at);
+    a.given_port = port;
+    a.user = a
+        .given_user
+        .clone()
+        .unwrap_or_else(crate::how_to::current_user);
+    a.port = port.unwrap_or(22);
+    a.command = command.join(" ");
+    Ok(Invocation::Connect(Box::new(a)))
+}
+
+fn apply_option(
+    a: &mut ClientArgs,
+    port: &mut Option<u16>,
+    user: &mut Option<String>,
+    option: &str,
+) -> Result<(), String> {
+    let (key, value) = option
+        .split_once('=')
+        .or_else(|| option.split_once(char::is_whitespace))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .ok_or_else(|| format!("-o {option}: expected OPTION=VALUE"))?;
+    let yes_no = |v: &str| match v.to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err(format!("-o {key}: expected yes or no, not {v:?}")),
+    };
+    match key.to_ascii_lowercase().as_str() {
+        "userknownhostsfile" => a.known_hosts = Some(expand_home(value)),
+        "stricthostkeychecking" => {
+            a.strict = match value.to_ascii_lowercase().as_str() {
+                "yes" | "true" => StrictHostKeyChecking::Yes,
+                "accept-new" | "no" | "off" | "false" => StrictHostKeyChecking::AcceptNew,
+                "ask" => StrictHostKeyChecking::Ask,
+                _ => return Err(format!("-o StrictHostKeyChecking: bad value {value:?}")),
+            }
+        }
+        "batchmode" => a.batch = yes_no(value)?,
+        "identitiesonly" => a.identities_only = yes_no(value)?,
+        "port" => {
+            // -p given earlier wins, as the first value wins in OpenSSH.
+            port.get_or_insert(parse_port(value)?);
+        }
+        "user" => {
+            user.get_or_insert(value.to_string());
+        }
+        "identityfile" => a.identities.push(expand_home(value)),
+        "connecttimeout" => {
+            let secs: u64 = value
+                .parse()
+                .map_err(|e| format!("-o ConnectTimeout: {e}"))?;
+            a.connect_timeout = Some(Duration::from_secs(secs));
+        }
+        _ => return Err(format!("command-line: Bad configuration option: {key}")),
+    }
+    Ok(())
+}
+
+fn parse_port(value: &str) -> Result<u16, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("Bad port '{value}'"))
+}
+
+fn text(parser: &mut lexopt::Parser) -> Result<String, String> {
+    parser
+        .value()
+        .map_err(|e| e.to_string())?
+        .into_string()
+        .map_err(|v| format!("invalid value {v:?}"))
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Invocation, String> {
+        parse_args(args.iter().map(OsString::from))
+    }
+
+    fn connect(args: &[&str]) -> ClientArgs {
+        match parse(args).unwrap() {
+            Invocation::Connect(a) => *a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ssh_style_command_line() {
+        let a = connect(&[
+            "-p",
+            "2222",
+            "-i",
+            "k1",
+            "-i",
+            "k2",
+            "-o",
+            "UserKnownHostsFile=/tmp/kh",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-o",
+            "BatchMode=yes",
+            "-F",
+            "none",
+            "-v",
+            "bob@example.org",
+            "ls",
+            "-l",
+            "/tmp",
+        ]);
+        assert_eq!(a.host, "example.org");
+        assert_eq!(a.user, "bob");
+        assert_eq!(a.port, 2222);
+        assert_eq!(a.identities, [PathBuf::from("k1"), PathBuf::from("k2")]);
+        assert_eq!(a.known_hosts, Some(PathBuf::from("/tmp/kh")));
+        assert_eq!(a.strict, StrictHostKeyChecking::AcceptNew);
+        assert!(a.batch);
+        assert_eq!(a.verbose, 1);
+        assert_eq!(
+            a.command, "ls -l /tmp",
+            "options after the command are its own"
+        );
+    }
+
+    #[test]
+    fn options_may_follow_the_host_and_l_wins_over_user_at() {
+        let a = connect(&["alice@h", "-l", "carol", "-p", "22", "echo", "hi"]);
+        assert_eq!(a.user, "carol");
+        assert_eq!(a.command, "echo hi");
+        let a = connect(&["[::1]"]);
+        assert_eq!(a.host, "::1");
+        assert_eq!(a.command, "");
+    }
+
+    #[test]
+    fn bad_options_are_errors() {
+        assert!(parse(&["-o", "Bogus=1", "h"])
+            .unwrap_err()
+            .contains("Bad configuration option"));
+        assert_eq!(
+            connect(&["-F", "/etc/cfg", "h"]).config,
+            ConfigFiles::File(PathBuf::from("/etc/cfg"))
+        );
+        assert_eq!(connect(&["-F", "none", "h"]).config, ConfigFiles::None);
+        assert_eq!(connect(&["h"]).config, ConfigFiles::Default);
+        assert!(parse(&["-p", "x", "h"]).unwrap_err().contains("Bad port"));
+        assert!(parse(&[]).is_err());
+        assert_eq!(parse(&["--demo"]).unwrap(), Invocation::Demo);
+    }
+
+    #[test]
+    fn record_and_replay_take_a_file() {
+        let a = connect(&["--record", "/tmp/t.bin", "h", "echo"]);
+        assert_eq!(a.record, Some(PathBuf::from("/tmp/t.bin")));
+        assert_eq!(connect(&["h"]).record, None);
+        assert_eq!(
+            parse(&["--replay", "t.bin"]).unwrap(),
+            Invocation::Replay(PathBuf::from("t.bin"))
+        );
+        assert!(parse(&["--replay"]).is_err());
+    }
+}
