@@ -155,7 +155,13 @@ impl From<io::Error> for StatusError {
             io::ErrorKind::Unsupported => StatusCode::OpUnsupported,
             _ => StatusCode::Failure,
         };
-        StatusError::with_message(code, e.to_string())
+        // The system's text without Rust's " (os error N)" suffix, which
+        // means nothing to the client.
+        let mut message = e.to_string();
+        if let Some(i) = message.rfind(" (os error ") {
+            message.truncate(i);
+        }
+        StatusError::with_message(code, message)
     }
 }
 
