@@ -318,7 +318,8 @@ impl Sftp {
         }
     }
 
-    /// A user's home directory (`home-directory`; empty: our own).
+    /// A user's home directory (`home-directory`). OpenSSH's server needs
+    /// a user name; conch's also takes an empty one for the session's user.
     pub async fn home_directory(&self, user: &str) -> Result<String> {
         self.need(ext::HOME_DIRECTORY)?;
         self.one_name(Request::HomeDirectory { user: user.into() })
