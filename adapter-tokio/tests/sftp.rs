@@ -114,6 +114,17 @@ async fn file_system_calls_and_typed_errors() {
     let io: std::io::Error = sftp.stat("missing").await.unwrap_err().into();
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 
+    // Writes are sent behind: a refused one shows at the flush (or close).
+    let mut ro = sftp.open("d/a.txt").await.unwrap();
+    ro.write_all(b"nope").await.unwrap();
+    let e = ro.flush().await.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::Other, "{e}");
+    drop(ro);
+    assert_eq!(
+        std::fs::read(dir.path().join("d/a.txt")).unwrap(),
+        b"hello world"
+    );
+
     sftp.remove("d/link").await.unwrap();
     sftp.remove("d/a.txt").await.unwrap();
     sftp.rmdir("d").await.unwrap();

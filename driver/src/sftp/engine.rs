@@ -177,6 +177,16 @@ impl Engine {
         Poll::Pending
     }
 
+    /// Hands what is queued to the channel now (and takes in what came),
+    /// without waiting: a request sent behind (a file's write) goes out
+    /// even if its sender does not poll again soon.
+    pub(crate) fn push(&self, cx: &mut Context<'_>) {
+        let mut st = self.lock();
+        if self.drive(&mut st, cx) {
+            st.wakers.wake_all();
+        }
+    }
+
     /// Whether the reply to `id` has arrived (without waiting).
     pub(crate) fn has_reply(&self, id: u32) -> bool {
         self.lock().replies.contains_key(&id)

@@ -156,6 +156,7 @@ impl File {
         })?;
         self.pos += n as u64;
         self.writes.push_back(id);
+        self.sftp.engine().push(cx);
         Poll::Ready(Ok(n))
     }
 
