@@ -32,6 +32,7 @@ mod endpoint;
 mod pump;
 mod server;
 mod session;
+pub mod sftp;
 
 pub use channel::{Channel, ChannelStderr};
 pub use endpoint::Blocking;

@@ -126,3 +126,11 @@ where
 {
     conch_driver::runtime::serve_stream::<Smol, _>(stream, options)
 }
+
+/// SFTP (`session.sftp().await`): the driver's client, whose files are
+/// `futures-io` streams with seeking and whose listings are streams, and
+/// its server ([`sftp::serve`] over a [`sftp::RootFs`] or a file system of
+/// your own).
+pub mod sftp {
+    pub use conch_driver::sftp::*;
+}

@@ -32,6 +32,7 @@
 mod client;
 mod runtime;
 mod server;
+pub mod sftp;
 mod stream;
 
 pub use client::{connect, connect_stream, Session};

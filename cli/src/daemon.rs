@@ -3,6 +3,7 @@
 //! ```text
 //! conchd [-p PORT] --host-key FILE [--generate-host-key]
 //!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+//!        [--sftp-root DIR] [--sftp-read-only]
 //! ```
 //!
 //! It listens on `127.0.0.1` (port 2222 unless `-p`), logs to stderr, and
@@ -24,6 +25,7 @@ pub const DEFAULT_PORT: u16 = 2222;
 pub const USAGE: &str = "\
 usage: conchd [-p PORT] --host-key FILE [--generate-host-key]
               [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+              [--sftp-root DIR] [--sftp-read-only]
 
 A small SSH server for tests and demos: runs each exec request with `sh -c`
 as the current user, for any user name whose key or password is accepted.
@@ -34,6 +36,9 @@ as the current user, for any user name whose key or password is accepted.
       --generate-host-key  create --host-key (Ed25519, with FILE.pub) if missing
       --authorized-keys FILE  public keys allowed to log in, one per line
       --password-file FILE    `user:password` lines, or one password for any user
+      --sftp-root DIR      serve the sftp subsystem over DIR, seen as / by
+                           clients and never left (default: $HOME)
+      --sftp-read-only     refuse every change over sftp
   -q, --quiet              log nothing
       --help               this help";
 
@@ -52,6 +57,8 @@ pub struct DaemonArgs {
     pub password_file: Option<PathBuf>,
     /// Log nothing.
     pub quiet: bool,
+    /// The `sftp` subsystem's root and mode.
+    pub sftp: crate::server::SftpSetup,
 }
 
 /// Parses `conchd`'s arguments (without the program name). `Err(USAGE)`
@@ -65,6 +72,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut authorized_keys = None;
     let mut password_file = None;
     let mut quiet = false;
+    let mut sftp = crate::server::SftpSetup::default();
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -89,6 +97,10 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
                 password_file = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
             Short('q') | Long("quiet") => quiet = true,
+            Long("sftp-root") => {
+                sftp.root = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
+            Long("sftp-read-only") => sftp.read_only = true,
             Long("help") => return Err(USAGE.to_string()),
             other => return Err(format!("{}\n\n{USAGE}", other.unexpected())),
         }
@@ -106,6 +118,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         authorized_keys,
         password_file,
         quiet,
+        sftp,
     })
 }
 
@@ -142,6 +155,7 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         authorized_keys,
         passwords,
         log,
+        sftp: args.sftp.clone(),
     })
 }
 
@@ -236,6 +250,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.listen, "[::1]:2200".parse().unwrap());
+        assert_eq!(a.sftp, crate::server::SftpSetup::default());
+        let a = parse(&[
+            "--host-key",
+            "k",
+            "--password-file",
+            "pw",
+            "--sftp-root",
+            "/srv/files",
+            "--sftp-read-only",
+        ])
+        .unwrap();
+        assert_eq!(a.sftp.root_dir(), PathBuf::from("/srv/files"));
+        assert!(a.sftp.read_only);
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! always run as the user running `conchd`, which is why it listens on
 //! loopback unless told otherwise.
 //!
+//! The `sftp` subsystem is served as sshd's `internal-sftp` would, over a
+//! root directory (`--sftp-root`, default the home directory) that
+//! clients see as `/` and cannot leave (see `conch_driver::sftp::RootFs`).
+//!
 //! Password file: either lines `user:password` (that user with that
 //! password; `#` starts a comment line), or one line without a `:` (that
 //! password for any user). Password and keyboard-interactive logins are
@@ -25,7 +29,7 @@ use std::sync::Arc;
 use conch_core::known_hosts::key_type_label;
 use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, ServerConfig};
 use conch_openssh::{AuthorizedKeys, KeyOption};
-use conch_tokio::{Channel, Listener, ServerHandler, ServerOptions};
+use conch_tokio::{Channel, Listener, ServerHandler, ServerOptions, SessionCommand};
 
 /// Where the server's log lines go (stderr for `conchd`, nowhere for the demo).
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
@@ -114,6 +118,27 @@ pub struct ServerSetup {
     pub passwords: Passwords,
     /// Where log lines go.
     pub log: Log,
+    /// The `sftp` subsystem.
+    pub sftp: SftpSetup,
+}
+
+/// How conchd serves the `sftp` subsystem (as sshd's `internal-sftp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SftpSetup {
+    /// The directory clients see as `/`; `None`: the home directory of the
+    /// user running conchd (`$HOME`).
+    pub root: Option<std::path::PathBuf>,
+    /// Refuse every change (sftp-server's `-R`).
+    pub read_only: bool,
+}
+
+impl SftpSetup {
+    /// The directory served.
+    pub fn root_dir(&self) -> std::path::PathBuf {
+        self.root.clone().unwrap_or_else(|| {
+            std::env::var_os("HOME").map_or_else(|| "/".into(), std::path::PathBuf::from)
+        })
+    }
 }
 
 impl fmt::Debug for ServerSetup {
@@ -223,6 +248,7 @@ impl fmt::Debug for Authenticator {
 pub struct Conchd {
     listener: Listener,
     log: Log,
+    sftp: SftpSetup,
 }
 
 impl fmt::Debug for Conchd {
@@ -240,6 +266,7 @@ impl Conchd {
         Ok(Conchd {
             listener,
             log: setup.log.clone(),
+            sftp: setup.sftp.clone(),
         })
     }
 
@@ -255,6 +282,7 @@ impl Conchd {
         loop {
             let (session, peer) = self.listener.accept().await?;
             let log = self.log.clone();
+            let sftp = self.sftp.clone();
             log(&format!("connection from {peer}"));
             tokio::spawn(async move {
                 while let Some(incoming) = session.accept_channel().await {
@@ -263,6 +291,10 @@ impl Conchd {
                         incoming.user,
                         describe(&incoming.command)
                     ));
+                    if incoming.command == SessionCommand::Subsystem("sftp".into()) {
+                        serve_sftp(incoming.channel.into_inner(), &sftp, &log);
+                        continue;
+                    }
                     tokio::spawn(conch_driver::process::serve_command(
                         incoming.map(Channel::into_inner),
                     ));
@@ -274,6 +306,29 @@ impl Conchd {
             });
         }
     }
+}
+
+/// Serves the `sftp` subsystem over the configured root on a blocking
+/// thread (the file system calls block), confined to the root.
+fn serve_sftp(channel: conch_driver::Channel, setup: &SftpSetup, log: &Log) {
+    let root = setup.root_dir();
+    let read_only = setup.read_only;
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || {
+        let fs = match conch_driver::sftp::RootFs::new(&root) {
+            Ok(fs) => fs,
+            Err(e) => {
+                log(&format!("sftp: cannot serve {}: {e}", root.display()));
+                let _ = channel.send_exit_status(1);
+                let _ = channel.send_eof();
+                return;
+            }
+        };
+        let server = conch_driver::sftp::conch_sftp::server::Server::new(fs).read_only(read_only);
+        if let Err(e) = conch_driver::sftp::serve_blocking(&channel, server) {
+            log(&format!("sftp session ended: {e}"));
+        }
+    });
 }
 
 fn describe(command: &conch_tokio::SessionCommand) -> String {

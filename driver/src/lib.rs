@@ -52,6 +52,7 @@ mod record_file;
 pub mod runtime;
 mod server;
 mod session;
+pub mod sftp;
 mod shared;
 mod start;
 #[cfg(feature = "test-support")]

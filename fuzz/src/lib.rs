@@ -3,3 +3,7 @@
 //! `core/tests/hostile_regressions.rs`, which includes `harness.rs` by path.
 
 pub mod harness;
+
+/// The SFTP codec harness (`conch-sftp`), kept out of `harness.rs`, which
+/// the core's regression test includes by path.
+pub mod sftp;

@@ -15,6 +15,8 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
        conch -G [-F FILE] [-o OPTION=VALUE]... [-p PORT] [-l USER] HOST
        conch --demo
        conch --replay FILE
+       conch sftp [-b BATCHFILE] [-P PORT] [-i IDENTITY] [-r] [USER@]HOST[:DIR]
+       conch scp [-r] [-p] [-P PORT] [-i IDENTITY] SOURCE... TARGET
 
   -p PORT            port to connect to (default 22)
   -l USER            user to log in as (default: the local user)

@@ -5,6 +5,8 @@
 //!       [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent] [USER@]HOST [COMMAND...]
 //! conch --demo
 //! conch --replay FILE
+//! conch sftp [-b BATCHFILE] [-P PORT] [-i IDENTITY] [-r] [USER@]HOST[:DIR]
+//! conch scp [-r] [-p] [-P PORT] [-i IDENTITY] SOURCE... TARGET
 //! ```
 //!
 //! It runs COMMAND (the words joined with spaces, as `ssh` does; a shell
@@ -119,6 +121,36 @@ pub async fn run(args: ClientArgs) -> i32 {
     let code = forward(channel, &args, &debug).await;
     debug.log(format!("Exit status {code}"));
     code
+}
+
+/// Parses ssh-style options and a destination (`conch`'s own syntax) into
+/// the connection settings, ssh_config applied: how `conch sftp` and
+/// `conch scp` reach their hosts.
+pub fn connection_args(words: Vec<OsString>) -> Result<ClientArgs, String> {
+    match parse_args(words)? {
+        Invocation::Connect(mut a) => {
+            let load = conch_openssh::ssh_config::LoadOptions::from_environment();
+            crate::config_dump::apply_config(&mut a, load)?;
+            Ok(*a)
+        }
+        _ => Err("expected a host".into()),
+    }
+}
+
+/// Connects and authenticates as `conch` does for `args`. A failure has
+/// been reported on stderr (as `conch` reports it); the error is the exit
+/// status.
+pub async fn connect_session(args: &ClientArgs) -> Result<conch_tokio::Session, i32> {
+    let debug = Debug(args.verbose);
+    let endpoint = build_endpoint(args, &debug).map_err(|message| {
+        eprintln!("conch: {message}");
+        FAILURE
+    })?;
+    debug.log(format!("Connecting to {} port {}.", args.host, args.port));
+    endpoint
+        .connect_session()
+        .await
+        .map_err(|e| report(args, &e))
 }
 
 /// No command: a shell, without a pseudo-terminal.
@@ -394,6 +426,12 @@ async fn copy_input(
 /// `conch`'s `main`.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
+    // `conch sftp ...` and `conch scp ...`: the file transfer programs.
+    match args.first().and_then(|a| a.to_str()) {
+        Some("sftp") => return crate::sftp::main(args[1..].to_vec()),
+        Some("scp") => return crate::sftp::scp::main(args[1..].to_vec()),
+        _ => {}
+    }
     if crate::config_dump::requested(&args) {
         return crate::config_dump::main(args);
     }

@@ -1,0 +1,401 @@
+//! A remote file as a `futures-io` stream with seeking. Reads are one
+//! request at a time (each as large as the caller's buffer, up to the
+//! server's read limit); writes are sent behind: `write` returns once the
+//! request is queued and up to [`WRITES_IN_FLIGHT`] of them await their
+//! status at once, so sequential writing is not one round trip per
+//! buffer. A failed write is reported by a later write, `flush` or
+//! `close`; flush before relying on the data being there.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::{self, SeekFrom};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use conch_sftp::client::Reply;
+use conch_sftp::packet::{Handle, Request};
+use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
+
+use super::{ext, unexpected, FileAttributes, Result, Sftp, SftpError};
+
+/// Writes awaiting their status at once, per file.
+pub const WRITES_IN_FLIGHT: usize = 16;
+
+/// An open remote file. Dropping it closes the handle (without waiting);
+/// [`File::close`] closes it and reports the outcome.
+#[derive(Debug)]
+pub struct File {
+    sftp: Sftp,
+    handle: Handle,
+    /// Offset of the next byte requested from or sent to the server.
+    pos: u64,
+    /// A read in flight: its id.
+    read: Option<u32>,
+    /// Data received past what the caller's buffer took.
+    leftover: Bytes,
+    /// Writes in flight, oldest first.
+    writes: VecDeque<u32>,
+    /// An FSTAT in flight for a seek from the end, with its offset.
+    seek: Option<(u32, i64)>,
+    /// The CLOSE in flight, once closing.
+    closing: Option<u32>,
+    closed: bool,
+}
+
+impl File {
+    pub(crate) fn new(sftp: Sftp, handle: Handle) -> Self {
+        File {
+            sftp,
+            handle,
+            pos: 0,
+            read: None,
+            leftover: Bytes::new(),
+            writes: VecDeque::new(),
+            seek: None,
+            closing: None,
+            closed: false,
+        }
+    }
+
+    /// The current position.
+    pub fn position(&self) -> u64 {
+        self.pos - self.leftover.len() as u64
+    }
+
+    /// Forgets read-ahead state (before a write or seek moves the position).
+    fn drop_read(&mut self) {
+        self.pos -= self.leftover.len() as u64;
+        self.leftover = Bytes::new();
+        if let Some(id) = self.read.take() {
+            self.sftp.engine().forget(id);
+        }
+    }
+
+    /// Waits for every write in flight; the first failure is returned.
+    pub fn poll_flush_writes(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        while let Some(&id) = self.writes.front() {
+            let r = ready!(self.sftp.engine().poll_reply(cx, id));
+            self.writes.pop_front();
+            match r {
+                Ok(Reply::Ok) => {}
+                Ok(other) => return Poll::Ready(Err(unexpected(other))),
+                Err(e) => {
+                    // The writes after a failed one are not waited for.
+                    for id in self.writes.drain(..) {
+                        self.sftp.engine().forget(id);
+                    }
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_read_inner(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(self.poll_flush_writes(cx))?;
+        if !self.leftover.is_empty() {
+            let n = buf.len().min(self.leftover.len());
+            buf[..n].copy_from_slice(&self.leftover.split_to(n));
+            return Poll::Ready(Ok(n));
+        }
+        let id = match self.read {
+            Some(id) => id,
+            None => {
+                let len = (buf.len() as u64).min(self.sftp.limits().max_read_length);
+                let id = self.sftp.engine().send(&Request::Read {
+                    handle: self.handle.clone(),
+                    offset: self.pos,
+                    len: u32::try_from(len).unwrap_or(u32::MAX),
+                })?;
+                self.read = Some(id);
+                id
+            }
+        };
+        let r = ready!(self.sftp.engine().poll_reply(cx, id));
+        self.read = None;
+        match r? {
+            Reply::Data(mut data) => {
+                self.pos += data.len() as u64;
+                let n = buf.len().min(data.len());
+                buf[..n].copy_from_slice(&data.split_to(n));
+                self.leftover = data;
+                Poll::Ready(Ok(n))
+            }
+            Reply::Eof => Poll::Ready(Ok(0)),
+            other => Poll::Ready(Err(unexpected(other))),
+        }
+    }
+
+    fn poll_write_inner(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.drop_read();
+        // Collect the statuses already in, so a failure shows at once.
+        while let Some(&id) = self.writes.front() {
+            if self.writes.len() < WRITES_IN_FLIGHT && !self.sftp.engine().has_reply(id) {
+                break;
+            }
+            let r = ready!(self.sftp.engine().poll_reply(cx, id));
+            self.writes.pop_front();
+            match r {
+                Ok(Reply::Ok) => {}
+                Ok(other) => return Poll::Ready(Err(unexpected(other))),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        let n = buf.len().min(self.sftp.limits().max_write_length as usize);
+        let id = self.sftp.engine().send(&Request::Write {
+            handle: self.handle.clone(),
+            offset: self.pos,
+            data: Bytes::copy_from_slice(&buf[..n]),
+        })?;
+        self.pos += n as u64;
+        self.writes.push_back(id);
+        self.sftp.engine().push(cx);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_seek_inner(&mut self, cx: &mut Context<'_>, to: SeekFrom) -> Poll<Result<u64>> {
+        ready!(self.poll_flush_writes(cx))?;
+        let base = match to {
+            SeekFrom::Start(n) => {
+                self.drop_read();
+                self.pos = n;
+                return Poll::Ready(Ok(n));
+            }
+            SeekFrom::Current(d) => (self.position(), d),
+            SeekFrom::End(d) => {
+                let id = match self.seek {
+                    Some((id, _)) => id,
+                    None => {
+                        let id = self.sftp.engine().send(&Request::Fstat {
+                            handle: self.handle.clone(),
+                        })?;
+                        self.seek = Some((id, d));
+                        id
+                    }
+                };
+                let r = ready!(self.sftp.engine().poll_reply(cx, id));
+                self.seek = None;
+                match r? {
+                    Reply::Attrs(a) => match a.size {
+                        Some(size) => (size, d),
+                        None => {
+                            return Poll::Ready(Err(SftpError::Invalid(
+                                "the server did not say the file's size".into(),
+                            )))
+                        }
+                    },
+                    other => return Poll::Ready(Err(unexpected(other))),
+                }
+            }
+        };
+        let Some(n) = base.0.checked_add_signed(base.1) else {
+            return Poll::Ready(Err(SftpError::Invalid("seek before the start".into())));
+        };
+        self.drop_read();
+        self.pos = n;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.closed {
+            return Poll::Ready(Ok(()));
+        }
+        let flushed = ready!(self.poll_flush_writes(cx));
+        self.drop_read();
+        let id = match self.closing {
+            Some(id) => id,
+            None => {
+                let id = self.sftp.engine().send(&Request::Close {
+                    handle: self.handle.clone(),
+                })?;
+                self.closing = Some(id);
+                id
+            }
+        };
+        let r = ready!(self.sftp.engine().poll_reply(cx, id));
+        self.closing = None;
+        self.closed = true;
+        flushed?;
+        match r? {
+            Reply::Ok => Poll::Ready(Ok(())),
+            other => Poll::Ready(Err(unexpected(other))),
+        }
+    }
+
+    /// Waits for every write in flight (their failures included).
+    pub async fn flush_writes(&mut self) -> Result<()> {
+        poll_fn(|cx| self.poll_flush_writes(cx)).await
+    }
+
+    /// The file's attributes (SSH_FXP_FSTAT).
+    pub async fn metadata(&self) -> Result<FileAttributes> {
+        match self
+            .sftp
+            .engine()
+            .call(&Request::Fstat {
+                handle: self.handle.clone(),
+            })
+            .await?
+        {
+            Reply::Attrs(a) => Ok(a),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Sets the file's attributes (SSH_FXP_FSETSTAT).
+    pub async fn set_metadata(&self, attrs: FileAttributes) -> Result<()> {
+        let request = Request::Fsetstat {
+            handle: self.handle.clone(),
+            attrs,
+        };
+        match self.sftp.engine().call(&request).await? {
+            Reply::Ok => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Truncates or extends the file to `size` bytes.
+    pub async fn set_len(&mut self, size: u64) -> Result<()> {
+        self.flush_writes().await?;
+        self.set_metadata(FileAttributes::with_size(size)).await
+    }
+
+    /// Waits for the writes in flight, then asks the server to put the
+    /// file on stable storage (`fsync@openssh.com`).
+    pub async fn sync_all(&mut self) -> Result<()> {
+        self.flush_writes().await?;
+        if !self.sftp.supports(ext::FSYNC) {
+            return Err(SftpError::Unsupported(ext::FSYNC));
+        }
+        let request = Request::Fsync {
+            handle: self.handle.clone(),
+        };
+        match self.sftp.engine().call(&request).await? {
+            Reply::Ok => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Copies `len` bytes (0: to the end) from this file at `from_offset`
+    /// into `to` at `to_offset` on the server, without the data crossing
+    /// the network (`copy-data`).
+    pub async fn copy_to(
+        &mut self,
+        from_offset: u64,
+        len: u64,
+        to: &mut File,
+        to_offset: u64,
+    ) -> Result<()> {
+        if !self.sftp.supports(ext::COPY_DATA) {
+            return Err(SftpError::Unsupported(ext::COPY_DATA));
+        }
+        self.flush_writes().await?;
+        to.flush_writes().await?;
+        let request = Request::CopyData {
+            from: self.handle.clone(),
+            from_offset,
+            len,
+            to: to.handle.clone(),
+            to_offset,
+        };
+        match self.sftp.engine().call(&request).await? {
+            Reply::Ok => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Waits for the writes in flight and closes the handle; the first
+    /// failure of either is returned.
+    pub async fn close(mut self) -> Result<()> {
+        poll_fn(|cx| self.poll_close_inner(cx)).await
+    }
+
+    /// Reads at `offset` without moving the position: at most `len` bytes,
+    /// empty at the end of the file.
+    pub async fn read_at(&self, offset: u64, len: u32) -> Result<Bytes> {
+        let request = Request::Read {
+            handle: self.handle.clone(),
+            offset,
+            len: len.min(self.sftp.limits().max_read_length as u32),
+        };
+        match self.sftp.engine().call(&request).await? {
+            Reply::Data(d) => Ok(d),
+            Reply::Eof => Ok(Bytes::new()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl AsyncRead for File {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_read_inner(cx, buf).map_err(Into::into)
+    }
+}
+
+impl AsyncWrite for File {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_inner(cx, buf).map_err(Into::into)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush_writes(cx).map_err(Into::into)
+    }
+
+    /// Flushes and closes the handle; the file can no longer be used.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_close_inner(cx).map_err(Into::into)
+    }
+}
+
+impl AsyncSeek for File {
+    fn poll_seek(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        self.get_mut().poll_seek_inner(cx, pos).map_err(Into::into)
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let engine = self.sftp.engine();
+        for id in self
+            .writes
+            .drain(..)
+            .chain(self.read.take())
+            .chain(self.seek.take().map(|s| s.0))
+        {
+            engine.forget(id);
+        }
+        if let Some(id) = self.closing.take() {
+            engine.forget(id);
+            return;
+        }
+        engine.send_and_forget(&Request::Close {
+            handle: std::mem::take(&mut self.handle),
+        });
+    }
+}
