@@ -40,6 +40,24 @@ impl Session {
         self.inner.exec(command).await.map(Channel::new)
     }
 
+    /// Opens a `direct-tcpip` channel to `host:port` as the server sees it
+    /// (RFC 4254 section 7.2; `ssh -W`): a tokio byte stream to the target.
+    pub async fn open_direct_tcpip(&self, host: &str, port: u16) -> Result<Channel> {
+        self.inner
+            .open_direct_tcpip(host, port)
+            .await
+            .map(Channel::new)
+    }
+
+    /// Opens a `direct-streamlocal@openssh.com` channel to the server's
+    /// Unix socket `path` (OpenSSH PROTOCOL section 2.4).
+    pub async fn open_direct_streamlocal(&self, path: &str) -> Result<Channel> {
+        self.inner
+            .open_direct_streamlocal(path)
+            .await
+            .map(Channel::new)
+    }
+
     /// The runtime-agnostic session underneath.
     pub fn driver(&self) -> &conch_driver::Session {
         &self.inner
