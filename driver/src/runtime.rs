@@ -137,6 +137,23 @@ where
     Ok(R::session(session))
 }
 
+/// Connects to `host:port` through `outer` (a jump host, `ssh -J`): the
+/// new connection runs over a `direct-tcpip` channel of `outer` (RFC 4254
+/// section 7.2) and is an ordinary session, with its own host key check
+/// (`options`, `host` and `port` name it) and its own authentication to do
+/// next. Hops chain: pass the session this returns as the next `outer`.
+/// When `outer` ends, the channel ends and so does this connection, with
+/// an I/O error saying the connection was lost.
+pub async fn connect_via<R: Runtime>(
+    outer: &Session,
+    host: &str,
+    port: u16,
+    options: ClientOptions,
+) -> Result<R::Session> {
+    let channel = outer.open_direct_tcpip(host, port).await?;
+    connect_stream::<R, _>(channel, ServerName::new(host, port), options).await
+}
+
 /// Serves the SSH server role over any accepted byte stream, the pump a
 /// task on the runtime.
 pub fn serve_stream<R, S>(stream: S, options: &ServerOptions) -> ServerSession
