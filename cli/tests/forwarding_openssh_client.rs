@@ -152,3 +152,104 @@ fn forwarding_forbidden_by_conchd_is_refused() {
         out.stderr_text()
     );
 }
+
+#[test]
+fn ssh_j_with_conchd_as_the_jump_host() {
+    let jump = Conchd::start(false);
+    let target = conch_interop::Sshd::start_default();
+    let dir = conch_interop::TestDir::new("ssh-J-conchd");
+    let mut known = vec![jump
+        .host_key
+        .known_hosts_line(&conch_interop::known_hosts::host_pattern(jump.port()))];
+    known.extend(target.known_hosts_lines());
+    let known = dir.write("known_hosts", known.join("\n") + "\n");
+    // The jump is ssh's own `ssh -W` child reading the same file, so
+    // everything it needs is in the config.
+    let config = dir.write(
+        "config",
+        format!(
+            "Host jump\n  HostName 127.0.0.1\n  Port {}\n  IdentityFile {}\n\
+             Host target\n  HostName 127.0.0.1\n  Port {}\n  ProxyJump jump\n  IdentityFile {}\n\
+             Host *\n  User {}\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n\
+             \x20 StrictHostKeyChecking yes\n  BatchMode yes\n  IdentitiesOnly yes\n\
+             \x20 IdentityAgent none\n  CheckHostIP no\n  UpdateHostKeys no\n  LogLevel ERROR\n",
+            jump.port(),
+            jump.user_key.private_path.display(),
+            target.port(),
+            target.user_key().private_path.display(),
+            target.login_user(),
+            known.display(),
+        ),
+    );
+    let out = conch_interop::run_bounded(
+        std::process::Command::new("ssh")
+            .arg("-F")
+            .arg(&config)
+            .args(["target", "echo through conchd"])
+            .env_remove("SSH_AUTH_SOCK"),
+        conch_interop::Input::Null,
+        Duration::from_secs(25),
+    );
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "through conchd\n");
+}
+
+/// A Unix-socket echo server at `path` for a few connections.
+fn unix_echo(path: &Path) {
+    let l = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten().take(4) {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut r = s.try_clone().unwrap();
+                let _ = std::io::copy(&mut r, &mut s);
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+}
+
+fn unix_round_trip(path: &Path, data: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(data).unwrap();
+    // Not half-closed: ssh fails reading a Unix socket whose peer shut
+    // its write side ("read failed ... Broken pipe") and drops the data.
+    let mut back = vec![0u8; data.len()];
+    s.read_exact(&mut back).unwrap();
+    back
+}
+
+#[test]
+fn ssh_unix_socket_forwards_through_conchd_both_ways() {
+    let server = Conchd::start(false);
+    let echo = EchoServer::start();
+    let dir = conch_interop::TestDir::new("ssh-unix-conchd");
+    // -L socket:socket: a direct-streamlocal channel conchd connects.
+    let target = dir.join("target.sock");
+    unix_echo(&target);
+    let local = dir.join("local.sock");
+    // -R socket:host:port: conchd listens on a Unix socket.
+    let remote = dir.join("remote.sock");
+    let log = dir.join("ssh.log");
+    let mut client = ssh(&server).arg("-N");
+    for a in [
+        "-L".to_string(),
+        format!("{}:{}", local.display(), target.display()),
+        "-R".to_string(),
+        format!("{}:127.0.0.1:{}", remote.display(), echo.port()),
+    ] {
+        client = client.arg(&a);
+    }
+    let mut child = ChildGuard::spawn("ssh", &mut client.command(""), &log);
+    let started = std::time::Instant::now();
+    while !(local.exists() && remote.exists()) {
+        assert!(child.exited().is_none(), "ssh exited");
+        assert!(started.elapsed() < Duration::from_secs(10), "no sockets");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(unix_round_trip(&local, b"to a socket"), b"to a socket");
+    assert_eq!(unix_round_trip(&remote, b"from a socket"), b"from a socket");
+}

@@ -214,10 +214,12 @@ pub(super) async fn connect<R: Runtime>(target: &Target) -> io::Result<BoxStream
             }
             Err(last)
         }
+        // A local socket's connect completes (or fails) at once; only a
+        // full backlog would make it wait, briefly.
         #[cfg(unix)]
-        Target::Unix(path) => Ok(Box::new(
-            async_io::Async::<std::os::unix::net::UnixStream>::connect(path).await?,
-        )),
+        Target::Unix(path) => Ok(Box::new(async_io::Async::new(
+            std::os::unix::net::UnixStream::connect(path)?,
+        )?)),
         #[cfg(not(unix))]
         Target::Unix(_) => Err(io::Error::new(
             io::ErrorKind::Unsupported,
