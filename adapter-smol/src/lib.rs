@@ -108,6 +108,17 @@ pub async fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Se
     conch_driver::runtime::connect::<Smol>(host, port, options).await
 }
 
+/// Connects to `host:port` through `jump`, an authenticated session (a
+/// jump host, `ssh -J`): see [`conch_driver::runtime::connect_via`].
+pub async fn connect_via(
+    jump: &Session,
+    host: &str,
+    port: u16,
+    options: ClientOptions,
+) -> Result<Session> {
+    conch_driver::runtime::connect_via::<Smol>(jump, host, port, options).await
+}
+
 /// Runs the client handshake over any byte stream (a proxy, another SSH
 /// channel ...). `server` names the server for host key verification.
 pub async fn connect_stream<S>(

@@ -34,7 +34,7 @@ mod runtime;
 mod server;
 mod stream;
 
-pub use client::{connect, connect_stream, Session};
+pub use client::{connect, connect_stream, connect_via, Session};
 // OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
 pub use conch_openssh::adapter_exports::*;
 pub use runtime::Tokio;

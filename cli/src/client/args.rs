@@ -107,7 +107,7 @@ pub struct ClientArgs {
     pub given_user: Option<String>,
     /// The forwarding options given (`-L`, `-R`, `-D`, `-J`, `-o
     /// LocalForward ...`) as ssh_config lines, resolved with the files by
-    /// [`super::forward_args::resolve`].
+    /// `forward_args::resolve`.
     pub forward_options: Vec<String>,
     /// `-W HOST:PORT`.
     pub stdio_forward: Option<(String, u16)>,
