@@ -139,6 +139,13 @@ impl Conch {
         run_bounded(&mut self.command, input.into(), RUN_TIMEOUT)
     }
 
+    /// Starts with these words after the host, in the background, its
+    /// stderr appended to `log`; stopped when the guard drops.
+    pub fn spawn(mut self, words: &[&str], log: &Path) -> conch_interop::ChildGuard {
+        self.command.arg("127.0.0.1").args(words);
+        conch_interop::ChildGuard::spawn("conch", &mut self.command, log)
+    }
+
     /// Runs with these words after the host (options, then the command).
     pub fn run_words(mut self, words: &[&str], input: impl Into<Input>) -> Finished {
         self.command.arg("127.0.0.1").args(words);
