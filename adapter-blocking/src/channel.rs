@@ -16,6 +16,14 @@ pub struct Channel {
     inner: conch_driver::Channel,
 }
 
+/// A driver channel (e.g. from [`conch_driver::PendingOpen::accept`]) as a
+/// blocking stream.
+impl From<conch_driver::Channel> for Channel {
+    fn from(inner: conch_driver::Channel) -> Self {
+        Channel::new(inner)
+    }
+}
+
 impl Channel {
     pub(crate) fn new(inner: conch_driver::Channel) -> Self {
         Channel { inner }

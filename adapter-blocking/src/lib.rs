@@ -66,4 +66,6 @@ pub use conch_driver::{
     ServerHandler, ServerName, ServerOptions, SessionCommand, Signer,
 };
 // OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
+pub use conch_driver::conch_core::{Forward, ForwardChannel};
+pub use conch_driver::PendingOpen;
 pub use conch_openssh::adapter_exports::*;

@@ -4,7 +4,8 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 
 use bytes::Bytes;
 use conch_driver::block_on::block_on;
-use conch_driver::conch_core::NegotiatedAlgorithms;
+use conch_driver::conch_core::{Forward, NegotiatedAlgorithms};
+use conch_driver::PendingOpen;
 
 use crate::channel::Channel;
 use crate::{
@@ -122,6 +123,37 @@ impl Session {
     /// Opens a session channel running `command`.
     pub fn exec(&self, command: impl AsRef<[u8]>) -> Result<Channel> {
         block_on(self.inner.exec(command)).map(Channel::new)
+    }
+
+    /// Opens a `direct-tcpip` channel to `host:port` as the server sees it
+    /// (RFC 4254 section 7.2; `ssh -W`): a byte stream to the target.
+    pub fn open_direct_tcpip(&self, host: &str, port: u16) -> Result<Channel> {
+        block_on(self.inner.open_direct_tcpip(host, port)).map(Channel::new)
+    }
+
+    /// Opens a `direct-streamlocal@openssh.com` channel to the server's
+    /// Unix socket `path` (OpenSSH PROTOCOL section 2.4).
+    pub fn open_direct_streamlocal(&self, path: &str) -> Result<Channel> {
+        block_on(self.inner.open_direct_streamlocal(path)).map(Channel::new)
+    }
+
+    /// Asks the server to listen for us (`ssh -R`); returns the port bound
+    /// (the one allocated for port 0). See
+    /// [`conch_driver::Session::request_forward`].
+    pub fn request_forward(&self, forward: &Forward) -> Result<u32> {
+        block_on(self.inner.request_forward(forward))
+    }
+
+    /// Cancels a forward (a port-0 forward named by its allocated port).
+    pub fn cancel_forward(&self, forward: &Forward) -> Result<()> {
+        block_on(self.inner.cancel_forward(forward))
+    }
+
+    /// The next channel the server opened for one of our forwards, with
+    /// its origin; accept it (as a [`Channel`] with `Channel::from`) or
+    /// refuse it. `None` once the connection has ended.
+    pub fn accept_forwarded(&self) -> Option<PendingOpen> {
+        block_on(self.inner.accept_forwarded())
     }
 
     /// Sends a global request and waits for the reply data.

@@ -48,7 +48,38 @@ pub use conch_driver::{
     Session, SessionCommand, Signer,
 };
 // OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
+pub use conch_driver::conch_core::{Forward, ForwardChannel};
+pub use conch_driver::forwarding::{ForwardListener, Listen, OnFailure, RemoteTarget, Target};
+pub use conch_driver::{ForwardRequest, ListenRequest, PendingOpen};
 pub use conch_openssh::adapter_exports::*;
+
+/// Local forwarding on smol (`ssh -L`, or with no target the SOCKS proxy
+/// of `ssh -D`): see [`conch_driver::forwarding::local_forward`].
+pub async fn local_forward(
+    session: &Session,
+    listen: &Listen,
+    target: Option<Target>,
+    on_failure: Option<OnFailure>,
+) -> io::Result<ForwardListener> {
+    conch_driver::forwarding::local_forward::<Smol>(session, listen, target, on_failure).await
+}
+
+/// Remote forwarding's client half on smol (`ssh -R`): see
+/// [`conch_driver::forwarding::serve_remote_forwards`].
+pub async fn serve_remote_forwards(
+    session: &Session,
+    targets: Vec<RemoteTarget>,
+    on_failure: Option<OnFailure>,
+) {
+    conch_driver::forwarding::serve_remote_forwards::<Smol>(session.clone(), targets, on_failure)
+        .await
+}
+
+/// The server's forwarding on smol: see
+/// [`conch_driver::forwarding::serve_forwards`].
+pub async fn serve_forwards(session: ServerSession) {
+    conch_driver::forwarding::serve_forwards::<Smol>(session).await
+}
 
 /// Runs one command over SSH and yields its stream (Twisted's
 /// `SSHCommandClientEndpoint`), on smol: conch-openssh's
@@ -75,6 +106,17 @@ pub type CommandEndpoint = conch_openssh::CommandEndpoint<Smol>;
 /// Dropping the returned future at any point abandons the connection.
 pub async fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
     conch_driver::runtime::connect::<Smol>(host, port, options).await
+}
+
+/// Connects to `host:port` through `jump`, an authenticated session (a
+/// jump host, `ssh -J`): see [`conch_driver::runtime::connect_via`].
+pub async fn connect_via(
+    jump: &Session,
+    host: &str,
+    port: u16,
+    options: ClientOptions,
+) -> Result<Session> {
+    conch_driver::runtime::connect_via::<Smol>(jump, host, port, options).await
 }
 
 /// Runs the client handshake over any byte stream (a proxy, another SSH

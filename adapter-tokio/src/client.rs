@@ -40,6 +40,24 @@ impl Session {
         self.inner.exec(command).await.map(Channel::new)
     }
 
+    /// Opens a `direct-tcpip` channel to `host:port` as the server sees it
+    /// (RFC 4254 section 7.2; `ssh -W`): a tokio byte stream to the target.
+    pub async fn open_direct_tcpip(&self, host: &str, port: u16) -> Result<Channel> {
+        self.inner
+            .open_direct_tcpip(host, port)
+            .await
+            .map(Channel::new)
+    }
+
+    /// Opens a `direct-streamlocal@openssh.com` channel to the server's
+    /// Unix socket `path` (OpenSSH PROTOCOL section 2.4).
+    pub async fn open_direct_streamlocal(&self, path: &str) -> Result<Channel> {
+        self.inner
+            .open_direct_streamlocal(path)
+            .await
+            .map(Channel::new)
+    }
+
     /// The runtime-agnostic session underneath.
     pub fn driver(&self) -> &conch_driver::Session {
         &self.inner
@@ -54,6 +72,18 @@ impl Session {
 /// Dropping the returned future at any point abandons the connection.
 pub async fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
     conch_driver::runtime::connect::<Tokio>(host, port, options).await
+}
+
+/// Connects to `host:port` through `jump`, an authenticated session (a
+/// jump host, `ssh -J`): see [`conch_driver::runtime::connect_via`]. Chain
+/// calls for more hops; authenticate the returned session next.
+pub async fn connect_via(
+    jump: &Session,
+    host: &str,
+    port: u16,
+    options: ClientOptions,
+) -> Result<Session> {
+    conch_driver::runtime::connect_via::<Tokio>(jump.driver(), host, port, options).await
 }
 
 /// Runs the client handshake over any byte stream (a proxy, another SSH

@@ -35,7 +35,7 @@ mod server;
 pub mod sftp;
 mod stream;
 
-pub use client::{connect, connect_stream, Session};
+pub use client::{connect, connect_stream, connect_via, Session};
 // OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
 pub use conch_openssh::adapter_exports::*;
 pub use runtime::Tokio;
@@ -46,11 +46,14 @@ pub use conch_driver::conch_core::{
     AuthAttempt, AuthDecision, Bytes, ChannelOpenFailure, ChannelRequest, ClientConfig, PrivateKey,
     Prompt, PublicKey, ServerConfig, WindowSize,
 };
+pub use conch_driver::conch_core::{Forward, ForwardChannel};
+pub use conch_driver::forwarding::{ForwardListener, Listen, OnFailure, RemoteTarget, Target};
 pub use conch_driver::{
     AuthMethods, AuthResult, ClientOptions, Error, ExitStatus, HostKeyPolicy, HostKeyVerdict,
     HostKeyVerifier, IncomingChannel, KeyboardInteractive, PasswordResponder, PtyRequest, Result,
     ServerHandler, ServerName, ServerOptions, SessionCommand, Signer,
 };
+pub use conch_driver::{ForwardRequest, ListenRequest, PendingOpen};
 
 /// Runs one command over SSH and yields its stream (Twisted's
 /// `SSHCommandClientEndpoint`), on tokio: conch-openssh's
@@ -75,3 +78,52 @@ pub use conch_driver::{
 /// # Ok(()) }
 /// ```
 pub type CommandEndpoint = conch_openssh::CommandEndpoint<Tokio>;
+
+/// Local forwarding on tokio (`ssh -L`, or with no target the SOCKS proxy
+/// of `ssh -D`): see [`conch_driver::forwarding::local_forward`].
+///
+/// ```no_run
+/// use conch_tokio::{local_forward, Listen, Target};
+///
+/// # async fn demo(session: conch_tokio::Session) -> std::io::Result<()> {
+/// // Like `ssh -L 127.0.0.1:5433:db.internal:5432`.
+/// let listener = local_forward(
+///     &session,
+///     &Listen::Tcp(vec!["127.0.0.1:5433".parse().unwrap()]),
+///     Some(Target::Tcp { host: "db.internal".into(), port: 5432 }),
+///     None,
+/// )
+/// .await?;
+/// println!("forwarding {:?}", listener.local_addr());
+/// # Ok(()) }
+/// ```
+pub async fn local_forward(
+    session: &Session,
+    listen: &Listen,
+    target: Option<Target>,
+    on_failure: Option<OnFailure>,
+) -> std::io::Result<ForwardListener> {
+    conch_driver::forwarding::local_forward::<Tokio>(session.driver(), listen, target, on_failure)
+        .await
+}
+
+/// Remote forwarding's client half on tokio (`ssh -R`): see
+/// [`conch_driver::forwarding::serve_remote_forwards`].
+pub async fn serve_remote_forwards(
+    session: &Session,
+    targets: Vec<RemoteTarget>,
+    on_failure: Option<OnFailure>,
+) {
+    conch_driver::forwarding::serve_remote_forwards::<Tokio>(
+        session.driver().clone(),
+        targets,
+        on_failure,
+    )
+    .await
+}
+
+/// The server's forwarding on tokio: see
+/// [`conch_driver::forwarding::serve_forwards`].
+pub async fn serve_forwards(session: ServerSession) {
+    conch_driver::forwarding::serve_forwards::<Tokio>(session.into_driver()).await
+}

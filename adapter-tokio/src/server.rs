@@ -72,4 +72,9 @@ impl ServerSession {
     pub async fn accept_channel(&self) -> Option<IncomingChannel<Channel>> {
         Some(self.inner.accept_channel().await?.map(Channel::new))
     }
+
+    /// The runtime-agnostic session underneath.
+    pub fn into_driver(self) -> conch_driver::ServerSession {
+        self.inner
+    }
 }

@@ -51,6 +51,14 @@ impl Channel {
     }
 }
 
+/// A driver channel (e.g. from [`conch_driver::PendingOpen::accept`]) as a
+/// tokio stream.
+impl From<conch_driver::Channel> for Channel {
+    fn from(inner: conch_driver::Channel) -> Self {
+        Channel { inner }
+    }
+}
+
 impl Deref for Channel {
     type Target = conch_driver::Channel;
 

@@ -4,6 +4,9 @@
 //! conchd [-p PORT] --host-key FILE [--generate-host-key]
 //!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
 //!        [--sftp-root DIR] [--sftp-read-only]
+//!        [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
+//!        [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
+//!        [--gateway-ports no|yes|clientspecified]
 //! ```
 //!
 //! It listens on `127.0.0.1` (port 2222 unless `-p`), logs to stderr, and
@@ -15,6 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use conch_core::known_hosts::key_type_label;
+use conch_openssh::forward_policy::{AllowForwarding, GatewayPorts, Permit, PermitEntry};
+use conch_openssh::ForwardPolicy;
 
 use crate::server::{load_host_key, read_authorized_keys, Conchd, Passwords, ServerSetup};
 
@@ -26,6 +31,9 @@ pub const USAGE: &str = "\
 usage: conchd [-p PORT] --host-key FILE [--generate-host-key]
               [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
               [--sftp-root DIR] [--sftp-read-only]
+              [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
+              [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
+              [--gateway-ports no|yes|clientspecified]
 
 A small SSH server for tests and demos: runs each exec request with `sh -c`
 as the current user, for any user name whose key or password is accepted.
@@ -40,7 +48,18 @@ as the current user, for any user name whose key or password is accepted.
                            clients and never left (default: $HOME)
       --sftp-read-only     refuse every change over sftp
   -q, --quiet              log nothing
-      --help               this help";
+      --no-forwarding      refuse all port and Unix-socket forwarding
+      --allow-tcp-forwarding WHICH  as sshd's AllowTcpForwarding (default yes)
+      --permit-open HOST:PORT       allow only these -L/-D targets (repeatable,
+                                    `*` for any host or port; sshd's PermitOpen)
+      --permit-listen [HOST:]PORT   allow only these -R listeners (repeatable;
+                                    sshd's PermitListen)
+      --gateway-ports WHICH         as sshd's GatewayPorts (default no: -R
+                                    listeners bind loopback)
+      --help               this help
+
+Forwarding (-L, -R, -D, -W and their Unix-socket forms) is allowed to every
+authenticated user unless restricted by the options above.";
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +78,8 @@ pub struct DaemonArgs {
     pub quiet: bool,
     /// The `sftp` subsystem's root and mode.
     pub sftp: crate::server::SftpSetup,
+    /// What forwarding is allowed (sshd's options).
+    pub forwarding: ForwardPolicy,
 }
 
 /// Parses `conchd`'s arguments (without the program name). `Err(USAGE)`
@@ -73,6 +94,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut password_file = None;
     let mut quiet = false;
     let mut sftp = crate::server::SftpSetup::default();
+    let mut forwarding = ForwardPolicy::default();
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -101,6 +123,25 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
                 sftp.root = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
             Long("sftp-read-only") => sftp.read_only = true,
+            Long("no-forwarding") => forwarding = ForwardPolicy::none(),
+            Long("allow-tcp-forwarding") => {
+                let v = text(&mut parser)?;
+                forwarding.tcp = AllowForwarding::parse(&v)
+                    .ok_or_else(|| format!("bad --allow-tcp-forwarding {v:?}"))?;
+            }
+            Long("gateway-ports") => {
+                let v = text(&mut parser)?;
+                forwarding.gateway_ports =
+                    GatewayPorts::parse(&v).ok_or_else(|| format!("bad --gateway-ports {v:?}"))?;
+            }
+            Long("permit-open") => {
+                let v = text(&mut parser)?;
+                add_permit(&mut forwarding.permit_open, &v, false)?;
+            }
+            Long("permit-listen") => {
+                let v = text(&mut parser)?;
+                add_permit(&mut forwarding.permit_listen, &v, true)?;
+            }
             Long("help") => return Err(USAGE.to_string()),
             other => return Err(format!("{}\n\n{USAGE}", other.unexpected())),
         }
@@ -119,7 +160,25 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         password_file,
         quiet,
         sftp,
+        forwarding,
     })
+}
+
+/// Adds one `--permit-open`/`--permit-listen` value: `any`, `none`, or an
+/// entry (the first entry replaces the default `any`).
+fn add_permit(permit: &mut Permit, value: &str, host_optional: bool) -> Result<(), String> {
+    match value {
+        "any" => *permit = Permit::Any,
+        "none" => *permit = Permit::None,
+        entry => {
+            let entry = PermitEntry::parse(entry, host_optional)?;
+            match permit {
+                Permit::Only(list) => list.push(entry),
+                _ => *permit = Permit::Only(vec![entry]),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn text(parser: &mut lexopt::Parser) -> Result<String, String> {
@@ -156,6 +215,7 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         passwords,
         log,
         sftp: args.sftp.clone(),
+        forwarding: args.forwarding.clone(),
     })
 }
 

@@ -29,7 +29,10 @@ use std::sync::Arc;
 use conch_core::known_hosts::key_type_label;
 use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, ServerConfig};
 use conch_openssh::{AuthorizedKeys, KeyOption};
-use conch_tokio::{Channel, Listener, ServerHandler, ServerOptions, SessionCommand};
+use conch_tokio::{
+    Channel, ChannelOpenFailure, Forward, ForwardChannel, ForwardPolicy, Listener, ServerHandler,
+    ServerOptions, SessionCommand,
+};
 
 /// Where the server's log lines go (stderr for `conchd`, nowhere for the demo).
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
@@ -120,6 +123,9 @@ pub struct ServerSetup {
     pub log: Log,
     /// The `sftp` subsystem.
     pub sftp: SftpSetup,
+    /// What forwarding is allowed (sshd's options; the default allows it
+    /// all to authenticated users, listeners on loopback).
+    pub forwarding: ForwardPolicy,
 }
 
 /// How conchd serves the `sftp` subsystem (as sshd's `internal-sftp`).
@@ -171,6 +177,7 @@ impl ServerSetup {
                 authorized_keys: self.authorized_keys.clone(),
                 passwords: self.passwords.clone(),
                 log: self.log.clone(),
+                forwarding: self.forwarding.clone(),
             },
         )
     }
@@ -182,6 +189,7 @@ struct Authenticator {
     authorized_keys: AuthorizedKeys,
     passwords: Passwords,
     log: Log,
+    forwarding: ForwardPolicy,
 }
 
 impl ServerHandler for Authenticator {
@@ -224,9 +232,32 @@ impl ServerHandler for Authenticator {
             _ => AuthDecision::Reject,
         }
     }
+
+    fn direct_forward(
+        &self,
+        user: &str,
+        target: &ForwardChannel,
+    ) -> Result<(), (ChannelOpenFailure, String)> {
+        let r = self.forwarding.direct(target);
+        self.forward_decisions_logged(user, &format!("{target:?}"), r.is_ok());
+        r
+    }
+
+    fn remote_forward(&self, user: &str, forward: &Forward) -> Option<Forward> {
+        let r = self.forwarding.listen(forward);
+        self.forward_decisions_logged(user, &format!("{forward:?}"), r.is_some());
+        r
+    }
 }
 
 impl Authenticator {
+    fn forward_decisions_logged(&self, user: &str, what: &str, allowed: bool) {
+        if !allowed {
+            // sshd's words for a refused forward.
+            (self.log)(&format!("refused {what} for {user} by policy"));
+        }
+    }
+
     fn password_decision(&self, user: &str, password: &str, method: &str) -> AuthDecision {
         if self.passwords.check(user, password) {
             (self.log)(&format!("Accepted {method} for {user}"));
@@ -284,6 +315,9 @@ impl Conchd {
             let log = self.log.clone();
             let sftp = self.sftp.clone();
             log(&format!("connection from {peer}"));
+            // Forwarding requests the policy allowed are served beside the
+            // session channels, until the connection ends.
+            tokio::spawn(conch_tokio::serve_forwards(session.clone()));
             tokio::spawn(async move {
                 while let Some(incoming) = session.accept_channel().await {
                     log(&format!(

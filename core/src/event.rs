@@ -395,7 +395,12 @@ pub enum ChannelEvent {
     /// The peer asks to open a channel (server: `session`, `direct-tcpip`;
     /// client: forwarded channels); the id is the one the channel will
     /// have. Answer with [`crate::Connection::accept_channel`] or
-    /// [`crate::Connection::reject_channel`].
+    /// [`crate::Connection::reject_channel`]. A client is asked about a
+    /// `forwarded-tcpip` / `forwarded-streamlocal@openssh.com` channel only
+    /// if it matches a forward the server agreed to
+    /// ([`crate::Connection::request_forward`]); the connection refuses the
+    /// others itself. [`crate::ForwardChannel::decode`] decodes `data` of
+    /// the forwarding types.
     OpenRequest {
         /// Channel type, e.g. `session`.
         kind: String,

@@ -42,6 +42,7 @@ mod connection;
 pub mod crypto;
 pub mod error;
 pub mod event;
+pub mod forward;
 pub mod kex;
 pub mod keys;
 pub mod known_hosts;
@@ -65,6 +66,7 @@ pub use event::{
     AuthAttempt, ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest, Event,
     NegotiatedAlgorithms, Prompt, WindowSize,
 };
+pub use forward::{Forward, ForwardChannel};
 pub use keys::{KeyError, PrivateKey, PublicKey};
 pub use transport::Side;
 

@@ -608,6 +608,24 @@ impl Channel {
             .is_none_or(|ch| ch.input_ended())
     }
 
+    /// Completes once the channel is closed both ways (or its open failed,
+    /// or the connection ended).
+    pub(crate) async fn wait_closed(&self) {
+        poll_fn(|cx| {
+            let mut sh = lock(&self.handle.session.shared);
+            let ended = sh.error.is_some();
+            let Some(ch) = sh.channel_entry(self.handle.key) else {
+                return Poll::Ready(());
+            };
+            if ended || matches!(ch.phase(), Phase::Closed | Phase::OpenFailed) {
+                return Poll::Ready(());
+            }
+            ch.st.wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Polls a read of the channel's data (the core of the `AsyncRead` impls).
     pub fn poll_read_data(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.handle.poll_read(cx, buf, false)

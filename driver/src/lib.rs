@@ -43,6 +43,8 @@ mod auth;
 pub mod block_on;
 mod channel;
 mod error;
+mod forward;
+pub mod forwarding;
 mod host_key;
 pub mod listen;
 mod options;
@@ -64,6 +66,7 @@ pub use auth::{
 };
 pub use channel::{signal_number, Channel, ChannelStderr, ExitStatus};
 pub use error::{Error, Result};
+pub use forward::{ForwardRequest, ListenRequest, PendingOpen};
 pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
 pub use options::{ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};

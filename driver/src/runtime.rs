@@ -137,6 +137,92 @@ where
     Ok(R::session(session))
 }
 
+/// Connects to `host:port` through `outer` (a jump host, `ssh -J`): the
+/// new connection runs over a `direct-tcpip` channel of `outer` (RFC 4254
+/// section 7.2) and is an ordinary session, with its own host key check
+/// (`options`, `host` and `port` name it) and its own authentication to do
+/// next. Hops chain: pass the session this returns as the next `outer`.
+/// When `outer` ends, the channel ends and so does this connection, with
+/// an I/O error saying the connection was lost.
+pub async fn connect_via<R: Runtime>(
+    outer: &Session,
+    host: &str,
+    port: u16,
+    options: ClientOptions,
+) -> Result<R::Session> {
+    let channel = outer.open_direct_tcpip(host, port).await?;
+    let stream = JumpStream {
+        channel,
+        outer: outer.clone(),
+    };
+    connect_stream::<R, _>(stream, ServerName::new(host, port), options).await
+}
+
+/// The channel a jump host carries a connection on: the inner connection's
+/// socket. When the jump host's connection ends, the inner one ends with an
+/// error that says so ("connection through the jump host ended: ...")
+/// rather than a bare end of stream.
+struct JumpStream {
+    channel: Channel,
+    outer: Session,
+}
+
+impl JumpStream {
+    fn ended(&self, cause: impl fmt::Display) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            format!("connection through the jump host ended: {cause}"),
+        )
+    }
+}
+
+impl AsyncRead for JumpStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        use std::task::Poll;
+        match self.channel.poll_read_data(cx, buf) {
+            Poll::Ready(Ok(0)) if !buf.is_empty() && self.outer.is_closed() => {
+                let cause = self
+                    .outer
+                    .disconnect_reason()
+                    .map_or_else(|| "closed".to_string(), |e| e.to_string());
+                Poll::Ready(Err(self.ended(cause)))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.ended(e))),
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for JumpStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        self.channel
+            .poll_write_data(cx, buf)
+            .map_err(|e| self.ended(e))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.channel.poll_shutdown_write(cx)
+    }
+}
+
 /// Serves the SSH server role over any accepted byte stream, the pump a
 /// task on the runtime.
 pub fn serve_stream<R, S>(stream: S, options: &ServerOptions) -> ServerSession

@@ -6,7 +6,10 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
 
-use conch_core::{AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, WindowSize};
+use conch_core::{
+    AuthAttempt, AuthDecision, ChannelOpenFailure, ChannelRequest, Forward, ForwardChannel,
+    WindowSize,
+};
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
@@ -44,6 +47,35 @@ pub trait ServerHandler: Send + Sync + 'static {
                 format!("channel type {kind:?} not supported"),
             ))
         }
+    }
+
+    /// Decides whether the authenticated `user` may open a `direct-tcpip`
+    /// or `direct-streamlocal@openssh.com` channel to `target` (RFC 4254
+    /// section 7.2; OpenSSH's `AllowTcpForwarding`, `PermitOpen`). Allowed
+    /// ones are handed to [`ServerSession::next_forward_request`] to be
+    /// connected. By default none is allowed.
+    fn direct_forward(
+        &self,
+        user: &str,
+        target: &ForwardChannel,
+    ) -> std::result::Result<(), (ChannelOpenFailure, String)> {
+        let _ = (user, target);
+        Err((
+            ChannelOpenFailure::AdministrativelyProhibited,
+            "open failed".to_string(),
+        ))
+    }
+
+    /// Decides whether the authenticated `user` may have the server listen
+    /// for `forward` (RFC 4254 section 7.1, `tcpip-forward`; OpenSSH
+    /// PROTOCOL section 2.4, `streamlocal-forward@openssh.com`): `Some`
+    /// with what to bind (the request itself, or e.g. its port on the
+    /// loopback address as `GatewayPorts no` does), `None` to refuse.
+    /// Allowed ones are handed to [`ServerSession::next_forward_request`].
+    /// By default none is allowed.
+    fn remote_forward(&self, user: &str, forward: &Forward) -> Option<Forward> {
+        let _ = (user, forward);
+        None
     }
 
     /// Decides a channel request (RFC 4254 section 6). By default pty-req,
@@ -121,7 +153,7 @@ impl<C> IncomingChannel<C> {
 /// clone; the connection ends when the last handle (and channel) is dropped.
 #[derive(Debug, Clone)]
 pub struct ServerSession {
-    inner: Arc<SessionInner>,
+    pub(crate) inner: Arc<SessionInner>,
 }
 
 /// Creates a server session for one accepted connection and the [`Engine`]

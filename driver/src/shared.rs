@@ -284,6 +284,9 @@ pub(crate) struct Shared {
     /// Global requests we sent with want-reply: the reply data or `None`
     /// for failure.
     pub(crate) globals: Replies<Option<Bytes>>,
+    /// Forwarding: channels and listen requests awaiting the application,
+    /// and the replies owed to the peer's global requests.
+    pub(crate) forwards: crate::forward::Forwards,
     /// Why the connection ended, once it has.
     pub(crate) error: Option<conch_core::Error>,
     /// The socket failed: the pump must close it.
@@ -311,6 +314,7 @@ impl Shared {
             client: ClientState::default(),
             server,
             algorithms: None,
+            forwards: Default::default(),
             globals: Replies::default(),
             error: None,
             io_error: None,
@@ -477,13 +481,13 @@ impl Shared {
                 self.session_wakers.wake_all();
             }
             Event::Channel { id, event } => self.on_channel_event(id, event),
-            // No global requests (port forwarding ...) are served yet:
-            // refuse them (RFC 4254 section 4).
+            // Forwarding requests go to the server's handler; the rest are
+            // refused (RFC 4254 section 4), in the order they came.
             Event::GlobalRequest {
-                want_reply: true, ..
-            } => {
-                let _ = self.conn.global_reply(false, &[]);
-            }
+                name,
+                data,
+                want_reply: true,
+            } => self.on_global_request(&name, &data),
             Event::GlobalReply { success, data } => {
                 self.globals.answer(success.then_some(data));
                 self.session_wakers.wake_all();

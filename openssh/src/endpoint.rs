@@ -87,6 +87,24 @@ pub trait EndpointRuntime: Send + Sync + 'static {
         options: ClientOptions,
     ) -> BoxFuture<'static, conch_driver::Result<Self::Session>>;
 
+    /// Connects through a `direct-tcpip` channel of `outer` (a jump host)
+    /// and runs the handshake. Adapters without a runtime to run the inner
+    /// connection's pump on say it is unsupported.
+    fn connect_via(
+        outer: Session,
+        host: String,
+        port: u16,
+        options: ClientOptions,
+    ) -> BoxFuture<'static, conch_driver::Result<Self::Session>> {
+        let _ = (outer, host, port, options);
+        Box::pin(async {
+            Err(Error::Io(Arc::new(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "jump hosts need an async runtime",
+            ))))
+        })
+    }
+
     /// The driver's session underneath the adapter's.
     fn driver_session(session: &Self::Session) -> &Session;
 
@@ -119,6 +137,17 @@ impl<R: conch_driver::Runtime> EndpointRuntime for R {
         options: ClientOptions,
     ) -> BoxFuture<'static, conch_driver::Result<R::Session>> {
         Box::pin(async move { conch_driver::runtime::connect::<R>(&host, port, options).await })
+    }
+
+    fn connect_via(
+        outer: Session,
+        host: String,
+        port: u16,
+        options: ClientOptions,
+    ) -> BoxFuture<'static, conch_driver::Result<R::Session>> {
+        Box::pin(async move {
+            conch_driver::runtime::connect_via::<R>(&outer, &host, port, options).await
+        })
     }
 
     fn driver_session(session: &R::Session) -> &Session {
@@ -380,6 +409,8 @@ struct NewConnection {
     ui: Option<Arc<dyn HostKeyUi>>,
     host_key_policy: Option<HostKeyPolicy>,
     options: ClientOptions,
+    /// The jump host to connect through, if any.
+    via: Option<Session>,
 }
 
 impl<R: EndpointRuntime> fmt::Debug for CommandEndpoint<R> {
@@ -433,6 +464,7 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
                 ui: None,
                 host_key_policy: None,
                 options: ClientOptions::default(),
+                via: None,
             })),
         }
     }
@@ -459,6 +491,15 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
             f(n);
         }
         self
+    }
+
+    /// Connects through `jump`, an authenticated session to a jump host
+    /// (`ssh -J`): over a `direct-tcpip` channel of it rather than TCP.
+    /// Chain endpoints for more hops. The host key check and the
+    /// authentication are this endpoint's own.
+    pub fn via(self, jump: &R::Session) -> Self {
+        let outer = R::driver_session(jump).clone();
+        self.with(|n| n.via = Some(outer))
     }
 
     /// The TCP port (default 22).
@@ -595,7 +636,11 @@ impl NewConnection {
     async fn establish<R: EndpointRuntime>(&self) -> Result<R::Session, EndpointError> {
         let mut options = self.options.clone();
         options.host_key_policy = self.host_key_policy();
-        let session = R::connect(self.host.clone(), self.port, options)
+        let connecting = match &self.via {
+            Some(outer) => R::connect_via(outer.clone(), self.host.clone(), self.port, options),
+            None => R::connect(self.host.clone(), self.port, options),
+        };
+        let session = connecting
             .await
             .map_err(|e| EndpointError::from_driver(e, Phase::Connect))?;
         self.authenticate(R::driver_session(&session))

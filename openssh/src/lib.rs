@@ -47,6 +47,7 @@ mod agent_client;
 pub mod authorized_keys;
 mod console_ui;
 pub mod endpoint;
+pub mod forward_policy;
 mod key_file;
 mod known_hosts_file;
 pub mod ssh_config;
@@ -59,6 +60,7 @@ pub use agent_client::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
 pub use authorized_keys::{constant_time_eq, AuthorizedKey, AuthorizedKeys, KeyOption};
 pub use console_ui::ConsoleUi;
 pub use endpoint::{CommandEndpoint, EndpointError, EndpointRuntime, PromptFn};
+pub use forward_policy::ForwardPolicy;
 pub use key_file::{
     default_identity_files, load_key, load_private_key, load_public_key, KeyFileError,
     KeyFileSigner, PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
@@ -74,8 +76,8 @@ pub use known_hosts_file::{
 pub mod adapter_exports {
     pub use crate::{
         constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
-        AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, HostKeyUi,
-        KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy,
+        AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, ForwardPolicy,
+        HostKeyUi, KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy,
         KnownHostsVerifier, NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES,
         GLOBAL_KNOWN_HOSTS_FILES, PASSPHRASE_ATTEMPTS,
     };

@@ -81,6 +81,7 @@ pub mod client;
 pub mod data;
 pub mod dir;
 pub mod dropbear;
+pub mod forwarding;
 pub mod keys;
 pub mod known_hosts;
 pub mod net;

@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use conch_openssh::ssh_config::ConfigFiles;
 
+use super::forward_args;
+
 /// Help text.
 pub const USAGE: &str = "\
 usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|none]
-             [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent]
+             [-v] [-q] [-n] [-N] [-T] [--password-env VAR] [--no-agent]
+             [-L [BIND:]PORT:HOST:HOSTPORT]... [-R [BIND:]PORT:HOST:HOSTPORT]...
+             [-D [BIND:]PORT]... [-W HOST:PORT] [-J [USER@]HOST[:PORT][,...]]
              [--record FILE] [USER@]HOST [COMMAND...]
        conch -G [-F FILE] [-o OPTION=VALUE]... [-p PORT] [-l USER] HOST
        conch --demo
@@ -30,6 +34,16 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   -q                 quiet: no warnings such as 'Permanently added'
   -n                 do not read stdin
   -T                 no pseudo-terminal (never allocated anyway)
+  -N                 no command: only forward
+  -L SPEC            local forward: [BIND:]PORT:HOST:HOSTPORT, [BIND:]PORT:SOCKET,
+                     SOCKET:HOST:HOSTPORT or SOCKET:SOCKET (as ssh; repeatable)
+  -R SPEC            remote forward, the same forms seen from the server; port 0
+                     prints the port the server allocated
+  -D [BIND:]PORT     dynamic forward: a SOCKS4/4a/5 proxy
+  -W HOST:PORT       stdin and stdout to HOST:PORT as seen from the server
+  -J HOPS            connect through these jump hosts (ProxyJump)
+                     -o also takes LocalForward, RemoteForward, DynamicForward,
+                     ExitOnForwardFailure=yes|no and ProxyJump
   --password-env VAR take the password from environment variable VAR
   --no-agent         do not use the ssh-agent at SSH_AUTH_SOCK
   --record FILE      record a transcript of the session to FILE (it lets anyone
@@ -93,6 +107,14 @@ pub struct ClientArgs {
     /// The user given on the command line (`-l`, `-o User`, `USER@`),
     /// which wins over the files.
     pub given_user: Option<String>,
+    /// The forwarding options given (`-L`, `-R`, `-D`, `-J`, `-o
+    /// LocalForward ...`) as ssh_config lines, resolved with the files by
+    /// `forward_args::resolve`.
+    pub forward_options: Vec<String>,
+    /// `-W HOST:PORT`.
+    pub stdio_forward: Option<(String, u16)>,
+    /// `-N`: no command.
+    pub no_command: bool,
 }
 
 /// What the command line asks for.
@@ -137,6 +159,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
         config: ConfigFiles::Default,
         given_port: None,
         given_user: None,
+        forward_options: Vec::new(),
+        stdio_forward: None,
+        no_command: false,
     };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -159,6 +184,27 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
             Short('q') => a.quiet = true,
             Short('n') => a.no_stdin = true,
             Short('T') => {}
+            Short('N') => a.no_command = true,
+            Short('L') => {
+                let spec = text(&mut parser)?;
+                a.forward_options
+                    .push(forward_args::forward_line("LocalForward", &spec)?);
+            }
+            Short('R') => {
+                let spec = text(&mut parser)?;
+                a.forward_options
+                    .push(forward_args::forward_line("RemoteForward", &spec)?);
+            }
+            Short('D') => {
+                let spec = text(&mut parser)?;
+                a.forward_options.push(format!("DynamicForward {spec}"));
+            }
+            Short('W') => a.stdio_forward = Some(forward_args::parse_stdio(&text(&mut parser)?)?),
+            Short('J') => {
+                let hops = text(&mut parser)?;
+                forward_args::parse_jumps(&hops)?;
+                a.forward_options.push(format!("ProxyJump {hops}"));
+            }
             Long("password-env") => a.password_env = Some(text(&mut parser)?),
             Long("no-agent") => a.no_agent = true,
             Long("demo") => return Ok(Invocation::Demo),
@@ -253,6 +299,12 @@ fn apply_option(
             user.get_or_insert(value.to_string());
         }
         "identityfile" => a.identities.push(expand_home(value)),
+        // Resolved with the files (`forward_args::resolve`).
+        "localforward"
+        | "remoteforward"
+        | "dynamicforward"
+        | "exitonforwardfailure"
+        | "proxyjump" => a.forward_options.push(format!("{key} {value}")),
         "connecttimeout" => {
             let secs: u64 = value
                 .parse()

@@ -49,8 +49,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::output::{CopyError, Output, Stream};
 
 mod args;
+mod forward_args;
+mod forwarding;
 
 pub use args::{parse_args, ClientArgs, Invocation, StrictHostKeyChecking, USAGE};
+pub use forward_args::ForwardSetup;
 
 /// The exit status for failures of `conch` itself (as `ssh`).
 pub const FAILURE: i32 = 255;
@@ -97,7 +100,7 @@ impl Debug {
 }
 
 /// Runs the client; returns the process exit status.
-pub async fn run(args: ClientArgs) -> i32 {
+pub async fn run(args: ClientArgs, setup: ForwardSetup) -> i32 {
     let debug = Debug(args.verbose);
     let endpoint = match build_endpoint(&args, &debug) {
         Ok(e) => e,
@@ -107,6 +110,19 @@ pub async fn run(args: ClientArgs) -> i32 {
         }
     };
     debug.log(format!("Connecting to {} port {}.", args.host, args.port));
+    if !setup.is_empty() || args.stdio_forward.is_some() || args.no_command {
+        // Each jump host gets the same credentials and checks, under its
+        // own name, user and port.
+        let build = |user: &str, host: &str, port: u16| {
+            let mut hop = args.clone();
+            hop.user = user.to_string();
+            hop.host = host.to_string();
+            hop.port = port;
+            hop.command = String::new();
+            build_endpoint(&hop, &debug)
+        };
+        return forwarding::run(&args, &setup, endpoint, &build, &debug).await;
+    }
     let connected = if args.command.is_empty() {
         start_shell(&endpoint).await
     } else {
@@ -437,12 +453,22 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
     let args = match parse_args(args) {
         Ok(Invocation::Connect(mut a)) => {
-            let load = conch_openssh::ssh_config::LoadOptions::from_environment();
-            if let Err(message) = crate::config_dump::apply_config(&mut a, load) {
+            let load = conch_openssh::ssh_config::LoadOptions::from_environment;
+            // The forwarding keywords for the host as named (before
+            // HostName replaces it), with the command line's first.
+            let setup = match forward_args::resolve(&a.host, &a.config, &a.forward_options, load())
+            {
+                Ok(s) => s,
+                Err(message) => {
+                    eprintln!("conch: {message}");
+                    return FAILURE;
+                }
+            };
+            if let Err(message) = crate::config_dump::apply_config(&mut a, load()) {
                 eprintln!("conch: {message}");
                 return FAILURE;
             }
-            *a
+            (*a, setup)
         }
         Ok(Invocation::Help) => {
             println!("{USAGE}");
@@ -468,5 +494,6 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return FAILURE;
         }
     };
-    runtime.block_on(run(args))
+    let (args, setup) = args;
+    runtime.block_on(run(args, setup))
 }

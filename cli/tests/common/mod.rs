@@ -33,6 +33,15 @@ impl Conchd {
 
     /// [`Conchd::start`], also authorizing `extra_keys` (public key lines).
     pub fn start_with(password: bool, extra_keys: &[&str]) -> Self {
+        Self::start_full(password, extra_keys, &[])
+    }
+
+    /// [`Conchd::start`] with more conchd arguments (e.g. forwarding flags).
+    pub fn start_args(args: &[&str]) -> Self {
+        Self::start_full(false, &[], args)
+    }
+
+    fn start_full(password: bool, extra_keys: &[&str], args: &[&str]) -> Self {
         let dir = TestDir::new("conchd-keys");
         let host_key = KeyPair::generate(&dir, "host", KeyType::Ed25519, None);
         let user_key = KeyPair::generate(&dir, "user", KeyType::Ed25519, None);
@@ -50,6 +59,7 @@ impl Conchd {
             if let Some(file) = &password_file {
                 command.arg("--password-file").arg(file);
             }
+            command.args(args);
             command
         });
         Conchd {
@@ -127,6 +137,13 @@ impl Conch {
             self.command.arg(remote_command);
         }
         run_bounded(&mut self.command, input.into(), RUN_TIMEOUT)
+    }
+
+    /// Starts with these words after the host, in the background, its
+    /// stderr appended to `log`; stopped when the guard drops.
+    pub fn spawn(mut self, words: &[&str], log: &Path) -> conch_interop::ChildGuard {
+        self.command.arg("127.0.0.1").args(words);
+        conch_interop::ChildGuard::spawn("conch", &mut self.command, log)
     }
 
     /// Runs with these words after the host (options, then the command).

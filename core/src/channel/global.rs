@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::error::{ApiMisuse, Error, PeerMisbehaved};
 use crate::event::Event;
+use crate::forward::{ActiveForwards, Forward, ForwardChannel};
 use crate::msg;
 use crate::outbox::Outbox;
 use crate::wire::{Encode, Reader};
@@ -23,10 +24,13 @@ const HOSTKEYS: &str = "hostkeys-00@openssh.com";
 const HOSTKEYS_PROVE: &str = "hostkeys-prove-00@openssh.com";
 
 /// One of our want-reply global requests awaiting its reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Awaiting {
     /// The application's: the reply becomes [`Event::GlobalReply`].
     Application,
+    /// The application's request for a forward, or its cancel (RFC 4254
+    /// section 7.1): the reply also updates the forwards we hold.
+    Forward { forward: Forward, cancel: bool },
     /// Our keepalive: the reply only shows the peer is alive.
     Keepalive,
 }
@@ -39,6 +43,12 @@ pub(super) struct GlobalRequests {
     ours: VecDeque<Awaiting>,
     /// Replies we owe the peer.
     theirs: ReplyQueue,
+    /// For each request the application is to answer, oldest first,
+    /// whether it is a `tcpip-forward` on port 0, whose success reply
+    /// carries the allocated port (RFC 4254 section 7.1).
+    theirs_port_zero: VecDeque<bool>,
+    /// The forwards the peer agreed to open for us.
+    active: ActiveForwards,
 }
 
 impl GlobalRequests {
@@ -49,8 +59,26 @@ impl GlobalRequests {
         w.put_bool(want_reply);
         w.put_raw(data);
         if want_reply {
-            self.ours.push_back(Awaiting::Application);
+            // A forward we could not decode is still sent as asked; only
+            // the ones we understand are tracked.
+            let awaiting = match Forward::decode(name, data) {
+                Some(Ok((forward, cancel))) => Awaiting::Forward { forward, cancel },
+                _ => Awaiting::Application,
+            };
+            self.ours.push_back(awaiting);
         }
+    }
+
+    /// Whether a `forwarded-*` channel the peer opens matches a forward it
+    /// agreed to (see [`ActiveForwards::matches`]).
+    pub(super) fn expects(&self, channel: &ForwardChannel) -> bool {
+        self.active.matches(channel)
+    }
+
+    /// Whether the oldest request the application is to answer is a
+    /// `tcpip-forward` on port 0.
+    pub(super) fn pending_wants_port(&self) -> bool {
+        self.theirs_port_zero.front().copied().unwrap_or(false)
     }
 
     /// Sends `keepalive@openssh.com` with want-reply.
@@ -81,6 +109,11 @@ impl GlobalRequests {
             _ => {
                 if want_reply {
                     self.theirs.push_application()?;
+                    let port_zero = matches!(
+                        Forward::decode(name, r.remaining()),
+                        Some(Ok((Forward::Tcpip { port: 0, .. }, false)))
+                    );
+                    self.theirs_port_zero.push_back(port_zero);
                 }
                 events.push_back(Event::GlobalRequest {
                     name: name.to_string(),
@@ -103,16 +136,25 @@ impl GlobalRequests {
             .ours
             .pop_front()
             .ok_or(PeerMisbehaved::UnsolicitedReply)?;
-        if awaiting == Awaiting::Application {
-            // REQUEST_SUCCESS may carry response-specific data (e.g. the port
-            // bound for `tcpip-forward`, RFC 4254 section 7.1); FAILURE none.
-            let data = if success {
-                payload.slice(payload.len().min(1)..)
-            } else {
-                Bytes::new()
-            };
-            events.push_back(Event::GlobalReply { success, data });
+        // REQUEST_SUCCESS may carry response-specific data (e.g. the port
+        // bound for `tcpip-forward`, RFC 4254 section 7.1); FAILURE none.
+        let data = if success {
+            payload.slice(payload.len().min(1)..)
+        } else {
+            Bytes::new()
+        };
+        match awaiting {
+            Awaiting::Keepalive => return Ok(()),
+            Awaiting::Forward { forward, cancel } if success => {
+                if cancel {
+                    self.active.removed(&forward);
+                } else {
+                    self.active.added(forward, &data);
+                }
+            }
+            Awaiting::Forward { .. } | Awaiting::Application => {}
         }
+        events.push_back(Event::GlobalReply { success, data });
         Ok(())
     }
 
@@ -124,7 +166,8 @@ impl GlobalRequests {
         out: &mut Outbox,
     ) -> Result<(), ApiMisuse> {
         let mut first = true;
-        self.theirs
+        let result = self
+            .theirs
             .answer(success, |s| {
                 // Only the application's own answer carries its data; the
                 // automatic ones queued behind it carry none.
@@ -132,7 +175,11 @@ impl GlobalRequests {
                 first = false;
                 send_reply(out, s, data);
             })
-            .map_err(|_| ApiMisuse::NoGlobalRequestPending)
+            .map_err(|_| ApiMisuse::NoGlobalRequestPending);
+        if result.is_ok() {
+            self.theirs_port_zero.pop_front();
+        }
+        result
     }
 }
 

@@ -39,6 +39,7 @@ use bytes::Bytes;
 use crate::config::ChannelConfig;
 use crate::error::{sanitize_text, ApiMisuse, Error, PeerMisbehaved};
 use crate::event::{ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest, Event};
+use crate::forward::{self, ForwardChannel};
 use crate::msg;
 use crate::outbox::Outbox;
 use crate::wire::{Encode, Reader};
@@ -137,6 +138,30 @@ impl Channels {
         let window = r.u32()?;
         let max_packet = r.u32()?;
         let data = payload.slice_ref(r.remaining());
+        // A `forwarded-*` channel must belong to a forward we asked for and
+        // the peer agreed to (RFC 4254 section 7.1; OpenSSH's client refuses
+        // "forwarding for unknown listen_port" the same way): the
+        // application never hears of one that does not.
+        // `direct-*` opens are the application's to decode and decide.
+        let forwarded = matches!(
+            kind,
+            forward::FORWARDED_TCPIP | forward::FORWARDED_STREAMLOCAL
+        );
+        if forwarded {
+            let expected = match ForwardChannel::decode(kind, &data) {
+                Some(Ok(c)) => self.globals.expects(&c),
+                _ => false,
+            };
+            if !expected {
+                send_open_failure(
+                    out,
+                    peer_id,
+                    ChannelOpenFailure::AdministrativelyProhibited,
+                    "no such forward was requested",
+                );
+                return Ok(());
+            }
+        }
         // Channels awaiting the application's answer count too, so a peer
         // cannot make us hold more than `max_channels` of anything.
         let id = if self.table.len() < self.config.max_channels as usize {
@@ -665,6 +690,12 @@ impl Channels {
         out: &mut Outbox,
     ) -> Result<(), ApiMisuse> {
         self.globals.reply(success, data, out)
+    }
+
+    /// Whether the oldest global request the application is to answer is a
+    /// `tcpip-forward` on port 0 (whose reply carries the allocated port).
+    pub(crate) fn global_pending_wants_port(&self) -> bool {
+        self.globals.pending_wants_port()
     }
 
     /// Sends `keepalive@openssh.com` with want-reply; its reply (success or

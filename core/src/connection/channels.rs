@@ -10,6 +10,7 @@ use crate::error::ApiMisuse;
 #[cfg(doc)]
 use crate::event::{ChannelEvent, Event};
 use crate::event::{ChannelId, ChannelOpenFailure, ChannelRequest};
+use crate::forward::{Forward, ForwardChannel};
 use crate::wire::Encode;
 
 use super::Connection;
@@ -168,6 +169,45 @@ impl Connection {
             want_reply,
         })
         .map(drop)
+    }
+
+    /// Asks the peer to listen for us (RFC 4254 section 7.1, OpenSSH
+    /// PROTOCOL section 2.4; `ssh -R`): a want-reply global request whose
+    /// [`Event::GlobalReply`] carries the allocated port when `port` was 0.
+    /// Once the peer agrees, the `forwarded-*` channels it opens for this
+    /// forward arrive as [`ChannelEvent::OpenRequest`]; any other is
+    /// refused by the connection itself.
+    pub fn request_forward(&mut self, forward: &Forward) -> Result<(), ApiMisuse> {
+        self.global_request(forward.request_name(false), &forward.encode(), true)
+    }
+
+    /// Cancels a forward (`cancel-tcpip-forward`; name a port-0 forward by
+    /// its allocated port, as ssh does). An [`Event::GlobalReply`] follows.
+    pub fn cancel_forward(&mut self, forward: &Forward) -> Result<(), ApiMisuse> {
+        self.global_request(forward.request_name(true), &forward.encode(), true)
+    }
+
+    /// Opens a channel for one forwarded connection: `direct-tcpip` or
+    /// `direct-streamlocal@openssh.com` from a client, `forwarded-*` from a
+    /// server for a forward the client asked for.
+    pub fn open_forward_channel(
+        &mut self,
+        channel: &ForwardChannel,
+    ) -> Result<ChannelId, ApiMisuse> {
+        self.open_channel(channel.kind(), &channel.encode())
+    }
+
+    /// Answers the oldest want-reply [`Event::GlobalRequest`], a forwarding
+    /// request: on success for a `tcpip-forward` on port 0 the reply
+    /// carries `bound_port`, the port allocated (RFC 4254 section 7.1);
+    /// other replies carry nothing and ignore it.
+    pub fn reply_forward(&mut self, success: bool, bound_port: u32) -> Result<(), ApiMisuse> {
+        let data = if success && self.channels.global_pending_wants_port() {
+            bound_port.to_be_bytes().to_vec()
+        } else {
+            Vec::new()
+        };
+        self.global_reply(success, &data)
     }
 
     /// Answers the oldest want-reply [`Event::GlobalRequest`].

@@ -28,7 +28,7 @@ pub use conch_test_support::{
 };
 pub use role_calls::RoleCalls;
 pub use scenario::{Pair, Scenario};
-pub use server_app::{Command, ServerApp, ServerChannel, ECHO_GLOBAL_REQUEST};
+pub use server_app::{Command, ServerApp, ServerChannel, ALLOCATED_PORT, ECHO_GLOBAL_REQUEST};
 
 /// The user name every scenario logs in as.
 pub const USER: &str = "alice";

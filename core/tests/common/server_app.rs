@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use conch_core::{
     AuthAttempt, AuthDecision, ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest,
-    Connection, Event, Prompt, PublicKey,
+    Connection, Event, Forward, Prompt, PublicKey,
 };
 
 use super::channel_log::{event_channel, record_channel_event, ChannelLog};
@@ -16,6 +16,8 @@ use conch_test_support::App;
 /// The global request name the test server answers with success, echoing
 /// its data back.
 pub const ECHO_GLOBAL_REQUEST: &str = "echo@conch.test";
+/// The port the test server says it bound for a `tcpip-forward` on port 0.
+pub const ALLOCATED_PORT: u32 = 40_000;
 
 /// A command the server runs in-process on an `exec` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,6 +358,10 @@ impl App for ServerApp {
                 // data it was given. Anything else fails (RFC 4254 section 4).
                 let r = if name == ECHO_GLOBAL_REQUEST {
                     conn.global_reply(true, data)
+                } else if let Some(Ok(_)) = Forward::decode(name, data) {
+                    // Forwarding requests are granted; a port-0 listener
+                    // "gets" ALLOCATED_PORT (the test binds nothing).
+                    conn.reply_forward(true, ALLOCATED_PORT)
                 } else {
                     conn.global_reply(false, &[])
                 };

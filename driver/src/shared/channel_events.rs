@@ -8,7 +8,9 @@
 use bytes::Bytes;
 #[cfg(doc)]
 use conch_core::Event;
-use conch_core::{ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest, Connection};
+use conch_core::{
+    ChannelEvent, ChannelId, ChannelOpenFailure, ChannelRequest, Connection, ForwardChannel,
+};
 
 use super::{ChannelState, Holder, ServerState, Shared};
 use crate::channel::ExitStatus;
@@ -23,16 +25,40 @@ const MAX_PENDING_REQUESTS: usize = 64;
 
 impl Shared {
     fn on_channel_open_request(&mut self, channel: ChannelId, kind: &str, data: &[u8]) {
+        let forward = ForwardChannel::decode(kind, data).and_then(|r| r.ok());
         let Some(server) = &self.server else {
-            // Client role: forwarded channels are not supported (yet).
-            let _ = self.conn.reject_channel(
-                channel,
-                ChannelOpenFailure::AdministrativelyProhibited,
-                "channel type not supported by this client",
-            );
+            // Client role: the core admits only `forwarded-*` channels of
+            // forwards the server agreed to; the application decides them.
+            match forward {
+                Some(
+                    f @ (ForwardChannel::ForwardedTcpip { .. }
+                    | ForwardChannel::ForwardedStreamlocal { .. }),
+                ) => self.queue_open(channel, f),
+                _ => {
+                    let _ = self.conn.reject_channel(
+                        channel,
+                        ChannelOpenFailure::AdministrativelyProhibited,
+                        "channel type not supported by this client",
+                    );
+                }
+            }
             return;
         };
         let user = server.user.clone().unwrap_or_default();
+        if let Some(
+            f @ (ForwardChannel::DirectTcpip { .. } | ForwardChannel::DirectStreamlocal { .. }),
+        ) = forward
+        {
+            // RFC 4254 section 7.2: the handler decides; the application
+            // connects, then confirms (`ServerSession::next_forward_request`).
+            match server.handler.direct_forward(&user, &f) {
+                Ok(()) => self.queue_open(channel, f),
+                Err((reason, text)) => {
+                    let _ = self.conn.reject_channel(channel, reason, &text);
+                }
+            }
+            return;
+        }
         match server.handler.channel_open(&user, kind, data) {
             Ok(()) => {
                 if self.conn.accept_channel(channel).is_ok() {

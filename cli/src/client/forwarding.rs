@@ -1,0 +1,340 @@
+//! `conch` with forwarding or jump hosts: connects (through `-J` hops),
+//! sets up `-L`/`-D` listeners and `-R` forwards with ssh's messages, then
+//! runs `-W`, waits (`-N`) or runs the command.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use conch_openssh::ssh_config::{Endpoint, Forward as ConfigForward};
+use conch_tokio::{
+    CommandEndpoint, EndpointError, Error, Forward, ForwardListener, Listen, OnFailure,
+    RemoteTarget, Session, Target,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::forward_args::{describe, ForwardSetup};
+use super::{open_failure_text, report, ClientArgs, Debug, FAILURE};
+
+/// Prints ssh's message for a forwarded connection that could not be
+/// opened ("channel N: open failed: connect failed: Connection refused").
+fn open_failure_reporter() -> OnFailure {
+    let counter = Arc::new(AtomicU32::new(2));
+    Arc::new(move |e: &Error| {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        match e {
+            Error::ChannelOpenRefused {
+                reason,
+                description,
+            } => eprintln!(
+                "channel {n}: open failed: {}: {description}",
+                open_failure_text(*reason)
+            ),
+            other => eprintln!("channel {n}: {other}"),
+        }
+    })
+}
+
+/// Connects through the jump hosts, each with the main endpoint's
+/// credentials and host key checks, as `ssh -J` does.
+async fn connect(
+    args: &ClientArgs,
+    setup: &ForwardSetup,
+    endpoint: CommandEndpoint,
+    build: &dyn Fn(&str, &str, u16) -> Result<CommandEndpoint, String>,
+    debug: &Debug,
+) -> Result<Session, i32> {
+    let mut via: Option<Session> = None;
+    for hop in &setup.jumps {
+        let user = hop.user.clone().unwrap_or_else(crate::how_to::current_user);
+        debug.log(format!("Jump host {}@{} port {}", user, hop.host, hop.port));
+        let mut e = build(&user, &hop.host, hop.port).map_err(|m| {
+            eprintln!("conch: {m}");
+            FAILURE
+        })?;
+        if let Some(v) = &via {
+            e = e.via(v);
+        }
+        match e.connect_session().await {
+            Ok(s) => via = Some(s),
+            Err(err) => {
+                let mut hop_args = args.clone();
+                hop_args.host = hop.host.clone();
+                hop_args.port = hop.port;
+                hop_args.user = user;
+                return Err(report(&hop_args, &err));
+            }
+        }
+    }
+    let endpoint = match &via {
+        Some(v) => endpoint.via(v),
+        None => endpoint,
+    };
+    endpoint
+        .connect_session()
+        .await
+        .map_err(|e| report(args, &e))
+}
+
+/// The local addresses a listener binds: loopback unless a bind address
+/// is given (`*` or empty: every address), as ssh with `GatewayPorts no`.
+fn local_listen(e: &Endpoint) -> Result<Listen, String> {
+    match e {
+        Endpoint::Path(p) => Ok(Listen::Unix(PathBuf::from(p))),
+        Endpoint::Tcp { host, port } => {
+            let host = match host.as_deref() {
+                None | Some("localhost") => "127.0.0.1",
+                Some("*") | Some("") => "0.0.0.0",
+                Some(h) => h,
+            };
+            let addrs: Vec<SocketAddr> = (host, *port)
+                .to_socket_addrs()
+                .map_err(|e| format!("bind {host}: {e}"))?
+                .collect();
+            Ok(Listen::Tcp(addrs))
+        }
+    }
+}
+
+fn target(e: &Endpoint) -> Target {
+    match e {
+        Endpoint::Path(p) => Target::Unix(PathBuf::from(p)),
+        Endpoint::Tcp { host, port } => Target::Tcp {
+            host: host.clone().unwrap_or_else(|| "localhost".into()),
+            port: *port,
+        },
+    }
+}
+
+/// Starts the `-L` and `-D` listeners. A failure prints ssh's messages; it
+/// is fatal only with `ExitOnForwardFailure`.
+async fn local_forwards(
+    session: &Session,
+    setup: &ForwardSetup,
+    on_failure: &OnFailure,
+) -> Result<Vec<ForwardListener>, ()> {
+    let mut listeners = Vec::new();
+    let all = setup
+        .local
+        .iter()
+        .map(|f| (f, f.connect.as_ref().map(target)))
+        .chain(setup.dynamic.iter().map(|f| (f, None)));
+    for (f, to) in all {
+        let started = match local_listen(&f.listen) {
+            Ok(listen) => {
+                conch_tokio::local_forward(session, &listen, to, Some(on_failure.clone()))
+                    .await
+                    .map_err(|e| format!("bind [{}]: {e}", describe(&f.listen)))
+            }
+            Err(m) => Err(m),
+        };
+        match started {
+            Ok(l) => listeners.push(l),
+            Err(message) => {
+                eprintln!("{message}");
+                eprintln!("Could not request local forwarding.");
+                if setup.exit_on_failure {
+                    return Err(());
+                }
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+/// Asks for the `-R` forwards and serves them. A refused one prints ssh's
+/// warning ("Warning: remote port forwarding failed for listen port N"),
+/// fatal with `ExitOnForwardFailure`; a port-0 one prints the port given.
+async fn remote_forwards(
+    session: &Session,
+    setup: &ForwardSetup,
+    on_failure: &OnFailure,
+    quiet: bool,
+) -> Result<(), ()> {
+    let mut targets = Vec::new();
+    for ConfigForward { listen, connect } in &setup.remote {
+        let Some(connect) = connect else {
+            eprintln!("conch: remote dynamic forwarding (-R [BIND:]PORT) is not supported");
+            if setup.exit_on_failure {
+                return Err(());
+            }
+            continue;
+        };
+        let (forward, what) = match listen {
+            Endpoint::Path(p) => (
+                Forward::Streamlocal { path: p.clone() },
+                format!("listen path {p}"),
+            ),
+            // ssh's `channel_rfwd_bind_host`: no address is "localhost",
+            // "" or "*" every address.
+            Endpoint::Tcp { host, port } => (
+                Forward::Tcpip {
+                    address: match host.as_deref() {
+                        None => "localhost".to_string(),
+                        Some("*") => String::new(),
+                        Some(h) => h.to_string(),
+                    },
+                    port: u32::from(*port),
+                },
+                format!("listen port {port}"),
+            ),
+        };
+        match session.request_forward(&forward).await {
+            Ok(bound) => {
+                let forward = match forward {
+                    Forward::Tcpip { address, port: 0 } => {
+                        if !quiet {
+                            eprintln!(
+                                "Allocated port {bound} for remote forward to {}",
+                                describe(connect)
+                            );
+                        }
+                        Forward::Tcpip {
+                            address,
+                            port: bound,
+                        }
+                    }
+                    other => other,
+                };
+                targets.push(RemoteTarget {
+                    forward,
+                    target: target(connect),
+                });
+            }
+            Err(Error::RequestRefused { .. }) if setup.exit_on_failure => {
+                eprintln!("Error: remote port forwarding failed for {what}");
+                return Err(());
+            }
+            Err(Error::RequestRefused { .. }) => {
+                eprintln!("Warning: remote port forwarding failed for {what}")
+            }
+            Err(e) => {
+                eprintln!("conch: remote forwarding: {e}");
+                return Err(());
+            }
+        }
+    }
+    if !targets.is_empty() {
+        let session = session.clone();
+        let on_failure = on_failure.clone();
+        tokio::spawn(async move {
+            conch_tokio::serve_remote_forwards(&session, targets, Some(on_failure)).await
+        });
+    }
+    Ok(())
+}
+
+/// `-W`: stdin and stdout to a `direct-tcpip` channel.
+async fn stdio_forward(session: &Session, host: &str, port: u16) -> i32 {
+    let channel = match session.open_direct_tcpip(host, port).await {
+        Ok(c) => c,
+        Err(Error::ChannelOpenRefused {
+            reason,
+            description,
+        }) => {
+            eprintln!(
+                "channel 0: open failed: {}: {description}",
+                open_failure_text(reason)
+            );
+            eprintln!("stdio forwarding failed");
+            return FAILURE;
+        }
+        Err(e) => {
+            eprintln!("conch: {e}");
+            eprintln!("stdio forwarding failed");
+            return FAILURE;
+        }
+    };
+    let (mut rd, mut wr) = tokio::io::split(channel);
+    let up = async {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match stdin.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if wr.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // stdin's end is the channel's EOF.
+        let _ = wr.shutdown().await;
+    };
+    let down = async {
+        let mut stdout = tokio::io::stdout();
+        let r = tokio::io::copy(&mut rd, &mut stdout).await;
+        let _ = stdout.flush().await;
+        r
+    };
+    // The target's end ends `-W` (stdin may be a terminal that never ends).
+    tokio::select! {
+        r = down => if r.is_err() { return FAILURE },
+        () = async { up.await; std::future::pending::<()>().await } => {}
+    }
+    0
+}
+
+/// Runs `conch` with forwarding or jump hosts; returns the exit status.
+pub(super) async fn run(
+    args: &ClientArgs,
+    setup: &ForwardSetup,
+    endpoint: CommandEndpoint,
+    build: &dyn Fn(&str, &str, u16) -> Result<CommandEndpoint, String>,
+    debug: &Debug,
+) -> i32 {
+    let session = match connect(args, setup, endpoint, build, debug).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let on_failure = open_failure_reporter();
+    // -W forwards nothing else (ssh clears the forwards with it).
+    if let Some((host, port)) = &args.stdio_forward {
+        return stdio_forward(&session, host, *port).await;
+    }
+    let Ok(_listeners) = local_forwards(&session, setup, &on_failure).await else {
+        return FAILURE;
+    };
+    if remote_forwards(&session, setup, &on_failure, args.quiet)
+        .await
+        .is_err()
+    {
+        return FAILURE;
+    }
+    if args.no_command {
+        debug.log("No command (-N): forwarding until the connection ends.");
+        session.closed().await;
+        return match session.disconnect_reason() {
+            Some(e) => {
+                eprintln!("Connection to {} closed: {e}", args.host);
+                FAILURE
+            }
+            None => 0,
+        };
+    }
+    let channel = match open_command(&session, &args.command).await {
+        Ok(c) => c,
+        Err(e) => return report(args, &e),
+    };
+    super::forward(channel, args, debug).await
+}
+
+/// The command's channel (a shell without one).
+async fn open_command(
+    session: &Session,
+    command: &str,
+) -> Result<conch_tokio::Channel, EndpointError> {
+    let channel = session
+        .open_session()
+        .await
+        .map_err(EndpointError::from_session_error)?;
+    let started = if command.is_empty() {
+        channel.shell().await
+    } else {
+        channel.exec(command).await
+    };
+    started.map_err(EndpointError::from_session_error)?;
+    Ok(channel)
+}
