@@ -193,6 +193,35 @@ fn permission_denied_is_a_typed_error() {
     });
 }
 
+/// A full disk (`/dev/full`: every write fails with ENOSPC) is a typed
+/// failure, for a whole upload and for a file's writes sent behind.
+#[test]
+fn a_full_disk_is_a_typed_error() {
+    let sshd = Sshd::start_default();
+    let local = TestDir::new("sftp-full");
+    let src = local.join("src.bin");
+    write_pattern(&src, 1_000_000, 2);
+    block_on("full disk", async {
+        let sftp = sftp_to(&sshd).await;
+        let e = sftp
+            .upload(&src, "/dev/full", &TransferOptions::default(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status_code(), Some(StatusCode::Failure), "{e}");
+        let mut f = sftp
+            .open_with(
+                "/dev/full",
+                conch_tokio::sftp::OpenFlags::WRITE,
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        f.write_all(b"does not fit").await.unwrap();
+        let e = f.flush().await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Other, "{e}");
+    });
+}
+
 #[test]
 fn large_empty_and_sparse_files_byte_exact() {
     let sshd = Sshd::start_default();
