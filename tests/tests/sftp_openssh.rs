@@ -141,6 +141,33 @@ fn every_operation_against_internal_sftp() {
         assert_eq!(names, ["a", "l", "r"]);
         let vfs = sftp.statvfs(&d).await.unwrap();
         assert!(vfs.total_bytes() > 0 && vfs.namemax >= 255, "{vfs:?}");
+        // Times on the link itself, and a server-side copy.
+        sftp.lsetstat(
+            &format!("{d}/a"),
+            conch_tokio::sftp::FileAttributes {
+                atime_mtime: Some((1_000_000_000, 1_000_000_000)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            sftp.stat(&format!("{d}/l")).await.unwrap().mtime(),
+            Some(1_000_000_000)
+        );
+        let mut from = sftp.open(&format!("{d}/a")).await.unwrap();
+        assert!(from.statvfs().await.unwrap().total_bytes() > 0);
+        if sftp.supports(conch_tokio::sftp::conch_sftp::ext::COPY_DATA) {
+            let mut to = sftp.create(&format!("{d}/copy")).await.unwrap();
+            from.copy_to(2, 0, &mut to, 0).await.unwrap();
+            to.close().await.unwrap();
+            assert_eq!(fs::read(dir.join("d/copy")).unwrap(), b"ab456789");
+            sftp.remove(&format!("{d}/copy")).await.unwrap();
+        }
+        drop(from);
+        let uid = sftp.stat(&d).await.unwrap().uid_gid.unwrap().0;
+        let (users, _) = sftp.users_groups_by_id(&[uid], &[]).await.unwrap();
+        assert_eq!(users, [sshd.login_user()]);
         let home = sftp.home_directory(&sshd.login_user()).await.unwrap();
         assert!(home.starts_with('/'), "{home}");
         assert_eq!(sftp.expand_path("~").await.unwrap(), home);

@@ -316,6 +316,21 @@ impl File {
         }
     }
 
+    /// Statistics of the file system holding the file
+    /// (`fstatvfs@openssh.com`).
+    pub async fn statvfs(&self) -> Result<super::StatVfs> {
+        if !self.sftp.supports(ext::FSTATVFS) {
+            return Err(SftpError::Unsupported(ext::FSTATVFS));
+        }
+        let request = Request::Fstatvfs {
+            handle: self.handle.clone(),
+        };
+        match self.sftp.engine().call(&request).await? {
+            Reply::StatVfs(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Truncates or extends the file to `size` bytes.
     pub async fn set_len(&mut self, size: u64) -> Result<()> {
         self.flush_writes().await?;
