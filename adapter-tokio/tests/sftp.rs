@@ -179,6 +179,30 @@ async fn transfers_pipeline_resume_and_preserve() {
             ))
     );
 
+    // Read through the file with small buffers (read ahead underneath),
+    // across a seek back and forth.
+    let mut f = sftp.open("up.bin").await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut sought = false;
+    loop {
+        let n = f.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if !sought && got.len() >= 500_000 {
+            sought = true;
+            f.seek(std::io::SeekFrom::Current(-100)).await.unwrap();
+            got.truncate(got.len() - 100);
+        }
+    }
+    assert!(sought && got == data, "read back {} bytes", got.len());
+    f.seek(std::io::SeekFrom::Start(999_999)).await.unwrap();
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).await.unwrap();
+    assert_eq!(tail, &data[999_999..]);
+
     // Resume: a partial local file gets only the rest.
     std::fs::write(&dst, &data[..400_000]).unwrap();
     let resumed = sftp

@@ -141,6 +141,33 @@ fn every_operation_against_internal_sftp() {
         assert_eq!(names, ["a", "l", "r"]);
         let vfs = sftp.statvfs(&d).await.unwrap();
         assert!(vfs.total_bytes() > 0 && vfs.namemax >= 255, "{vfs:?}");
+        // Times on the link itself, and a server-side copy.
+        sftp.lsetstat(
+            &format!("{d}/a"),
+            conch_tokio::sftp::FileAttributes {
+                atime_mtime: Some((1_000_000_000, 1_000_000_000)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            sftp.stat(&format!("{d}/l")).await.unwrap().mtime(),
+            Some(1_000_000_000)
+        );
+        let mut from = sftp.open(&format!("{d}/a")).await.unwrap();
+        assert!(from.statvfs().await.unwrap().total_bytes() > 0);
+        if sftp.supports(conch_tokio::sftp::conch_sftp::ext::COPY_DATA) {
+            let mut to = sftp.create(&format!("{d}/copy")).await.unwrap();
+            from.copy_to(2, 0, &mut to, 0).await.unwrap();
+            to.close().await.unwrap();
+            assert_eq!(fs::read(dir.join("d/copy")).unwrap(), b"ab456789");
+            sftp.remove(&format!("{d}/copy")).await.unwrap();
+        }
+        drop(from);
+        let uid = sftp.stat(&d).await.unwrap().uid_gid.unwrap().0;
+        let (users, _) = sftp.users_groups_by_id(&[uid], &[]).await.unwrap();
+        assert_eq!(users, [sshd.login_user()]);
         let home = sftp.home_directory(&sshd.login_user()).await.unwrap();
         assert!(home.starts_with('/'), "{home}");
         assert_eq!(sftp.expand_path("~").await.unwrap(), home);
@@ -190,6 +217,35 @@ fn permission_denied_is_a_typed_error() {
         assert_eq!(e.status_code(), Some(StatusCode::PermissionDenied), "{e}");
         let io: std::io::Error = e.into();
         assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+    });
+}
+
+/// A full disk (`/dev/full`: every write fails with ENOSPC) is a typed
+/// failure, for a whole upload and for a file's writes sent behind.
+#[test]
+fn a_full_disk_is_a_typed_error() {
+    let sshd = Sshd::start_default();
+    let local = TestDir::new("sftp-full");
+    let src = local.join("src.bin");
+    write_pattern(&src, 1_000_000, 2);
+    block_on("full disk", async {
+        let sftp = sftp_to(&sshd).await;
+        let e = sftp
+            .upload(&src, "/dev/full", &TransferOptions::default(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status_code(), Some(StatusCode::Failure), "{e}");
+        let mut f = sftp
+            .open_with(
+                "/dev/full",
+                conch_tokio::sftp::OpenFlags::WRITE,
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        f.write_all(b"does not fit").await.unwrap();
+        let e = f.flush().await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Other, "{e}");
     });
 }
 
@@ -429,7 +485,8 @@ fn openssh_sftp_and_scp_against_conchd() {
     let conchd = Conchd::start(root.path());
     let _ = &conchd.host_key;
     let big = local.join("big.bin");
-    let len = 16 * 1024 * 1024;
+    // 4 MiB: many packets each way, and quick with a debug conchd.
+    let len = 4 * 1024 * 1024;
     write_pattern(&big, len, 23);
     let want = pattern_sha256(len, 23);
     let out = conchd.sftp_batch(&format!(

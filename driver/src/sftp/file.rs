@@ -1,10 +1,13 @@
-//! A remote file as a `futures-io` stream with seeking. Reads are one
-//! request at a time (each as large as the caller's buffer, up to the
-//! server's read limit); writes are sent behind: `write` returns once the
-//! request is queued and up to [`WRITES_IN_FLIGHT`] of them await their
-//! status at once, so sequential writing is not one round trip per
-//! buffer. A failed write is reported by a later write, `flush` or
-//! `close`; flush before relying on the data being there.
+//! A remote file as a `futures-io` stream with seeking. Sequential reads
+//! are read ahead: each reply that comes back whole doubles the number of
+//! READs kept in flight past the position, up to [`READ_AHEAD`] of the
+//! server's read size (so a reader with small buffers, such as an 8 KiB
+//! copy loop, still moves data at the pipeline's pace); a seek, a write
+//! or a short read starts over with one. Writes are sent behind: `write`
+//! returns once the request is queued and up to [`WRITES_IN_FLIGHT`] of
+//! them await their status at once, so sequential writing is not one
+//! round trip per buffer. A failed write is reported by a later write,
+//! `flush` or `close`; flush before relying on the data being there.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -22,18 +25,28 @@ use super::{ext, unexpected, FileAttributes, Result, Sftp, SftpError};
 /// Writes awaiting their status at once, per file.
 pub const WRITES_IN_FLIGHT: usize = 16;
 
+/// Most READs in flight ahead of a sequential reader, per file (at most
+/// this many times the server's read size buffered: 4 MiB with OpenSSH).
+pub const READ_AHEAD: usize = 16;
+
 /// An open remote file. Dropping it closes the handle (without waiting);
 /// [`File::close`] closes it and reports the outcome.
 #[derive(Debug)]
 pub struct File {
     sftp: Sftp,
     handle: Handle,
-    /// Offset of the next byte requested from or sent to the server.
+    /// The position: where the next read or write goes.
     pos: u64,
-    /// A read in flight: its id.
-    read: Option<u32>,
-    /// Data received past what the caller's buffer took.
+    /// Data received at `pos` that the caller has not taken yet.
     leftover: Bytes,
+    /// READs in flight (id, length), contiguous from `pos + leftover.len()`.
+    ahead: VecDeque<(u32, u32)>,
+    /// The offset after the last READ in flight.
+    next_read: u64,
+    /// READs to keep in flight now (1 to [`READ_AHEAD`]).
+    depth: usize,
+    /// The server said EOF for the next offset.
+    eof: bool,
     /// Writes in flight, oldest first.
     writes: VecDeque<u32>,
     /// An FSTAT in flight for a seek from the end, with its offset.
@@ -49,8 +62,11 @@ impl File {
             sftp,
             handle,
             pos: 0,
-            read: None,
             leftover: Bytes::new(),
+            ahead: VecDeque::new(),
+            next_read: 0,
+            depth: 1,
+            eof: false,
             writes: VecDeque::new(),
             seek: None,
             closing: None,
@@ -60,16 +76,23 @@ impl File {
 
     /// The current position.
     pub fn position(&self) -> u64 {
-        self.pos - self.leftover.len() as u64
+        self.pos
     }
 
-    /// Forgets read-ahead state (before a write or seek moves the position).
-    fn drop_read(&mut self) {
-        self.pos -= self.leftover.len() as u64;
-        self.leftover = Bytes::new();
-        if let Some(id) = self.read.take() {
+    /// Forgets what was read ahead (before a write or seek, or after a
+    /// short read or EOF).
+    fn forget_ahead(&mut self) {
+        for (id, _) in self.ahead.drain(..) {
             self.sftp.engine().forget(id);
         }
+        self.depth = 1;
+    }
+
+    /// Forgets the read state (before a write or seek moves the position).
+    fn drop_read(&mut self) {
+        self.forget_ahead();
+        self.leftover = Bytes::new();
+        self.eof = false;
     }
 
     /// Waits for every write in flight; the first failure is returned.
@@ -97,36 +120,68 @@ impl File {
             return Poll::Ready(Ok(0));
         }
         ready!(self.poll_flush_writes(cx))?;
-        if !self.leftover.is_empty() {
-            let n = buf.len().min(self.leftover.len());
-            buf[..n].copy_from_slice(&self.leftover.split_to(n));
-            return Poll::Ready(Ok(n));
-        }
-        let id = match self.read {
-            Some(id) => id,
-            None => {
-                let len = (buf.len() as u64).min(self.sftp.limits().max_read_length);
+        let max = u32::try_from(self.sftp.limits().max_read_length).unwrap_or(u32::MAX);
+        loop {
+            if !self.leftover.is_empty() {
+                let n = buf.len().min(self.leftover.len());
+                buf[..n].copy_from_slice(&self.leftover.split_to(n));
+                self.pos += n as u64;
+                return Poll::Ready(Ok(n));
+            }
+            if self.eof && self.ahead.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            if self.ahead.is_empty() {
+                self.next_read = self.pos;
+            }
+            while !self.eof && self.ahead.len() < self.depth {
+                let len = if self.ahead.is_empty() && self.depth == 1 {
+                    // The first READ: the caller's size, at least 64 KiB.
+                    u32::try_from(buf.len().max(64 * 1024))
+                        .unwrap_or(u32::MAX)
+                        .min(max)
+                } else {
+                    max
+                };
                 let id = self.sftp.engine().send(&Request::Read {
                     handle: self.handle.clone(),
-                    offset: self.pos,
-                    len: u32::try_from(len).unwrap_or(u32::MAX),
+                    offset: self.next_read,
+                    len,
                 })?;
-                self.read = Some(id);
-                id
+                self.ahead.push_back((id, len));
+                self.next_read += u64::from(len);
             }
-        };
-        let r = ready!(self.sftp.engine().poll_reply(cx, id));
-        self.read = None;
-        match r? {
-            Reply::Data(mut data) => {
-                self.pos += data.len() as u64;
-                let n = buf.len().min(data.len());
-                buf[..n].copy_from_slice(&data.split_to(n));
-                self.leftover = data;
-                Poll::Ready(Ok(n))
+            let Some(&(id, len)) = self.ahead.front() else {
+                return Poll::Ready(Ok(0));
+            };
+            let r = ready!(self.sftp.engine().poll_reply(cx, id));
+            self.ahead.pop_front();
+            match r? {
+                Reply::Data(data) if data.len() > len as usize => {
+                    self.forget_ahead();
+                    return Poll::Ready(Err(SftpError::Invalid(format!(
+                        "server sent {} bytes for a read of {len}",
+                        data.len()
+                    ))));
+                }
+                Reply::Data(data) => {
+                    if data.is_empty() {
+                        self.eof = true;
+                    }
+                    if data.len() < len as usize {
+                        // What follows in flight no longer lines up.
+                        self.forget_ahead();
+                    } else {
+                        self.depth = (self.depth * 2).min(READ_AHEAD);
+                    }
+                    self.leftover = data;
+                }
+                Reply::Eof => {
+                    self.eof = true;
+                    self.forget_ahead();
+                }
+                other => return Poll::Ready(Err(unexpected(other))),
             }
-            Reply::Eof => Poll::Ready(Ok(0)),
-            other => Poll::Ready(Err(unexpected(other))),
         }
     }
 
@@ -168,7 +223,7 @@ impl File {
                 self.pos = n;
                 return Poll::Ready(Ok(n));
             }
-            SeekFrom::Current(d) => (self.position(), d),
+            SeekFrom::Current(d) => (self.pos, d),
             SeekFrom::End(d) => {
                 let id = match self.seek {
                     Some((id, _)) => id,
@@ -257,6 +312,21 @@ impl File {
         };
         match self.sftp.engine().call(&request).await? {
             Reply::Ok => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Statistics of the file system holding the file
+    /// (`fstatvfs@openssh.com`).
+    pub async fn statvfs(&self) -> Result<super::StatVfs> {
+        if !self.sftp.supports(ext::FSTATVFS) {
+            return Err(SftpError::Unsupported(ext::FSTATVFS));
+        }
+        let request = Request::Fstatvfs {
+            handle: self.handle.clone(),
+        };
+        match self.sftp.engine().call(&request).await? {
+            Reply::StatVfs(s) => Ok(s),
             other => Err(unexpected(other)),
         }
     }
@@ -385,7 +455,7 @@ impl Drop for File {
         for id in self
             .writes
             .drain(..)
-            .chain(self.read.take())
+            .chain(self.ahead.drain(..).map(|(id, _)| id))
             .chain(self.seek.take().map(|s| s.0))
         {
             engine.forget(id);

@@ -250,6 +250,17 @@ impl Sftp {
         .await
     }
 
+    /// Sets attributes of `path` itself, not following a final symlink
+    /// (`lsetstat@openssh.com`).
+    pub async fn lsetstat(&self, path: &str, attrs: FileAttributes) -> Result<()> {
+        self.need(ext::LSETSTAT)?;
+        self.status(Request::Lsetstat {
+            path: path.into(),
+            attrs,
+        })
+        .await
+    }
+
     /// Changes the permission bits of `path` (sftp's `chmod`).
     pub async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
         self.setstat(path, FileAttributes::with_permissions(mode & 0o7777))
