@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! conchd [-p PORT] --host-key FILE [--generate-host-key]
-//!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+//!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR]
+//!        [--accept-env PATTERNS]... [-q]
 //! ```
 //!
 //! It listens on `127.0.0.1` (port 2222 unless `-p`), logs to stderr, and
@@ -23,10 +24,13 @@ pub const DEFAULT_PORT: u16 = 2222;
 /// Help text.
 pub const USAGE: &str = "\
 usage: conchd [-p PORT] --host-key FILE [--generate-host-key]
-              [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+              [--authorized-keys FILE] [--password-file FILE] [--listen ADDR]
+              [--accept-env PATTERNS]... [-q]
 
-A small SSH server for tests and demos: runs each exec request with `sh -c`
-as the current user, for any user name whose key or password is accepted.
+A small SSH server for tests and demos: runs each exec request with the shell
+of the user running conchd (a login shell for `shell`, on a pseudo-terminal
+when the client asks for one), for any user name whose key or password is
+accepted.
 
   -p, --port PORT          TCP port (default 2222)
       --listen ADDR        address to listen on (default 127.0.0.1)
@@ -34,6 +38,9 @@ as the current user, for any user name whose key or password is accepted.
       --generate-host-key  create --host-key (Ed25519, with FILE.pub) if missing
       --authorized-keys FILE  public keys allowed to log in, one per line
       --password-file FILE    `user:password` lines, or one password for any user
+      --accept-env PATTERNS   env variables clients may set, as sshd's AcceptEnv
+                              (names with * and ?, space-separated; repeatable;
+                              default LANG LC_*; '' accepts none)
   -q, --quiet              log nothing
       --help               this help";
 
@@ -50,6 +57,8 @@ pub struct DaemonArgs {
     pub authorized_keys: Option<PathBuf>,
     /// The password file.
     pub password_file: Option<PathBuf>,
+    /// `--accept-env`: the AcceptEnv patterns, if given.
+    pub accept_env: Option<Vec<String>>,
     /// Log nothing.
     pub quiet: bool,
 }
@@ -65,6 +74,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut authorized_keys = None;
     let mut password_file = None;
     let mut quiet = false;
+    let mut accept_env: Option<Vec<String>> = None;
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -88,6 +98,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
             Long("password-file") => {
                 password_file = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
+            Long("accept-env") => accept_env
+                .get_or_insert_with(Vec::new)
+                .extend(text(&mut parser)?.split_whitespace().map(str::to_string)),
             Short('q') | Long("quiet") => quiet = true,
             Long("help") => return Err(USAGE.to_string()),
             other => return Err(format!("{}\n\n{USAGE}", other.unexpected())),
@@ -105,6 +118,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         generate_host_key,
         authorized_keys,
         password_file,
+        accept_env,
         quiet,
     })
 }
@@ -141,6 +155,10 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         host_key,
         authorized_keys,
         passwords,
+        accept_env: args
+            .accept_env
+            .as_ref()
+            .map_or_else(Default::default, conch_driver::process::AcceptEnv::new),
         log,
     })
 }
@@ -236,6 +254,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.listen, "[::1]:2200".parse().unwrap());
+        assert_eq!(a.accept_env, None);
+        let a = parse(&[
+            "--host-key",
+            "k",
+            "--password-file",
+            "pw",
+            "--accept-env",
+            "LANG LC_*",
+            "--accept-env",
+            "TZ",
+        ])
+        .unwrap();
+        assert_eq!(a.accept_env.unwrap(), ["LANG", "LC_*", "TZ"]);
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
         host_key: host_key.clone(),
         authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
         passwords: Passwords::None,
+        accept_env: Default::default(),
         log: no_log(),
     };
     let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup).await?;

@@ -48,6 +48,7 @@ impl Server {
             host_key: host_key.clone(),
             authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
             passwords: Passwords::Any(PASSWORD.into()),
+            accept_env: Default::default(),
             log,
         };
         let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup)

@@ -45,8 +45,11 @@ mod channel;
 mod error;
 mod host_key;
 pub mod listen;
+mod login;
 mod options;
 pub mod process;
+#[cfg(unix)]
+mod pty;
 mod pump;
 mod record_file;
 pub mod runtime;
@@ -54,6 +57,8 @@ mod server;
 mod session;
 mod shared;
 mod start;
+#[cfg(unix)]
+pub mod terminal_modes;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod wakers;
@@ -64,6 +69,7 @@ pub use auth::{
 pub use channel::{signal_number, Channel, ChannelStderr, ExitStatus};
 pub use error::{Error, Result};
 pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
+pub use login::{AcceptEnv, Account, ConnectionAddrs, SessionSetup};
 pub use options::{ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
 pub use record_file::RECORD_ENV;

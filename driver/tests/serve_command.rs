@@ -82,7 +82,15 @@ fn start_test_server(server: &TestServer) -> SocketAddr {
 /// Runs `test` with a client session (receive window `window`) logged in to
 /// a fresh test server, under [`TEST_TIMEOUT`].
 fn with_session<T, F: Future<Output = T>>(window: u32, test: impl FnOnce(Session) -> F) -> T {
-    let server = TestServer::new();
+    with_server_session(TestServer::new(), window, test)
+}
+
+/// [`with_session`] with this server.
+fn with_server_session<T, F: Future<Output = T>>(
+    server: TestServer,
+    window: u32,
+    test: impl FnOnce(Session) -> F,
+) -> T {
     let addr = start_test_server(&server);
     let stream = Async::new(TcpStream::connect(addr).expect("connect")).expect("non-blocking");
     let mut options = server.client_options();
@@ -322,4 +330,175 @@ fn many_commands_run_without_a_thread_each() {
         during <= before + 4,
         "{before} threads before {COMMANDS} commands, {during} while they ran"
     );
+}
+
+/// Reads stdout until it holds `text` (a terminal's output has no end
+/// while the program runs); returns everything read.
+async fn read_until(channel: &Channel, text: &str) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(text) {
+        let n = (&mut &*channel).read(&mut buf).await.expect("read");
+        assert!(
+            n > 0,
+            "the output ended before {text:?}: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+fn size(cols: u32, rows: u32) -> conch_driver::conch_core::WindowSize {
+    conch_driver::conch_core::WindowSize {
+        cols,
+        rows,
+        width_px: 0,
+        height_px: 0,
+    }
+}
+
+#[test]
+fn a_pty_req_gets_a_real_terminal_with_the_clients_term_size_and_modes() {
+    use conch_driver::conch_core::channel::modes::{encode_terminal_modes, ECHO, VINTR};
+    let _serial = serial();
+    let (out, status) = with_session(1 << 20, |session| async move {
+        let channel = session.open_session().await.expect("open");
+        let modes = encode_terminal_modes(&[(ECHO, 0), (VINTR, 7)]);
+        channel
+            .request_pty("vt220", size(100, 40), &modes)
+            .await
+            .expect("pty-req accepted");
+        channel
+            .exec("tty; echo T=$TERM; stty size; stty -a; echo SSH_TTY=$SSH_TTY")
+            .await
+            .expect("exec");
+        let (out, err) = read_both(&channel).await;
+        assert!(err.is_empty(), "a terminal has no separate stderr");
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            channel.exit_status().await.expect("status"),
+        )
+    });
+    assert_eq!(status, ExitStatus::Code(0));
+    let tty = out.lines().next().unwrap_or("").trim_end();
+    assert!(tty.starts_with("/dev/pts/"), "{out}");
+    assert!(out.contains(&format!("SSH_TTY={tty}")), "{out}");
+    assert!(out.contains("T=vt220\r\n"), "{out}");
+    assert!(out.contains("40 100\r\n"), "{out}");
+    // The modes sent: no echo, and ^G as the interrupt character.
+    assert!(out.contains(" -echo "), "{out}");
+    assert!(out.contains("intr = ^G"), "{out}");
+}
+
+#[test]
+fn window_changes_and_signals_reach_the_program_on_the_terminal() {
+    let _serial = serial();
+    let (seen, status) = with_session(1 << 20, |session| async move {
+        let channel = session.open_session().await.expect("open");
+        channel
+            .request_pty("xterm", size(80, 24), &[])
+            .await
+            .expect("pty-req");
+        // The shell's traps run between short sleeps (the foreground job).
+        channel
+            .exec(
+                "trap 'echo size=$(stty size)' WINCH; trap 'echo got-int; exit 9' INT; \
+                 echo ready; while :; do sleep 0.1; done",
+            )
+            .await
+            .expect("exec");
+        let mut seen = read_until(&channel, "ready").await;
+        channel.window_change(size(132, 50)).expect("window-change");
+        seen += &read_until(&channel, "size=50 132").await;
+        channel.signal("INT").expect("signal");
+        seen += &read_until(&channel, "got-int").await;
+        (seen, channel.exit_status().await.expect("status"))
+    });
+    assert!(seen.contains("size=50 132"), "{seen}");
+    assert_eq!(status, ExitStatus::Code(9), "{seen}");
+}
+
+#[test]
+fn a_login_shell_on_a_terminal_runs_what_is_typed_and_its_exit_status_comes_back() {
+    let _serial = serial();
+    let (seen, status) = with_session(1 << 20, |session| async move {
+        let channel = session.open_session().await.expect("open");
+        channel
+            .request_pty("dumb", size(80, 24), &[])
+            .await
+            .expect("pty-req");
+        channel.shell().await.expect("shell");
+        (&mut &channel)
+            .write_all(b"echo $0 $((6*7)) $HOME\n")
+            .await
+            .expect("type");
+        let mut seen = read_until(&channel, " 42 ").await;
+        (&mut &channel).write_all(b"exit 4\n").await.expect("type");
+        let (rest, _) = read_both(&channel).await;
+        seen += &String::from_utf8_lossy(&rest);
+        (seen, channel.exit_status().await.expect("status"))
+    });
+    // A login shell: argv[0] starts with '-'.
+    assert!(seen.contains("\n-"), "{seen}");
+    assert_eq!(status, ExitStatus::Code(4), "{seen}");
+}
+
+#[test]
+fn a_server_that_does_not_serve_terminals_refuses_pty_req() {
+    let _serial = serial();
+    let refused = with_server_session(
+        TestServer::without_terminals(),
+        1 << 20,
+        |session| async move {
+            let channel = session.open_session().await.expect("open");
+            channel.request_pty("xterm", size(80, 24), &[]).await
+        },
+    );
+    assert!(
+        matches!(refused, Err(conch_driver::Error::RequestRefused { .. })),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn env_requests_outside_accept_env_are_refused_and_the_environment_is_built_not_inherited() {
+    let _serial = serial();
+    let (refused, out) = with_session(1 << 20, |session| async move {
+        let channel = session.open_session().await.expect("open");
+        let refused: Vec<bool> = futures_util::future::join_all(
+            ["LD_PRELOAD", "PATH", "BASH_ENV"]
+                .iter()
+                .map(|name| channel.set_env(name, "/tmp/evil")),
+        )
+        .await
+        .iter()
+        .map(Result::is_err)
+        .collect();
+        channel
+            .set_env("LANG", "C.UTF-8")
+            .await
+            .expect("LANG accepted");
+        channel
+            .set_env("LC_TIME", "C")
+            .await
+            .expect("LC_* accepted");
+        channel.exec("env").await.expect("exec");
+        let (out, _) = read_both(&channel).await;
+        (refused, String::from_utf8_lossy(&out).into_owned())
+    });
+    assert_eq!(refused, [true, true, true]);
+    assert!(
+        out.contains("LANG=C.UTF-8\n") && out.contains("LC_TIME=C\n"),
+        "{out}"
+    );
+    assert!(!out.contains("/tmp/evil"), "{out}");
+    for name in ["USER=", "LOGNAME=", "HOME=", "PATH=", "SHELL="] {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "{name} missing: {out}"
+        );
+    }
+    // Nothing of this test process's own environment: cargo sets these.
+    assert!(!out.contains("CARGO_"), "{out}");
 }
