@@ -57,6 +57,7 @@ mod server;
 mod session;
 mod shared;
 mod start;
+pub mod terminal;
 #[cfg(unix)]
 pub mod terminal_modes;
 #[cfg(feature = "test-support")]
