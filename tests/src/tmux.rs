@@ -36,7 +36,7 @@ impl Tmux {
         let tmux = Tmux { socket };
         let mut line = String::new();
         for (k, v) in env {
-            line.push_str(&format!("{k}={} ", shell_quote(v)));
+            line.push_str(&format!("export {k}={}; ", shell_quote(v)));
         }
         line.push_str(&format!("{command}; echo \"[exited $?]\"; exec sleep 120"));
         let out = tmux.run(&[
@@ -99,6 +99,22 @@ impl Tmux {
             }
             if Instant::now() > deadline {
                 panic!("timed out waiting for {text:?}; the terminal shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits [`WAIT`] at most until the screen satisfies `test`; returns it.
+    #[track_caller]
+    pub fn wait_until(&self, what: &str, test: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if test(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the terminal shows:\n{screen}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use conch_openssh::ssh_config::ConfigFiles;
 
+use super::escape::EscapeChar;
+use super::tty::RequestTty;
+
 /// Help text.
 pub const USAGE: &str = "\
 usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|none]
-             [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent]
+             [-v] [-q] [-n] [-t|-tt|-T] [-e CHAR] [--password-env VAR] [--no-agent]
              [--record FILE] [USER@]HOST [COMMAND...]
        conch -G [-F FILE] [-o OPTION=VALUE]... [-p PORT] [-l USER] HOST
        conch --demo
@@ -20,14 +23,19 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   -l USER            user to log in as (default: the local user)
   -i FILE            identity (private key) file; may be repeated
   -o OPTION=VALUE    UserKnownHostsFile, StrictHostKeyChecking=yes|accept-new|ask|no,
-                     BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout
+                     BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout,
+                     RequestTTY=auto|yes|no|force, EscapeChar
   -F FILE|none       ssh_config file to read instead of ~/.ssh/config and
                      /etc/ssh/ssh_config (HostName, Port, User, IdentityFile
                      are used; conch -G HOST prints the whole resolution)
   -v                 say what happens (repeat for more)
   -q                 quiet: no warnings such as 'Permanently added'
   -n                 do not read stdin
-  -T                 no pseudo-terminal (never allocated anyway)
+  -t                 ask for a pseudo-terminal even with a command (-tt: even
+                     when stdin is not a terminal); the default is one for a
+                     shell when stdin is a terminal
+  -T                 no pseudo-terminal
+  -e CHAR|^X|none    escape character (default ~; ~. disconnects, ~? helps)
   --password-env VAR take the password from environment variable VAR
   --no-agent         do not use the ssh-agent at SSH_AUTH_SOCK
   --record FILE      record a transcript of the session to FILE (it lets anyone
@@ -82,6 +90,10 @@ pub struct ClientArgs {
     pub command: String,
     /// `--record FILE`: where to record the session's transcript.
     pub record: Option<PathBuf>,
+    /// `-t`/`-tt`/`-T`/`-o RequestTTY`, if given (else the files' or auto).
+    pub request_tty: Option<RequestTty>,
+    /// `-e`/`-o EscapeChar`, if given (else the files' or `~`).
+    pub escape_char: Option<EscapeChar>,
     /// `-F`: the ssh_config files read for HostName, Port, User and
     /// IdentityFile ([`crate::config_dump::apply_config`]).
     pub config: ConfigFiles,
@@ -132,6 +144,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
         connect_timeout: None,
         command: String::new(),
         record: None,
+        request_tty: None,
+        escape_char: None,
         config: ConfigFiles::Default,
         given_port: None,
         given_user: None,
@@ -156,7 +170,15 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
             Short('v') => a.verbose = a.verbose.saturating_add(1),
             Short('q') => a.quiet = true,
             Short('n') => a.no_stdin = true,
-            Short('T') => {}
+            // ssh: -t once asks, twice forces; -T never.
+            Short('t') => {
+                a.request_tty = Some(match a.request_tty {
+                    Some(RequestTty::Yes) | Some(RequestTty::Force) => RequestTty::Force,
+                    _ => RequestTty::Yes,
+                })
+            }
+            Short('T') => a.request_tty = Some(RequestTty::No),
+            Short('e') => a.escape_char = Some(EscapeChar::parse(&text(&mut parser)?)?),
             Long("password-env") => a.password_env = Some(text(&mut parser)?),
             Long("no-agent") => a.no_agent = true,
             Long("demo") => return Ok(Invocation::Demo),
@@ -251,6 +273,12 @@ fn apply_option(
             user.get_or_insert(value.to_string());
         }
         "identityfile" => a.identities.push(expand_home(value)),
+        "requesttty" => {
+            a.request_tty.get_or_insert(RequestTty::parse(value)?);
+        }
+        "escapechar" => {
+            a.escape_char.get_or_insert(EscapeChar::parse(value)?);
+        }
         "connecttimeout" => {
             let secs: u64 = value
                 .parse()
@@ -361,6 +389,31 @@ mod tests {
         assert!(parse(&["-p", "x", "h"]).unwrap_err().contains("Bad port"));
         assert!(parse(&[]).is_err());
         assert_eq!(parse(&["--demo"]).unwrap(), Invocation::Demo);
+    }
+
+    #[test]
+    fn t_once_asks_twice_forces_and_capital_t_refuses() {
+        assert_eq!(connect(&["h"]).request_tty, None);
+        assert_eq!(connect(&["-t", "h"]).request_tty, Some(RequestTty::Yes));
+        assert_eq!(connect(&["-tt", "h"]).request_tty, Some(RequestTty::Force));
+        assert_eq!(
+            connect(&["-t", "-t", "h"]).request_tty,
+            Some(RequestTty::Force)
+        );
+        assert_eq!(connect(&["-T", "h"]).request_tty, Some(RequestTty::No));
+        assert_eq!(
+            connect(&["-o", "RequestTTY=force", "h"]).request_tty,
+            Some(RequestTty::Force)
+        );
+        assert_eq!(
+            connect(&["-e", "none", "h"]).escape_char,
+            Some(EscapeChar::None)
+        );
+        assert_eq!(
+            connect(&["-o", "EscapeChar=^]", "h"]).escape_char,
+            Some(EscapeChar::Char(0x1d))
+        );
+        assert!(parse(&["-e", "xy", "h"]).is_err());
     }
 
     #[test]
