@@ -1,7 +1,8 @@
 //! OpenSSH's `ssh -tt` to `conchd` in a real terminal (tmux): the remote
 //! command gets a pseudo-terminal with the client's TERM and size, follows
 //! a resize, Ctrl-C interrupts the foreground job and the login shell
-//! survives, and the exit status comes back.
+//! survives, and the exit status comes back. Also: `env` outside conchd's
+//! AcceptEnv refused, and `conch -tt` to conchd.
 
 mod common;
 
@@ -68,4 +69,33 @@ fn a_pty_command_sees_the_clients_term_and_its_status_comes_back() {
     let screen = term.screen();
     assert!(screen.contains("T=xterm-256color"), "{screen}");
     assert!(screen.contains("/dev/pts/"), "{screen}");
+}
+
+#[test]
+fn ssh_env_outside_accept_env_is_refused_and_the_locale_accepted() {
+    let server = Conchd::start(false);
+    let out = SshClient::new(server.port())
+        .identity(&server.user_key)
+        .trust_host_key(&server.host_key)
+        .option("SetEnv=LANG=C.UTF-8 LD_PRELOAD=/tmp/evil.so BASH_ENV=/tmp/evil")
+        .run("echo \"[$LANG][$LD_PRELOAD][$BASH_ENV]\"");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "[C.UTF-8][][]\n");
+    let log = server.process.log();
+    assert!(log.contains("env \"LD_PRELOAD\" refused"), "{log}");
+    assert!(log.contains("env \"BASH_ENV\" refused"), "{log}");
+}
+
+#[test]
+fn conch_tt_to_conchd_gets_a_terminal_with_its_term() {
+    let server = Conchd::start(false);
+    let out = server
+        .conch()
+        .env("TERM", "vt100")
+        .arg("-tt")
+        .run("tty; echo T=$TERM; exit 4", conch_interop::Input::Null);
+    assert_eq!(out.code(), Some(4), "{out}");
+    let text = out.stdout_text();
+    assert!(text.contains("/dev/pts/"), "{out}");
+    assert!(text.contains("T=vt100\r\n"), "{out}");
 }
