@@ -176,7 +176,13 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        let socket = self.run(&["display-message", "-p", "#{socket_path}"]);
         let _ = self.run(&["kill-server"]);
+        // tmux leaves its socket file behind.
+        let path = String::from_utf8_lossy(&socket.stdout).trim().to_string();
+        if path.contains(&self.socket) {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
