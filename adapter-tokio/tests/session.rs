@@ -116,7 +116,9 @@ async fn a_silent_server_hits_the_handshake_timeout() {
 async fn env_pty_and_signal_requests_reach_the_command() {
     let session = logged_in::<Tokio>().await;
     let channel = Tokio::step("open", session.open_session()).await.unwrap();
-    Tokio::step("env", channel.set_env("GREETING", "hi there"))
+    // LC_* is in the default AcceptEnv; other names are refused.
+    assert!(channel.set_env("GREETING", "hi").await.is_err());
+    Tokio::step("env", channel.set_env("LC_GREETING", "hi there"))
         .await
         .unwrap();
     let size = conch_tokio::WindowSize {
@@ -128,10 +130,12 @@ async fn env_pty_and_signal_requests_reach_the_command() {
     Tokio::step("pty", channel.request_pty("xterm", size, &[]))
         .await
         .unwrap();
-    Tokio::step("exec", channel.exec("echo \"$GREETING\""))
+    Tokio::step("exec", channel.exec("echo \"$LC_GREETING\"; tty"))
         .await
         .unwrap();
-    assert_eq!(read_to_end::<Tokio>(&channel).await, b"hi there\n");
+    // On a real terminal: its line discipline ends lines with CR LF.
+    let out = String::from_utf8(read_to_end::<Tokio>(&channel).await).unwrap();
+    assert!(out.starts_with("hi there\r\n/dev/pts/"), "{out:?}");
 
     let channel = Tokio::step("exec", session.exec("echo started; exec sleep 30"))
         .await

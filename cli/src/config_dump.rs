@@ -159,6 +159,16 @@ pub fn apply_config(
     if config.get("User").is_some() {
         a.user = config.user().to_string();
     }
+    if a.request_tty.is_none() {
+        if let Some([value]) = config.get("RequestTTY") {
+            a.request_tty = Some(crate::client::RequestTty::parse(value)?);
+        }
+    }
+    if a.escape_char.is_none() {
+        if let Some([value]) = config.get("EscapeChar") {
+            a.escape_char = Some(crate::client::EscapeChar::parse(value)?);
+        }
+    }
     for path in config.identity_files().map_err(|e| e.to_string())? {
         if !a.identities.contains(&path) {
             a.identities.push(path);

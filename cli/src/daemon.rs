@@ -3,7 +3,7 @@
 //! ```text
 //! conchd [-p PORT] --host-key FILE [--generate-host-key]
 //!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
-//!        [--sftp-root DIR] [--sftp-read-only]
+//!        [--accept-env PATTERNS]... [--sftp-root DIR] [--sftp-read-only]
 //!        [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
 //!        [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
 //!        [--gateway-ports no|yes|clientspecified]
@@ -30,13 +30,15 @@ pub const DEFAULT_PORT: u16 = 2222;
 pub const USAGE: &str = "\
 usage: conchd [-p PORT] --host-key FILE [--generate-host-key]
               [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
-              [--sftp-root DIR] [--sftp-read-only]
+              [--accept-env PATTERNS]... [--sftp-root DIR] [--sftp-read-only]
               [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
               [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
               [--gateway-ports no|yes|clientspecified]
 
-A small SSH server for tests and demos: runs each exec request with `sh -c`
-as the current user, for any user name whose key or password is accepted.
+A small SSH server for tests and demos: runs each exec request with the shell
+of the user running conchd (a login shell for `shell`, on a pseudo-terminal
+when the client asks for one), for any user name whose key or password is
+accepted.
 
   -p, --port PORT          TCP port (default 2222)
       --listen ADDR        address to listen on (default 127.0.0.1)
@@ -47,6 +49,9 @@ as the current user, for any user name whose key or password is accepted.
       --sftp-root DIR      serve the sftp subsystem over DIR, seen as / by
                            clients and never left (default: $HOME)
       --sftp-read-only     refuse every change over sftp
+      --accept-env PATTERNS   env variables clients may set, as sshd's AcceptEnv
+                              (names with * and ?, space-separated; repeatable;
+                              default LANG LC_*; '' accepts none)
   -q, --quiet              log nothing
       --no-forwarding      refuse all port and Unix-socket forwarding
       --allow-tcp-forwarding WHICH  as sshd's AllowTcpForwarding (default yes)
@@ -74,6 +79,8 @@ pub struct DaemonArgs {
     pub authorized_keys: Option<PathBuf>,
     /// The password file.
     pub password_file: Option<PathBuf>,
+    /// `--accept-env`: the AcceptEnv patterns, if given.
+    pub accept_env: Option<Vec<String>>,
     /// Log nothing.
     pub quiet: bool,
     /// The `sftp` subsystem's root and mode.
@@ -95,6 +102,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut quiet = false;
     let mut sftp = crate::server::SftpSetup::default();
     let mut forwarding = ForwardPolicy::default();
+    let mut accept_env: Option<Vec<String>> = None;
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -118,6 +126,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
             Long("password-file") => {
                 password_file = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
+            Long("accept-env") => accept_env
+                .get_or_insert_with(Vec::new)
+                .extend(text(&mut parser)?.split_whitespace().map(str::to_string)),
             Short('q') | Long("quiet") => quiet = true,
             Long("sftp-root") => {
                 sftp.root = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
@@ -158,6 +169,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         generate_host_key,
         authorized_keys,
         password_file,
+        accept_env,
         quiet,
         sftp,
         forwarding,
@@ -213,6 +225,10 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         host_key,
         authorized_keys,
         passwords,
+        accept_env: args
+            .accept_env
+            .as_ref()
+            .map_or_else(Default::default, conch_driver::process::AcceptEnv::new),
         log,
         sftp: args.sftp.clone(),
         forwarding: args.forwarding.clone(),
@@ -311,6 +327,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.listen, "[::1]:2200".parse().unwrap());
         assert_eq!(a.sftp, crate::server::SftpSetup::default());
+        assert_eq!(a.accept_env, None);
         let a = parse(&[
             "--host-key",
             "k",
@@ -323,6 +340,18 @@ mod tests {
         .unwrap();
         assert_eq!(a.sftp.root_dir(), PathBuf::from("/srv/files"));
         assert!(a.sftp.read_only);
+        let a = parse(&[
+            "--host-key",
+            "k",
+            "--password-file",
+            "pw",
+            "--accept-env",
+            "LANG LC_*",
+            "--accept-env",
+            "TZ",
+        ])
+        .unwrap();
+        assert_eq!(a.accept_env.unwrap(), ["LANG", "LC_*", "TZ"]);
     }
 
     #[test]

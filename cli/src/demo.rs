@@ -77,6 +77,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
         authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
         passwords: Passwords::None,
         forwarding: conch_openssh::ForwardPolicy::default(),
+        accept_env: Default::default(),
         log: no_log(),
         sftp: Default::default(),
     };

@@ -1,8 +1,11 @@
 //! The server `conchd` runs, as a library so that `conch --demo` runs the
 //! very same code in-process: authentication from an authorized_keys file
 //! and an optional password file, and each `exec` (or `shell`) request run
-//! with `sh -c` as the current user, stdin, stdout, stderr, exit status and
-//! exit signal wired through the channel.
+//! as sshd(8) runs it ([`conch_driver::process::serve_session`]): with the
+//! shell of the user running conchd, in an environment built as sshd builds
+//! it (`env` requests only for the names in [`ServerSetup::accept_env`]),
+//! on a real pseudo-terminal after a `pty-req`; stdin, stdout, stderr, exit
+//! status and exit signal wired through the channel.
 //!
 //! User names: any name is accepted if its credential is (a key in the
 //! authorized_keys file, or a password from the password file); commands
@@ -28,6 +31,7 @@ use std::sync::Arc;
 
 use conch_core::known_hosts::key_type_label;
 use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, ServerConfig};
+use conch_driver::process::{serve_session, AcceptEnv, SessionSetup};
 use conch_openssh::{AuthorizedKeys, KeyOption};
 use conch_tokio::{
     Channel, ChannelOpenFailure, Forward, ForwardChannel, ForwardPolicy, Listener, ServerHandler,
@@ -119,6 +123,9 @@ pub struct ServerSetup {
     pub authorized_keys: AuthorizedKeys,
     /// Passwords that may log in.
     pub passwords: Passwords,
+    /// Which `env` requests are accepted (sshd_config's `AcceptEnv`;
+    /// `LANG` and `LC_*` by default).
+    pub accept_env: AcceptEnv,
     /// Where log lines go.
     pub log: Log,
     /// The `sftp` subsystem.
@@ -153,6 +160,7 @@ impl fmt::Debug for ServerSetup {
             .field("host_key", &self.host_key.public_key())
             .field("authorized_keys", &self.authorized_keys.keys().len())
             .field("passwords", &self.passwords)
+            .field("accept_env", &self.accept_env)
             .finish_non_exhaustive()
     }
 }
@@ -176,6 +184,7 @@ impl ServerSetup {
             Authenticator {
                 authorized_keys: self.authorized_keys.clone(),
                 passwords: self.passwords.clone(),
+                accept_env: self.accept_env.clone(),
                 log: self.log.clone(),
                 forwarding: self.forwarding.clone(),
             },
@@ -188,6 +197,7 @@ impl ServerSetup {
 struct Authenticator {
     authorized_keys: AuthorizedKeys,
     passwords: Passwords,
+    accept_env: AcceptEnv,
     log: Log,
     forwarding: ForwardPolicy,
 }
@@ -248,6 +258,20 @@ impl ServerHandler for Authenticator {
         self.forward_decisions_logged(user, &format!("{forward:?}"), r.is_some());
         r
     }
+
+    /// Commands run on a real pseudo-terminal ([`serve_session`]).
+    fn accept_pty(&self, _user: &str) -> bool {
+        true
+    }
+
+    fn accept_env(&self, user: &str, name: &str) -> bool {
+        let accepted = self.accept_env.allows(name);
+        if !accepted {
+            // As sshd (at debug level there): the refused name is worth a line.
+            (self.log)(&format!("{user}: env {name:?} refused (not in AcceptEnv)"));
+        }
+        accepted
+    }
 }
 
 impl Authenticator {
@@ -282,6 +306,13 @@ pub struct Conchd {
     sftp: SftpSetup,
 }
 
+/// How conchd runs each command: as the account running conchd, with the
+/// connection's addresses in `SSH_CONNECTION` (the server's address is the
+/// one bound: an unspecified address such as `0.0.0.0` shows as such).
+fn session_setup(peer: SocketAddr, local: SocketAddr) -> SessionSetup {
+    SessionSetup::current_account().with_addrs(peer, local)
+}
+
 impl fmt::Debug for Conchd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conchd")
@@ -310,6 +341,7 @@ impl Conchd {
     /// task, each started channel's command on a task of its own too (no
     /// thread per command, see [`conch_driver::process`]).
     pub async fn run(self) -> io::Result<()> {
+        let local = self.listener.local_addr()?;
         loop {
             let (session, peer) = self.listener.accept().await?;
             let log = self.log.clone();
@@ -321,16 +353,22 @@ impl Conchd {
             tokio::spawn(async move {
                 while let Some(incoming) = session.accept_channel().await {
                     log(&format!(
-                        "{}: {}",
+                        "{}: {}{}",
                         incoming.user,
-                        describe(&incoming.command)
+                        describe(&incoming.command),
+                        if incoming.pty.is_some() {
+                            " on a terminal"
+                        } else {
+                            ""
+                        }
                     ));
                     if incoming.command == SessionCommand::Subsystem("sftp".into()) {
                         serve_sftp(incoming.channel.into_inner(), &sftp, &log);
                         continue;
                     }
-                    tokio::spawn(conch_driver::process::serve_command(
+                    tokio::spawn(serve_session(
                         incoming.map(Channel::into_inner),
+                        session_setup(peer, local),
                     ));
                 }
                 let reason = session

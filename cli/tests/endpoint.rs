@@ -49,6 +49,7 @@ impl Server {
             authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
             passwords: Passwords::Any(PASSWORD.into()),
             forwarding: conch_openssh::ForwardPolicy::default(),
+            accept_env: Default::default(),
             log,
             sftp: Default::default(),
         };

@@ -167,3 +167,33 @@ fn lowlevel_walkthrough_checks_the_fingerprint_and_gets_its_line_back() {
     assert!(out.stdout_text().contains("NOT trusted"), "{out}");
     assert!(!out.stdout_text().contains("authenticated"), "{out}");
 }
+
+#[test]
+fn terminal_server_runs_its_own_program_on_an_ssh_terminal() {
+    let password = "terminal-example-password";
+    let server = conch_interop::ServerProcess::start("terminal_server", |port| {
+        let mut command = Command::new(example_bin("terminal_server"));
+        command.args(["--port", &port.to_string(), "--password", password]);
+        command
+    });
+    let ssh = conch_interop::SshClient::new(server.port())
+        .password(password)
+        .strict_host_key_checking("no")
+        .option("PreferredAuthentications=password")
+        .arg("-tt");
+    // Typed as on a raw terminal: CR ends a line, DEL erases.
+    let out = ssh.run_with_input("", "hellx\x7fo\rquit\r");
+    out.assert_success();
+    let text = out.stdout_text();
+    assert!(text.contains("5 characters, reversed: olleh\r\n"), "{out}");
+    assert!(text.contains("Bye.\r\n"), "{out}");
+    // Without a terminal the program says it needs one.
+    let out = conch_interop::SshClient::new(server.port())
+        .password(password)
+        .strict_host_key_checking("no")
+        .option("PreferredAuthentications=password")
+        .arg("-T")
+        .run("");
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr_text().contains("needs a terminal"), "{out}");
+}

@@ -47,8 +47,11 @@ mod forward;
 pub mod forwarding;
 mod host_key;
 pub mod listen;
+mod login;
 mod options;
 pub mod process;
+#[cfg(unix)]
+mod pty;
 mod pump;
 mod record_file;
 pub mod runtime;
@@ -57,6 +60,9 @@ mod session;
 pub mod sftp;
 mod shared;
 mod start;
+pub mod terminal;
+#[cfg(unix)]
+pub mod terminal_modes;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod wakers;
@@ -68,6 +74,7 @@ pub use channel::{signal_number, Channel, ChannelStderr, ExitStatus};
 pub use error::{Error, Result};
 pub use forward::{ForwardRequest, ListenRequest, PendingOpen};
 pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
+pub use login::{AcceptEnv, Account, ConnectionAddrs, SessionSetup};
 pub use options::{ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
 pub use record_file::RECORD_ENV;

@@ -1,7 +1,10 @@
-//! Serving a session channel with a local process: `exec` runs the command
-//! with `sh -c`, `shell` runs `sh`, as the current user, with stdin, stdout,
-//! stderr and the exit status wired through the channel. What `conchd` and
-//! the adapters' test servers do.
+//! Serving a session channel with a local process as sshd(8) does: `exec`
+//! runs the command with the account's shell (`SHELL -c`), `shell` runs it
+//! as a login shell, in an environment built as sshd builds it
+//! ([`SessionSetup`]), on a pseudo-terminal when the client asked for one
+//! (RFC 4254 section 6.2), else with stdin, stdout and stderr on pipes; the exit
+//! status wired through the channel. What `conchd` and the adapters' test
+//! servers do.
 //!
 //! [`serve_command`] is a future (`Send + 'static`) that any runtime can
 //! spawn: the process's pipes are non-blocking and its exit is awaited, both
@@ -15,7 +18,7 @@
 //! runtime.
 
 use std::convert::Infallible;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::future::{poll_fn, Future};
 use std::os::fd::AsFd;
 use std::pin::pin;
@@ -29,6 +32,7 @@ use futures_util::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::block_on::block_on;
 use crate::channel::Channel;
+pub use crate::login::{AcceptEnv, Account, ConnectionAddrs, SessionSetup, DEFAULT_PATH};
 use crate::server::{IncomingChannel, SessionCommand};
 
 /// Exit status reported when the command could not be started (as shells do).
@@ -48,32 +52,104 @@ pub fn run_command(incoming: IncomingChannel) {
     block_on(serve_command(incoming));
 }
 
-/// Serves the channel's command as a local process: its stdout and stderr
-/// go to the channel (stderr as extended data, RFC 4254 section 5.2), the
-/// channel's data to its stdin (the channel's EOF closes the pipe),
-/// `signal` requests (section 6.9) to the process; once it has exited and
-/// its output is sent, the exit status or signal (section 6.10), EOF and
-/// CLOSE. A subsystem is refused on stderr with status 127, as is a command
-/// that cannot be started.
+/// [`serve_session`] as the current account, without the connection's
+/// addresses.
+pub async fn serve_command(incoming: IncomingChannel) {
+    serve_session(incoming, SessionSetup::current_account()).await
+}
+
+/// Serves the channel's command as a local process, as sshd(8) runs it:
+/// as `setup`'s account, in its home directory, `exec` with `SHELL -c
+/// COMMAND` and `shell` as a login shell (`argv[0]` `-bash`), in the
+/// environment [`SessionSetup::environment`] builds (nothing inherited from
+/// this process). With a `pty-req`, on a pseudo-terminal
+/// (RFC 4254 section 6.2); without, on pipes: stdout and stderr go to the channel
+/// (stderr as extended data, RFC 4254 section 5.2), the channel's data to
+/// its stdin (the channel's EOF closes the pipe), `signal` requests
+/// (section 6.9) to the process. Once it has exited and its output is
+/// sent, the exit status or signal (section 6.10), EOF and CLOSE. A
+/// subsystem is refused on stderr with status 127, as is a command that
+/// cannot be started.
 ///
 /// The future is `Send + 'static`: spawn it on any runtime. Dropping it
 /// before it completes leaves the process running (its pipes closed).
-pub async fn serve_command(incoming: IncomingChannel) {
+pub async fn serve_session(incoming: IncomingChannel, setup: SessionSetup) {
+    let extra_env: Vec<(String, OsString)> = Vec::new();
     let channel = incoming.channel;
-    let mut command = match &incoming.command {
-        SessionCommand::Exec(line) => {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(os_str(line));
-            c
+    let shell = setup.account.shell.as_path();
+    let shell_name = shell
+        .file_name()
+        .map_or_else(|| OsString::from("sh"), |n| n.to_os_string());
+    let (arg0, args) = match &incoming.command {
+        SessionCommand::Exec(line) => (
+            shell_name,
+            vec![OsString::from("-c"), os_str(line).to_os_string()],
+        ),
+        // sshd(8): a login shell, its argv[0] the shell's name after a '-'.
+        SessionCommand::Shell => {
+            let mut login = OsString::from("-");
+            login.push(&shell_name);
+            (login, Vec::new())
         }
-        SessionCommand::Shell => Command::new("/bin/sh"),
         SessionCommand::Subsystem(name) => {
             fail(&channel, &format!("subsystem {name:?} is not available\n")).await;
             return;
         }
     };
+    let home = setup.account.home.as_path();
+    let cwd = home.is_dir().then_some(home);
+    #[cfg(unix)]
+    if let Some(request) = &incoming.pty {
+        let terminal = match crate::pty::Terminal::open(request) {
+            Ok(t) => t,
+            Err(e) => {
+                fail(&channel, &format!("cannot allocate a terminal: {e}\n")).await;
+                return;
+            }
+        };
+        let env = setup.environment(
+            Some(&request.term),
+            Some(&terminal.name),
+            &incoming.env,
+            &extra_env,
+        );
+        let command = crate::pty::PtyCommand {
+            program: shell,
+            arg0,
+            args,
+            env,
+            cwd,
+        };
+        match crate::pty::serve(&channel, terminal, command).await {
+            Ok(crate::pty::Ended::Exited(status)) => {
+                match status {
+                    Ok(status) => report_status(&channel, status),
+                    Err(_) => {
+                        let _ = channel.send_exit_status(CANNOT_RUN);
+                    }
+                }
+                let _ = channel.send_eof();
+                let _ = channel.close_channel().await;
+            }
+            Ok(crate::pty::Ended::HungUp) => {}
+            Err(e) => fail(&channel, &format!("cannot run command: {e}\n")).await,
+        }
+        return;
+    }
+    let env = setup.environment(None, None, &incoming.env, &extra_env);
+    let mut std_command = std::process::Command::new(shell);
+    std_command.args(&args);
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::arg0(&mut std_command, &arg0);
+    #[cfg(not(unix))]
+    let _ = arg0;
+    let mut command = Command::from(std_command);
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
     command
-        .envs(incoming.env.iter().map(|(k, v)| (k, v)))
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -179,11 +255,18 @@ const SIGNALS: [(&str, rustix::process::Signal); 13] = {
     ]
 };
 
+/// The signal RFC 4254 section 6.10 names `name` (without `SIG`), if it
+/// is one of those.
+#[cfg(unix)]
+pub(crate) fn named_signal(name: &str) -> Option<rustix::process::Signal> {
+    SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| s)
+}
+
 /// Sends signal `name` to the process with `kill(2)`.
 #[cfg(unix)]
 fn signal(pid: u32, name: &str) {
     use rustix::process::{kill_process, Pid};
-    let Some(&(_, signal)) = SIGNALS.iter().find(|(n, _)| *n == name) else {
+    let Some(signal) = named_signal(name) else {
         return;
     };
     if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {

@@ -13,6 +13,7 @@ use conch_core::{
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
+use crate::login::AcceptEnv;
 use crate::options::{os_seed, ServerOptions};
 use crate::pump::Engine;
 use crate::session::SessionInner;
@@ -78,22 +79,43 @@ pub trait ServerHandler: Send + Sync + 'static {
         None
     }
 
-    /// Decides a channel request (RFC 4254 section 6). By default pty-req,
-    /// env, exec, shell, subsystem, window-change and signal are accepted,
-    /// the rest refused. An accepted exec, shell or subsystem hands the
-    /// channel to [`ServerSession::accept_channel`].
+    /// Decides a channel request (RFC 4254 section 6). By default exec,
+    /// shell, subsystem, window-change and signal are accepted, pty-req as
+    /// [`ServerHandler::accept_pty`] says, env as
+    /// [`ServerHandler::accept_env`] says, the rest refused. An accepted
+    /// exec, shell or subsystem hands the channel to
+    /// [`ServerSession::accept_channel`].
     fn channel_request(&self, user: &str, request: &ChannelRequest) -> bool {
+        match request {
+            ChannelRequest::PtyReq { .. } => self.accept_pty(user),
+            ChannelRequest::Env { name, .. } => self.accept_env(user, name),
+            ChannelRequest::Exec { .. }
+            | ChannelRequest::Shell
+            | ChannelRequest::Subsystem { .. }
+            | ChannelRequest::WindowChange { .. }
+            | ChannelRequest::Signal { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether `user`'s sessions may have a terminal (`pty-req`, RFC 4254
+    /// section 6.2). By default no, so a client is told at once ("PTY
+    /// allocation request failed") rather than getting a session without
+    /// one. Say yes when the channels are served by
+    /// [`crate::process::serve_session`] (which allocates a real
+    /// pseudo-terminal) or by a program of the application's that handles
+    /// [`IncomingChannel::pty`] itself.
+    fn accept_pty(&self, user: &str) -> bool {
         let _ = user;
-        matches!(
-            request,
-            ChannelRequest::PtyReq { .. }
-                | ChannelRequest::Env { .. }
-                | ChannelRequest::Exec { .. }
-                | ChannelRequest::Shell
-                | ChannelRequest::Subsystem { .. }
-                | ChannelRequest::WindowChange { .. }
-                | ChannelRequest::Signal { .. }
-        )
+        false
+    }
+
+    /// Whether `user` may set environment variable `name` (`env`, RFC 4254
+    /// section 6.4), sshd_config(5)'s `AcceptEnv`. By default only the
+    /// locale, `LANG` and `LC_*` ([`AcceptEnv::default`]).
+    fn accept_env(&self, user: &str, name: &str) -> bool {
+        let _ = user;
+        AcceptEnv::default().allows(name)
     }
 }
 

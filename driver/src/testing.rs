@@ -74,12 +74,25 @@ impl TestServer {
         let host_key = host.public_key().clone();
         let handler = TestHandler {
             authorized: client_key.public_key().clone(),
+            terminals: true,
         };
         TestServer {
             options: ServerOptions::new(ServerConfig::new(vec![host]), handler),
             host_key,
             client_key,
         }
+    }
+
+    /// The same server refusing `pty-req`: an application that does not
+    /// serve terminals.
+    pub fn without_terminals() -> Self {
+        let mut server = TestServer::new();
+        let handler = TestHandler {
+            authorized: server.client_key.public_key().clone(),
+            terminals: false,
+        };
+        server.options = ServerOptions::new((*server.options.config).clone(), handler);
+        server
     }
 
     /// Client options that trust exactly this server's host key.
@@ -109,6 +122,7 @@ impl Default for TestServer {
 #[derive(Debug)]
 pub struct TestHandler {
     authorized: PublicKey,
+    terminals: bool,
 }
 
 impl ServerHandler for TestHandler {
@@ -136,6 +150,11 @@ impl ServerHandler for TestHandler {
             }
             _ => AuthDecision::Reject,
         }
+    }
+
+    /// Its commands run on real terminals ([`crate::process::serve_command`]).
+    fn accept_pty(&self, _user: &str) -> bool {
+        self.terminals
     }
 }
 

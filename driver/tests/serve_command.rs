@@ -8,7 +8,7 @@
 
 use std::future::{poll_fn, Future};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
 use std::thread;
@@ -19,8 +19,8 @@ use conch_driver::block_on::{block_on, block_on_until};
 use conch_driver::process::serve_command;
 use conch_driver::testing::{serial, TestServer, PASSWORD, USER};
 use conch_driver::{
-    start_client, start_server, AuthMethods, Channel, ExitStatus, ServerName, ServerSession,
-    Session, Sleep, Timer,
+    start_client, start_server, AuthMethods, Channel, ExitStatus, IncomingChannel, ServerName,
+    ServerSession, Session, Sleep, Timer,
 };
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -39,15 +39,18 @@ impl Timer for AsyncIo {
     }
 }
 
-/// Serves every channel the client starts with `serve_command`, all of
-/// them on this one thread (as futures, no task or thread each).
-async fn serve_all(session: ServerSession) {
+/// How the test server serves each started channel.
+type Serve = fn(IncomingChannel) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Serves every channel the client starts with `serve`, all of them on
+/// this one thread (as futures, no task or thread each).
+async fn serve_all(session: ServerSession, serve: Serve) {
     let mut commands = FuturesUnordered::new();
     let mut accepting = true;
     poll_fn(|cx| {
         while accepting {
             match pin!(session.accept_channel()).poll(cx) {
-                Poll::Ready(Some(incoming)) => commands.push(serve_command(incoming)),
+                Poll::Ready(Some(incoming)) => commands.push(serve(incoming)),
                 Poll::Ready(None) => accepting = false,
                 Poll::Pending => break,
             }
@@ -64,7 +67,7 @@ async fn serve_all(session: ServerSession) {
 
 /// `server` on a free loopback port, for one connection, on a thread of its
 /// own (pump and commands).
-fn start_test_server(server: &TestServer) -> SocketAddr {
+fn start_test_server(server: &TestServer, serve: Serve) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     let options = server.options.clone();
@@ -74,7 +77,7 @@ fn start_test_server(server: &TestServer) -> SocketAddr {
         let mut pump = None;
         let session = start_server(stream, &options, Arc::new(AsyncIo), |p| pump = Some(p));
         let pump = pump.expect("the pump is handed over at once");
-        block_on(futures_util::future::join(pump, serve_all(session)));
+        block_on(futures_util::future::join(pump, serve_all(session, serve)));
     });
     addr
 }
@@ -82,8 +85,31 @@ fn start_test_server(server: &TestServer) -> SocketAddr {
 /// Runs `test` with a client session (receive window `window`) logged in to
 /// a fresh test server, under [`TEST_TIMEOUT`].
 fn with_session<T, F: Future<Output = T>>(window: u32, test: impl FnOnce(Session) -> F) -> T {
-    let server = TestServer::new();
-    let addr = start_test_server(&server);
+    with_server_session(TestServer::new(), window, test)
+}
+
+/// Serves with [`serve_command`].
+fn commands(incoming: IncomingChannel) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(serve_command(incoming))
+}
+
+/// [`with_session`] with this server.
+fn with_server_session<T, F: Future<Output = T>>(
+    server: TestServer,
+    window: u32,
+    test: impl FnOnce(Session) -> F,
+) -> T {
+    with_server_serving(server, commands, window, test)
+}
+
+/// [`with_server_session`] serving channels with `serve`.
+fn with_server_serving<T, F: Future<Output = T>>(
+    server: TestServer,
+    serve: Serve,
+    window: u32,
+    test: impl FnOnce(Session) -> F,
+) -> T {
+    let addr = start_test_server(&server, serve);
     let stream = Async::new(TcpStream::connect(addr).expect("connect")).expect("non-blocking");
     let mut options = server.client_options();
     let mut config = (*options.config).clone();
@@ -322,4 +348,240 @@ fn many_commands_run_without_a_thread_each() {
         during <= before + 4,
         "{before} threads before {COMMANDS} commands, {during} while they ran"
     );
+}
+
+/// Reads stdout until it holds `text` (a terminal's output has no end
+/// while the program runs); returns everything read.
+async fn read_until(channel: &Channel, text: &str) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(text) {
+        let n = (&mut &*channel).read(&mut buf).await.expect("read");
+        assert!(
+            n > 0,
+            "the output ended before {text:?}: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+fn size(cols: u32, rows: u32) -> conch_driver::conch_core::WindowSize {
+    conch_driver::conch_core::WindowSize {
+        cols,
+        rows,
+        width_px: 0,
+        height_px: 0,
+    }
+}
+
+#[test]
+fn a_pty_req_gets_a_real_terminal_with_the_clients_term_size_and_modes() {
+    use conch_driver::conch_core::channel::modes::{encode_terminal_modes, ECHO, VINTR};
+    let _serial = serial();
+    let (out, status) = with_session(1 << 20, |session| async move {
+        let channel = session.open_session().await.expect("open");
+        let modes = encode_terminal_modes(&[(ECHO, 0), (VINTR, 7)]);
+        channel
+            .request_pty("vt220", size(100, 40), &modes)
+            .await
+            .expect("pty-req accepted");
+        channel
+            .exec("tty; echo T=$TERM; stty size; stty -a; echo SSH_TTY=$SSH_TTY")
+            .await
+            .expect("exec");
+        let (out, err) = read_both(&channel).await;
+        assert!(err.is_empty(), "a terminal has no separate stderr");
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            channel.exit_status().await.expect("status"),
+        )
+    });
+    assert_eq!(status, ExitStatus::Code(0));
+    let tty = out.lines().next().unwrap_or("").trim_end();
+    assert!(tty.starts_with("/dev/pts/"), "{out}");
+    assert!(out.contains(&format!("SSH_TTY={tty}")), "{out}");
+    assert!(out.contains("T=vt220\r\n"), "{out}");
+    assert!(out.contains("40 100\r\n"), "{out}");
+    // The modes sent: no echo, and ^G as the interrupt character.
+    assert!(out.contains(" -echo "), "{out}");
+    assert!(out.contains("intr = ^G"), "{out}");
+}
+
+#[test]
+fn window_changes_and_signals_reach_the_program_on_the_terminal() {
+    let _serial = serial();
+    let (seen, status) = with_session(1 << 20, |session| async move {
+        let channel = session.open_session().await.expect("open");
+        channel
+            .request_pty("xterm", size(80, 24), &[])
+            .await
+            .expect("pty-req");
+        // The shell's traps run between short sleeps (the foreground job).
+        channel
+            .exec(
+                "trap 'echo size=$(stty size)' WINCH; trap 'echo got-int; exit 9' INT; \
+                 echo ready; while :; do sleep 0.1; done",
+            )
+            .await
+            .expect("exec");
+        let mut seen = read_until(&channel, "ready").await;
+        channel.window_change(size(132, 50)).expect("window-change");
+        seen += &read_until(&channel, "size=50 132").await;
+        channel.signal("INT").expect("signal");
+        seen += &read_until(&channel, "got-int").await;
+        (seen, channel.exit_status().await.expect("status"))
+    });
+    assert!(seen.contains("size=50 132"), "{seen}");
+    assert_eq!(status, ExitStatus::Code(9), "{seen}");
+}
+
+#[test]
+fn a_login_shell_on_a_terminal_runs_what_is_typed_and_its_exit_status_comes_back() {
+    let _serial = serial();
+    let (seen, status) = with_session(1 << 20, |session| async move {
+        let channel = session.open_session().await.expect("open");
+        channel
+            .request_pty("dumb", size(80, 24), &[])
+            .await
+            .expect("pty-req");
+        channel.shell().await.expect("shell");
+        (&mut &channel)
+            .write_all(b"echo $0 $((6*7)) $HOME\n")
+            .await
+            .expect("type");
+        let mut seen = read_until(&channel, " 42 ").await;
+        (&mut &channel).write_all(b"exit 4\n").await.expect("type");
+        let (rest, _) = read_both(&channel).await;
+        seen += &String::from_utf8_lossy(&rest);
+        (seen, channel.exit_status().await.expect("status"))
+    });
+    // A login shell: argv[0] starts with '-'.
+    assert!(seen.contains("\n-"), "{seen}");
+    assert_eq!(status, ExitStatus::Code(4), "{seen}");
+}
+
+#[test]
+fn a_server_that_does_not_serve_terminals_refuses_pty_req() {
+    let _serial = serial();
+    let refused = with_server_session(
+        TestServer::without_terminals(),
+        1 << 20,
+        |session| async move {
+            let channel = session.open_session().await.expect("open");
+            channel.request_pty("xterm", size(80, 24), &[]).await
+        },
+    );
+    assert!(
+        matches!(refused, Err(conch_driver::Error::RequestRefused { .. })),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn env_requests_outside_accept_env_are_refused_and_the_environment_is_built_not_inherited() {
+    let _serial = serial();
+    let (refused, out) = with_session(1 << 20, |session| async move {
+        let channel = session.open_session().await.expect("open");
+        let refused: Vec<bool> = futures_util::future::join_all(
+            ["LD_PRELOAD", "PATH", "BASH_ENV"]
+                .iter()
+                .map(|name| channel.set_env(name, "/tmp/evil")),
+        )
+        .await
+        .iter()
+        .map(Result::is_err)
+        .collect();
+        channel
+            .set_env("LANG", "C.UTF-8")
+            .await
+            .expect("LANG accepted");
+        channel
+            .set_env("LC_TIME", "C")
+            .await
+            .expect("LC_* accepted");
+        channel.exec("env").await.expect("exec");
+        let (out, _) = read_both(&channel).await;
+        (refused, String::from_utf8_lossy(&out).into_owned())
+    });
+    assert_eq!(refused, [true, true, true]);
+    assert!(
+        out.contains("LANG=C.UTF-8\n") && out.contains("LC_TIME=C\n"),
+        "{out}"
+    );
+    assert!(!out.contains("/tmp/evil"), "{out}");
+    for name in ["USER=", "LOGNAME=", "HOME=", "PATH=", "SHELL="] {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "{name} missing: {out}"
+        );
+    }
+    // Nothing of this test process's own environment: cargo sets these.
+    assert!(!out.contains("CARGO_"), "{out}");
+}
+
+/// An application's own program on a terminal channel: a tiny REPL.
+fn repl(incoming: IncomingChannel) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    use conch_driver::terminal::{Line, TerminalChannel};
+    Box::pin(async move {
+        let Some(pty) = incoming.pty.clone() else {
+            return;
+        };
+        let mut term = TerminalChannel::new(incoming.channel, &pty);
+        let mut status = 0;
+        loop {
+            let size = term.size();
+            let prompt = format!("{}x{}> ", size.cols, size.rows);
+            match term.read_line(&prompt).await {
+                Ok(Line::Text(line)) if line == "quit" => break,
+                Ok(Line::Text(line)) => {
+                    let _ = term.write_text(&format!("[{line}]\n")).await;
+                }
+                Ok(Line::Interrupt) => status += 1,
+                Ok(Line::Eof) | Err(_) => {
+                    status = 100;
+                    break;
+                }
+            }
+        }
+        term.finish(status).await;
+    })
+}
+
+#[test]
+fn an_application_program_on_a_terminal_channel_edits_lines_and_follows_resizes() {
+    let _serial = serial();
+    let (seen, status) =
+        with_server_serving(TestServer::new(), repl, 1 << 20, |session| async move {
+            let channel = session.open_session().await.expect("open");
+            channel
+                .request_pty("xterm", size(80, 24), &[])
+                .await
+                .expect("pty-req");
+            channel.shell().await.expect("shell");
+            let mut seen = read_until(&channel, "80x24> ").await;
+            // Typed in pieces, with an erased character and a killed line.
+            for keys in [&b"helx"[..], b"\x7flo", b"\r"] {
+                (&mut &channel).write_all(keys).await.expect("type");
+            }
+            seen += &read_until(&channel, "[hello]\r\n").await;
+            (&mut &channel)
+                .write_all(b"junk\x15\x03")
+                .await
+                .expect("type");
+            channel.window_change(size(100, 30)).expect("resize");
+            (&mut &channel).write_all(b"x\r").await.expect("type");
+            seen += &read_until(&channel, "100x30> ").await;
+            (&mut &channel).write_all(b"quit\n").await.expect("type");
+            let (rest, _) = read_both(&channel).await;
+            seen += &String::from_utf8_lossy(&rest);
+            (seen, channel.exit_status().await.expect("status"))
+        });
+    // Echo as typed, the erase shown as backspace-space-backspace.
+    assert!(seen.contains("helx\x08 \x08lo\r\n[hello]\r\n"), "{seen:?}");
+    assert!(seen.contains("^C\r\n"), "{seen:?}");
+    assert!(seen.contains("[x]"), "{seen:?}");
+    // One interrupt, then quit.
+    assert_eq!(status, ExitStatus::Code(1), "{seen:?}");
 }

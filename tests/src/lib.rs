@@ -88,6 +88,7 @@ pub mod net;
 pub mod process;
 pub mod server;
 pub mod sshd;
+pub mod tmux;
 pub mod user;
 
 pub use agent::SshAgent;
@@ -101,4 +102,5 @@ pub use net::free_port;
 pub use process::{run_bounded, ChildGuard, Finished, Input};
 pub use server::ServerProcess;
 pub use sshd::{Sshd, SshdOptions, ENCRYPTED_KEY_PASSPHRASE};
+pub use tmux::Tmux;
 pub use user::{current_user, test_user, TestUser, TEST_PASSWORD, TEST_USER};

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use conch_openssh::ssh_config::ConfigFiles;
 
+use super::escape::EscapeChar;
 use super::forward_args;
+use super::tty::RequestTty;
 
 /// Help text.
 pub const USAGE: &str = "\
 usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|none]
-             [-v] [-q] [-n] [-N] [-T] [--password-env VAR] [--no-agent]
+             [-v] [-q] [-n] [-N] [-t|-tt|-T] [-e CHAR] [--password-env VAR] [--no-agent]
              [-L [BIND:]PORT:HOST:HOSTPORT]... [-R [BIND:]PORT:HOST:HOSTPORT]...
              [-D [BIND:]PORT]... [-W HOST:PORT] [-J [USER@]HOST[:PORT][,...]]
              [--record FILE] [USER@]HOST [COMMAND...]
@@ -26,14 +28,14 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   -l USER            user to log in as (default: the local user)
   -i FILE            identity (private key) file; may be repeated
   -o OPTION=VALUE    UserKnownHostsFile, StrictHostKeyChecking=yes|accept-new|ask|no,
-                     BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout
+                     BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout,
+                     RequestTTY=auto|yes|no|force, EscapeChar
   -F FILE|none       ssh_config file to read instead of ~/.ssh/config and
                      /etc/ssh/ssh_config (HostName, Port, User, IdentityFile
                      are used; conch -G HOST prints the whole resolution)
   -v                 say what happens (repeat for more)
   -q                 quiet: no warnings such as 'Permanently added'
   -n                 do not read stdin
-  -T                 no pseudo-terminal (never allocated anyway)
   -N                 no command: only forward
   -L SPEC            local forward: [BIND:]PORT:HOST:HOSTPORT, [BIND:]PORT:SOCKET,
                      SOCKET:HOST:HOSTPORT or SOCKET:SOCKET (as ssh; repeatable)
@@ -44,6 +46,11 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   -J HOPS            connect through these jump hosts (ProxyJump)
                      -o also takes LocalForward, RemoteForward, DynamicForward,
                      ExitOnForwardFailure=yes|no and ProxyJump
+  -t                 ask for a pseudo-terminal even with a command (-tt: even
+                     when stdin is not a terminal); the default is one for a
+                     shell when stdin is a terminal
+  -T                 no pseudo-terminal
+  -e CHAR|^X|none    escape character (default ~; ~. disconnects, ~? helps)
   --password-env VAR take the password from environment variable VAR
   --no-agent         do not use the ssh-agent at SSH_AUTH_SOCK
   --record FILE      record a transcript of the session to FILE (it lets anyone
@@ -98,6 +105,10 @@ pub struct ClientArgs {
     pub command: String,
     /// `--record FILE`: where to record the session's transcript.
     pub record: Option<PathBuf>,
+    /// `-t`/`-tt`/`-T`/`-o RequestTTY`, if given (else the files' or auto).
+    pub request_tty: Option<RequestTty>,
+    /// `-e`/`-o EscapeChar`, if given (else the files' or `~`).
+    pub escape_char: Option<EscapeChar>,
     /// `-F`: the ssh_config files read for HostName, Port, User and
     /// IdentityFile ([`crate::config_dump::apply_config`]).
     pub config: ConfigFiles,
@@ -156,6 +167,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
         connect_timeout: None,
         command: String::new(),
         record: None,
+        request_tty: None,
+        escape_char: None,
         config: ConfigFiles::Default,
         given_port: None,
         given_user: None,
@@ -183,7 +196,6 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
             Short('v') => a.verbose = a.verbose.saturating_add(1),
             Short('q') => a.quiet = true,
             Short('n') => a.no_stdin = true,
-            Short('T') => {}
             Short('N') => a.no_command = true,
             Short('L') => {
                 let spec = text(&mut parser)?;
@@ -205,6 +217,15 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
                 forward_args::parse_jumps(&hops)?;
                 a.forward_options.push(format!("ProxyJump {hops}"));
             }
+            // ssh: -t once asks, twice forces; -T never.
+            Short('t') => {
+                a.request_tty = Some(match a.request_tty {
+                    Some(RequestTty::Yes) | Some(RequestTty::Force) => RequestTty::Force,
+                    _ => RequestTty::Yes,
+                })
+            }
+            Short('T') => a.request_tty = Some(RequestTty::No),
+            Short('e') => a.escape_char = Some(EscapeChar::parse(&text(&mut parser)?)?),
             Long("password-env") => a.password_env = Some(text(&mut parser)?),
             Long("no-agent") => a.no_agent = true,
             Long("demo") => return Ok(Invocation::Demo),
@@ -305,6 +326,12 @@ fn apply_option(
         | "dynamicforward"
         | "exitonforwardfailure"
         | "proxyjump" => a.forward_options.push(format!("{key} {value}")),
+        "requesttty" => {
+            a.request_tty.get_or_insert(RequestTty::parse(value)?);
+        }
+        "escapechar" => {
+            a.escape_char.get_or_insert(EscapeChar::parse(value)?);
+        }
         "connecttimeout" => {
             let secs: u64 = value
                 .parse()
@@ -415,6 +442,31 @@ mod tests {
         assert!(parse(&["-p", "x", "h"]).unwrap_err().contains("Bad port"));
         assert!(parse(&[]).is_err());
         assert_eq!(parse(&["--demo"]).unwrap(), Invocation::Demo);
+    }
+
+    #[test]
+    fn t_once_asks_twice_forces_and_capital_t_refuses() {
+        assert_eq!(connect(&["h"]).request_tty, None);
+        assert_eq!(connect(&["-t", "h"]).request_tty, Some(RequestTty::Yes));
+        assert_eq!(connect(&["-tt", "h"]).request_tty, Some(RequestTty::Force));
+        assert_eq!(
+            connect(&["-t", "-t", "h"]).request_tty,
+            Some(RequestTty::Force)
+        );
+        assert_eq!(connect(&["-T", "h"]).request_tty, Some(RequestTty::No));
+        assert_eq!(
+            connect(&["-o", "RequestTTY=force", "h"]).request_tty,
+            Some(RequestTty::Force)
+        );
+        assert_eq!(
+            connect(&["-e", "none", "h"]).escape_char,
+            Some(EscapeChar::None)
+        );
+        assert_eq!(
+            connect(&["-o", "EscapeChar=^]", "h"]).escape_char,
+            Some(EscapeChar::Char(0x1d))
+        );
+        assert!(parse(&["-e", "xy", "h"]).is_err());
     }
 
     #[test]

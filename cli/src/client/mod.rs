@@ -2,15 +2,20 @@
 //!
 //! ```text
 //! conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|none]
-//!       [-v] [-q] [-n] [-T] [--password-env VAR] [--no-agent] [USER@]HOST [COMMAND...]
+//!       [-v] [-q] [-n] [-t|-tt|-T] [-e CHAR] [--password-env VAR] [--no-agent]
+//!       [USER@]HOST [COMMAND...]
 //! conch --demo
 //! conch --replay FILE
 //! conch sftp [-b BATCHFILE] [-P PORT] [-i IDENTITY] [-r] [USER@]HOST[:DIR]
 //! conch scp [-r] [-p] [-P PORT] [-i IDENTITY] SOURCE... TARGET
 //! ```
 //!
-//! It runs COMMAND (the words joined with spaces, as `ssh` does; a shell
-//! without a terminal when there is none), forwards stdin (its end becomes
+//! It runs COMMAND (the words joined with spaces, as `ssh` does; the login
+//! shell when there is none), on a pseudo-terminal by ssh's `RequestTTY`
+//! rules (`-t`, `-tt`, `-T`, `-o RequestTTY`: by default for a shell when
+//! stdin is a terminal), with the local terminal in raw mode meanwhile and
+//! ssh's escapes (`~.`, `~?`, `~~`, `~#`; `-e` changes or disables the
+//! escape character). It forwards stdin (its end becomes
 //! the channel's EOF), stdout and stderr, and exits with the remote exit
 //! status, 128+N when the command was killed by signal N, and 255 with an
 //! OpenSSH-like message when connecting, the host key or authentication
@@ -52,8 +57,13 @@ mod args;
 mod forward_args;
 mod forwarding;
 
+mod escape;
+mod tty;
+
 pub use args::{parse_args, ClientArgs, Invocation, StrictHostKeyChecking, USAGE};
+pub use escape::EscapeChar;
 pub use forward_args::ForwardSetup;
+pub use tty::RequestTty;
 
 /// The exit status for failures of `conch` itself (as `ssh`).
 pub const FAILURE: i32 = 255;
@@ -123,6 +133,11 @@ pub async fn run(args: ClientArgs, setup: ForwardSetup) -> i32 {
         };
         return forwarding::run(&args, &setup, endpoint, &build, &debug).await;
     }
+    let request_tty = args.request_tty.unwrap_or(RequestTty::Auto);
+    let stdin_is_terminal = !args.no_stdin && tty::stdin_is_terminal();
+    if request_tty.wants_terminal(!args.command.is_empty(), stdin_is_terminal, args.quiet) {
+        return run_on_terminal(&endpoint, &args, &debug).await;
+    }
     let connected = if args.command.is_empty() {
         start_shell(&endpoint).await
     } else {
@@ -167,6 +182,56 @@ pub async fn connect_session(args: &ClientArgs) -> Result<conch_tokio::Session, 
         .connect_session()
         .await
         .map_err(|e| report(args, &e))
+}
+
+/// The session on a pseudo-terminal: `pty-req` (a refusal is reported
+/// and the session goes on without one, as in ssh), then the command or
+/// a shell, forwarded with the local terminal in raw mode.
+async fn run_on_terminal(endpoint: &CommandEndpoint, args: &ClientArgs, debug: &Debug) -> i32 {
+    let started = async {
+        let session = endpoint.connect_session().await?;
+        let channel = session
+            .open_session()
+            .await
+            .map_err(EndpointError::from_session_error)?;
+        let (term, size, modes) = tty::pty_request();
+        debug.log(format!(
+            "Requesting a terminal: TERM={term:?}, {}x{}",
+            size.cols, size.rows
+        ));
+        let has_pty = match channel.request_pty(&term, size, &modes).await {
+            Ok(()) => true,
+            Err(Error::RequestRefused { .. }) => {
+                eprintln!("PTY allocation request failed on channel 0");
+                false
+            }
+            Err(e) => return Err(EndpointError::from_session_error(e)),
+        };
+        if args.command.is_empty() {
+            channel.shell().await
+        } else {
+            debug.log(format!("Sending command: {}", args.command));
+            channel.exec(&args.command).await
+        }
+        .map_err(EndpointError::from_session_error)?;
+        Ok((session, channel, has_pty))
+    };
+    let (session, channel, has_pty) = match started.await {
+        Ok(s) => s,
+        Err(e) => return report(args, &e),
+    };
+    // As ssh: escapes only when there is a terminal.
+    let escape = if has_pty {
+        args.escape_char.unwrap_or_default()
+    } else {
+        EscapeChar::None
+    };
+    let code = tty::forward_tty(channel, args, debug, escape, async {
+        session.driver().close().await;
+    })
+    .await;
+    debug.log(format!("Exit status {code}"));
+    code
 }
 
 /// No command: a shell, without a pseudo-terminal.

@@ -7,22 +7,112 @@ use crate::wire::{DecodeError, Encode, Reader};
 pub const TTY_OP_END: u8 = 0;
 /// The interrupt character (argument: the character, 255 for none).
 pub const VINTR: u8 = 1;
+/// The quit character (SIGQUIT).
+pub const VQUIT: u8 = 2;
+/// Erase the character to the left of the cursor.
+pub const VERASE: u8 = 3;
+/// Kill the current input line.
+pub const VKILL: u8 = 4;
 /// The end-of-file character.
 pub const VEOF: u8 = 5;
+/// End-of-line character in addition to carriage return and/or line feed.
+pub const VEOL: u8 = 6;
+/// Additional end-of-line character.
+pub const VEOL2: u8 = 7;
+/// Continue paused output (normally control-Q).
+pub const VSTART: u8 = 8;
+/// Pause output (normally control-S).
+pub const VSTOP: u8 = 9;
+/// Suspend the current program.
+pub const VSUSP: u8 = 10;
+/// Another suspend character.
+pub const VDSUSP: u8 = 11;
+/// Reprint the current input line.
+pub const VREPRINT: u8 = 12;
+/// Erase a word left of the cursor.
+pub const VWERASE: u8 = 13;
+/// Enter the next character typed literally.
+pub const VLNEXT: u8 = 14;
+/// Character to flush output.
+pub const VFLUSH: u8 = 15;
+/// Switch to a different shell layer.
+pub const VSWTCH: u8 = 16;
+/// Print a system status line.
+pub const VSTATUS: u8 = 17;
+/// Toggle the flushing of terminal output.
+pub const VDISCARD: u8 = 18;
+/// Ignore parity errors.
+pub const IGNPAR: u8 = 30;
+/// Mark parity and framing errors.
+pub const PARMRK: u8 = 31;
+/// Enable checking of parity errors.
+pub const INPCK: u8 = 32;
+/// Strip the 8th bit off characters.
+pub const ISTRIP: u8 = 33;
+/// Map NL into CR on input.
+pub const INLCR: u8 = 34;
+/// Ignore CR on input.
+pub const IGNCR: u8 = 35;
 /// Map CR to NL on input.
 pub const ICRNL: u8 = 36;
+/// Translate uppercase characters to lowercase.
+pub const IUCLC: u8 = 37;
+/// Enable output flow control.
+pub const IXON: u8 = 38;
+/// Any character restarts output after a stop.
+pub const IXANY: u8 = 39;
+/// Enable input flow control.
+pub const IXOFF: u8 = 40;
+/// Ring the bell on input queue full.
+pub const IMAXBEL: u8 = 41;
+/// The terminal input and output are UTF-8 (RFC 8160).
+pub const IUTF8: u8 = 42;
 /// Enable signals from INTR, QUIT and SUSP.
 pub const ISIG: u8 = 50;
 /// Canonical (line-by-line) input.
 pub const ICANON: u8 = 51;
+/// Upper/lowercase presentation with a backslash.
+pub const XCASE: u8 = 52;
 /// Echo input characters.
 pub const ECHO: u8 = 53;
+/// Visually erase characters.
+pub const ECHOE: u8 = 54;
+/// Kill character discards the current line.
+pub const ECHOK: u8 = 55;
+/// Echo NL even if ECHO is off.
+pub const ECHONL: u8 = 56;
+/// No flushing after interrupt.
+pub const NOFLSH: u8 = 57;
+/// Stop background jobs writing to the terminal.
+pub const TOSTOP: u8 = 58;
+/// Enable extensions.
+pub const IEXTEN: u8 = 59;
+/// Echo control characters as ^(Char).
+pub const ECHOCTL: u8 = 60;
+/// Visual erase for line kill.
+pub const ECHOKE: u8 = 61;
+/// Retype pending input.
+pub const PENDIN: u8 = 62;
 /// Post-process output.
 pub const OPOST: u8 = 70;
+/// Convert lowercase to uppercase on output.
+pub const OLCUC: u8 = 71;
 /// Map NL to CR-NL on output.
 pub const ONLCR: u8 = 72;
+/// Translate CR to NL on output.
+pub const OCRNL: u8 = 73;
+/// No CR output at column 0.
+pub const ONOCR: u8 = 74;
+/// NL performs the CR function.
+pub const ONLRET: u8 = 75;
+/// 7-bit characters.
+pub const CS7: u8 = 90;
 /// 8-bit characters.
 pub const CS8: u8 = 91;
+/// Parity enable.
+pub const PARENB: u8 = 92;
+/// Odd parity, else even.
+pub const PARODD: u8 = 93;
 /// Input baud rate.
 pub const TTY_OP_ISPEED: u8 = 128;
 /// Output baud rate.
