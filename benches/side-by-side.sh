@@ -5,13 +5,14 @@
 # benches/side_by_side.py, which prints every run's raw numbers and the
 # Markdown tables.
 #
-#   benches/side-by-side.sh                  # full run: 2 GB x 3, 200 connections, 1,000 sessions
-#   benches/side-by-side.sh --quick          # smoke test: 200 MB x 1, 20 connections, 200 sessions
+#   benches/side-by-side.sh                  # full run: 2 GB x 3, 1 GB through -L x 3, 200 connections, 1,000 sessions
+#   benches/side-by-side.sh --quick          # smoke test: 200 MB x 1, 100 MB through -L, 20 connections, 200 sessions
 #   benches/side-by-side.sh --features ring  # also conch/conchd built with the `ring` feature
 #   benches/side-by-side.sh --no-build ...   # use the binaries already built
 #
-# Other options go to side_by_side.py (--runs N, --bytes N, --connections N,
-# --sessions N, --only download,connections,concurrent, --keep; see --help).
+# Other options go to side_by_side.py (--runs N, --bytes N, --forward-bytes N,
+# --connections N, --sessions N, --only download,forwarded,connections,concurrent,
+# --keep; see --help).
 # Run as root: sshd logs in the user running it.
 set -euo pipefail
 

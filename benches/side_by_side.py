@@ -13,6 +13,11 @@ conch/ssh x conchd/sshd measures:
                pipe that this script splices to /dev/null while counting the
                bytes (no copy to user space); wall time from starting the
                client to its exit, as MB/s (10^6 bytes). Median of --runs.
+  forwarded    --forward-bytes pushed by this script through the client's
+               `-N -L PORT:127.0.0.1:SINK` to a local sink that counts them
+               (the forward's target, reached from the server's side); wall
+               time from the first byte sent to the sink's EOF, as MB/s.
+               Median of --runs.
   connections  --connections sequential runs of the client with `true` as
                the command (connect, key exchange, public-key login, exec,
                exit status, close); total wall time / count.
@@ -63,6 +68,8 @@ def parse_args():
                         help="smoke test: 200 MB, 20 connections, 1 run, 200 sessions")
     parser.add_argument("--runs", type=int, help="downloads per pair (median reported; default 3)")
     parser.add_argument("--bytes", type=int, help="bytes per download (default 2000000000)")
+    parser.add_argument("--forward-bytes", type=int,
+                        help="bytes per forwarded transfer (default 1000000000)")
     parser.add_argument("--connections", type=int,
                         help="sequential connections per pair (default 200)")
     parser.add_argument("--sessions", type=int, help="concurrent sessions (default 1000)")
@@ -73,8 +80,8 @@ def parse_args():
                         help="where conch, conchd and concurrent_sessions are")
     parser.add_argument("--ring-dir",
                         help="also run the binaries built with --features ring found here")
-    parser.add_argument("--only", default="download,connections,concurrent",
-                        help="comma-separated subset of download,connections,concurrent")
+    parser.add_argument("--only", default="download,forwarded,connections,concurrent",
+                        help="comma-separated subset of download,forwarded,connections,concurrent")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds one client run may take before it is killed")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, keys)")
@@ -82,6 +89,7 @@ def parse_args():
     quick = args.quick
     args.runs = args.runs or (1 if quick else 3)
     args.bytes = args.bytes or (200_000_000 if quick else 2_000_000_000)
+    args.forward_bytes = args.forward_bytes or (100_000_000 if quick else 1_000_000_000)
     args.connections = args.connections or (20 if quick else 200)
     args.sessions = args.sessions or (200 if quick else 1000)
     args.only = set(args.only.split(","))
@@ -388,6 +396,7 @@ class Pair:
         self.server = server
         self.name = f"{label(client_name)}↔{label(server.name)}"
         self.downloads = []        # (wall, client cpu, server cpu)
+        self.forwarded = []        # wall
         self.connections = None    # (wall total, client cpu, server cpu)
         self.kex = self.cipher = "?"
         self.algorithms_source = ""
@@ -444,6 +453,72 @@ def download(setup, pair, size, timeout):
     if received != size:
         raise RunFailed(f"{pair.name}: received {received} bytes, expected {size}")
     return wall, cpu, server_cpu
+
+
+def forwarded(setup, pair, size, timeout):
+    """Pushes `size` bytes through the client's `-N -L` to a counting sink;
+    returns the wall time from the first byte sent to the sink's EOF."""
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(1)
+    sink.settimeout(timeout)
+    received = [0]
+    done = threading.Event()
+
+    def count():
+        try:
+            conn, _ = sink.accept()
+            conn.settimeout(timeout)
+            while True:
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    break
+                received[0] += len(chunk)
+            conn.close()
+        except OSError:
+            pass
+        done.set()
+
+    threading.Thread(target=count, daemon=True).start()
+    port = free_port()
+    # The client's usual command line without a command, `-N -L` before
+    # the destination.
+    command = setup.client_command(pair.client, pair.server.port, "")[:-1]
+    command[-1:-1] = ["-N", "-L", f"127.0.0.1:{port}:127.0.0.1:{sink.getsockname()[1]}"]
+    client = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=setup.client_env)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                out = socket.create_connection(("127.0.0.1", port), timeout=1)
+                break
+            except OSError:
+                if client.poll() is not None or time.monotonic() > deadline:
+                    raise RunFailed(f"{pair.name}: the -L listener did not come up")
+                time.sleep(0.05)
+        buf = bytes(1 << 20)
+        start = time.monotonic()
+        left = size
+        while left > 0:
+            n = out.send(buf[:min(left, len(buf))])
+            left -= n
+        out.shutdown(socket.SHUT_WR)
+        if not done.wait(timeout):
+            raise RunFailed(f"{pair.name}: forwarded transfer timed out")
+        wall = time.monotonic() - start
+        out.close()
+    finally:
+        client.terminate()
+        try:
+            client.wait(5)
+        except subprocess.TimeoutExpired:
+            client.kill()
+            client.wait()
+        sink.close()
+    if received[0] != size:
+        raise RunFailed(f"{pair.name}: forwarded {received[0]} bytes, expected {size}")
+    return wall
 
 
 def connections(setup, pair, count, timeout):
@@ -548,6 +623,9 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
             print(f"  download {i}: {args.bytes} bytes in {wall:.3f} s = "
                   f"{args.bytes / wall / 1e6:.1f} MB/s; CPU client {cpu:.2f} s, "
                   f"server {fmt(server_cpu, 2)} s")
+        for i, wall in enumerate(pair.forwarded, 1):
+            print(f"  forwarded {i}: {args.forward_bytes} bytes in {wall:.3f} s = "
+                  f"{args.forward_bytes / wall / 1e6:.1f} MB/s")
         if pair.connections:
             wall, cpu, server_cpu = pair.connections
             print(f"  {args.connections} connections: {wall:.3f} s = "
@@ -605,6 +683,24 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
     print()
     print("Ratios: the pair's speed over `ssh`↔sshd's (above 1: faster), for "
           "throughput and for time per connection alike.")
+
+    def forwarded_mbps(pair):
+        if not pair.forwarded:
+            return None
+        return statistics.median(args.forward_bytes / wall / 1e6 for wall in pair.forwarded)
+
+    if any(p.forwarded for p in pairs):
+        base = forwarded_mbps(baseline) if baseline else None
+        fsize = f"{args.forward_bytes / 1e9:g} GB" if args.forward_bytes >= 1e9 \
+            else f"{args.forward_bytes / 1e6:g} MB"
+        print()
+        print(f"| client ↔ server | {fsize} through `-L`, MB/s (median of {args.runs}) "
+              "| vs ssh↔sshd |")
+        print("|---|---:|---:|")
+        for pair in pairs:
+            speed = forwarded_mbps(pair)
+            ratio = speed / base if speed and base else None
+            print(f"| {pair.name} | {fmt(speed, 0)} | {fmt(ratio, 2)} |")
     if concurrent_results:
         print()
         print(f"| {args.sessions} concurrent sessions, one process | total time | all open after "
@@ -688,6 +784,21 @@ def main():
                     pair.downloads.append(result)
                     log(f"{pair.name}: download {run}/{args.runs}: "
                         f"{args.bytes / result[0] / 1e6:.1f} MB/s ({result[0]:.2f} s)")
+
+        if "forwarded" in args.only:
+            for run in range(1, args.runs + 1):
+                for pair in pairs:
+                    if pair.failure:
+                        continue
+                    try:
+                        wall = forwarded(setup, pair, args.forward_bytes, args.timeout)
+                    except RunFailed as e:
+                        pair.failure = str(e)
+                        log(f"{pair.name}: forwarded FAILED: {e}")
+                        continue
+                    pair.forwarded.append(wall)
+                    log(f"{pair.name}: forwarded {run}/{args.runs}: "
+                        f"{args.forward_bytes / wall / 1e6:.1f} MB/s ({wall:.2f} s)")
 
         if "connections" in args.only:
             for pair in pairs:

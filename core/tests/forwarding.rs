@@ -220,3 +220,57 @@ fn the_server_decides_direct_streamlocal_with_its_path() {
         Some(ChannelOpenFailure::UnknownChannelType)
     );
 }
+
+#[test]
+fn a_forwarding_session_replays_on_both_sides() {
+    // Forwarding is made of ordinary commands (GlobalRequest, OpenChannel,
+    // AcceptChannel, GlobalReply with the port), so a transcript carries it
+    // and replays with the same refusals and the same allocated port.
+    use std::sync::Arc;
+
+    use conch_core::{record, Connection};
+
+    let mut pair = Pair::new();
+    let now = pair.now();
+    pair.client = Endpoint::new(Connection::client_recorded(
+        Arc::new(client_config()),
+        [3; 32],
+        now,
+    ));
+    pair.server = Endpoint::new(
+        Connection::server_recorded(Arc::new(server_config()), [4; 32], now).unwrap(),
+    );
+    pair.connect();
+    pair.client
+        .conn
+        .request_forward(&Forward::Tcpip {
+            address: "".into(),
+            port: 0,
+        })
+        .unwrap();
+    pair.drive();
+    let unasked = pair
+        .server
+        .conn
+        .open_forward_channel(&forwarded(ALLOCATED_PORT + 7))
+        .unwrap();
+    pair.server
+        .conn
+        .open_forward_channel(&forwarded(ALLOCATED_PORT))
+        .unwrap();
+    pair.drive();
+    let asked = client_open_requests(&pair);
+    assert_eq!(asked.len(), 1);
+    pair.client.conn.accept_channel(asked[0].0).unwrap();
+    pair.drive();
+    assert_eq!(
+        server_open_outcome(&pair, unasked),
+        Some(Err(ChannelOpenFailure::AdministrativelyProhibited))
+    );
+    let client = pair.client.conn.take_transcript();
+    let server = pair.server.conn.take_transcript();
+    let c = record::replay(&client, now).unwrap();
+    let s = record::replay(&server, now).unwrap();
+    assert_eq!(c.events, pair.client.log.len());
+    assert_eq!(s.events, pair.server.log.len());
+}
