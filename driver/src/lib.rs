@@ -47,6 +47,8 @@ mod host_key;
 pub mod listen;
 mod options;
 pub mod process;
+#[cfg(unix)]
+pub mod proxy;
 mod pump;
 mod record_file;
 pub mod runtime;
@@ -64,7 +66,7 @@ pub use auth::{
 pub use channel::{signal_number, Channel, ChannelStderr, ExitStatus};
 pub use error::{Error, Result};
 pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
-pub use options::{ClientOptions, ServerOptions};
+pub use options::{AddressFamily, ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
 pub use record_file::RECORD_ENV;
 pub use runtime::Runtime;

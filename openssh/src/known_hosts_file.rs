@@ -149,9 +149,14 @@ impl KnownHostsFile {
         let Some(text) = text else {
             return Ok(false);
         };
-        // One write of whole lines, flushed before the lock goes.
+        // One write of whole lines, flushed before the lock goes. Only a
+        // regular file is synced: `/dev/null` (the common
+        // `UserKnownHostsFile=/dev/null`) takes the write, as with ssh, but
+        // fsync(2) on it fails with EINVAL.
         file.write_all(text.as_bytes())?;
-        file.sync_data()?;
+        if file.metadata()?.is_file() {
+            file.sync_data()?;
+        }
         Ok(true)
     }
 }
@@ -244,6 +249,8 @@ pub struct KnownHostsVerifier {
     also: Vec<KnownHostsFile>,
     policy: KnownHostsPolicy,
     ui: Arc<dyn HostKeyUi>,
+    check_host_ip: bool,
+    host_key_alias: Option<String>,
 }
 
 impl fmt::Debug for KnownHostsVerifier {
@@ -252,6 +259,8 @@ impl fmt::Debug for KnownHostsVerifier {
             .field("file", &self.file)
             .field("also", &self.also)
             .field("policy", &self.policy)
+            .field("check_host_ip", &self.check_host_ip)
+            .field("host_key_alias", &self.host_key_alias)
             .finish_non_exhaustive()
     }
 }
@@ -264,7 +273,49 @@ impl KnownHostsVerifier {
             also: Vec::new(),
             policy,
             ui,
+            check_host_ip: false,
+            host_key_alias: None,
         }
+    }
+
+    /// Also checks (and records) the key under the address connected to,
+    /// as ssh's `CheckHostIP yes` (off by default since OpenSSH 8.5): a
+    /// known host at a new address gets its address added, and a key
+    /// recorded for the address that differs is warned about. The address
+    /// is the one the driver connected to (`ServerName::address`); through
+    /// a proxy there is none, and only a host given as an address is
+    /// checked as one.
+    pub fn check_host_ip(mut self, on: bool) -> Self {
+        self.check_host_ip = on;
+        self
+    }
+
+    /// Looks the key up (and saves it) under `alias` instead of the host
+    /// connected to, as ssh's `HostKeyAlias`; the address is then not
+    /// checked (ssh does not either).
+    pub fn host_key_alias(mut self, alias: Option<String>) -> Self {
+        self.host_key_alias = alias;
+        self
+    }
+
+    /// The key types (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa` ...)
+    /// the files hold for `host` on `port` (under the alias, if set), in
+    /// file order without repeats: what ssh offers first in its host key
+    /// algorithms, so that a host known by one key type is asked for that
+    /// one (OpenSSH sshconnect2.c `order_hostkeyalgs`).
+    pub fn known_key_types(&self, host: &str, port: u16) -> Vec<String> {
+        let host = self.host_key_alias.as_deref().unwrap_or(host);
+        let mut types: Vec<String> = Vec::new();
+        for file in std::iter::once(&self.file).chain(&self.also) {
+            let Ok(entries) = file.read() else { continue };
+            for entry in entries.host_keys(host, port) {
+                let t = entry.key_type();
+                if !types.iter().any(|k| k == t) {
+                    types.push(t.to_string());
+                }
+            }
+        }
+        types
     }
 
     /// The files `ssh` uses by default: `~/.ssh/known_hosts` (where new
@@ -312,6 +363,11 @@ impl KnownHostsVerifier {
     /// The read-only files consulted besides [`KnownHostsVerifier::file`].
     pub fn also_reads(&self) -> &[KnownHostsFile] {
         &self.also
+    }
+
+    /// Shows `message` through the verifier's UI.
+    pub(crate) fn warn(&self, message: &str) {
+        self.ui.warn(message);
     }
 
     /// The file checked.
@@ -501,8 +557,18 @@ impl From<KnownHostsVerifier> for HostKeyPolicy {
 
 impl HostKeyVerifier for KnownHostsVerifier {
     fn verify(&self, server: &ServerName, key: &PublicKey) -> HostKeyVerdict {
-        // The name is looked up as given; a literal address is its own name.
-        let ip = server.host.parse::<IpAddr>().ok();
+        if let Some(alias) = &self.host_key_alias {
+            return self.verify_at(alias, server.port, None, key);
+        }
+        // The name is looked up as given; a literal address is its own
+        // name, and with CheckHostIP the address connected to is checked
+        // too.
+        let literal = server.host.parse::<IpAddr>().ok();
+        let ip = match (self.check_host_ip, literal) {
+            (_, Some(ip)) => Some(ip),
+            (true, None) => server.address,
+            (false, None) => None,
+        };
         self.verify_at(&server.host, server.port, ip, key)
     }
 }

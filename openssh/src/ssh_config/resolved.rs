@@ -201,6 +201,12 @@ impl ResolvedConfig {
         &self.user
     }
 
+    /// The local user's home directory the configuration was read with
+    /// (`~` in paths, the default identity and known_hosts files).
+    pub fn local_home(&self) -> &std::path::Path {
+        &self.home
+    }
+
     /// The `%` token values for this host.
     pub fn tokens(&self) -> &Tokens {
         &self.tokens

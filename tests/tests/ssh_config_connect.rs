@@ -1,0 +1,229 @@
+//! What ssh_config options do when `conch` connects, against OpenSSH's
+//! sshd (and a listener that never speaks): ConnectTimeout over the banner
+//! exchange, ProxyCommand through `nc`, host key algorithms ordered by the
+//! key types known for the host, CheckHostIP with the address connected
+//! to, and `UserKnownHostsFile=/dev/null`. Every run is bounded; HOME is a
+//! scratch directory and every case uses `-F`, so the real ~/.ssh is never
+//! read.
+
+use conch_interop::process::require_program;
+use conch_interop::{
+    run_bounded, workspace_bin, Finished, Input, KeyType, Sshd, SshdOptions, TestDir,
+};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `conch -F config ARGS...` in batch mode with HOME at `dir`.
+fn conch(dir: &TestDir, config: &Path, args: &[&str]) -> Finished {
+    let mut c = Command::new(workspace_bin("conch-cli", "conch"));
+    c.arg("-F")
+        .arg(config)
+        .args(["-o", "BatchMode=yes", "--no-agent"])
+        .args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .env("HOME", dir.path());
+    run_bounded(&mut c, Input::Null, LIMIT)
+}
+
+/// An alias for `sshd` with the test user and key.
+fn alias_config(dir: &TestDir, sshd: &Sshd, extra: &str) -> std::path::PathBuf {
+    dir.write(
+        "config",
+        format!(
+            "Host target\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n{extra}",
+            sshd.port(),
+            sshd.login_user(),
+            sshd.user_key().private_path.display()
+        ),
+    )
+}
+
+/// As ssh: ConnectTimeout also bounds the banner exchange, so a server
+/// that accepts the connection and never speaks is given up on after
+/// ConnectTimeout seconds, with ssh's words.
+#[test]
+fn connect_timeout_bounds_the_banner_exchange() {
+    let dir = TestDir::new("cfg-banner-timeout");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    // Accepts (the kernel completes the handshake) and never answers.
+    let config = dir.write("config", "");
+    let started = Instant::now();
+    let out = conch(
+        &dir,
+        &config,
+        &["-o", "ConnectTimeout=2", "-p", &port, "127.0.0.1", "true"],
+    );
+    let took = started.elapsed();
+    out.assert_code(255);
+    let err = out.stderr_text();
+    assert!(
+        err.contains("Connection timed out during banner exchange"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("Connection to 127.0.0.1 port {port} timed out")),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(8),
+        "gave up after {took:?}"
+    );
+    drop(listener);
+}
+
+/// ProxyCommand: the connection is `nc %h %p`'s stdin and stdout.
+#[test]
+fn proxy_command_through_nc() {
+    require_program("nc", "netcat-openbsd");
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("cfg-proxy");
+    // The alias's HostName is a name nc resolves, the port the real one:
+    // conch itself never makes a TCP connection.
+    let config = alias_config(&dir, &sshd, "  ProxyCommand nc %h %p\n");
+    let kh = sshd.known_hosts_file();
+    let out = conch(
+        &dir,
+        &config,
+        &[
+            "-o",
+            &format!("UserKnownHostsFile={}", kh.display()),
+            "target",
+            "echo via-proxy",
+        ],
+    );
+    out.assert_success();
+    assert_eq!(out.stdout_text().trim(), "via-proxy");
+    // A proxy command that cannot connect ends the connection: no hang.
+    let config = dir.write(
+        "config2",
+        format!(
+            "Host broken\n  ProxyCommand exit 1\n  User {}\n",
+            sshd.login_user()
+        ),
+    );
+    let out = conch(&dir, &config, &["broken", "true"]);
+    out.assert_code(255);
+}
+
+/// A host known only by its ECDSA key is asked for that key type first,
+/// so strict checking accepts it although conch prefers Ed25519.
+#[test]
+fn a_host_known_by_its_ecdsa_key_only_is_accepted() {
+    let sshd = Sshd::start(SshdOptions {
+        host_key_types: vec![KeyType::Ed25519, KeyType::EcdsaP256],
+        ..SshdOptions::default()
+    });
+    let dir = TestDir::new("cfg-ecdsa-known");
+    let ecdsa = sshd
+        .host_key(KeyType::EcdsaP256)
+        .known_hosts_line(&format!("[127.0.0.1]:{}", sshd.port()));
+    let kh = dir.write("known_hosts", format!("{ecdsa}\n"));
+    let config = alias_config(&dir, &sshd, "");
+    let out = conch(
+        &dir,
+        &config,
+        &[
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            &format!("UserKnownHostsFile={}", kh.display()),
+            "target",
+            "echo ok",
+        ],
+    );
+    out.assert_success();
+    assert_eq!(out.stdout_text().trim(), "ok");
+    // Told to use Ed25519 only, the same host is unknown: refused.
+    let out = conch(
+        &dir,
+        &config,
+        &[
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "HostKeyAlgorithms=ssh-ed25519",
+            "-o",
+            &format!("UserKnownHostsFile={}", kh.display()),
+            "target",
+            "true",
+        ],
+    );
+    out.assert_code(255);
+    assert!(
+        out.stderr_text().contains("Host key verification failed"),
+        "{}",
+        out.stderr_text()
+    );
+}
+
+/// CheckHostIP over loopback, with ssh as the oracle: ssh does not check
+/// or record a local address (sshconnect.c `check_host_key` turns
+/// CheckHostIP off for it), and neither does conch, although the address
+/// reaches the verifier (the driver's `the_verifier_sees_the_address_
+/// connected_to` and conch-openssh's `check_host_ip_uses_the_address_
+/// connected_to` cover a routable one). The host is found by name.
+#[test]
+fn check_host_ip_on_loopback_is_as_ssh() {
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("cfg-checkhostip");
+    let port = sshd.port();
+    let line = sshd.host_keys()[0].known_hosts_line(&format!("[localhost]:{port}"));
+    let kh = dir.write("known_hosts", format!("{line}\n"));
+    let config = dir.write(
+        "config",
+        format!(
+            "Host byname\n  HostName localhost\n  AddressFamily inet\n  Port {port}\n  User {}\n  IdentityFile {}\n  HashKnownHosts no\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  CheckHostIP yes\n",
+            sshd.login_user(),
+            sshd.user_key().private_path.display(),
+            kh.display()
+        ),
+    );
+    let out = conch(&dir, &config, &["byname", "echo conch"]);
+    out.assert_success();
+    assert_eq!(out.stdout_text().trim(), "conch");
+    let after_conch = std::fs::read_to_string(&kh).unwrap();
+    let mut ssh = Command::new("ssh");
+    ssh.arg("-F")
+        .arg(&config)
+        .args(["-o", "BatchMode=yes", "byname", "echo ssh"])
+        .env("HOME", dir.path());
+    let out = run_bounded(&mut ssh, Input::Null, LIMIT);
+    out.assert_success();
+    let after_ssh = std::fs::read_to_string(&kh).unwrap();
+    assert_eq!(after_conch, format!("{line}\n"));
+    assert_eq!(after_ssh, after_conch, "ssh recorded what conch did not");
+}
+
+/// `UserKnownHostsFile=/dev/null` with `StrictHostKeyChecking=no`, the
+/// usual throw-away idiom: the login works and saving the key says what
+/// ssh says, with no error about /dev/null.
+#[test]
+fn dev_null_known_hosts_is_quiet() {
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("cfg-devnull");
+    let config = alias_config(&dir, &sshd, "");
+    let out = conch(
+        &dir,
+        &config,
+        &[
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "target",
+            "echo fine",
+        ],
+    );
+    out.assert_success();
+    assert_eq!(out.stdout_text().trim(), "fine");
+    let err = out.stderr_text();
+    assert!(!err.contains("Failed to add"), "{err}");
+    assert!(err.contains("Permanently added"), "{err}");
+}
