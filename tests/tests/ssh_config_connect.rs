@@ -227,3 +227,77 @@ fn dev_null_known_hosts_is_quiet() {
     assert!(!err.contains("Failed to add"), "{err}");
     assert!(err.contains("Permanently added"), "{err}");
 }
+
+/// The library API: an alias resolved into a `HostConfig` connects with
+/// conch-tokio, conch-blocking and a command endpoint, directly and
+/// through a ProxyCommand, host keys checked strictly against the
+/// configured known_hosts file.
+#[test]
+fn host_config_connects_with_the_adapters() {
+    use conch_openssh::ssh_config::{LoadOptions, SshConfig};
+    use conch_openssh::{HostConfig, NoUi};
+    use std::io::Read;
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    require_program("nc", "netcat-openbsd");
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("cfg-library");
+    let common = format!(
+        "  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentityAgent none\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  ConnectTimeout 5\n",
+        sshd.port(),
+        sshd.login_user(),
+        sshd.user_key().private_path.display(),
+        sshd.known_hosts_file().display()
+    );
+    let config = dir.write(
+        "config",
+        format!("Host direct\n{common}Host proxied\n{common}  ProxyCommand nc %h %p\n"),
+    );
+    let host = |alias: &str| {
+        let load = LoadOptions::isolated(dir.path()).with_file(&config);
+        let resolved = SshConfig::load(alias, &load).unwrap();
+        HostConfig::from_resolved(resolved, Arc::new(NoUi)).unwrap()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for alias in ["direct", "proxied"] {
+        let h = host(alias);
+        // conch-blocking.
+        let session = conch_blocking::connect(h.hostname(), h.port(), h.options()).unwrap();
+        session.authenticate(h.user(), h.auth_methods()).unwrap();
+        let mut out = String::new();
+        let mut channel = session.exec(format!("echo blocking-{alias}")).unwrap();
+        channel.read_to_string(&mut out).unwrap();
+        assert_eq!(out.trim(), format!("blocking-{alias}"));
+        // conch-tokio, and a command endpoint on it.
+        runtime.block_on(async {
+            let step = Duration::from_secs(15);
+            let session = tokio::time::timeout(
+                step,
+                conch_tokio::connect(h.hostname(), h.port(), h.options()),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            session
+                .authenticate(h.user(), h.auth_methods())
+                .await
+                .unwrap();
+            let mut channel = session.exec(format!("echo tokio-{alias}")).await.unwrap();
+            let mut out = String::new();
+            channel.read_to_string(&mut out).await.unwrap();
+            assert_eq!(out.trim(), format!("tokio-{alias}"));
+            let endpoint = h.endpoint::<conch_tokio::Tokio>(format!("echo endpoint-{alias}"));
+            let mut channel = tokio::time::timeout(step, endpoint.connect())
+                .await
+                .unwrap()
+                .unwrap();
+            let mut out = String::new();
+            channel.read_to_string(&mut out).await.unwrap();
+            assert_eq!(out.trim(), format!("endpoint-{alias}"));
+        });
+    }
+}
