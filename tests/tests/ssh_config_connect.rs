@@ -301,3 +301,46 @@ fn host_config_connects_with_the_adapters() {
         });
     }
 }
+
+/// Ciphers, MACs, KexAlgorithms, RekeyLimit and ServerAliveInterval given
+/// with `-o` reach the connection: sshd's log shows the algorithms
+/// negotiated, the client's keepalives and the re-exchanges.
+#[test]
+fn algorithms_rekeying_and_keepalives_reach_the_connection() {
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("cfg-algorithms");
+    let config = alias_config(&dir, &sshd, "");
+    let kh = sshd.known_hosts_file();
+    let out = conch(
+        &dir,
+        &config,
+        &[
+            "-o",
+            &format!("UserKnownHostsFile={}", kh.display()),
+            "-o",
+            "Ciphers=aes128-ctr",
+            "-o",
+            "MACs=hmac-sha2-256",
+            "-o",
+            "KexAlgorithms=curve25519-sha256",
+            "-o",
+            "RekeyLimit=64K",
+            "-o",
+            "ServerAliveInterval=1",
+            "target",
+            "sleep 2.5; head -c 400000 /dev/zero | tr '\\0' x",
+        ],
+    );
+    out.assert_success();
+    assert_eq!(out.stdout.len(), 400_000);
+    let wait = Duration::from_secs(5);
+    sshd.assert_log_contains("kex: algorithm: curve25519-sha256", wait);
+    sshd.assert_log_contains("cipher: aes128-ctr MAC: hmac-sha2-256 ", wait);
+    sshd.assert_log_contains("rtype keepalive@openssh.com", wait);
+    // The default limit (1 GiB) would leave the first exchange alone.
+    assert!(
+        sshd.key_exchanges() >= 2,
+        "RekeyLimit=64K over 400 kB: {} key exchanges",
+        sshd.key_exchanges()
+    );
+}
