@@ -329,3 +329,27 @@ fn a_closed_stdout_ends_an_endless_command() {
     out.assert_success();
     assert_eq!(out.stdout_text(), "y\n");
 }
+
+/// ssh_config options given with `-o`: `RemoteCommand` runs when no command
+/// is given, `SetEnv` and `SendEnv` reach the command's environment, and
+/// an option whose feature conch lacks is named as not supported.
+#[test]
+fn remote_command_environment_and_unsupported_options() {
+    let server = Conchd::start(false);
+    let out = server
+        .conch()
+        .option("RemoteCommand=echo \"[$CONCH_SET] [$CONCH_SENT] [$CONCH_NOT_SENT]\"")
+        .option("SetEnv=CONCH_SET=fromconfig")
+        .option("SendEnv=CONCH_SEN*")
+        .option("Compression=yes")
+        .env("CONCH_SENT", "local")
+        .env("CONCH_NOT_SENT", "hidden")
+        .run("", "");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "[fromconfig] [local] []\n");
+    assert!(
+        out.stderr_text()
+            .contains("Compression yes: not supported by conch; ignored"),
+        "{out}"
+    );
+}
