@@ -87,10 +87,10 @@ fn changed_host_key_is_255_naming_file_and_line() {
             other.known_hosts_line(&host_pattern(server.port()))
         ),
     );
-    // Even accept-new (and "no") never accept a changed key.
+    // accept-new never accepts a changed key.
     let out = Conch::new(server.port())
         .known_hosts(&known_hosts)
-        .option("StrictHostKeyChecking=no")
+        .option("StrictHostKeyChecking=accept-new")
         .arg("-i")
         .arg(server.user_key.private_path.to_str().unwrap())
         .run("echo should-not-run", "");
@@ -117,6 +117,55 @@ fn changed_host_key_is_255_naming_file_and_line() {
             .lines()
             .count(),
         2
+    );
+}
+
+/// `StrictHostKeyChecking no` as ssh: a changed key is warned about and
+/// the connection goes on, but without password or keyboard-interactive
+/// authentication (a man in the middle would read them), and nothing is
+/// saved.
+#[test]
+fn changed_host_key_under_no_goes_on_without_passwords() {
+    let server = Conchd::start(true);
+    let dir = TestDir::new("changed-no");
+    let other = KeyPair::generate(&dir, "other", KeyType::Ed25519, None);
+    let line = other.known_hosts_line(&host_pattern(server.port()));
+    let known_hosts = dir.write("known_hosts", format!("{line}\n"));
+    let out = Conch::new(server.port())
+        .known_hosts(&known_hosts)
+        .option("StrictHostKeyChecking=no")
+        .arg("-i")
+        .arg(server.user_key.private_path.to_str().unwrap())
+        .run("echo with-key", "");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "with-key\n");
+    let stderr = out.stderr_text();
+    assert!(
+        stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{out}"
+    );
+    assert!(
+        stderr.contains("Password authentication is disabled to avoid man-in-the-middle attacks."),
+        "{out}"
+    );
+    // The password is not sent: permission denied.
+    let out = Conch::new(server.port())
+        .known_hosts(&known_hosts)
+        .option("StrictHostKeyChecking=no")
+        .arg("--password-env")
+        .arg("CONCH_TEST_PASSWORD")
+        .env("CONCH_TEST_PASSWORD", PASSWORD)
+        .run("echo with-password", "");
+    out.assert_code(255);
+    assert!(out.stderr_text().contains("Permission denied"), "{out}");
+    assert!(!server.process.log().contains("Accepted password"));
+    assert!(!server
+        .process
+        .log()
+        .contains("Accepted keyboard-interactive"));
+    assert_eq!(
+        std::fs::read_to_string(&known_hosts).unwrap(),
+        format!("{line}\n")
     );
 }
 

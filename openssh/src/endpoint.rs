@@ -215,6 +215,7 @@ struct NewConnection {
     known_hosts_policy: KnownHostsPolicy,
     ui: Option<Arc<dyn HostKeyUi>>,
     host_key_policy: Option<HostKeyPolicy>,
+    verifier: Option<KnownHostsVerifier>,
     options: ClientOptions,
     identities_only: bool,
     preferred: Option<Vec<String>>,
@@ -272,6 +273,7 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
                 known_hosts_policy: KnownHostsPolicy::Ask,
                 ui: None,
                 host_key_policy: None,
+                verifier: None,
                 options: ClientOptions::default(),
                 identities_only: false,
                 preferred: None,
@@ -370,6 +372,15 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
     /// [`HostKeyPolicy::trust_keys`]).
     pub fn host_key_policy(self, policy: HostKeyPolicy) -> Self {
         self.with(|n| n.host_key_policy = Some(policy))
+    }
+
+    /// Verifies host keys with this known_hosts verifier (its files,
+    /// policy and UI) instead of [`CommandEndpoint::known_hosts`] and
+    /// [`CommandEndpoint::known_hosts_policy`]. When it accepted a changed
+    /// key ([`KnownHostsPolicy::AcceptChanged`]), no password or
+    /// keyboard-interactive answer is sent.
+    pub fn known_hosts_verifier(self, verifier: KnownHostsVerifier) -> Self {
+        self.with(|n| n.verifier = Some(verifier))
     }
 
     /// Protocol settings and timeouts; their host key policy is replaced
@@ -517,6 +528,9 @@ impl NewConnection {
         if let Some(policy) = &self.host_key_policy {
             return policy.clone();
         }
+        if let Some(verifier) = &self.verifier {
+            return verifier.clone().into_policy();
+        }
         let file = self
             .known_hosts
             .clone()
@@ -559,7 +573,7 @@ impl NewConnection {
         }
         let mut methods = AuthMethods::new();
         methods.signers = signers;
-        methods.preferred = self.preferred.clone();
+        methods.preferred = self.preferred();
         // Both copies are wiped when the methods are dropped.
         methods.password = self.password.as_ref().map(|p| p.to_string());
         if let Some(password) = &self.password {
@@ -568,6 +582,29 @@ impl NewConnection {
             methods = methods.keyboard_interactive(PromptResponder(prompt.clone()));
         }
         methods
+    }
+
+    /// The methods' order, without password and keyboard-interactive
+    /// when the verifier accepted a changed host key.
+    fn preferred(&self) -> Option<Vec<String>> {
+        if !self
+            .verifier
+            .as_ref()
+            .is_some_and(KnownHostsVerifier::accepted_changed_key)
+        {
+            return self.preferred.clone();
+        }
+        let methods = self.preferred.clone().unwrap_or_else(|| {
+            ["publickey", "password", "keyboard-interactive"]
+                .map(String::from)
+                .to_vec()
+        });
+        Some(
+            methods
+                .into_iter()
+                .filter(|m| m != "password" && m != "keyboard-interactive")
+                .collect(),
+        )
     }
 
     async fn authenticate(&self, session: &Session) -> conch_driver::Result<()> {
@@ -583,8 +620,7 @@ impl NewConnection {
             return Err(auth_failed(allowed));
         };
         if self
-            .preferred
-            .as_ref()
+            .preferred()
             .is_some_and(|p| !p.iter().any(|m| m == "password"))
         {
             return Err(auth_failed(allowed));

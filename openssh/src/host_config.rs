@@ -229,9 +229,14 @@ impl HostConfig {
     /// The methods to try, in order: `PreferredAuthentications` (else
     /// publickey, keyboard-interactive, password, as ssh), without those
     /// `PubkeyAuthentication`, `PasswordAuthentication` or
-    /// `KbdInteractiveAuthentication` turn off.
+    /// `KbdInteractiveAuthentication` turn off, and without password and
+    /// keyboard-interactive once the last connection accepted a changed
+    /// host key (`StrictHostKeyChecking no`): ask after connecting.
     pub fn preferred_authentications(&self) -> Vec<String> {
         let r = &self.resolved;
+        // `StrictHostKeyChecking no` accepted a changed host key: nothing
+        // a man in the middle could read (sshconnect.c).
+        let mitm_safe = !self.verifier.accepted_changed_key();
         r.preferred_authentications()
             .unwrap_or_else(|| {
                 ["publickey", "keyboard-interactive", "password"]
@@ -241,8 +246,8 @@ impl HostConfig {
             .into_iter()
             .filter(|m| match m.as_str() {
                 "publickey" => r.pubkey_authentication(),
-                "password" => r.password_authentication(),
-                "keyboard-interactive" => r.kbd_interactive_authentication(),
+                "password" => r.password_authentication() && mitm_safe,
+                "keyboard-interactive" => r.kbd_interactive_authentication() && mitm_safe,
                 _ => false,
             })
             .collect()
@@ -303,7 +308,7 @@ impl HostConfig {
             CommandEndpoint::<R>::new_connection(command, self.user(), self.hostname())
                 .port(self.port())
                 .options(self.options.clone())
-                .host_key_policy(self.options.host_key_policy.clone())
+                .known_hosts_verifier(self.verifier.clone())
                 .identities_only(self.resolved.identities_only())
                 .preferred_authentications(self.preferred_authentications())
                 .password_prompts(self.resolved.number_of_password_prompts())
@@ -414,9 +419,8 @@ fn known_hosts_verifier(
     let policy = match r.strict_host_key_checking() {
         StrictHostKeyChecking::Yes => KnownHostsPolicy::Strict,
         StrictHostKeyChecking::Ask => KnownHostsPolicy::Ask,
-        // conch refuses a changed key even under `no` (ssh goes on with
-        // password authentication turned off): both add unknown keys.
-        StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::No => KnownHostsPolicy::AcceptNew,
+        StrictHostKeyChecking::AcceptNew => KnownHostsPolicy::AcceptNew,
+        StrictHostKeyChecking::No => KnownHostsPolicy::AcceptChanged,
     };
     let alias = r.get("HostKeyAlias").and_then(|v| v.first().cloned());
     let verifier = KnownHostsVerifier::new(file, policy, ui)

@@ -37,6 +37,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use conch_core::known_hosts::{
@@ -182,8 +183,10 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// What to do with a host that is not in the file (`StrictHostKeyChecking`).
-/// Whatever the policy, a changed key and a revoked key are refused, except
-/// under the explicitly insecure [`KnownHostsPolicy::InsecureAcceptAny`].
+/// Whatever the policy, a revoked key is refused and a changed one too,
+/// except under [`KnownHostsPolicy::AcceptChanged`] (ssh's `no`, which
+/// goes on without passwords) and the explicitly insecure
+/// [`KnownHostsPolicy::InsecureAcceptAny`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KnownHostsPolicy {
     /// Refuse unknown hosts (`StrictHostKeyChecking yes`).
@@ -194,6 +197,15 @@ pub enum KnownHostsPolicy {
     /// Ask the [`HostKeyUi`] about unknown hosts and save the key if it says
     /// yes (`StrictHostKeyChecking ask`, OpenSSH's default).
     Ask,
+    /// `StrictHostKeyChecking no` as ssh: an unknown host's key is saved
+    /// as with [`KnownHostsPolicy::AcceptNew`]; a changed key is shown
+    /// with OpenSSH's warning and accepted but not saved, and the
+    /// connection must then not use passwords or keyboard-interactive,
+    /// which a man in the middle would read
+    /// ([`KnownHostsVerifier::accepted_changed_key`]; a
+    /// [`crate::CommandEndpoint`] and [`crate::HostConfig`] leave them
+    /// out). A revoked key is still refused.
+    AcceptChanged,
     /// **Insecure**: accept every key, known, unknown or changed, and save
     /// nothing. Anyone on the network path can impersonate the server. For
     /// tests and throw-away demos only.
@@ -232,9 +244,11 @@ impl HostKeyUi for NoUi {
 /// - known with another key of the same type: refused as
 ///   [`HostKeyVerdict::Changed`] naming the file and line, after OpenSSH's
 ///   "REMOTE HOST IDENTIFICATION HAS CHANGED" warning; no UI answer
-///   overrides this;
+///   overrides this (only [`KnownHostsPolicy::AcceptChanged`] goes on,
+///   without passwords);
 /// - listed under `@revoked`: refused;
-/// - unknown: the policy decides; an accepted key is saved (hashed) and
+/// - unknown: the policy decides; an accepted key is saved (hashed unless
+///   the file says otherwise) and
 ///   "Permanently added ..." is shown. A failure to save is shown as a
 ///   warning and the connection goes on, as with OpenSSH.
 ///
@@ -251,6 +265,9 @@ pub struct KnownHostsVerifier {
     ui: Arc<dyn HostKeyUi>,
     check_host_ip: bool,
     host_key_alias: Option<String>,
+    /// Set by the last verification that accepted a changed key (shared
+    /// by the clones, so the policy's copy reports to the caller's).
+    changed_accepted: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for KnownHostsVerifier {
@@ -275,7 +292,16 @@ impl KnownHostsVerifier {
             ui,
             check_host_ip: false,
             host_key_alias: None,
+            changed_accepted: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether the last verification (by this verifier or a clone of it)
+    /// accepted a key that differs from the recorded one, as
+    /// [`KnownHostsPolicy::AcceptChanged`] does: the connection must then
+    /// leave out password and keyboard-interactive authentication.
+    pub fn accepted_changed_key(&self) -> bool {
+        self.changed_accepted.load(Ordering::SeqCst)
     }
 
     /// Also checks (and records) the key under the address connected to,
@@ -395,6 +421,7 @@ impl KnownHostsVerifier {
         ip: Option<IpAddr>,
         key: &PublicKey,
     ) -> HostKeyVerdict {
+        self.changed_accepted.store(false, Ordering::SeqCst);
         if self.policy == KnownHostsPolicy::InsecureAcceptAny {
             return HostKeyVerdict::Accept;
         }
@@ -430,6 +457,17 @@ impl KnownHostsVerifier {
             Verdict::Changed { line, .. } => {
                 self.ui
                     .warn(&changed_key_warning(host, port, key, &file, line));
+                if self.policy == KnownHostsPolicy::AcceptChanged {
+                    // sshconnect.c `check_host_key`, HOST_CHANGED without
+                    // strict checking: go on, but with nothing a man in
+                    // the middle could read.
+                    self.ui.warn(
+                        "Password authentication is disabled to avoid man-in-the-middle attacks.\n\
+                         Keyboard-interactive authentication is disabled to avoid man-in-the-middle attacks.\n",
+                    );
+                    self.changed_accepted.store(true, Ordering::SeqCst);
+                    return HostKeyVerdict::Accept;
+                }
                 HostKeyVerdict::Changed {
                     detail: format!("offending key in {file}:{line}"),
                 }
@@ -498,7 +536,9 @@ impl KnownHostsVerifier {
                     self.file
                 ));
             }
-            KnownHostsPolicy::AcceptNew | KnownHostsPolicy::InsecureAcceptAny => true,
+            KnownHostsPolicy::AcceptNew
+            | KnownHostsPolicy::AcceptChanged
+            | KnownHostsPolicy::InsecureAcceptAny => true,
             KnownHostsPolicy::Ask => {
                 let other_types_known = known.iter().any(|k| !k.host_keys(host, port).is_empty());
                 let prompt = unknown_host_prompt(host, port, ip, key, other_types_known);

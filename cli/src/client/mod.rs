@@ -20,8 +20,8 @@
 //! [`conch_openssh::HostConfig`]: host name, port, user, identities, the
 //! agent (`IdentityAgent`, `IdentitiesOnly`), known hosts
 //! (`UserKnownHostsFile`, `GlobalKnownHostsFile`, `StrictHostKeyChecking`
-//! `yes`, `accept-new`, `ask`, and `no`, which here means accept-new: a
-//! changed key is always refused; `CheckHostIP`, `HashKnownHosts`),
+//! `yes`, `accept-new`, `ask`, and `no`, which as in ssh goes on after a
+//! changed key's warning without passwords; `CheckHostIP`, `HashKnownHosts`),
 //! `BatchMode`, the authentication methods and their order, algorithms,
 //! `ConnectTimeout` (TCP connect, banner and key exchange),
 //! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, keepalives,

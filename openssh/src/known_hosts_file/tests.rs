@@ -452,3 +452,34 @@ fn dev_null_takes_new_entries() {
     let file = KnownHostsFile::new("/dev/null");
     assert!(file.add("h.example", 22, &key(1)).unwrap());
 }
+
+/// `StrictHostKeyChecking no`: a changed key is warned about and accepted
+/// without being saved, and the verifier says so (until its next
+/// verification of a key that did not change).
+#[test]
+fn accept_changed_goes_on_and_says_passwords_are_off() {
+    let dir = TempDir::new();
+    let file = KnownHostsFile::new(dir.0.join("known_hosts"));
+    file.add("h.example", 22, &key(1)).unwrap();
+    let before = fs::read_to_string(file.path()).unwrap();
+    let ui = ScriptedUi::answering(false);
+    let v = verifier(&file, KnownHostsPolicy::AcceptChanged, &ui);
+    assert!(!v.accepted_changed_key());
+    assert_eq!(
+        v.verify_at("h.example", 22, None, &key(2)),
+        HostKeyVerdict::Accept
+    );
+    assert!(v.clone().accepted_changed_key(), "clones share the state");
+    let w = ui.warnings();
+    assert!(w.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{w}");
+    assert!(
+        w.contains("Password authentication is disabled to avoid man-in-the-middle attacks."),
+        "{w}"
+    );
+    assert_eq!(fs::read_to_string(file.path()).unwrap(), before);
+    assert_eq!(
+        v.verify_at("h.example", 22, None, &key(1)),
+        HostKeyVerdict::Accept
+    );
+    assert!(!v.accepted_changed_key());
+}
