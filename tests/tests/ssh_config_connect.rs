@@ -44,9 +44,11 @@ fn alias_config(dir: &TestDir, sshd: &Sshd, extra: &str) -> std::path::PathBuf {
 
 /// As ssh: ConnectTimeout also bounds the banner exchange, so a server
 /// that accepts the connection and never speaks is given up on after
-/// ConnectTimeout seconds, with ssh's words.
+/// ConnectTimeout seconds, with ssh's words; then the key exchange.
 #[test]
 fn connect_timeout_bounds_the_banner_exchange() {
+    // Built (if need be) before any clock starts.
+    workspace_bin("conch-cli", "conch");
     let dir = TestDir::new("cfg-banner-timeout");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
@@ -74,6 +76,36 @@ fn connect_timeout_bounds_the_banner_exchange() {
         "gave up after {took:?}"
     );
     drop(listener);
+
+    // A server that sends its identification and then nothing: conch also
+    // bounds the key exchange up to the host key (ssh 9.2 itself would
+    // wait there for its ServerAlive or the TCP timeout).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let speaker = std::thread::spawn(move || {
+        use std::io::Write;
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.write_all(b"SSH-2.0-Silent_1.0\r\n").unwrap();
+        // Held open until conch gives up (it closes its end).
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut peer, &mut sink);
+    });
+    let started = Instant::now();
+    let out = conch(
+        &dir,
+        &config,
+        &["-o", "ConnectTimeout=2", "-p", &port, "127.0.0.1", "true"],
+    );
+    let took = started.elapsed();
+    out.assert_code(255);
+    assert!(
+        out.stderr_text()
+            .contains("Connection timed out during key exchange"),
+        "{}",
+        out.stderr_text()
+    );
+    assert!(took < Duration::from_secs(8), "gave up after {took:?}");
+    speaker.join().unwrap();
 }
 
 /// ProxyCommand: the connection is `nc %h %p`'s stdin and stdout.
