@@ -322,6 +322,35 @@ fn keys_from_a_real_ssh_agent() {
     assert_eq!(out.stdout_text(), "via-agent\n");
     assert!(server.process.log().contains("Accepted publickey for"));
 
+    // The same agent named by IdentityAgent, SSH_AUTH_SOCK unset; and
+    // not used under IdentitiesOnly when no identity file holds its key.
+    let agent_run = |extra: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_conch"));
+        command
+            .args(["-F", "none", "-o", "BatchMode=yes", "-p"])
+            .arg(server.port().to_string())
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                server.known_hosts().display()
+            ))
+            .arg("-o")
+            .arg(format!("IdentityAgent={}", socket.display()))
+            .args(extra)
+            .env("HOME", "/nonexistent/conch-test-home")
+            .env_remove(var)
+            .args(["127.0.0.1", "echo named-agent"]);
+        conch_interop::run_bounded(
+            &mut command,
+            conch_interop::Input::Null,
+            common::RUN_TIMEOUT,
+        )
+    };
+    let out = agent_run(&[]);
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "named-agent\n");
+    agent_run(&["-o", "IdentitiesOnly=yes"]).assert_code(255);
+
     // An agent that is not there is no obstacle: the -i key still works.
     let out = server
         .conch()
