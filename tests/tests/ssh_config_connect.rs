@@ -402,3 +402,67 @@ fn algorithms_rekeying_and_keepalives_reach_the_connection() {
         sshd.key_exchanges()
     );
 }
+
+/// ConnectionAttempts: a refused connection is tried again a second
+/// later, as ssh does; AddressFamily keeps the addresses of its family
+/// (none of an IPv4 literal under `inet6`).
+#[test]
+fn connection_attempts_and_address_family() {
+    workspace_bin("conch-cli", "conch");
+    let dir = TestDir::new("cfg-attempts");
+    let config = dir.write("config", "");
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let run = |attempts: &str| {
+        let started = Instant::now();
+        let out = conch(
+            &dir,
+            &config,
+            &[
+                "-o",
+                &format!("ConnectionAttempts={attempts}"),
+                "-p",
+                &port,
+                "127.0.0.1",
+                "true",
+            ],
+        );
+        out.assert_code(255);
+        assert!(
+            out.stderr_text().contains("Connection refused"),
+            "{}",
+            out.stderr_text()
+        );
+        started.elapsed()
+    };
+    assert!(
+        run("1") < Duration::from_millis(1500),
+        "one attempt does not wait"
+    );
+    let twice = run("3");
+    assert!(
+        twice >= Duration::from_millis(1900) && twice < Duration::from_secs(8),
+        "three attempts a second apart took {twice:?}"
+    );
+    let out = conch(
+        &dir,
+        &config,
+        &[
+            "-o",
+            "AddressFamily=inet6",
+            "-p",
+            &port,
+            "127.0.0.1",
+            "true",
+        ],
+    );
+    out.assert_code(255);
+    assert!(
+        out.stderr_text()
+            .contains("Could not resolve hostname 127.0.0.1"),
+        "{}",
+        out.stderr_text()
+    );
+}
