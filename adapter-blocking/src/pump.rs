@@ -14,8 +14,63 @@ use conch_driver::Engine;
 /// Size of the read buffer.
 const READ_BUFFER: usize = 64 * 1024;
 
+/// A socket the pump's two threads share: a TCP stream, or the Unix
+/// socket of a `ProxyCommand` (with the command kept alive).
+pub(crate) trait Socket: Read + Write + Send + Sized + 'static {
+    /// A second handle on the same socket, for the other thread.
+    fn try_clone(&self) -> io::Result<Self>;
+    /// Shuts both directions down (ends the reader's blocking read).
+    fn shutdown(&self);
+}
+
+impl Socket for TcpStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        TcpStream::try_clone(self)
+    }
+
+    fn shutdown(&self) {
+        let _ = TcpStream::shutdown(self, Shutdown::Both);
+    }
+}
+
+/// A proxy command's socket, holding the command until both threads end.
+#[cfg(unix)]
+pub(crate) struct ProxySocket(pub(crate) conch_driver::proxy::ProxyConnection);
+
+#[cfg(unix)]
+impl Read for ProxySocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.stream.read(buf)
+    }
+}
+
+#[cfg(unix)]
+impl Write for ProxySocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.stream.flush()
+    }
+}
+
+#[cfg(unix)]
+impl Socket for ProxySocket {
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(ProxySocket(conch_driver::proxy::ProxyConnection {
+            stream: self.0.stream.try_clone()?,
+            child: self.0.child.clone(),
+        }))
+    }
+
+    fn shutdown(&self) {
+        let _ = self.0.stream.shutdown(Shutdown::Both);
+    }
+}
+
 /// Starts the reader and writer threads of one connection.
-pub(crate) fn spawn(stream: TcpStream, engine: Engine) -> io::Result<()> {
+pub(crate) fn spawn<S: Socket>(stream: S, engine: Engine) -> io::Result<()> {
     let reader = stream.try_clone()?;
     let read_engine = engine.clone();
     thread::Builder::new()
@@ -27,7 +82,7 @@ pub(crate) fn spawn(stream: TcpStream, engine: Engine) -> io::Result<()> {
     Ok(())
 }
 
-fn read_loop(mut stream: TcpStream, engine: Engine) {
+fn read_loop<S: Socket>(mut stream: S, engine: Engine) {
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
         match stream.read(&mut buf) {
@@ -45,7 +100,7 @@ fn read_loop(mut stream: TcpStream, engine: Engine) {
     }
 }
 
-fn write_loop(mut stream: TcpStream, engine: Engine) {
+fn write_loop<S: Socket>(mut stream: S, engine: Engine) {
     let (waker, take_notified) = thread_waker();
     engine.set_waker(&waker);
     // What was taken from the connection, written without its lock; the
@@ -56,7 +111,7 @@ fn write_loop(mut stream: TcpStream, engine: Engine) {
         // take may have been the DISCONNECT.
         if engine.should_close() {
             // Also ends the reader's blocking read.
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.shutdown();
             engine.finished();
             return;
         }

@@ -1,9 +1,9 @@
 //! The client side: connecting and the blocking [`Session`].
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 
 use bytes::Bytes;
-use conch_driver::block_on::block_on;
+use conch_driver::block_on::{block_on, block_on_until};
 use conch_driver::conch_core::{Forward, NegotiatedAlgorithms};
 use conch_driver::PendingOpen;
 
@@ -19,23 +19,56 @@ use crate::{
 /// included, within the connection's handshake timeout
 /// (`TransportConfig::handshake_timeout`). Authenticate next.
 pub fn connect(host: &str, port: u16, options: ClientOptions) -> Result<Session> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| conch_driver::resolve_error(host, e))?
-        .collect();
-    // The address loop is the async adapters' (`conch_driver::connect_each`);
-    // each attempt is std's blocking connect, bounded by the OS's own
-    // connect timeout rather than a runtime's timer (there is none here),
-    // so the future runs to its end at once on this thread.
-    let stream = block_on(conch_driver::connect_each(host, addrs, |addr| {
-        std::future::ready(match options.connect_timeout {
-            Some(limit) => TcpStream::connect_timeout(&addr, limit),
-            None => TcpStream::connect(addr),
-        })
-    }))?;
+    #[cfg(unix)]
+    if let Some(command) = &options.proxy_command {
+        let proxy =
+            conch_driver::proxy::spawn_proxy_command(command).map_err(|e| Error::Connect {
+                addr: format!("proxy command {command:?}"),
+                source: std::sync::Arc::new(e),
+            })?;
+        let socket = crate::pump::ProxySocket(proxy);
+        return start(socket, ServerName::new(host, port), options);
+    }
+    let mut attempt = 1;
+    let (stream, addr) = loop {
+        let made = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| conch_driver::resolve_error(host, e))
+            .and_then(|addrs| {
+                let addrs = options.address_family.filter(addrs.collect());
+                // The address loop is the async adapters'
+                // (`conch_driver::connect_each`); each attempt is std's
+                // blocking connect, bounded by the OS's own connect timeout
+                // rather than a runtime's timer (there is none here), so
+                // the future runs to its end at once on this thread.
+                block_on(conch_driver::connect_each(host, addrs, |addr| {
+                    std::future::ready(
+                        match options.connect_timeout {
+                            Some(limit) => TcpStream::connect_timeout(&addr, limit),
+                            None => TcpStream::connect(addr),
+                        }
+                        .map(|s| (s, addr)),
+                    )
+                }))
+            });
+        match made {
+            Ok(made) => break made,
+            Err(e @ Error::Resolve { .. }) => return Err(e),
+            Err(_) if attempt < options.connection_attempts => {
+                // ssh.c `ssh_connect_direct`: a second between attempts.
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            Err(e) => return Err(e),
+        }
+    };
     // Interactive traffic and small packets: do not wait to coalesce.
     let _ = stream.set_nodelay(true);
-    connect_stream(stream, ServerName::new(host, port), options)
+    connect_stream(
+        stream,
+        ServerName::new(host, port).with_address(addr.ip()),
+        options,
+    )
 }
 
 // Not `conch_driver::runtime::connect_stream`: there is no task to spawn
@@ -48,8 +81,26 @@ pub fn connect_stream(
     server: ServerName,
     options: ClientOptions,
 ) -> Result<Session> {
+    start(stream, server, options)
+}
+
+fn start(
+    stream: impl crate::pump::Socket,
+    server: ServerName,
+    options: ClientOptions,
+) -> Result<Session> {
     let (inner, engine) = conch_driver::client(&options, server);
     crate::pump::spawn(stream, engine)?;
+    // As the async adapters (`conch_driver::start_client`): the connect
+    // timeout bounds the banner and key exchanges, as ssh's
+    // ConnectTimeout does.
+    let deadline = options
+        .connect_timeout
+        .map(|t| std::time::Instant::now() + t);
+    match block_on_until(inner.host_key_received(), deadline) {
+        Some(reached) => reached?,
+        None => return Err(inner.handshake_timed_out()),
+    }
     // The connection's handshake timeout bounds this; on an error, dropping
     // `inner` ends the connection and its threads.
     block_on(inner.handshake())?;

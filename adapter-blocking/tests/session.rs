@@ -281,3 +281,30 @@ fn read_chunk_alone_reopens_the_window_on_stdout_and_stderr() {
         assert_eq!(channel.exit_status().unwrap(), ExitStatus::Code(3));
     });
 }
+
+/// The verifier is told the address the TCP connection was made to (for
+/// ssh's `CheckHostIP`), as with the async adapters.
+#[test]
+fn the_verifier_sees_the_address_connected_to() {
+    bounded(|| {
+        let test = TestServer::new();
+        let (addr, _served) = start_server(test.options.clone());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let record = seen.clone();
+        let trusted = test.host_key.clone();
+        let mut options = test.client_options();
+        options.host_key_policy = HostKeyPolicy::custom(
+            move |server: &conch_blocking::ServerName, key: &conch_blocking::PublicKey| {
+                *record.lock().unwrap() = Some(server.clone());
+                *key == trusted
+            },
+        );
+        let _session = connect("127.0.0.1", addr.port(), options).unwrap();
+        let server = seen
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the verifier was asked");
+        assert_eq!(server.address, Some(addr.ip()));
+    })
+}

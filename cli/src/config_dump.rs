@@ -2,7 +2,7 @@
 //! prints the configuration conch resolves for HOST in `ssh -G`'s format
 //! (see `conch_openssh::ssh_config`), then exits without connecting.
 
-use conch_openssh::ssh_config::{ConfigFiles, LoadOptions, SshConfig};
+use conch_openssh::ssh_config::{ConfigFiles, LoadOptions, ResolvedConfig, SshConfig};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -131,34 +131,39 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
 }
 
-/// Resolves `a.host` through the ssh_config files `a.config` names (with
-/// `load`'s view of the system) and takes from them what connecting uses
-/// today: `HostName`, `Port`, `User` (the command line's `-p`, `-l`,
-/// `USER@` and `-o` win, as in ssh) and the `IdentityFile`s, tried after
-/// the command line's. `-F none` reads nothing.
+/// Resolves `a.host` as ssh does: the command line (`-p`, `-l`/`USER@`,
+/// `-i`, `--no-agent`, then the `-o` options in order; the first value
+/// wins) and then the ssh_config files `a.config` names (with `load`'s
+/// view of the system). Sets `a.host`, `a.port` and `a.user` to what
+/// connecting uses and returns the whole resolution.
 pub fn apply_config(
     a: &mut crate::client::ClientArgs,
     mut load: LoadOptions,
-) -> Result<(), String> {
-    if a.config == ConfigFiles::None {
-        return Ok(());
-    }
+) -> Result<ResolvedConfig, String> {
     load.files = a.config.clone();
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     // Command-line values come first, so they win and `Match user` sees
     // them, as in ssh.
     if let Some(port) = a.given_port {
         load.command_line.push(format!("Port {port}"));
     }
     if let Some(user) = &a.given_user {
-        let quoted = user.replace('\\', "\\\\").replace('"', "\\\"");
-        load.command_line.push(format!("User \"{quoted}\""));
+        load.command_line.push(format!("User {}", quote(user)));
     }
+    for path in &a.identities {
+        load.command_line.push(format!(
+            "IdentityFile {}",
+            quote(&path.display().to_string())
+        ));
+    }
+    if a.no_agent {
+        load.command_line.push("IdentityAgent none".into());
+    }
+    load.command_line.extend(a.options.iter().cloned());
     let config = SshConfig::load(&a.host, &load).map_err(|e| e.to_string())?;
     a.host = config.hostname().to_string();
     a.port = config.port();
-    if config.get("User").is_some() {
-        a.user = config.user().to_string();
-    }
+    a.user = config.user().to_string();
     if a.request_tty.is_none() {
         if let Some([value]) = config.get("RequestTTY") {
             a.request_tty = Some(crate::client::RequestTty::parse(value)?);
@@ -169,12 +174,7 @@ pub fn apply_config(
             a.escape_char = Some(crate::client::EscapeChar::parse(value)?);
         }
     }
-    for path in config.identity_files().map_err(|e| e.to_string())? {
-        if !a.identities.contains(&path) {
-            a.identities.push(path);
-        }
-    }
-    Ok(())
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -206,13 +206,13 @@ mod tests {
         let f = file.to_str().unwrap();
         let load = || LoadOptions::isolated(&dir);
         let mut a = client(&["-F", f, "-i", "k0", "db", "true"]);
-        apply_config(&mut a, load()).unwrap();
+        let config = apply_config(&mut a, load()).unwrap();
         assert_eq!(
             (a.host.as_str(), a.port, a.user.as_str()),
             ("db.example.org", 2222, "alice")
         );
         assert_eq!(
-            a.identities,
+            config.identity_files().unwrap(),
             [PathBuf::from("k0"), dir.join(".ssh/id_db.example.org")]
         );
         assert_eq!(a.command, "true");
@@ -227,10 +227,26 @@ mod tests {
             (a.host.as_str(), a.port, a.user.as_str()),
             ("other", 7, "o'brien x")
         );
-        // -F none reads nothing; a bad file is an error naming its line.
-        let mut a = client(&["-F", "none", "db"]);
-        apply_config(&mut a, load()).unwrap();
-        assert_eq!((a.host.as_str(), a.port), ("db", 22));
+        // -F none reads nothing, but the -o options still apply and are
+        // checked as ssh checks them; a bad file is an error naming its line.
+        let mut a = client(&[
+            "-F",
+            "none",
+            "-o",
+            "HostName=h2",
+            "-o",
+            "ConnectTimeout=3",
+            "db",
+        ]);
+        let config = apply_config(&mut a, load()).unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("h2", 22));
+        assert_eq!(
+            config.connect_timeout(),
+            Some(std::time::Duration::from_secs(3))
+        );
+        let mut a = client(&["-F", "none", "-o", "Bogus=1", "db"]);
+        let e = apply_config(&mut a, load()).unwrap_err();
+        assert!(e.contains("Bad configuration option"), "{e}");
         std::fs::write(&file, "Host db\n  Port x\n").unwrap();
         let mut a = client(&["-F", f, "db"]);
         let e = apply_config(&mut a, load()).unwrap_err();

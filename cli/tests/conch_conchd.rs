@@ -87,10 +87,10 @@ fn changed_host_key_is_255_naming_file_and_line() {
             other.known_hosts_line(&host_pattern(server.port()))
         ),
     );
-    // Even accept-new (and "no") never accept a changed key.
+    // accept-new never accepts a changed key.
     let out = Conch::new(server.port())
         .known_hosts(&known_hosts)
-        .option("StrictHostKeyChecking=no")
+        .option("StrictHostKeyChecking=accept-new")
         .arg("-i")
         .arg(server.user_key.private_path.to_str().unwrap())
         .run("echo should-not-run", "");
@@ -120,6 +120,55 @@ fn changed_host_key_is_255_naming_file_and_line() {
     );
 }
 
+/// `StrictHostKeyChecking no` as ssh: a changed key is warned about and
+/// the connection goes on, but without password or keyboard-interactive
+/// authentication (a man in the middle would read them), and nothing is
+/// saved.
+#[test]
+fn changed_host_key_under_no_goes_on_without_passwords() {
+    let server = Conchd::start(true);
+    let dir = TestDir::new("changed-no");
+    let other = KeyPair::generate(&dir, "other", KeyType::Ed25519, None);
+    let line = other.known_hosts_line(&host_pattern(server.port()));
+    let known_hosts = dir.write("known_hosts", format!("{line}\n"));
+    let out = Conch::new(server.port())
+        .known_hosts(&known_hosts)
+        .option("StrictHostKeyChecking=no")
+        .arg("-i")
+        .arg(server.user_key.private_path.to_str().unwrap())
+        .run("echo with-key", "");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "with-key\n");
+    let stderr = out.stderr_text();
+    assert!(
+        stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{out}"
+    );
+    assert!(
+        stderr.contains("Password authentication is disabled to avoid man-in-the-middle attacks."),
+        "{out}"
+    );
+    // The password is not sent: permission denied.
+    let out = Conch::new(server.port())
+        .known_hosts(&known_hosts)
+        .option("StrictHostKeyChecking=no")
+        .arg("--password-env")
+        .arg("CONCH_TEST_PASSWORD")
+        .env("CONCH_TEST_PASSWORD", PASSWORD)
+        .run("echo with-password", "");
+    out.assert_code(255);
+    assert!(out.stderr_text().contains("Permission denied"), "{out}");
+    assert!(!server.process.log().contains("Accepted password"));
+    assert!(!server
+        .process
+        .log()
+        .contains("Accepted keyboard-interactive"));
+    assert_eq!(
+        std::fs::read_to_string(&known_hosts).unwrap(),
+        format!("{line}\n")
+    );
+}
+
 #[test]
 fn unknown_host_strict_or_batch_ask_is_refused_and_accept_new_saves_hashed() {
     let server = Conchd::start(false);
@@ -145,6 +194,7 @@ fn unknown_host_strict_or_batch_ask_is_refused_and_accept_new_saves_hashed() {
     let out = Conch::new(server.port())
         .known_hosts(&known_hosts)
         .option("StrictHostKeyChecking=accept-new")
+        .option("HashKnownHosts=yes")
         .arg("-i")
         .arg(&key)
         .run("echo first", "");
@@ -156,7 +206,10 @@ fn unknown_host_strict_or_batch_ask_is_refused_and_accept_new_saves_hashed() {
     );
     assert!(out.stderr_text().contains(&expected), "{out}");
     let text = std::fs::read_to_string(&known_hosts).unwrap();
-    assert!(text.starts_with("|1|"), "saved hashed: {text}");
+    assert!(
+        text.starts_with("|1|"),
+        "saved hashed (HashKnownHosts): {text}"
+    );
     let found = openssh_finds(&known_hosts, &host_pattern(server.port()));
     assert_eq!(
         found.len(),
@@ -207,7 +260,13 @@ fn password_from_the_environment() {
         .run("echo in", "");
     ok.assert_success();
     assert_eq!(ok.stdout_text(), "in\n");
-    assert!(server.process.log().contains("Accepted password for"));
+    // As ssh's default PreferredAuthentications, keyboard-interactive
+    // (answered with the password) comes before password.
+    let log = server.process.log();
+    assert!(
+        log.contains("Accepted password for") || log.contains("Accepted keyboard-interactive for"),
+        "{log}"
+    );
 
     let wrong = Conch::new(server.port())
         .known_hosts(&server.known_hosts())
@@ -262,6 +321,35 @@ fn keys_from_a_real_ssh_agent() {
     out.assert_success();
     assert_eq!(out.stdout_text(), "via-agent\n");
     assert!(server.process.log().contains("Accepted publickey for"));
+
+    // The same agent named by IdentityAgent, SSH_AUTH_SOCK unset; and
+    // not used under IdentitiesOnly when no identity file holds its key.
+    let agent_run = |extra: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_conch"));
+        command
+            .args(["-F", "none", "-o", "BatchMode=yes", "-p"])
+            .arg(server.port().to_string())
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                server.known_hosts().display()
+            ))
+            .arg("-o")
+            .arg(format!("IdentityAgent={}", socket.display()))
+            .args(extra)
+            .env("HOME", "/nonexistent/conch-test-home")
+            .env_remove(var)
+            .args(["127.0.0.1", "echo named-agent"]);
+        conch_interop::run_bounded(
+            &mut command,
+            conch_interop::Input::Null,
+            common::RUN_TIMEOUT,
+        )
+    };
+    let out = agent_run(&[]);
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "named-agent\n");
+    agent_run(&["-o", "IdentitiesOnly=yes"]).assert_code(255);
 
     // An agent that is not there is no obstacle: the -i key still works.
     let out = server
@@ -318,4 +406,28 @@ fn a_closed_stdout_ends_an_endless_command() {
     );
     out.assert_success();
     assert_eq!(out.stdout_text(), "y\n");
+}
+
+/// ssh_config options given with `-o`: `RemoteCommand` runs when no command
+/// is given, `SetEnv` and `SendEnv` reach the command's environment, and
+/// an option whose feature conch lacks is named as not supported.
+#[test]
+fn remote_command_environment_and_unsupported_options() {
+    let server = Conchd::start(false);
+    let out = server
+        .conch()
+        .option("RemoteCommand=echo \"[$CONCH_SET] [$CONCH_SENT] [$CONCH_NOT_SENT]\"")
+        .option("SetEnv=CONCH_SET=fromconfig")
+        .option("SendEnv=CONCH_SEN*")
+        .option("Compression=yes")
+        .env("CONCH_SENT", "local")
+        .env("CONCH_NOT_SENT", "hidden")
+        .run("", "");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "[fromconfig] [local] []\n");
+    assert!(
+        out.stderr_text()
+            .contains("Compression yes: not supported by conch; ignored"),
+        "{out}"
+    );
 }

@@ -136,6 +136,11 @@ pub struct AuthMethods {
     pub password: Option<String>,
     /// A responder for keyboard-interactive, tried once.
     pub keyboard_interactive: Option<Box<dyn KeyboardInteractive>>,
+    /// The methods in the order to try them, as ssh's
+    /// `PreferredAuthentications` (`publickey`, `password`,
+    /// `keyboard-interactive`; others are skipped); methods not listed are
+    /// not used. `None`: publickey, password, then keyboard-interactive.
+    pub preferred: Option<Vec<String>>,
 }
 
 impl fmt::Debug for AuthMethods {
@@ -151,6 +156,7 @@ impl fmt::Debug for AuthMethods {
             )
             .field("password", &self.password.as_ref().map(|_| ".."))
             .field("keyboard_interactive", &self.keyboard_interactive.is_some())
+            .field("preferred", &self.preferred)
             .finish()
     }
 }
@@ -192,6 +198,27 @@ impl AuthMethods {
     pub fn password(mut self, password: impl Into<String>) -> Self {
         self.password = Some(password.into());
         self
+    }
+
+    /// Tries only these methods, in this order
+    /// ([`AuthMethods::preferred`]).
+    pub fn preferred<S: Into<String>>(mut self, methods: impl IntoIterator<Item = S>) -> Self {
+        self.preferred = Some(methods.into_iter().map(Into::into).collect());
+        self
+    }
+
+    fn order(&self) -> impl Iterator<Item = &str> {
+        const DEFAULT: [&str; 3] = ["publickey", "password", "keyboard-interactive"];
+        let preferred = self.preferred.as_deref().unwrap_or_default();
+        let default = if self.preferred.is_none() {
+            &DEFAULT[..]
+        } else {
+            &[]
+        };
+        preferred
+            .iter()
+            .map(String::as_str)
+            .chain(default.iter().copied())
     }
 
     /// Sets the keyboard-interactive responder.
@@ -414,33 +441,50 @@ impl Session {
         let mut tried_keyboard = false;
         loop {
             let offers = |m: &str| allowed.iter().any(|a| a == m);
-            let result = if offers("publickey") && next_key < methods.signers.len() {
-                let signer = methods.signers[next_key].clone();
-                next_key += 1;
-                match self.auth_signer(user, &*signer).await {
-                    // The key could not sign (a wrong passphrase, an agent
-                    // that refused): like ssh, go on with the next
-                    // credential. The server still lists the same methods,
-                    // and RFC 4252 section 5 lets a client start another
-                    // method while one is pending.
-                    Err(Error::Sign(e)) => {
-                        sign_error = Some(e);
-                        continue;
+            // The first method in our order that the server allows and we
+            // can still try (ssh's PreferredAuthentications walk,
+            // sshconnect2.c `authmethod_get`).
+            let next = methods.order().find(|m| {
+                offers(m)
+                    && match *m {
+                        "publickey" => next_key < methods.signers.len(),
+                        "password" => !tried_password && methods.password.is_some(),
+                        "keyboard-interactive" => {
+                            !tried_keyboard && methods.keyboard_interactive.is_some()
+                        }
+                        _ => false,
                     }
-                    other => other?,
+            });
+            let result = match next {
+                Some("publickey") => {
+                    let signer = methods.signers[next_key].clone();
+                    next_key += 1;
+                    match self.auth_signer(user, &*signer).await {
+                        // The key could not sign (a wrong passphrase, an
+                        // agent that refused): like ssh, go on with the
+                        // next credential. The server still lists the same
+                        // methods, and RFC 4252 section 5 lets a client
+                        // start another method while one is pending.
+                        Err(Error::Sign(e)) => {
+                            sign_error = Some(e);
+                            continue;
+                        }
+                        other => other?,
+                    }
                 }
-            } else if offers("password") && !tried_password && methods.password.is_some() {
-                tried_password = true;
-                let password = methods.password.as_deref().unwrap_or_default();
-                self.auth_password(user, password).await?
-            } else if offers("keyboard-interactive") && !tried_keyboard {
-                let Some(responder) = methods.keyboard_interactive.as_deref_mut() else {
-                    return Err(walk_failed(allowed, partial, sign_error));
-                };
-                tried_keyboard = true;
-                self.auth_keyboard_interactive(user, responder).await?
-            } else {
-                return Err(walk_failed(allowed, partial, sign_error));
+                Some("password") => {
+                    tried_password = true;
+                    let password = methods.password.as_deref().unwrap_or_default();
+                    self.auth_password(user, password).await?
+                }
+                Some(_) => {
+                    tried_keyboard = true;
+                    let Some(responder) = methods.keyboard_interactive.as_deref_mut() else {
+                        return Err(walk_failed(allowed, partial, sign_error));
+                    };
+                    self.auth_keyboard_interactive(user, responder).await?
+                }
+                None => return Err(walk_failed(allowed, partial, sign_error)),
             };
             match result {
                 AuthResult::Success => return Ok(()),

@@ -95,7 +95,9 @@ pub enum Error {
     Misuse(conch_core::Error),
     /// A deadline passed: which one is named (`handshake`,
     /// `authentication`: the core's timers, see
-    /// `conch_core::TimeoutKind`; or the driver's `TCP connect`).
+    /// `conch_core::TimeoutKind`; or the driver's `TCP connect`, and
+    /// `banner exchange` / `key exchange` when the connect timeout ran out
+    /// before the server showed its host key).
     #[error("timed out: {0}")]
     Timeout(&'static str),
     /// The operation was given up by the application (e.g. a user declined

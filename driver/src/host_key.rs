@@ -7,6 +7,7 @@
 //! it is.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use conch_core::PublicKey;
@@ -19,6 +20,10 @@ pub struct ServerName {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// The address actually connected to, when the connection is a TCP
+    /// one the driver made (for ssh's `CheckHostIP`); `None` through a
+    /// proxy or a stream handed in.
+    pub address: Option<IpAddr>,
 }
 
 impl ServerName {
@@ -27,7 +32,14 @@ impl ServerName {
         ServerName {
             host: host.into(),
             port,
+            address: None,
         }
+    }
+
+    /// The same name, connected at `address`.
+    pub fn with_address(mut self, address: IpAddr) -> Self {
+        self.address = Some(address);
+        self
     }
 }
 

@@ -51,6 +51,8 @@ mod login;
 mod options;
 pub mod process;
 #[cfg(unix)]
+pub mod proxy;
+#[cfg(unix)]
 mod pty;
 mod pump;
 mod record_file;
@@ -75,7 +77,7 @@ pub use error::{Error, Result};
 pub use forward::{ForwardRequest, ListenRequest, PendingOpen};
 pub use host_key::{HostKeyPolicy, HostKeyVerdict, HostKeyVerifier, ServerName};
 pub use login::{AcceptEnv, Account, ConnectionAddrs, SessionSetup};
-pub use options::{ClientOptions, ServerOptions};
+pub use options::{AddressFamily, ClientOptions, ServerOptions};
 pub use pump::{with_timeout, Engine, Pump, Sleep, Timer};
 pub use record_file::RECORD_ENV;
 pub use runtime::Runtime;

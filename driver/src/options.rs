@@ -18,12 +18,24 @@ pub struct ClientOptions {
     /// How the server's host key is verified. The default rejects every
     /// key, so this must be set.
     pub host_key_policy: HostKeyPolicy,
-    /// Time allowed for each TCP connection attempt (per address). The
+    /// Time allowed for each TCP connection attempt (per address), and
+    /// then for the banner exchange and the key exchange up to the
+    /// server's host key, as ssh's `ConnectTimeout` (not the host key
+    /// question, which waits on the user). The
     /// protocol's own deadlines are in `config`: the handshake's
     /// (`transport.handshake_timeout`, failing the handshake with
     /// [`crate::Error::Timeout`]`("handshake")`) and each authentication
     /// answer's (`auth_timeout`, [`crate::Error::Timeout`]`("authentication")`).
     pub connect_timeout: Option<Duration>,
+    /// How many times to try connecting (each time every address in
+    /// turn, one second apart), as ssh's `ConnectionAttempts` (1).
+    pub connection_attempts: u32,
+    /// Which addresses of a name are tried (ssh's `AddressFamily`).
+    pub address_family: AddressFamily,
+    /// Connect through this command instead of TCP, as ssh's
+    /// `ProxyCommand`: run with `sh -c` (tokens already expanded), its
+    /// standard input and output are the connection (Unix only).
+    pub proxy_command: Option<String>,
     /// Seed of the connection's RNG; `None` draws one from the OS. Fixing it
     /// makes a session reproducible (see [`crate::Session::rng_seed`]).
     pub rng_seed: Option<[u8; 32]>,
@@ -48,6 +60,9 @@ impl ClientOptions {
             config: Arc::new(ClientConfig::default()),
             host_key_policy: host_key_policy.into(),
             connect_timeout: Some(Duration::from_secs(30)),
+            connection_attempts: 1,
+            address_family: AddressFamily::Any,
+            proxy_command: None,
             rng_seed: None,
             record: None,
         }
@@ -71,6 +86,32 @@ impl Default for ClientOptions {
     /// Default settings with [`HostKeyPolicy::reject_all`].
     fn default() -> Self {
         Self::new(HostKeyPolicy::default())
+    }
+}
+
+/// The addresses of a name a client tries (ssh's `AddressFamily`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressFamily {
+    /// IPv4 and IPv6, in the resolver's order (`any`).
+    #[default]
+    Any,
+    /// IPv4 only (`inet`, `ssh -4`).
+    Inet,
+    /// IPv6 only (`inet6`, `ssh -6`).
+    Inet6,
+}
+
+impl AddressFamily {
+    /// Keeps the addresses of this family, in order.
+    pub fn filter(self, addrs: Vec<std::net::SocketAddr>) -> Vec<std::net::SocketAddr> {
+        addrs
+            .into_iter()
+            .filter(|a| match self {
+                AddressFamily::Any => true,
+                AddressFamily::Inet => a.is_ipv4(),
+                AddressFamily::Inet6 => a.is_ipv6(),
+            })
+            .collect()
     }
 }
 

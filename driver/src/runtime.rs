@@ -11,12 +11,12 @@ use std::io;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::channel::Channel;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::host_key::ServerName;
 use crate::options::{ClientOptions, ServerOptions};
 use crate::pump::{Sleep, Timer};
@@ -104,21 +104,52 @@ pub async fn connect<R: Runtime>(
     port: u16,
     options: ClientOptions,
 ) -> Result<R::Session> {
-    let addrs = R::resolve(host, port)
-        .await
-        .map_err(|e| resolve_error(host, e))?;
-    let stream = connect_first(
-        host,
-        addrs,
-        options.connect_timeout,
-        &RuntimeTimer::<R>(PhantomData),
-        R::connect_tcp,
-    )
-    .await?;
+    #[cfg(unix)]
+    if let Some(command) = &options.proxy_command {
+        let stream = crate::proxy::ProxyStream::spawn(command).map_err(|e| Error::Connect {
+            addr: format!("proxy command {command:?}"),
+            source: Arc::new(e),
+        })?;
+        return connect_stream::<R, _>(stream, ServerName::new(host, port), options).await;
+    }
+    let timer = RuntimeTimer::<R>(PhantomData);
+    let mut attempt = 1;
+    let (stream, addr) = loop {
+        let addrs = R::resolve(host, port)
+            .await
+            .map(|a| options.address_family.filter(a))
+            .map_err(|e| resolve_error(host, e))?;
+        // The address the stream was made to is the last one tried.
+        let mut tried = None;
+        let made = connect_first(host, addrs, options.connect_timeout, &timer, |addr| {
+            tried = Some(addr);
+            R::connect_tcp(addr)
+        })
+        .await;
+        match (made, tried) {
+            (Ok(stream), Some(addr)) => break (stream, addr),
+            (Err(e), _) if attempt < options.connection_attempts && !is_resolve(&e) => {
+                // ssh.c `ssh_connect_direct`: a second between attempts.
+                attempt += 1;
+                R::sleep_until(Instant::now() + Duration::from_secs(1)).await;
+            }
+            (Err(e), _) => return Err(e),
+            (Ok(_), None) => return Err(resolve_error(host, no_address())),
+        }
+    };
     // Interactive traffic and small packets: do not wait to coalesce. A
     // socket refusing the option still works, only with Nagle's delays.
     let _ = R::set_nodelay(&stream);
-    connect_stream::<R, _>(stream, ServerName::new(host, port), options).await
+    let server = ServerName::new(host, port).with_address(addr.ip());
+    connect_stream::<R, _>(stream, server, options).await
+}
+
+fn is_resolve(e: &Error) -> bool {
+    matches!(e, Error::Resolve { .. })
+}
+
+fn no_address() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "no addresses found")
 }
 
 /// Runs the client handshake over any byte stream (a proxy, another SSH

@@ -170,6 +170,43 @@ impl Session {
         }
     }
 
+    /// Waits until the key exchange has shown the server's host key (or
+    /// the handshake is past it): the part of the handshake the server
+    /// alone decides, which ssh bounds with `ConnectTimeout` (the banner
+    /// exchange and the key exchange), unlike the host key question that
+    /// follows, which waits on the user. See [`crate::start_client`].
+    pub async fn host_key_received(&self) -> Result<()> {
+        poll_fn(|cx| {
+            let mut sh = lock(&self.inner.shared);
+            if let Some(e) = sh.end_error() {
+                return Poll::Ready(Err(e));
+            }
+            if sh.client.host_key.is_some() || sh.client.userauth_ready {
+                return Poll::Ready(Ok(()));
+            }
+            sh.session_wakers.register(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The error for a handshake that did not reach the host key in time:
+    /// [`Error::Timeout`] of `"banner exchange"` while the server has not
+    /// even sent its identification line, else of `"key exchange"`. (Also
+    /// ends the connection.)
+    pub fn handshake_timed_out(&self) -> Error {
+        let mut sh = lock(&self.inner.shared);
+        let phase = if sh.conn.peer_identification().is_none() {
+            "banner exchange"
+        } else {
+            "key exchange"
+        };
+        sh.conn.disconnect("connect timeout");
+        sh.drain();
+        sh.wake_pump();
+        Error::Timeout(phase)
+    }
+
     fn verify_host_key(&self, key: &PublicKey) -> Result<()> {
         let server = self
             .inner

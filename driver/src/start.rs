@@ -106,7 +106,19 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (session, engine) = crate::session::client(options, server);
-    spawn(engine.into_pump(stream, timer));
+    spawn(engine.into_pump(stream, timer.clone()));
+    // ssh's ConnectTimeout also bounds the banner exchange and the key
+    // exchange (OpenSSH sshconnect.c `ssh_login`, kex.c
+    // `kex_exchange_identification`): a server that accepts and never
+    // speaks is given up on then, not when the handshake timer runs out.
+    let reached = with_timeout(&*timer, options.connect_timeout, "ConnectTimeout", async {
+        session.host_key_received().await
+    })
+    .await;
+    match reached {
+        Err(Error::Timeout("ConnectTimeout")) => return Err(session.handshake_timed_out()),
+        other => other?,
+    }
     session.handshake().await?;
     Ok(session)
 }

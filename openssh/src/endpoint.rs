@@ -48,12 +48,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use conch_core::{ChannelOpenFailure, PrivateKey, Prompt};
+use conch_core::{PrivateKey, Prompt};
 use conch_driver::{
     AuthMethods, ClientOptions, Error, HostKeyPolicy, KeyboardInteractive, PasswordResponder,
     Session, Signer,
 };
 use zeroize::Zeroizing;
+
+mod error;
+
+pub use error::EndpointError;
+use error::Phase;
 
 use crate::thread::run_on_thread;
 #[cfg(unix)]
@@ -182,178 +187,9 @@ impl<R: conch_driver::Runtime> EndpointRuntime for R {
 /// also holds the connection's I/O until the answer comes.
 pub type PromptFn = dyn Fn(&str, bool) -> Option<String> + Send + Sync;
 
-/// How many passwords are asked through the prompt before giving up
-/// (OpenSSH's `NumberOfPasswordPrompts`).
+/// How many passwords are asked through the prompt before giving up, by
+/// default (OpenSSH's `NumberOfPasswordPrompts`).
 const PASSWORD_PROMPTS: usize = 3;
-
-/// Why [`CommandEndpoint::connect`] failed: each phase's failure is its own
-/// variant, so a program can tell "wrong host" from "wrong password" from
-/// "no such command".
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum EndpointError {
-    /// The server refused the TCP connection (nothing listens on the port).
-    ConnectionRefused {
-        /// The address tried last.
-        addr: String,
-    },
-    /// No connection could be made for another reason (name not resolved,
-    /// unreachable, timed out), or it broke before the host key was
-    /// checked. The underlying error says which.
-    Connect(Error),
-    /// The host key was not trusted: unknown and refused by the policy or
-    /// the user, or revoked.
-    HostKeyRejected {
-        /// `SHA256:...` fingerprint of the key presented.
-        fingerprint: String,
-        /// Why.
-        reason: String,
-    },
-    /// The host key differs from the one recorded for the host: possibly a
-    /// man-in-the-middle. No answer overrides this.
-    HostKeyChanged {
-        /// The host as looked up.
-        host: String,
-        /// `SHA256:...` fingerprint of the key presented.
-        fingerprint: String,
-        /// Where the recorded key is (file and line).
-        detail: String,
-    },
-    /// No credential was accepted, or the connection was lost while
-    /// authenticating (then `lost` says how).
-    AuthenticationFailed {
-        /// The methods the server still allowed (e.g. `publickey,password`).
-        methods: Vec<String>,
-        /// Set when the connection ended during authentication.
-        lost: Option<Box<Error>>,
-    },
-    /// The server refused to open the session channel (RFC 4254 section 5.1).
-    ChannelOpenRefused {
-        /// Reason code.
-        reason: ChannelOpenFailure,
-        /// The server's text.
-        description: String,
-    },
-    /// The server refused the `exec` request.
-    RequestRefused {
-        /// The request, `exec`.
-        request: String,
-    },
-    /// A prompt was answered with "give up" (e.g. a passphrase or
-    /// keyboard-interactive prompt).
-    Cancelled,
-    /// The connection failed later on (protocol error, disconnect ...).
-    Connection(Error),
-}
-
-impl fmt::Display for EndpointError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EndpointError::ConnectionRefused { addr } => {
-                write!(f, "connection to {addr} refused")
-            }
-            EndpointError::Connect(e) => write!(f, "{e}"),
-            EndpointError::HostKeyRejected {
-                fingerprint,
-                reason,
-            } => write!(f, "host key {fingerprint} rejected: {reason}"),
-            EndpointError::HostKeyChanged {
-                host,
-                fingerprint,
-                detail,
-            } => write!(
-                f,
-                "host key for {host} has changed (now {fingerprint}): {detail}"
-            ),
-            EndpointError::AuthenticationFailed { methods, lost } => match lost {
-                Some(e) => write!(f, "connection lost during authentication: {e}"),
-                None => write!(f, "permission denied ({})", methods.join(",")),
-            },
-            EndpointError::ChannelOpenRefused {
-                reason,
-                description,
-            } => write!(f, "channel open refused ({}): {description}", reason.code()),
-            EndpointError::RequestRefused { request } => {
-                write!(f, "request {request:?} refused")
-            }
-            EndpointError::Cancelled => write!(f, "cancelled"),
-            EndpointError::Connection(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for EndpointError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            EndpointError::Connect(e) | EndpointError::Connection(e) => Some(e),
-            EndpointError::AuthenticationFailed { lost: Some(e), .. } => Some(&**e),
-            _ => None,
-        }
-    }
-}
-
-/// The phase a driver error happened in decides its variant.
-#[derive(Clone, Copy)]
-enum Phase {
-    Connect,
-    Auth,
-    Command,
-}
-
-impl EndpointError {
-    /// The error of a call made on a session or channel the endpoint
-    /// connected (opening another channel, a request on it), as the
-    /// endpoint itself reports the same failures while running its command.
-    pub fn from_session_error(e: Error) -> Self {
-        Self::from_driver(e, Phase::Command)
-    }
-
-    fn from_driver(e: Error, phase: Phase) -> Self {
-        match e {
-            e if e.is_connection_refused() => match e {
-                Error::Connect { addr, .. } => EndpointError::ConnectionRefused { addr },
-                other => EndpointError::Connect(other),
-            },
-            Error::HostKeyRejected {
-                fingerprint,
-                reason,
-            } => EndpointError::HostKeyRejected {
-                fingerprint,
-                reason,
-            },
-            Error::HostKeyChanged {
-                host,
-                fingerprint,
-                detail,
-            } => EndpointError::HostKeyChanged {
-                host,
-                fingerprint,
-                detail,
-            },
-            Error::AuthFailed { methods, .. } => EndpointError::AuthenticationFailed {
-                methods,
-                lost: None,
-            },
-            Error::ChannelOpenRefused {
-                reason,
-                description,
-            } => EndpointError::ChannelOpenRefused {
-                reason,
-                description,
-            },
-            Error::RequestRefused { request } => EndpointError::RequestRefused { request },
-            Error::Cancelled => EndpointError::Cancelled,
-            other => match phase {
-                Phase::Connect => EndpointError::Connect(other),
-                Phase::Auth => EndpointError::AuthenticationFailed {
-                    methods: Vec::new(),
-                    lost: Some(Box::new(other)),
-                },
-                Phase::Command => EndpointError::Connection(other),
-            },
-        }
-    }
-}
 
 /// Runs one command over SSH and yields its stream (Twisted's
 /// `SSHCommandClientEndpoint`).
@@ -408,9 +244,14 @@ struct NewConnection {
     known_hosts_policy: KnownHostsPolicy,
     ui: Option<Arc<dyn HostKeyUi>>,
     host_key_policy: Option<HostKeyPolicy>,
+    verifier: Option<KnownHostsVerifier>,
     options: ClientOptions,
     /// The jump host to connect through, if any.
     via: Option<Session>,
+    identities_only: bool,
+    preferred: Option<Vec<String>>,
+    password_prompts: usize,
+    env: Vec<(String, String)>,
 }
 
 impl<R: EndpointRuntime> fmt::Debug for CommandEndpoint<R> {
@@ -463,8 +304,13 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
                 known_hosts_policy: KnownHostsPolicy::Ask,
                 ui: None,
                 host_key_policy: None,
+                verifier: None,
                 options: ClientOptions::default(),
                 via: None,
+                identities_only: false,
+                preferred: None,
+                password_prompts: PASSWORD_PROMPTS,
+                env: Vec::new(),
             })),
         }
     }
@@ -569,10 +415,47 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
         self.with(|n| n.host_key_policy = Some(policy))
     }
 
+    /// Verifies host keys with this known_hosts verifier (its files,
+    /// policy and UI) instead of [`CommandEndpoint::known_hosts`] and
+    /// [`CommandEndpoint::known_hosts_policy`]. When it accepted a changed
+    /// key ([`KnownHostsPolicy::AcceptChanged`]), no password or
+    /// keyboard-interactive answer is sent.
+    pub fn known_hosts_verifier(self, verifier: KnownHostsVerifier) -> Self {
+        self.with(|n| n.verifier = Some(verifier))
+    }
+
     /// Protocol settings and timeouts; their host key policy is replaced
     /// by the endpoint's.
     pub fn options(self, options: ClientOptions) -> Self {
         self.with(|n| n.options = options)
+    }
+
+    /// Offers only the agent's keys that are also among the signers given
+    /// ([`CommandEndpoint::signer`]), as ssh's `IdentitiesOnly yes`.
+    pub fn identities_only(self, on: bool) -> Self {
+        self.with(|n| n.identities_only = on)
+    }
+
+    /// The authentication methods to use, in order (ssh's
+    /// `PreferredAuthentications`, with the methods its
+    /// `PubkeyAuthentication`, `PasswordAuthentication` and
+    /// `KbdInteractiveAuthentication` turn off left out). Default:
+    /// publickey, password, keyboard-interactive.
+    pub fn preferred_authentications(self, methods: Vec<String>) -> Self {
+        self.with(|n| n.preferred = Some(methods))
+    }
+
+    /// How many times the password is asked (ssh's
+    /// `NumberOfPasswordPrompts`, 3).
+    pub fn password_prompts(self, prompts: u32) -> Self {
+        self.with(|n| n.password_prompts = prompts as usize)
+    }
+
+    /// Environment variables passed to the command (`env` requests, RFC
+    /// 4254 section 6.4) before it starts, as ssh's `SetEnv` and
+    /// `SendEnv`; the server may ignore them (sshd's `AcceptEnv`).
+    pub fn env(self, vars: Vec<(String, String)>) -> Self {
+        self.with(|n| n.env = vars)
     }
 
     /// The command run.
@@ -613,22 +496,49 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
 
     async fn establish_and_exec(&self) -> Result<(R::Session, R::Channel), EndpointError> {
         let session = self.session().await?;
-        let channel = exec(R::driver_session(&session), &self.command).await?;
+        let env = match &self.target {
+            Target::New(n) => n.env.as_slice(),
+            Target::Existing(_) => &[],
+        };
+        let channel = exec(R::driver_session(&session), env, &self.command).await?;
         Ok((session, R::channel(channel)))
     }
 }
 
-/// Opens a session channel on `session` and execs `command`.
-async fn exec(session: &Session, command: &[u8]) -> Result<conch_driver::Channel, EndpointError> {
+/// Opens a session channel on `session`, passes `env` and execs `command`.
+async fn exec(
+    session: &Session,
+    env: &[(String, String)],
+    command: &[u8],
+) -> Result<conch_driver::Channel, EndpointError> {
     let channel = session
         .open_session()
         .await
         .map_err(|e| EndpointError::from_driver(e, Phase::Command))?;
+    send_env(&channel, env)?;
     channel
         .exec(command)
         .await
         .map_err(|e| EndpointError::from_driver(e, Phase::Command))?;
     Ok(channel)
+}
+
+/// Sends `env` requests without asking for replies, as ssh does
+/// (clientloop.c `client_session2_setup`): a server that refuses a
+/// variable (not in its `AcceptEnv`) does not stop the command.
+pub fn send_env(
+    channel: &conch_driver::Channel,
+    env: &[(String, String)],
+) -> Result<(), EndpointError> {
+    for (name, value) in env {
+        channel
+            .send_request(&conch_core::ChannelRequest::Env {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .map_err(|e| EndpointError::from_driver(e, Phase::Command))?;
+    }
+    Ok(())
 }
 
 impl NewConnection {
@@ -663,6 +573,9 @@ impl NewConnection {
         if let Some(policy) = &self.host_key_policy {
             return policy.clone();
         }
+        if let Some(verifier) = &self.verifier {
+            return verifier.clone().into_policy();
+        }
         let file = self
             .known_hosts
             .clone()
@@ -687,7 +600,15 @@ impl NewConnection {
             let agent_keys = run_on_thread(move || agent.signers())
                 .await
                 .unwrap_or_default();
-            signers.extend(agent_keys);
+            // IdentitiesOnly: only the agent's copies of keys given here
+            // (ssh.c `load_public_identity_files`, sshconnect2.c
+            // `pubkey_prepare`).
+            let given: Vec<_> = self.signers.iter().map(|s| s.public_key()).collect();
+            signers.extend(
+                agent_keys
+                    .into_iter()
+                    .filter(|k| !self.identities_only || given.contains(&k.public_key())),
+            );
         }
         for signer in &self.signers {
             let key = signer.public_key();
@@ -697,6 +618,7 @@ impl NewConnection {
         }
         let mut methods = AuthMethods::new();
         methods.signers = signers;
+        methods.preferred = self.preferred();
         // Both copies are wiped when the methods are dropped.
         methods.password = self.password.as_ref().map(|p| p.to_string());
         if let Some(password) = &self.password {
@@ -705,6 +627,29 @@ impl NewConnection {
             methods = methods.keyboard_interactive(PromptResponder(prompt.clone()));
         }
         methods
+    }
+
+    /// The methods' order, without password and keyboard-interactive
+    /// when the verifier accepted a changed host key.
+    fn preferred(&self) -> Option<Vec<String>> {
+        if !self
+            .verifier
+            .as_ref()
+            .is_some_and(KnownHostsVerifier::accepted_changed_key)
+        {
+            return self.preferred.clone();
+        }
+        let methods = self.preferred.clone().unwrap_or_else(|| {
+            ["publickey", "password", "keyboard-interactive"]
+                .map(String::from)
+                .to_vec()
+        });
+        Some(
+            methods
+                .into_iter()
+                .filter(|m| m != "password" && m != "keyboard-interactive")
+                .collect(),
+        )
     }
 
     async fn authenticate(&self, session: &Session) -> conch_driver::Result<()> {
@@ -719,9 +664,15 @@ impl NewConnection {
         let (Some(prompt), None) = (&self.password_prompt, &self.password) else {
             return Err(auth_failed(allowed));
         };
+        if self
+            .preferred()
+            .is_some_and(|p| !p.iter().any(|m| m == "password"))
+        {
+            return Err(auth_failed(allowed));
+        }
         let mut allowed = allowed;
         let text = format!("{}@{}'s password: ", self.username, self.host);
-        for _ in 0..PASSWORD_PROMPTS {
+        for _ in 0..self.password_prompts {
             if !allowed.iter().any(|m| m == "password") {
                 break;
             }

@@ -37,6 +37,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use conch_core::known_hosts::{
@@ -149,9 +150,14 @@ impl KnownHostsFile {
         let Some(text) = text else {
             return Ok(false);
         };
-        // One write of whole lines, flushed before the lock goes.
+        // One write of whole lines, flushed before the lock goes. Only a
+        // regular file is synced: `/dev/null` (the common
+        // `UserKnownHostsFile=/dev/null`) takes the write, as with ssh, but
+        // fsync(2) on it fails with EINVAL.
         file.write_all(text.as_bytes())?;
-        file.sync_data()?;
+        if file.metadata()?.is_file() {
+            file.sync_data()?;
+        }
         Ok(true)
     }
 }
@@ -177,8 +183,10 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// What to do with a host that is not in the file (`StrictHostKeyChecking`).
-/// Whatever the policy, a changed key and a revoked key are refused, except
-/// under the explicitly insecure [`KnownHostsPolicy::InsecureAcceptAny`].
+/// Whatever the policy, a revoked key is refused and a changed one too,
+/// except under [`KnownHostsPolicy::AcceptChanged`] (ssh's `no`, which
+/// goes on without passwords) and the explicitly insecure
+/// [`KnownHostsPolicy::InsecureAcceptAny`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KnownHostsPolicy {
     /// Refuse unknown hosts (`StrictHostKeyChecking yes`).
@@ -189,6 +197,15 @@ pub enum KnownHostsPolicy {
     /// Ask the [`HostKeyUi`] about unknown hosts and save the key if it says
     /// yes (`StrictHostKeyChecking ask`, OpenSSH's default).
     Ask,
+    /// `StrictHostKeyChecking no` as ssh: an unknown host's key is saved
+    /// as with [`KnownHostsPolicy::AcceptNew`]; a changed key is shown
+    /// with OpenSSH's warning and accepted but not saved, and the
+    /// connection must then not use passwords or keyboard-interactive,
+    /// which a man in the middle would read
+    /// ([`KnownHostsVerifier::accepted_changed_key`]; a
+    /// [`crate::CommandEndpoint`] and [`crate::HostConfig`] leave them
+    /// out). A revoked key is still refused.
+    AcceptChanged,
     /// **Insecure**: accept every key, known, unknown or changed, and save
     /// nothing. Anyone on the network path can impersonate the server. For
     /// tests and throw-away demos only.
@@ -227,9 +244,11 @@ impl HostKeyUi for NoUi {
 /// - known with another key of the same type: refused as
 ///   [`HostKeyVerdict::Changed`] naming the file and line, after OpenSSH's
 ///   "REMOTE HOST IDENTIFICATION HAS CHANGED" warning; no UI answer
-///   overrides this;
+///   overrides this (only [`KnownHostsPolicy::AcceptChanged`] goes on,
+///   without passwords);
 /// - listed under `@revoked`: refused;
-/// - unknown: the policy decides; an accepted key is saved (hashed) and
+/// - unknown: the policy decides; an accepted key is saved (hashed unless
+///   the file says otherwise) and
 ///   "Permanently added ..." is shown. A failure to save is shown as a
 ///   warning and the connection goes on, as with OpenSSH.
 ///
@@ -244,6 +263,11 @@ pub struct KnownHostsVerifier {
     also: Vec<KnownHostsFile>,
     policy: KnownHostsPolicy,
     ui: Arc<dyn HostKeyUi>,
+    check_host_ip: bool,
+    host_key_alias: Option<String>,
+    /// Set by the last verification that accepted a changed key (shared
+    /// by the clones, so the policy's copy reports to the caller's).
+    changed_accepted: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for KnownHostsVerifier {
@@ -252,6 +276,8 @@ impl fmt::Debug for KnownHostsVerifier {
             .field("file", &self.file)
             .field("also", &self.also)
             .field("policy", &self.policy)
+            .field("check_host_ip", &self.check_host_ip)
+            .field("host_key_alias", &self.host_key_alias)
             .finish_non_exhaustive()
     }
 }
@@ -264,7 +290,58 @@ impl KnownHostsVerifier {
             also: Vec::new(),
             policy,
             ui,
+            check_host_ip: false,
+            host_key_alias: None,
+            changed_accepted: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether the last verification (by this verifier or a clone of it)
+    /// accepted a key that differs from the recorded one, as
+    /// [`KnownHostsPolicy::AcceptChanged`] does: the connection must then
+    /// leave out password and keyboard-interactive authentication.
+    pub fn accepted_changed_key(&self) -> bool {
+        self.changed_accepted.load(Ordering::SeqCst)
+    }
+
+    /// Also checks (and records) the key under the address connected to,
+    /// as ssh's `CheckHostIP yes` (off by default since OpenSSH 8.5): a
+    /// known host at a new address gets its address added, and a key
+    /// recorded for the address that differs is warned about. The address
+    /// is the one the driver connected to (`ServerName::address`); through
+    /// a proxy there is none, and only a host given as an address is
+    /// checked as one.
+    pub fn check_host_ip(mut self, on: bool) -> Self {
+        self.check_host_ip = on;
+        self
+    }
+
+    /// Looks the key up (and saves it) under `alias` instead of the host
+    /// connected to, as ssh's `HostKeyAlias`; the address is then not
+    /// checked (ssh does not either).
+    pub fn host_key_alias(mut self, alias: Option<String>) -> Self {
+        self.host_key_alias = alias;
+        self
+    }
+
+    /// The key types (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa` ...)
+    /// the files hold for `host` on `port` (under the alias, if set), in
+    /// file order without repeats: what ssh offers first in its host key
+    /// algorithms, so that a host known by one key type is asked for that
+    /// one (OpenSSH sshconnect2.c `order_hostkeyalgs`).
+    pub fn known_key_types(&self, host: &str, port: u16) -> Vec<String> {
+        let host = self.host_key_alias.as_deref().unwrap_or(host);
+        let mut types: Vec<String> = Vec::new();
+        for file in std::iter::once(&self.file).chain(&self.also) {
+            let Ok(entries) = file.read() else { continue };
+            for entry in entries.host_keys(host, port) {
+                let t = entry.key_type();
+                if !types.iter().any(|k| k == t) {
+                    types.push(t.to_string());
+                }
+            }
+        }
+        types
     }
 
     /// The files `ssh` uses by default: `~/.ssh/known_hosts` (where new
@@ -314,6 +391,11 @@ impl KnownHostsVerifier {
         &self.also
     }
 
+    /// Shows `message` through the verifier's UI.
+    pub(crate) fn warn(&self, message: &str) {
+        self.ui.warn(message);
+    }
+
     /// The file checked.
     pub fn file(&self) -> &KnownHostsFile {
         &self.file
@@ -339,6 +421,7 @@ impl KnownHostsVerifier {
         ip: Option<IpAddr>,
         key: &PublicKey,
     ) -> HostKeyVerdict {
+        self.changed_accepted.store(false, Ordering::SeqCst);
         if self.policy == KnownHostsPolicy::InsecureAcceptAny {
             return HostKeyVerdict::Accept;
         }
@@ -374,6 +457,17 @@ impl KnownHostsVerifier {
             Verdict::Changed { line, .. } => {
                 self.ui
                     .warn(&changed_key_warning(host, port, key, &file, line));
+                if self.policy == KnownHostsPolicy::AcceptChanged {
+                    // sshconnect.c `check_host_key`, HOST_CHANGED without
+                    // strict checking: go on, but with nothing a man in
+                    // the middle could read.
+                    self.ui.warn(
+                        "Password authentication is disabled to avoid man-in-the-middle attacks.\n\
+                         Keyboard-interactive authentication is disabled to avoid man-in-the-middle attacks.\n",
+                    );
+                    self.changed_accepted.store(true, Ordering::SeqCst);
+                    return HostKeyVerdict::Accept;
+                }
                 HostKeyVerdict::Changed {
                     detail: format!("offending key in {file}:{line}"),
                 }
@@ -442,7 +536,9 @@ impl KnownHostsVerifier {
                     self.file
                 ));
             }
-            KnownHostsPolicy::AcceptNew | KnownHostsPolicy::InsecureAcceptAny => true,
+            KnownHostsPolicy::AcceptNew
+            | KnownHostsPolicy::AcceptChanged
+            | KnownHostsPolicy::InsecureAcceptAny => true,
             KnownHostsPolicy::Ask => {
                 let other_types_known = known.iter().any(|k| !k.host_keys(host, port).is_empty());
                 let prompt = unknown_host_prompt(host, port, ip, key, other_types_known);
@@ -501,8 +597,18 @@ impl From<KnownHostsVerifier> for HostKeyPolicy {
 
 impl HostKeyVerifier for KnownHostsVerifier {
     fn verify(&self, server: &ServerName, key: &PublicKey) -> HostKeyVerdict {
-        // The name is looked up as given; a literal address is its own name.
-        let ip = server.host.parse::<IpAddr>().ok();
+        if let Some(alias) = &self.host_key_alias {
+            return self.verify_at(alias, server.port, None, key);
+        }
+        // The name is looked up as given; a literal address is its own
+        // name, and with CheckHostIP the address connected to is checked
+        // too.
+        let literal = server.host.parse::<IpAddr>().ok();
+        let ip = match (self.check_host_ip, literal) {
+            (_, Some(ip)) => Some(ip),
+            (true, None) => server.address,
+            (false, None) => None,
+        };
         self.verify_at(&server.host, server.port, ip, key)
     }
 }

@@ -19,7 +19,9 @@
 //!   `SSHCommandClientEndpoint` runs it, with `ssh`'s defaults (known_hosts,
 //!   the terminal, the agent), written once for every adapter.
 //! - ssh_config as `ssh` reads it: [`ssh_config::SshConfig::load`]
-//!   resolves a host alias to every option's value (`ssh -G`).
+//!   resolves a host alias to every option's value (`ssh -G`), and
+//!   [`HostConfig`] turns them into what connecting uses (the adapters'
+//!   `connect` options, credentials, a [`CommandEndpoint`]).
 //! - authorized_keys as sshd reads it: [`AuthorizedKeys`], options
 //!   included, and a constant-time [`constant_time_eq`].
 //!
@@ -48,6 +50,7 @@ pub mod authorized_keys;
 mod console_ui;
 pub mod endpoint;
 pub mod forward_policy;
+mod host_config;
 mod key_file;
 mod known_hosts_file;
 pub mod ssh_config;
@@ -61,6 +64,7 @@ pub use authorized_keys::{constant_time_eq, AuthorizedKey, AuthorizedKeys, KeyOp
 pub use console_ui::ConsoleUi;
 pub use endpoint::{CommandEndpoint, EndpointError, EndpointRuntime, PromptFn};
 pub use forward_policy::ForwardPolicy;
+pub use host_config::{order_host_key_algorithms, HostConfig, SignerResult};
 pub use key_file::{
     default_identity_files, load_key, load_private_key, load_public_key, KeyFileError,
     KeyFileSigner, PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,
@@ -76,10 +80,10 @@ pub use known_hosts_file::{
 pub mod adapter_exports {
     pub use crate::{
         constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
-        AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError, EndpointRuntime, ForwardPolicy,
-        HostKeyUi, KeyFileError, KeyFileSigner, KeyOption, KnownHostsFile, KnownHostsPolicy,
-        KnownHostsVerifier, NoUi, PassphraseFn, PromptFn, DEFAULT_IDENTITY_FILES,
-        GLOBAL_KNOWN_HOSTS_FILES, PASSPHRASE_ATTEMPTS,
+        order_host_key_algorithms, AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError,
+        EndpointRuntime, ForwardPolicy, HostConfig, HostKeyUi, KeyFileError, KeyFileSigner,
+        KeyOption, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi, PassphraseFn,
+        PromptFn, DEFAULT_IDENTITY_FILES, GLOBAL_KNOWN_HOSTS_FILES, PASSPHRASE_ATTEMPTS,
     };
     #[cfg(unix)]
     pub use crate::{AgentClient, AgentSigner, SSH_AUTH_SOCK};

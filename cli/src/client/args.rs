@@ -3,7 +3,6 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use conch_openssh::ssh_config::ConfigFiles;
 
@@ -27,12 +26,12 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   -p PORT            port to connect to (default 22)
   -l USER            user to log in as (default: the local user)
   -i FILE            identity (private key) file; may be repeated
-  -o OPTION=VALUE    UserKnownHostsFile, StrictHostKeyChecking=yes|accept-new|ask|no,
-                     BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout,
-                     RequestTTY=auto|yes|no|force, EscapeChar
+  -o OPTION=VALUE    any ssh_config option, before the files (the first value wins):
+                     HostName, Port, User, IdentityFile, UserKnownHostsFile,
+                     StrictHostKeyChecking, BatchMode, ConnectTimeout, ProxyCommand,
+                     ServerAliveInterval, Ciphers, ... (see README)
   -F FILE|none       ssh_config file to read instead of ~/.ssh/config and
-                     /etc/ssh/ssh_config (HostName, Port, User, IdentityFile
-                     are used; conch -G HOST prints the whole resolution)
+                     /etc/ssh/ssh_config (conch -G HOST prints the resolution)
   -v                 say what happens (repeat for more)
   -q                 quiet: no warnings such as 'Permanently added'
   -n                 do not read stdin
@@ -58,18 +57,6 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   --replay FILE      replay a recorded transcript and print its calls and events
   --demo             run the Twisted Conch client how-to's examples against an in-process server";
 
-/// How host keys of unknown hosts are treated (`StrictHostKeyChecking`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrictHostKeyChecking {
-    /// `yes`: refuse unknown hosts.
-    Yes,
-    /// `accept-new`, and `no` (which in OpenSSH would also accept a
-    /// changed key; Conch never does).
-    AcceptNew,
-    /// `ask` (the default): ask on the terminal.
-    Ask,
-}
-
 /// A parsed `conch` command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientArgs {
@@ -79,16 +66,11 @@ pub struct ClientArgs {
     pub port: u16,
     /// User to log in as.
     pub user: String,
-    /// Identity files given (`-i`, `IdentityFile`).
+    /// Identity files given (`-i`), read before the `IdentityFile`s.
     pub identities: Vec<PathBuf>,
-    /// Use only the identity files, not the agent (`IdentitiesOnly=yes`).
-    pub identities_only: bool,
-    /// The known_hosts file (`UserKnownHostsFile`).
-    pub known_hosts: Option<PathBuf>,
-    /// `StrictHostKeyChecking`.
-    pub strict: StrictHostKeyChecking,
-    /// `BatchMode=yes`: never ask anything.
-    pub batch: bool,
+    /// The `-o` options in order, as ssh_config lines, read before the
+    /// files ([`crate::config_dump::apply_config`]).
+    pub options: Vec<String>,
     /// `-v` count.
     pub verbose: u8,
     /// `-q`.
@@ -97,10 +79,8 @@ pub struct ClientArgs {
     pub no_stdin: bool,
     /// `--password-env VAR`.
     pub password_env: Option<String>,
-    /// `--no-agent`.
+    /// `--no-agent` (`IdentityAgent none`).
     pub no_agent: bool,
-    /// TCP connect timeout (`ConnectTimeout`).
-    pub connect_timeout: Option<Duration>,
     /// The remote command, words joined by spaces; empty for a shell.
     pub command: String,
     /// `--record FILE`: where to record the session's transcript.
@@ -109,8 +89,8 @@ pub struct ClientArgs {
     pub request_tty: Option<RequestTty>,
     /// `-e`/`-o EscapeChar`, if given (else the files' or `~`).
     pub escape_char: Option<EscapeChar>,
-    /// `-F`: the ssh_config files read for HostName, Port, User and
-    /// IdentityFile ([`crate::config_dump::apply_config`]).
+    /// `-F`: the ssh_config files read
+    /// ([`crate::config_dump::apply_config`]).
     pub config: ConfigFiles,
     /// The port given on the command line (`-p`, `-o Port`), which wins
     /// over the files.
@@ -155,16 +135,12 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
         port: 22,
         user: String::new(),
         identities: Vec::new(),
-        identities_only: false,
-        known_hosts: None,
-        strict: StrictHostKeyChecking::Ask,
-        batch: false,
+        options: Vec::new(),
         verbose: 0,
         quiet: false,
         no_stdin: false,
         password_env: None,
         no_agent: false,
-        connect_timeout: None,
         command: String::new(),
         record: None,
         request_tty: None,
@@ -284,6 +260,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
     Ok(Invocation::Connect(Box::new(a)))
 }
 
+/// Takes an `-o` option: kept as an ssh_config line, checked and applied
+/// with the files ([`crate::config_dump::apply_config`]); `Port` and
+/// `User` are also noted as given on the command line.
 fn apply_option(
     a: &mut ClientArgs,
     port: &mut Option<u16>,
@@ -295,23 +274,7 @@ fn apply_option(
         .or_else(|| option.split_once(char::is_whitespace))
         .map(|(k, v)| (k.trim(), v.trim()))
         .ok_or_else(|| format!("-o {option}: expected OPTION=VALUE"))?;
-    let yes_no = |v: &str| match v.to_ascii_lowercase().as_str() {
-        "yes" | "true" => Ok(true),
-        "no" | "false" => Ok(false),
-        _ => Err(format!("-o {key}: expected yes or no, not {v:?}")),
-    };
     match key.to_ascii_lowercase().as_str() {
-        "userknownhostsfile" => a.known_hosts = Some(expand_home(value)),
-        "stricthostkeychecking" => {
-            a.strict = match value.to_ascii_lowercase().as_str() {
-                "yes" | "true" => StrictHostKeyChecking::Yes,
-                "accept-new" | "no" | "off" | "false" => StrictHostKeyChecking::AcceptNew,
-                "ask" => StrictHostKeyChecking::Ask,
-                _ => return Err(format!("-o StrictHostKeyChecking: bad value {value:?}")),
-            }
-        }
-        "batchmode" => a.batch = yes_no(value)?,
-        "identitiesonly" => a.identities_only = yes_no(value)?,
         "port" => {
             // -p given earlier wins, as the first value wins in OpenSSH.
             port.get_or_insert(parse_port(value)?);
@@ -319,8 +282,7 @@ fn apply_option(
         "user" => {
             user.get_or_insert(value.to_string());
         }
-        "identityfile" => a.identities.push(expand_home(value)),
-        // Resolved with the files (`forward_args::resolve`).
+        // Also resolved with the files (`forward_args::resolve`).
         "localforward"
         | "remoteforward"
         | "dynamicforward"
@@ -332,14 +294,9 @@ fn apply_option(
         "escapechar" => {
             a.escape_char.get_or_insert(EscapeChar::parse(value)?);
         }
-        "connecttimeout" => {
-            let secs: u64 = value
-                .parse()
-                .map_err(|e| format!("-o ConnectTimeout: {e}"))?;
-            a.connect_timeout = Some(Duration::from_secs(secs));
-        }
-        _ => return Err(format!("command-line: Bad configuration option: {key}")),
+        _ => {}
     }
+    a.options.push(option.to_string());
     Ok(())
 }
 
@@ -408,9 +365,14 @@ mod tests {
         assert_eq!(a.user, "bob");
         assert_eq!(a.port, 2222);
         assert_eq!(a.identities, [PathBuf::from("k1"), PathBuf::from("k2")]);
-        assert_eq!(a.known_hosts, Some(PathBuf::from("/tmp/kh")));
-        assert_eq!(a.strict, StrictHostKeyChecking::AcceptNew);
-        assert!(a.batch);
+        assert_eq!(
+            a.options,
+            [
+                "UserKnownHostsFile=/tmp/kh",
+                "StrictHostKeyChecking=accept-new",
+                "BatchMode=yes"
+            ]
+        );
         assert_eq!(a.verbose, 1);
         assert_eq!(
             a.command, "ls -l /tmp",
@@ -430,9 +392,9 @@ mod tests {
 
     #[test]
     fn bad_options_are_errors() {
-        assert!(parse(&["-o", "Bogus=1", "h"])
+        assert!(parse(&["-o", "Bogus", "h"])
             .unwrap_err()
-            .contains("Bad configuration option"));
+            .contains("expected OPTION=VALUE"));
         assert_eq!(
             connect(&["-F", "/etc/cfg", "h"]).config,
             ConfigFiles::File(PathBuf::from("/etc/cfg"))

@@ -21,15 +21,25 @@
 //! OpenSSH-like message when connecting, the host key or authentication
 //! fails.
 //!
-//! Options taken with `-o`: `UserKnownHostsFile`, `StrictHostKeyChecking`
-//! (`yes`, `accept-new`, `ask`, and `no`, which here means accept-new: a
-//! changed key is always refused), `BatchMode`, `Port`, `User`,
-//! `IdentityFile`, `ConnectTimeout`, `IdentitiesOnly`; others are an error.
+//! The configuration is ssh's: the `-o` options (any ssh_config keyword),
+//! then `-F FILE` or `~/.ssh/config` and `/etc/ssh/ssh_config`, resolved
+//! by `conch_openssh::ssh_config` and acted on through
+//! [`conch_openssh::HostConfig`]: host name, port, user, identities, the
+//! agent (`IdentityAgent`, `IdentitiesOnly`), known hosts
+//! (`UserKnownHostsFile`, `GlobalKnownHostsFile`, `StrictHostKeyChecking`
+//! `yes`, `accept-new`, `ask`, and `no`, which as in ssh goes on after a
+//! changed key's warning without passwords; `CheckHostIP`, `HashKnownHosts`),
+//! `BatchMode`, the authentication methods and their order, algorithms,
+//! `ConnectTimeout` (TCP connect, banner and key exchange),
+//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, keepalives,
+//! `RekeyLimit`, `SendEnv`/`SetEnv`, `RemoteCommand` and `LogLevel`.
+//! Options whose feature conch lacks (`Compression`, `ForwardAgent`,
+//! `RequestTTY`, `CertificateFile`) are warned about as not supported.
 //! Credentials, in order: the agent's keys (`SSH_AUTH_SOCK`, unless
-//! `--no-agent`), the `-i` files (else the default `~/.ssh/id_*` files),
-//! then keyboard-interactive and the password, from the environment
-//! variable named by `--password-env`, or asked on the terminal unless
-//! `BatchMode=yes`.
+//! `--no-agent`), the `-i` and `IdentityFile` files (else the default
+//! `~/.ssh/id_*` files), then keyboard-interactive and the password, from
+//! the environment variable named by `--password-env`, or asked on the
+//! terminal unless `BatchMode=yes`.
 //!
 //! `--record FILE` records a transcript of the session (see
 //! `conch_core::record`; **anyone with it can decrypt the session**), and
@@ -41,14 +51,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use conch_core::PublicKey;
-use conch_driver::Signer;
-use conch_openssh::{
-    default_identity_files, load_private_key, ConsoleUi, HostKeyUi, KeyFileError, KeyFileSigner,
-    KnownHostsFile, KnownHostsPolicy, PassphraseFn,
-};
-use conch_tokio::{
-    AgentClient, Channel, ClientOptions, CommandEndpoint, EndpointError, Error, ExitStatus,
-};
+use conch_openssh::ssh_config::ResolvedConfig;
+use conch_openssh::{ConsoleUi, HostConfig, HostKeyUi, PassphraseFn};
+use conch_tokio::{Channel, CommandEndpoint, EndpointError, Error, ExitStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::output::{CopyError, Output, Stream};
@@ -60,7 +65,7 @@ mod forwarding;
 mod escape;
 mod tty;
 
-pub use args::{parse_args, ClientArgs, Invocation, StrictHostKeyChecking, USAGE};
+pub use args::{parse_args, ClientArgs, Invocation, USAGE};
 pub use escape::EscapeChar;
 pub use forward_args::ForwardSetup;
 pub use tty::RequestTty;
@@ -109,10 +114,29 @@ impl Debug {
     }
 }
 
-/// Runs the client; returns the process exit status.
-pub async fn run(args: ClientArgs, setup: ForwardSetup) -> i32 {
+/// Runs the client with its resolved configuration and forwards; returns
+/// the process exit status.
+pub async fn run(mut args: ClientArgs, config: ResolvedConfig, setup: ForwardSetup) -> i32 {
+    let log_level = config.value("LogLevel").unwrap_or_default();
+    if matches!(log_level.as_str(), "QUIET" | "FATAL" | "ERROR") {
+        args.quiet = true;
+    }
+    if let Some(level) = log_level.strip_prefix("DEBUG") {
+        let level = level.parse::<u8>().unwrap_or(1);
+        args.verbose = args.verbose.max(level);
+    }
     let debug = Debug(args.verbose);
-    let endpoint = match build_endpoint(&args, &debug) {
+    if args.command.is_empty() {
+        match config.remote_command() {
+            Ok(Some(command)) => args.command = command,
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("conch: {e}");
+                return FAILURE;
+            }
+        }
+    }
+    let (endpoint, env) = match build_endpoint(&args, config, &debug) {
         Ok(e) => e,
         Err(message) => {
             eprintln!("conch: {message}");
@@ -125,11 +149,15 @@ pub async fn run(args: ClientArgs, setup: ForwardSetup) -> i32 {
         // own name, user and port.
         let build = |user: &str, host: &str, port: u16| {
             let mut hop = args.clone();
-            hop.user = user.to_string();
             hop.host = host.to_string();
-            hop.port = port;
+            hop.given_user = Some(user.to_string());
+            hop.given_port = Some(port);
             hop.command = String::new();
-            build_endpoint(&hop, &debug)
+            // The jump host's own ssh_config (HostName, IdentityFile,
+            // known hosts...), as ssh resolves each hop.
+            let load = conch_openssh::ssh_config::LoadOptions::from_environment();
+            let config = crate::config_dump::apply_config(&mut hop, load)?;
+            build_endpoint(&hop, config, &debug).map(|(endpoint, _env)| endpoint)
         };
         return forwarding::run(&args, &setup, endpoint, &build, &debug).await;
     }
@@ -139,7 +167,7 @@ pub async fn run(args: ClientArgs, setup: ForwardSetup) -> i32 {
         return run_on_terminal(&endpoint, &args, &debug).await;
     }
     let connected = if args.command.is_empty() {
-        start_shell(&endpoint).await
+        start_shell(&endpoint, &env).await
     } else {
         debug.log(format!("Sending command: {}", args.command));
         endpoint.connect().await
@@ -157,12 +185,12 @@ pub async fn run(args: ClientArgs, setup: ForwardSetup) -> i32 {
 /// Parses ssh-style options and a destination (`conch`'s own syntax) into
 /// the connection settings, ssh_config applied: how `conch sftp` and
 /// `conch scp` reach their hosts.
-pub fn connection_args(words: Vec<OsString>) -> Result<ClientArgs, String> {
+pub fn connection_args(words: Vec<OsString>) -> Result<(ClientArgs, ResolvedConfig), String> {
     match parse_args(words)? {
         Invocation::Connect(mut a) => {
             let load = conch_openssh::ssh_config::LoadOptions::from_environment();
-            crate::config_dump::apply_config(&mut a, load)?;
-            Ok(*a)
+            let config = crate::config_dump::apply_config(&mut a, load)?;
+            Ok((*a, config))
         }
         _ => Err("expected a host".into()),
     }
@@ -171,9 +199,12 @@ pub fn connection_args(words: Vec<OsString>) -> Result<ClientArgs, String> {
 /// Connects and authenticates as `conch` does for `args`. A failure has
 /// been reported on stderr (as `conch` reports it); the error is the exit
 /// status.
-pub async fn connect_session(args: &ClientArgs) -> Result<conch_tokio::Session, i32> {
+pub async fn connect_session(
+    args: &ClientArgs,
+    config: ResolvedConfig,
+) -> Result<conch_tokio::Session, i32> {
     let debug = Debug(args.verbose);
-    let endpoint = build_endpoint(args, &debug).map_err(|message| {
+    let (endpoint, _env) = build_endpoint(args, config, &debug).map_err(|message| {
         eprintln!("conch: {message}");
         FAILURE
     })?;
@@ -234,13 +265,18 @@ async fn run_on_terminal(endpoint: &CommandEndpoint, args: &ClientArgs, debug: &
     code
 }
 
-/// No command: a shell, without a pseudo-terminal.
-async fn start_shell(endpoint: &CommandEndpoint) -> Result<Channel, EndpointError> {
+/// No command: a shell, without a pseudo-terminal, with the configured
+/// environment (`SetEnv`, `SendEnv`).
+async fn start_shell(
+    endpoint: &CommandEndpoint,
+    env: &[(String, String)],
+) -> Result<Channel, EndpointError> {
     let session = endpoint.connect_session().await?;
     let channel = session
         .open_session()
         .await
         .map_err(EndpointError::from_session_error)?;
+    conch_openssh::endpoint::send_env(&channel, env)?;
     channel
         .shell()
         .await
@@ -248,112 +284,66 @@ async fn start_shell(endpoint: &CommandEndpoint) -> Result<Channel, EndpointErro
     Ok(channel)
 }
 
-fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, String> {
-    let can_ask = !args.batch && have_terminal();
-    let mut endpoint =
-        CommandEndpoint::new_connection(args.command.clone(), args.user.clone(), args.host.clone())
-            .port(args.port);
-
-    let mut options = ClientOptions {
-        config: Arc::new(conch_core::ClientConfig {
-            transport: crate::provider::transport_config(),
-            ..conch_core::ClientConfig::default()
-        }),
-        ..ClientOptions::default()
-    };
+/// The endpoint `conch` connects with: the host's configuration with the
+/// terminal's prompts and the command line's extras.
+fn build_endpoint(
+    args: &ClientArgs,
+    config: ResolvedConfig,
+    debug: &Debug,
+) -> Result<(CommandEndpoint, Vec<(String, String)>), String> {
+    let can_ask = !config.batch_mode() && have_terminal();
+    let ui = Arc::new(CliUi {
+        ask: can_ask,
+        quiet: args.quiet,
+        console: ConsoleUi::new(),
+    });
+    let mut host = HostConfig::from_resolved(config, ui).map_err(|e| e.to_string())?;
+    for option in host.unsupported() {
+        eprintln!("conch: {option}: not supported by conch; ignored");
+    }
+    if can_ask {
+        let ask: Arc<PassphraseFn> = Arc::new(|path: &Path| {
+            rpassword::prompt_password(format!("Enter passphrase for key '{}': ", path.display()))
+                .ok()
+        });
+        host = host
+            .with_passphrase_prompt(ask)
+            .with_password_prompt(Arc::new(|prompt: &str, _echo: bool| {
+                rpassword::prompt_password(prompt).ok()
+            }));
+    }
     debug.log(format!(
         "crypto provider: {}",
         crate::provider::PROVIDER_NAME
     ));
-    if let Some(timeout) = args.connect_timeout {
-        options.connect_timeout = Some(timeout);
-    }
+    let options = host.options_mut();
+    // The provider `conch` was built with (ring's AES-GCM with the `ring`
+    // feature) implements the same names the configuration resolved.
+    options.config_mut().transport.crypto = Arc::new(crate::provider::crypto_provider());
     options.record = args.record.clone();
-    endpoint = endpoint.options(options);
-
-    let known_hosts = match &args.known_hosts {
-        Some(path) => KnownHostsFile::new(path),
-        None => KnownHostsFile::user_default()
-            .ok_or("HOME is not set: give -o UserKnownHostsFile=FILE")?,
-    };
-    debug.log(format!("known hosts: {}", known_hosts.path().display()));
-    let policy = match args.strict {
-        StrictHostKeyChecking::Yes => KnownHostsPolicy::Strict,
-        StrictHostKeyChecking::AcceptNew => KnownHostsPolicy::AcceptNew,
-        StrictHostKeyChecking::Ask => KnownHostsPolicy::Ask,
-    };
-    endpoint = endpoint
-        .known_hosts(known_hosts)
-        .known_hosts_policy(policy)
-        .ui(Arc::new(CliUi {
-            ask: can_ask,
-            quiet: args.quiet,
-            console: ConsoleUi::new(),
-        }));
-
-    if !args.no_agent && !args.identities_only {
-        if let Some(agent) = AgentClient::from_env() {
-            debug.log(format!("agent: {}", agent.socket().display()));
-            endpoint = endpoint.agent(agent);
-        }
+    if let Some(command) = &options.proxy_command {
+        debug.log(format!("proxy command: {command}"));
     }
-    let explicit = !args.identities.is_empty();
-    let files = if explicit {
-        args.identities.clone()
-    } else {
-        default_identity_files()
-    };
-    for path in &files {
-        match load_identity(path, can_ask) {
-            Ok(signer) => {
-                debug.log(format!(
-                    "identity file {}: {}",
-                    path.display(),
-                    signer.public_key().fingerprint()
-                ));
-                endpoint = endpoint.signer(signer);
-            }
-            Err(e) => {
-                // As ssh: a missing -i file is a warning, default files that
-                // Conch cannot use are only mentioned with -v.
-                if explicit && e.is_not_found() {
-                    eprintln!(
-                        "Warning: Identity file {} not accessible: No such file or directory.",
-                        path.display()
-                    );
-                } else if explicit {
-                    eprintln!("Warning: {e}");
-                } else {
-                    debug.log(format!("skipping {e}"));
-                }
-            }
-        }
-    }
-
+    debug.log(format!(
+        "known hosts: {}",
+        host.verifier().file().path().display()
+    ));
+    debug.log(format!(
+        "host key algorithms: {}",
+        host.options()
+            .config
+            .transport
+            .algorithms
+            .host_key
+            .join(",")
+    ));
+    let mut endpoint = host.endpoint::<conch_tokio::Tokio>(args.command.clone());
     if let Some(var) = &args.password_env {
         let password = std::env::var(var)
             .map_err(|_| format!("--password-env: environment variable {var} is not set"))?;
         endpoint = endpoint.password(password);
-    } else if can_ask {
-        endpoint = endpoint.password_prompt(Arc::new(|prompt: &str, _echo: bool| {
-            rpassword::prompt_password(prompt).ok()
-        }));
     }
-    Ok(endpoint)
-}
-
-/// An identity file as a signer. With a terminal, an encrypted key whose
-/// `.pub` is there is offered first and its passphrase asked only if the
-/// server accepts it (as `ssh` does); without one (batch mode), encrypted
-/// keys cannot be used and are skipped now.
-fn load_identity(path: &Path, can_ask: bool) -> Result<Arc<dyn Signer>, KeyFileError> {
-    if !can_ask {
-        return load_private_key(path, &mut |_| None).map(|k| Arc::new(k) as Arc<dyn Signer>);
-    }
-    let ask: Arc<PassphraseFn> = Arc::new(|path: &Path| {
-        rpassword::prompt_password(format!("Enter passphrase for key '{}': ", path.display())).ok()
-    });
-    KeyFileSigner::open(path, ask).map(|s| Arc::new(s) as Arc<dyn Signer>)
+    Ok((endpoint, host.command_env()))
 }
 
 /// Prints the OpenSSH-like message for a failure to start and returns 255.
@@ -368,6 +358,11 @@ fn report(args: &ClientArgs, e: &EndpointError) -> i32 {
         }
         EndpointError::Connect(Error::Connect { source, .. }) => {
             eprintln!("conch: connect to host {host} port {port}: {source}")
+        }
+        // As ssh (kex.c, packet.c `sshpkt_fatal`).
+        EndpointError::Connect(Error::Timeout(what @ ("banner exchange" | "key exchange"))) => {
+            eprintln!("Connection timed out during {what}");
+            eprintln!("Connection to {host} port {port} timed out")
         }
         EndpointError::Connect(Error::Timeout(what)) => {
             eprintln!("conch: connect to host {host} port {port}: {what} timed out")
@@ -529,11 +524,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
                     return FAILURE;
                 }
             };
-            if let Err(message) = crate::config_dump::apply_config(&mut a, load()) {
-                eprintln!("conch: {message}");
-                return FAILURE;
+            match crate::config_dump::apply_config(&mut a, load()) {
+                Ok(config) => (*a, config, setup),
+                Err(message) => {
+                    eprintln!("conch: {message}");
+                    return FAILURE;
+                }
             }
-            (*a, setup)
         }
         Ok(Invocation::Help) => {
             println!("{USAGE}");
@@ -559,6 +556,6 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return FAILURE;
         }
     };
-    let (args, setup) = args;
-    runtime.block_on(run(args, setup))
+    let (args, config, setup) = args;
+    runtime.block_on(run(args, config, setup))
 }

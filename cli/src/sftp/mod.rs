@@ -196,11 +196,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 /// Opens an SFTP session for `conch`-style connection words.
 pub(crate) async fn open(words: Vec<OsString>) -> Result<Sftp, i32> {
-    let args = crate::client::connection_args(words).map_err(|m| {
+    let (args, config) = crate::client::connection_args(words).map_err(|m| {
         eprintln!("conch: {m}");
         crate::client::FAILURE
     })?;
-    let session = crate::client::connect_session(&args).await?;
+    let session = crate::client::connect_session(&args, config).await?;
     session.sftp().await.map_err(|e| {
         eprintln!("Connection closed: cannot start sftp: {e}");
         crate::client::FAILURE

@@ -124,6 +124,15 @@ impl Connection {
         self.transport.session_id()
     }
 
+    /// The peer's identification line (RFC 4253 section 4.2, without its
+    /// CR LF), once received: until then the connection is in the banner
+    /// exchange, which is how a client tells a server that accepted the
+    /// connection and never spoke from one stuck in the key exchange
+    /// (OpenSSH's "Connection timed out during banner exchange").
+    pub fn peer_identification(&self) -> Option<&[u8]> {
+        self.transport.peer_identification()
+    }
+
     /// The server's host key (client role, once received).
     pub fn server_host_key(&self) -> Option<&PublicKey> {
         self.transport.host_key()

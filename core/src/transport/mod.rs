@@ -500,6 +500,11 @@ impl Transport {
         self.session_id.as_deref()
     }
 
+    /// The peer's identification line, once received.
+    pub(crate) fn peer_identification(&self) -> Option<&[u8]> {
+        self.peer_ident.as_deref()
+    }
+
     /// The server's host key (client role, after the first exchange).
     pub(crate) fn host_key(&self) -> Option<&PublicKey> {
         self.host_key.as_ref()

@@ -331,6 +331,29 @@ pub async fn an_untrusted_host_key_is_rejected_before_any_credential<A: Adapter>
     assert!(matches!(err, Error::HostKeyRejected { .. }), "{err:?}");
 }
 
+/// The verifier is told the address the TCP connection was made to (for
+/// ssh's `CheckHostIP`), besides the name asked for.
+pub async fn the_verifier_sees_the_address_connected_to<A: Adapter>() {
+    let test = TestServer::new();
+    let (addr, _served) = A::start_server(test.options.clone()).await;
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let record = seen.clone();
+    let trusted = test.host_key.clone();
+    let mut options = test.client_options();
+    options.host_key_policy =
+        HostKeyPolicy::custom(move |server: &crate::ServerName, key: &PublicKey| {
+            *record.lock().unwrap_or_else(|e| e.into_inner()) = Some(server.clone());
+            *key == trusted
+        });
+    let _session = A::step("connect", A::connect(addr.port(), options))
+        .await
+        .expect("connect");
+    let server = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let server = server.expect("the verifier was asked");
+    assert_eq!(server.port, addr.port());
+    assert_eq!(server.address, Some(addr.ip()));
+}
+
 /// Reads with `read_chunk` alone until the end, checking every chunk
 /// against `max`; the end must stay the end.
 async fn read_chunks_to_end<A, F, R>(max: usize, mut read_chunk: F) -> Vec<u8>

@@ -24,6 +24,7 @@ macro_rules! session_tests {
                 each_auth_method_and_failure,
                 refusals_are_distinct_errors,
                 an_untrusted_host_key_is_rejected_before_any_credential,
+                the_verifier_sees_the_address_connected_to,
                 read_chunk_and_read_take_turns_on_one_stream_in_order,
                 read_chunk_alone_reopens_the_window_on_stdout_and_stderr,
             ]

@@ -403,3 +403,83 @@ fn strict_in_one_call_reads_the_users_and_the_systems_files() {
     let options = conch_driver::ClientOptions::new(strict);
     assert!(format!("{options:?}").contains("custom verifier"));
 }
+
+/// CheckHostIP: the address the driver connected to (in the server name)
+/// is checked and recorded only when asked for; a host key alias is
+/// looked up instead of the name, without the address.
+#[test]
+fn check_host_ip_uses_the_address_connected_to() {
+    let dir = TempDir::new();
+    let file = KnownHostsFile::new(dir.0.join("known_hosts")).hash_new_entries(false);
+    file.add("db.example", 22, &key(1)).unwrap();
+    let server = ServerName::new("db.example", 22).with_address(IpAddr::from([192, 0, 2, 7]));
+    let ui = ScriptedUi::answering(false);
+    let off = verifier(&file, KnownHostsPolicy::Strict, &ui);
+    assert_eq!(off.verify(&server, &key(1)), HostKeyVerdict::Accept);
+    assert!(!fs::read_to_string(file.path())
+        .unwrap()
+        .contains("192.0.2.7"));
+    let on = off.clone().check_host_ip(true);
+    assert_eq!(on.verify(&server, &key(1)), HostKeyVerdict::Accept);
+    assert!(fs::read_to_string(file.path())
+        .unwrap()
+        .contains("192.0.2.7 ssh-ed25519"));
+    assert!(ui.warnings().contains("192.0.2.7"), "{}", ui.warnings());
+    // Another key at that address: the mismatch is warned about and
+    // strict checking refuses it.
+    let elsewhere = ServerName::new("other.example", 22).with_address(IpAddr::from([192, 0, 2, 7]));
+    file.add("other.example", 22, &key(2)).unwrap();
+    assert!(matches!(
+        on.verify(&elsewhere, &key(2)),
+        HostKeyVerdict::Reject { .. }
+    ));
+    // HostKeyAlias: the alias's entry decides.
+    file.add("alias", 22, &key(3)).unwrap();
+    let aliased = on.clone().host_key_alias(Some("alias".into()));
+    assert_eq!(aliased.verify(&server, &key(3)), HostKeyVerdict::Accept);
+    assert!(matches!(
+        aliased.verify(&server, &key(1)),
+        HostKeyVerdict::Changed { .. }
+    ));
+    assert_eq!(aliased.known_key_types("whatever", 22), ["ssh-ed25519"]);
+}
+
+/// `/dev/null` takes new entries silently, as with ssh (fsync(2) on it
+/// would fail with EINVAL).
+#[cfg(unix)]
+#[test]
+fn dev_null_takes_new_entries() {
+    let file = KnownHostsFile::new("/dev/null");
+    assert!(file.add("h.example", 22, &key(1)).unwrap());
+}
+
+/// `StrictHostKeyChecking no`: a changed key is warned about and accepted
+/// without being saved, and the verifier says so (until its next
+/// verification of a key that did not change).
+#[test]
+fn accept_changed_goes_on_and_says_passwords_are_off() {
+    let dir = TempDir::new();
+    let file = KnownHostsFile::new(dir.0.join("known_hosts"));
+    file.add("h.example", 22, &key(1)).unwrap();
+    let before = fs::read_to_string(file.path()).unwrap();
+    let ui = ScriptedUi::answering(false);
+    let v = verifier(&file, KnownHostsPolicy::AcceptChanged, &ui);
+    assert!(!v.accepted_changed_key());
+    assert_eq!(
+        v.verify_at("h.example", 22, None, &key(2)),
+        HostKeyVerdict::Accept
+    );
+    assert!(v.clone().accepted_changed_key(), "clones share the state");
+    let w = ui.warnings();
+    assert!(w.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{w}");
+    assert!(
+        w.contains("Password authentication is disabled to avoid man-in-the-middle attacks."),
+        "{w}"
+    );
+    assert_eq!(fs::read_to_string(file.path()).unwrap(), before);
+    assert_eq!(
+        v.verify_at("h.example", 22, None, &key(1)),
+        HostKeyVerdict::Accept
+    );
+    assert!(!v.accepted_changed_key());
+}

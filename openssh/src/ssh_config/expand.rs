@@ -172,17 +172,39 @@ pub fn env_expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
     Ok(out)
 }
 
-/// `~` or `~/...` at the start becomes the home directory. `~user` forms
-/// are left as written (conch does not read the password database for
-/// other users).
+/// `~` or `~/...` at the start becomes the home directory, and `~user`
+/// or `~user/...` that user's home from the password database
+/// (`/etc/passwd`), as ssh's `tilde_expand_filename`; an unknown user is
+/// left as written (the path is then not found).
 pub fn tilde_expand(s: &str, home: &Path) -> String {
-    if s == "~" {
-        return home.display().to_string();
+    let Some(rest) = s.strip_prefix('~') else {
+        return s.to_string();
+    };
+    let (user, tail) = match rest.split_once('/') {
+        Some((u, t)) => (u, Some(t)),
+        None => (rest, None),
+    };
+    let dir = if user.is_empty() {
+        home.to_path_buf()
+    } else {
+        match home_of(user) {
+            Some(d) => std::path::PathBuf::from(d),
+            None => return s.to_string(),
+        }
+    };
+    match tail {
+        Some(t) => dir.join(t).display().to_string(),
+        None => dir.display().to_string(),
     }
-    match s.strip_prefix("~/") {
-        Some(rest) => home.join(rest).display().to_string(),
-        None => s.to_string(),
-    }
+}
+
+/// The home directory of `user` in `/etc/passwd`.
+fn home_of(user: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[0] == user).then(|| f[5].to_string())
+    })
 }
 
 #[cfg(test)]
@@ -249,5 +271,17 @@ mod tests {
         assert_eq!(tilde_expand("~/.ssh/id", home), "/home/bob/.ssh/id");
         assert_eq!(tilde_expand("~", home), "/home/bob");
         assert_eq!(tilde_expand("/x/~", home), "/x/~");
+        // `~user`: that user's home from /etc/passwd (root's is there on
+        // every Unix); an unknown user stays as written.
+        let root_home = home_of("root").expect("root in /etc/passwd");
+        assert_eq!(
+            tilde_expand("~root/.ssh/id", home),
+            format!("{root_home}/.ssh/id")
+        );
+        assert_eq!(tilde_expand("~root", home), root_home);
+        assert_eq!(
+            tilde_expand("~no-such-user-conch/x", home),
+            "~no-such-user-conch/x"
+        );
     }
 }

@@ -188,8 +188,9 @@ impl LoadOptions {
     }
 
     /// Nothing from the process: no file (`-F none`), `home` as the home
-    /// directory, user `user` (uid 1000) on host `localhost`, no
-    /// environment variables, and `Match exec` never holds ([`NoExec`]).
+    /// directory, user `user` on host `localhost`, no environment
+    /// variables, and `Match exec` never holds ([`NoExec`]). The uid is
+    /// the process's, so the files it writes pass ssh's ownership check.
     pub fn isolated(home: impl AsRef<Path>) -> Self {
         let home = home.as_ref().to_path_buf();
         LoadOptions {
@@ -199,7 +200,7 @@ impl LoadOptions {
             home: home.clone(),
             local_user: "user".into(),
             local_host: "localhost".into(),
-            uid: 1000,
+            uid: current_uid(),
             system_file: home.join("etc-ssh/ssh_config"),
             system_dir: home.join("etc-ssh"),
             runner: Arc::new(NoExec),

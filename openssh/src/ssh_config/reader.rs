@@ -71,6 +71,10 @@ struct Flags {
     never_match: bool,
     /// `-o` on the command line: always active, no Include.
     command_line: bool,
+    /// The file must belong to the user (or root) and be writable by
+    /// nobody else (`SSHCONF_CHECKPERM`: `~/.ssh/config` and every
+    /// included file).
+    check_perm: bool,
 }
 
 /// One pass over the configuration.
@@ -111,17 +115,26 @@ impl<'a> Reader<'a> {
             user_conf: true,
             never_match: false,
             command_line: true,
+            check_perm: false,
         };
         let mut active = true;
         self.line("command-line", 0, line, &mut active, flags, 0)
     }
 
-    /// Reads `path` if it exists. `Ok(false)` if it does not.
-    pub fn read_top(&mut self, path: &Path, user_conf: bool) -> Result<bool, ConfigError> {
+    /// Reads `path` if it exists. `Ok(false)` if it does not. With
+    /// `check_perm`, as ssh reads `~/.ssh/config`: a file another user
+    /// owns or may write is refused.
+    pub fn read_top(
+        &mut self,
+        path: &Path,
+        user_conf: bool,
+        check_perm: bool,
+    ) -> Result<bool, ConfigError> {
         let flags = Flags {
             user_conf,
             never_match: false,
             command_line: false,
+            check_perm,
         };
         let mut active = true;
         self.file(path, flags, &mut active, 0)
@@ -161,6 +174,14 @@ impl<'a> Reader<'a> {
                 ))
             }
         };
+        if flags.check_perm && !self.owned_safely(path) {
+            // readconf.c `read_config_file_depth`: fatal, as ssh.
+            return Err(ConfigError::at(
+                &name,
+                0,
+                format!("Bad owner or permissions on {name}"),
+            ));
+        }
         for (i, line) in text.split('\n').enumerate() {
             if line.len() > MAX_LINE_LEN {
                 return Err(ConfigError::at(
@@ -526,6 +547,7 @@ impl<'a> Reader<'a> {
             for path in glob(&pattern) {
                 let inner = Flags {
                     never_match: flags.never_match || !oactive,
+                    check_perm: true,
                     ..flags
                 };
                 self.file(&path, inner, active, depth + 1)?;
@@ -535,6 +557,23 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(())
+    }
+}
+
+impl Reader<'_> {
+    /// Owned by the user or root, and neither group- nor world-writable.
+    #[cfg(unix)]
+    fn owned_safely(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(path) {
+            Ok(m) => (m.uid() == 0 || m.uid() == self.opts.uid) && m.mode() & 0o022 == 0,
+            Err(_) => false,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn owned_safely(&self, _path: &Path) -> bool {
+        true
     }
 }
 

@@ -59,7 +59,7 @@ pub(crate) fn resolve(host: &str, opts: &LoadOptions) -> Result<ResolvedConfig, 
         match &opts.files {
             ConfigFiles::None => {}
             ConfigFiles::File(f) => {
-                if !r.read_top(f, true)? {
+                if !r.read_top(f, true, false)? {
                     let name = f.display().to_string();
                     return Err(ConfigError::at(
                         &name,
@@ -69,8 +69,8 @@ pub(crate) fn resolve(host: &str, opts: &LoadOptions) -> Result<ResolvedConfig, 
                 }
             }
             ConfigFiles::Default => {
-                r.read_top(&opts.home.join(".ssh/config"), true)?;
-                r.read_top(&opts.system_file, false)?;
+                r.read_top(&opts.home.join(".ssh/config"), true, true)?;
+                r.read_top(&opts.system_file, false, false)?;
             }
         }
         Ok::<_, ConfigError>((r.want_final, r.store))
@@ -199,6 +199,12 @@ impl ResolvedConfig {
     /// `User` (the local user by default).
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    /// The local user's home directory the configuration was read with
+    /// (`~` in paths, the default identity and known_hosts files).
+    pub fn local_home(&self) -> &std::path::Path {
+        &self.home
     }
 
     /// The `%` token values for this host.

@@ -500,3 +500,31 @@ fn malformed_input_never_panics_and_is_bounded() {
     let c = SshConfig::load("h", &LoadOptions::isolated(&s.0).with_file(f)).unwrap();
     assert_eq!(c.port(), 2);
 }
+
+/// As ssh: `~/.ssh/config` and included files that others may write are
+/// refused ("Bad owner or permissions"); a `-F` file is not checked.
+#[cfg(unix)]
+#[test]
+fn bad_permissions_on_the_user_file_and_includes_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let user = s.write(".ssh/config", "Host db\n  Port 2\n");
+    let mut options = LoadOptions::isolated(&s.0);
+    options.files = ConfigFiles::Default;
+    assert_eq!(SshConfig::load("db", &options).unwrap().port(), 2);
+    std::fs::set_permissions(&user, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let e = SshConfig::load("db", &options).unwrap_err();
+    assert!(e.message.starts_with("Bad owner or permissions on "), "{e}");
+    // The same file as -F is read.
+    assert_eq!(
+        SshConfig::load("db", &LoadOptions::isolated(&s.0).with_file(&user))
+            .unwrap()
+            .port(),
+        2
+    );
+    // An Include, even from a -F file, is checked.
+    let inc = s.write(".ssh/inc.conf", "Port 3\n");
+    std::fs::set_permissions(&inc, std::fs::Permissions::from_mode(0o620)).unwrap();
+    let e = SshConfig::load("db", &s.options("Include inc.conf\n")).unwrap_err();
+    assert!(e.message.contains("Bad owner or permissions"), "{e}");
+}
