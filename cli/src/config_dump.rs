@@ -164,6 +164,11 @@ pub fn apply_config(
             a.identities.push(path);
         }
     }
+    for path in config.certificate_files().map_err(|e| e.to_string())? {
+        if !a.certificate_files.contains(&path) {
+            a.certificate_files.push(path);
+        }
+    }
     Ok(())
 }
 

@@ -20,7 +20,8 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   -l USER            user to log in as (default: the local user)
   -i FILE            identity (private key) file; may be repeated
   -o OPTION=VALUE    UserKnownHostsFile, StrictHostKeyChecking=yes|accept-new|ask|no,
-                     BatchMode=yes|no, Port, User, IdentityFile, ConnectTimeout
+                     BatchMode=yes|no, Port, User, IdentityFile, CertificateFile,
+                     ConnectTimeout
   -F FILE|none       ssh_config file to read instead of ~/.ssh/config and
                      /etc/ssh/ssh_config (HostName, Port, User, IdentityFile
                      are used; conch -G HOST prints the whole resolution)
@@ -60,6 +61,9 @@ pub struct ClientArgs {
     pub identities: Vec<PathBuf>,
     /// Use only the identity files, not the agent (`IdentitiesOnly=yes`).
     pub identities_only: bool,
+    /// User certificates given (`CertificateFile`), offered with the
+    /// identity each certifies, besides each identity's `-cert.pub`.
+    pub certificate_files: Vec<PathBuf>,
     /// The known_hosts file (`UserKnownHostsFile`).
     pub known_hosts: Option<PathBuf>,
     /// `StrictHostKeyChecking`.
@@ -121,6 +125,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
         user: String::new(),
         identities: Vec::new(),
         identities_only: false,
+        certificate_files: Vec::new(),
         known_hosts: None,
         strict: StrictHostKeyChecking::Ask,
         batch: false,
@@ -251,6 +256,7 @@ fn apply_option(
             user.get_or_insert(value.to_string());
         }
         "identityfile" => a.identities.push(expand_home(value)),
+        "certificatefile" => a.certificate_files.push(expand_home(value)),
         "connecttimeout" => {
             let secs: u64 = value
                 .parse()

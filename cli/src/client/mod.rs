@@ -17,7 +17,7 @@
 //! Options taken with `-o`: `UserKnownHostsFile`, `StrictHostKeyChecking`
 //! (`yes`, `accept-new`, `ask`, and `no`, which here means accept-new: a
 //! changed key is always refused), `BatchMode`, `Port`, `User`,
-//! `IdentityFile`, `ConnectTimeout`, `IdentitiesOnly`; others are an error.
+//! `IdentityFile`, `CertificateFile`, `ConnectTimeout`, `IdentitiesOnly`; others are an error.
 //! Credentials, in order: the agent's keys (`SSH_AUTH_SOCK`, unless
 //! `--no-agent`), the `-i` files (else the default `~/.ssh/id_*` files),
 //! then keyboard-interactive and the password, from the environment
@@ -198,7 +198,14 @@ fn build_endpoint(args: &ClientArgs, debug: &Debug) -> Result<CommandEndpoint, S
                     path.display(),
                     signer.public_key().fingerprint()
                 ));
-                endpoint = endpoint.signer(signer);
+                // Its certificates first (PATH-cert.pub, CertificateFile),
+                // then the key, as ssh offers them.
+                for s in conch_openssh::with_certificates(signer, path, &args.certificate_files) {
+                    if s.public_key().certificate().is_some() {
+                        debug.log(format!("certificate: {}", s.public_key().algorithm()));
+                    }
+                    endpoint = endpoint.signer(s);
+                }
             }
             Err(e) => {
                 // As ssh: a missing -i file is a warning, default files that
