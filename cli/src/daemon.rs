@@ -1,8 +1,9 @@
 //! `conchd`'s command line:
 //!
 //! ```text
-//! conchd [-p PORT] --host-key FILE [--generate-host-key]
-//!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+//! conchd [-p PORT] --host-key FILE [--generate-host-key] [--host-certificate FILE]
+//!        [--authorized-keys FILE] [--trusted-user-ca-keys FILE]
+//!        [--password-file FILE] [--listen ADDR] [-q]
 //! ```
 //!
 //! It listens on `127.0.0.1` (port 2222 unless `-p`), logs to stderr, and
@@ -22,8 +23,9 @@ pub const DEFAULT_PORT: u16 = 2222;
 
 /// Help text.
 pub const USAGE: &str = "\
-usage: conchd [-p PORT] --host-key FILE [--generate-host-key]
-              [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+usage: conchd [-p PORT] --host-key FILE [--generate-host-key] [--host-certificate FILE]
+              [--authorized-keys FILE] [--trusted-user-ca-keys FILE]
+              [--password-file FILE] [--listen ADDR] [-q]
 
 A small SSH server for tests and demos: runs each exec request with `sh -c`
 as the current user, for any user name whose key or password is accepted.
@@ -32,7 +34,13 @@ as the current user, for any user name whose key or password is accepted.
       --listen ADDR        address to listen on (default 127.0.0.1)
       --host-key FILE      the server's OpenSSH private key (must exist)
       --generate-host-key  create --host-key (Ed25519, with FILE.pub) if missing
+      --host-certificate FILE certificate of the host key (ssh-keygen -s CA -h),
+                              served to clients that ask for certificates
       --authorized-keys FILE  public keys allowed to log in, one per line
+                              (cert-authority lines with principals=\"...\" too)
+      --trusted-user-ca-keys FILE  CA keys whose user certificates may log in
+                              (sshd's TrustedUserCAKeys: the user name must be a
+                              principal; force-command and source-address apply)
       --password-file FILE    `user:password` lines, or one password for any user
   -q, --quiet              log nothing
       --help               this help";
@@ -48,6 +56,10 @@ pub struct DaemonArgs {
     pub generate_host_key: bool,
     /// The authorized_keys file.
     pub authorized_keys: Option<PathBuf>,
+    /// `--host-certificate`.
+    pub host_certificate: Option<PathBuf>,
+    /// `--trusted-user-ca-keys`.
+    pub trusted_user_ca_keys: Option<PathBuf>,
     /// The password file.
     pub password_file: Option<PathBuf>,
     /// Log nothing.
@@ -63,6 +75,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut host_key = None;
     let mut generate_host_key = false;
     let mut authorized_keys = None;
+    let mut host_certificate = None;
+    let mut trusted_user_ca_keys = None;
     let mut password_file = None;
     let mut quiet = false;
     let mut parser = lexopt::Parser::from_args(args);
@@ -85,6 +99,13 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
             Long("authorized-keys") => {
                 authorized_keys = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
+            Long("host-certificate") => {
+                host_certificate = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
+            Long("trusted-user-ca-keys") => {
+                trusted_user_ca_keys =
+                    Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
             Long("password-file") => {
                 password_file = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
@@ -94,9 +115,10 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         }
     }
     let host_key = host_key.ok_or_else(|| format!("--host-key FILE is required\n\n{USAGE}"))?;
-    if authorized_keys.is_none() && password_file.is_none() {
+    if authorized_keys.is_none() && password_file.is_none() && trusted_user_ca_keys.is_none() {
         return Err(format!(
-            "nobody could log in: give --authorized-keys FILE and/or --password-file FILE\n\n{USAGE}"
+            "nobody could log in: give --authorized-keys FILE, --trusted-user-ca-keys FILE \
+             and/or --password-file FILE\n\n{USAGE}"
         ));
     }
     Ok(DaemonArgs {
@@ -104,6 +126,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         host_key,
         generate_host_key,
         authorized_keys,
+        host_certificate,
+        trusted_user_ca_keys,
         password_file,
         quiet,
     })
@@ -137,8 +161,26 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         ),
         None => Passwords::None,
     };
+    let host_certificate = match &args.host_certificate {
+        Some(path) => {
+            let cert = conch_openssh::load_certificate(path).map_err(|e| e.to_string())?;
+            // Refused now rather than silently never served.
+            host_key
+                .with_certificate(&cert)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(cert)
+        }
+        None => None,
+    };
+    let trusted_user_cas = match &args.trusted_user_ca_keys {
+        Some(path) => crate::server::read_ca_keys(path, &log)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        None => Vec::new(),
+    };
     Ok(ServerSetup {
         host_key,
+        host_certificate,
+        trusted_user_cas,
         authorized_keys,
         passwords,
         log,
