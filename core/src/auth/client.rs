@@ -442,7 +442,15 @@ impl ClientAuth {
             .string()
             .map_err(|_| ApiMisuse::InvalidArgument("not an SSH signature blob"))?;
         r.string()
-            .and_then(|_| r.end())
+            .map_err(|_| ApiMisuse::InvalidArgument("not an SSH signature blob"))?;
+        // A security key's signature ends with its flags and counter
+        // (PROTOCOL.u2f).
+        if blob_algorithm.starts_with(b"sk-") {
+            r.u8()
+                .and_then(|_| r.u32())
+                .map_err(|_| ApiMisuse::InvalidArgument("not an SSH signature blob"))?;
+        }
+        r.end()
             .map_err(|_| ApiMisuse::InvalidArgument("not an SSH signature blob"))?;
         // A certificate algorithm's signature names the plain algorithm
         // (PROTOCOL.certkeys).

@@ -34,6 +34,14 @@ pub(crate) const CERT_ALGORITHMS: &[(&str, &str)] = &[
     ("rsa-sha2-512-cert-v01@openssh.com", "rsa-sha2-512"),
     ("rsa-sha2-256-cert-v01@openssh.com", "rsa-sha2-256"),
     ("ssh-rsa-cert-v01@openssh.com", "ssh-rsa"),
+    (
+        "sk-ssh-ed25519-cert-v01@openssh.com",
+        "sk-ssh-ed25519@openssh.com",
+    ),
+    (
+        "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    ),
 ];
 
 /// The plain signature algorithm of `algorithm`: the signature inside a

@@ -14,6 +14,8 @@
 mod certificate;
 mod ecdsa;
 mod openssh_p521;
+mod pem;
+mod rfc4716;
 pub mod rsa;
 mod seeded_rng;
 
@@ -29,6 +31,7 @@ pub use certificate::{
     is_certificate_algorithm, plain_signature_algorithm, Certificate, CertificateError,
     CertificateType, UserCertificatePolicy,
 };
+pub use pem::{MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_LOG_N};
 
 /// A key could not be read or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -266,6 +269,15 @@ impl PublicKey {
         let Ok(inner_sig) = r.string() else {
             return false;
         };
+        // Security keys append `byte flags, uint32 counter` (PROTOCOL.u2f
+        // "SSH U2F signatures"); sshd requires the user-presence flag
+        // unless told `no-touch-required`, and so does this.
+        if is_security_key_algorithm(alg) {
+            let Ok(flags) = r.u8() else { return false };
+            if r.u32().is_err() || flags & SK_USER_PRESENCE == 0 {
+                return false;
+            }
+        }
         if r.end().is_err() {
             return false;
         }
@@ -310,9 +322,25 @@ impl fmt::Debug for PublicKey {
     }
 }
 
+/// PROTOCOL.u2f: `SSH_SK_USER_PRESENCE_REQD`, set when the user touched
+/// the security key.
+const SK_USER_PRESENCE: u8 = 0x01;
+
+/// `sk-ssh-ed25519@openssh.com` and `sk-ecdsa-sha2-nistp256@openssh.com`
+/// (PROTOCOL.u2f): keys held by a FIDO security key, verified here and
+/// offered from an agent, which does the signing.
+fn is_security_key_algorithm(name: &str) -> bool {
+    matches!(
+        name,
+        "sk-ssh-ed25519@openssh.com" | "sk-ecdsa-sha2-nistp256@openssh.com"
+    )
+}
+
 fn signature_algorithms_for(alg: &Algorithm) -> Vec<&'static str> {
     match alg {
         Algorithm::Ed25519 => vec!["ssh-ed25519"],
+        Algorithm::SkEd25519 => vec!["sk-ssh-ed25519@openssh.com"],
+        Algorithm::SkEcdsaSha2NistP256 => vec!["sk-ecdsa-sha2-nistp256@openssh.com"],
         Algorithm::Rsa { .. } => rsa::PREFERRED.to_vec(),
         Algorithm::Ecdsa { curve } => vec![curve_of(*curve).algorithm()],
         _ => Vec::new(),
@@ -369,6 +397,27 @@ impl PrivateKey {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Parses a private key in any format Conch reads: `openssh-key-v1`
+    /// (PROTOCOL.key), PEM PKCS#1 RSA (`BEGIN RSA PRIVATE KEY`), PEM SEC1
+    /// EC (`BEGIN EC PRIVATE KEY`), PKCS#8 (`BEGIN PRIVATE KEY`) and
+    /// encrypted PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`, PBES2). An
+    /// encrypted key needs `passphrase` ([`KeyError::Encrypted`] without,
+    /// [`KeyError::WrongPassphrase`] when wrong). DSA, PuTTY and ssh.com
+    /// keys, and PEM with OpenSSL's legacy encryption, are
+    /// [`KeyError::Unsupported`] with a word on converting them.
+    pub fn from_text(text: &[u8], passphrase: Option<&[u8]>) -> Result<Self, KeyError> {
+        if let Some(why) = pem::unsupported_format(text) {
+            return Err(KeyError::Unsupported(why.into()));
+        }
+        if !pem::is_pem_key(text) && !String::from_utf8_lossy(text).contains("Proc-Type:") {
+            return Self::from_openssh(text, passphrase);
+        }
+        let data = pem::read(text, passphrase)?;
+        let inner =
+            ssh_key::PrivateKey::new(data, "").map_err(|e| KeyError::Encoding(e.to_string()))?;
+        Self::from_ssh_key(inner)
     }
 
     fn parse_with_ssh_key(
@@ -509,3 +558,7 @@ impl fmt::Debug for PrivateKey {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "security_key_tests.rs"]
+mod security_key_tests;
