@@ -26,6 +26,7 @@ fn tool(program: &str, args: &[&str], dir: &Path) {
 
 /// Each key file, made by the tool that users have, and its passphrase.
 fn make_keys(dir: &TestDir) -> Vec<(PathBuf, Option<&'static str>)> {
+    conch_interop::process::require_program("openssl", "openssl");
     let d = dir.path();
     tool(
         "ssh-keygen",
