@@ -103,6 +103,9 @@ impl fmt::Display for CertificateType {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertificateError {
+    /// The key is a plain key, not a certificate.
+    #[error("the key is not a certificate")]
+    NotACertificate,
     /// A user certificate offered as a host's, or the reverse.
     #[error("a {found} certificate where a {expected} certificate is needed")]
     WrongType {
@@ -451,9 +454,9 @@ impl PublicKey {
         &self,
         policy: &UserCertificatePolicy<'_>,
     ) -> Result<&Certificate, CertificateError> {
-        let cert = self.certificate().ok_or(CertificateError::UnknownCa {
-            fingerprint: String::new(),
-        })?;
+        let cert = self
+            .certificate()
+            .ok_or(CertificateError::NotACertificate)?;
         if policy.revoked.iter().any(|k| k.blob() == cert.ca.blob()) {
             return Err(CertificateError::Revoked { what: "CA key" });
         }
@@ -520,9 +523,9 @@ impl PublicKey {
         host: &str,
         now: u64,
     ) -> Result<&Certificate, CertificateError> {
-        let cert = self.certificate().ok_or(CertificateError::UnknownCa {
-            fingerprint: String::new(),
-        })?;
+        let cert = self
+            .certificate()
+            .ok_or(CertificateError::NotACertificate)?;
         if cert.ca.blob() != ca.blob() {
             return Err(CertificateError::UnknownCa {
                 fingerprint: cert.ca.fingerprint(),

@@ -108,6 +108,11 @@ fn each_refusal_of_a_user_certificate_says_why() {
         key(NO_PRINCIPALS).check_user_certificate(&policy(&cas, "alice")),
         Err(CertificateError::NoPrincipals)
     );
+    // A plain key is no certificate.
+    assert_eq!(
+        key(include_str!("testdata/certs/user.pub")).check_user_certificate(&policy(&cas, "alice")),
+        Err(CertificateError::NotACertificate)
+    );
     // A host certificate does not log a user in.
     assert!(matches!(
         key(HOST).check_user_certificate(&policy(&cas, "server.example")),

@@ -28,9 +28,7 @@ impl AuthorizedKeys {
         source: Option<IpAddr>,
     ) -> Result<&AuthorizedKey, CertificateError> {
         let Some(cert) = key.certificate() else {
-            return Err(CertificateError::UnknownCa {
-                fingerprint: String::new(),
-            });
+            return Err(CertificateError::NotACertificate);
         };
         let ca_blob = cert.signature_key().blob();
         let mut refusal = CertificateError::UnknownCa {
