@@ -41,7 +41,9 @@ impl Listener {
     pub fn accept(&self) -> io::Result<(ServerSession, SocketAddr)> {
         let (stream, peer) = self.tcp.accept()?;
         let _ = stream.set_nodelay(true);
-        Ok((serve_stream(stream, &self.options)?, peer))
+        let mut options = self.options.clone();
+        options.peer = Some(peer);
+        Ok((serve_stream(stream, &options)?, peer))
     }
 }
 

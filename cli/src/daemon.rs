@@ -1,8 +1,9 @@
 //! `conchd`'s command line:
 //!
 //! ```text
-//! conchd [-p PORT] --host-key FILE [--generate-host-key]
-//!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+//! conchd [-p PORT] --host-key FILE [--generate-host-key] [--host-certificate FILE]
+//!        [--authorized-keys FILE] [--trusted-user-ca-keys FILE]
+//!        [--password-file FILE] [--listen ADDR] [-q]
 //!        [--accept-env PATTERNS]... [--sftp-root DIR] [--sftp-read-only]
 //!        [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
 //!        [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
@@ -28,8 +29,9 @@ pub const DEFAULT_PORT: u16 = 2222;
 
 /// Help text.
 pub const USAGE: &str = "\
-usage: conchd [-p PORT] --host-key FILE [--generate-host-key]
-              [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+usage: conchd [-p PORT] --host-key FILE [--generate-host-key] [--host-certificate FILE]
+              [--authorized-keys FILE] [--trusted-user-ca-keys FILE]
+              [--password-file FILE] [--listen ADDR] [-q]
               [--accept-env PATTERNS]... [--sftp-root DIR] [--sftp-read-only]
               [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
               [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
@@ -44,7 +46,13 @@ accepted.
       --listen ADDR        address to listen on (default 127.0.0.1)
       --host-key FILE      the server's OpenSSH private key (must exist)
       --generate-host-key  create --host-key (Ed25519, with FILE.pub) if missing
+      --host-certificate FILE certificate of the host key (ssh-keygen -s CA -h),
+                              served to clients that ask for certificates
       --authorized-keys FILE  public keys allowed to log in, one per line
+                              (cert-authority lines with principals=\"...\" too)
+      --trusted-user-ca-keys FILE  CA keys whose user certificates may log in
+                              (sshd's TrustedUserCAKeys: the user name must be a
+                              principal; force-command and source-address apply)
       --password-file FILE    `user:password` lines, or one password for any user
       --sftp-root DIR      serve the sftp subsystem over DIR, seen as / by
                            clients and never left (default: $HOME)
@@ -77,6 +85,10 @@ pub struct DaemonArgs {
     pub generate_host_key: bool,
     /// The authorized_keys file.
     pub authorized_keys: Option<PathBuf>,
+    /// `--host-certificate`.
+    pub host_certificate: Option<PathBuf>,
+    /// `--trusted-user-ca-keys`.
+    pub trusted_user_ca_keys: Option<PathBuf>,
     /// The password file.
     pub password_file: Option<PathBuf>,
     /// `--accept-env`: the AcceptEnv patterns, if given.
@@ -98,6 +110,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut host_key = None;
     let mut generate_host_key = false;
     let mut authorized_keys = None;
+    let mut host_certificate = None;
+    let mut trusted_user_ca_keys = None;
     let mut password_file = None;
     let mut quiet = false;
     let mut sftp = crate::server::SftpSetup::default();
@@ -122,6 +136,13 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
             Long("generate-host-key") => generate_host_key = true,
             Long("authorized-keys") => {
                 authorized_keys = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
+            Long("host-certificate") => {
+                host_certificate = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
+            Long("trusted-user-ca-keys") => {
+                trusted_user_ca_keys =
+                    Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
             Long("password-file") => {
                 password_file = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
@@ -158,9 +179,10 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         }
     }
     let host_key = host_key.ok_or_else(|| format!("--host-key FILE is required\n\n{USAGE}"))?;
-    if authorized_keys.is_none() && password_file.is_none() {
+    if authorized_keys.is_none() && password_file.is_none() && trusted_user_ca_keys.is_none() {
         return Err(format!(
-            "nobody could log in: give --authorized-keys FILE and/or --password-file FILE\n\n{USAGE}"
+            "nobody could log in: give --authorized-keys FILE, --trusted-user-ca-keys FILE \
+             and/or --password-file FILE\n\n{USAGE}"
         ));
     }
     Ok(DaemonArgs {
@@ -168,6 +190,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         host_key,
         generate_host_key,
         authorized_keys,
+        host_certificate,
+        trusted_user_ca_keys,
         password_file,
         accept_env,
         quiet,
@@ -221,8 +245,26 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         ),
         None => Passwords::None,
     };
+    let host_certificate = match &args.host_certificate {
+        Some(path) => {
+            let cert = conch_openssh::load_certificate(path).map_err(|e| e.to_string())?;
+            // Refused now rather than silently never served.
+            host_key
+                .with_certificate(&cert)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(cert)
+        }
+        None => None,
+    };
+    let trusted_user_cas = match &args.trusted_user_ca_keys {
+        Some(path) => crate::server::read_ca_keys(path, &log)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        None => Vec::new(),
+    };
     Ok(ServerSetup {
         host_key,
+        host_certificate,
+        trusted_user_cas,
         authorized_keys,
         passwords,
         accept_env: args

@@ -74,6 +74,8 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
     let client_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
     let setup = ServerSetup {
         host_key: host_key.clone(),
+        host_certificate: None,
+        trusted_user_cas: Vec::new(),
         authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
         passwords: Passwords::None,
         forwarding: conch_openssh::ForwardPolicy::default(),

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cert_auth;
 pub mod client;
 pub mod config_dump;
 pub mod daemon;

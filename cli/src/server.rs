@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use conch_core::known_hosts::key_type_label;
-use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, ServerConfig};
+use conch_core::{AuthAttempt, AuthDecision, PrivateKey, Prompt, PublicKey, ServerConfig};
 use conch_driver::process::{serve_session, AcceptEnv, SessionSetup};
 use conch_openssh::{AuthorizedKeys, KeyOption};
 use conch_tokio::{
@@ -117,6 +117,13 @@ impl Passwords {
 pub struct ServerSetup {
     /// The host key.
     pub host_key: PrivateKey,
+    /// A certificate of the host key (sshd's `HostCertificate`), served
+    /// to clients that ask for certificates.
+    pub host_certificate: Option<PublicKey>,
+    /// CAs whose user certificates may log in (sshd's
+    /// `TrustedUserCAKeys`): a certificate listing the user name as a
+    /// principal, valid now, from an allowed `source-address`.
+    pub trusted_user_cas: Vec<PublicKey>,
     /// Keys that may log in (any user name). Their options are not
     /// enforced: [`read_authorized_keys`] keeps only keys whose options
     /// conchd honours by construction.
@@ -167,11 +174,21 @@ impl fmt::Debug for ServerSetup {
 
 impl ServerSetup {
     /// The core configuration: the host key and the methods offered.
-    fn server_options(&self) -> ServerOptions {
-        let mut config = ServerConfig::new(vec![self.host_key.clone()]);
+    fn server_options(&self, forced: crate::cert_auth::ForcedCommands) -> ServerOptions {
+        let mut host_keys = vec![self.host_key.clone()];
+        // Checked when the setup is made (`with_certificate`); the
+        // certified key is offered beside the plain one.
+        if let Some(certified) = self
+            .host_certificate
+            .as_ref()
+            .and_then(|c| self.host_key.with_certificate(c).ok())
+        {
+            host_keys.push(certified);
+        }
+        let mut config = ServerConfig::new(host_keys);
         config.transport = crate::provider::transport_config();
         let mut methods = Vec::new();
-        if !self.authorized_keys.is_empty() {
+        if !self.authorized_keys.is_empty() || !self.trusted_user_cas.is_empty() {
             methods.push("publickey".to_string());
         }
         if !self.passwords.is_none() {
@@ -183,6 +200,8 @@ impl ServerSetup {
             config,
             Authenticator {
                 authorized_keys: self.authorized_keys.clone(),
+                trusted_user_cas: self.trusted_user_cas.clone(),
+                forced,
                 passwords: self.passwords.clone(),
                 accept_env: self.accept_env.clone(),
                 log: self.log.clone(),
@@ -194,8 +213,12 @@ impl ServerSetup {
 
 /// Decides logins from the setup's keys and passwords, logging the outcome
 /// the way sshd words it.
-struct Authenticator {
+pub(crate) struct Authenticator {
     authorized_keys: AuthorizedKeys,
+    trusted_user_cas: Vec<PublicKey>,
+    /// The `force-command` of the certificate each connection (by client
+    /// address) logged in with.
+    forced: crate::cert_auth::ForcedCommands,
     passwords: Passwords,
     accept_env: AcceptEnv,
     log: Log,
@@ -204,7 +227,19 @@ struct Authenticator {
 
 impl ServerHandler for Authenticator {
     fn auth(&self, user: &str, attempt: &AuthAttempt) -> AuthDecision {
+        self.auth_from(None, user, attempt)
+    }
+
+    fn auth_from(
+        &self,
+        peer: Option<SocketAddr>,
+        user: &str,
+        attempt: &AuthAttempt,
+    ) -> AuthDecision {
         match attempt {
+            AuthAttempt::PublicKey { key, signed } if key.certificate().is_some() => {
+                self.certificate_decision(peer, user, key, *signed)
+            }
             AuthAttempt::PublicKey { key, signed } => {
                 let known = self.authorized_keys.find(key).is_some();
                 if *signed && known {
@@ -282,6 +317,22 @@ impl Authenticator {
         }
     }
 
+    pub(crate) fn trusted_user_cas(&self) -> &[PublicKey] {
+        &self.trusted_user_cas
+    }
+
+    pub(crate) fn authorized_keys(&self) -> &AuthorizedKeys {
+        &self.authorized_keys
+    }
+
+    pub(crate) fn forced(&self) -> &crate::cert_auth::ForcedCommands {
+        &self.forced
+    }
+
+    pub(crate) fn log(&self, line: &str) {
+        (self.log)(line)
+    }
+
     fn password_decision(&self, user: &str, password: &str, method: &str) -> AuthDecision {
         if self.passwords.check(user, password) {
             (self.log)(&format!("Accepted {method} for {user}"));
@@ -303,6 +354,7 @@ impl fmt::Debug for Authenticator {
 pub struct Conchd {
     listener: Listener,
     log: Log,
+    forced: crate::cert_auth::ForcedCommands,
     sftp: SftpSetup,
 }
 
@@ -324,11 +376,13 @@ impl fmt::Debug for Conchd {
 impl Conchd {
     /// Binds to `addr` (port 0: a free port) with `setup`.
     pub async fn bind(addr: SocketAddr, setup: &ServerSetup) -> io::Result<Self> {
-        let listener = Listener::bind(addr, setup.server_options()).await?;
+        let forced = crate::cert_auth::ForcedCommands::default();
+        let listener = Listener::bind(addr, setup.server_options(forced.clone())).await?;
         Ok(Conchd {
             listener,
             log: setup.log.clone(),
             sftp: setup.sftp.clone(),
+            forced,
         })
     }
 
@@ -350,8 +404,11 @@ impl Conchd {
             // Forwarding requests the policy allowed are served beside the
             // session channels, until the connection ends.
             tokio::spawn(conch_tokio::serve_forwards(session.clone()));
+            let forced = self.forced.clone();
             tokio::spawn(async move {
-                while let Some(incoming) = session.accept_channel().await {
+                while let Some(mut incoming) = session.accept_channel().await {
+                    // A certificate's force-command runs whatever was asked.
+                    forced.apply(peer, &mut incoming);
                     log(&format!(
                         "{}: {}{}",
                         incoming.user,
@@ -371,6 +428,7 @@ impl Conchd {
                         session_setup(peer, local),
                     ));
                 }
+                forced.forget(peer);
                 let reason = session
                     .disconnect_reason()
                     .map_or_else(|| "closed".to_string(), |e| e.to_string());
@@ -429,17 +487,12 @@ pub fn read_authorized_keys(path: &Path, log: &Log) -> io::Result<AuthorizedKeys
             invalid.reason
         ));
     }
-    let refused = keys.retain(|entry| {
-        entry
-            .options()
-            .iter()
-            .all(KeyOption::restricts_only_unoffered_features)
-    });
+    let refused = keys.retain(|entry| entry.options().iter().all(enforced));
     for entry in refused {
         let options: Vec<String> = entry
             .options()
             .iter()
-            .filter(|o| !o.restricts_only_unoffered_features())
+            .filter(|o| !enforced(o))
             .map(|o| o.name().to_string())
             .collect();
         log(&format!(
@@ -450,6 +503,33 @@ pub fn read_authorized_keys(path: &Path, log: &Log) -> io::Result<AuthorizedKeys
         ));
     }
     Ok(keys)
+}
+
+/// Reads a `TrustedUserCAKeys` file: public keys, one per line, `#`
+/// comments and blank lines ignored (sshd_config(5)); lines that do not
+/// parse are logged and skipped.
+pub fn read_ca_keys(path: &Path, log: &Log) -> io::Result<Vec<PublicKey>> {
+    let text = fs::read_to_string(path)?;
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match PublicKey::from_openssh(line) {
+            Ok(key) => keys.push(key),
+            Err(e) => log(&format!("{}:{}: skipped: {e}", path.display(), i + 1)),
+        }
+    }
+    Ok(keys)
+}
+
+/// Whether conchd honours an authorized_keys option: the forwarding
+/// restrictions by offering no forwarding, `cert-authority` and its
+/// `principals` by checking certificates ([`crate::cert_auth`]).
+fn enforced(option: &KeyOption) -> bool {
+    option.restricts_only_unoffered_features()
+        || matches!(option.name(), "cert-authority" | "principals")
 }
 
 /// Reads the host key at `path`. With `generate`, a missing file is

@@ -46,6 +46,8 @@ impl Server {
         };
         let setup = ServerSetup {
             host_key: host_key.clone(),
+            host_certificate: None,
+            trusted_user_cas: Vec::new(),
             authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
             passwords: Passwords::Any(PASSWORD.into()),
             forwarding: conch_openssh::ForwardPolicy::default(),

@@ -142,9 +142,21 @@ fn all_host_keys() -> Vec<PrivateKey> {
     keys
 }
 
+/// Every fixture key, then each with a certificate (PROTOCOL.certkeys) of
+/// the type asked for, as a server holds `HostKey` and `HostCertificate`.
+fn all_keys_and_certificates(host: bool) -> Vec<PrivateKey> {
+    let ca = ca_key(0xca);
+    let plain = all_host_keys();
+    let certified: Vec<PrivateKey> = plain
+        .iter()
+        .map(|k| certify(k, &ca, host, &[USER], (0, i64::MAX as u64)))
+        .collect();
+    plain.into_iter().chain(certified).collect()
+}
+
 #[test]
 fn every_host_key_algorithm_works() {
-    let keys = all_host_keys();
+    let keys = all_keys_and_certificates(true);
     let prefs = defaults();
     assert!(!prefs.host_key.is_empty());
     for alg in &prefs.host_key {
@@ -180,10 +192,13 @@ fn every_host_key_algorithm_works() {
 
 #[test]
 fn every_user_key_type_logs_in_with_publickey() {
-    for user_key in all_host_keys() {
+    for user_key in all_keys_and_certificates(false) {
         let what = user_key.public_key().algorithm();
         let mut pair = Pair::new();
         pair.server_app.authorized_keys = vec![user_key.public_key().clone()];
+        // The certificates: accepted by their CA, not by the list.
+        pair.server_app.trusted_user_cas = vec![ca_public(&ca_key(0xca))];
+        pair.server_app.cert_now = 1;
         pair.handshake();
         pair.client
             .conn

@@ -70,6 +70,11 @@ fn private_key_inputs() {
 }
 
 #[test]
+fn certificate_inputs() {
+    replay("certificate", harness::certificate);
+}
+
+#[test]
 fn agent_codec_inputs() {
     replay("agent_codec", harness::agent_codec);
 }

@@ -130,6 +130,12 @@ pub struct ServerOptions {
     /// `CONCH_RECORD=PATH` is set. Server transcripts also hold the host
     /// **private** keys.
     pub record: Option<PathBuf>,
+    /// The client's address, for [`crate::ServerHandler::auth_from`] (a
+    /// certificate's `source-address`, PROTOCOL.certkeys). The listener
+    /// sets it for each connection it accepts; with
+    /// [`crate::runtime::serve_stream`] on a stream of your own, set it
+    /// yourself.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl ServerOptions {
@@ -140,6 +146,7 @@ impl ServerOptions {
             handler: Arc::new(handler),
             rng_seed: None,
             record: None,
+            peer: None,
         }
     }
 }

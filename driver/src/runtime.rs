@@ -307,6 +307,8 @@ impl<R: Runtime> Listener<R> {
         let (stream, peer) = R::accept(&self.tcp).await?;
         // As for a client: small interactive packets go out at once.
         let _ = R::set_nodelay(&stream);
-        Ok((serve_stream::<R, _>(stream, &self.options), peer))
+        let mut options = self.options.clone();
+        options.peer = Some(peer);
+        Ok((serve_stream::<R, _>(stream, &options), peer))
     }
 }

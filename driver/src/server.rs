@@ -30,6 +30,21 @@ pub trait ServerHandler: Send + Sync + 'static {
     /// would do; when `signed` is true the signature has been verified.
     fn auth(&self, user: &str, attempt: &AuthAttempt) -> AuthDecision;
 
+    /// [`Self::auth`] knowing the client's address (`None` when the
+    /// stream was not accepted by a listener and
+    /// [`crate::ServerOptions::peer`] was not set): what a user
+    /// certificate's `source-address` is checked against. By default it
+    /// calls [`Self::auth`].
+    fn auth_from(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        user: &str,
+        attempt: &AuthAttempt,
+    ) -> AuthDecision {
+        let _ = peer;
+        self.auth(user, attempt)
+    }
+
     /// Decides whether the authenticated `user` may open a channel of
     /// `kind` (`data` is the type-specific part). By default only `session`
     /// channels are allowed.
@@ -186,6 +201,7 @@ pub fn server(options: &ServerOptions) -> (ServerSession, Engine) {
         crate::record_file::server_connection(&options.config, &options.record, seed);
     let state = ServerState {
         handler: options.handler.clone(),
+        peer: options.peer,
         user: None,
         incoming: Default::default(),
     };

@@ -253,6 +253,8 @@ impl ClientState {
 /// Server-role state.
 pub(crate) struct ServerState {
     pub(crate) handler: Arc<dyn ServerHandler>,
+    /// The client's address, if known ([`crate::ServerOptions::peer`]).
+    pub(crate) peer: Option<std::net::SocketAddr>,
     /// The authenticated user.
     pub(crate) user: Option<String>,
     /// Started channels waiting for `accept_channel`, by key.
@@ -466,7 +468,7 @@ impl Shared {
             }
             Event::AuthRequest { user, attempt, .. } => {
                 if let Some(server) = &self.server {
-                    let decision = server.handler.auth(&user, &attempt);
+                    let decision = server.handler.auth_from(server.peer, &user, &attempt);
                     // A refused decision (wrong state) cannot happen for the
                     // pending request; a fatal one arrives as `Disconnected`.
                     let _ = self.conn.apply(conch_core::Command::AuthDecision {

@@ -345,7 +345,7 @@ pub fn packet_decoder_driver(data: &[u8]) -> Driver {
 
 #[path = "parsers.rs"]
 mod parsers;
-pub use parsers::{agent_codec, known_hosts, private_key};
+pub use parsers::{agent_codec, certificate, known_hosts, private_key};
 
 // ----------------------------------------------------------------------
 // Seed inputs: honest sessions, recorded as records

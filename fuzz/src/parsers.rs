@@ -55,6 +55,10 @@ pub fn known_hosts(data: &[u8]) {
 /// The private and public key parsers. A key that parses writes out in a
 /// form that parses back to the same key.
 pub fn private_key(data: &[u8]) {
+    // The other formats (PEM, PKCS#8; no passphrase, as below).
+    if let Ok(k) = PrivateKey::from_text(data, None) {
+        let _ = k.public_key().to_openssh();
+    }
     if let Ok(k) = PrivateKey::from_openssh(data, None) {
         let public = k.public_key().clone();
         if let Ok(text) = k.to_openssh() {
@@ -109,4 +113,69 @@ pub fn agent_codec(data: &[u8]) {
             }
         }
     }
+}
+
+/// Certificates (PROTOCOL.certkeys): the input's first 8 bytes are the
+/// time checked at, the 9th picks the address, the rest is a key blob.
+/// A certificate that decodes re-encodes to its blob; it is then checked
+/// as a user certificate (by its own CA, so the signature is verified),
+/// as a host certificate and through `@cert-authority`, and an accepted
+/// one must satisfy what was asked.
+pub fn certificate(data: &[u8]) {
+    use conch_core::keys::UserCertificatePolicy;
+
+    let Some((head, blob)) = data.split_at_checked(9) else {
+        return;
+    };
+    let mut now = [0u8; 8];
+    now.copy_from_slice(&head[..8]);
+    let now = u64::from_be_bytes(now);
+    let source = match head[8] % 3 {
+        0 => None,
+        1 => Some(std::net::IpAddr::from([10, 1, 2, head[8]])),
+        _ => Some(std::net::IpAddr::from([
+            0xfe80,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            u16::from(head[8]),
+        ])),
+    };
+    let Ok(key) = PublicKey::from_blob(blob) else {
+        return;
+    };
+    assert_eq!(key.blob(), blob);
+    let line = key.to_openssh();
+    assert_eq!(PublicKey::from_openssh(&line).ok().as_ref(), Some(&key));
+    let Some(cert) = key.certificate() else {
+        return;
+    };
+    let _ = (
+        key.plain_key(),
+        key.signature_algorithms(),
+        format!("{cert:?}"),
+    );
+    let ca = cert.signature_key().clone();
+    let user = cert.principals().first().cloned().unwrap_or_default();
+    let cas = [ca.clone()];
+    let policy = UserCertificatePolicy {
+        trusted_cas: &cas,
+        revoked: &[],
+        user: &user,
+        authorized_principals: None,
+        now,
+        source,
+    };
+    if let Ok(accepted) = key.check_user_certificate(&policy) {
+        assert!(accepted.principals().contains(&user));
+        assert!(accepted.valid_after() <= now && now < accepted.valid_before());
+    }
+    if key.check_host_certificate(&ca, &user, now).is_ok() {
+        assert!(cert.principals().is_empty() || cert.principals().contains(&user));
+    }
+    let known = KnownHosts::parse(&format!("@cert-authority * {}\n", ca.to_openssh()));
+    let _ = known.check_certificate(&user, 22, &key, now);
 }

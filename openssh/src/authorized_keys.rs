@@ -239,10 +239,17 @@ impl AuthorizedKeys {
     /// in constant time, and all entries are compared whatever matched, so
     /// the time taken does not tell which line (or how much of a key)
     /// matched.
+    ///
+    /// A `cert-authority` line never matches here: its key vouches for
+    /// certificates ([`Self::find_certificate_authority`]), it does not
+    /// log in itself (sshd's `auth_check_authkey_line`).
     pub fn find(&self, key: &PublicKey) -> Option<&AuthorizedKey> {
         let mut found = None;
         for entry in &self.keys {
-            if constant_time_eq(entry.key.blob(), key.blob()) && found.is_none() {
+            if constant_time_eq(entry.key.blob(), key.blob())
+                && found.is_none()
+                && !entry.has_option("cert-authority")
+            {
                 found = Some(entry);
             }
         }
@@ -385,6 +392,8 @@ fn quoted(text: &str) -> Option<(String, &str)> {
     }
     None
 }
+
+mod cert;
 
 #[cfg(test)]
 mod tests;

@@ -264,15 +264,17 @@ impl HostConfig {
         if !self.resolved.pubkey_authentication() {
             return methods;
         }
+        let certificates = self.certificate_files();
         let files: Vec<Arc<dyn Signer>> = self
             .identity_signers()
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(_, s)| s.ok())
+            .filter_map(|(path, s)| Some((path, s.ok()?)))
+            .flat_map(|(path, s)| crate::with_certificates(s, &path, &certificates))
             .collect();
         #[cfg(unix)]
         if let Ok(Some(agent)) = self.agent() {
-            let given: Vec<PublicKey> = files.iter().map(|s| s.public_key()).collect();
+            let given: Vec<PublicKey> = files.iter().map(|s| s.public_key().plain_key()).collect();
             let only = self.resolved.identities_only();
             methods.signers.extend(
                 agent
@@ -319,9 +321,17 @@ impl HostConfig {
         }
         if self.resolved.pubkey_authentication() {
             let explicit = self.resolved.identity_files().is_ok_and(|f| !f.is_empty());
+            let certificates = self.certificate_files();
             for (path, signer) in self.identity_signers().unwrap_or_default() {
                 match signer {
-                    Ok(signer) => endpoint = endpoint.signer(signer),
+                    // Its certificates first (PATH-cert.pub, then
+                    // `CertificateFile`s it certifies), then the key, as ssh
+                    // offers them.
+                    Ok(signer) => {
+                        for s in crate::with_certificates(signer, &path, &certificates) {
+                            endpoint = endpoint.signer(s);
+                        }
+                    }
                     Err(e) if explicit && e.is_not_found() => self.verifier_ui_warn(&format!(
                         "Warning: Identity file {} not accessible: No such file or directory.\n",
                         path.display()
@@ -337,14 +347,19 @@ impl HostConfig {
         endpoint
     }
 
+    /// The `CertificateFile`s (user certificates offered with the identity
+    /// each certifies, besides each identity's `-cert.pub`).
+    fn certificate_files(&self) -> Vec<PathBuf> {
+        self.resolved.certificate_files().unwrap_or_default()
+    }
+
     fn verifier_ui_warn(&self, message: &str) {
         self.verifier.warn(message);
     }
 
     /// The options set whose feature conch does not have yet, each with
     /// its value: a program should say they are not supported
-    /// (`Compression yes`, `ForwardAgent yes`, `CertificateFile`,
-    /// `UpdateHostKeys yes|ask`). `RequestTTY` is not among them: whether
+    /// (`Compression yes`, `ForwardAgent yes`, `UpdateHostKeys yes|ask`). `RequestTTY` is not among them: whether
     /// to ask for a terminal is the program's decision (`conch` follows
     /// it, see `conch_cli::client`).
     pub fn unsupported(&self) -> Vec<String> {
@@ -368,11 +383,6 @@ impl HostConfig {
             .filter(|v| v.first().is_some_and(|v| v != "false"))
         {
             out.push(format!("UpdateHostKeys {}", v.join(" ")));
-        }
-        if let Ok(files) = r.certificate_files() {
-            for f in files {
-                out.push(format!("CertificateFile {}", f.display()));
-            }
         }
         out
     }

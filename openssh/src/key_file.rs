@@ -52,13 +52,14 @@ pub enum KeyFileError {
         /// The file.
         path: PathBuf,
     },
-    /// The key is of a type Conch cannot use.
-    #[error("{}: unsupported key type {algorithm}", path.display())]
+    /// The key is of a type, or the file of a format, Conch cannot use
+    /// (DSA, PuTTY `.ppk`, PEM with OpenSSL's legacy encryption ...).
+    #[error("{}: unsupported: {algorithm}", path.display())]
     Unsupported {
+        /// The key type or format, and how to convert it where there is a way.
+        algorithm: String,
         /// The file.
         path: PathBuf,
-        /// The key type.
-        algorithm: String,
     },
     /// The encrypted key asks for more bcrypt-pbkdf rounds than
     /// [`conch_core::keys::MAX_KDF_ROUNDS`] (`ssh-keygen -a`); refused
@@ -72,9 +73,9 @@ pub enum KeyFileError {
         /// The most accepted.
         max: u32,
     },
-    /// The file is not a key in a format Conch reads (PEM "BEGIN RSA PRIVATE
-    /// KEY" and PuTTY files are not; `ssh-keygen -p -f FILE` converts them).
-    #[error("{} is not an OpenSSH key: {reason}", path.display())]
+    /// The file is not a key in a format Conch reads (OpenSSH, PEM PKCS#1
+    /// or SEC1, PKCS#8), or is damaged.
+    #[error("{} is not a private key Conch can read: {reason}", path.display())]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -168,7 +169,7 @@ pub fn load_private_key(
     passphrase: &mut dyn FnMut(&Path) -> Option<String>,
 ) -> Result<PrivateKey, KeyFileError> {
     let text = read(path)?;
-    match PrivateKey::from_openssh(&text, None) {
+    match PrivateKey::from_text(&text, None) {
         Err(KeyError::Encrypted) => {}
         other => return other.map_err(|e| KeyFileError::from_key(path, e)),
     }
@@ -182,7 +183,7 @@ pub fn load_private_key(
         if pass.is_empty() {
             return Err(last);
         }
-        match PrivateKey::from_openssh(&text, Some(pass.as_bytes())) {
+        match PrivateKey::from_text(&text, Some(pass.as_bytes())) {
             Ok(key) => return Ok(key),
             Err(KeyError::WrongPassphrase) => {
                 last = KeyFileError::WrongPassphrase {
@@ -229,7 +230,7 @@ impl KeyFileSigner {
     /// `passphrase` (see [`load_private_key`]).
     pub fn open(path: &Path, passphrase: Arc<PassphraseFn>) -> Result<Self, KeyFileError> {
         let text = read(path)?;
-        let key = match PrivateKey::from_openssh(&text, None) {
+        let key = match PrivateKey::from_text(&text, None) {
             Ok(key) => Some(key),
             Err(KeyError::Encrypted) => None,
             Err(e) => return Err(KeyFileError::from_key(path, e)),
@@ -308,11 +309,25 @@ fn public_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Loads a public key: a `.pub` file (one `type base64 [comment]` line).
+/// Loads a public key: a `.pub` file (one `type base64 [comment]` line,
+/// or a certificate's), an authorized_keys line with options
+/// (`from="..." ssh-ed25519 AAAA...`), or an RFC 4716 file (`---- BEGIN
+/// SSH2 PUBLIC KEY ----`, what `ssh-keygen -e` writes).
 pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyFileError> {
     let text = read(path)?;
     let text = String::from_utf8_lossy(&text);
-    PublicKey::from_openssh(text.trim()).map_err(|e| KeyFileError::from_key(path, e))
+    let text = text.trim();
+    if text.starts_with("---- BEGIN SSH2 PUBLIC KEY") {
+        return PublicKey::from_rfc4716(text).map_err(|e| KeyFileError::from_key(path, e));
+    }
+    PublicKey::from_openssh(text).or_else(|e| {
+        // A line with options, as in authorized_keys.
+        crate::AuthorizedKeys::parse(text)
+            .keys()
+            .first()
+            .map(|entry| entry.key().clone())
+            .ok_or_else(|| KeyFileError::from_key(path, e))
+    })
 }
 
 /// The default identity files under `~/.ssh` that exist, in `ssh`'s order

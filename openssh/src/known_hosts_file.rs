@@ -425,6 +425,10 @@ impl KnownHostsVerifier {
         if self.policy == KnownHostsPolicy::InsecureAcceptAny {
             return HostKeyVerdict::Accept;
         }
+        // A host certificate: its CA first, then perhaps its plain key.
+        if key.certificate().is_some() {
+            return self.verify_certificate_at(host, port, ip, key, cert::unix_now());
+        }
         let (known, verdict, file) = self.lookup(host, port, ip, key);
         match verdict {
             Verdict::Known { .. } => HostKeyVerdict::Accept,
@@ -612,6 +616,8 @@ impl HostKeyVerifier for KnownHostsVerifier {
         self.verify_at(&server.host, server.port, ip, key)
     }
 }
+
+mod cert;
 
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,7 @@
 #[cfg(unix)]
 mod agent_client;
 pub mod authorized_keys;
+mod certificate_file;
 mod console_ui;
 pub mod endpoint;
 pub mod forward_policy;
@@ -61,6 +62,9 @@ mod thread;
 #[cfg(unix)]
 pub use agent_client::{AgentClient, AgentSigner, SSH_AUTH_SOCK};
 pub use authorized_keys::{constant_time_eq, AuthorizedKey, AuthorizedKeys, KeyOption};
+pub use certificate_file::{
+    certificate_path, load_certificate, with_certificates, CertifiedSigner,
+};
 pub use console_ui::ConsoleUi;
 pub use endpoint::{CommandEndpoint, EndpointError, EndpointRuntime, PromptFn};
 pub use forward_policy::ForwardPolicy;
@@ -78,6 +82,7 @@ pub use known_hosts_file::{
 /// runtime), listed once: `pub use conch_openssh::adapter_exports::*;`.
 #[doc(hidden)]
 pub mod adapter_exports {
+    pub use crate::{certificate_path, load_certificate, with_certificates, CertifiedSigner};
     pub use crate::{
         constant_time_eq, default_identity_files, load_key, load_private_key, load_public_key,
         order_host_key_algorithms, AuthorizedKey, AuthorizedKeys, ConsoleUi, EndpointError,

@@ -150,7 +150,8 @@ pub enum AgentError {
 /// The [`flags`] to ask for `signature_algorithm` (as negotiated with the
 /// server, e.g. from `server-sig-algs`): only RSA needs them.
 pub fn sign_flags(signature_algorithm: &str) -> u32 {
-    match signature_algorithm {
+    // A certificate is signed as its key (PROTOCOL.certkeys).
+    match crate::keys::plain_signature_algorithm(signature_algorithm) {
         "rsa-sha2-256" => flags::RSA_SHA2_256,
         "rsa-sha2-512" => flags::RSA_SHA2_512,
         _ => 0,

@@ -442,9 +442,19 @@ impl ClientAuth {
             .string()
             .map_err(|_| ApiMisuse::InvalidArgument("not an SSH signature blob"))?;
         r.string()
-            .and_then(|_| r.end())
             .map_err(|_| ApiMisuse::InvalidArgument("not an SSH signature blob"))?;
-        if blob_algorithm != algorithm.as_bytes() {
+        // A security key's signature ends with its flags and counter
+        // (PROTOCOL.u2f).
+        if blob_algorithm.starts_with(b"sk-") {
+            r.u8()
+                .and_then(|_| r.u32())
+                .map_err(|_| ApiMisuse::InvalidArgument("not an SSH signature blob"))?;
+        }
+        r.end()
+            .map_err(|_| ApiMisuse::InvalidArgument("not an SSH signature blob"))?;
+        // A certificate algorithm's signature names the plain algorithm
+        // (PROTOCOL.certkeys).
+        if blob_algorithm != crate::keys::plain_signature_algorithm(algorithm).as_bytes() {
             return Err(ApiMisuse::InvalidArgument(
                 "signature made with another algorithm than asked",
             ));
@@ -523,8 +533,15 @@ fn choose_signature_algorithm(
     ours: &[&'static str],
     server_sig_algs: Option<&[String]>,
 ) -> Option<&'static str> {
+    // A certificate's algorithm is listed by the server either as such or
+    // by its plain name (OpenSSH lists only plain names and matches
+    // certificates by them, sshconnect2.c `key_sig_algorithm`).
+    let listed = |theirs: &[String], a: &str| {
+        let plain = crate::keys::plain_signature_algorithm(a);
+        theirs.iter().any(|t| t == a || t == plain)
+    };
     server_sig_algs
-        .and_then(|theirs| ours.iter().copied().find(|a| theirs.iter().any(|t| t == a)))
+        .and_then(|theirs| ours.iter().copied().find(|a| listed(theirs, a)))
         .or_else(|| ours.first().copied())
 }
 

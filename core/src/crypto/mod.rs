@@ -34,6 +34,10 @@ pub use signature::{
     KeysSignature, ECDSA_SHA2_NISTP256, ECDSA_SHA2_NISTP384, ECDSA_SHA2_NISTP521, RSA_SHA2_256,
     RSA_SHA2_512, SSH_ED25519, SSH_RSA,
 };
+pub use signature::{
+    ECDSA_SHA2_NISTP256_CERT, ECDSA_SHA2_NISTP384_CERT, ECDSA_SHA2_NISTP521_CERT,
+    RSA_SHA2_256_CERT, RSA_SHA2_512_CERT, SSH_ED25519_CERT,
+};
 
 /// The set of algorithm implementations a connection may negotiate.
 ///
@@ -80,7 +84,11 @@ impl Default for CryptoProvider {
     ///   9.8, so those servers get post-quantum protection too), then
     ///   curve25519 (fast, hard to get wrong), the
     ///   NIST ECDH curves, then finite-field DH, largest cost last;
-    /// - host keys: Ed25519, ECDSA, then RSA with SHA-512 before SHA-256;
+    /// - host keys: the certificate types first (PROTOCOL.certkeys; a
+    ///   server offers them only with a certificate, and a client falls
+    ///   back to the plain key when no `@cert-authority` matches, as
+    ///   OpenSSH's default `HostKeyAlgorithms` does), then Ed25519, ECDSA,
+    ///   then RSA with SHA-512 before SHA-256;
     /// - ciphers: AES-GCM, then chacha20-poly1305, then AES-CTR. OpenSSH
     ///   puts chacha20-poly1305 first because AES done in software with
     ///   lookup tables leaks its key through cache timing; the `aes` crate
@@ -112,6 +120,12 @@ impl Default for CryptoProvider {
                 &crate::kex::DH_GROUP14_SHA1,
             ],
             signature: vec![
+                &SSH_ED25519_CERT,
+                &ECDSA_SHA2_NISTP256_CERT,
+                &ECDSA_SHA2_NISTP384_CERT,
+                &ECDSA_SHA2_NISTP521_CERT,
+                &RSA_SHA2_512_CERT,
+                &RSA_SHA2_256_CERT,
                 &SSH_ED25519,
                 &ECDSA_SHA2_NISTP256,
                 &ECDSA_SHA2_NISTP384,
@@ -497,6 +511,12 @@ mod tests {
         assert_eq!(
             prefs.host_key,
             [
+                "ssh-ed25519-cert-v01@openssh.com",
+                "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+                "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+                "rsa-sha2-512-cert-v01@openssh.com",
+                "rsa-sha2-256-cert-v01@openssh.com",
                 "ssh-ed25519",
                 "ecdsa-sha2-nistp256",
                 "ecdsa-sha2-nistp384",

@@ -33,6 +33,24 @@ pub static RSA_SHA2_256: KeysSignature = KeysSignature::new("rsa-sha2-256");
 /// `ssh-rsa` with SHA-1 (RFC 4253 section 6.6). Legacy: not enabled by default.
 pub static SSH_RSA: KeysSignature = KeysSignature::new("ssh-rsa");
 
+/// `ssh-ed25519-cert-v01@openssh.com` (PROTOCOL.certkeys).
+pub static SSH_ED25519_CERT: KeysSignature = KeysSignature::new("ssh-ed25519-cert-v01@openssh.com");
+/// `ecdsa-sha2-nistp256-cert-v01@openssh.com` (PROTOCOL.certkeys).
+pub static ECDSA_SHA2_NISTP256_CERT: KeysSignature =
+    KeysSignature::new("ecdsa-sha2-nistp256-cert-v01@openssh.com");
+/// `ecdsa-sha2-nistp384-cert-v01@openssh.com` (PROTOCOL.certkeys).
+pub static ECDSA_SHA2_NISTP384_CERT: KeysSignature =
+    KeysSignature::new("ecdsa-sha2-nistp384-cert-v01@openssh.com");
+/// `ecdsa-sha2-nistp521-cert-v01@openssh.com` (PROTOCOL.certkeys).
+pub static ECDSA_SHA2_NISTP521_CERT: KeysSignature =
+    KeysSignature::new("ecdsa-sha2-nistp521-cert-v01@openssh.com");
+/// `rsa-sha2-512-cert-v01@openssh.com` (PROTOCOL.certkeys, OpenSSH 7.8).
+pub static RSA_SHA2_512_CERT: KeysSignature =
+    KeysSignature::new("rsa-sha2-512-cert-v01@openssh.com");
+/// `rsa-sha2-256-cert-v01@openssh.com` (PROTOCOL.certkeys, OpenSSH 7.8).
+pub static RSA_SHA2_256_CERT: KeysSignature =
+    KeysSignature::new("rsa-sha2-256-cert-v01@openssh.com");
+
 impl SignatureAlgorithm for KeysSignature {
     fn name(&self) -> &'static str {
         self.name

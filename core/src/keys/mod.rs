@@ -11,8 +11,11 @@
 //! - `ssh-rsa` keys (RFC 4253 section 6.6) signing `rsa-sha2-512` and
 //!   `rsa-sha2-256` (RFC 8332), and the legacy SHA-1 `ssh-rsa`, in `keys/rsa.rs`.
 
+mod certificate;
 mod ecdsa;
 mod openssh_p521;
+mod pem;
+mod rfc4716;
 pub mod rsa;
 mod seeded_rng;
 
@@ -23,6 +26,12 @@ use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, HashAlg};
 
 use crate::wire::{Encode, Reader};
+
+pub use certificate::{
+    is_certificate_algorithm, plain_signature_algorithm, Certificate, CertificateError,
+    CertificateType, UserCertificatePolicy,
+};
+pub use pem::{MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_LOG_N};
 
 /// A key could not be read or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,29 +92,68 @@ fn check_kdf_rounds(rounds: u32) -> Result<(), KeyError> {
 /// A public key: what a server presents as its host key and what a user
 /// offers for authentication. Two keys are equal when their wire blobs are:
 /// the comment of a `.pub` line does not count.
+///
+/// A key may be an OpenSSH certificate (PROTOCOL.certkeys): then its blob
+/// and [`Self::algorithm`] are the certificate's, its signature
+/// algorithms the `*-cert-v01@openssh.com` names, and
+/// [`Self::certificate`] gives the CA's assertions; signatures are still
+/// made and checked with the certified key.
 #[derive(Clone)]
 pub struct PublicKey {
     // Boxed: with RSA and the NIST curves the key data is large, and public
-    // keys sit in events and auth states.
+    // keys sit in events and auth states. For a certificate, the certified
+    // key.
     inner: Box<ssh_key::PublicKey>,
     blob: Vec<u8>,
+    certificate: Option<std::sync::Arc<Certificate>>,
 }
 
 impl PublicKey {
     /// Decodes the wire blob (`string` algorithm name followed by key data,
-    /// RFC 4253 section 6.6).
+    /// RFC 4253 section 6.6), or a certificate blob (PROTOCOL.certkeys).
     pub fn from_blob(blob: &[u8]) -> Result<Self, KeyError> {
+        let name = Reader::new(blob)
+            .ascii()
+            .map_err(|e| KeyError::Encoding(e.to_string()))?;
+        if is_certificate_algorithm(name) {
+            let cert = Certificate::from_blob(blob)?;
+            let inner = ssh_key::PublicKey::from(cert.inner_key().clone());
+            return Ok(PublicKey {
+                inner: Box::new(inner),
+                blob: blob.to_vec(),
+                certificate: Some(std::sync::Arc::new(cert)),
+            });
+        }
         let inner =
             ssh_key::PublicKey::from_bytes(blob).map_err(|e| KeyError::Encoding(e.to_string()))?;
         Ok(PublicKey {
             inner: Box::new(inner),
             blob: blob.to_vec(),
+            certificate: None,
         })
     }
 
-    /// Parses one OpenSSH public key line (`ssh-ed25519 AAAA... comment`).
+    /// Parses one OpenSSH public key line (`ssh-ed25519 AAAA... comment`),
+    /// or a certificate line (`ssh-ed25519-cert-v01@openssh.com AAAA...`,
+    /// an `id_ed25519-cert.pub` file).
     pub fn from_openssh(line: &str) -> Result<Self, KeyError> {
-        let inner = ssh_key::PublicKey::from_openssh(line.trim())
+        let line = line.trim();
+        let mut fields = line.split_ascii_whitespace();
+        if let (Some(kind), Some(b64)) = (fields.next(), fields.next()) {
+            if is_certificate_algorithm(kind) {
+                let blob = <base64ct::Base64 as base64ct::Encoding>::decode_vec(b64)
+                    .map_err(|e| KeyError::Encoding(e.to_string()))?;
+                let key = Self::from_blob(&blob)?;
+                if key.algorithm() != kind {
+                    return Err(KeyError::Encoding(format!(
+                        "the line says {kind} but the certificate is {}",
+                        key.algorithm()
+                    )));
+                }
+                return Ok(key);
+            }
+        }
+        let inner = ssh_key::PublicKey::from_openssh(line)
             .map_err(|e| KeyError::Encoding(e.to_string()))?;
         Self::from_ssh_key(inner)
     }
@@ -117,28 +165,56 @@ impl PublicKey {
         Ok(PublicKey {
             inner: Box::new(inner),
             blob,
+            certificate: None,
         })
     }
 
-    /// The wire blob.
+    /// The wire blob (for a certificate, the whole certificate).
     pub fn blob(&self) -> &[u8] {
         &self.blob
     }
 
-    /// The key type name, e.g. `ssh-ed25519`.
+    /// The key type name, e.g. `ssh-ed25519`, or for a certificate its
+    /// type, e.g. `ssh-ed25519-cert-v01@openssh.com`.
     pub fn algorithm(&self) -> String {
-        self.inner.algorithm().as_str().to_string()
+        match &self.certificate {
+            Some(_) => self.inner.algorithm().to_certificate_type(),
+            None => self.inner.algorithm().as_str().to_string(),
+        }
+    }
+
+    /// The certificate, when this key is one.
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.certificate.as_deref()
+    }
+
+    /// The key itself: for a certificate the certified key, otherwise a
+    /// copy of this one.
+    pub fn plain_key(&self) -> PublicKey {
+        match &self.certificate {
+            None => self.clone(),
+            Some(_) => {
+                let mut inner = (*self.inner).clone();
+                inner.set_comment("");
+                Self::from_ssh_key(inner).unwrap_or_else(|_| self.clone())
+            }
+        }
     }
 
     /// The OpenSSH one-line form, without comment.
     pub fn to_openssh(&self) -> String {
+        if self.certificate.is_some() {
+            let b64 = <base64ct::Base64 as base64ct::Encoding>::encode_string(&self.blob);
+            return format!("{} {b64}", self.algorithm());
+        }
         let mut k = (*self.inner).clone();
         k.set_comment("");
         k.to_openssh().unwrap_or_default().trim_end().to_string()
     }
 
     /// `SHA256:` followed by unpadded base64 of the SHA-256 of the blob, as
-    /// `ssh-keygen -l` prints it.
+    /// `ssh-keygen -l` prints it. For a certificate, the certified key's
+    /// (as OpenSSH prints it).
     pub fn fingerprint(&self) -> String {
         self.inner.fingerprint(HashAlg::Sha256).to_string()
     }
@@ -148,24 +224,43 @@ impl PublicKey {
     /// `server-sig-algs` lists, RFC 8308 section 3.1) and accepts. For RSA
     /// keys `rsa-sha2-512` and `rsa-sha2-256`; the legacy SHA-1 `ssh-rsa`
     /// is not among them (see [`Self::supports_signature_algorithm`]).
+    ///
+    /// For a certificate these are the certificate names
+    /// (`rsa-sha2-512-cert-v01@openssh.com`, ...).
     pub fn signature_algorithms(&self) -> Vec<&'static str> {
-        signature_algorithms_for(&self.inner.algorithm())
+        let plain = signature_algorithms_for(&self.inner.algorithm());
+        self.as_certificate_names(plain)
     }
 
     /// Whether this key can make signatures of `algorithm`, the legacy
     /// `ssh-rsa` included (host keys may use it where the configuration
-    /// enables it).
+    /// enables it). A certificate supports only the certificate names.
     pub fn supports_signature_algorithm(&self, algorithm: &str) -> bool {
-        all_signature_algorithms_for(&self.inner.algorithm()).contains(&algorithm)
+        let plain = all_signature_algorithms_for(&self.inner.algorithm());
+        self.as_certificate_names(plain).contains(&algorithm)
+    }
+
+    fn as_certificate_names(&self, plain: Vec<&'static str>) -> Vec<&'static str> {
+        if self.certificate.is_none() {
+            return plain;
+        }
+        plain
+            .into_iter()
+            .filter_map(certificate::certificate_algorithm)
+            .collect()
     }
 
     /// Verifies an SSH signature blob (`string` algorithm, `string` signature)
     /// over `data`. The blob's algorithm must be `expected_algorithm`, which
     /// must be one this key supports; otherwise the signature is refused.
+    /// For a certificate algorithm the blob carries the plain name
+    /// (`rsa-sha2-512` for `rsa-sha2-512-cert-v01@openssh.com`) and the
+    /// certified key made it.
     pub fn verify(&self, expected_algorithm: &str, data: &[u8], sig_blob: &[u8]) -> bool {
         if !self.supports_signature_algorithm(expected_algorithm) {
             return false;
         }
+        let expected_algorithm = plain_signature_algorithm(expected_algorithm);
         let mut r = Reader::new(sig_blob);
         let Ok(alg) = r.ascii() else { return false };
         if alg != expected_algorithm {
@@ -174,6 +269,15 @@ impl PublicKey {
         let Ok(inner_sig) = r.string() else {
             return false;
         };
+        // Security keys append `byte flags, uint32 counter` (PROTOCOL.u2f
+        // "SSH U2F signatures"); sshd requires the user-presence flag
+        // unless told `no-touch-required`, and so does this.
+        if is_security_key_algorithm(alg) {
+            let Ok(flags) = r.u8() else { return false };
+            if r.u32().is_err() || flags & SK_USER_PRESENCE == 0 {
+                return false;
+            }
+        }
         if r.end().is_err() {
             return false;
         }
@@ -218,9 +322,25 @@ impl fmt::Debug for PublicKey {
     }
 }
 
+/// PROTOCOL.u2f: `SSH_SK_USER_PRESENCE_REQD`, set when the user touched
+/// the security key.
+const SK_USER_PRESENCE: u8 = 0x01;
+
+/// `sk-ssh-ed25519@openssh.com` and `sk-ecdsa-sha2-nistp256@openssh.com`
+/// (PROTOCOL.u2f): keys held by a FIDO security key, verified here and
+/// offered from an agent, which does the signing.
+fn is_security_key_algorithm(name: &str) -> bool {
+    matches!(
+        name,
+        "sk-ssh-ed25519@openssh.com" | "sk-ecdsa-sha2-nistp256@openssh.com"
+    )
+}
+
 fn signature_algorithms_for(alg: &Algorithm) -> Vec<&'static str> {
     match alg {
         Algorithm::Ed25519 => vec!["ssh-ed25519"],
+        Algorithm::SkEd25519 => vec!["sk-ssh-ed25519@openssh.com"],
+        Algorithm::SkEcdsaSha2NistP256 => vec!["sk-ecdsa-sha2-nistp256@openssh.com"],
         Algorithm::Rsa { .. } => rsa::PREFERRED.to_vec(),
         Algorithm::Ecdsa { curve } => vec![curve_of(*curve).algorithm()],
         _ => Vec::new(),
@@ -277,6 +397,27 @@ impl PrivateKey {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Parses a private key in any format Conch reads: `openssh-key-v1`
+    /// (PROTOCOL.key), PEM PKCS#1 RSA (`BEGIN RSA PRIVATE KEY`), PEM SEC1
+    /// EC (`BEGIN EC PRIVATE KEY`), PKCS#8 (`BEGIN PRIVATE KEY`) and
+    /// encrypted PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`, PBES2). An
+    /// encrypted key needs `passphrase` ([`KeyError::Encrypted`] without,
+    /// [`KeyError::WrongPassphrase`] when wrong). DSA, PuTTY and ssh.com
+    /// keys, and PEM with OpenSSL's legacy encryption, are
+    /// [`KeyError::Unsupported`] with a word on converting them.
+    pub fn from_text(text: &[u8], passphrase: Option<&[u8]>) -> Result<Self, KeyError> {
+        if let Some(why) = pem::unsupported_format(text) {
+            return Err(KeyError::Unsupported(why.into()));
+        }
+        if !pem::is_pem_key(text) && !String::from_utf8_lossy(text).contains("Proc-Type:") {
+            return Self::from_openssh(text, passphrase);
+        }
+        let data = pem::read(text, passphrase)?;
+        let inner =
+            ssh_key::PrivateKey::new(data, "").map_err(|e| KeyError::Encoding(e.to_string()))?;
+        Self::from_ssh_key(inner)
     }
 
     fn parse_with_ssh_key(
@@ -367,12 +508,32 @@ impl PrivateKey {
         &self.public
     }
 
+    /// The same key presenting `certificate` (an OpenSSH certificate of
+    /// this very key, e.g. from `id_ed25519-cert.pub` or a server's
+    /// `HostCertificate`): its public key becomes the certificate, and it
+    /// signs the certificate algorithms with the key.
+    pub fn with_certificate(&self, certificate: &PublicKey) -> Result<Self, KeyError> {
+        if certificate.certificate().is_none() {
+            return Err(KeyError::Encoding("not a certificate".into()));
+        }
+        if certificate.plain_key() != self.public.plain_key() {
+            return Err(KeyError::Encoding(
+                "the certificate is for another key".into(),
+            ));
+        }
+        let mut key = self.clone();
+        key.public = certificate.clone();
+        Ok(key)
+    }
+
     /// Signs `data` with `algorithm` (one of
     /// [`PublicKey::signature_algorithms`]) and returns the SSH signature blob.
     pub fn sign(&self, algorithm: &str, data: &[u8]) -> Result<Vec<u8>, KeyError> {
         if !self.public.supports_signature_algorithm(algorithm) {
             return Err(KeyError::Unsupported(algorithm.to_string()));
         }
+        // The blob names the plain algorithm (PROTOCOL.certkeys).
+        let algorithm = plain_signature_algorithm(algorithm);
         let inner_sig = match &self.signing {
             SigningKey::Rsa(key) => rsa::sign(key, algorithm, data)?,
             SigningKey::Ecdsa(key) => key.sign(data)?,
@@ -397,3 +558,7 @@ impl fmt::Debug for PrivateKey {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "security_key_tests.rs"]
+mod security_key_tests;

@@ -15,6 +15,7 @@
 //! already knows first; [`KnownHosts::host_keys`] gives the transport what it
 //! needs to do the same.
 
+mod cert;
 mod pattern;
 mod prompt;
 
@@ -27,6 +28,7 @@ use rand_core::CryptoRngCore;
 use crate::keys::{KeyError, PublicKey};
 use crate::wire::Reader;
 
+pub use cert::CertVerdict;
 pub use pattern::host_name;
 use pattern::{hashed_field, is_recordable, HostPatterns, HASH_LEN};
 pub use prompt::{

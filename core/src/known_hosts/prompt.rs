@@ -16,6 +16,10 @@ const RULE: &str = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"
 
 /// The key type as `ssh` names it in messages: `ED25519`, `RSA`, `ECDSA`...
 pub fn key_type_label(key: &PublicKey) -> String {
+    // A certificate as OpenSSH labels it: its key's label and "-CERT".
+    if key.certificate().is_some() {
+        return format!("{}-CERT", key_type_label(&key.plain_key()));
+    }
     let algorithm = key.algorithm();
     let label = match algorithm.as_str() {
         "ssh-ed25519" => "ED25519",

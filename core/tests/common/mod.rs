@@ -52,6 +52,49 @@ pub fn host_key() -> PrivateKey {
     ed25519_key(HOST_KEY_SEED)
 }
 
+/// An Ed25519 certificate authority (`ssh-keygen -t ed25519` for a CA).
+pub fn ca_key(seed: u64) -> ssh_key::PrivateKey {
+    let mut secret = [0u8; 32];
+    ChaCha20Rng::seed_from_u64(seed).fill_bytes(&mut secret);
+    let pair = ssh_key::private::Ed25519Keypair::from_seed(&secret);
+    ssh_key::PrivateKey::new(ssh_key::private::KeypairData::Ed25519(pair), "ca").unwrap()
+}
+
+/// The CA's public key as Conch sees it.
+pub fn ca_public(ca: &ssh_key::PrivateKey) -> conch_core::PublicKey {
+    conch_core::PublicKey::from_blob(&ca.public_key().to_bytes().unwrap()).unwrap()
+}
+
+/// `key` with a certificate signed by `ca` (as `ssh-keygen -s ca [-h] -n
+/// principals -V valid_after:valid_before`), using ssh-key's builder.
+pub fn certify(
+    key: &PrivateKey,
+    ca: &ssh_key::PrivateKey,
+    host: bool,
+    principals: &[&str],
+    window: (u64, u64),
+) -> PrivateKey {
+    let data = key.public_key().as_ssh_key().key_data().clone();
+    let mut b = ssh_key::certificate::Builder::new([7u8; 16], data, window.0, window.1).unwrap();
+    b.serial(99).unwrap();
+    b.key_id("test key").unwrap();
+    b.cert_type(if host {
+        ssh_key::certificate::CertType::Host
+    } else {
+        ssh_key::certificate::CertType::User
+    })
+    .unwrap();
+    for p in principals {
+        b.valid_principal(*p).unwrap();
+    }
+    if principals.is_empty() {
+        b.all_principals_valid().unwrap();
+    }
+    let cert = b.sign(ca).unwrap();
+    let public = conch_core::PublicKey::from_blob(&cert.to_bytes().unwrap()).unwrap();
+    key.with_certificate(&public).unwrap()
+}
+
 /// Default client configuration.
 pub fn client_config() -> ClientConfig {
     ClientConfig::default()

@@ -97,6 +97,13 @@ pub struct ServerApp {
     pub expired_password: Option<String>,
     /// Keys that may log in.
     pub authorized_keys: Vec<PublicKey>,
+    /// CAs whose user certificates may log in (sshd's TrustedUserCAKeys),
+    /// checked at [`Self::cert_now`].
+    pub trusted_user_cas: Vec<PublicKey>,
+    /// The time user certificates are checked at, Unix seconds.
+    pub cert_now: u64,
+    /// Why the last user certificate was refused.
+    pub cert_refusals: Vec<conch_core::keys::CertificateError>,
     /// keyboard-interactive prompts and the answers expected.
     pub kbd_prompts: Vec<(Prompt, String)>,
     /// When non-empty, every method listed must succeed (partial success
@@ -124,6 +131,9 @@ impl Default for ServerApp {
             password: Some(PASSWORD.to_string()),
             expired_password: None,
             authorized_keys: Vec::new(),
+            trusted_user_cas: Vec::new(),
+            cert_now: 0,
+            cert_refusals: Vec::new(),
             kbd_prompts: Vec::new(),
             required_methods: Vec::new(),
             succeeded_methods: Vec::new(),
@@ -193,6 +203,24 @@ impl ServerApp {
                     self.method_succeeded("password")
                 } else {
                     AuthDecision::Reject
+                }
+            }
+            AuthAttempt::PublicKey { key, signed } if key.certificate().is_some() => {
+                let policy = conch_core::keys::UserCertificatePolicy {
+                    trusted_cas: &self.trusted_user_cas,
+                    revoked: &[],
+                    user,
+                    authorized_principals: None,
+                    now: self.cert_now,
+                    source: None,
+                };
+                match key.check_user_certificate(&policy) {
+                    Err(e) => {
+                        self.cert_refusals.push(e);
+                        AuthDecision::Reject
+                    }
+                    Ok(_) if *signed => self.method_succeeded("publickey"),
+                    Ok(_) => AuthDecision::Accept,
                 }
             }
             AuthAttempt::PublicKey { key, signed } => {

@@ -20,13 +20,17 @@ impl Transport {
     pub(super) fn send_ext_info(&mut self, rng: &mut dyn CryptoRngCore) {
         // What user authentication accepts: every key type's signature
         // algorithms but the legacy SHA-1 `ssh-rsa`, which it never accepts.
+        // Certificates are accepted too, and listed by the plain algorithm
+        // they sign with, as sshd lists them (kex.c: `sshkey_alg_list` with
+        // plain names only): clients match a certificate's plain name
+        // (OpenSSH's sshconnect2.c `key_sig_algorithm`, and Conch's).
         let names: Vec<&str> = self
             .config
             .crypto
             .signature
             .iter()
             .map(|a| a.name())
-            .filter(|n| !crate::crypto::is_legacy(n))
+            .filter(|n| !crate::crypto::is_legacy(n) && !crate::keys::is_certificate_algorithm(n))
             .collect();
         let mut p = Vec::with_capacity(64);
         p.put_u8(msg::EXT_INFO);

@@ -27,7 +27,8 @@ fn initial_exchange_completes_with_matching_session_ids() {
     assert!(algs.strict_kex);
     assert_eq!(s.kex_done_events(), [false]);
     // EXT_INFO: the server announced what it verifies.
-    // Every non-legacy signature algorithm the provider verifies.
+    // Every non-legacy signature algorithm the provider verifies; the
+    // certificates by the plain names they sign with, as sshd lists them.
     assert_eq!(
         c.t.server_sig_algs().unwrap(),
         [
