@@ -455,6 +455,26 @@ impl Conchd {
         run_bounded(&mut c, Input::Null, STEP)
     }
 
+    fn conch_scp(&self, args: &[&str]) -> conch_interop::Finished {
+        let mut c = Command::new(workspace_bin("conch-cli", "conch"));
+        c.arg("scp")
+            .arg("-P")
+            .arg(self.process.port().to_string())
+            .arg("-i")
+            .arg(&self.user_key.private_path)
+            .args([
+                "-F",
+                "none",
+                "--no-agent",
+                "-o",
+                "StrictHostKeyChecking=yes",
+            ])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
+            .args(args);
+        run_bounded(&mut c, Input::Null, STEP)
+    }
+
     fn conch_sftp(&self, batch: &str) -> conch_interop::Finished {
         let file = self.dir.write("conch-batch", batch);
         let mut c = Command::new(workspace_bin("conch-cli", "conch"));
@@ -543,7 +563,7 @@ fn conch_sftp_against_conchd_and_escapes_refused() {
     let local = TestDir::new("conch-sftp-local");
     let conchd = Conchd::start(&root);
     let file = local.join("f.bin");
-    write_pattern(&file, 5_000_000, 3);
+    write_pattern(&file, 1_000_000, 3);
     let l = |name: &str| local.join(name).display().to_string();
     let out = conchd.conch_sftp(&format!(
         "put {f}\nget f.bin {back}\n-get ../secret {e1}\n-get /../../secret {e2}\n-get up {e3}\n\
@@ -561,7 +581,7 @@ fn conch_sftp_against_conchd_and_escapes_refused() {
     assert!(stdout.contains("g.bin"), "{stdout}");
     assert_eq!(
         file_sha256(&local.join("back.bin")),
-        pattern_sha256(5_000_000, 3)
+        pattern_sha256(1_000_000, 3)
     );
     for escaped in ["e1", "e2", "e3", "e4"] {
         assert!(!local.join(escaped).exists(), "{escaped} was fetched");
@@ -579,4 +599,26 @@ fn conch_sftp_against_conchd_and_escapes_refused() {
     let out = conchd.conch_sftp("rm nothing\nmkdir never\n");
     assert_eq!(out.code(), Some(1));
     assert!(!root.join("never").exists());
+
+    // conch scp: up, down, a tree, and remote to remote through us.
+    let want = pattern_sha256(1_000_000, 3);
+    conchd
+        .conch_scp(&[&l("f.bin"), "127.0.0.1:/scp.bin"])
+        .assert_success();
+    assert_eq!(file_sha256(&root.join("scp.bin")), want);
+    conchd
+        .conch_scp(&["127.0.0.1:scp.bin", &l("scp-back.bin")])
+        .assert_success();
+    assert_eq!(file_sha256(&local.join("scp-back.bin")), want);
+    conchd
+        .conch_scp(&["127.0.0.1:/scp.bin", "127.0.0.1:/sub/r2r.bin"])
+        .assert_success();
+    assert_eq!(file_sha256(&root.join("sub/r2r.bin")), want);
+    conchd
+        .conch_scp(&["-r", "127.0.0.1:/sub", &l("")])
+        .assert_success();
+    assert_eq!(file_sha256(&local.join("sub/g.bin")), want);
+    let out = conchd.conch_scp(&["127.0.0.1:/../secret", &l("stolen")]);
+    assert_eq!(out.code(), Some(1));
+    assert!(!local.join("stolen").exists());
 }
