@@ -476,26 +476,146 @@ impl Conchd {
     }
 
     fn conch_sftp(&self, batch: &str) -> conch_interop::Finished {
-        let file = self.dir.write("conch-batch", batch);
-        let mut c = Command::new(workspace_bin("conch-cli", "conch"));
-        c.args(["sftp", "-b"])
-            .arg(&file)
-            .arg("-P")
-            .arg(self.process.port().to_string())
-            .arg("-i")
-            .arg(&self.user_key.private_path)
-            .args([
-                "-F",
-                "none",
-                "--no-agent",
-                "-o",
-                "StrictHostKeyChecking=yes",
-            ])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
-            .arg("127.0.0.1");
-        run_bounded(&mut c, Input::Null, STEP)
+        conch_sftp_batch(
+            &self.dir,
+            self.process.port(),
+            &self.user_key,
+            &self.known_hosts,
+            "127.0.0.1",
+            batch,
+        )
     }
+}
+
+/// `conch sftp -b` with a batch file, a key and a known_hosts file.
+fn conch_sftp_batch(
+    dir: &TestDir,
+    port: u16,
+    key: &KeyPair,
+    known_hosts: &Path,
+    destination: &str,
+    batch: &str,
+) -> conch_interop::Finished {
+    let file = dir.write("conch-batch", batch);
+    let mut c = Command::new(workspace_bin("conch-cli", "conch"));
+    c.args(["sftp", "-b"])
+        .arg(&file)
+        .arg("-P")
+        .arg(port.to_string())
+        .arg("-i")
+        .arg(&key.private_path)
+        .args([
+            "-F",
+            "none",
+            "--no-agent",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
+        .arg(destination);
+    run_bounded(&mut c, Input::Null, STEP)
+}
+
+/// Globs in get/put/rm/chmod/ls, `ls -l` and `ls -a` from `conch sftp`
+/// against a server whose directory `base` (as the client names it) is
+/// `real` on disk.
+fn globs_and_listings(base: &str, real: &Path, run: impl Fn(&str) -> conch_interop::Finished) {
+    for (name, body) in [
+        ("a1.txt", "one"),
+        ("a2.txt", "two"),
+        ("b.bin", "bin"),
+        (".hidden.txt", "h"),
+    ] {
+        fs::write(real.join(name), body).unwrap();
+    }
+    fs::create_dir(real.join("sub")).unwrap();
+    let local = TestDir::new("sftp-glob-local");
+    fs::create_dir(local.join("got")).unwrap();
+    for name in ["l1.dat", "l2.dat", "keep.txt"] {
+        fs::write(local.join(name), name).unwrap();
+    }
+    let l = s(local.path());
+    let out = run(&format!(
+        "cd {base}\nls\nls -a\nls -l\nls *.txt\nget a?.txt {l}/got\nput {l}/l*.dat\n\
+         chmod 600 *.dat\nrm a*.txt\n-rm nomatch*\n"
+    ));
+    out.assert_success();
+    let stdout = out.stdout_text();
+    let lines: Vec<&str> = stdout.lines().collect();
+    // Not a terminal: one name a line; hidden names only with -a.
+    let at = |line: &str| lines.iter().position(|l| *l == line);
+    assert!(at("a1.txt").is_some() && at("sub").is_some(), "{stdout}");
+    assert_eq!(
+        lines.iter().filter(|l| **l == ".hidden.txt").count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| **l == "a1.txt").count(),
+        3,
+        "{stdout}"
+    );
+    let long = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.split_whitespace().last() == Some(name) && l.len() > 30)
+            .unwrap_or_else(|| panic!("no ls -l line for {name}: {stdout}"))
+            .to_string()
+    };
+    assert!(long("sub").starts_with('d'), "{stdout}");
+    assert!(long("b.bin").starts_with("-rw"), "{stdout}");
+    assert!(long("b.bin").contains(" 3 "), "size in {}", long("b.bin"));
+    let join = |n: &str| format!("{}/{n}", base.trim_end_matches('/'));
+    assert!(
+        stdout.contains(&format!("Removing {}\n", join("a1.txt"))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Changing mode on {}\n", join("l2.dat"))),
+        "{stdout}"
+    );
+    assert!(
+        out.stderr_text().contains("not found"),
+        "{}",
+        out.stderr_text()
+    );
+    assert_eq!(fs::read(local.join("got/a1.txt")).unwrap(), b"one");
+    assert_eq!(fs::read(local.join("got/a2.txt")).unwrap(), b"two");
+    assert!(!local.join("got/b.bin").exists());
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["l1.dat", "l2.dat"] {
+        assert_eq!(fs::read(real.join(name)).unwrap(), name.as_bytes());
+        let mode = fs::metadata(real.join(name)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    assert!(!real.join("keep.txt").exists());
+    assert!(!real.join("a1.txt").exists() && !real.join("a2.txt").exists());
+    assert!(real.join(".hidden.txt").exists() && real.join("b.bin").exists());
+}
+
+#[test]
+fn conch_sftp_globs_and_listings_against_conchd_and_sshd() {
+    let root = TestDir::new("glob-conchd-root");
+    let conchd = Conchd::start(root.path());
+    globs_and_listings("/", root.path(), |batch| conchd.conch_sftp(batch));
+
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("glob-sshd");
+    let known_hosts = sshd.known_hosts_file();
+    let real = dir.join("files");
+    fs::create_dir(&real).unwrap();
+    let destination = format!("{}@127.0.0.1", sshd.login_user());
+    globs_and_listings(&s(&real), &real, |batch| {
+        conch_sftp_batch(
+            &dir,
+            sshd.port(),
+            sshd.user_key(),
+            &known_hosts,
+            &destination,
+            batch,
+        )
+    });
 }
 
 #[test]
