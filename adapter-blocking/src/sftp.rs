@@ -8,9 +8,11 @@ use std::path::Path;
 use conch_driver::block_on::block_on;
 use futures_util::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+#[cfg(unix)]
+pub use conch_driver::sftp::RootFs;
 pub use conch_driver::sftp::{
     conch_sftp, serve, serve_blocking, DirEntry, FileAttributes, FileType, Limits, OpenFlags,
-    Progress, ProgressFn, ProtocolError, Result, RootFs, SftpError, Skipped, StatVfs, StatusCode,
+    Progress, ProgressFn, ProtocolError, Result, SftpError, Skipped, StatVfs, StatusCode,
     StatusError, TransferOptions, TransferStats, TreeStats, UnsafeName,
 };
 

@@ -10,10 +10,12 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 
+#[cfg(unix)]
+pub use conch_driver::sftp::RootFs;
 pub use conch_driver::sftp::{
     conch_sftp, serve, serve_blocking, DirEntry, FileAttributes, FileType, Limits, OpenFlags,
-    Progress, ProgressFn, ProtocolError, ReadDir, Result, RootFs, SftpError, Skipped, StatVfs,
-    StatusCode, StatusError, TransferOptions, TransferStats, TreeStats, UnsafeName,
+    Progress, ProgressFn, ProtocolError, ReadDir, Result, SftpError, Skipped, StatVfs, StatusCode,
+    StatusError, TransferOptions, TransferStats, TreeStats, UnsafeName,
 };
 
 /// An SFTP session on tokio: the driver's [`conch_driver::sftp::Sftp`]

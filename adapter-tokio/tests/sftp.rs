@@ -296,32 +296,149 @@ async fn the_server_keeps_clients_inside_its_root() {
     std::os::unix::fs::symlink("../secret", root.join("up")).unwrap();
     std::os::unix::fs::symlink(outer.path(), root.join("abs")).unwrap();
     let sftp = sftp_session(&root, false).await;
-    // `..` stops at the root: these name files inside it, which do not exist.
-    for path in [
-        "../secret",
-        "/../secret",
-        "../../../../secret",
-        "abs/secret",
-        "up",
+    // `..` stops at the root: these name files inside it, which do not
+    // exist; symlinks leading out are refused.
+    for (path, code) in [
+        ("../secret", StatusCode::NoSuchFile),
+        ("/../secret", StatusCode::NoSuchFile),
+        ("../../../../secret", StatusCode::NoSuchFile),
+        ("abs/secret", StatusCode::PermissionDenied),
+        ("up", StatusCode::PermissionDenied),
     ] {
         let e = sftp.open(path).await.unwrap_err();
-        assert_eq!(e.status_code(), Some(StatusCode::NoSuchFile), "{path}: {e}");
+        assert_eq!(e.status_code(), Some(code), "{path}: {e}");
     }
     assert_eq!(sftp.realpath("../..").await.unwrap(), "/");
-    // Writing through an escaping symlink creates the file inside the root.
-    let mut f = sftp.create("up").await.unwrap();
-    f.write_all(b"x").await.unwrap();
-    f.shutdown().await.unwrap();
+    // A symlink leading out is refused, even to create a file through it.
+    let e = sftp.create("up").await.unwrap_err();
+    assert_eq!(e.status_code(), Some(StatusCode::PermissionDenied), "{e}");
     assert_eq!(
         std::fs::read(outer.path().join("secret")).unwrap(),
         b"secret"
     );
-    assert!(root.join("secret").exists());
-    // An absolute symlink resolves from the root: its target's path does
-    // not exist inside it.
+    assert!(!root.join("secret").exists());
     let e = sftp.mkdir("abs/newdir", 0o755).await.unwrap_err();
-    assert_eq!(e.status_code(), Some(StatusCode::NoSuchFile), "{e}");
+    assert_eq!(e.status_code(), Some(StatusCode::PermissionDenied), "{e}");
     assert!(!outer.path().join("newdir").exists());
+}
+
+/// Every operation through `link`, a symlink (or a path through one) that
+/// leads out of the root, is refused with PERMISSION_DENIED.
+async fn all_refused(sftp: &Sftp, link: &str) {
+    let denied = |what: &str, r: Result<(), SftpError>| {
+        let e = r.expect_err(what);
+        assert_eq!(
+            e.status_code(),
+            Some(StatusCode::PermissionDenied),
+            "{what} through {link}: {e}"
+        );
+    };
+    let file = format!("{link}/f");
+    denied("open", sftp.open(&file).await.map(drop));
+    denied("create", sftp.create(&file).await.map(drop));
+    denied(
+        "create new",
+        sftp.create(&format!("{link}/new")).await.map(drop),
+    );
+    denied("stat", sftp.stat(&file).await.map(drop));
+    denied("lstat", sftp.lstat(&file).await.map(drop));
+    let mode = conch_sftp::FileAttributes {
+        permissions: Some(0o777),
+        ..Default::default()
+    };
+    denied("setstat", sftp.setstat(&file, mode).await);
+    denied("mkdir", sftp.mkdir(&format!("{link}/d"), 0o755).await);
+    denied("rmdir", sftp.rmdir(&format!("{link}/sub")).await);
+    denied("remove", sftp.remove(&file).await);
+    denied("rename from", sftp.rename(&file, "stolen").await);
+    denied(
+        "rename to",
+        sftp.rename("inside", &format!("{link}/moved")).await,
+    );
+    denied(
+        "readlink",
+        sftp.readlink(&format!("{link}/l")).await.map(drop),
+    );
+    denied("realpath", sftp.realpath(&file).await.map(drop));
+    denied("opendir", sftp.list_dir(link).await.map(drop));
+    denied("symlink", sftp.symlink("x", &format!("{link}/sl")).await);
+    denied(
+        "hardlink",
+        sftp.hardlink("inside", &format!("{link}/hl")).await,
+    );
+    denied("statvfs", sftp.statvfs(link).await.map(drop));
+}
+
+#[tokio::test]
+async fn symlinks_out_of_the_root_are_refused_by_every_operation() {
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    let out = outer.path().join("out");
+    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    std::fs::create_dir_all(out.join("sub")).unwrap();
+    std::fs::write(out.join("f"), b"outside").unwrap();
+    std::os::unix::fs::symlink("f", out.join("l")).unwrap();
+    std::fs::write(root.join("inside"), b"inside").unwrap();
+    std::fs::write(root.join("sub/deeper/g"), b"g").unwrap();
+    // Inside links keep working, relative and through `..`.
+    std::os::unix::fs::symlink("sub/deeper", root.join("in")).unwrap();
+    std::os::unix::fs::symlink("../../inside", root.join("sub/deeper/back")).unwrap();
+    let sftp = sftp_session(&root, false).await;
+    let mut s = String::new();
+    sftp.open("in/g")
+        .await
+        .unwrap()
+        .read_to_string(&mut s)
+        .await
+        .unwrap();
+    assert_eq!(s, "g");
+    let mut s = String::new();
+    sftp.open("in/back")
+        .await
+        .unwrap()
+        .read_to_string(&mut s)
+        .await
+        .unwrap();
+    assert_eq!(s, "inside");
+    assert_eq!(sftp.realpath("in/back").await.unwrap(), "/inside");
+    sftp.mkdir("in/made", 0o755).await.unwrap();
+    assert!(root.join("sub/deeper/made").is_dir());
+
+    let snapshot = || {
+        let mut names: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        (
+            names,
+            std::fs::read(out.join("f")).unwrap(),
+            std::fs::metadata(out.join("f"))
+                .unwrap()
+                .permissions()
+                .mode(),
+        )
+    };
+    let before = snapshot();
+    // Links leading out: absolute, relative with `..`, and a directory
+    // swapped for a link between two calls (as a local user racing the
+    // server would).
+    std::os::unix::fs::symlink(&out, root.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../out", root.join("rel")).unwrap();
+    std::os::unix::fs::symlink("../../../out", root.join("sub/deeper/up")).unwrap();
+    std::fs::create_dir(root.join("swapped")).unwrap();
+    std::fs::write(root.join("swapped/f"), b"was inside").unwrap();
+    assert_eq!(sftp.stat("swapped/f").await.unwrap().size, Some(10));
+    std::fs::remove_file(root.join("swapped/f")).unwrap();
+    std::fs::remove_dir(root.join("swapped")).unwrap();
+    std::os::unix::fs::symlink(&out, root.join("swapped")).unwrap();
+    for link in ["abs", "rel", "in/up", "swapped"] {
+        all_refused(&sftp, link).await;
+    }
+    // The links themselves are still names inside the root.
+    assert!(sftp.lstat("abs").await.unwrap().is_symlink());
+    assert_eq!(sftp.readlink("rel").await.unwrap(), "../out");
+    assert_eq!(snapshot(), before);
 }
 
 #[tokio::test]

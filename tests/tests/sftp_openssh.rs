@@ -455,11 +455,9 @@ impl Conchd {
         run_bounded(&mut c, Input::Null, STEP)
     }
 
-    fn conch_sftp(&self, batch: &str) -> conch_interop::Finished {
-        let file = self.dir.write("conch-batch", batch);
+    fn conch_scp(&self, args: &[&str]) -> conch_interop::Finished {
         let mut c = Command::new(workspace_bin("conch-cli", "conch"));
-        c.args(["sftp", "-b"])
-            .arg(&file)
+        c.arg("scp")
             .arg("-P")
             .arg(self.process.port().to_string())
             .arg("-i")
@@ -473,9 +471,151 @@ impl Conchd {
             ])
             .arg("-o")
             .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
-            .arg("127.0.0.1");
+            .args(args);
         run_bounded(&mut c, Input::Null, STEP)
     }
+
+    fn conch_sftp(&self, batch: &str) -> conch_interop::Finished {
+        conch_sftp_batch(
+            &self.dir,
+            self.process.port(),
+            &self.user_key,
+            &self.known_hosts,
+            "127.0.0.1",
+            batch,
+        )
+    }
+}
+
+/// `conch sftp -b` with a batch file, a key and a known_hosts file.
+fn conch_sftp_batch(
+    dir: &TestDir,
+    port: u16,
+    key: &KeyPair,
+    known_hosts: &Path,
+    destination: &str,
+    batch: &str,
+) -> conch_interop::Finished {
+    let file = dir.write("conch-batch", batch);
+    let mut c = Command::new(workspace_bin("conch-cli", "conch"));
+    c.args(["sftp", "-b"])
+        .arg(&file)
+        .arg("-P")
+        .arg(port.to_string())
+        .arg("-i")
+        .arg(&key.private_path)
+        .args([
+            "-F",
+            "none",
+            "--no-agent",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
+        .arg(destination);
+    run_bounded(&mut c, Input::Null, STEP)
+}
+
+/// Globs in get/put/rm/chmod/ls, `ls -l` and `ls -a` from `conch sftp`
+/// against a server whose directory `base` (as the client names it) is
+/// `real` on disk.
+fn globs_and_listings(base: &str, real: &Path, run: impl Fn(&str) -> conch_interop::Finished) {
+    for (name, body) in [
+        ("a1.txt", "one"),
+        ("a2.txt", "two"),
+        ("b.bin", "bin"),
+        (".hidden.txt", "h"),
+    ] {
+        fs::write(real.join(name), body).unwrap();
+    }
+    fs::create_dir(real.join("sub")).unwrap();
+    let local = TestDir::new("sftp-glob-local");
+    fs::create_dir(local.join("got")).unwrap();
+    for name in ["l1.dat", "l2.dat", "keep.txt"] {
+        fs::write(local.join(name), name).unwrap();
+    }
+    let l = s(local.path());
+    let out = run(&format!(
+        "cd {base}\nls\nls -a\nls -l\nls *.txt\nget a?.txt {l}/got\nput {l}/l*.dat\n\
+         chmod 600 *.dat\nrm a*.txt\n-rm nomatch*\n"
+    ));
+    out.assert_success();
+    let stdout = out.stdout_text();
+    let lines: Vec<&str> = stdout.lines().collect();
+    // Not a terminal: one name a line; hidden names only with -a.
+    let at = |line: &str| lines.iter().position(|l| *l == line);
+    assert!(at("a1.txt").is_some() && at("sub").is_some(), "{stdout}");
+    assert_eq!(
+        lines.iter().filter(|l| **l == ".hidden.txt").count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| **l == "a1.txt").count(),
+        3,
+        "{stdout}"
+    );
+    let long = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.split_whitespace().last() == Some(name) && l.len() > 30)
+            .unwrap_or_else(|| panic!("no ls -l line for {name}: {stdout}"))
+            .to_string()
+    };
+    assert!(long("sub").starts_with('d'), "{stdout}");
+    assert!(long("b.bin").starts_with("-rw"), "{stdout}");
+    assert!(long("b.bin").contains(" 3 "), "size in {}", long("b.bin"));
+    let join = |n: &str| format!("{}/{n}", base.trim_end_matches('/'));
+    assert!(
+        stdout.contains(&format!("Removing {}\n", join("a1.txt"))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Changing mode on {}\n", join("l2.dat"))),
+        "{stdout}"
+    );
+    assert!(
+        out.stderr_text().contains("not found"),
+        "{}",
+        out.stderr_text()
+    );
+    assert_eq!(fs::read(local.join("got/a1.txt")).unwrap(), b"one");
+    assert_eq!(fs::read(local.join("got/a2.txt")).unwrap(), b"two");
+    assert!(!local.join("got/b.bin").exists());
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["l1.dat", "l2.dat"] {
+        assert_eq!(fs::read(real.join(name)).unwrap(), name.as_bytes());
+        let mode = fs::metadata(real.join(name)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    assert!(!real.join("keep.txt").exists());
+    assert!(!real.join("a1.txt").exists() && !real.join("a2.txt").exists());
+    assert!(real.join(".hidden.txt").exists() && real.join("b.bin").exists());
+}
+
+#[test]
+fn conch_sftp_globs_and_listings_against_conchd_and_sshd() {
+    let root = TestDir::new("glob-conchd-root");
+    let conchd = Conchd::start(root.path());
+    globs_and_listings("/", root.path(), |batch| conchd.conch_sftp(batch));
+
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("glob-sshd");
+    let known_hosts = sshd.known_hosts_file();
+    let real = dir.join("files");
+    fs::create_dir(&real).unwrap();
+    let destination = format!("{}@127.0.0.1", sshd.login_user());
+    globs_and_listings(&s(&real), &real, |batch| {
+        conch_sftp_batch(
+            &dir,
+            sshd.port(),
+            sshd.user_key(),
+            &known_hosts,
+            &destination,
+            batch,
+        )
+    });
 }
 
 #[test]
@@ -543,7 +683,7 @@ fn conch_sftp_against_conchd_and_escapes_refused() {
     let local = TestDir::new("conch-sftp-local");
     let conchd = Conchd::start(&root);
     let file = local.join("f.bin");
-    write_pattern(&file, 5_000_000, 3);
+    write_pattern(&file, 1_000_000, 3);
     let l = |name: &str| local.join(name).display().to_string();
     let out = conchd.conch_sftp(&format!(
         "put {f}\nget f.bin {back}\n-get ../secret {e1}\n-get /../../secret {e2}\n-get up {e3}\n\
@@ -561,14 +701,24 @@ fn conch_sftp_against_conchd_and_escapes_refused() {
     assert!(stdout.contains("g.bin"), "{stdout}");
     assert_eq!(
         file_sha256(&local.join("back.bin")),
-        pattern_sha256(5_000_000, 3)
+        pattern_sha256(1_000_000, 3)
     );
     for escaped in ["e1", "e2", "e3", "e4"] {
         assert!(!local.join(escaped).exists(), "{escaped} was fetched");
     }
+    // `..` stops at the root (e1, e2: no such file there); a symlink
+    // leading out is refused (e3, e4).
     assert_eq!(
         out.stderr_text().matches("No such file").count(),
-        4,
+        2,
+        "{}",
+        out.stderr_text()
+    );
+    assert_eq!(
+        out.stderr_text()
+            .matches("path leads outside the served directory")
+            .count(),
+        2,
         "{}",
         out.stderr_text()
     );
@@ -579,4 +729,26 @@ fn conch_sftp_against_conchd_and_escapes_refused() {
     let out = conchd.conch_sftp("rm nothing\nmkdir never\n");
     assert_eq!(out.code(), Some(1));
     assert!(!root.join("never").exists());
+
+    // conch scp: up, down, a tree, and remote to remote through us.
+    let want = pattern_sha256(1_000_000, 3);
+    conchd
+        .conch_scp(&[&l("f.bin"), "127.0.0.1:/scp.bin"])
+        .assert_success();
+    assert_eq!(file_sha256(&root.join("scp.bin")), want);
+    conchd
+        .conch_scp(&["127.0.0.1:scp.bin", &l("scp-back.bin")])
+        .assert_success();
+    assert_eq!(file_sha256(&local.join("scp-back.bin")), want);
+    conchd
+        .conch_scp(&["127.0.0.1:/scp.bin", "127.0.0.1:/sub/r2r.bin"])
+        .assert_success();
+    assert_eq!(file_sha256(&root.join("sub/r2r.bin")), want);
+    conchd
+        .conch_scp(&["-r", "127.0.0.1:/sub", &l("")])
+        .assert_success();
+    assert_eq!(file_sha256(&local.join("sub/g.bin")), want);
+    let out = conchd.conch_scp(&["127.0.0.1:/../secret", &l("stolen")]);
+    assert_eq!(out.code(), Some(1));
+    assert!(!local.join("stolen").exists());
 }

@@ -22,6 +22,7 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
        conch --replay FILE
        conch sftp [-b BATCHFILE] [-P PORT] [-i IDENTITY] [-r] [USER@]HOST[:DIR]
        conch scp [-r] [-p] [-P PORT] [-i IDENTITY] SOURCE... TARGET
+       (a host named sftp or scp: conch -- sftp, conch USER@sftp, conch -p 22 sftp)
 
   -p PORT            port to connect to (default 22)
   -l USER            user to log in as (default: the local user)

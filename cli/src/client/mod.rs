@@ -499,14 +499,36 @@ async fn copy_input(
     }
 }
 
+/// The program a `conch` command line runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// A session with a host (ssh's command line).
+    Ssh,
+    /// `conch sftp ...`.
+    Sftp,
+    /// `conch scp ...`.
+    Scp,
+}
+
+/// `conch sftp ...` and `conch scp ...` run the file transfer programs
+/// only when `sftp`/`scp` is the very first word; a host of that name is
+/// reached with anything before it: `conch -- sftp`, `conch user@sftp`,
+/// `conch -p 22 sftp`.
+pub fn program(args: &[OsString]) -> Program {
+    match args.first().and_then(|a| a.to_str()) {
+        Some("sftp") => Program::Sftp,
+        Some("scp") => Program::Scp,
+        _ => Program::Ssh,
+    }
+}
+
 /// `conch`'s `main`.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
-    // `conch sftp ...` and `conch scp ...`: the file transfer programs.
-    match args.first().and_then(|a| a.to_str()) {
-        Some("sftp") => return crate::sftp::main(args[1..].to_vec()),
-        Some("scp") => return crate::sftp::scp::main(args[1..].to_vec()),
-        _ => {}
+    match program(&args) {
+        Program::Sftp => return crate::sftp::main(args[1..].to_vec()),
+        Program::Scp => return crate::sftp::scp::main(args[1..].to_vec()),
+        Program::Ssh => {}
     }
     if crate::config_dump::requested(&args) {
         return crate::config_dump::main(args);
@@ -558,4 +580,44 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let (args, config, setup) = args;
     runtime.block_on(run(args, config, setup))
+}
+
+#[cfg(test)]
+mod dispatch_tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// The host `conch` would connect to for this command line.
+    fn host(args: &[&str]) -> (Program, String) {
+        let args = os(args);
+        match parse_args(args.clone()) {
+            Ok(Invocation::Connect(a)) => (program(&args), a.host),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_host_named_sftp_or_scp_is_reachable() {
+        assert_eq!(program(&os(&["sftp", "example.org"])), Program::Sftp);
+        assert_eq!(program(&os(&["scp", "a", "h:b"])), Program::Scp);
+        assert_eq!(program(&os(&["sftp"])), Program::Sftp);
+        for name in ["sftp", "scp"] {
+            assert_eq!(host(&["--", name]), (Program::Ssh, name.to_string()));
+            assert_eq!(
+                host(&[&format!("alice@{name}")]),
+                (Program::Ssh, name.to_string())
+            );
+            assert_eq!(host(&["-p", "22", name]), (Program::Ssh, name.to_string()));
+            assert_eq!(
+                host(&["--", name, "uptime"]),
+                (Program::Ssh, name.to_string())
+            );
+        }
+        // Only the exact first word picks a program.
+        assert_eq!(program(&os(&["sftp.example.org"])), Program::Ssh);
+        assert_eq!(program(&os(&["SFTP"])), Program::Ssh);
+    }
 }

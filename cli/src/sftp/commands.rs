@@ -1,15 +1,19 @@
 //! The commands of `conch sftp`, as sftp(1) names them: `get`, `put`
-//! (`-r` recursive, `-p` preserve, `-a` resume), `ls` (`-l`, `-a`), `cd`,
+//! (`-r` recursive, `-p` preserve, `-a` resume), `ls` (`-l`, `-a`, `-1`,
+//! several names a line on a terminal), `cd`,
 //! `lcd`, `pwd`, `lpwd`, `mkdir`, `lmkdir`, `rm`, `rmdir`, `rename`,
 //! `chmod`, `ln` (`-s`), `symlink`, `df` (`-h`), `progress`, `help`,
-//! `bye`/`exit`/`quit`.
+//! `bye`/`exit`/`quit`. `get`, `put`, `rm`, `chmod` and `ls` take glob
+//! patterns (see `glob`).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use conch_tokio::sftp::conch_sftp::names::{base_name, join};
 use conch_tokio::sftp::{conch_sftp, Progress, Sftp, SftpError, TransferOptions};
+
+use super::glob;
 
 /// What to do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +39,7 @@ lcd path                           Change local directory to 'path'
 lmkdir path                        Create local directory
 ln [-s] oldpath newpath            Link remote file (-s for symlink)
 lpwd                               Print local working directory
-ls [-la] [path]                    Display remote directory listing
+ls [-1afl] [path]                  Display remote directory listing
 mkdir path                         Create remote directory
 progress                           Toggle display of progress meter
 put [-afpr] local [remote]         Upload file
@@ -217,6 +221,17 @@ impl Shell {
         }
     }
 
+    /// A remote path with its patterns expanded; none matching is an
+    /// error, as in sftp.
+    async fn expand(&self, path: &str) -> Result<Vec<String>, String> {
+        let pattern = self.remote(path);
+        let found = glob::remote(&self.sftp, &pattern).await?;
+        if found.is_empty() {
+            return Err(format!("File \"{pattern}\" not found."));
+        }
+        Ok(found)
+    }
+
     fn options(&self, set: &str) -> TransferOptions {
         TransferOptions {
             preserve: self.preserve || set.contains('p'),
@@ -294,8 +309,10 @@ impl Shell {
                 self.sftp.rmdir(&p).await.map_err(|e| err(&p, e))?;
             }
             "rm" => {
-                let p = self.remote(&one(args)?);
-                self.sftp.remove(&p).await.map_err(|e| err(&p, e))?;
+                for p in self.expand(&one(args)?).await? {
+                    println!("Removing {p}");
+                    self.sftp.remove(&p).await.map_err(|e| err(&p, e))?;
+                }
             }
             "rename" => {
                 let (a, b) = two(args)?;
@@ -306,8 +323,10 @@ impl Shell {
                 let (mode, path) = two(args)?;
                 let mode =
                     u32::from_str_radix(&mode, 8).map_err(|_| format!("Invalid mode {mode}"))?;
-                let p = self.remote(&path);
-                self.sftp.chmod(&p, mode).await.map_err(|e| err(&p, e))?;
+                for p in self.expand(&path).await? {
+                    println!("Changing mode on {p}");
+                    self.sftp.chmod(&p, mode).await.map_err(|e| err(&p, e))?;
+                }
             }
             "ln" | "symlink" => {
                 let (set, rest) = flags(args, "s")?;
@@ -381,11 +400,33 @@ impl Shell {
     }
 
     async fn transfer_get(&mut self, set: &str, args: &[String]) -> Result<(), String> {
-        let (remote, local) = match args {
+        let (pattern, local) = match args {
             [r] => (self.remote(r), None),
             [r, l] => (self.remote(r), Some(self.local(l))),
             _ => return Err("get: expected remote [local]".into()),
         };
+        let sources = glob::remote(&self.sftp, &pattern).await?;
+        if sources.is_empty() {
+            return Err(format!("File \"{pattern}\" not found."));
+        }
+        if let Some(l) = local.as_ref().filter(|l| sources.len() > 1 && !l.is_dir()) {
+            return Err(format!(
+                "Multiple source paths, but destination \"{}\" is not a directory",
+                l.display()
+            ));
+        }
+        for remote in sources {
+            self.get_one(set, remote, local.clone()).await?;
+        }
+        Ok(())
+    }
+
+    async fn get_one(
+        &mut self,
+        set: &str,
+        remote: String,
+        local: Option<PathBuf>,
+    ) -> Result<(), String> {
         let name = base_name(&remote).to_string();
         let mut local = local.unwrap_or_else(|| self.lcwd.join(&name));
         if local.is_dir() {
@@ -420,11 +461,36 @@ impl Shell {
     }
 
     async fn transfer_put(&mut self, set: &str, args: &[String]) -> Result<(), String> {
-        let (local, remote) = match args {
+        let (pattern, remote) = match args {
             [l] => (self.local(l), None),
             [l, r] => (self.local(l), Some(self.remote(r))),
             _ => return Err("put: expected local [remote]".into()),
         };
+        let sources = glob::local(&pattern);
+        if sources.is_empty() {
+            return Err(format!("File \"{}\" not found.", pattern.display()));
+        }
+        if sources.len() > 1 {
+            if let Some(r) = &remote {
+                if !self.sftp.stat(r).await.is_ok_and(|a| a.is_dir()) {
+                    return Err(format!(
+                        "Multiple paths match, but destination \"{r}\" is not a directory"
+                    ));
+                }
+            }
+        }
+        for local in sources {
+            self.put_one(set, local, remote.clone()).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_one(
+        &mut self,
+        set: &str,
+        local: PathBuf,
+        remote: Option<String>,
+    ) -> Result<(), String> {
         let name = local
             .file_name()
             .and_then(|n| n.to_str())
@@ -463,44 +529,117 @@ impl Shell {
 
     async fn ls(&mut self, args: &[String]) -> Result<(), String> {
         let (set, rest) = flags(args, "1aflnrSth")?;
-        let path = match rest.as_slice() {
-            [] => self.cwd.clone(),
-            [p] => self.remote(p),
+        let (arg, path) = match rest.as_slice() {
+            [] => (None, self.cwd.clone()),
+            [p] => (Some(p.as_str()), self.remote(p)),
             _ => return Err("ls: expected at most one path".into()),
         };
-        let attrs = self.sftp.stat(&path).await.map_err(|e| err(&path, e))?;
         let long = set.contains('l') || set.contains('n');
-        if !attrs.is_dir() {
+        let line = |name: &str, attrs: &conch_sftp::FileAttributes| {
             if long {
-                println!("{}", conch_sftp::longname(path.as_bytes(), &attrs));
+                conch_sftp::longname(name.as_bytes(), attrs)
             } else {
-                println!("{path}");
+                name.to_string()
             }
-            return Ok(());
-        }
-        let entries = self.sftp.list_dir(&path).await.map_err(|e| err(&path, e))?;
-        for e in entries {
-            if e.name.starts_with('.') && !set.contains('a') {
-                continue;
-            }
-            if long {
-                let line = if e.longname.is_empty() {
-                    conch_sftp::longname(e.raw_name.as_slice(), &e.attrs)
-                } else {
-                    e.longname
+        };
+        let mut lines = Vec::new();
+        if arg.is_some_and(glob::has_magic) {
+            // Matches are shown as the pattern named them: relative to the
+            // working directory when it was relative.
+            let prefix = format!("{}/", self.cwd.trim_end_matches('/'));
+            for p in self.expand(arg.unwrap_or_default()).await? {
+                let attrs = self.sftp.lstat(&p).await.map_err(|e| err(&p, e))?;
+                let shown = match arg.is_some_and(|a| !a.starts_with('/')) {
+                    true => p.strip_prefix(&prefix).unwrap_or(&p),
+                    false => &p,
                 };
-                println!("{line}");
+                lines.push(line(shown, &attrs));
+            }
+        } else {
+            let attrs = self.sftp.stat(&path).await.map_err(|e| err(&path, e))?;
+            if !attrs.is_dir() {
+                lines.push(line(arg.unwrap_or(&path), &attrs));
             } else {
-                println!("{}", e.name);
+                let mut entries = self.sftp.list_dir(&path).await.map_err(|e| err(&path, e))?;
+                // Sorted by name, as sftp does unless `-f`.
+                if !set.contains('f') {
+                    entries.sort_by(|a, b| a.raw_name.cmp(&b.raw_name));
+                }
+                for e in entries {
+                    if e.name.starts_with('.') && !set.contains('a') {
+                        continue;
+                    }
+                    lines.push(match (long, e.longname.is_empty()) {
+                        (true, false) => e.longname,
+                        _ => line(&e.name, &e.attrs),
+                    });
+                }
             }
         }
+        // Several names a line on a terminal, one a line otherwise (or
+        // with `-1`, `-l`), as sftp does.
+        let columns = !long && !set.contains('1') && std::io::stdout().is_terminal();
+        let out = if columns {
+            in_columns(&lines, terminal_width())
+        } else {
+            lines.iter().map(|l| format!("{l}\n")).collect()
+        };
+        print!("{out}");
         Ok(())
     }
+}
+
+/// The terminal's width in columns (80 when unknown), as sftp reads it.
+fn terminal_width() -> usize {
+    #[cfg(unix)]
+    if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdout()) {
+        if size.ws_col > 0 {
+            return usize::from(size.ws_col);
+        }
+    }
+    80
+}
+
+/// Names laid out row by row in columns as wide as the longest name plus
+/// two spaces, as many as fit in `width` (sftp's short listing).
+fn in_columns(names: &[String], width: usize) -> String {
+    let Some(widest) = names.iter().map(|n| n.chars().count()).max() else {
+        return String::new();
+    };
+    let col = widest + 2;
+    let per_line = (width / col).max(1);
+    let mut out = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let end = i + 1 == names.len() || (i + 1) % per_line == 0;
+        if end {
+            out.push_str(name);
+            out.push('\n');
+        } else {
+            out.push_str(&format!("{name:<col$}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_listings_fill_rows_of_equal_columns() {
+        let names: Vec<String> = ["a", "bbbb", "cc", "d", "eeeeee"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // Columns of 8 (6 + 2): three fit in 24, two lines.
+        assert_eq!(
+            in_columns(&names, 24),
+            "a       bbbb    cc\nd       eeeeee\n"
+        );
+        // Narrower than one column: one name a line.
+        assert_eq!(in_columns(&names[..2], 3), "a\nbbbb\n");
+        assert_eq!(in_columns(&[], 80), "");
+    }
 
     #[test]
     fn words_split_with_quotes_and_escapes() {

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use conch_tokio::sftp::Sftp;
 
 pub mod commands;
+mod glob;
 pub mod scp;
 
 use commands::{Flow, Shell};

@@ -1,25 +1,28 @@
 //! [`RootFs`]: the server's file system over one local directory, seen by
 //! the client as `/` (as sshd's `ChrootDirectory` with `internal-sftp`
-//! shows it, without needing root). Every path is resolved here, one
-//! component at a time: `..` stops at the root, and each symlink met on
-//! the way is read and its target resolved the same way (an absolute
-//! target from the root), so neither can lead outside. Files are then
-//! opened by the resolved path; a local user racing to swap a checked
-//! directory for a symlink between the check and the use is not defended
-//! against (a chroot or `openat2(RESOLVE_BENEATH)` would be).
+//! shows it, without needing root). The client's `..` stops at the root.
+//! Every path is then looked up from a directory fd of the root with the
+//! kernel keeping the lookup beneath it (see [`super::beneath`]): a
+//! symlink inside the root that points inside works, one that leads out
+//! (an absolute target, too many `..`) is refused with PERMISSION_DENIED,
+//! and a local user swapping a directory for a symlink while the server
+//! works cannot lead it out either, since nothing is checked first and
+//! opened by path later.
 
 use std::fs;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use conch_sftp::ext::{StatVfs, UsersGroups};
 use conch_sftp::packet::NameEntry;
 use conch_sftp::server::{FileSystem, FsResult};
 use conch_sftp::{FileAttributes, OpenFlags, StatusCode, StatusError};
+use rustix::fs::{AtFlags, Mode, OFlags};
 
-/// Symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`.
-const MAX_SYMLINKS: usize = 40;
+use super::beneath::{Beneath, RelPath, LOOK};
 
 /// Entries returned per READDIR.
 const READDIR_BATCH: usize = 128;
@@ -28,6 +31,8 @@ const READDIR_BATCH: usize = 128;
 #[derive(Debug, Clone)]
 pub struct RootFs {
     root: PathBuf,
+    /// The root's directory fd every lookup starts from (shared by clones).
+    beneath: Arc<Beneath>,
     /// Where relative paths start (the client's `.`), as components.
     home: Vec<Vec<u8>>,
 }
@@ -35,35 +40,43 @@ pub struct RootFs {
 /// An open directory of a [`RootFs`].
 #[derive(Debug)]
 pub struct RootDir {
-    entries: fs::ReadDir,
+    entries: rustix::fs::Dir,
+    /// The same directory, for the entries' `fstatat`.
+    fd: OwnedFd,
 }
 
 fn bad(message: &str) -> StatusError {
     StatusError::with_message(StatusCode::BadMessage, message)
 }
 
-#[cfg(unix)]
+/// A file system error as the status to answer; a lookup the kernel
+/// stopped at the root's edge (`EXDEV`) is a refusal.
+fn status(e: io::Error) -> StatusError {
+    if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) {
+        return StatusError::with_message(
+            StatusCode::PermissionDenied,
+            "path leads outside the served directory",
+        );
+    }
+    if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+        return StatusError::with_message(StatusCode::Failure, "too many levels of symbolic links");
+    }
+    StatusError::from(e)
+}
+
 fn os(bytes: &[u8]) -> &std::ffi::OsStr {
     std::os::unix::ffi::OsStrExt::from_bytes(bytes)
 }
 
-#[cfg(unix)]
-fn bytes_of(s: &std::ffi::OsStr) -> Vec<u8> {
-    std::os::unix::ffi::OsStrExt::as_bytes(s).to_vec()
-}
-
-#[cfg(not(unix))]
-fn os(bytes: &[u8]) -> &std::ffi::OsStr {
-    std::ffi::OsStr::new(std::str::from_utf8(bytes).unwrap_or("\u{fffd}"))
-}
-
-#[cfg(not(unix))]
-fn bytes_of(s: &std::ffi::OsStr) -> Vec<u8> {
-    s.to_string_lossy().into_owned().into_bytes()
+/// The last name of a path, which the call acting on a name needs (the
+/// root itself has none).
+fn named(name: Option<Vec<u8>>, code: StatusCode) -> FsResult<Vec<u8>> {
+    name.ok_or_else(|| StatusError::with_message(code, "not allowed on the root"))
 }
 
 impl RootFs {
-    /// Serves `root` (which must exist; it is canonicalized once here).
+    /// Serves `root` (which must exist; it is canonicalized and opened
+    /// once here).
     pub fn new(root: impl AsRef<Path>) -> io::Result<Self> {
         let root = fs::canonicalize(root)?;
         if !root.is_dir() {
@@ -72,8 +85,10 @@ impl RootFs {
                 "SFTP root is not a directory",
             ));
         }
+        let beneath = Arc::new(Beneath::new(&root)?);
         Ok(RootFs {
             root,
+            beneath,
             home: Vec::new(),
         })
     }
@@ -81,11 +96,7 @@ impl RootFs {
     /// Starts relative paths at `home` (a path inside the root, e.g.
     /// `/home/alice`), instead of `/`.
     pub fn with_home(mut self, home: &str) -> Self {
-        self.home = home
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != "." && *c != "..")
-            .map(|c| c.as_bytes().to_vec())
-            .collect();
+        self.home = RelPath::new(&[], home.as_bytes()).0;
         self
     }
 
@@ -94,121 +105,61 @@ impl RootFs {
         &self.root
     }
 
-    fn real(&self, components: &[Vec<u8>]) -> PathBuf {
-        let mut p = self.root.clone();
-        for c in components {
-            p.push(os(c));
-        }
-        p
-    }
-
-    /// Resolves a client path to its components under the root. Symlinks
-    /// are followed on the way, and at the end when `follow_last`.
-    fn resolve(&self, path: &[u8], follow_last: bool) -> FsResult<Vec<Vec<u8>>> {
+    fn rel(&self, path: &[u8]) -> FsResult<RelPath> {
         if path.contains(&0) {
             return Err(bad("NUL in path"));
         }
-        let mut done: Vec<Vec<u8>> = if path.starts_with(b"/") {
-            Vec::new()
-        } else {
-            self.home.clone()
-        };
-        // Components still to walk, in reverse (the next is last).
-        let mut todo: Vec<Vec<u8>> = path
-            .split(|b| *b == b'/')
-            .rev()
-            .map(<[u8]>::to_vec)
-            .collect();
-        let mut links = 0;
-        while let Some(c) = todo.pop() {
-            match c.as_slice() {
-                b"" | b"." => continue,
-                b".." => {
-                    done.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            done.push(c);
-            let is_last = todo.iter().all(|c| c.is_empty() || c == b".");
-            if is_last && !follow_last {
-                break;
-            }
-            let real = self.real(&done);
-            let Ok(meta) = fs::symlink_metadata(&real) else {
-                // Missing: nothing to follow (a file about to be created).
-                continue;
-            };
-            if !meta.file_type().is_symlink() {
-                continue;
-            }
-            links += 1;
-            if links > MAX_SYMLINKS {
-                return Err(StatusError::with_message(
-                    StatusCode::Failure,
-                    "too many levels of symbolic links",
-                ));
-            }
-            let target = bytes_of(fs::read_link(&real)?.as_os_str());
-            done.pop();
-            if target.starts_with(b"/") {
-                done.clear();
-            }
-            todo.extend(target.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
-        }
-        Ok(done)
+        Ok(RelPath::new(&self.home, path))
     }
 
-    fn path(&self, path: &[u8], follow_last: bool) -> FsResult<PathBuf> {
-        Ok(self.real(&self.resolve(path, follow_last)?))
+    /// Opens `path` beneath the root, symlinks followed inside it.
+    fn open_fd(&self, path: &[u8], flags: OFlags, mode: Mode) -> FsResult<OwnedFd> {
+        self.beneath
+            .open(&self.rel(path)?, flags, mode)
+            .map_err(status)
+    }
+
+    /// The parent directory (opened beneath the root) and last name of
+    /// `path`, which is not followed.
+    fn parent(&self, path: &[u8]) -> FsResult<(OwnedFd, Option<Vec<u8>>)> {
+        self.beneath.parent(&self.rel(path)?).map_err(status)
     }
 }
 
-fn secs(t: io::Result<SystemTime>) -> u32 {
-    t.ok()
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+fn secs(t: i64) -> u32 {
+    u32::try_from(t.max(0)).unwrap_or(u32::MAX)
 }
 
-/// A file's metadata as SFTP attributes.
-pub(crate) fn attrs_of(meta: &fs::Metadata) -> FileAttributes {
-    #[cfg(unix)]
-    let (uid_gid, permissions) = {
-        use std::os::unix::fs::MetadataExt;
-        (Some((meta.uid(), meta.gid())), Some(meta.mode()))
-    };
-    #[cfg(not(unix))]
-    let (uid_gid, permissions) = {
-        let ty = if meta.is_dir() {
-            conch_sftp::attrs::S_IFDIR | 0o755
-        } else {
-            conch_sftp::attrs::S_IFREG | 0o644
-        };
-        (None, Some(ty))
-    };
+/// A `stat` result as SFTP attributes.
+// The field types differ across systems (u16 modes on macOS, c_long times
+// on some 64-bit Linux targets): the conversions are needed there.
+#[allow(clippy::useless_conversion)]
+fn attrs_of(st: &rustix::fs::Stat) -> FileAttributes {
+    let time = |t| secs(i64::try_from(t).unwrap_or(i64::MAX));
     FileAttributes {
-        size: Some(meta.len()),
-        uid_gid,
-        permissions,
-        atime_mtime: Some((secs(meta.accessed()), secs(meta.modified()))),
+        size: Some(u64::try_from(st.st_size).unwrap_or(0)),
+        uid_gid: Some((st.st_uid.into(), st.st_gid.into())),
+        permissions: Some(st.st_mode.into()),
+        atime_mtime: Some((time(st.st_atime), time(st.st_mtime))),
         extended: Vec::new(),
     }
 }
 
+fn fstat(fd: impl AsFd) -> FsResult<FileAttributes> {
+    Ok(attrs_of(&rustix::fs::fstat(fd).map_err(io::Error::from)?))
+}
+
 /// Applies attributes to an open file (size, owner, mode, times).
 fn apply_to_file(file: &fs::File, attrs: &FileAttributes) -> FsResult<()> {
+    use std::os::unix::fs::PermissionsExt;
     if let Some(size) = attrs.size {
         file.set_len(size)?;
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Some((uid, gid)) = attrs.uid_gid {
-            std::os::unix::fs::fchown(file, Some(uid), Some(gid))?;
-        }
-        if let Some(mode) = attrs.permissions {
-            file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))?;
-        }
+    if let Some((uid, gid)) = attrs.uid_gid {
+        std::os::unix::fs::fchown(file, Some(uid), Some(gid))?;
+    }
+    if let Some(mode) = attrs.permissions {
+        file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))?;
     }
     if let Some((a, m)) = attrs.atime_mtime {
         let t = |s: u32| SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(s));
@@ -217,15 +168,16 @@ fn apply_to_file(file: &fs::File, attrs: &FileAttributes) -> FsResult<()> {
     Ok(())
 }
 
-fn apply_to_path(path: &Path, attrs: &FileAttributes) -> FsResult<()> {
-    // Opened for writing only when the size changes (a directory cannot
-    // be; a read-only handle sets modes and times as the owner).
-    let file = if attrs.size.is_some() {
-        fs::OpenOptions::new().write(true).open(path)?
+/// The flags to open a file whose attributes are set: for writing only
+/// when the size changes (a directory cannot be; a read-only fd sets
+/// modes and times as the owner), never blocking on a FIFO.
+fn setstat_flags(attrs: &FileAttributes) -> OFlags {
+    let access = if attrs.size.is_some() {
+        OFlags::WRONLY
     } else {
-        fs::File::open(path)?
+        OFlags::RDONLY
     };
-    apply_to_file(&file, attrs)
+    access | OFlags::NONBLOCK | OFlags::NOCTTY
 }
 
 /// Names from a passwd or group file (`name:x:id:...`) for `ids`.
@@ -255,27 +207,28 @@ impl FileSystem for RootFs {
         flags: OpenFlags,
         attrs: &FileAttributes,
     ) -> FsResult<fs::File> {
-        let mut o = fs::OpenOptions::new();
         let write = flags.contains(OpenFlags::WRITE) || flags.contains(OpenFlags::APPEND);
-        o.read(flags.contains(OpenFlags::READ) || !write)
-            .write(write)
-            .append(flags.contains(OpenFlags::APPEND));
+        let read = flags.contains(OpenFlags::READ) || !write;
+        let mut o = match (read, write) {
+            (true, true) => OFlags::RDWR,
+            (false, true) => OFlags::WRONLY,
+            _ => OFlags::RDONLY,
+        };
+        if flags.contains(OpenFlags::APPEND) {
+            o |= OFlags::APPEND;
+        }
         if flags.contains(OpenFlags::CREATE) {
+            o |= OFlags::CREATE;
             if flags.contains(OpenFlags::EXCLUSIVE) {
-                o.create_new(true);
-            } else {
-                o.create(true);
+                o |= OFlags::EXCL;
             }
         }
-        o.truncate(flags.contains(OpenFlags::TRUNCATE));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(attrs.permissions.unwrap_or(0o666) & 0o7777);
+        if flags.contains(OpenFlags::TRUNCATE) {
+            o |= OFlags::TRUNC;
         }
-        #[cfg(not(unix))]
-        let _ = attrs;
-        let file = o.open(self.path(path, true)?)?;
+        o |= OFlags::NOCTTY;
+        let mode = Mode::from_raw_mode((attrs.permissions.unwrap_or(0o666) & 0o7777) as _);
+        let file = fs::File::from(self.open_fd(path, o, mode)?);
         if file.metadata()?.is_dir() {
             return Err(StatusError::with_message(
                 StatusCode::Failure,
@@ -287,32 +240,18 @@ impl FileSystem for RootFs {
 
     fn read(&mut self, file: &mut fs::File, offset: u64, len: u32) -> FsResult<Vec<u8>> {
         let mut buf = vec![0; len as usize];
-        #[cfg(unix)]
         let n = std::os::unix::fs::FileExt::read_at(file, &mut buf, offset)?;
-        #[cfg(not(unix))]
-        let n = {
-            use std::io::{Read, Seek};
-            file.seek(io::SeekFrom::Start(offset))?;
-            file.read(&mut buf)?
-        };
         buf.truncate(n);
         Ok(buf)
     }
 
     fn write(&mut self, file: &mut fs::File, offset: u64, data: &[u8]) -> FsResult<()> {
-        #[cfg(unix)]
         std::os::unix::fs::FileExt::write_all_at(file, data, offset)?;
-        #[cfg(not(unix))]
-        {
-            use std::io::{Seek, Write};
-            file.seek(io::SeekFrom::Start(offset))?;
-            file.write_all(data)?;
-        }
         Ok(())
     }
 
     fn fstat(&mut self, file: &mut fs::File) -> FsResult<FileAttributes> {
-        Ok(attrs_of(&file.metadata()?))
+        fstat(&*file)
     }
 
     fn fsetstat(&mut self, file: &mut fs::File, attrs: &FileAttributes) -> FsResult<()> {
@@ -324,23 +263,27 @@ impl FileSystem for RootFs {
     }
 
     fn opendir(&mut self, path: &[u8]) -> FsResult<RootDir> {
-        Ok(RootDir {
-            entries: fs::read_dir(self.path(path, true)?)?,
-        })
+        let fd = self.open_fd(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+        let entries = rustix::fs::Dir::new(fd.try_clone()?).map_err(io::Error::from)?;
+        Ok(RootDir { entries, fd })
     }
 
     fn readdir(&mut self, dir: &mut RootDir) -> FsResult<Vec<NameEntry>> {
         let mut out = Vec::new();
-        for entry in dir.entries.by_ref() {
-            let entry = entry?;
+        while let Some(entry) = dir.entries.read() {
+            let entry = entry.map_err(io::Error::from)?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
             // An entry removed meanwhile is left out.
-            let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+            let Ok(st) = rustix::fs::statat(&dir.fd, name, AtFlags::SYMLINK_NOFOLLOW) else {
                 continue;
             };
             out.push(NameEntry {
-                filename: bytes_of(&entry.file_name()),
+                filename: name.to_vec(),
                 longname: Vec::new(),
-                attrs: attrs_of(&meta),
+                attrs: attrs_of(&st),
             });
             if out.len() == READDIR_BATCH {
                 break;
@@ -350,53 +293,71 @@ impl FileSystem for RootFs {
     }
 
     fn stat(&mut self, path: &[u8]) -> FsResult<FileAttributes> {
-        Ok(attrs_of(&fs::metadata(self.path(path, true)?)?))
+        fstat(self.open_fd(path, LOOK, Mode::empty())?)
     }
 
     fn lstat(&mut self, path: &[u8]) -> FsResult<FileAttributes> {
-        Ok(attrs_of(&fs::symlink_metadata(self.path(path, false)?)?))
+        let (dir, name) = self.parent(path)?;
+        match name {
+            Some(name) => Ok(attrs_of(
+                &rustix::fs::statat(&dir, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(io::Error::from)?,
+            )),
+            None => fstat(dir),
+        }
     }
 
     fn setstat(&mut self, path: &[u8], attrs: &FileAttributes) -> FsResult<()> {
-        apply_to_path(&self.path(path, true)?, attrs)
+        let fd = self.open_fd(path, setstat_flags(attrs), Mode::empty())?;
+        apply_to_file(&fs::File::from(fd), attrs)
     }
 
     fn lsetstat(&mut self, path: &[u8], attrs: &FileAttributes) -> FsResult<()> {
-        let p = self.path(path, false)?;
-        if fs::symlink_metadata(&p)?.file_type().is_symlink() {
-            // A symlink's own mode and times cannot be set portably.
-            return Err(StatusError::new(StatusCode::OpUnsupported));
-        }
-        apply_to_path(&p, attrs)
+        let (dir, name) = self.parent(path)?;
+        let fd = match name {
+            // O_NOFOLLOW: a symlink (whose own mode and times cannot be
+            // set portably) is refused, not followed.
+            Some(name) => {
+                let st = rustix::fs::statat(&dir, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(io::Error::from)?;
+                if rustix::fs::FileType::from_raw_mode(st.st_mode).is_symlink() {
+                    return Err(StatusError::new(StatusCode::OpUnsupported));
+                }
+                rustix::fs::openat(
+                    &dir,
+                    name.as_slice(),
+                    setstat_flags(attrs) | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| status(e.into()))?
+            }
+            None => dir,
+        };
+        apply_to_file(&fs::File::from(fd), attrs)
     }
 
     fn remove(&mut self, path: &[u8]) -> FsResult<()> {
-        Ok(fs::remove_file(self.path(path, false)?)?)
+        let (dir, name) = self.parent(path)?;
+        let name = named(name, StatusCode::Failure)?;
+        rustix::fs::unlinkat(&dir, name.as_slice(), AtFlags::empty()).map_err(|e| status(e.into()))
     }
 
     fn mkdir(&mut self, path: &[u8], attrs: &FileAttributes) -> FsResult<()> {
-        let p = self.path(path, false)?;
-        let mut b = fs::DirBuilder::new();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            b.mode(attrs.permissions.unwrap_or(0o777) & 0o7777);
-        }
-        #[cfg(not(unix))]
-        let _ = attrs;
-        Ok(b.create(p)?)
+        let (dir, name) = self.parent(path)?;
+        let name = named(name, StatusCode::Failure)?;
+        let mode = Mode::from_raw_mode((attrs.permissions.unwrap_or(0o777) & 0o7777) as _);
+        rustix::fs::mkdirat(&dir, name.as_slice(), mode).map_err(|e| status(e.into()))
     }
 
     fn rmdir(&mut self, path: &[u8]) -> FsResult<()> {
-        let p = self.path(path, false)?;
-        if p == self.root {
-            return Err(StatusError::new(StatusCode::PermissionDenied));
-        }
-        Ok(fs::remove_dir(p)?)
+        let (dir, name) = self.parent(path)?;
+        let name = named(name, StatusCode::PermissionDenied)?;
+        rustix::fs::unlinkat(&dir, name.as_slice(), AtFlags::REMOVEDIR)
+            .map_err(|e| status(e.into()))
     }
 
     fn realpath(&mut self, path: &[u8]) -> FsResult<Vec<u8>> {
-        let components = self.resolve(path, true)?;
+        let components = self.beneath.realpath(&self.rel(path)?).map_err(status)?;
         let mut out = Vec::new();
         for c in &components {
             out.push(b'/');
@@ -409,53 +370,69 @@ impl FileSystem for RootFs {
     }
 
     fn rename(&mut self, from: &[u8], to: &[u8]) -> FsResult<()> {
-        let (from, to) = (self.path(from, false)?, self.path(to, false)?);
+        let (from_dir, from_name) = self.parent(from)?;
+        let (to_dir, to_name) = self.parent(to)?;
+        let from_name = named(from_name, StatusCode::Failure)?;
+        let to_name = named(to_name, StatusCode::Failure)?;
         // Version 3's RENAME does not replace (draft section 6.5).
-        if fs::symlink_metadata(&to).is_ok() {
+        if rustix::fs::statat(&to_dir, to_name.as_slice(), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
             return Err(StatusError::with_message(
                 StatusCode::Failure,
                 "target exists",
             ));
         }
-        Ok(fs::rename(from, to)?)
+        rustix::fs::renameat(&from_dir, from_name.as_slice(), &to_dir, to_name.as_slice())
+            .map_err(|e| status(e.into()))
     }
 
     fn posix_rename(&mut self, from: &[u8], to: &[u8]) -> FsResult<()> {
-        Ok(fs::rename(self.path(from, false)?, self.path(to, false)?)?)
+        let (from_dir, from_name) = self.parent(from)?;
+        let (to_dir, to_name) = self.parent(to)?;
+        let from_name = named(from_name, StatusCode::Failure)?;
+        let to_name = named(to_name, StatusCode::Failure)?;
+        rustix::fs::renameat(&from_dir, from_name.as_slice(), &to_dir, to_name.as_slice())
+            .map_err(|e| status(e.into()))
     }
 
     fn readlink(&mut self, path: &[u8]) -> FsResult<Vec<u8>> {
-        Ok(bytes_of(
-            fs::read_link(self.path(path, false)?)?.as_os_str(),
-        ))
+        let (dir, name) = self.parent(path)?;
+        let name = named(name, StatusCode::Failure)?;
+        let target = rustix::fs::readlinkat(&dir, name.as_slice(), Vec::new())
+            .map_err(|e| status(e.into()))?;
+        Ok(target.into_bytes())
     }
 
     fn symlink(&mut self, target: &[u8], link: &[u8]) -> FsResult<()> {
-        let link = self.path(link, false)?;
         if target.contains(&0) {
             return Err(bad("NUL in path"));
         }
-        #[cfg(unix)]
-        {
-            Ok(std::os::unix::fs::symlink(os(target), link)?)
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = link;
-            Err(StatusError::new(StatusCode::OpUnsupported))
-        }
+        let (dir, name) = self.parent(link)?;
+        let name = named(name, StatusCode::Failure)?;
+        // The target is stored as given: one leading out of the root can
+        // be made but is refused when followed.
+        rustix::fs::symlinkat(os(target), &dir, name.as_slice()).map_err(|e| status(e.into()))
     }
 
     fn hardlink(&mut self, from: &[u8], to: &[u8]) -> FsResult<()> {
-        Ok(fs::hard_link(
-            self.path(from, false)?,
-            self.path(to, false)?,
-        )?)
+        let (from_dir, from_name) = self.parent(from)?;
+        let (to_dir, to_name) = self.parent(to)?;
+        let from_name = named(from_name, StatusCode::Failure)?;
+        let to_name = named(to_name, StatusCode::Failure)?;
+        // No AT_SYMLINK_FOLLOW: a symlink is linked as itself, so no
+        // target outside the root is reached.
+        rustix::fs::linkat(
+            &from_dir,
+            from_name.as_slice(),
+            &to_dir,
+            to_name.as_slice(),
+            AtFlags::empty(),
+        )
+        .map_err(|e| status(e.into()))
     }
 
-    #[cfg(unix)]
     fn statvfs(&mut self, path: &[u8]) -> FsResult<StatVfs> {
-        let s = rustix::fs::statvfs(self.path(path, true)?).map_err(io::Error::from)?;
+        let fd = self.open_fd(path, LOOK, Mode::empty())?;
+        let s = rustix::fs::fstatvfs(fd).map_err(io::Error::from)?;
         Ok(StatVfs {
             bsize: s.f_bsize,
             frsize: s.f_frsize,

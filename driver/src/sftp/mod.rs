@@ -29,9 +29,12 @@ use conch_sftp::client::{Reply, ServerInfo};
 use conch_sftp::ext;
 use conch_sftp::packet::Request;
 
+#[cfg(unix)]
+mod beneath;
 mod dir;
 mod engine;
 mod file;
+#[cfg(unix)]
 mod local_fs;
 mod serve;
 mod transfer;
@@ -43,6 +46,7 @@ pub use conch_sftp::names::UnsafeName;
 pub use conch_sftp::{FileAttributes, FileType, OpenFlags, ProtocolError, StatusCode, StatusError};
 pub use dir::{DirEntry, ReadDir};
 pub use file::File;
+#[cfg(unix)]
 pub use local_fs::RootFs;
 pub use serve::{serve, serve_blocking};
 pub use transfer::{Progress, ProgressFn, TransferOptions, TransferStats};
