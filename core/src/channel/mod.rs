@@ -58,7 +58,24 @@ pub(crate) struct Channels {
     /// to be told when room returns. May hold ids since closed (checked
     /// against `Channel::awaiting_budget` when drained).
     budget_waiters: Vec<u32>,
+    /// Sum of the receive window sizes of the channels in `table`: the most
+    /// channel data the peer can make us hold (see `window_for_new_channel`).
+    reserved: u64,
+    /// `session` channels in `table` (for `ChannelConfig::max_sessions`).
+    sessions: u32,
 }
+
+/// The smallest receive window a channel is opened with; below it the open
+/// is refused (`ChannelConfig::memory_budget`).
+const MIN_WINDOW: u32 = 8 * 1024;
+
+/// A new channel's window is at most this fraction of the budget left, so
+/// windows shrink geometrically as channels open instead of the first few
+/// taking everything.
+const WINDOW_SHARE: u64 = 12;
+
+/// The channel type counted by `ChannelConfig::max_sessions`.
+const SESSION: &str = "session";
 
 impl Channels {
     /// No channels yet.
@@ -67,8 +84,49 @@ impl Channels {
             table: IdTable::new(config.max_channels),
             globals: GlobalRequests::default(),
             budget_waiters: Vec::new(),
+            reserved: 0,
+            sessions: 0,
             config,
         }
+    }
+
+    /// The receive window a channel opened now gets, or `None` when the
+    /// memory budget has no room for one (`ChannelConfig::memory_budget`).
+    /// Windows are granted once and never grow (WINDOW_ADJUST only returns
+    /// what the application consumed), so the sum of the sizes bounds what
+    /// the peer can make us buffer.
+    fn window_for_new_channel(&self) -> Option<u32> {
+        let c = &self.config;
+        let for_windows = c
+            .memory_budget
+            .saturating_sub(c.send_buffer_limit)
+            .saturating_sub(crate::config::UNREAD_ANSWERS_LIMIT);
+        let left = (for_windows as u64).saturating_sub(self.reserved);
+        let size = u64::from(c.window_size).min(left / WINDOW_SHARE);
+        let floor = MIN_WINDOW.min(c.window_size);
+        u32::try_from(size).ok().filter(|&s| s >= floor)
+    }
+
+    /// Adds a channel to the table, reserving its receive window.
+    fn insert(&mut self, channel: Channel) -> Option<u32> {
+        let size = u64::from(channel.recv.size());
+        let session = &*channel.kind == SESSION;
+        let id = self.table.insert(channel)?;
+        self.reserved += size;
+        if session {
+            self.sessions += 1;
+        }
+        Some(id)
+    }
+
+    /// Removes a channel from the table, releasing its receive window.
+    fn remove(&mut self, id: u32) -> Option<Channel> {
+        let channel = self.table.remove(id)?;
+        self.reserved = self.reserved.saturating_sub(u64::from(channel.recv.size()));
+        if &*channel.kind == SESSION {
+            self.sessions = self.sessions.saturating_sub(1);
+        }
+        Some(channel)
     }
 
     /// Handles messages 80..=127. Returns `Ok(false)` for a message number
@@ -138,26 +196,41 @@ impl Channels {
         let max_packet = r.u32()?;
         let data = payload.slice_ref(r.remaining());
         // Channels awaiting the application's answer count too, so a peer
-        // cannot make us hold more than `max_channels` of anything.
-        let id = if self.table.len() < self.config.max_channels as usize {
-            self.table.insert(Channel::new(
+        // cannot make us hold more than `max_channels` of anything, and
+        // their windows are reserved from the memory budget at once.
+        if kind == SESSION && self.sessions >= self.config.max_sessions {
+            // sshd's answer past `MaxSessions` (session_open fails, the
+            // open is refused as "connect failed").
+            send_open_failure(
+                out,
+                peer_id,
+                ChannelOpenFailure::ConnectFailed,
+                "too many sessions",
+            );
+            return Ok(());
+        }
+        let refusal = if self.table.len() >= self.config.max_channels as usize {
+            Err("too many channels")
+        } else {
+            self.window_for_new_channel()
+                .ok_or("memory budget exhausted")
+        };
+        let id = refusal.and_then(|size| {
+            self.insert(Channel::new(
                 Phase::OpeningByPeer,
                 kind,
                 peer_id,
                 SendWindow::new(window, max_packet),
-                RecvWindow::new(self.config.window_size),
+                RecvWindow::new(size),
             ))
-        } else {
-            None
-        };
-        let Some(id) = id else {
-            send_open_failure(
-                out,
-                peer_id,
-                ChannelOpenFailure::ResourceShortage,
-                "too many channels",
-            );
-            return Ok(());
+            .ok_or("too many channels")
+        });
+        let id = match id {
+            Ok(id) => id,
+            Err(why) => {
+                send_open_failure(out, peer_id, ChannelOpenFailure::ResourceShortage, why);
+                return Ok(());
+            }
         };
         push_event(
             events,
@@ -229,7 +302,7 @@ impl Channels {
             }
             .into());
         }
-        self.table.remove(id);
+        self.remove(id);
         push_event(
             events,
             ChannelId(id),
@@ -340,7 +413,7 @@ impl Channels {
         if !ch.sent_close {
             out.message(msg::CHANNEL_CLOSE).put_u32(ch.peer_id);
         }
-        let Some(ch) = self.table.remove(id) else {
+        let Some(ch) = self.remove(id) else {
             return Ok(());
         };
         let channel = ChannelId(id);
@@ -477,8 +550,10 @@ impl Channels {
         if self.table.len() >= self.config.max_channels as usize {
             return Err(ApiMisuse::ChannelLimit);
         }
+        let window = self
+            .window_for_new_channel()
+            .ok_or(ApiMisuse::ChannelLimit)?;
         let id = self
-            .table
             .insert(Channel::new(
                 Phase::OpeningByUs {
                     close_requested: false,
@@ -487,14 +562,14 @@ impl Channels {
                 0,
                 // The peer's window and packet size come with its confirmation.
                 SendWindow::new(0, 0),
-                RecvWindow::new(self.config.window_size),
+                RecvWindow::new(window),
             ))
             .ok_or(ApiMisuse::ChannelLimit)?;
         // RFC 4254 section 5.1.
         let mut w = out.message(msg::CHANNEL_OPEN);
         w.put_str(kind);
         w.put_u32(id);
-        w.put_u32(self.config.window_size);
+        w.put_u32(window);
         w.put_u32(self.config.max_packet_size);
         w.put_raw(extra);
         Ok(ChannelId(id))
@@ -502,11 +577,13 @@ impl Channels {
 
     /// Confirms a channel the peer asked to open.
     pub(crate) fn accept(&mut self, id: ChannelId, out: &mut Outbox) -> Result<(), ApiMisuse> {
-        let (window, max_packet) = (self.config.window_size, self.config.max_packet_size);
+        let max_packet = self.config.max_packet_size;
         let ch = self.channel_mut(id)?;
         if ch.phase != Phase::OpeningByPeer {
             return Err(ApiMisuse::NoChannelOpenPending);
         }
+        // The window reserved when the open arrived.
+        let window = ch.recv.size();
         ch.phase = Phase::Open;
         let mut w = out.message(msg::CHANNEL_OPEN_CONFIRMATION);
         w.put_u32(ch.peer_id);
@@ -529,7 +606,7 @@ impl Channels {
             return Err(ApiMisuse::NoChannelOpenPending);
         }
         let peer_id = ch.peer_id;
-        self.table.remove(id.0);
+        self.remove(id.0);
         send_open_failure(out, peer_id, reason, description);
         Ok(())
     }

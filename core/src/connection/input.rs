@@ -23,7 +23,7 @@ use super::{Auth, Connection};
 /// while it stalls a key exchange we started (nothing but the exchange may
 /// go out then), would otherwise grow our buffers without bound. An honest
 /// peer gets nowhere near this: it is tens of thousands of unread answers.
-const PEER_PROVOKED_OUTPUT_LIMIT: usize = 1024 * 1024;
+const PEER_PROVOKED_OUTPUT_LIMIT: usize = crate::config::UNREAD_ANSWERS_LIMIT;
 
 /// What a queued message counts for beyond its payload: at least what
 /// framing, padding and the largest MAC add once it is sealed (4 + 1 + 19 +
@@ -150,6 +150,11 @@ impl Connection {
         }
         if matches!(&self.auth, Auth::Client(a) if a.answer_overdue(now)) {
             return self.fail(Error::Timeout(TimeoutKind::Authentication));
+        }
+        if let Auth::Server(a) = &mut self.auth {
+            if let Err(e) = a.handle_timeout(now, &mut self.outbox, &mut self.events) {
+                return self.fail(e);
+            }
         }
         let ready = self.connection_layer_ready();
         if let Some(k) = &mut self.keepalive {

@@ -185,14 +185,26 @@ impl Connection {
     /// A server connection for one accepted socket. The decision on each
     /// authentication request is [`ServerConnection`]'s; it dereferences to
     /// the `Connection` for the rest.
-    pub fn server(config: Arc<ServerConfig>, rng: Rng, now: Instant) -> ServerConnection {
+    pub fn server(config: Arc<ServerConfig>, mut rng: Rng, now: Instant) -> ServerConnection {
         let transport =
             Transport::new_server(config.transport.clone(), config.host_keys.clone(), now);
-        let auth = ServerAuth::new(ServerAuthConfig {
-            methods: config.auth_methods.clone(),
-            max_attempts: config.max_auth_attempts,
-            banner: config.auth_banner.clone(),
-        });
+        // Drawn only when used, so a configuration without the delay draws
+        // the same random stream as before it existed (recorded sessions
+        // replay).
+        let mut timing_secret = [0u8; 32];
+        if config.auth_failure_delay.is_some() {
+            rng.fill_bytes(&mut timing_secret);
+        }
+        let auth = ServerAuth::new(
+            ServerAuthConfig {
+                methods: config.auth_methods.clone(),
+                max_attempts: config.max_auth_attempts,
+                banner: config.auth_banner.clone(),
+                failure_delay: config.auth_failure_delay,
+                timing_secret,
+            },
+            now,
+        );
         ServerConnection::new(Self::new(
             Side::Server,
             transport,
@@ -259,8 +271,9 @@ impl Connection {
         }
         // The answer deadline of a request queued since the last instant
         // handed in starts now (mutators are given no time).
-        if let Auth::Client(a) = &mut self.auth {
-            a.start_answer_deadline(self.now);
+        match &mut self.auth {
+            Auth::Client(a) => a.start_answer_deadline(self.now),
+            Auth::Server(a) => a.set_now(self.now),
         }
     }
 

@@ -95,7 +95,7 @@ impl Connection {
             .map(|k| k.next);
         let answer = match &self.auth {
             Auth::Client(a) => a.answer_deadline(self.now),
-            Auth::Server(_) => None,
+            Auth::Server(a) => a.poll_timeout(),
         };
         [
             self.transport.poll_timeout(),
