@@ -3,6 +3,9 @@
 //! ```text
 //! conchd [-p PORT] --host-key FILE [--generate-host-key]
 //!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
+//!        [--max-startups START:RATE:FULL] [--per-source-max-startups N]
+//!        [--max-sessions N] [--memory-budget SIZE] [--max-auth-tries N]
+//!        [--login-grace-time SECS]
 //! ```
 //!
 //! It listens on `127.0.0.1` (port 2222 unless `-p`), logs to stderr, and
@@ -15,6 +18,7 @@ use std::process::ExitCode;
 
 use conch_core::known_hosts::key_type_label;
 
+use crate::limits::{Limits, FLAGS_USAGE};
 use crate::server::{load_host_key, read_authorized_keys, Conchd, Passwords, ServerSetup};
 
 /// The port used without `-p`.
@@ -35,7 +39,15 @@ as the current user, for any user name whose key or password is accepted.
       --authorized-keys FILE  public keys allowed to log in, one per line
       --password-file FILE    `user:password` lines, or one password for any user
   -q, --quiet              log nothing
-      --help               this help";
+      --help               this help
+
+Limits (sshd_config(5) keywords of the same names):
+";
+
+/// The whole help text: [`USAGE`] and the limits' flags.
+pub fn usage() -> String {
+    format!("{USAGE}{FLAGS_USAGE}")
+}
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,9 +64,11 @@ pub struct DaemonArgs {
     pub password_file: Option<PathBuf>,
     /// Log nothing.
     pub quiet: bool,
+    /// Limits against abusive clients.
+    pub limits: Limits,
 }
 
-/// Parses `conchd`'s arguments (without the program name). `Err(USAGE)`
+/// Parses `conchd`'s arguments (without the program name). `Err(usage())`
 /// for `--help`.
 pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs, String> {
     use lexopt::prelude::*;
@@ -65,6 +79,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut authorized_keys = None;
     let mut password_file = None;
     let mut quiet = false;
+    let mut limits = Limits::default();
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -89,14 +104,19 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
                 password_file = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
             Short('q') | Long("quiet") => quiet = true,
-            Long("help") => return Err(USAGE.to_string()),
-            other => return Err(format!("{}\n\n{USAGE}", other.unexpected())),
+            Long("help") => return Err(usage()),
+            Long(name) if crate::limits::is_flag(name) => {
+                let name = name.to_string();
+                limits.parse_flag(&name, || text(&mut parser))?;
+            }
+            other => return Err(format!("{}\n\n{}", other.unexpected(), usage())),
         }
     }
-    let host_key = host_key.ok_or_else(|| format!("--host-key FILE is required\n\n{USAGE}"))?;
+    let host_key = host_key.ok_or_else(|| format!("--host-key FILE is required\n\n{}", usage()))?;
     if authorized_keys.is_none() && password_file.is_none() {
         return Err(format!(
-            "nobody could log in: give --authorized-keys FILE and/or --password-file FILE\n\n{USAGE}"
+            "nobody could log in: give --authorized-keys FILE and/or --password-file FILE\n\n{}",
+            usage()
         ));
     }
     Ok(DaemonArgs {
@@ -106,6 +126,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         authorized_keys,
         password_file,
         quiet,
+        limits,
     })
 }
 
@@ -142,6 +163,7 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         authorized_keys,
         passwords,
         log,
+        limits: args.limits.clone(),
     })
 }
 
@@ -149,8 +171,8 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args = match parse_args(args) {
         Ok(a) => a,
-        Err(message) if message == USAGE => {
-            println!("{USAGE}");
+        Err(message) if message == usage() => {
+            println!("{message}");
             return ExitCode::SUCCESS;
         }
         Err(message) => {

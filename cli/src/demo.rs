@@ -77,6 +77,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
         authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
         passwords: Passwords::None,
         log: no_log(),
+        limits: Default::default(),
     };
     let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup).await?;
     let addr = server.local_addr()?;

@@ -18,6 +18,7 @@ pub mod config_dump;
 pub mod daemon;
 pub mod demo;
 pub mod how_to;
+pub mod limits;
 pub mod output;
 pub mod provider;
 pub mod replay;

@@ -114,6 +114,8 @@ pub struct ServerSetup {
     pub passwords: Passwords,
     /// Where log lines go.
     pub log: Log,
+    /// Limits against abusive clients (`--max-startups`, ...).
+    pub limits: crate::limits::Limits,
 }
 
 impl fmt::Debug for ServerSetup {
@@ -140,14 +142,17 @@ impl ServerSetup {
             methods.push("keyboard-interactive".to_string());
         }
         config.auth_methods = methods;
-        ServerOptions::new(
+        self.limits.apply(&mut config);
+        let mut options = ServerOptions::new(
             config,
             Authenticator {
                 authorized_keys: self.authorized_keys.clone(),
                 passwords: self.passwords.clone(),
                 log: self.log.clone(),
             },
-        )
+        );
+        options.startup_limits = self.limits.startups;
+        options
     }
 }
 

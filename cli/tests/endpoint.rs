@@ -49,6 +49,7 @@ impl Server {
             authorized_keys: [client_key.public_key().clone()].into_iter().collect(),
             passwords: Passwords::Any(PASSWORD.into()),
             log,
+            limits: Default::default(),
         };
         let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup)
             .await

@@ -54,6 +54,7 @@ mod server;
 mod session;
 mod shared;
 mod start;
+pub mod startups;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod wakers;
@@ -73,6 +74,7 @@ pub use server::{
 };
 pub use session::{client, Session};
 pub use start::{connect_each, connect_first, resolve_error, start_client, start_server};
+pub use startups::StartupLimits;
 
 pub use conch_core;
 

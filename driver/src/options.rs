@@ -9,6 +9,7 @@ use conch_core::{ClientConfig, ServerConfig};
 
 use crate::host_key::HostKeyPolicy;
 use crate::server::ServerHandler;
+use crate::startups::StartupLimits;
 
 /// Options of a client session.
 #[derive(Debug, Clone)]
@@ -89,6 +90,10 @@ pub struct ServerOptions {
     /// `CONCH_RECORD=PATH` is set. Server transcripts also hold the host
     /// **private** keys.
     pub record: Option<PathBuf>,
+    /// How many connections that have not authenticated yet a listener
+    /// keeps, overall and per source address (sshd's `MaxStartups` and
+    /// `PerSourceMaxStartups`); see [`crate::startups`].
+    pub startup_limits: StartupLimits,
 }
 
 impl ServerOptions {
@@ -99,6 +104,7 @@ impl ServerOptions {
             handler: Arc::new(handler),
             rng_seed: None,
             record: None,
+            startup_limits: StartupLimits::default(),
         }
     }
 }
