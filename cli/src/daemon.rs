@@ -39,6 +39,7 @@ as the current user, for any user name whose key or password is accepted.
       --authorized-keys FILE  public keys allowed to log in, one per line
       --password-file FILE    `user:password` lines, or one password for any user
   -q, --quiet              log nothing
+      --log-level LEVEL    quiet, error, info (default), debug1, debug2
       --help               this help
 
 Limits (sshd_config(5) keywords of the same names):
@@ -66,6 +67,8 @@ pub struct DaemonArgs {
     pub quiet: bool,
     /// Limits against abusive clients.
     pub limits: Limits,
+    /// What the library's log shows (`--log-level`; `None`: nothing).
+    pub log_level: Option<tracing::Level>,
 }
 
 /// Parses `conchd`'s arguments (without the program name). `Err(usage())`
@@ -80,6 +83,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut password_file = None;
     let mut quiet = false;
     let mut limits = Limits::default();
+    let mut log_level = Some(tracing::Level::INFO);
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -104,6 +108,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
                 password_file = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
             }
             Short('q') | Long("quiet") => quiet = true,
+            Long("log-level") => log_level = crate::logging::parse_level(&text(&mut parser)?)?,
             Long("help") => return Err(usage()),
             Long(name) if crate::limits::is_flag(name) => {
                 let name = name.to_string();
@@ -127,6 +132,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         password_file,
         quiet,
         limits,
+        log_level: if quiet { None } else { log_level },
     })
 }
 
@@ -180,6 +186,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::logging::init_daemon(args.log_level);
     let setup = match setup(&args) {
         Ok(s) => s,
         Err(message) => {

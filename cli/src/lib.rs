@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod demo;
 pub mod how_to;
 pub mod limits;
+pub mod logging;
 pub mod output;
 pub mod provider;
 pub mod replay;

@@ -212,6 +212,7 @@ impl<R: Runtime> Listener<R> {
             // As for a client: small interactive packets go out at once.
             let _ = R::set_nodelay(&stream);
             let session = serve_stream::<R, _>(stream, &self.options);
+            session.set_peer(peer);
             // The slot is held until the client authenticates or the
             // connection ends (LoginGraceTime ends it at the latest).
             let waiting = session.clone();

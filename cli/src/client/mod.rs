@@ -83,20 +83,20 @@ impl HostKeyUi for CliUi {
     }
 }
 
-/// Prints `debug1: ...` lines when `-v` was given.
-struct Debug(u8);
+/// The client's own `debug1: ...` lines (shown with `-v`), among the
+/// library's (see [`crate::logging`]).
+struct Debug;
 
 impl Debug {
     fn log(&self, message: impl AsRef<str>) {
-        if self.0 > 0 {
-            eprintln!("debug1: {}", message.as_ref());
-        }
+        tracing::debug!("{}", message.as_ref());
     }
 }
 
 /// Runs the client; returns the process exit status.
 pub async fn run(args: ClientArgs) -> i32 {
-    let debug = Debug(args.verbose);
+    crate::logging::init_client(args.verbose);
+    let debug = Debug;
     let endpoint = match build_endpoint(&args, &debug) {
         Ok(e) => e,
         Err(message) => {

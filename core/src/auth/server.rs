@@ -471,6 +471,7 @@ impl ServerAuth {
         let Some(Pending { user, kind }) = self.pending.take() else {
             return Err(ApiMisuse::NoAuthRequestPending.into());
         };
+        log_decision(&decision, &kind, &user);
         match decision {
             AuthDecision::Accept => match kind {
                 // RFC 4252 section 7: PK_OK echoes algorithm and blob.
@@ -632,6 +633,31 @@ fn check_decision_fits(decision: &AuthDecision, kind: &PendingKind) -> Result<()
         (AuthDecision::ChangePassword { .. }, _) => Err(ApiMisuse::InvalidArgument(
             "ChangePassword answers only password attempts",
         )),
+    }
+}
+
+/// sshd's log line for a decision ("Accepted password for alice"): the
+/// method and the user, never what was sent.
+fn log_decision(decision: &AuthDecision, kind: &PendingKind, user: &str) {
+    let method = match kind {
+        PendingKind::None => "none",
+        PendingKind::PublicKeyQuery { .. } => return,
+        PendingKind::PublicKeySigned => "publickey",
+        PendingKind::Password => "password",
+        PendingKind::KeyboardInteractive { .. } => "keyboard-interactive",
+    };
+    // `none` is every client's first probe: not worth sshd's log.
+    if method == "none" {
+        tracing::debug!("{decision:?} none for {user}");
+        return;
+    }
+    match decision {
+        AuthDecision::Accept => tracing::info!("Accepted {method} for {user}"),
+        AuthDecision::Reject => tracing::info!("Failed {method} for {user}"),
+        AuthDecision::Partial { .. } => {
+            tracing::info!("Partial authentication: {method} for {user}");
+        }
+        AuthDecision::InfoRequest { .. } | AuthDecision::ChangePassword { .. } => {}
     }
 }
 

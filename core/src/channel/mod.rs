@@ -16,6 +16,7 @@
 //! id is free for reuse only then, so a late message from the peer can never
 //! land on a newer channel.
 
+mod budget;
 mod global;
 pub mod modes;
 mod query;
@@ -65,17 +66,8 @@ pub(crate) struct Channels {
     sessions: u32,
 }
 
-/// The smallest receive window a channel is opened with; below it the open
-/// is refused (`ChannelConfig::memory_budget`).
-const MIN_WINDOW: u32 = 8 * 1024;
-
-/// A new channel's window is at most this fraction of the budget left, so
-/// windows shrink geometrically as channels open instead of the first few
-/// taking everything.
-const WINDOW_SHARE: u64 = 12;
-
 /// The channel type counted by `ChannelConfig::max_sessions`.
-const SESSION: &str = "session";
+pub(super) const SESSION: &str = "session";
 
 impl Channels {
     /// No channels yet.
@@ -88,45 +80,6 @@ impl Channels {
             sessions: 0,
             config,
         }
-    }
-
-    /// The receive window a channel opened now gets, or `None` when the
-    /// memory budget has no room for one (`ChannelConfig::memory_budget`).
-    /// Windows are granted once and never grow (WINDOW_ADJUST only returns
-    /// what the application consumed), so the sum of the sizes bounds what
-    /// the peer can make us buffer.
-    fn window_for_new_channel(&self) -> Option<u32> {
-        let c = &self.config;
-        let for_windows = c
-            .memory_budget
-            .saturating_sub(c.send_buffer_limit)
-            .saturating_sub(crate::config::UNREAD_ANSWERS_LIMIT);
-        let left = (for_windows as u64).saturating_sub(self.reserved);
-        let size = u64::from(c.window_size).min(left / WINDOW_SHARE);
-        let floor = MIN_WINDOW.min(c.window_size);
-        u32::try_from(size).ok().filter(|&s| s >= floor)
-    }
-
-    /// Adds a channel to the table, reserving its receive window.
-    fn insert(&mut self, channel: Channel) -> Option<u32> {
-        let size = u64::from(channel.recv.size());
-        let session = &*channel.kind == SESSION;
-        let id = self.table.insert(channel)?;
-        self.reserved += size;
-        if session {
-            self.sessions += 1;
-        }
-        Some(id)
-    }
-
-    /// Removes a channel from the table, releasing its receive window.
-    fn remove(&mut self, id: u32) -> Option<Channel> {
-        let channel = self.table.remove(id)?;
-        self.reserved = self.reserved.saturating_sub(u64::from(channel.recv.size()));
-        if &*channel.kind == SESSION {
-            self.sessions = self.sessions.saturating_sub(1);
-        }
-        Some(channel)
     }
 
     /// Handles messages 80..=127. Returns `Ok(false)` for a message number
@@ -201,6 +154,10 @@ impl Channels {
         if kind == SESSION && self.sessions >= self.config.max_sessions {
             // sshd's answer past `MaxSessions` (session_open fails, the
             // open is refused as "connect failed").
+            tracing::info!(
+                "refused channel open ({kind}): too many sessions (max_sessions {})",
+                self.config.max_sessions
+            );
             send_open_failure(
                 out,
                 peer_id,
@@ -228,6 +185,7 @@ impl Channels {
         let id = match id {
             Ok(id) => id,
             Err(why) => {
+                tracing::info!("refused channel open ({kind}): {why}");
                 send_open_failure(out, peer_id, ChannelOpenFailure::ResourceShortage, why);
                 return Ok(());
             }

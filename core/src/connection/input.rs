@@ -93,6 +93,8 @@ impl Connection {
     /// The input calls' common work: `feed` hands the bytes (`any`: there
     /// is at least one) to the transport, then they are processed.
     fn receive(&mut self, now: Instant, any: bool, feed: impl FnOnce(&mut Transport)) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         self.advance_clock(now);
         if self.error.is_some() {
             return;
@@ -134,6 +136,8 @@ impl Connection {
     }
 
     fn run_timers(&mut self, now: Instant) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         self.advance_clock(now);
         if self.error.is_some() {
             return;
@@ -164,6 +168,10 @@ impl Connection {
                 }
                 k.outstanding += 1;
                 k.next = now + k.interval;
+                tracing::debug!(
+                    "sending keepalive@openssh.com ({} unanswered)",
+                    k.outstanding
+                );
                 self.channels.send_keepalive(&mut self.outbox);
             } else if now >= k.next {
                 k.next = now + k.interval;
@@ -222,6 +230,9 @@ impl Connection {
                     server_sig_algs: self.transport.server_sig_algs(),
                 };
                 let was_authenticated = self.is_authenticated();
+                if msg_no == msg::USERAUTH_FAILURE {
+                    tracing::trace!("SSH2_MSG_USERAUTH_FAILURE received");
+                }
                 match &mut self.auth {
                     Auth::Client(a) => {
                         a.handle(incoming.payload, ctx, &mut self.outbox, &mut self.events)?;

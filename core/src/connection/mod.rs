@@ -18,6 +18,7 @@ mod input;
 mod output;
 mod recording;
 mod roles;
+mod trace;
 
 pub use roles::{ClientConnection, ServerConnection};
 
@@ -121,6 +122,8 @@ pub struct Connection {
     now: Instant,
     /// The transcript being recorded, if any (see [`crate::record`]).
     recorder: Option<Box<Recorder>>,
+    /// The `tracing` span every call runs in (see `trace`).
+    span: tracing::Span,
 }
 
 /// The role's authentication state. The server's is much larger (it queues
@@ -252,12 +255,21 @@ impl Connection {
             peer_provoked_output: 0,
             now,
             recorder: None,
+            span: trace::connection_span(side),
         }
     }
 
     /// Which role this connection plays.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// The `tracing` span (named `ssh`, with the `role`) that everything
+    /// this connection logs happens in. Its `peer` field is empty: the
+    /// caller, which knows the socket, records it
+    /// (`conn.span().record("peer", "192.0.2.1:22")`).
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     // ------------------------------------------------------------------
@@ -322,6 +334,10 @@ impl Connection {
             error,
             Error::PeerDisconnected { .. } | Error::ConnectionLost(_)
         ) {
+            tracing::debug!(
+                "sending SSH2_MSG_DISCONNECT: {}: {error}",
+                error.disconnect_reason().code()
+            );
             self.transport
                 .send_disconnect(error.disconnect_reason(), &error.to_string());
         }
