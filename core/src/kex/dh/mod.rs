@@ -57,10 +57,10 @@ impl DhGroup {
     /// A group received from a peer (RFC 4419 section 3, KEX_DH_GEX_GROUP):
     /// `p` and `g` as mpint magnitudes. Refuses what cannot be a usable
     /// group: an oversized `p`, one that does not look like a safe prime
-    /// (see [`looks_like_safe_prime`]), or `g` outside 1 < g < p-1. (A full
-    /// primality test is not made, as OpenSSH's client makes none: it would
-    /// cost more than the exchange, and the group is authenticated by the
-    /// host key signature over the exchange hash.)
+    /// (p = 3 mod 4, no factor below 1000 in p or (p-1)/2), or `g` outside
+    /// 1 < g < p-1. (A full primality test is not made, as OpenSSH's client
+    /// makes none: it would cost more than the exchange, and the group is
+    /// authenticated by the host key signature over the exchange hash.)
     pub fn from_peer(p: &[u8], g: &[u8]) -> Result<Self, KexError> {
         let p = trim(p);
         let g = trim(g);
