@@ -174,8 +174,12 @@ SetEnv SHLVL=1
     def start_conchd(self, name, binary):
         port = free_port()
         log_name = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+        # As sshd's config here (MaxStartups 2000): the concurrent-sessions
+        # run opens 1,000 connections from one address at once.
         server = Server(name, [binary, "--host-key", self.host_key,
                                "--authorized-keys", self.authorized_keys,
+                               "--max-startups", "2000",
+                               "--per-source-max-startups", "none",
                                "-p", str(port), "-q"],
                         port, self.path(f"{log_name}.stderr"))
         self.servers.append(server)

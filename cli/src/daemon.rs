@@ -8,6 +8,9 @@
 //!        [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
 //!        [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
 //!        [--gateway-ports no|yes|clientspecified]
+//!        [--max-startups START:RATE:FULL] [--per-source-max-startups N]
+//!        [--max-sessions N] [--memory-budget SIZE] [--max-auth-tries N]
+//!        [--login-grace-time SECS] [--log-level LEVEL]
 //! ```
 //!
 //! It listens on `127.0.0.1` (port 2222 unless `-p`), logs to stderr, and
@@ -22,6 +25,7 @@ use conch_core::known_hosts::key_type_label;
 use conch_openssh::forward_policy::{AllowForwarding, GatewayPorts, Permit, PermitEntry};
 use conch_openssh::ForwardPolicy;
 
+use crate::limits::{Limits, FLAGS_USAGE};
 use crate::server::{load_host_key, read_authorized_keys, Conchd, Passwords, ServerSetup};
 
 /// The port used without `-p`.
@@ -36,6 +40,9 @@ usage: conchd [-p PORT] --host-key FILE [--generate-host-key] [--host-certificat
               [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
               [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
               [--gateway-ports no|yes|clientspecified]
+              [--max-startups START:RATE:FULL] [--per-source-max-startups N]
+              [--max-sessions N] [--memory-budget SIZE] [--max-auth-tries N]
+              [--login-grace-time SECS] [--log-level LEVEL]
 
 A small SSH server for tests and demos: runs each exec request with the shell
 of the user running conchd (a login shell for `shell`, on a pseudo-terminal
@@ -69,10 +76,19 @@ accepted.
                                     sshd's PermitListen)
       --gateway-ports WHICH         as sshd's GatewayPorts (default no: -R
                                     listeners bind loopback)
+      --log-level LEVEL    quiet, error, info (default), debug1, debug2
       --help               this help
 
 Forwarding (-L, -R, -D, -W and their Unix-socket forms) is allowed to every
-authenticated user unless restricted by the options above.";
+authenticated user unless restricted by the options above.
+
+Limits (sshd_config(5) keywords of the same names):
+";
+
+/// The whole help text: [`USAGE`] and the limits' flags.
+pub fn usage() -> String {
+    format!("{USAGE}{FLAGS_USAGE}")
+}
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,9 +115,13 @@ pub struct DaemonArgs {
     pub sftp: crate::server::SftpSetup,
     /// What forwarding is allowed (sshd's options).
     pub forwarding: ForwardPolicy,
+    /// Limits against abusive clients.
+    pub limits: Limits,
+    /// What the library's log shows (`--log-level`; `None`: nothing).
+    pub log_level: Option<tracing::Level>,
 }
 
-/// Parses `conchd`'s arguments (without the program name). `Err(USAGE)`
+/// Parses `conchd`'s arguments (without the program name). `Err(usage())`
 /// for `--help`.
 pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs, String> {
     use lexopt::prelude::*;
@@ -117,6 +137,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut sftp = crate::server::SftpSetup::default();
     let mut forwarding = ForwardPolicy::default();
     let mut accept_env: Option<Vec<String>> = None;
+    let mut limits = Limits::default();
+    let mut log_level = Some(tracing::Level::INFO);
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -174,15 +196,21 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
                 let v = text(&mut parser)?;
                 add_permit(&mut forwarding.permit_listen, &v, true)?;
             }
-            Long("help") => return Err(USAGE.to_string()),
-            other => return Err(format!("{}\n\n{USAGE}", other.unexpected())),
+            Long("log-level") => log_level = crate::logging::parse_level(&text(&mut parser)?)?,
+            Long("help") => return Err(usage()),
+            Long(name) if crate::limits::is_flag(name) => {
+                let name = name.to_string();
+                limits.parse_flag(&name, || text(&mut parser))?;
+            }
+            other => return Err(format!("{}\n\n{}", other.unexpected(), usage())),
         }
     }
-    let host_key = host_key.ok_or_else(|| format!("--host-key FILE is required\n\n{USAGE}"))?;
+    let host_key = host_key.ok_or_else(|| format!("--host-key FILE is required\n\n{}", usage()))?;
     if authorized_keys.is_none() && password_file.is_none() && trusted_user_ca_keys.is_none() {
         return Err(format!(
             "nobody could log in: give --authorized-keys FILE, --trusted-user-ca-keys FILE \
-             and/or --password-file FILE\n\n{USAGE}"
+             and/or --password-file FILE\n\n{}",
+            usage()
         ));
     }
     Ok(DaemonArgs {
@@ -197,6 +225,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         quiet,
         sftp,
         forwarding,
+        limits,
+        log_level: if quiet { None } else { log_level },
     })
 }
 
@@ -272,6 +302,7 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
             .as_ref()
             .map_or_else(Default::default, conch_driver::process::AcceptEnv::new),
         log,
+        limits: args.limits.clone(),
         sftp: args.sftp.clone(),
         forwarding: args.forwarding.clone(),
     })
@@ -281,8 +312,8 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args = match parse_args(args) {
         Ok(a) => a,
-        Err(message) if message == USAGE => {
-            println!("{USAGE}");
+        Err(message) if message == usage() => {
+            println!("{message}");
             return ExitCode::SUCCESS;
         }
         Err(message) => {
@@ -290,6 +321,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::logging::init_daemon(args.log_level);
     let setup = match setup(&args) {
         Ok(s) => s,
         Err(message) => {

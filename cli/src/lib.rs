@@ -21,6 +21,8 @@ pub mod config_dump;
 pub mod daemon;
 pub mod demo;
 pub mod how_to;
+pub mod limits;
+pub mod logging;
 pub mod output;
 pub mod provider;
 pub mod replay;

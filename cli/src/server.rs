@@ -140,6 +140,8 @@ pub struct ServerSetup {
     /// What forwarding is allowed (sshd's options; the default allows it
     /// all to authenticated users, listeners on loopback).
     pub forwarding: ForwardPolicy,
+    /// Limits against abusive clients (`--max-startups`, ...).
+    pub limits: crate::limits::Limits,
 }
 
 /// How conchd serves the `sftp` subsystem (as sshd's `internal-sftp`).
@@ -196,7 +198,8 @@ impl ServerSetup {
             methods.push("keyboard-interactive".to_string());
         }
         config.auth_methods = methods;
-        ServerOptions::new(
+        self.limits.apply(&mut config);
+        let mut options = ServerOptions::new(
             config,
             Authenticator {
                 authorized_keys: self.authorized_keys.clone(),
@@ -207,7 +210,9 @@ impl ServerSetup {
                 log: self.log.clone(),
                 forwarding: self.forwarding.clone(),
             },
-        )
+        );
+        options.startup_limits = self.limits.startups;
+        options
     }
 }
 

@@ -54,6 +54,7 @@ impl Server {
             accept_env: Default::default(),
             log,
             sftp: Default::default(),
+            limits: Default::default(),
         };
         let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup)
             .await

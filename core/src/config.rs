@@ -90,6 +90,12 @@ impl Default for TransportConfig {
     }
 }
 
+/// Output the peer's own messages made us queue (answers to its requests,
+/// refusals of its channel opens) and that has not been written yet, beyond
+/// which the connection ends (see `connection::input`); part of
+/// [`ChannelConfig::memory_budget`].
+pub(crate) const UNREAD_ANSWERS_LIMIT: usize = 1024 * 1024;
+
 /// Settings of the connection protocol (RFC 4254).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelConfig {
@@ -104,6 +110,27 @@ pub struct ChannelConfig {
     /// which `send_data` accepts nothing more, so a stalled socket or a key
     /// exchange bounds memory.
     pub send_buffer_limit: usize,
+    /// Bytes the peer may make us hold on this connection: the receive
+    /// windows of all channels (what it may send before we consume it),
+    /// plus the send buffer (`send_buffer_limit`) and the answers to its
+    /// requests it leaves unread (1 MiB, after which the connection ends).
+    /// What is left for windows after those two is shared out as channels
+    /// open: each new channel gets `window_size` or a twelfth of what
+    /// remains, whichever is smaller, so windows shrink as the budget fills,
+    /// and an open that would get less than 8 KiB (or `window_size`, if
+    /// smaller) is refused with `resource shortage`. Windows are granted
+    /// once and never grow, and a closed channel's comes back to the
+    /// budget. 32 MiB by default: the first four channels get the full
+    /// 2 MiB window, and about 65 channels whose windows are all unused fit
+    /// before opens are refused (more when they are smaller). OpenSSH has no such budget:
+    /// its memory grows with every channel a peer opens.
+    pub memory_budget: usize,
+    /// Most `session` channels the peer may have open at once (OpenSSH
+    /// `MaxSessions`); further ones are refused with `connect failed`, as
+    /// sshd does. 64 by default (OpenSSH: 10), so a client running 50
+    /// commands at once on one connection is not turned away: the memory
+    /// budget, not this count, is what bounds memory.
+    pub max_sessions: u32,
 }
 
 impl Default for ChannelConfig {
@@ -113,6 +140,8 @@ impl Default for ChannelConfig {
             max_packet_size: 32 * 1024,
             max_channels: 8192,
             send_buffer_limit: 1024 * 1024,
+            memory_budget: 32 * 1024 * 1024,
+            max_sessions: 64,
         }
     }
 }
@@ -162,6 +191,16 @@ pub struct ServerConfig {
     pub max_auth_attempts: u32,
     /// Banner sent before authentication (RFC 4252 section 5.4), if any.
     pub auth_banner: Option<String>,
+    /// Least time from an authentication request to its failure answer, as
+    /// OpenSSH's sshd: this plus up to 4.29 ms derived from the user name
+    /// (and a secret drawn from the connection's RNG), doubled until it is
+    /// longer than the application took to decide. So a request for a user
+    /// that does not exist is answered after the same time as one with a
+    /// wrong password (the application should spend comparable time on
+    /// both), and guesses on one connection are paced. Requests that arrive
+    /// meanwhile wait. Default 5 ms (OpenSSH's `MIN_FAIL_DELAY_SECONDS`);
+    /// `None` answers at once.
+    pub auth_failure_delay: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -178,6 +217,7 @@ impl ServerConfig {
             ],
             max_auth_attempts: 6,
             auth_banner: None,
+            auth_failure_delay: Some(Duration::from_millis(5)),
         }
     }
 }

@@ -320,7 +320,8 @@ pub enum ApiMisuse {
     /// Server: `auth_decision` without a pending `Event::AuthRequest`.
     #[error("no authentication request is waiting for a decision")]
     NoAuthRequestPending,
-    /// We may not open more channels (`ChannelConfig::max_channels`).
+    /// We may not open more channels (`ChannelConfig::max_channels`, or
+    /// no room left in `ChannelConfig::memory_budget` for its window).
     #[error("channel limit reached")]
     ChannelLimit,
     /// The peer has not confirmed the channel we opened yet.

@@ -14,8 +14,11 @@ use conch_core::{
 };
 use hostile::*;
 
+/// Failed authentication answered at once (see `Peer::default_server`).
 fn server_config() -> ServerConfig {
-    ServerConfig::new(vec![ed25519(7)])
+    let mut config = ServerConfig::new(vec![ed25519(7)]);
+    config.auth_failure_delay = None;
+    config
 }
 
 /// A server victim after NEWKEYS, before any authentication message.

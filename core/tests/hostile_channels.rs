@@ -311,7 +311,13 @@ fn tens_of_thousands_of_channel_opens() {
     const OPENS: u32 = 30_000;
     let max_channels = ChannelConfig::default().max_channels;
     for accept in [true, false] {
-        let (mut peer, mut victim) = Peer::logged_in_server(ServerConfig::new(vec![ed25519(7)]));
+        // The count is what is tested here: no session limit, and a
+        // budget that holds `max_channels` windows (both have their own
+        // tests in hostile_limits.rs).
+        let mut config = ServerConfig::new(vec![ed25519(7)]);
+        config.channels.max_sessions = u32::MAX;
+        config.channels.memory_budget = usize::MAX;
+        let (mut peer, mut victim) = Peer::logged_in_server(config);
         victim.policy.accept_channels = accept;
         for batch in 0..OPENS / OPENS_PER_BATCH {
             for i in 0..OPENS_PER_BATCH {

@@ -152,7 +152,16 @@ fn refused_exec_and_refused_channel_are_reported() {
 #[test]
 fn a_thousand_concurrent_channels_each_carry_their_own_data() {
     const N: usize = 1000;
-    let mut pair = connected();
+    // Windows small enough for the memory budget to hold all of them, and
+    // no session limit (both have their own tests).
+    let mut client = client_config();
+    let mut server = server_config();
+    for channels in [&mut client.channels, &mut server.channels] {
+        channels.window_size = 16 * 1024;
+        channels.max_sessions = u32::MAX;
+    }
+    let mut pair = Pair::with_configs(client, server);
+    pair.connect();
     pair.client.log_data = false;
     pair.server.log_data = false;
     let channels: Vec<ChannelId> = (0..N)

@@ -62,6 +62,7 @@ mod session;
 pub mod sftp;
 mod shared;
 mod start;
+pub mod startups;
 pub mod terminal;
 #[cfg(unix)]
 pub mod terminal_modes;
@@ -86,6 +87,7 @@ pub use server::{
 };
 pub use session::{client, Session};
 pub use start::{connect_each, connect_first, resolve_error, start_client, start_server};
+pub use startups::StartupLimits;
 
 pub use conch_core;
 

@@ -9,6 +9,7 @@ use conch_core::{ClientConfig, ServerConfig};
 
 use crate::host_key::HostKeyPolicy;
 use crate::server::ServerHandler;
+use crate::startups::StartupLimits;
 
 /// Options of a client session.
 #[derive(Debug, Clone)]
@@ -136,6 +137,10 @@ pub struct ServerOptions {
     /// [`crate::runtime::serve_stream`] on a stream of your own, set it
     /// yourself.
     pub peer: Option<std::net::SocketAddr>,
+    /// How many connections that have not authenticated yet a listener
+    /// keeps, overall and per source address (sshd's `MaxStartups` and
+    /// `PerSourceMaxStartups`); see [`crate::startups`].
+    pub startup_limits: StartupLimits,
 }
 
 impl ServerOptions {
@@ -147,6 +152,7 @@ impl ServerOptions {
             rng_seed: None,
             record: None,
             peer: None,
+            startup_limits: StartupLimits::default(),
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::pump::{Sleep, Timer};
 use crate::server::ServerSession;
 use crate::session::Session;
 use crate::start::{connect_first, resolve_error, start_client, start_server};
+use crate::startups::Startups;
 
 /// An async runtime as the driver needs it. Each call is the runtime's own
 /// (its resolver, sockets, spawn and timer); the logic around them is this
@@ -264,10 +265,12 @@ where
     start_server(stream, options, timer::<R>(), R::spawn)
 }
 
-/// Accepts SSH connections on a TCP socket of the runtime.
+/// Accepts SSH connections on a TCP socket of the runtime, turning away
+/// those past [`ServerOptions::startup_limits`].
 pub struct Listener<R: Runtime> {
     tcp: R::TcpListener,
     options: ServerOptions,
+    startups: Arc<Startups>,
 }
 
 impl<R: Runtime> fmt::Debug for Listener<R> {
@@ -289,8 +292,12 @@ impl<R: Runtime> Listener<R> {
     ) -> io::Result<Self> {
         let listener = crate::listen::listen_tcp_any(addrs)?;
         listener.set_nonblocking(true)?;
+        // The random early drop's RNG: from the options' seed when a test
+        // fixes one (each connection's own seed is that seed too).
+        let seed = options.rng_seed.unwrap_or_else(crate::options::os_seed);
         Ok(Listener {
             tcp: R::tcp_listener(listener)?,
+            startups: Startups::new(options.startup_limits, seed),
             options,
         })
     }
@@ -303,12 +310,41 @@ impl<R: Runtime> Listener<R> {
     /// Accepts the next connection and starts its session (the handshake
     /// and authentication proceed in the background as the client drives
     /// them).
+    ///
+    /// A connection past the startup limits (sshd's `MaxStartups`,
+    /// `PerSourceMaxStartups`) is closed at once, as sshd closes it, and
+    /// logged (a `tracing` event naming the limit); this then waits for the
+    /// next one.
     pub async fn accept(&self) -> io::Result<(ServerSession, SocketAddr)> {
-        let (stream, peer) = R::accept(&self.tcp).await?;
-        // As for a client: small interactive packets go out at once.
-        let _ = R::set_nodelay(&stream);
-        let mut options = self.options.clone();
-        options.peer = Some(peer);
-        Ok((serve_stream::<R, _>(stream, &options), peer))
+        loop {
+            let (stream, peer) = R::accept(&self.tcp).await?;
+            let slot = match self.startups.admit(peer.ip()) {
+                Ok(slot) => slot,
+                Err(refusal) => {
+                    tracing::info!(%peer, %refusal, "drop connection from {peer}: {refusal}");
+                    drop(stream);
+                    continue;
+                }
+            };
+            // As for a client: small interactive packets go out at once.
+            let _ = R::set_nodelay(&stream);
+            let mut options = self.options.clone();
+            options.peer = Some(peer);
+            let session = serve_stream::<R, _>(stream, &options);
+            session.set_peer(peer);
+            // The slot is held until the client authenticates or the
+            // connection ends (LoginGraceTime ends it at the latest).
+            let waiting = session.clone();
+            R::spawn(async move {
+                let _ = waiting.authenticated().await;
+                drop(slot);
+            });
+            return Ok((session, peer));
+        }
+    }
+
+    /// Connections accepted that have not authenticated yet.
+    pub fn unauthenticated(&self) -> u32 {
+        self.startups.unauthenticated()
     }
 }

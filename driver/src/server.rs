@@ -265,6 +265,13 @@ impl ServerSession {
         .await
     }
 
+    /// Names the client in the connection's logs (the `peer` field of its
+    /// `tracing` span); the listener calls it with the socket's address.
+    pub fn set_peer(&self, peer: std::net::SocketAddr) {
+        let sh = lock(&self.inner.shared);
+        sh.conn.span().record("peer", tracing::field::display(peer));
+    }
+
     /// The authenticated user, if authentication has succeeded.
     pub fn user(&self) -> Option<String> {
         lock(&self.inner.shared)

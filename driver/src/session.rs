@@ -121,6 +121,9 @@ pub fn client(options: &ClientOptions, server: ServerName) -> (Session, Engine) 
     let seed = options.rng_seed.unwrap_or_else(os_seed);
     let (conn, transcript) =
         crate::record_file::client_connection(&options.config, &options.record, seed);
+    // The connection's logs name the server as ssh's do ("host" or
+    // "[host]:port").
+    conn.span().record("peer", tracing::field::display(&server));
     let mut shared = Shared::new(conn, None);
     shared.start_recording(transcript);
     let inner = SessionInner::new(

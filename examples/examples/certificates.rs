@@ -60,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         accept_env: Default::default(),
         sftp: Default::default(),
         forwarding: Default::default(),
+        limits: Default::default(),
     };
     let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup).await?;
     let port = server.local_addr()?.port();

@@ -103,14 +103,13 @@ impl HostKeyUi for CliUi {
     }
 }
 
-/// Prints `debug1: ...` lines when `-v` was given.
-struct Debug(u8);
+/// The client's own `debug1: ...` lines (shown with `-v`), among the
+/// library's (see [`crate::logging`]).
+struct Debug;
 
 impl Debug {
     fn log(&self, message: impl AsRef<str>) {
-        if self.0 > 0 {
-            eprintln!("debug1: {}", message.as_ref());
-        }
+        tracing::debug!("{}", message.as_ref());
     }
 }
 
@@ -125,7 +124,8 @@ pub async fn run(mut args: ClientArgs, config: ResolvedConfig, setup: ForwardSet
         let level = level.parse::<u8>().unwrap_or(1);
         args.verbose = args.verbose.max(level);
     }
-    let debug = Debug(args.verbose);
+    crate::logging::init_client(args.verbose);
+    let debug = Debug;
     if args.command.is_empty() {
         match config.remote_command() {
             Ok(Some(command)) => args.command = command,
@@ -203,7 +203,8 @@ pub async fn connect_session(
     args: &ClientArgs,
     config: ResolvedConfig,
 ) -> Result<conch_tokio::Session, i32> {
-    let debug = Debug(args.verbose);
+    crate::logging::init_client(args.verbose);
+    let debug = Debug;
     let (endpoint, _env) = build_endpoint(args, config, &debug).map_err(|message| {
         eprintln!("conch: {message}");
         FAILURE

@@ -246,6 +246,16 @@ impl ClientAuth {
             ));
         }
         r.end()?;
+        if let Phase::Awaiting(outstanding) = &self.phase {
+            let method = match outstanding {
+                Outstanding::None => "none",
+                Outstanding::Password { .. } => "password",
+                Outstanding::PublicKeyQuery { .. } | Outstanding::PublicKeySigned => "publickey",
+                Outstanding::KeyboardInteractive => "keyboard-interactive",
+            };
+            // ssh(1)'s line; the connection's span names the peer.
+            tracing::info!("Authenticated using \"{method}\".");
+        }
         self.phase = Phase::Authenticated;
         events.push_back(Event::AuthSuccess);
         Ok(())

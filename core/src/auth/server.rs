@@ -7,6 +7,7 @@
 //! wait in a small bounded queue and are taken in order.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use zeroize::Zeroizing;
@@ -37,6 +38,11 @@ pub(crate) struct ServerAuthConfig {
     pub max_attempts: u32,
     /// Banner to send before the first USERAUTH_FAILURE / with the first reply.
     pub banner: Option<String>,
+    /// Least time between a request and its USERAUTH_FAILURE (see
+    /// `FailureDelay`); `None`: answer at once.
+    pub failure_delay: Option<Duration>,
+    /// Mixed with the user name into the user-specific part of the delay.
+    pub timing_secret: [u8; 32],
 }
 
 /// Server-side authentication state.
@@ -62,6 +68,33 @@ pub(crate) struct ServerAuth {
     queue: VecDeque<Zeroizing<Vec<u8>>>,
     /// keyboard-interactive prompts sent, INFO_RESPONSE awaited.
     keyboard: Option<KeyboardExchange>,
+    /// The latest time handed to the connection.
+    now: Instant,
+    /// When the request being processed began (its failure is timed from it).
+    started: Instant,
+    /// A USERAUTH_FAILURE held back until its time (see `FailureDelay`);
+    /// nothing more is processed meanwhile.
+    held: Option<HeldFailure>,
+}
+
+/// A USERAUTH_FAILURE waiting for its time.
+///
+/// OpenSSH (auth2.c, `ensure_minimum_time_since` and `user_specific_delay`)
+/// answers a failed request no sooner than 5 ms plus up to 4.2 ms derived
+/// from a hash of a server secret and the user name after the request
+/// began, doubling that time until it exceeds what the check took. The
+/// answer to a user that does not exist then comes after the same time as
+/// to one whose password was wrong (a check shorter than the delay leaves
+/// no trace), and the delay also paces guessing on one connection. The
+/// core reads no clock: the time the decision came is the first instant
+/// handed in after it (`handle_timeout` is due at once), when `release` is
+/// fixed.
+#[derive(Debug)]
+struct HeldFailure {
+    /// The user-specific minimum for this request.
+    delay: Duration,
+    /// When the failure goes out; `None` until the decision's time is known.
+    release: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +146,7 @@ struct KeyboardExchange {
 
 impl ServerAuth {
     /// A new server auth state.
-    pub(crate) fn new(config: ServerAuthConfig) -> Self {
+    pub(crate) fn new(config: ServerAuthConfig, now: Instant) -> Self {
         // RFC 4252 section 5.2: "none" MUST NOT be listed as a method.
         let methods_left = config
             .methods
@@ -132,9 +165,65 @@ impl ServerAuth {
             pending: None,
             queue: VecDeque::new(),
             keyboard: None,
+            now,
+            started: now,
+            held: None,
         }
     }
 
+    /// The latest time handed to the connection.
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    /// When a held USERAUTH_FAILURE is due to go out, if one is held.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        // Until the time of the decision is known, due at once: the next
+        // instant handed in fixes the release.
+        self.held.as_ref().map(|h| h.release.unwrap_or(self.now))
+    }
+
+    /// Sends a held USERAUTH_FAILURE whose time has come, then processes
+    /// the requests that queued behind it.
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        out: &mut Outbox,
+        events: &mut VecDeque<Event>,
+    ) -> Result<(), Error> {
+        self.now = now;
+        let Some(held) = &mut self.held else {
+            return Ok(());
+        };
+        let release = *held.release.get_or_insert_with(|| {
+            let elapsed = now.saturating_duration_since(self.started);
+            let mut delay = held.delay;
+            while delay <= elapsed && !delay.is_zero() {
+                delay = delay.saturating_mul(2);
+            }
+            self.started + delay
+        });
+        if now < release {
+            return Ok(());
+        }
+        self.held = None;
+        self.send_failure(false, out);
+        self.drain_queue(out, events)
+    }
+
+    /// OpenSSH's `user_specific_delay`: the minimum plus up to 4.29 ms
+    /// from a hash of the secret and the user name, the same for every
+    /// attempt on `user` and as likely for a user that does not exist.
+    fn user_delay(&self, minimum: Duration, user: &str) -> Duration {
+        use sha2::{Digest, Sha512};
+        let hash = Sha512::new()
+            .chain_update(self.config.timing_secret)
+            .chain_update(user.as_bytes())
+            .finalize();
+        let word = u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]]);
+        // A u32 of picoseconds: 0 to 4.29 ms, as OpenSSH's PEEK_U32 / 1e12 s.
+        minimum + Duration::from_nanos(u64::from(word) / 1000)
+    }
     /// Handles SERVICE_REQUEST (5) and messages 50..=79.
     pub(crate) fn handle(
         &mut self,
@@ -155,7 +244,7 @@ impl ServerAuth {
                 Err(unexpected(other, "before the ssh-userauth service request"))
             }
             (Phase::Running, msg::USERAUTH_REQUEST | msg::USERAUTH_INFO_RESPONSE) => {
-                if self.pending.is_some() || !self.queue.is_empty() {
+                if self.pending.is_some() || self.held.is_some() || !self.queue.is_empty() {
                     if self.queue.len() >= MAX_QUEUED {
                         return Err(PeerMisbehaved::TooManyQueuedAuthRequests.into());
                     }
@@ -193,6 +282,7 @@ impl ServerAuth {
         out: &mut Outbox,
         events: &mut VecDeque<Event>,
     ) -> Result<(), Error> {
+        self.started = self.now;
         match payload.first().copied() {
             Some(msg::USERAUTH_REQUEST) => self.on_request(payload, out, events),
             Some(msg::USERAUTH_INFO_RESPONSE) => self.on_info_response(payload, out, events),
@@ -222,18 +312,18 @@ impl ServerAuth {
         let is_query = method == METHOD_PUBLICKEY && r.clone().bool() == Ok(false);
         let counts = method != METHOD_NONE && !is_query;
         if service != SERVICE_CONNECTION {
-            return self.fail_at_once(counts, out);
+            return self.fail_at_once(counts, user, out);
         }
         let (kind, attempt) = match method {
             // RFC 4252 section 5.2: the application may let users in with
             // `none`, so it is asked rather than refused here.
             METHOD_NONE => (PendingKind::None, AuthAttempt::None),
             m if !self.methods_left.iter().any(|allowed| allowed == m) => {
-                return self.fail_at_once(counts, out);
+                return self.fail_at_once(counts, user, out);
             }
             METHOD_PUBLICKEY => match self.read_publickey(user, service, &mut r)? {
                 Some(parsed) => parsed,
-                None => return self.fail_at_once(counts, out),
+                None => return self.fail_at_once(counts, user, out),
             },
             METHOD_PASSWORD => {
                 // RFC 4252 section 8.
@@ -270,7 +360,7 @@ impl ServerAuth {
                 )
             }
             // Configured, but not a method this library implements.
-            _ => return self.fail_at_once(counts, out),
+            _ => return self.fail_at_once(counts, user, out),
         };
         self.ask(user.to_string(), kind, attempt, events);
         Ok(())
@@ -331,7 +421,7 @@ impl ServerAuth {
         if usize::try_from(count).ok() != Some(exchange.prompts) {
             // RFC 4256 section 3.4: a count that does not match the prompts
             // gets a failure message.
-            return self.fail_at_once(true, out);
+            return self.fail_at_once(true, &exchange.user, out);
         }
         // The answers may be passwords: wiped on drop until they move into
         // the event (the vector is sized first, so it never reallocates).
@@ -381,6 +471,7 @@ impl ServerAuth {
         let Some(Pending { user, kind }) = self.pending.take() else {
             return Err(ApiMisuse::NoAuthRequestPending.into());
         };
+        log_decision(&decision, &kind, &user);
         match decision {
             AuthDecision::Accept => match kind {
                 // RFC 4252 section 7: PK_OK echoes algorithm and blob.
@@ -397,7 +488,7 @@ impl ServerAuth {
                     return Ok(());
                 }
             },
-            AuthDecision::Reject => self.fail_at_once(kind.counts_as_attempt(), out)?,
+            AuthDecision::Reject => self.fail_at_once(kind.counts_as_attempt(), &user, out)?,
             AuthDecision::Partial { methods } => {
                 // RFC 4252 section 5.1: partial success lists what may continue.
                 self.methods_left = methods.into_iter().filter(|m| m != METHOD_NONE).collect();
@@ -441,7 +532,7 @@ impl ServerAuth {
 
     /// Processes queued requests until one waits for the application again.
     fn drain_queue(&mut self, out: &mut Outbox, events: &mut VecDeque<Event>) -> Result<(), Error> {
-        while self.pending.is_none() && self.phase == Phase::Running {
+        while self.pending.is_none() && self.held.is_none() && self.phase == Phase::Running {
             let Some(payload) = self.queue.pop_front() else {
                 break;
             };
@@ -462,14 +553,25 @@ impl ServerAuth {
     /// Answers FAILURE, counting the attempt if it counts. The attempt that
     /// reaches the limit ends the connection instead, as OpenSSH's
     /// MaxAuthTries does (DISCONNECT 14, RFC 4252 section 4).
-    fn fail_at_once(&mut self, counts: bool, out: &mut Outbox) -> Result<(), Error> {
+    ///
+    /// With a `failure_delay` the FAILURE is held back (see `HeldFailure`),
+    /// and requests arriving meanwhile wait behind it.
+    fn fail_at_once(&mut self, counts: bool, user: &str, out: &mut Outbox) -> Result<(), Error> {
         if counts {
             self.failures = self.failures.saturating_add(1);
             if self.failures >= self.config.max_attempts {
                 return Err(PeerMisbehaved::TooManyAuthAttempts.into());
             }
         }
-        self.send_failure(false, out);
+        match self.config.failure_delay {
+            Some(minimum) => {
+                self.held = Some(HeldFailure {
+                    delay: self.user_delay(minimum, user),
+                    release: None,
+                });
+            }
+            None => self.send_failure(false, out),
+        }
         Ok(())
     }
 
@@ -531,6 +633,31 @@ fn check_decision_fits(decision: &AuthDecision, kind: &PendingKind) -> Result<()
         (AuthDecision::ChangePassword { .. }, _) => Err(ApiMisuse::InvalidArgument(
             "ChangePassword answers only password attempts",
         )),
+    }
+}
+
+/// sshd's log line for a decision ("Accepted password for alice"): the
+/// method and the user, never what was sent.
+fn log_decision(decision: &AuthDecision, kind: &PendingKind, user: &str) {
+    let method = match kind {
+        PendingKind::None => "none",
+        PendingKind::PublicKeyQuery { .. } => return,
+        PendingKind::PublicKeySigned => "publickey",
+        PendingKind::Password => "password",
+        PendingKind::KeyboardInteractive { .. } => "keyboard-interactive",
+    };
+    // `none` is every client's first probe: not worth sshd's log.
+    if method == "none" {
+        tracing::debug!("{decision:?} none for {user}");
+        return;
+    }
+    match decision {
+        AuthDecision::Accept => tracing::info!("Accepted {method} for {user}"),
+        AuthDecision::Reject => tracing::info!("Failed {method} for {user}"),
+        AuthDecision::Partial { .. } => {
+            tracing::info!("Partial authentication: {method} for {user}");
+        }
+        AuthDecision::InfoRequest { .. } | AuthDecision::ChangePassword { .. } => {}
     }
 }
 

@@ -16,6 +16,7 @@
 //! id is free for reuse only then, so a late message from the peer can never
 //! land on a newer channel.
 
+mod budget;
 mod global;
 pub mod modes;
 mod query;
@@ -59,7 +60,15 @@ pub(crate) struct Channels {
     /// to be told when room returns. May hold ids since closed (checked
     /// against `Channel::awaiting_budget` when drained).
     budget_waiters: Vec<u32>,
+    /// Sum of the receive window sizes of the channels in `table`: the most
+    /// channel data the peer can make us hold (see `window_for_new_channel`).
+    reserved: u64,
+    /// `session` channels in `table` (for `ChannelConfig::max_sessions`).
+    sessions: u32,
 }
+
+/// The channel type counted by `ChannelConfig::max_sessions`.
+pub(super) const SESSION: &str = "session";
 
 impl Channels {
     /// No channels yet.
@@ -68,6 +77,8 @@ impl Channels {
             table: IdTable::new(config.max_channels),
             globals: GlobalRequests::default(),
             budget_waiters: Vec::new(),
+            reserved: 0,
+            sessions: 0,
             config,
         }
     }
@@ -163,26 +174,46 @@ impl Channels {
             }
         }
         // Channels awaiting the application's answer count too, so a peer
-        // cannot make us hold more than `max_channels` of anything.
-        let id = if self.table.len() < self.config.max_channels as usize {
-            self.table.insert(Channel::new(
+        // cannot make us hold more than `max_channels` of anything, and
+        // their windows are reserved from the memory budget at once.
+        if kind == SESSION && self.sessions >= self.config.max_sessions {
+            // sshd's answer past `MaxSessions` (session_open fails, the
+            // open is refused as "connect failed").
+            tracing::info!(
+                "refused channel open ({kind}): too many sessions (max_sessions {})",
+                self.config.max_sessions
+            );
+            send_open_failure(
+                out,
+                peer_id,
+                ChannelOpenFailure::ConnectFailed,
+                "too many sessions",
+            );
+            return Ok(());
+        }
+        let refusal = if self.table.len() >= self.config.max_channels as usize {
+            Err("too many channels")
+        } else {
+            self.window_for_new_channel()
+                .ok_or("memory budget exhausted")
+        };
+        let id = refusal.and_then(|size| {
+            self.insert(Channel::new(
                 Phase::OpeningByPeer,
                 kind,
                 peer_id,
                 SendWindow::new(window, max_packet),
-                RecvWindow::new(self.config.window_size),
+                RecvWindow::new(size),
             ))
-        } else {
-            None
-        };
-        let Some(id) = id else {
-            send_open_failure(
-                out,
-                peer_id,
-                ChannelOpenFailure::ResourceShortage,
-                "too many channels",
-            );
-            return Ok(());
+            .ok_or("too many channels")
+        });
+        let id = match id {
+            Ok(id) => id,
+            Err(why) => {
+                tracing::info!("refused channel open ({kind}): {why}");
+                send_open_failure(out, peer_id, ChannelOpenFailure::ResourceShortage, why);
+                return Ok(());
+            }
         };
         push_event(
             events,
@@ -254,7 +285,7 @@ impl Channels {
             }
             .into());
         }
-        self.table.remove(id);
+        self.remove(id);
         push_event(
             events,
             ChannelId(id),
@@ -365,7 +396,7 @@ impl Channels {
         if !ch.sent_close {
             out.message(msg::CHANNEL_CLOSE).put_u32(ch.peer_id);
         }
-        let Some(ch) = self.table.remove(id) else {
+        let Some(ch) = self.remove(id) else {
             return Ok(());
         };
         let channel = ChannelId(id);
@@ -502,8 +533,10 @@ impl Channels {
         if self.table.len() >= self.config.max_channels as usize {
             return Err(ApiMisuse::ChannelLimit);
         }
+        let window = self
+            .window_for_new_channel()
+            .ok_or(ApiMisuse::ChannelLimit)?;
         let id = self
-            .table
             .insert(Channel::new(
                 Phase::OpeningByUs {
                     close_requested: false,
@@ -512,14 +545,14 @@ impl Channels {
                 0,
                 // The peer's window and packet size come with its confirmation.
                 SendWindow::new(0, 0),
-                RecvWindow::new(self.config.window_size),
+                RecvWindow::new(window),
             ))
             .ok_or(ApiMisuse::ChannelLimit)?;
         // RFC 4254 section 5.1.
         let mut w = out.message(msg::CHANNEL_OPEN);
         w.put_str(kind);
         w.put_u32(id);
-        w.put_u32(self.config.window_size);
+        w.put_u32(window);
         w.put_u32(self.config.max_packet_size);
         w.put_raw(extra);
         Ok(ChannelId(id))
@@ -527,11 +560,13 @@ impl Channels {
 
     /// Confirms a channel the peer asked to open.
     pub(crate) fn accept(&mut self, id: ChannelId, out: &mut Outbox) -> Result<(), ApiMisuse> {
-        let (window, max_packet) = (self.config.window_size, self.config.max_packet_size);
+        let max_packet = self.config.max_packet_size;
         let ch = self.channel_mut(id)?;
         if ch.phase != Phase::OpeningByPeer {
             return Err(ApiMisuse::NoChannelOpenPending);
         }
+        // The window reserved when the open arrived.
+        let window = ch.recv.size();
         ch.phase = Phase::Open;
         let mut w = out.message(msg::CHANNEL_OPEN_CONFIRMATION);
         w.put_u32(ch.peer_id);
@@ -554,7 +589,7 @@ impl Channels {
             return Err(ApiMisuse::NoChannelOpenPending);
         }
         let peer_id = ch.peer_id;
-        self.table.remove(id.0);
+        self.remove(id.0);
         send_open_failure(out, peer_id, reason, description);
         Ok(())
     }

@@ -119,6 +119,11 @@ impl RecvWindow {
         Some(n)
     }
 
+    /// The window granted when everything has been consumed.
+    pub(super) fn size(&self) -> u32 {
+        self.size
+    }
+
     /// Bytes delivered and not yet consumed.
     pub(super) fn unconsumed(&self) -> u32 {
         self.unconsumed

@@ -53,6 +53,19 @@ impl Connection {
     /// The checks every command passes, then the command, then the work
     /// after any progress (handing queued messages on).
     fn execute(&mut self, command: Command<'_>) -> Result<Applied, ApiMisuse> {
+        let span = self.span.clone();
+        let _entered = span.enter();
+        tracing::trace!("command {}", command.name());
+        let next_method = match &command {
+            Command::AuthNone { user } => Some(("none", user)),
+            Command::AuthPassword { user, .. } => Some(("password", user)),
+            Command::AuthPublickey { user, .. } => Some(("publickey", user)),
+            Command::AuthKeyboardInteractive { user, .. } => Some(("keyboard-interactive", user)),
+            _ => None,
+        };
+        if let Some((method, user)) = next_method {
+            tracing::debug!("Next authentication method: {method} (user {user})");
+        }
         if let Some(role) = command.role() {
             if role != self.side {
                 return Err(ApiMisuse::WrongRole(command.name(), role_name(role)));

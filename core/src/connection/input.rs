@@ -23,7 +23,7 @@ use super::{Auth, Connection};
 /// while it stalls a key exchange we started (nothing but the exchange may
 /// go out then), would otherwise grow our buffers without bound. An honest
 /// peer gets nowhere near this: it is tens of thousands of unread answers.
-const PEER_PROVOKED_OUTPUT_LIMIT: usize = 1024 * 1024;
+const PEER_PROVOKED_OUTPUT_LIMIT: usize = crate::config::UNREAD_ANSWERS_LIMIT;
 
 /// What a queued message counts for beyond its payload: at least what
 /// framing, padding and the largest MAC add once it is sealed (4 + 1 + 19 +
@@ -93,6 +93,8 @@ impl Connection {
     /// The input calls' common work: `feed` hands the bytes (`any`: there
     /// is at least one) to the transport, then they are processed.
     fn receive(&mut self, now: Instant, any: bool, feed: impl FnOnce(&mut Transport)) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         self.advance_clock(now);
         if self.error.is_some() {
             return;
@@ -134,6 +136,8 @@ impl Connection {
     }
 
     fn run_timers(&mut self, now: Instant) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         self.advance_clock(now);
         if self.error.is_some() {
             return;
@@ -151,6 +155,11 @@ impl Connection {
         if matches!(&self.auth, Auth::Client(a) if a.answer_overdue(now)) {
             return self.fail(Error::Timeout(TimeoutKind::Authentication));
         }
+        if let Auth::Server(a) = &mut self.auth {
+            if let Err(e) = a.handle_timeout(now, &mut self.outbox, &mut self.events) {
+                return self.fail(e);
+            }
+        }
         let ready = self.connection_layer_ready();
         if let Some(k) = &mut self.keepalive {
             if now >= k.next && ready {
@@ -159,6 +168,10 @@ impl Connection {
                 }
                 k.outstanding += 1;
                 k.next = now + k.interval;
+                tracing::debug!(
+                    "sending keepalive@openssh.com ({} unanswered)",
+                    k.outstanding
+                );
                 self.channels.send_keepalive(&mut self.outbox);
             } else if now >= k.next {
                 k.next = now + k.interval;
@@ -217,6 +230,9 @@ impl Connection {
                     server_sig_algs: self.transport.server_sig_algs(),
                 };
                 let was_authenticated = self.is_authenticated();
+                if msg_no == msg::USERAUTH_FAILURE {
+                    tracing::trace!("SSH2_MSG_USERAUTH_FAILURE received");
+                }
                 match &mut self.auth {
                     Auth::Client(a) => {
                         a.handle(incoming.payload, ctx, &mut self.outbox, &mut self.events)?;

@@ -18,6 +18,7 @@ mod input;
 mod output;
 mod recording;
 mod roles;
+mod trace;
 
 pub use roles::{ClientConnection, ServerConnection};
 
@@ -121,6 +122,8 @@ pub struct Connection {
     now: Instant,
     /// The transcript being recorded, if any (see [`crate::record`]).
     recorder: Option<Box<Recorder>>,
+    /// The `tracing` span every call runs in (see `trace`).
+    span: tracing::Span,
 }
 
 /// The role's authentication state. The server's is much larger (it queues
@@ -185,14 +188,26 @@ impl Connection {
     /// A server connection for one accepted socket. The decision on each
     /// authentication request is [`ServerConnection`]'s; it dereferences to
     /// the `Connection` for the rest.
-    pub fn server(config: Arc<ServerConfig>, rng: Rng, now: Instant) -> ServerConnection {
+    pub fn server(config: Arc<ServerConfig>, mut rng: Rng, now: Instant) -> ServerConnection {
         let transport =
             Transport::new_server(config.transport.clone(), config.host_keys.clone(), now);
-        let auth = ServerAuth::new(ServerAuthConfig {
-            methods: config.auth_methods.clone(),
-            max_attempts: config.max_auth_attempts,
-            banner: config.auth_banner.clone(),
-        });
+        // Drawn only when used, so a configuration without the delay draws
+        // the same random stream as before it existed (recorded sessions
+        // replay).
+        let mut timing_secret = [0u8; 32];
+        if config.auth_failure_delay.is_some() {
+            rng.fill_bytes(&mut timing_secret);
+        }
+        let auth = ServerAuth::new(
+            ServerAuthConfig {
+                methods: config.auth_methods.clone(),
+                max_attempts: config.max_auth_attempts,
+                banner: config.auth_banner.clone(),
+                failure_delay: config.auth_failure_delay,
+                timing_secret,
+            },
+            now,
+        );
         ServerConnection::new(Self::new(
             Side::Server,
             transport,
@@ -240,12 +255,21 @@ impl Connection {
             peer_provoked_output: 0,
             now,
             recorder: None,
+            span: trace::connection_span(side),
         }
     }
 
     /// Which role this connection plays.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// The `tracing` span (named `ssh`, with the `role`) that everything
+    /// this connection logs happens in. Its `peer` field is empty: the
+    /// caller, which knows the socket, records it
+    /// (`conn.span().record("peer", "192.0.2.1:22")`).
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     // ------------------------------------------------------------------
@@ -259,8 +283,9 @@ impl Connection {
         }
         // The answer deadline of a request queued since the last instant
         // handed in starts now (mutators are given no time).
-        if let Auth::Client(a) = &mut self.auth {
-            a.start_answer_deadline(self.now);
+        match &mut self.auth {
+            Auth::Client(a) => a.start_answer_deadline(self.now),
+            Auth::Server(a) => a.set_now(self.now),
         }
     }
 
@@ -309,6 +334,10 @@ impl Connection {
             error,
             Error::PeerDisconnected { .. } | Error::ConnectionLost(_)
         ) {
+            tracing::debug!(
+                "sending SSH2_MSG_DISCONNECT: {}: {error}",
+                error.disconnect_reason().code()
+            );
             self.transport
                 .send_disconnect(error.disconnect_reason(), &error.to_string());
         }

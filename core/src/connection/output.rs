@@ -13,6 +13,10 @@ impl Connection {
     /// The next event, if any. Drain until `None` after every call.
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
+        if let Some(e) = &event {
+            let _entered = self.span.enter();
+            super::trace::log_event(self.side, e);
+        }
         if let Some(r) = &mut self.recorder {
             r.record_event(event.as_ref());
         }
@@ -95,7 +99,7 @@ impl Connection {
             .map(|k| k.next);
         let answer = match &self.auth {
             Auth::Client(a) => a.answer_deadline(self.now),
-            Auth::Server(_) => None,
+            Auth::Server(a) => a.poll_timeout(),
         };
         [
             self.transport.poll_timeout(),

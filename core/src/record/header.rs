@@ -17,8 +17,15 @@ use super::FormatError;
 pub const MAGIC: &[u8; 8] = b"CONCHREC";
 
 /// The format version this crate writes and reads.
-/// Version 2 added the client's authentication answer timeout.
-pub const FORMAT_VERSION: u64 = 2;
+/// Version 2 added the client's authentication answer timeout; version 3
+/// the memory budget, `max_sessions` and the server's failure delay. A
+/// version 2 transcript still replays, with the settings that did not
+/// exist then off (no budget, no session limit, no delay), which is how it
+/// was recorded.
+pub const FORMAT_VERSION: u64 = 3;
+
+/// The oldest version read.
+const OLDEST_VERSION: u64 = 2;
 
 const ROLE_CLIENT: u8 = 0;
 const ROLE_SERVER: u8 = 1;
@@ -85,6 +92,7 @@ impl Header {
                 out.texts(&c.auth_methods);
                 out.uvar(u64::from(c.max_auth_attempts));
                 out.opt_text(c.auth_banner.as_deref());
+                out.opt_duration(c.auth_failure_delay);
             }
         }
         out.raw(&self.seed);
@@ -98,14 +106,14 @@ impl Header {
             _ => return Err(FormatError::NotATranscript),
         }
         let version = r.uvar("format version")?;
-        if version != FORMAT_VERSION {
+        if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(FormatError::UnsupportedVersion(version));
         }
         let role = r.byte("role")?;
         let config = match role {
             ROLE_CLIENT => {
                 let transport = get_transport(r)?;
-                let channels = get_channels(r)?;
+                let channels = get_channels(r, version)?;
                 RecordedConfig::Client(Arc::new(ClientConfig {
                     transport,
                     channels,
@@ -114,7 +122,7 @@ impl Header {
             }
             ROLE_SERVER => {
                 let transport = get_transport(r)?;
-                let channels = get_channels(r)?;
+                let channels = get_channels(r, version)?;
                 let n = r.usize("host key count")?;
                 let mut host_keys = Vec::new();
                 for _ in 0..n {
@@ -135,6 +143,11 @@ impl Header {
                     auth_methods: r.texts("auth methods")?,
                     max_auth_attempts: r.u32("max auth attempts")?,
                     auth_banner: r.opt_text("auth banner")?,
+                    auth_failure_delay: if version >= 3 {
+                        r.opt_duration("auth failure delay")?
+                    } else {
+                        None
+                    },
                 }))
             }
             _ => return Err(r.invalid("role")),
@@ -187,13 +200,26 @@ fn put_channels(out: &mut Vec<u8>, c: &ChannelConfig) {
     out.uvar(u64::from(c.max_packet_size));
     out.uvar(u64::from(c.max_channels));
     out.usize(c.send_buffer_limit);
+    out.usize(c.memory_budget);
+    out.uvar(u64::from(c.max_sessions));
 }
 
-fn get_channels(r: &mut Reader<'_>) -> Result<ChannelConfig, FormatError> {
+fn get_channels(r: &mut Reader<'_>, version: u64) -> Result<ChannelConfig, FormatError> {
+    let window_size = r.u32("window size")?;
+    let max_packet_size = r.u32("max packet size")?;
+    let max_channels = r.u32("max channels")?;
+    let send_buffer_limit = r.usize("send buffer limit")?;
+    let (memory_budget, max_sessions) = if version >= 3 {
+        (r.usize("memory budget")?, r.u32("max sessions")?)
+    } else {
+        (usize::MAX, u32::MAX)
+    };
     Ok(ChannelConfig {
-        window_size: r.u32("window size")?,
-        max_packet_size: r.u32("max packet size")?,
-        max_channels: r.u32("max channels")?,
-        send_buffer_limit: r.usize("send buffer limit")?,
+        window_size,
+        max_packet_size,
+        max_channels,
+        send_buffer_limit,
+        memory_budget,
+        max_sessions,
     })
 }

@@ -178,7 +178,15 @@ impl Transport {
         self.prepare(rng);
         if self.peer_ident.is_none() {
             match self.ident.poll(&mut self.rx.buf)? {
-                Some(id) => self.peer_ident = Some(id),
+                Some(id) => {
+                    tracing::debug!(
+                        "Remote protocol version 2.0, remote software version {}",
+                        crate::error::sanitize_text(&String::from_utf8_lossy(
+                            id.strip_prefix(b"SSH-2.0-").unwrap_or(&id)
+                        ))
+                    );
+                    self.peer_ident = Some(id);
+                }
                 None => return Ok(None),
             }
         }

@@ -100,9 +100,14 @@ pub fn client_config() -> ClientConfig {
     ClientConfig::default()
 }
 
-/// Default server configuration with [`host_key`].
+/// Default server configuration with [`host_key`], except that failed
+/// authentication is answered at once: these tests check what is answered,
+/// and the pair's virtual clock moves only when a test moves it (the delay
+/// has its own tests, in auth_delay.rs).
 pub fn server_config() -> ServerConfig {
-    ServerConfig::new(vec![host_key()])
+    let mut config = ServerConfig::new(vec![host_key()]);
+    config.auth_failure_delay = None;
+    config
 }
 
 /// `len` deterministic pseudo-random bytes.

@@ -49,6 +49,10 @@ fn config() -> ServerAuthConfig {
         ],
         max_attempts: 6,
         banner: None,
+        // These unit tests check what is answered, not when (the delay is
+        // tested through a whole connection in core/tests/auth_delay.rs).
+        failure_delay: None,
+        timing_secret: [0; 32],
     }
 }
 
@@ -94,7 +98,7 @@ impl Pair {
     fn new(config: ServerAuthConfig) -> Self {
         Pair {
             client: ClientAuth::default(),
-            server: ServerAuth::new(config),
+            server: ServerAuth::new(config, crate::test_epoch()),
             to_server: Outbox::default(),
             to_client: Outbox::default(),
             client_events: VecDeque::new(),

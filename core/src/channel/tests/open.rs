@@ -182,7 +182,14 @@ fn channel_limit_refuses_our_opens_and_the_peers() {
 
 #[test]
 fn a_thousand_concurrent_channels() {
-    let mut p = Pair::new();
+    // Small windows, so the memory budget has room for all of them, and no
+    // session limit.
+    let many = ChannelConfig {
+        window_size: 16 * 1024,
+        max_sessions: 1000,
+        ..ChannelConfig::default()
+    };
+    let mut p = Pair::with(many.clone(), many);
     let ids: Vec<_> = (0..1000).map(|_| p.open_session()).collect();
     assert_eq!(ids[999], (ChannelId(999), ChannelId(999)));
     for (i, (c, _)) in ids.iter().enumerate() {
@@ -229,4 +236,155 @@ fn a_thousand_concurrent_channels() {
     assert!(ids.iter().all(|(old_c, old_s)| *old_c != c && *old_s != s));
     assert_eq!(p.client.ch.table.slots(), 1000);
     assert_eq!(p.client.ch.table.get(c.0).map(|_| ()), Some(()));
+}
+
+/// The window a CHANNEL_OPEN or OPEN_CONFIRMATION grants (RFC 4254 section
+/// 5.1: after the type or the two channel numbers).
+fn granted_window(message: &Bytes) -> u32 {
+    let mut r = Reader::new(&message[1..]);
+    if message[0] == msg::CHANNEL_OPEN {
+        r.string().unwrap();
+        r.u32().unwrap();
+    } else {
+        r.u32().unwrap();
+        r.u32().unwrap();
+    }
+    r.u32().unwrap()
+}
+
+/// The peer opens `n` sessions in one go; returns what was sent back once
+/// the server accepted every open it was asked about.
+fn peer_opens(server: &mut End, n: u32) -> Vec<Bytes> {
+    for i in 0..n {
+        server
+            .handle(raw(msg::CHANNEL_OPEN, |v| {
+                v.put_str("session");
+                for x in [i, 1 << 20, 32 * 1024] {
+                    v.put_u32(x);
+                }
+            }))
+            .unwrap();
+    }
+    for e in server.events() {
+        if let Event::Channel {
+            id,
+            event: ChannelEvent::OpenRequest { .. },
+        } = e
+        {
+            server.ch.accept(id, &mut server.out).unwrap();
+        }
+    }
+    server.take_sent()
+}
+
+#[test]
+fn windows_shrink_as_the_memory_budget_fills_and_then_opens_are_refused() {
+    let config = ChannelConfig {
+        max_sessions: u32::MAX,
+        ..ChannelConfig::default()
+    };
+    let mut server = End::new(config.clone());
+    let replies = peer_opens(&mut server, 200);
+    let confirmed: Vec<u32> = replies
+        .iter()
+        .filter(|m| m[0] == msg::CHANNEL_OPEN_CONFIRMATION)
+        .map(granted_window)
+        .collect();
+    let refused = replies
+        .iter()
+        .filter(|m| m[0] == msg::CHANNEL_OPEN_FAILURE)
+        .count();
+    // The first channel gets the whole window; later ones ever less.
+    assert_eq!(confirmed[0], config.window_size);
+    assert!(confirmed.windows(2).all(|w| w[1] <= w[0]));
+    assert!(*confirmed.last().unwrap() < config.window_size / 100);
+    // Well past 50 channels fit, and the rest are refused.
+    assert!(confirmed.len() > 60, "{}", confirmed.len());
+    assert_eq!(confirmed.len() + refused, 200);
+    assert!(refused > 0);
+    // What the peer may send on all of them stays within the budget.
+    let total: u64 = confirmed.iter().map(|&w| u64::from(w)).sum();
+    assert!(total <= config.memory_budget as u64, "{total}");
+    // Refusals say why, as `resource shortage`.
+    let failure = replies
+        .iter()
+        .find(|m| m[0] == msg::CHANNEL_OPEN_FAILURE)
+        .unwrap();
+    let mut r = Reader::new(&failure[1..]);
+    r.u32().unwrap();
+    assert_eq!(
+        r.u32().unwrap(),
+        ChannelOpenFailure::ResourceShortage.code()
+    );
+    assert_eq!(r.utf8().unwrap(), "memory budget exhausted");
+
+    // Closing channels gives their windows back: a new open gets a
+    // larger window again.
+    let open: Vec<u32> = (0..10).collect();
+    for peer_id in open {
+        // Our CLOSE, then the peer's, completes each close.
+        let id = ChannelId(peer_id);
+        server.ch.close(id, &mut server.out).unwrap();
+        server
+            .handle(raw(msg::CHANNEL_CLOSE, |v| v.put_u32(peer_id)))
+            .unwrap();
+    }
+    server.take_sent();
+    server.events();
+    let again = peer_opens(&mut server, 1);
+    assert_eq!(again[0][0], msg::CHANNEL_OPEN_CONFIRMATION);
+    assert!(granted_window(&again[0]) > *confirmed.last().unwrap());
+}
+
+#[test]
+fn our_opens_shrink_their_windows_too_and_fail_when_the_budget_is_spent() {
+    let mut client = End::new(ChannelConfig::default());
+    let mut windows = Vec::new();
+    let error = loop {
+        match client.ch.open("session", &[], &mut client.out) {
+            Ok(_) => windows.push(granted_window(&client.take_sent()[0])),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(error, ApiMisuse::ChannelLimit);
+    assert_eq!(windows[0], ChannelConfig::default().window_size);
+    assert!(windows.len() > 60);
+    let total: u64 = windows.iter().map(|&w| u64::from(w)).sum();
+    assert!(total <= ChannelConfig::default().memory_budget as u64);
+}
+
+#[test]
+fn sessions_past_max_sessions_are_refused_as_sshd_does() {
+    let config = ChannelConfig {
+        max_sessions: 3,
+        ..ChannelConfig::default()
+    };
+    let mut server = End::new(config);
+    let replies = peer_opens(&mut server, 5);
+    let numbers: Vec<u8> = replies.iter().map(|m| m[0]).collect();
+    // The refusals go out as the opens arrive, before the confirmations.
+    assert_eq!(
+        numbers,
+        [
+            msg::CHANNEL_OPEN_FAILURE,
+            msg::CHANNEL_OPEN_FAILURE,
+            msg::CHANNEL_OPEN_CONFIRMATION,
+            msg::CHANNEL_OPEN_CONFIRMATION,
+            msg::CHANNEL_OPEN_CONFIRMATION,
+        ]
+    );
+    let mut r = Reader::new(&replies[0][1..]);
+    assert_eq!(r.u32().unwrap(), 3, "the fourth open (peer's number 3)");
+    assert_eq!(r.u32().unwrap(), ChannelOpenFailure::ConnectFailed.code());
+    // Other channel types are not sessions.
+    server
+        .handle(raw(msg::CHANNEL_OPEN, |v| {
+            v.put_str("direct-tcpip");
+            for x in [9, 1000, 1000] {
+                v.put_u32(x);
+            }
+        }))
+        .unwrap();
+    assert!(server.take_sent().is_empty());
+    assert_eq!(server.events().len(), 1);
 }

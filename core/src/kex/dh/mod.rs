@@ -56,13 +56,15 @@ impl DhGroup {
 
     /// A group received from a peer (RFC 4419 section 3, KEX_DH_GEX_GROUP):
     /// `p` and `g` as mpint magnitudes. Refuses what cannot be a usable
-    /// group: an even or oversized `p`, or `g` outside 1 < g < p-1. (A
-    /// primality test is not made; the group is authenticated by the host
-    /// key signature over the exchange hash.)
+    /// group: an oversized `p`, one that does not look like a safe prime
+    /// (p = 3 mod 4, no factor below 1000 in p or (p-1)/2), or `g` outside
+    /// 1 < g < p-1. (A full primality test is not made, as OpenSSH's client
+    /// makes none: it would cost more than the exchange, and the group is
+    /// authenticated by the host key signature over the exchange hash.)
     pub fn from_peer(p: &[u8], g: &[u8]) -> Result<Self, KexError> {
         let p = trim(p);
         let g = trim(g);
-        if p.is_empty() || p.len() * 8 > MAX_MODULUS_BITS as usize || p[p.len() - 1] & 1 == 0 {
+        if p.is_empty() || p.len() * 8 > MAX_MODULUS_BITS as usize || !looks_like_safe_prime(p) {
             return Err(KexError::InvalidPeerValue);
         }
         let group = DhGroup {
@@ -123,6 +125,42 @@ impl DhGroup {
             public: mpint_contents(&e),
         }
     }
+}
+
+/// The odd primes below 1000, for [`looks_like_safe_prime`].
+fn small_primes() -> impl Iterator<Item = u32> {
+    (3u32..1000).step_by(2).filter(|&n| {
+        (3..)
+            .step_by(2)
+            .take_while(|d| d * d <= n)
+            .all(|d| n % d != 0)
+    })
+}
+
+/// `value mod m`, for a big-endian magnitude.
+fn rem_small(value: &[u8], m: u32) -> u32 {
+    value
+        .iter()
+        .fold(0u32, |r, &b| ((r << 8) | u32::from(b)) % m)
+}
+
+/// Whether `p` (big-endian, no leading zeros) passes the cheap tests a
+/// safe prime p = 2q + 1 passes: p is 3 mod 4 (q odd), and neither p nor q
+/// has a prime factor below 1000. Every group a server should send is a
+/// safe prime (RFC 3526's, and OpenSSH's moduli file, whose "type 2" entries
+/// are safe primes); a modulus made of small factors, which would let the
+/// server (or whoever made it) read the shared secret from the small
+/// subgroups, fails here at the cost of a few thousand byte operations.
+fn looks_like_safe_prime(p: &[u8]) -> bool {
+    if p.len() < 2 || rem_small(p, 4) != 3 {
+        return false;
+    }
+    // q = (p - 1) / 2 mod r is (p mod r - 1) / 2 mod r; test p and q
+    // together: r divides q exactly when p = 1 (mod r).
+    small_primes().all(|r| {
+        let m = rem_small(p, r);
+        m != 0 && m != 1
+    })
 }
 
 /// The mpint contents of an unsigned magnitude: no leading zeros, one zero
@@ -286,6 +324,49 @@ mod tests {
 
     fn rng(seed: u64) -> rand_chacha::ChaCha20Rng {
         rand_chacha::ChaCha20Rng::seed_from_u64(seed)
+    }
+
+    #[test]
+    fn groups_that_are_not_safe_prime_looking_are_refused() {
+        // Every group we offer passes.
+        let offered: [&[u8]; 5] = [
+            groups::GROUP14_P,
+            groups::GROUP15_P,
+            groups::GROUP16_P,
+            groups::GROUP17_P,
+            groups::GROUP18_P,
+        ];
+        for p in offered {
+            assert!(DhGroup::from_peer(p, &[2]).is_ok());
+        }
+        // 2^2048 - 1: odd and the right size, but divisible by 3 (the
+        // hostile battery's input; accepted before this check).
+        let all_ones = [0xffu8; 256];
+        assert_eq!(
+            DhGroup::from_peer(&all_ones, &[2]),
+            Err(KexError::InvalidPeerValue)
+        );
+        // The group 14 prime times 3 is the size of a 2050-bit group and
+        // odd, but composite.
+        let mut tripled = vec![0u8; 257];
+        let mut carry = 0u32;
+        for (i, &b) in groups::GROUP14_P.iter().enumerate().rev() {
+            let v = u32::from(b) * 3 + carry;
+            tripled[i + 1] = v as u8;
+            carry = v >> 8;
+        }
+        tripled[0] = carry as u8;
+        assert_eq!(
+            DhGroup::from_peer(&tripled, &[2]),
+            Err(KexError::InvalidPeerValue)
+        );
+        // p = 1 mod 4: (p - 1) / 2 is even, so p is not a safe prime.
+        let mut one_mod_4 = groups::GROUP14_P.to_vec();
+        *one_mod_4.last_mut().unwrap() ^= 0x02;
+        assert_eq!(
+            DhGroup::from_peer(&one_mod_4, &[2]),
+            Err(KexError::InvalidPeerValue)
+        );
     }
 
     #[test]
