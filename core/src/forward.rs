@@ -31,6 +31,14 @@ pub const DIRECT_STREAMLOCAL: &str = "direct-streamlocal@openssh.com";
 /// `forwarded-streamlocal@openssh.com` (OpenSSH PROTOCOL section 2.4).
 pub const FORWARDED_STREAMLOCAL: &str = "forwarded-streamlocal@openssh.com";
 
+/// `auth-agent-req@openssh.com`, the channel request asking for agent
+/// forwarding (OpenSSH PROTOCOL.agent).
+pub const AUTH_AGENT_REQ: &str = "auth-agent-req@openssh.com";
+/// `auth-agent@openssh.com`, the channel the server opens for each
+/// connection to its forwarded agent socket (OpenSSH PROTOCOL.agent). It
+/// carries no type-specific data.
+pub const AUTH_AGENT: &str = "auth-agent@openssh.com";
+
 /// A listener one side asks the other to open (a remote forward, `ssh -R`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Forward {

@@ -59,6 +59,9 @@ pub(crate) struct Channels {
     /// to be told when room returns. May hold ids since closed (checked
     /// against `Channel::awaiting_budget` when drained).
     budget_waiters: Vec<u32>,
+    /// Whether we sent `auth-agent-req@openssh.com` on some session of this
+    /// connection: only then are `auth-agent@openssh.com` opens accepted.
+    agent_requested: bool,
 }
 
 impl Channels {
@@ -68,6 +71,7 @@ impl Channels {
             table: IdTable::new(config.max_channels),
             globals: GlobalRequests::default(),
             budget_waiters: Vec::new(),
+            agent_requested: false,
             config,
         }
     }
@@ -161,6 +165,19 @@ impl Channels {
                 );
                 return Ok(());
             }
+        }
+        // An agent channel is only for a side that asked for agent
+        // forwarding (OpenSSH PROTOCOL.agent); OpenSSH's client refuses one
+        // when ForwardAgent is off ("ssh server tried agent forwarding"),
+        // so a server cannot reach the client's agent uninvited.
+        if kind == forward::AUTH_AGENT && !self.agent_requested {
+            send_open_failure(
+                out,
+                peer_id,
+                ChannelOpenFailure::AdministrativelyProhibited,
+                "agent forwarding was not requested",
+            );
+            return Ok(());
         }
         // Channels awaiting the application's answer count too, so a peer
         // cannot make us hold more than `max_channels` of anything.
@@ -577,6 +594,9 @@ impl Channels {
         request::encode_body(request, &mut w);
         if want_reply {
             ch.awaiting_replies += 1;
+        }
+        if *request == ChannelRequest::AuthAgentReq {
+            self.agent_requested = true;
         }
         Ok(())
     }
