@@ -149,6 +149,11 @@ pub enum ForwardChannel {
         /// The listener's path.
         path: String,
     },
+    /// `auth-agent@openssh.com`: the server hands over a connection to the
+    /// agent socket it made for a session whose client sent
+    /// `auth-agent-req@openssh.com` (OpenSSH PROTOCOL.agent); the client
+    /// relays it to its agent.
+    AuthAgent,
 }
 
 impl ForwardChannel {
@@ -159,6 +164,7 @@ impl ForwardChannel {
             ForwardChannel::ForwardedTcpip { .. } => FORWARDED_TCPIP,
             ForwardChannel::DirectStreamlocal { .. } => DIRECT_STREAMLOCAL,
             ForwardChannel::ForwardedStreamlocal { .. } => FORWARDED_STREAMLOCAL,
+            ForwardChannel::AuthAgent => AUTH_AGENT,
         }
     }
 
@@ -194,12 +200,14 @@ impl ForwardChannel {
                 // OpenSSH PROTOCOL 2.4: a "reserved" string.
                 w.put_str("");
             }
+            // OpenSSH PROTOCOL.agent: no type-specific data.
+            ForwardChannel::AuthAgent => {}
         }
         w
     }
 
-    /// Decodes a channel open: `None` if `kind` is not one of the four
-    /// forwarding channel types.
+    /// Decodes a channel open: `None` if `kind` is not one of the
+    /// forwarding channel types (the four of port forwarding and the agent's).
     pub fn decode(kind: &str, data: &[u8]) -> Option<Result<ForwardChannel, DecodeError>> {
         let mut r = Reader::new(data);
         let tcp = |r: &mut Reader<'_>| -> Result<(String, u32, String, u32), DecodeError> {
@@ -233,6 +241,7 @@ impl ForwardChannel {
             FORWARDED_STREAMLOCAL => r.utf8().map(|p| ForwardChannel::ForwardedStreamlocal {
                 path: p.to_string(),
             }),
+            AUTH_AGENT => r.end().map(|()| ForwardChannel::AuthAgent),
             _ => return None,
         })
     }

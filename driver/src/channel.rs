@@ -436,6 +436,17 @@ impl Channel {
             .mutate_open(|conn, st| conn.channel_request(st.id, request, false))
     }
 
+    /// Asks the server to forward agent connections back to this client
+    /// (`auth-agent-req@openssh.com`, OpenSSH PROTOCOL.agent; `ssh -A`),
+    /// before the shell or command starts. Sent without a reply, as
+    /// OpenSSH sends it; the server's `auth-agent@openssh.com` channels
+    /// then arrive through [`crate::Session::accept_forwarded`] with the
+    /// target [`conch_core::ForwardChannel::AuthAgent`] (before, the
+    /// connection refuses them).
+    pub fn request_agent_forwarding(&self) -> Result<()> {
+        self.send_request(&ChannelRequest::AuthAgentReq)
+    }
+
     /// Runs `command` (RFC 4254 section 6.5).
     pub async fn exec(&self, command: impl AsRef<[u8]>) -> Result<()> {
         self.request(ChannelRequest::Exec {
