@@ -5,6 +5,7 @@
 //!        [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
 //!        [--accept-env PATTERNS]... [--sftp-root DIR] [--sftp-read-only]
 //!        [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
+//!        [--no-agent-forwarding]
 //!        [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
 //!        [--gateway-ports no|yes|clientspecified]
 //! ```
@@ -32,7 +33,7 @@ usage: conchd [-p PORT] --host-key FILE [--generate-host-key]
               [--authorized-keys FILE] [--password-file FILE] [--listen ADDR] [-q]
               [--accept-env PATTERNS]... [--sftp-root DIR] [--sftp-read-only]
               [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
-              [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
+              [--no-agent-forwarding] [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
               [--gateway-ports no|yes|clientspecified]
 
 A small SSH server for tests and demos: runs each exec request with the shell
@@ -55,6 +56,8 @@ accepted.
   -q, --quiet              log nothing
       --no-forwarding      refuse all port and Unix-socket forwarding
       --allow-tcp-forwarding WHICH  as sshd's AllowTcpForwarding (default yes)
+      --no-agent-forwarding  refuse agent forwarding (sshd's
+                           AllowAgentForwarding no; allowed by default)
       --permit-open HOST:PORT       allow only these -L/-D targets (repeatable,
                                     `*` for any host or port; sshd's PermitOpen)
       --permit-listen [HOST:]PORT   allow only these -R listeners (repeatable;
@@ -87,6 +90,8 @@ pub struct DaemonArgs {
     pub sftp: crate::server::SftpSetup,
     /// What forwarding is allowed (sshd's options).
     pub forwarding: ForwardPolicy,
+    /// `--no-agent-forwarding` not given.
+    pub allow_agent_forwarding: bool,
 }
 
 /// Parses `conchd`'s arguments (without the program name). `Err(USAGE)`
@@ -103,6 +108,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut sftp = crate::server::SftpSetup::default();
     let mut forwarding = ForwardPolicy::default();
     let mut accept_env: Option<Vec<String>> = None;
+    let mut allow_agent_forwarding = true;
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -135,6 +141,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
             }
             Long("sftp-read-only") => sftp.read_only = true,
             Long("no-forwarding") => forwarding = ForwardPolicy::none(),
+            Long("no-agent-forwarding") => allow_agent_forwarding = false,
             Long("allow-tcp-forwarding") => {
                 let v = text(&mut parser)?;
                 forwarding.tcp = AllowForwarding::parse(&v)
@@ -173,6 +180,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         quiet,
         sftp,
         forwarding,
+        allow_agent_forwarding,
     })
 }
 
@@ -232,6 +240,7 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         log,
         sftp: args.sftp.clone(),
         forwarding: args.forwarding.clone(),
+        allow_agent_forwarding: args.allow_agent_forwarding,
     })
 }
 

@@ -80,6 +80,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
         accept_env: Default::default(),
         log: no_log(),
         sftp: Default::default(),
+        allow_agent_forwarding: true,
     };
     let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup).await?;
     let addr = server.local_addr()?;

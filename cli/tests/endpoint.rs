@@ -52,6 +52,7 @@ impl Server {
             accept_env: Default::default(),
             log,
             sftp: Default::default(),
+            allow_agent_forwarding: true,
         };
         let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup)
             .await

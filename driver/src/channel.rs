@@ -334,6 +334,11 @@ impl Channel {
         }
     }
 
+    /// The session the channel belongs to.
+    pub(crate) fn session_inner(&self) -> &Arc<SessionInner> {
+        &self.handle.session
+    }
+
     /// Our number for the channel (for logs).
     pub fn id(&self) -> ChannelId {
         self.handle.id

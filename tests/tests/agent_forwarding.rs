@@ -1,15 +1,21 @@
 //! Agent forwarding against real OpenSSH (OpenSSH PROTOCOL.agent):
-//! `conch -A` to sshd lets `ssh-add -l` run there list the key held by a
-//! real `ssh-agent` on the client's side; without `-A` the remote
-//! `ssh-add -l` finds no agent.
+//! `conch -A` to sshd and `ssh -A` to conchd let `ssh-add -l` run there
+//! list the key held by a real `ssh-agent` on the client's side; without
+//! `-A` (or with conchd's `--no-agent-forwarding`) the remote `ssh-add -l`
+//! finds no agent; conchd's agent socket is private and goes with the
+//! session.
 //!
 //! Every test bounds its waits and stops what it started (`Sshd` and
 //! `SshAgent` stop on drop).
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use conch_interop::{run_bounded, workspace_bin, Input, KeyPair, KeyType, SshAgent, Sshd, TestDir};
+use conch_interop::{
+    run_bounded, workspace_bin, Input, KeyPair, KeyType, ServerProcess, SshAgent, SshClient, Sshd,
+    TestDir,
+};
 
 /// How long one `conch` run may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -99,4 +105,125 @@ fn without_capital_a_the_remote_ssh_add_finds_no_agent() {
         "{}",
         out.stderr_text()
     );
+}
+
+/// A `conchd` on a free port (extra arguments as given) and an `ssh` set up
+/// to log in to it with a key file.
+struct Conchd {
+    process: ServerProcess,
+    host_key: KeyPair,
+    user_key: KeyPair,
+    _dir: TestDir,
+}
+
+impl Conchd {
+    fn start(extra: &[&str]) -> Self {
+        let binary = workspace_bin("conch-cli", "conchd");
+        let dir = TestDir::new("conchd-agent");
+        let host_key = KeyPair::generate(&dir, "host", KeyType::Ed25519, None);
+        let user_key = KeyPair::generate(&dir, "user", KeyType::Ed25519, None);
+        let authorized = dir.write("authorized_keys", format!("{}\n", user_key.public_line));
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let process = ServerProcess::start("conchd", |port| {
+            let mut command = Command::new(&binary);
+            command
+                .args(["-p", &port.to_string(), "--host-key"])
+                .arg(&host_key.private_path)
+                .arg("--authorized-keys")
+                .arg(&authorized)
+                .args(&extra);
+            command
+        });
+        Conchd {
+            process,
+            host_key,
+            user_key,
+            _dir: dir,
+        }
+    }
+
+    /// `ssh` logging in with its key file; with `agent`, `-A` forwarding
+    /// that agent (ForwardAgent takes the socket path, so the harness's
+    /// cleared SSH_AUTH_SOCK does not matter; ssh forwards nothing with
+    /// `IdentityAgent none`, so the agent is named there too).
+    fn ssh(&self, agent: Option<&SshAgent>) -> SshClient {
+        let ssh = SshClient::new(self.process.port())
+            .identity(&self.user_key)
+            .trust_host_key(&self.host_key)
+            .server_log(self.process.log_path())
+            .timeout(RUN_TIMEOUT);
+        match agent {
+            Some(agent) => ssh
+                .agent(agent)
+                .arg("-A")
+                .option(&format!("ForwardAgent={}", agent.socket().display())),
+            None => ssh,
+        }
+    }
+}
+
+#[test]
+fn ssh_capital_a_to_conchd_lets_ssh_add_there_list_the_clients_key() {
+    let conchd = Conchd::start(&[]);
+    let dir = TestDir::new("agent-fwd-conchd");
+    let (agent, key) = agent_with_key(&dir);
+    let out = conchd.ssh(Some(&agent)).run("ssh-add -l");
+    out.assert_success();
+    assert!(
+        out.stdout_text().contains(&key.fingerprint()),
+        "{}",
+        out.stdout_text()
+    );
+}
+
+#[test]
+fn conchds_agent_socket_is_private_and_removed_with_the_session() {
+    let conchd = Conchd::start(&[]);
+    let dir = TestDir::new("agent-fwd-socket");
+    let (agent, _key) = agent_with_key(&dir);
+    let out = conchd
+        .ssh(Some(&agent))
+        .run(r#"echo "$SSH_AUTH_SOCK"; stat -c %a "$(dirname "$SSH_AUTH_SOCK")" "$SSH_AUTH_SOCK""#);
+    out.assert_success();
+    let text = out.stdout_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let socket = Path::new(lines[0]);
+    let parent = socket
+        .parent()
+        .and_then(Path::file_name)
+        .unwrap_or_default();
+    assert!(
+        parent.to_string_lossy().starts_with("ssh-")
+            && socket
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("agent.")),
+        "{text}"
+    );
+    assert_eq!(&lines[1..], ["700", "600"], "{text}");
+    // Gone once the session has ended (bounded wait: the server notices
+    // the command's end as ssh does, but its clean-up may trail ssh's exit).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while socket.parent().is_some_and(Path::exists) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !socket.parent().is_some_and(Path::exists),
+        "{} left behind",
+        socket.display()
+    );
+}
+
+#[test]
+fn conchd_without_a_request_or_with_forwarding_forbidden_offers_no_agent() {
+    let dir = TestDir::new("agent-fwd-forbidden");
+    let (agent, _key) = agent_with_key(&dir);
+    let conchd = Conchd::start(&[]);
+    // No -A: no SSH_AUTH_SOCK, and ssh-add says so with status 2.
+    conchd.ssh(None).run("ssh-add -l").assert_code(2);
+    let forbidding = Conchd::start(&["--no-agent-forwarding"]);
+    forbidding
+        .ssh(Some(&agent))
+        .run("ssh-add -l")
+        .assert_code(2);
 }

@@ -248,6 +248,10 @@ fn server_request(
                 st.server.pty = Some(PtyRequest { term, size, modes });
                 return true;
             }
+            ChannelRequest::AuthAgentReq => {
+                st.server.agent_forwarding = true;
+                return true;
+            }
             ChannelRequest::Env { name, value } => {
                 if st.server.env.len() >= MAX_ENV {
                     return false;
