@@ -75,6 +75,18 @@ pub async fn serve_remote_forwards(
         .await
 }
 
+/// Remote forwarding's and agent forwarding's client half on smol
+/// (`ssh -R`, `ssh -A`): see [`conch_driver::forwarding::serve_forwarded`].
+pub async fn serve_forwarded(
+    session: &Session,
+    targets: Vec<RemoteTarget>,
+    agent: Option<Target>,
+    on_failure: Option<OnFailure>,
+) {
+    conch_driver::forwarding::serve_forwarded::<Smol>(session.clone(), targets, agent, on_failure)
+        .await
+}
+
 /// The server's forwarding on smol: see
 /// [`conch_driver::forwarding::serve_forwards`].
 pub async fn serve_forwards(session: ServerSession) {

@@ -122,6 +122,23 @@ pub async fn serve_remote_forwards(
     .await
 }
 
+/// Remote forwarding's and agent forwarding's client half on tokio
+/// (`ssh -R`, `ssh -A`): see [`conch_driver::forwarding::serve_forwarded`].
+pub async fn serve_forwarded(
+    session: &Session,
+    targets: Vec<RemoteTarget>,
+    agent: Option<Target>,
+    on_failure: Option<OnFailure>,
+) {
+    conch_driver::forwarding::serve_forwarded::<Tokio>(
+        session.driver().clone(),
+        targets,
+        agent,
+        on_failure,
+    )
+    .await
+}
+
 /// The server's forwarding on tokio: see
 /// [`conch_driver::forwarding::serve_forwards`].
 pub async fn serve_forwards(session: ServerSession) {

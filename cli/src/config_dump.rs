@@ -169,6 +169,11 @@ pub fn apply_config(
             a.request_tty = Some(crate::client::RequestTty::parse(value)?);
         }
     }
+    if a.forward_agent.is_none() {
+        if let Some([value]) = config.get("ForwardAgent") {
+            a.forward_agent = Some(crate::client::forward_agent(value)?);
+        }
+    }
     if a.escape_char.is_none() {
         if let Some([value]) = config.get("EscapeChar") {
             a.escape_char = Some(crate::client::EscapeChar::parse(value)?);

@@ -6,6 +6,7 @@
 //!        [--password-file FILE] [--listen ADDR] [-q]
 //!        [--accept-env PATTERNS]... [--sftp-root DIR] [--sftp-read-only]
 //!        [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
+//!        [--no-agent-forwarding]
 //!        [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
 //!        [--gateway-ports no|yes|clientspecified]
 //!        [--max-startups START:RATE:FULL] [--per-source-max-startups N]
@@ -38,7 +39,7 @@ usage: conchd [-p PORT] --host-key FILE [--generate-host-key] [--host-certificat
               [--password-file FILE] [--listen ADDR] [-q]
               [--accept-env PATTERNS]... [--sftp-root DIR] [--sftp-read-only]
               [--no-forwarding] [--allow-tcp-forwarding yes|no|local|remote]
-              [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
+              [--no-agent-forwarding] [--permit-open HOST:PORT]... [--permit-listen [HOST:]PORT]...
               [--gateway-ports no|yes|clientspecified]
               [--max-startups START:RATE:FULL] [--per-source-max-startups N]
               [--max-sessions N] [--memory-budget SIZE] [--max-auth-tries N]
@@ -70,6 +71,8 @@ accepted.
   -q, --quiet              log nothing
       --no-forwarding      refuse all port and Unix-socket forwarding
       --allow-tcp-forwarding WHICH  as sshd's AllowTcpForwarding (default yes)
+      --no-agent-forwarding  refuse agent forwarding (sshd's
+                           AllowAgentForwarding no; allowed by default)
       --permit-open HOST:PORT       allow only these -L/-D targets (repeatable,
                                     `*` for any host or port; sshd's PermitOpen)
       --permit-listen [HOST:]PORT   allow only these -R listeners (repeatable;
@@ -119,6 +122,8 @@ pub struct DaemonArgs {
     pub limits: Limits,
     /// What the library's log shows (`--log-level`; `None`: nothing).
     pub log_level: Option<tracing::Level>,
+    /// `--no-agent-forwarding` not given.
+    pub allow_agent_forwarding: bool,
 }
 
 /// Parses `conchd`'s arguments (without the program name). `Err(usage())`
@@ -139,6 +144,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
     let mut accept_env: Option<Vec<String>> = None;
     let mut limits = Limits::default();
     let mut log_level = Some(tracing::Level::INFO);
+    let mut allow_agent_forwarding = true;
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -178,6 +184,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
             }
             Long("sftp-read-only") => sftp.read_only = true,
             Long("no-forwarding") => forwarding = ForwardPolicy::none(),
+            Long("no-agent-forwarding") => allow_agent_forwarding = false,
             Long("allow-tcp-forwarding") => {
                 let v = text(&mut parser)?;
                 forwarding.tcp = AllowForwarding::parse(&v)
@@ -227,6 +234,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<DaemonArgs
         forwarding,
         limits,
         log_level: if quiet { None } else { log_level },
+        allow_agent_forwarding,
     })
 }
 
@@ -305,6 +313,7 @@ pub fn setup(args: &DaemonArgs) -> Result<ServerSetup, String> {
         limits: args.limits.clone(),
         sftp: args.sftp.clone(),
         forwarding: args.forwarding.clone(),
+        allow_agent_forwarding: args.allow_agent_forwarding,
     })
 }
 

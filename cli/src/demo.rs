@@ -83,6 +83,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
         log: no_log(),
         sftp: Default::default(),
         limits: Default::default(),
+        allow_agent_forwarding: true,
     };
     let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup).await?;
     let addr = server.local_addr()?;

@@ -142,6 +142,9 @@ pub struct ServerSetup {
     pub forwarding: ForwardPolicy,
     /// Limits against abusive clients (`--max-startups`, ...).
     pub limits: crate::limits::Limits,
+    /// Whether sessions may forward the client's agent (sshd_config's
+    /// `AllowAgentForwarding`, yes by default there and in conchd).
+    pub allow_agent_forwarding: bool,
 }
 
 /// How conchd serves the `sftp` subsystem (as sshd's `internal-sftp`).
@@ -209,6 +212,7 @@ impl ServerSetup {
                 accept_env: self.accept_env.clone(),
                 log: self.log.clone(),
                 forwarding: self.forwarding.clone(),
+                allow_agent_forwarding: self.allow_agent_forwarding,
             },
         );
         options.startup_limits = self.limits.startups;
@@ -228,6 +232,7 @@ pub(crate) struct Authenticator {
     accept_env: AcceptEnv,
     log: Log,
     forwarding: ForwardPolicy,
+    allow_agent_forwarding: bool,
 }
 
 impl ServerHandler for Authenticator {
@@ -302,6 +307,11 @@ impl ServerHandler for Authenticator {
     /// Commands run on a real pseudo-terminal ([`serve_session`]).
     fn accept_pty(&self, _user: &str) -> bool {
         true
+    }
+
+    // Sessions are served by `serve_session`, which makes the agent socket.
+    fn accept_agent_forwarding(&self, _user: &str) -> bool {
+        self.allow_agent_forwarding
     }
 
     fn accept_env(&self, user: &str, name: &str) -> bool {

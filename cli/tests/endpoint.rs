@@ -55,6 +55,7 @@ impl Server {
             log,
             sftp: Default::default(),
             limits: Default::default(),
+            allow_agent_forwarding: true,
         };
         let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup)
             .await

@@ -249,6 +249,12 @@ impl Command<'_> {
             | Command::AuthKeyboardInteractive { .. }
             | Command::AuthInfoResponse { .. } => Some(Side::Client),
             Command::AuthDecision { .. } => Some(Side::Server),
+            // Only a client asks for agent forwarding (OpenSSH PROTOCOL.agent).
+            Command::ChannelRequest { request, .. }
+                if **request == ChannelRequest::AuthAgentReq =>
+            {
+                Some(Side::Client)
+            }
             Command::Rekey
             | Command::Disconnect { .. }
             | Command::OpenChannel { .. }

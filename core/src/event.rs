@@ -230,6 +230,10 @@ pub enum ChannelRequest {
         /// Error message.
         message: String,
     },
+    /// `auth-agent-req@openssh.com` (OpenSSH PROTOCOL.agent): the client
+    /// asks the server to forward agent connections back to it over
+    /// `auth-agent@openssh.com` channels. No type-specific data.
+    AuthAgentReq,
     /// Any other request, with its type-specific data undecoded
     /// (e.g. `keepalive@openssh.com`).
     Other {
@@ -254,6 +258,7 @@ impl ChannelRequest {
             ChannelRequest::Signal { .. } => "signal",
             ChannelRequest::ExitStatus { .. } => "exit-status",
             ChannelRequest::ExitSignal { .. } => "exit-signal",
+            ChannelRequest::AuthAgentReq => crate::forward::AUTH_AGENT_REQ,
             ChannelRequest::Other { name, .. } => name,
         }
     }

@@ -31,6 +31,14 @@ pub const DIRECT_STREAMLOCAL: &str = "direct-streamlocal@openssh.com";
 /// `forwarded-streamlocal@openssh.com` (OpenSSH PROTOCOL section 2.4).
 pub const FORWARDED_STREAMLOCAL: &str = "forwarded-streamlocal@openssh.com";
 
+/// `auth-agent-req@openssh.com`, the channel request asking for agent
+/// forwarding (OpenSSH PROTOCOL.agent).
+pub const AUTH_AGENT_REQ: &str = "auth-agent-req@openssh.com";
+/// `auth-agent@openssh.com`, the channel the server opens for each
+/// connection to its forwarded agent socket (OpenSSH PROTOCOL.agent). It
+/// carries no type-specific data.
+pub const AUTH_AGENT: &str = "auth-agent@openssh.com";
+
 /// A listener one side asks the other to open (a remote forward, `ssh -R`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Forward {
@@ -141,6 +149,11 @@ pub enum ForwardChannel {
         /// The listener's path.
         path: String,
     },
+    /// `auth-agent@openssh.com`: the server hands over a connection to the
+    /// agent socket it made for a session whose client sent
+    /// `auth-agent-req@openssh.com` (OpenSSH PROTOCOL.agent); the client
+    /// relays it to its agent.
+    AuthAgent,
 }
 
 impl ForwardChannel {
@@ -151,6 +164,7 @@ impl ForwardChannel {
             ForwardChannel::ForwardedTcpip { .. } => FORWARDED_TCPIP,
             ForwardChannel::DirectStreamlocal { .. } => DIRECT_STREAMLOCAL,
             ForwardChannel::ForwardedStreamlocal { .. } => FORWARDED_STREAMLOCAL,
+            ForwardChannel::AuthAgent => AUTH_AGENT,
         }
     }
 
@@ -186,12 +200,14 @@ impl ForwardChannel {
                 // OpenSSH PROTOCOL 2.4: a "reserved" string.
                 w.put_str("");
             }
+            // OpenSSH PROTOCOL.agent: no type-specific data.
+            ForwardChannel::AuthAgent => {}
         }
         w
     }
 
-    /// Decodes a channel open: `None` if `kind` is not one of the four
-    /// forwarding channel types.
+    /// Decodes a channel open: `None` if `kind` is not one of the
+    /// forwarding channel types (the four of port forwarding and the agent's).
     pub fn decode(kind: &str, data: &[u8]) -> Option<Result<ForwardChannel, DecodeError>> {
         let mut r = Reader::new(data);
         let tcp = |r: &mut Reader<'_>| -> Result<(String, u32, String, u32), DecodeError> {
@@ -225,6 +241,7 @@ impl ForwardChannel {
             FORWARDED_STREAMLOCAL => r.utf8().map(|p| ForwardChannel::ForwardedStreamlocal {
                 path: p.to_string(),
             }),
+            AUTH_AGENT => r.end().map(|()| ForwardChannel::AuthAgent),
             _ => return None,
         })
     }

@@ -334,6 +334,11 @@ impl Channel {
         }
     }
 
+    /// The session the channel belongs to.
+    pub(crate) fn session_inner(&self) -> &Arc<SessionInner> {
+        &self.handle.session
+    }
+
     /// Our number for the channel (for logs).
     pub fn id(&self) -> ChannelId {
         self.handle.id
@@ -434,6 +439,17 @@ impl Channel {
     pub fn send_request(&self, request: &ChannelRequest) -> Result<()> {
         self.handle
             .mutate_open(|conn, st| conn.channel_request(st.id, request, false))
+    }
+
+    /// Asks the server to forward agent connections back to this client
+    /// (`auth-agent-req@openssh.com`, OpenSSH PROTOCOL.agent; `ssh -A`),
+    /// before the shell or command starts. Sent without a reply, as
+    /// OpenSSH sends it; the server's `auth-agent@openssh.com` channels
+    /// then arrive through [`crate::Session::accept_forwarded`] with the
+    /// target [`conch_core::ForwardChannel::AuthAgent`] (before, the
+    /// connection refuses them).
+    pub fn request_agent_forwarding(&self) -> Result<()> {
+        self.send_request(&ChannelRequest::AuthAgentReq)
     }
 
     /// Runs `command` (RFC 4254 section 6.5).

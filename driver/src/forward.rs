@@ -267,7 +267,10 @@ async fn next_request(inner: &Arc<SessionInner>, listens: bool) -> Option<Forwar
 }
 
 /// Opens a channel for one forwarded connection and waits for the answer.
-async fn open_forward(inner: &Arc<SessionInner>, target: &ForwardChannel) -> Result<Channel> {
+pub(crate) async fn open_forward(
+    inner: &Arc<SessionInner>,
+    target: &ForwardChannel,
+) -> Result<Channel> {
     let (key, id) = inner.mutate(|sh| {
         let id = sh.conn.open_forward_channel(target)?;
         Ok((sh.add_channel(id, Holder::Held), id))

@@ -39,6 +39,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(unix)]
+mod agent_socket;
 mod auth;
 pub mod block_on;
 mod channel;

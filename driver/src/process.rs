@@ -71,10 +71,43 @@ pub async fn serve_command(incoming: IncomingChannel) {
 /// subsystem is refused on stderr with status 127, as is a command that
 /// cannot be started.
 ///
+/// When the client asked for agent forwarding
+/// ([`IncomingChannel::agent_forwarding`]), the command's `SSH_AUTH_SOCK`
+/// is a socket private to the account (`/tmp/ssh-XXXXXXXXXX/agent.PID`,
+/// 0700 directory, 0600 socket, as sshd makes it) whose connections become
+/// `auth-agent@openssh.com` channels to the client (OpenSSH
+/// PROTOCOL.agent); it is removed when the command's session ends.
+///
 /// The future is `Send + 'static`: spawn it on any runtime. Dropping it
 /// before it completes leaves the process running (its pipes closed).
 pub async fn serve_session(incoming: IncomingChannel, setup: SessionSetup) {
-    let extra_env: Vec<(String, OsString)> = Vec::new();
+    #[cfg(unix)]
+    if incoming.agent_forwarding {
+        // OpenSSH PROTOCOL.agent, as sshd: the command's SSH_AUTH_SOCK is
+        // a private socket whose connections go to the client's agent.
+        // sshd goes on without the agent when it cannot make the socket.
+        if let Ok(agent) = crate::agent_socket::AgentSocket::create(&std::env::temp_dir()) {
+            let session = incoming.channel.session_inner().clone();
+            let extra_env = vec![(
+                "SSH_AUTH_SOCK".to_string(),
+                agent.path().as_os_str().to_os_string(),
+            )];
+            let served = pin!(serve_process(incoming, setup, extra_env));
+            let _ = select(served, pin!(agent.serve(session))).await;
+            // Dropping `agent` removes the socket and its directory.
+            return;
+        }
+    }
+    serve_process(incoming, setup, Vec::new()).await
+}
+
+/// [`serve_session`] after the agent socket, with `extra_env` added to the
+/// command's environment.
+async fn serve_process(
+    incoming: IncomingChannel,
+    setup: SessionSetup,
+    extra_env: Vec<(String, OsString)>,
+) {
     let channel = incoming.channel;
     let shell = setup.account.shell.as_path();
     let shell_name = shell

@@ -104,6 +104,7 @@ pub trait ServerHandler: Send + Sync + 'static {
         match request {
             ChannelRequest::PtyReq { .. } => self.accept_pty(user),
             ChannelRequest::Env { name, .. } => self.accept_env(user, name),
+            ChannelRequest::AuthAgentReq => self.accept_agent_forwarding(user),
             ChannelRequest::Exec { .. }
             | ChannelRequest::Shell
             | ChannelRequest::Subsystem { .. }
@@ -121,6 +122,16 @@ pub trait ServerHandler: Send + Sync + 'static {
     /// pseudo-terminal) or by a program of the application's that handles
     /// [`IncomingChannel::pty`] itself.
     fn accept_pty(&self, user: &str) -> bool {
+        let _ = user;
+        false
+    }
+
+    /// Whether `user`'s sessions may forward the client's agent
+    /// (`auth-agent-req@openssh.com`, OpenSSH PROTOCOL.agent; sshd_config's
+    /// `AllowAgentForwarding`). By default no. Say yes when the channels
+    /// are served by [`crate::process::serve_session`], which makes the
+    /// session's agent socket ([`IncomingChannel::agent_forwarding`]).
+    fn accept_agent_forwarding(&self, user: &str) -> bool {
         let _ = user;
         false
     }
@@ -168,6 +179,12 @@ pub struct IncomingChannel<C = Channel> {
     pub env: Vec<(String, String)>,
     /// The pseudo-terminal requested, if any.
     pub pty: Option<PtyRequest>,
+    /// The client asked for agent forwarding on this session (and
+    /// [`ServerHandler::accept_agent_forwarding`] allowed it): serve its
+    /// agent socket with [`crate::ServerSession::open_forward`] and
+    /// [`conch_core::ForwardChannel::AuthAgent`], as
+    /// [`crate::process::serve_session`] does.
+    pub agent_forwarding: bool,
     /// The authenticated user.
     pub user: String,
 }
@@ -181,6 +198,7 @@ impl<C> IncomingChannel<C> {
             command: self.command,
             env: self.env,
             pty: self.pty,
+            agent_forwarding: self.agent_forwarding,
             user: self.user,
         }
     }
@@ -236,6 +254,7 @@ impl ServerSession {
                     command,
                     env: std::mem::take(&mut st.server.env),
                     pty: st.server.pty.take(),
+                    agent_forwarding: st.server.agent_forwarding,
                     user,
                 };
                 return Poll::Ready(Some(incoming));

@@ -129,6 +129,8 @@ pub(crate) struct ServerChannelInfo {
     pub(crate) command: Option<SessionCommand>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) pty: Option<PtyRequest>,
+    /// `auth-agent-req@openssh.com` was accepted before the start.
+    pub(crate) agent_forwarding: bool,
     /// Started and queued for [`crate::ServerSession::accept_channel`].
     pub(crate) started: bool,
 }

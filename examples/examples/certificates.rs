@@ -61,6 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sftp: Default::default(),
         forwarding: Default::default(),
         limits: Default::default(),
+        allow_agent_forwarding: false,
     };
     let server = Conchd::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &setup).await?;
     let port = server.local_addr()?.port();

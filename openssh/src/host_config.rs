@@ -359,9 +359,10 @@ impl HostConfig {
 
     /// The options set whose feature conch does not have yet, each with
     /// its value: a program should say they are not supported
-    /// (`Compression yes`, `ForwardAgent yes`, `UpdateHostKeys yes|ask`). `RequestTTY` is not among them: whether
-    /// to ask for a terminal is the program's decision (`conch` follows
-    /// it, see `conch_cli::client`).
+    /// (`Compression yes`, `UpdateHostKeys yes|ask`). `RequestTTY` and
+    /// `ForwardAgent` are not among them: whether to ask for a terminal or
+    /// agent forwarding is the program's decision (`conch` follows both,
+    /// see `conch_cli::client`).
     pub fn unsupported(&self) -> Vec<String> {
         let r = &self.resolved;
         let mut out = Vec::new();
@@ -370,13 +371,11 @@ impl HostConfig {
                 .and_then(|v| v.first())
                 .is_some_and(|v| v != "false" && v != "no")
         };
-        for key in ["Compression", "ForwardAgent"] {
-            if on(key) {
-                out.push(format!(
-                    "{key} {}",
-                    r.get(key).unwrap_or_default().join(" ")
-                ));
-            }
+        if on("Compression") {
+            out.push(format!(
+                "Compression {}",
+                r.get("Compression").unwrap_or_default().join(" ")
+            ));
         }
         if let Some(v) = r
             .get("UpdateHostKeys")

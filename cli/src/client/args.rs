@@ -13,7 +13,7 @@ use super::tty::RequestTty;
 /// Help text.
 pub const USAGE: &str = "\
 usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|none]
-             [-v] [-q] [-n] [-N] [-t|-tt|-T] [-e CHAR] [--password-env VAR] [--no-agent]
+             [-v] [-q] [-n] [-N] [-A|-a] [-t|-tt|-T] [-e CHAR] [--password-env VAR] [--no-agent]
              [-L [BIND:]PORT:HOST:HOSTPORT]... [-R [BIND:]PORT:HOST:HOSTPORT]...
              [-D [BIND:]PORT]... [-W HOST:PORT] [-J [USER@]HOST[:PORT][,...]]
              [--record FILE] [USER@]HOST [COMMAND...]
@@ -37,6 +37,8 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   -q                 quiet: no warnings such as 'Permanently added'
   -n                 do not read stdin
   -N                 no command: only forward
+  -A                 forward the agent at SSH_AUTH_SOCK to the server's session
+                     (ForwardAgent yes); -a: do not
   -L SPEC            local forward: [BIND:]PORT:HOST:HOSTPORT, [BIND:]PORT:SOCKET,
                      SOCKET:HOST:HOSTPORT or SOCKET:SOCKET (as ssh; repeatable)
   -R SPEC            remote forward, the same forms seen from the server; port 0
@@ -107,6 +109,8 @@ pub struct ClientArgs {
     pub stdio_forward: Option<(String, u16)>,
     /// `-N`: no command.
     pub no_command: bool,
+    /// `-A`/`-a`/`-o ForwardAgent`, if given (else the files' or no).
+    pub forward_agent: Option<bool>,
 }
 
 /// What the command line asks for.
@@ -152,6 +156,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
         forward_options: Vec::new(),
         stdio_forward: None,
         no_command: false,
+        forward_agent: None,
     };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -174,6 +179,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
             Short('q') => a.quiet = true,
             Short('n') => a.no_stdin = true,
             Short('N') => a.no_command = true,
+            // ssh: -A forwards the agent, -a does not; the last one wins.
+            Short('A') => a.forward_agent = Some(true),
+            Short('a') => a.forward_agent = Some(false),
             Short('L') => {
                 let spec = text(&mut parser)?;
                 a.forward_options
@@ -261,6 +269,19 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
     Ok(Invocation::Connect(Box::new(a)))
 }
 
+/// A `ForwardAgent` value: yes or no (a socket path or environment
+/// variable, which ssh also takes, is not supported: the agent is
+/// `SSH_AUTH_SOCK`).
+pub(crate) fn forward_agent(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err(format!(
+            "ForwardAgent {value:?}: only yes or no is supported (the agent is SSH_AUTH_SOCK)"
+        )),
+    }
+}
+
 /// Takes an `-o` option: kept as an ssh_config line, checked and applied
 /// with the files ([`crate::config_dump::apply_config`]); `Port` and
 /// `User` are also noted as given on the command line.
@@ -289,6 +310,9 @@ fn apply_option(
         | "dynamicforward"
         | "exitonforwardfailure"
         | "proxyjump" => a.forward_options.push(format!("{key} {value}")),
+        "forwardagent" => {
+            a.forward_agent.get_or_insert(forward_agent(value)?);
+        }
         "requesttty" => {
             a.request_tty.get_or_insert(RequestTty::parse(value)?);
         }
@@ -405,6 +429,23 @@ mod tests {
         assert!(parse(&["-p", "x", "h"]).unwrap_err().contains("Bad port"));
         assert!(parse(&[]).is_err());
         assert_eq!(parse(&["--demo"]).unwrap(), Invocation::Demo);
+    }
+
+    #[test]
+    fn capital_a_forwards_the_agent_and_small_a_does_not() {
+        assert_eq!(connect(&["h"]).forward_agent, None);
+        assert_eq!(connect(&["-A", "h"]).forward_agent, Some(true));
+        assert_eq!(connect(&["-A", "-a", "h"]).forward_agent, Some(false));
+        assert_eq!(
+            connect(&["-o", "ForwardAgent=yes", "h"]).forward_agent,
+            Some(true)
+        );
+        // The first -o value wins, as in ssh.
+        assert_eq!(
+            connect(&["-o", "ForwardAgent=no", "-o", "ForwardAgent=yes", "h"]).forward_agent,
+            Some(false)
+        );
+        assert!(parse(&["-o", "ForwardAgent=/tmp/s", "h"]).is_err());
     }
 
     #[test]

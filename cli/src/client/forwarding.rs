@@ -151,6 +151,7 @@ async fn remote_forwards(
     setup: &ForwardSetup,
     on_failure: &OnFailure,
     quiet: bool,
+    agent: Option<Target>,
 ) -> Result<(), ()> {
     let mut targets = Vec::new();
     for ConfigForward { listen, connect } in &setup.remote {
@@ -215,11 +216,11 @@ async fn remote_forwards(
             }
         }
     }
-    if !targets.is_empty() {
+    if !targets.is_empty() || agent.is_some() {
         let session = session.clone();
         let on_failure = on_failure.clone();
         tokio::spawn(async move {
-            conch_tokio::serve_remote_forwards(&session, targets, Some(on_failure)).await
+            conch_tokio::serve_forwarded(&session, targets, agent, Some(on_failure)).await
         });
     }
     Ok(())
@@ -297,7 +298,10 @@ pub(super) async fn run(
     let Ok(_listeners) = local_forwards(&session, setup, &on_failure).await else {
         return FAILURE;
     };
-    if remote_forwards(&session, setup, &on_failure, args.quiet)
+    // -A: the server's agent channels go to the local agent (ssh -N asks
+    // for no session, so no agent either).
+    let agent = agent_target(args);
+    if remote_forwards(&session, setup, &on_failure, args.quiet, agent)
         .await
         .is_err()
     {
@@ -314,7 +318,7 @@ pub(super) async fn run(
             None => 0,
         };
     }
-    let channel = match open_command(&session, &args.command).await {
+    let channel = match open_command(&session, &args.command, agent_wanted(args)).await {
         Ok(c) => c,
         Err(e) => return report(args, &e),
     };
@@ -325,11 +329,17 @@ pub(super) async fn run(
 async fn open_command(
     session: &Session,
     command: &str,
+    forward_agent: bool,
 ) -> Result<conch_tokio::Channel, EndpointError> {
     let channel = session
         .open_session()
         .await
         .map_err(EndpointError::from_session_error)?;
+    if forward_agent {
+        channel
+            .request_agent_forwarding()
+            .map_err(EndpointError::from_session_error)?;
+    }
     let started = if command.is_empty() {
         channel.shell().await
     } else {
@@ -337,4 +347,43 @@ async fn open_command(
     };
     started.map_err(EndpointError::from_session_error)?;
     Ok(channel)
+}
+
+/// Whether `-A` (or ForwardAgent yes) asks for agent forwarding.
+pub(super) fn agent_wanted(args: &ClientArgs) -> bool {
+    args.forward_agent == Some(true)
+}
+
+/// Where agent channels go with `-A`: the agent at `SSH_AUTH_SOCK`. With
+/// none, agent forwarding is still requested and each channel is refused,
+/// as ssh's are when it cannot reach its agent.
+pub(super) fn agent_target(args: &ClientArgs) -> Option<Target> {
+    if !agent_wanted(args) {
+        return None;
+    }
+    std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(|s| Target::Unix(PathBuf::from(s)))
+}
+
+/// `-A` on a session without forwarding: asks on `channel` and relays the
+/// server's agent channels to the local agent until the connection ends.
+pub(super) fn start_agent_forwarding(
+    session: &Session,
+    channel: &conch_tokio::Channel,
+    args: &ClientArgs,
+    debug: &Debug,
+) -> Result<(), Error> {
+    if !agent_wanted(args) {
+        return Ok(());
+    }
+    debug.log("Requesting authentication agent forwarding.");
+    channel.request_agent_forwarding()?;
+    let session = session.clone();
+    let agent = agent_target(args);
+    let on_failure = open_failure_reporter();
+    tokio::spawn(async move {
+        conch_tokio::serve_forwarded(&session, Vec::new(), agent, Some(on_failure)).await
+    });
+    Ok(())
 }

@@ -65,6 +65,7 @@ mod forwarding;
 mod escape;
 mod tty;
 
+pub(crate) use args::forward_agent;
 pub use args::{parse_args, ClientArgs, Invocation, USAGE};
 pub use escape::EscapeChar;
 pub use forward_args::ForwardSetup;
@@ -144,7 +145,14 @@ pub async fn run(mut args: ClientArgs, config: ResolvedConfig, setup: ForwardSet
         }
     };
     debug.log(format!("Connecting to {} port {}.", args.host, args.port));
-    if !setup.is_empty() || args.stdio_forward.is_some() || args.no_command {
+    let plain = setup.is_empty() && args.stdio_forward.is_none() && !args.no_command;
+    let request_tty = args.request_tty.unwrap_or(RequestTty::Auto);
+    let stdin_is_terminal = !args.no_stdin && tty::stdin_is_terminal();
+    let wants_tty = plain
+        && request_tty.wants_terminal(!args.command.is_empty(), stdin_is_terminal, args.quiet);
+    // -A without a terminal also takes the forwarding path: it has the
+    // session the agent channels come in on.
+    if !plain || (forwarding::agent_wanted(&args) && !wants_tty) {
         // Each jump host gets the same credentials and checks, under its
         // own name, user and port.
         let build = |user: &str, host: &str, port: u16| {
@@ -161,9 +169,7 @@ pub async fn run(mut args: ClientArgs, config: ResolvedConfig, setup: ForwardSet
         };
         return forwarding::run(&args, &setup, endpoint, &build, &debug).await;
     }
-    let request_tty = args.request_tty.unwrap_or(RequestTty::Auto);
-    let stdin_is_terminal = !args.no_stdin && tty::stdin_is_terminal();
-    if request_tty.wants_terminal(!args.command.is_empty(), stdin_is_terminal, args.quiet) {
+    if wants_tty {
         return run_on_terminal(&endpoint, &args, &debug).await;
     }
     let connected = if args.command.is_empty() {
@@ -225,6 +231,8 @@ async fn run_on_terminal(endpoint: &CommandEndpoint, args: &ClientArgs, debug: &
         let channel = session
             .open_session()
             .await
+            .map_err(EndpointError::from_session_error)?;
+        forwarding::start_agent_forwarding(&session, &channel, args, debug)
             .map_err(EndpointError::from_session_error)?;
         let (term, size, modes) = tty::pty_request();
         debug.log(format!(

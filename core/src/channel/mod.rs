@@ -65,6 +65,9 @@ pub(crate) struct Channels {
     reserved: u64,
     /// `session` channels in `table` (for `ChannelConfig::max_sessions`).
     sessions: u32,
+    /// Whether we sent `auth-agent-req@openssh.com` on some session of this
+    /// connection: only then are `auth-agent@openssh.com` opens accepted.
+    agent_requested: bool,
 }
 
 /// The channel type counted by `ChannelConfig::max_sessions`.
@@ -79,6 +82,7 @@ impl Channels {
             budget_waiters: Vec::new(),
             reserved: 0,
             sessions: 0,
+            agent_requested: false,
             config,
         }
     }
@@ -172,6 +176,19 @@ impl Channels {
                 );
                 return Ok(());
             }
+        }
+        // An agent channel is only for a side that asked for agent
+        // forwarding (OpenSSH PROTOCOL.agent); OpenSSH's client refuses one
+        // when ForwardAgent is off ("ssh server tried agent forwarding"),
+        // so a server cannot reach the client's agent uninvited.
+        if kind == forward::AUTH_AGENT && !self.agent_requested {
+            send_open_failure(
+                out,
+                peer_id,
+                ChannelOpenFailure::AdministrativelyProhibited,
+                "agent forwarding was not requested",
+            );
+            return Ok(());
         }
         // Channels awaiting the application's answer count too, so a peer
         // cannot make us hold more than `max_channels` of anything, and
@@ -612,6 +629,9 @@ impl Channels {
         request::encode_body(request, &mut w);
         if want_reply {
             ch.awaiting_replies += 1;
+        }
+        if *request == ChannelRequest::AuthAgentReq {
+            self.agent_requested = true;
         }
         Ok(())
     }

@@ -47,6 +47,7 @@ pub(super) fn encode_body(request: &ChannelRequest, w: &mut impl Encode) {
             w.put_str(message);
             w.put_str("");
         }
+        ChannelRequest::AuthAgentReq => {}
         ChannelRequest::Other { data, .. } => w.put_raw(data),
     }
 }
@@ -82,6 +83,7 @@ pub(super) fn decode_body(name: &str, body: Bytes) -> Result<ChannelRequest, Dec
         "signal" => ChannelRequest::Signal {
             name: r.utf8()?.to_string(),
         },
+        crate::forward::AUTH_AGENT_REQ => ChannelRequest::AuthAgentReq,
         "exit-status" => ChannelRequest::ExitStatus { code: r.u32()? },
         "exit-signal" => {
             let signal = r.utf8()?.to_string();

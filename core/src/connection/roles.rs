@@ -17,7 +17,8 @@ use crate::auth::AuthDecision;
 use crate::command::Command;
 use crate::error::ApiMisuse;
 #[cfg(doc)]
-use crate::event::Event;
+use crate::event::{ChannelEvent, Event};
+use crate::event::{ChannelId, ChannelRequest};
 use crate::keys::PublicKey;
 
 use super::Connection;
@@ -201,9 +202,28 @@ impl ClientConnection {
             })
             .map(drop)
     }
+
+    /// Asks the server to forward agent connections to us
+    /// (`auth-agent-req@openssh.com` on a session channel, OpenSSH
+    /// PROTOCOL.agent; `ssh -A`). Sent without want-reply, as OpenSSH
+    /// does. From then on, `auth-agent@openssh.com` channels the server
+    /// opens arrive as [`ChannelEvent::OpenRequest`] for the application to
+    /// relay to its agent; before, the connection refuses them itself.
+    pub fn request_agent_forwarding(&mut self, channel: ChannelId) -> Result<(), ApiMisuse> {
+        self.conn
+            .channel_request(channel, &ChannelRequest::AuthAgentReq, false)
+    }
 }
 
 impl ServerConnection {
+    /// Opens an `auth-agent@openssh.com` channel to the client, for one
+    /// connection to the forwarded agent socket of a session whose client
+    /// sent [`ChannelRequest::AuthAgentReq`] (OpenSSH PROTOCOL.agent).
+    /// [`ChannelEvent::Opened`] or [`ChannelEvent::OpenFailed`] follows.
+    pub fn open_agent_channel(&mut self) -> Result<ChannelId, ApiMisuse> {
+        self.conn.open_channel(crate::forward::AUTH_AGENT, &[])
+    }
+
     /// Answers the pending [`Event::AuthRequest`].
     pub fn auth_decision(&mut self, decision: AuthDecision) -> Result<(), ApiMisuse> {
         self.conn

@@ -80,6 +80,7 @@ pub(crate) fn put_channel_request(out: &mut Vec<u8>, request: &ChannelRequest) {
             out.text(name);
             out.bytes(data);
         }
+        ChannelRequest::AuthAgentReq => out.byte(11),
     }
 }
 
@@ -120,6 +121,7 @@ pub(crate) fn get_channel_request(r: &mut Reader<'_>) -> Result<ChannelRequest, 
             name: r.text("request name")?.to_string(),
             data: bytes::Bytes::copy_from_slice(r.bytes("request data")?),
         },
+        11 => ChannelRequest::AuthAgentReq,
         _ => return Err(r.invalid("channel request")),
     })
 }

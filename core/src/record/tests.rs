@@ -41,6 +41,7 @@ fn every_call() -> Vec<Call<'static>> {
             name: "sftp".into(),
         },
         ChannelRequest::WindowChange { size },
+        ChannelRequest::AuthAgentReq,
         ChannelRequest::XonXoff {
             client_can_do: true,
         },

@@ -163,11 +163,35 @@ pub async fn serve_remote_forwards<R: Runtime>(
     targets: Vec<RemoteTarget>,
     on_failure: Option<OnFailure>,
 ) {
+    serve_forwarded::<R>(session, targets, None, on_failure).await
+}
+
+/// Client: [`serve_remote_forwards`], and also agent forwarding (`ssh -A`,
+/// OpenSSH PROTOCOL.agent): each `auth-agent@openssh.com` channel the
+/// server opens (admitted only after
+/// [`crate::Channel::request_agent_forwarding`]) is connected to `agent`,
+/// the local agent's socket (`SSH_AUTH_SOCK`), and spliced; with no
+/// `agent` it is refused.
+///
+/// The agent's messages are relayed as bytes, never gathered: what either
+/// side can make the other hold is the splice's fixed buffer and the
+/// channel's receive window, however long a message claims to be. Message
+/// lengths are the agent's to bound (OpenSSH's agent drops a client whose
+/// message exceeds 256 KiB).
+pub async fn serve_forwarded<R: Runtime>(
+    session: Session,
+    targets: Vec<RemoteTarget>,
+    agent: Option<Target>,
+    on_failure: Option<OnFailure>,
+) {
     while let Some(pending) = session.accept_forwarded().await {
-        let target = targets
-            .iter()
-            .find(|t| matches_forward(&t.forward, pending.target()))
-            .map(|t| t.target.clone());
+        let target = match pending.target() {
+            ForwardChannel::AuthAgent => agent.clone(),
+            forwarded => targets
+                .iter()
+                .find(|t| matches_forward(&t.forward, forwarded))
+                .map(|t| t.target.clone()),
+        };
         let on_failure = on_failure.clone();
         R::spawn(async move {
             let Some(target) = target else {

@@ -28,11 +28,13 @@ impl Shared {
         let forward = ForwardChannel::decode(kind, data).and_then(|r| r.ok());
         let Some(server) = &self.server else {
             // Client role: the core admits only `forwarded-*` channels of
-            // forwards the server agreed to; the application decides them.
+            // forwards the server agreed to, and agent channels after an
+            // `auth-agent-req@openssh.com`; the application decides them.
             match forward {
                 Some(
                     f @ (ForwardChannel::ForwardedTcpip { .. }
-                    | ForwardChannel::ForwardedStreamlocal { .. }),
+                    | ForwardChannel::ForwardedStreamlocal { .. }
+                    | ForwardChannel::AuthAgent),
                 ) => self.queue_open(channel, f),
                 _ => {
                     let _ = self.conn.reject_channel(
@@ -244,6 +246,10 @@ fn server_request(
             }
             ChannelRequest::PtyReq { term, size, modes } => {
                 st.server.pty = Some(PtyRequest { term, size, modes });
+                return true;
+            }
+            ChannelRequest::AuthAgentReq => {
+                st.server.agent_forwarding = true;
                 return true;
             }
             ChannelRequest::Env { name, value } => {
