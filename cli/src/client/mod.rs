@@ -145,21 +145,7 @@ pub async fn run(mut args: ClientArgs, config: ResolvedConfig, setup: ForwardSet
     };
     debug.log(format!("Connecting to {} port {}.", args.host, args.port));
     if !setup.is_empty() || args.stdio_forward.is_some() || args.no_command {
-        // Each jump host gets the same credentials and checks, under its
-        // own name, user and port.
-        let build = |user: &str, host: &str, port: u16| {
-            let mut hop = args.clone();
-            hop.host = host.to_string();
-            hop.given_user = Some(user.to_string());
-            hop.given_port = Some(port);
-            hop.command = String::new();
-            // The jump host's own ssh_config (HostName, IdentityFile,
-            // known hosts...), as ssh resolves each hop.
-            let load = conch_openssh::ssh_config::LoadOptions::from_environment();
-            let config = crate::config_dump::apply_config(&mut hop, load)?;
-            build_endpoint(&hop, config, &debug).map(|(endpoint, _env)| endpoint)
-        };
-        return forwarding::run(&args, &setup, endpoint, &build, &debug).await;
+        return forwarding::run(&args, &setup, endpoint, &debug).await;
     }
     let request_tty = args.request_tty.unwrap_or(RequestTty::Auto);
     let stdin_is_terminal = !args.no_stdin && tty::stdin_is_terminal();
@@ -316,10 +302,10 @@ fn build_endpoint(
         "crypto provider: {}",
         crate::provider::PROVIDER_NAME
     ));
-    let options = host.options_mut();
     // The provider `conch` was built with (ring's AES-GCM with the `ring`
     // feature) implements the same names the configuration resolved.
-    options.config_mut().transport.crypto = Arc::new(crate::provider::crypto_provider());
+    with_provider(&mut host);
+    let options = host.options_mut();
     options.record = args.record.clone();
     if let Some(command) = &options.proxy_command {
         debug.log(format!("proxy command: {command}"));
@@ -346,10 +332,32 @@ fn build_endpoint(
     Ok((endpoint, host.command_env()))
 }
 
+/// Sets `conch`'s crypto provider on `host` and its jump hosts.
+fn with_provider(host: &mut HostConfig) {
+    let provider = Arc::new(crate::provider::crypto_provider());
+    host.options_mut().config_mut().transport.crypto = provider;
+    for hop in host.jumps_mut() {
+        with_provider(hop);
+    }
+}
+
 /// Prints the OpenSSH-like message for a failure to start and returns 255.
 fn report(args: &ClientArgs, e: &EndpointError) -> i32 {
     let (host, port) = (&args.host, args.port);
     match e {
+        // Reported as ssh's jump process reports it: under the hop's name.
+        EndpointError::JumpHost {
+            user,
+            host,
+            port,
+            error,
+        } => {
+            let mut hop = args.clone();
+            hop.host = host.clone();
+            hop.port = *port;
+            hop.user = user.clone();
+            return report(&hop, error);
+        }
         EndpointError::ConnectionRefused { .. } => {
             eprintln!("conch: connect to host {host} port {port}: Connection refused")
         }
