@@ -6,7 +6,8 @@
 //! connect with; the protocol settings (algorithm lists, `RekeyLimit`,
 //! `ServerAliveInterval`/`ServerAliveCountMax`); how to connect
 //! (`ConnectTimeout` over the TCP connect, banner and key exchange,
-//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`); host keys
+//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, and `ProxyJump`
+//! with each jump host resolved from its own configuration); host keys
 //! (`UserKnownHostsFile`, `GlobalKnownHostsFile`, `StrictHostKeyChecking`,
 //! `HashKnownHosts`, `CheckHostIP`, `HostKeyAlias`, and the host key
 //! algorithms ordered by the key types known for the host); and

@@ -31,7 +31,8 @@
 //! changed key's warning without passwords; `CheckHostIP`, `HashKnownHosts`),
 //! `BatchMode`, the authentication methods and their order, algorithms,
 //! `ConnectTimeout` (TCP connect, banner and key exchange),
-//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, keepalives,
+//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, `ProxyJump`/`-J`
+//! (each jump host with its own ssh_config), keepalives,
 //! `RekeyLimit`, `SendEnv`/`SetEnv`, `RemoteCommand` and `LogLevel`.
 //! Options whose feature conch lacks (`Compression`, `ForwardAgent`,
 //! `RequestTTY`, `CertificateFile`) are warned about as not supported.
