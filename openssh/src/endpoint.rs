@@ -248,6 +248,9 @@ struct NewConnection {
     options: ClientOptions,
     /// The jump host to connect through, if any.
     via: Option<Session>,
+    /// Jump hosts connected to in order (after `via`) when connecting,
+    /// each with its own checks and credentials (`ProxyJump`).
+    jumps: Vec<NewConnection>,
     identities_only: bool,
     preferred: Option<Vec<String>>,
     password_prompts: usize,
@@ -307,6 +310,7 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
                 verifier: None,
                 options: ClientOptions::default(),
                 via: None,
+                jumps: Vec::new(),
                 identities_only: false,
                 preferred: None,
                 password_prompts: PASSWORD_PROMPTS,
@@ -346,6 +350,21 @@ impl<R: EndpointRuntime> CommandEndpoint<R> {
     pub fn via(self, jump: &R::Session) -> Self {
         let outer = R::driver_session(jump).clone();
         self.with(|n| n.via = Some(outer))
+    }
+
+    /// Connects through `hop`'s host first (a `ProxyJump` hop), when this
+    /// endpoint connects: after the hops given before, with `hop`'s own
+    /// host key check and credentials (its command is not run). An
+    /// existing-connection `hop` is [`CommandEndpoint::via`] its session.
+    pub(crate) fn jump_through(self, hop: CommandEndpoint<R>) -> Self {
+        match hop.target {
+            Target::Existing(session) => self.via(&session),
+            Target::New(mut hop) => self.with(|n| {
+                // A hop's own jump hosts come before it: one flat chain.
+                n.jumps.append(&mut hop.jumps);
+                n.jumps.push(*hop);
+            }),
+        }
     }
 
     /// The TCP port (default 22).
@@ -542,12 +561,36 @@ pub fn send_env(
 }
 
 impl NewConnection {
-    /// Connects, verifies the host key and authenticates.
+    /// Connects through the jump hosts, then verifies the host key and
+    /// authenticates. A jump host's failure names it
+    /// ([`EndpointError::JumpHost`]).
     async fn establish<R: EndpointRuntime>(&self) -> Result<R::Session, EndpointError> {
+        let mut via = self.via.clone();
+        for hop in &self.jumps {
+            let session = hop.establish_one::<R>(via.take()).await.map_err(|error| {
+                EndpointError::JumpHost {
+                    user: hop.username.clone(),
+                    host: hop.host.clone(),
+                    port: hop.port,
+                    error: Box::new(error),
+                }
+            })?;
+            // The inner connection's channel keeps this session alive.
+            via = Some(R::driver_session(&session).clone());
+        }
+        self.establish_one::<R>(via).await
+    }
+
+    /// Connects (through `via`, if given), verifies the host key and
+    /// authenticates.
+    async fn establish_one<R: EndpointRuntime>(
+        &self,
+        via: Option<Session>,
+    ) -> Result<R::Session, EndpointError> {
         let mut options = self.options.clone();
         options.host_key_policy = self.host_key_policy();
-        let connecting = match &self.via {
-            Some(outer) => R::connect_via(outer.clone(), self.host.clone(), self.port, options),
+        let connecting = match via {
+            Some(outer) => R::connect_via(outer, self.host.clone(), self.port, options),
             None => R::connect(self.host.clone(), self.port, options),
         };
         let session = connecting

@@ -6,7 +6,8 @@
 //! connect with; the protocol settings (algorithm lists, `RekeyLimit`,
 //! `ServerAliveInterval`/`ServerAliveCountMax`); how to connect
 //! (`ConnectTimeout` over the TCP connect, banner and key exchange,
-//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`); host keys
+//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, and `ProxyJump`
+//! with each jump host resolved from its own configuration); host keys
 //! (`UserKnownHostsFile`, `GlobalKnownHostsFile`, `StrictHostKeyChecking`,
 //! `HashKnownHosts`, `CheckHostIP`, `HostKeyAlias`, and the host key
 //! algorithms ordered by the key types known for the host); and
@@ -58,6 +59,9 @@ pub struct HostConfig {
     verifier: KnownHostsVerifier,
     passphrase: Option<Arc<PassphraseFn>>,
     password_prompt: Option<Arc<PromptFn>>,
+    /// `ProxyJump`'s hosts, first hop first, each with its own
+    /// configuration.
+    jumps: Vec<HostConfig>,
 }
 
 impl std::fmt::Debug for HostConfig {
@@ -68,6 +72,7 @@ impl std::fmt::Debug for HostConfig {
             .field("user", &self.user())
             .field("options", &self.options)
             .field("verifier", &self.verifier)
+            .field("jumps", &self.jumps)
             .finish_non_exhaustive()
     }
 }
@@ -95,11 +100,23 @@ impl HostConfig {
     }
 
     /// What `resolved` does; `ui` is asked about unknown host keys (never
-    /// under `BatchMode yes`) and shown warnings.
+    /// under `BatchMode yes`) and shown warnings, for this host and its
+    /// jump hosts. `ProxyJump`'s hosts are resolved here, each from the
+    /// same files with its own ssh_config ([`HostConfig::jumps`]).
     pub fn from_resolved(
         resolved: ResolvedConfig,
         ui: Arc<dyn HostKeyUi>,
     ) -> Result<Self, ConfigError> {
+        Self::resolve_at_depth(resolved, ui, 0)
+    }
+
+    fn resolve_at_depth(
+        resolved: ResolvedConfig,
+        ui: Arc<dyn HostKeyUi>,
+        depth: usize,
+    ) -> Result<Self, ConfigError> {
+        // Each hop asks or not by its own BatchMode.
+        let jumps = jumps::resolve_jumps(&resolved, &ui, depth)?;
         let ui: Arc<dyn HostKeyUi> = if resolved.batch_mode() {
             Arc::new(Batch(ui))
         } else {
@@ -113,22 +130,49 @@ impl HostConfig {
             verifier,
             passphrase: None,
             password_prompt: None,
+            jumps,
         })
     }
 
     /// Asks passphrases of encrypted identity files with `ask` (only for
     /// a key the server accepts, when its `.pub` is there); without it, or
     /// in batch mode, encrypted keys are skipped.
+    /// The jump hosts get it too.
     pub fn with_passphrase_prompt(mut self, ask: Arc<PassphraseFn>) -> Self {
+        self.jumps = std::mem::take(&mut self.jumps)
+            .into_iter()
+            .map(|j| j.with_passphrase_prompt(ask.clone()))
+            .collect();
         self.passphrase = Some(ask);
         self
     }
 
     /// Asks passwords and keyboard-interactive answers with `prompt`
-    /// (never in batch mode), for [`HostConfig::endpoint`].
+    /// (never in batch mode), for [`HostConfig::endpoint`]; the jump
+    /// hosts too.
     pub fn with_password_prompt(mut self, prompt: Arc<PromptFn>) -> Self {
+        self.jumps = std::mem::take(&mut self.jumps)
+            .into_iter()
+            .map(|j| j.with_password_prompt(prompt.clone()))
+            .collect();
         self.password_prompt = Some(prompt);
         self
+    }
+
+    /// `ProxyJump`'s hosts, first hop first, each resolved with its own
+    /// ssh_config (a hop's user and port from the `ProxyJump` entry
+    /// first), from the same files and with the same command-line options
+    /// except those naming the destination (`HostName`, `Port`, `User`,
+    /// `ProxyJump`, `ProxyCommand`, `HostKeyAlias`, `RemoteCommand`). The
+    /// first hop may have jump hosts of its own; later hops are reached
+    /// through the earlier ones, as `ssh -J` does.
+    pub fn jumps(&self) -> &[HostConfig] {
+        &self.jumps
+    }
+
+    /// The jump hosts, to change their options before connecting.
+    pub fn jumps_mut(&mut self) -> &mut [HostConfig] {
+        &mut self.jumps
     }
 
     /// Every option's value.
@@ -152,7 +196,8 @@ impl HostConfig {
     }
 
     /// The options to give an adapter's `connect`: protocol settings,
-    /// timeouts, the proxy command and the known_hosts verifier.
+    /// timeouts, the proxy command and the known_hosts verifier (not the
+    /// jump hosts: [`HostConfig::endpoint`] connects through them).
     pub fn options(&self) -> ClientOptions {
         self.options.clone()
     }
@@ -305,6 +350,12 @@ impl HostConfig {
     /// authentication preferences, the password prompt (unless in batch
     /// mode) and the command's environment. Identity files that cannot be
     /// used are shown as warnings (explicit ones) or skipped (defaults).
+    ///
+    /// With `ProxyJump`, the endpoint connects through each jump host's
+    /// own endpoint first ([`HostConfig::jumps`]), each with its own host
+    /// key check and credentials; a failure there is
+    /// [`crate::EndpointError::JumpHost`]. For a session rather than a
+    /// command: `host.endpoint::<R>("").connect_session()`.
     pub fn endpoint<R: EndpointRuntime>(&self, command: impl AsRef<[u8]>) -> CommandEndpoint<R> {
         let mut endpoint =
             CommandEndpoint::<R>::new_connection(command, self.user(), self.hostname())
@@ -343,6 +394,9 @@ impl HostConfig {
         }
         if let (Some(prompt), false) = (&self.password_prompt, self.resolved.batch_mode()) {
             endpoint = endpoint.password_prompt(prompt.clone());
+        }
+        for hop in &self.jumps {
+            endpoint = endpoint.jump_through(hop.endpoint::<R>(""));
         }
         endpoint
     }
@@ -499,6 +553,9 @@ pub fn order_host_key_algorithms(algorithms: &[String], known: &[String]) -> Vec
     let (first, rest): (Vec<String>, Vec<String>) = algorithms.iter().cloned().partition(is_known);
     first.into_iter().chain(rest).collect()
 }
+
+mod jumps;
+pub use jumps::MAX_JUMP_DEPTH;
 
 #[cfg(test)]
 mod tests;

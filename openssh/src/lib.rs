@@ -68,7 +68,7 @@ pub use certificate_file::{
 pub use console_ui::ConsoleUi;
 pub use endpoint::{CommandEndpoint, EndpointError, EndpointRuntime, PromptFn};
 pub use forward_policy::ForwardPolicy;
-pub use host_config::{order_host_key_algorithms, HostConfig, SignerResult};
+pub use host_config::{order_host_key_algorithms, HostConfig, SignerResult, MAX_JUMP_DEPTH};
 pub use key_file::{
     default_identity_files, load_key, load_private_key, load_public_key, KeyFileError,
     KeyFileSigner, PassphraseFn, DEFAULT_IDENTITY_FILES, PASSPHRASE_ATTEMPTS,

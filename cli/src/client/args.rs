@@ -199,8 +199,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
             Short('W') => a.stdio_forward = Some(forward_args::parse_stdio(&text(&mut parser)?)?),
             Short('J') => {
                 let hops = text(&mut parser)?;
-                forward_args::parse_jumps(&hops)?;
-                a.forward_options.push(format!("ProxyJump {hops}"));
+                conch_openssh::ssh_config::parse_proxy_jump(&hops)?;
+                // An option line, where HostConfig finds it (-o order).
+                a.options.push(format!("ProxyJump {hops}"));
             }
             // ssh: -t once asks, twice forces; -T never.
             Short('t') => {
@@ -305,11 +306,9 @@ fn apply_option(
             user.get_or_insert(value.to_string());
         }
         // Also resolved with the files (`forward_args::resolve`).
-        "localforward"
-        | "remoteforward"
-        | "dynamicforward"
-        | "exitonforwardfailure"
-        | "proxyjump" => a.forward_options.push(format!("{key} {value}")),
+        "localforward" | "remoteforward" | "dynamicforward" | "exitonforwardfailure" => {
+            a.forward_options.push(format!("{key} {value}"))
+        }
         "forwardagent" => {
             a.forward_agent.get_or_insert(forward_agent(value)?);
         }

@@ -1,7 +1,8 @@
 //! `conch`'s forwarding options as ssh takes them: `-L`, `-R`, `-D`, `-W`,
-//! `-N`, `-J` and the ssh_config keywords `LocalForward`, `RemoteForward`,
-//! `DynamicForward`, `ExitOnForwardFailure` and `ProxyJump` (from `-o` or
-//! the files), resolved with conch-openssh's ssh_config parser.
+//! `-N` and the ssh_config keywords `LocalForward`, `RemoteForward`,
+//! `DynamicForward` and `ExitOnForwardFailure` (from `-o` or the files),
+//! resolved with conch-openssh's ssh_config parser. (`-J` is a `ProxyJump`
+//! option line, which `conch_openssh::HostConfig` acts on.)
 
 use conch_openssh::ssh_config::{ConfigFiles, Endpoint, Forward, LoadOptions, SshConfig};
 
@@ -80,45 +81,6 @@ pub fn parse_stdio(spec: &str) -> Result<(String, u16), String> {
     Ok((h.to_string(), p))
 }
 
-/// One jump host of `-J`/`ProxyJump`: `[user@]host[:port]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hop {
-    /// User, if given.
-    pub user: Option<String>,
-    /// Host.
-    pub host: String,
-    /// Port (22 if not given).
-    pub port: u16,
-}
-
-/// Parses a `ProxyJump` list (`ssh://` URLs are not taken).
-pub fn parse_jumps(list: &str) -> Result<Vec<Hop>, String> {
-    list.split(',')
-        .map(|hop| {
-            let bad = || format!("Invalid ProxyJump \"{list}\"");
-            let (user, rest) = match hop.rsplit_once('@') {
-                Some((u, r)) => (Some(u.to_string()), r),
-                None => (None, hop),
-            };
-            let f = fields(rest);
-            let (h, port) = match f.as_slice() {
-                [h] => (*h, 22),
-                [h, p] => (*h, p.parse().map_err(|_| bad())?),
-                _ => return Err(bad()),
-            };
-            let h = h.trim_start_matches('[').trim_end_matches(']');
-            if h.is_empty() {
-                return Err(bad());
-            }
-            Ok(Hop {
-                user,
-                host: h.to_string(),
-                port,
-            })
-        })
-        .collect()
-}
-
 /// What the forwarding options resolved to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ForwardSetup {
@@ -130,17 +92,12 @@ pub struct ForwardSetup {
     pub dynamic: Vec<Forward>,
     /// `ExitOnForwardFailure`.
     pub exit_on_failure: bool,
-    /// `-J`/`ProxyJump`.
-    pub jumps: Vec<Hop>,
 }
 
 impl ForwardSetup {
-    /// Whether anything asks for forwarding or a jump host.
+    /// Whether anything asks for forwarding.
     pub fn is_empty(&self) -> bool {
-        self.local.is_empty()
-            && self.remote.is_empty()
-            && self.dynamic.is_empty()
-            && self.jumps.is_empty()
+        self.local.is_empty() && self.remote.is_empty() && self.dynamic.is_empty()
     }
 }
 
@@ -156,16 +113,11 @@ pub fn resolve(
     load.files = files.clone();
     load.command_line = lines.to_vec();
     let config = SshConfig::load(host, &load).map_err(|e| e.to_string())?;
-    let jumps = match config.proxy_jump() {
-        Some(list) => parse_jumps(list)?,
-        None => Vec::new(),
-    };
     Ok(ForwardSetup {
         local: config.local_forwards(),
         remote: config.remote_forwards(),
         dynamic: config.dynamic_forwards(),
         exit_on_failure: config.exit_on_forward_failure(),
-        jumps,
     })
 }
 
@@ -205,25 +157,5 @@ mod tests {
         assert_eq!(parse_stdio("db:5432").unwrap(), ("db".into(), 5432));
         assert_eq!(parse_stdio("[::1]:22").unwrap(), ("::1".into(), 22));
         assert!(parse_stdio("db").is_err());
-    }
-
-    #[test]
-    fn jump_lists_name_user_host_and_port() {
-        assert_eq!(
-            parse_jumps("alice@a:2222,b").unwrap(),
-            [
-                Hop {
-                    user: Some("alice".into()),
-                    host: "a".into(),
-                    port: 2222
-                },
-                Hop {
-                    user: None,
-                    host: "b".into(),
-                    port: 22
-                }
-            ]
-        );
-        assert!(parse_jumps("a:x").is_err());
     }
 }

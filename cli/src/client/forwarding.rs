@@ -1,4 +1,4 @@
-//! `conch` with forwarding or jump hosts: connects (through `-J` hops),
+//! `conch` with forwarding: connects (through `-J` hops, as any connection),
 //! sets up `-L`/`-D` listeners and `-R` forwards with ssh's messages, then
 //! runs `-W`, waits (`-N`) or runs the command.
 
@@ -34,47 +34,6 @@ fn open_failure_reporter() -> OnFailure {
             other => eprintln!("channel {n}: {other}"),
         }
     })
-}
-
-/// Connects through the jump hosts, each with the main endpoint's
-/// credentials and host key checks, as `ssh -J` does.
-async fn connect(
-    args: &ClientArgs,
-    setup: &ForwardSetup,
-    endpoint: CommandEndpoint,
-    build: &dyn Fn(&str, &str, u16) -> Result<CommandEndpoint, String>,
-    debug: &Debug,
-) -> Result<Session, i32> {
-    let mut via: Option<Session> = None;
-    for hop in &setup.jumps {
-        let user = hop.user.clone().unwrap_or_else(crate::how_to::current_user);
-        debug.log(format!("Jump host {}@{} port {}", user, hop.host, hop.port));
-        let mut e = build(&user, &hop.host, hop.port).map_err(|m| {
-            eprintln!("conch: {m}");
-            FAILURE
-        })?;
-        if let Some(v) = &via {
-            e = e.via(v);
-        }
-        match e.connect_session().await {
-            Ok(s) => via = Some(s),
-            Err(err) => {
-                let mut hop_args = args.clone();
-                hop_args.host = hop.host.clone();
-                hop_args.port = hop.port;
-                hop_args.user = user;
-                return Err(report(&hop_args, &err));
-            }
-        }
-    }
-    let endpoint = match &via {
-        Some(v) => endpoint.via(v),
-        None => endpoint,
-    };
-    endpoint
-        .connect_session()
-        .await
-        .map_err(|e| report(args, &e))
 }
 
 /// The local addresses a listener binds: loopback unless a bind address
@@ -278,17 +237,17 @@ async fn stdio_forward(session: &Session, host: &str, port: u16) -> i32 {
     0
 }
 
-/// Runs `conch` with forwarding or jump hosts; returns the exit status.
+/// Runs `conch` with forwarding; returns the exit status.
 pub(super) async fn run(
     args: &ClientArgs,
     setup: &ForwardSetup,
     endpoint: CommandEndpoint,
-    build: &dyn Fn(&str, &str, u16) -> Result<CommandEndpoint, String>,
     debug: &Debug,
 ) -> i32 {
-    let session = match connect(args, setup, endpoint, build, debug).await {
+    // Through the jump hosts, if any (HostConfig's endpoint).
+    let session = match endpoint.connect_session().await {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => return report(args, &e),
     };
     let on_failure = open_failure_reporter();
     // -W forwards nothing else (ssh clears the forwards with it).

@@ -31,7 +31,8 @@
 //! changed key's warning without passwords; `CheckHostIP`, `HashKnownHosts`),
 //! `BatchMode`, the authentication methods and their order, algorithms,
 //! `ConnectTimeout` (TCP connect, banner and key exchange),
-//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, keepalives,
+//! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, `ProxyJump`/`-J`
+//! (each jump host with its own ssh_config), keepalives,
 //! `RekeyLimit`, `SendEnv`/`SetEnv`, `RemoteCommand` and `LogLevel`.
 //! Options whose feature conch lacks (`Compression`, `ForwardAgent`,
 //! `RequestTTY`, `CertificateFile`) are warned about as not supported.
@@ -153,21 +154,7 @@ pub async fn run(mut args: ClientArgs, config: ResolvedConfig, setup: ForwardSet
     // -A without a terminal also takes the forwarding path: it has the
     // session the agent channels come in on.
     if !plain || (forwarding::agent_wanted(&args) && !wants_tty) {
-        // Each jump host gets the same credentials and checks, under its
-        // own name, user and port.
-        let build = |user: &str, host: &str, port: u16| {
-            let mut hop = args.clone();
-            hop.host = host.to_string();
-            hop.given_user = Some(user.to_string());
-            hop.given_port = Some(port);
-            hop.command = String::new();
-            // The jump host's own ssh_config (HostName, IdentityFile,
-            // known hosts...), as ssh resolves each hop.
-            let load = conch_openssh::ssh_config::LoadOptions::from_environment();
-            let config = crate::config_dump::apply_config(&mut hop, load)?;
-            build_endpoint(&hop, config, &debug).map(|(endpoint, _env)| endpoint)
-        };
-        return forwarding::run(&args, &setup, endpoint, &build, &debug).await;
+        return forwarding::run(&args, &setup, endpoint, &debug).await;
     }
     if wants_tty {
         return run_on_terminal(&endpoint, &args, &debug).await;
@@ -325,10 +312,10 @@ fn build_endpoint(
         "crypto provider: {}",
         crate::provider::PROVIDER_NAME
     ));
-    let options = host.options_mut();
     // The provider `conch` was built with (ring's AES-GCM with the `ring`
     // feature) implements the same names the configuration resolved.
-    options.config_mut().transport.crypto = Arc::new(crate::provider::crypto_provider());
+    with_provider(&mut host);
+    let options = host.options_mut();
     options.record = args.record.clone();
     if let Some(command) = &options.proxy_command {
         debug.log(format!("proxy command: {command}"));
@@ -355,10 +342,32 @@ fn build_endpoint(
     Ok((endpoint, host.command_env()))
 }
 
+/// Sets `conch`'s crypto provider on `host` and its jump hosts.
+fn with_provider(host: &mut HostConfig) {
+    let provider = Arc::new(crate::provider::crypto_provider());
+    host.options_mut().config_mut().transport.crypto = provider;
+    for hop in host.jumps_mut() {
+        with_provider(hop);
+    }
+}
+
 /// Prints the OpenSSH-like message for a failure to start and returns 255.
 fn report(args: &ClientArgs, e: &EndpointError) -> i32 {
     let (host, port) = (&args.host, args.port);
     match e {
+        // Reported as ssh's jump process reports it: under the hop's name.
+        EndpointError::JumpHost {
+            user,
+            host,
+            port,
+            error,
+        } => {
+            let mut hop = args.clone();
+            hop.host = host.clone();
+            hop.port = *port;
+            hop.user = user.clone();
+            return report(&hop, error);
+        }
         EndpointError::ConnectionRefused { .. } => {
             eprintln!("conch: connect to host {host} port {port}: Connection refused")
         }

@@ -64,6 +64,17 @@ pub enum EndpointError {
     Cancelled,
     /// The connection failed later on (protocol error, disconnect ...).
     Connection(Error),
+    /// Connecting to a jump host (`ProxyJump`) failed: `error` says how.
+    JumpHost {
+        /// The user it was logged in as.
+        user: String,
+        /// The jump host's host name.
+        host: String,
+        /// Its port.
+        port: u16,
+        /// What failed there.
+        error: Box<EndpointError>,
+    },
 }
 
 impl fmt::Display for EndpointError {
@@ -98,6 +109,12 @@ impl fmt::Display for EndpointError {
             }
             EndpointError::Cancelled => write!(f, "cancelled"),
             EndpointError::Connection(e) => write!(f, "{e}"),
+            EndpointError::JumpHost {
+                user,
+                host,
+                port,
+                error,
+            } => write!(f, "jump host {user}@{host} port {port}: {error}"),
         }
     }
 }
@@ -107,6 +124,7 @@ impl std::error::Error for EndpointError {
         match self {
             EndpointError::Connect(e) | EndpointError::Connection(e) => Some(e),
             EndpointError::AuthenticationFailed { lost: Some(e), .. } => Some(&**e),
+            EndpointError::JumpHost { error, .. } => Some(&**error),
             _ => None,
         }
     }

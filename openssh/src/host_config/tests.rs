@@ -161,3 +161,119 @@ fn send_env_patterns() {
     assert!(!send_env_matches(&p, "LC_ALL"));
     assert!(!send_env_matches(&p, "PATH"));
 }
+
+/// `ProxyJump`'s list: `[user@]host[:port]` hops, in order; what a hop
+/// does not say comes from its own configuration.
+#[test]
+fn proxy_jump_lists_parse_into_hops() {
+    use crate::ssh_config::{parse_proxy_jump, JumpHost};
+    assert_eq!(
+        parse_proxy_jump("alice@a:2222,b,[::1]:22").unwrap(),
+        [
+            JumpHost {
+                user: Some("alice".into()),
+                host: "a".into(),
+                port: Some(2222)
+            },
+            JumpHost {
+                user: None,
+                host: "b".into(),
+                port: None
+            },
+            JumpHost {
+                user: None,
+                host: "::1".into(),
+                port: Some(22)
+            },
+        ]
+    );
+    for bad in ["a:x", "a,", "@a", "[::1", "a:0"] {
+        let e = parse_proxy_jump(bad).unwrap_err();
+        assert_eq!(e, format!("Invalid ProxyJump \"{bad}\""));
+    }
+}
+
+/// Each hop is resolved with its own ssh_config; the list's user and port
+/// win; later hops ignore their own ProxyJump (they are reached through
+/// the earlier ones) while the first hop keeps its own.
+#[test]
+fn jump_hosts_are_resolved_with_their_own_config() {
+    let home = dir("jumps");
+    let file = home.join("config");
+    std::fs::write(
+        &file,
+        "Host target\n  HostName 10.0.0.9\n  ProxyJump bastion,carol@inner:2022\n\
+         Host bastion\n  HostName bastion.example.org\n  Port 2200\n  User bob\n  ProxyJump outer\n\
+         Host inner\n  HostName inner.example.org\n  User nobody\n  ProxyJump never\n\
+         Host outer\n  Port 2300\n",
+    )
+    .unwrap();
+    let load = LoadOptions::isolated(&home)
+        .with_file(&file)
+        .with_option("Port 7")
+        .with_option("IdentityFile /k");
+    let target =
+        HostConfig::from_resolved(SshConfig::load("target", &load).unwrap(), Arc::new(NoUi))
+            .unwrap();
+    assert_eq!((target.hostname(), target.port()), ("10.0.0.9", 7));
+    let hops: Vec<_> = target
+        .jumps()
+        .iter()
+        .map(|h| (h.hostname(), h.port(), h.user(), h.jumps().len()))
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            ("bastion.example.org", 2200, "bob", 1),
+            ("inner.example.org", 2022, "carol", 0)
+        ]
+    );
+    let outer = &target.jumps()[0].jumps()[0];
+    assert_eq!((outer.hostname(), outer.port()), ("outer", 2300));
+    // The command line's other options reach the hops.
+    assert_eq!(
+        target.jumps()[1].identity_files().unwrap(),
+        [PathBuf::from("/k")]
+    );
+    // The builder's options are the destination's only.
+    let built = SshConfig::builder("x")
+        .option("HostName", "10.0.0.1")
+        .option("ProxyJump", "y:2")
+        .build(&LoadOptions::isolated(&home))
+        .unwrap();
+    let built = HostConfig::from_resolved(built, Arc::new(NoUi)).unwrap();
+    assert_eq!(built.jumps()[0].hostname(), "y");
+}
+
+/// ProxyJump and ProxyCommand: the first one obtained wins, as in ssh.
+#[test]
+fn proxy_jump_or_proxy_command_whichever_comes_first() {
+    let home = dir("jump-first");
+    let jump_first = host(&home, &[("ProxyJump", "j1"), ("ProxyCommand", "nc %h %p")]);
+    assert_eq!(jump_first.jumps().len(), 1);
+    assert_eq!(jump_first.options().proxy_command, None);
+    let command_first = host(&home, &[("ProxyCommand", "nc %h %p"), ("ProxyJump", "j1")]);
+    assert!(command_first.jumps().is_empty());
+    assert_eq!(
+        command_first.options().proxy_command.as_deref(),
+        Some("nc db 22")
+    );
+    // `none` is a value obtained: neither applies.
+    let none = host(
+        &home,
+        &[("ProxyJump", "none"), ("ProxyCommand", "nc %h %p")],
+    );
+    assert!(none.jumps().is_empty() && none.options().proxy_command.is_none());
+}
+
+/// A first hop whose own first hop is itself again never ends: refused.
+#[test]
+fn jump_cycles_through_the_files_are_refused() {
+    let home = dir("jump-cycle");
+    let file = home.join("config");
+    std::fs::write(&file, "Host a\n  ProxyJump b\nHost b\n  ProxyJump a\n").unwrap();
+    let load = LoadOptions::isolated(&home).with_file(&file);
+    let e = HostConfig::from_resolved(SshConfig::load("a", &load).unwrap(), Arc::new(NoUi))
+        .unwrap_err();
+    assert!(e.message.contains("nested more than"), "{e}");
+}

@@ -57,6 +57,7 @@ mod algorithms;
 mod dump;
 mod exec;
 mod expand;
+mod jump;
 mod lex;
 mod options;
 mod pattern;
@@ -69,6 +70,7 @@ pub use algorithms::{check_algorithm_spec, conch_algorithms, resolve_algorithms,
 pub use dump::PRINTED_OPTIONS;
 pub use exec::{CommandRunner, NoExec, ShellRunner};
 pub use expand::{env_expand, parse_duration, percent_expand, tilde_expand, Tokens};
+pub use jump::{parse_proxy_jump, JumpHost};
 pub use options::{Endpoint, Forward, Slot};
 pub use pattern::{host_line_matches, wildcard_match};
 pub use reader::{Setting, MAX_FILES, MAX_FILE_SIZE, MAX_INCLUDE_DEPTH, MAX_LINE_LEN};
@@ -271,7 +273,8 @@ impl ConfigBuilder {
         let mut lines = self.lines;
         lines.extend(options.command_line);
         options.command_line = lines;
-        SshConfig::load(&self.host, &options)
+        // The builder's options are this host's, not its jump hosts'.
+        SshConfig::load(&self.host, &options).map(|r| r.with_load_options(base.clone()))
     }
 }
 

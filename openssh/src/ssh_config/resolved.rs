@@ -3,6 +3,7 @@
 
 use super::algorithms::{conch_algorithms, resolve_algorithms};
 use super::expand::{env_expand, percent_expand, percent_expand_only, tilde_expand, Tokens};
+use super::jump::{parse_proxy_jump, JumpHost};
 use super::options::{kind_of, parse_forward, Forward, ForwardKind, Slot};
 use super::reader::{hostname_tokens, Reader, Setting, Store, HOSTNAME_TOKENS};
 use super::{ConfigError, ConfigFiles, LoadOptions};
@@ -36,6 +37,8 @@ pub struct ResolvedConfig {
     home: PathBuf,
     env: EnvLookup,
     algorithms: Vec<(Slot, Vec<String>)>,
+    /// What it was resolved with: how its jump hosts are resolved.
+    load: LoadOptions,
 }
 
 /// The environment lookup, shown as `..` in debug output.
@@ -147,6 +150,7 @@ pub(crate) fn resolve(host: &str, opts: &LoadOptions) -> Result<ResolvedConfig, 
         home: opts.home.clone(),
         env: EnvLookup(opts.env.clone()),
         algorithms,
+        load: opts.clone(),
     })
 }
 
@@ -402,6 +406,30 @@ impl ResolvedConfig {
         self.setting("proxyjump")
             .map(|s| s.args[0].as_str())
             .filter(|v| !v.eq_ignore_ascii_case("none"))
+    }
+
+    /// `ProxyJump`'s jump hosts, first hop first (none if unset or
+    /// `none`).
+    pub fn proxy_jump_hosts(&self) -> Result<Vec<JumpHost>, ConfigError> {
+        let Some(s) = self
+            .setting("proxyjump")
+            .filter(|s| !s.args[0].eq_ignore_ascii_case("none"))
+        else {
+            return Ok(Vec::new());
+        };
+        parse_proxy_jump(&s.args[0]).map_err(|m| s.error(m))
+    }
+
+    /// The files, system view and command line this was resolved with
+    /// (for [`crate::ssh_config::ConfigBuilder`], without the builder's own
+    /// options): what its jump hosts are resolved with.
+    pub fn load_options(&self) -> &LoadOptions {
+        &self.load
+    }
+
+    pub(crate) fn with_load_options(mut self, load: LoadOptions) -> Self {
+        self.load = load;
+        self
     }
 
     /// `ProxyCommand` with its tokens (`%h %k %n %p %r %%`) expanded
