@@ -1,6 +1,7 @@
 //! `conch` with forwarding or jump hosts: connects (through `-J` hops),
 //! sets up `-L`/`-D` listeners and `-R` forwards with ssh's messages, then
-//! runs `-W`, waits (`-N`) or runs the command.
+//! runs `-W`, waits (`-N`) or runs the command, on a terminal by the same
+//! rules as without forwards (`super::run_command`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -314,15 +315,11 @@ pub(super) async fn run(
             None => 0,
         };
     }
-    let channel = match open_command(&session, &args.command).await {
-        Ok(c) => c,
-        Err(e) => return report(args, &e),
-    };
-    super::forward(channel, args, debug).await
+    super::run_command(&session, args, debug).await
 }
 
-/// The command's channel (a shell without one).
-async fn open_command(
+/// The command's channel (a shell without one), without a terminal.
+pub(super) async fn open_command(
     session: &Session,
     command: &str,
 ) -> Result<conch_tokio::Channel, EndpointError> {
