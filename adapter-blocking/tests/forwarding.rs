@@ -1,7 +1,8 @@
 //! Forwarding and jump hosts without a runtime, both ends conch-blocking:
 //! a server whose handler allows forwarding serves it with
 //! `serve_forwards`; the client's local forward, SOCKS5 proxy, remote
-//! forward on port 0 and `open_direct_tcpip` each carry an echo; a refused
+//! forward on port 0 (to a target, and as a SOCKS proxy: remote dynamic
+//! forwarding) and `open_direct_tcpip` each carry an echo; a refused
 //! target is an open failure with the OS's words; and a session reached
 //! through a jump host runs commands, then ends with an error naming the
 //! jump host when the jump host's connection closes.
@@ -162,11 +163,24 @@ fn local_socks_remote_and_direct_forwards_without_a_runtime() {
             },
             target,
         }];
+        // -R 0 with no target (remote dynamic): we are the SOCKS proxy.
+        let dynamic = session.request_forward(&forward).unwrap();
+        let mut targets = targets;
+        targets.push(RemoteTarget {
+            forward: Forward::Tcpip {
+                address: "127.0.0.1".into(),
+                port: dynamic,
+            },
+            target: Target::Socks,
+        });
         let s = session.clone();
         thread::spawn(move || serve_remote_forwards(&s, targets, None));
         let r_port = u16::try_from(bound).unwrap();
         let back = round_trip(TcpStream::connect(("127.0.0.1", r_port)).unwrap(), b"-R");
         assert_eq!(back, b"-R");
+        let server_side: SocketAddr = ([127, 0, 0, 1], u16::try_from(dynamic).unwrap()).into();
+        let proxied = socks5_connect(server_side, "localhost", echo);
+        assert_eq!(round_trip(proxied, b"-R dynamic"), b"-R dynamic");
 
         // A refused target: the server's connect failed, said as OpenSSH does.
         let closed = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -155,13 +155,6 @@ async fn remote_forwards(
 ) -> Result<(), ()> {
     let mut targets = Vec::new();
     for ConfigForward { listen, connect } in &setup.remote {
-        let Some(connect) = connect else {
-            eprintln!("conch: remote dynamic forwarding (-R [BIND:]PORT) is not supported");
-            if setup.exit_on_failure {
-                return Err(());
-            }
-            continue;
-        };
         let (forward, what) = match listen {
             Endpoint::Path(p) => (
                 Forward::Streamlocal { path: p.clone() },
@@ -186,10 +179,15 @@ async fn remote_forwards(
                 let forward = match forward {
                     Forward::Tcpip { address, port: 0 } => {
                         if !quiet {
-                            eprintln!(
-                                "Allocated port {bound} for remote forward to {}",
-                                describe(connect)
-                            );
+                            match connect {
+                                Some(c) => eprintln!(
+                                    "Allocated port {bound} for remote forward to {}",
+                                    describe(c)
+                                ),
+                                None => {
+                                    eprintln!("Allocated port {bound} for remote dynamic forward")
+                                }
+                            }
                         }
                         Forward::Tcpip {
                             address,
@@ -200,7 +198,9 @@ async fn remote_forwards(
                 };
                 targets.push(RemoteTarget {
                     forward,
-                    target: target(connect),
+                    // No target: remote dynamic forwarding (OpenSSH 7.6),
+                    // each connection's SOCKS request names where it goes.
+                    target: connect.as_ref().map_or(Target::Socks, target),
                 });
             }
             Err(Error::RequestRefused { .. }) if setup.exit_on_failure => {
