@@ -182,6 +182,43 @@ fn conch_r_without_a_target_is_a_socks_proxy_at_the_server() {
     assert!(!text.contains("not supported"), "{text}");
 }
 
+/// The IPv4 address a TCP socket listening on `port` is bound to, from
+/// /proc/net/tcp (`ADDR:PORT` in hex, state 0A = LISTEN).
+fn listening_address(port: u16) -> Option<std::net::Ipv4Addr> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (addr, p) = fields.get(1)?.split_once(':')?;
+        if fields.get(3) != Some(&"0A") || u16::from_str_radix(p, 16).ok()? != port {
+            return None;
+        }
+        // The kernel prints the address in host byte order.
+        Some(u32::from_str_radix(addr, 16).ok()?.swap_bytes().into())
+    })
+}
+
+/// ssh_config `GatewayPorts`: a `-L` listener with no bind address is on
+/// loopback, or on every address with `GatewayPorts yes`.
+#[test]
+fn gateway_ports_decides_the_local_bind_address() {
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("fwd-gateway-ports");
+    let echo = EchoServer::start();
+    for (option, expected) in [
+        ("GatewayPorts=no", std::net::Ipv4Addr::LOCALHOST),
+        ("GatewayPorts=yes", std::net::Ipv4Addr::UNSPECIFIED),
+    ] {
+        let port = free_port();
+        let spec = format!("{port}:127.0.0.1:{}", echo.port());
+        let (_conch, _) = background(&sshd, &dir, &["-o", option, "-L", &spec], port_ready(port));
+        assert_eq!(listening_address(port), Some(expected), "{option}");
+        assert_eq!(
+            round_trip(connect(port).unwrap(), b"gw".to_vec()).unwrap(),
+            b"gw"
+        );
+    }
+}
+
 fn unix_round_trip(path: &Path, data: &[u8]) -> Vec<u8> {
     let mut s = UnixStream::connect(path).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();

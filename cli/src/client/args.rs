@@ -325,6 +325,7 @@ fn apply_option(
         | "remoteforward"
         | "dynamicforward"
         | "exitonforwardfailure"
+        | "gatewayports"
         | "proxyjump" => a.forward_options.push(format!("{key} {value}")),
         "requesttty" => {
             a.request_tty.get_or_insert(RequestTty::parse(value)?);

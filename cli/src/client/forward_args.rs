@@ -138,6 +138,9 @@ pub struct ForwardSetup {
     pub dynamic: Vec<Forward>,
     /// `ExitOnForwardFailure`.
     pub exit_on_failure: bool,
+    /// `GatewayPorts`: local listeners with no bind address on
+    /// every address instead of loopback.
+    pub gateway_ports: bool,
     /// `-J`/`ProxyJump`.
     pub jumps: Vec<Hop>,
 }
@@ -173,6 +176,7 @@ pub fn resolve(
         remote: config.remote_forwards(),
         dynamic: config.dynamic_forwards(),
         exit_on_failure: config.exit_on_forward_failure(),
+        gateway_ports: config.gateway_ports(),
         jumps,
     })
 }

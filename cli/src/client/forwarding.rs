@@ -78,13 +78,16 @@ async fn connect(
         .map_err(|e| report(args, &e))
 }
 
-/// The local addresses a listener binds: loopback unless a bind address
-/// is given (`*` or empty: every address), as ssh with `GatewayPorts no`.
-fn local_listen(e: &Endpoint) -> Result<Listen, String> {
+/// The local addresses a listener binds, as ssh's `channel_fwd_bind_addr`
+/// decides them for a client: with no bind address, loopback, or every
+/// address with `GatewayPorts yes`; `*` or empty, every address;
+/// `localhost`, loopback; any other, that address.
+fn local_listen(e: &Endpoint, gateway_ports: bool) -> Result<Listen, String> {
     match e {
         Endpoint::Path(p) => Ok(Listen::Unix(PathBuf::from(p))),
         Endpoint::Tcp { host, port } => {
             let host = match host.as_deref() {
+                None if gateway_ports => "0.0.0.0",
                 None | Some("localhost") => "127.0.0.1",
                 Some("*") | Some("") => "0.0.0.0",
                 Some(h) => h,
@@ -122,7 +125,7 @@ async fn local_forwards(
         .map(|f| (f, f.connect.as_ref().map(target)))
         .chain(setup.dynamic.iter().map(|f| (f, None)));
     for (f, to) in all {
-        let started = match local_listen(&f.listen) {
+        let started = match local_listen(&f.listen, setup.gateway_ports) {
             Ok(listen) => {
                 conch_tokio::local_forward(session, &listen, to, Some(on_failure.clone()))
                     .await
@@ -334,4 +337,34 @@ pub(super) async fn open_command(
     };
     started.map_err(EndpointError::from_session_error)?;
     Ok(channel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound(host: Option<&str>, gateway_ports: bool) -> Vec<SocketAddr> {
+        let e = Endpoint::Tcp {
+            host: host.map(str::to_string),
+            port: 8080,
+        };
+        match local_listen(&e, gateway_ports).unwrap() {
+            Listen::Tcp(addrs) => addrs,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn local_listeners_bind_loopback_unless_gateway_ports() {
+        let loopback: Vec<SocketAddr> = vec!["127.0.0.1:8080".parse().unwrap()];
+        let every: Vec<SocketAddr> = vec!["0.0.0.0:8080".parse().unwrap()];
+        // -L 8080:... : loopback, or every address with GatewayPorts yes.
+        assert_eq!(bound(None, false), loopback);
+        assert_eq!(bound(None, true), every);
+        // An explicit address wins over GatewayPorts either way.
+        assert_eq!(bound(Some("localhost"), true), loopback);
+        assert_eq!(bound(Some("127.0.0.1"), true), loopback);
+        assert_eq!(bound(Some("*"), false), every);
+        assert_eq!(bound(Some(""), false), every);
+    }
 }

@@ -500,3 +500,11 @@ fn malformed_input_never_panics_and_is_bounded() {
     let c = SshConfig::load("h", &LoadOptions::isolated(&s.0).with_file(f)).unwrap();
     assert_eq!(c.port(), 2);
 }
+
+#[test]
+fn gateway_ports_is_a_flag_off_by_default() {
+    assert!(!load("Host x\n  User a\n", "x").unwrap().gateway_ports());
+    assert!(load("GatewayPorts yes\n", "x").unwrap().gateway_ports());
+    assert!(!load("GatewayPorts no\n", "x").unwrap().gateway_ports());
+    assert!(load("GatewayPorts maybe\n", "x").is_err());
+}
