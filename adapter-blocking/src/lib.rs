@@ -8,7 +8,9 @@
 //! block their own thread only.
 //!
 //! The logic is [`conch_driver`]'s; this crate adds the threads and
-//! blocking wrappers.
+//! blocking wrappers. Port forwarding ([`local_forward`],
+//! [`serve_remote_forwards`], [`serve_forwards`]) and jump hosts
+//! ([`connect_via`]) are the driver's code run with a thread per task.
 //!
 //! ```no_run
 //! use std::io::Read;
@@ -29,7 +31,9 @@
 
 mod channel;
 mod endpoint;
+mod forwarding;
 mod pump;
+mod runtime;
 mod server;
 mod session;
 pub mod sftp;
@@ -67,5 +71,7 @@ pub use conch_driver::{
 };
 // OpenSSH's files and habits (known_hosts, key files, the agent, authorized_keys).
 pub use conch_driver::conch_core::{Forward, ForwardChannel};
-pub use conch_driver::PendingOpen;
+pub use conch_driver::forwarding::{ForwardListener, Listen, OnFailure, RemoteTarget, Target};
+pub use conch_driver::{ForwardRequest, ListenRequest, PendingOpen};
 pub use conch_openssh::adapter_exports::*;
+pub use forwarding::{connect_via, local_forward, serve_forwards, serve_remote_forwards};

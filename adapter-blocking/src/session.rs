@@ -116,6 +116,10 @@ pub struct Session {
 }
 
 impl Session {
+    pub(crate) fn new(inner: conch_driver::Session) -> Self {
+        Session { inner }
+    }
+
     /// The runtime-agnostic session underneath.
     pub fn driver(&self) -> &conch_driver::Session {
         &self.inner

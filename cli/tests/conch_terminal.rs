@@ -140,3 +140,33 @@ fn with_e_none_a_tilde_dot_is_just_typed() {
     assert_eq!(term.exit_status(), 0, "{}", term.screen());
     assert_terminal_restored(&dir);
 }
+
+/// Forwards and jump hosts compose with the terminal: `conch -J hop -L
+/// ...` with no command, stdin a terminal, gets a remote shell on a
+/// pseudo-terminal (as `ssh` does, and as plain `conch host` does) while
+/// the local forward carries a connection, and `~.` still disconnects.
+#[test]
+fn forwards_and_a_jump_host_keep_the_interactive_terminal() {
+    use conch_interop::forwarding::{connect, round_trip, EchoServer};
+    use conch_interop::net::free_port;
+
+    let sshd = Sshd::start_default();
+    let echo = EchoServer::start();
+    let dir = TestDir::new("conch-forward-terminal");
+    let listen = free_port();
+    let forward = format!("{listen}:127.0.0.1:{}", echo.port());
+    let jump = format!("{}@127.0.0.1:{}", sshd.login_user(), sshd.port());
+    let term = conch_in_terminal(&sshd, &dir, &["-J", &jump, "-L", &forward]);
+    wait_ready(&term);
+    term.line("tty | sed s/pts/PTS/");
+    term.wait_for("/dev/PTS/");
+
+    // The listener was bound before the shell started.
+    let back = round_trip(connect(listen).unwrap(), b"through -L".to_vec()).unwrap();
+    assert_eq!(back, b"through -L");
+
+    term.keys(&["Enter"]);
+    term.type_text("~.");
+    assert_eq!(term.exit_status(), 255, "{}", term.screen());
+    assert_terminal_restored(&dir);
+}

@@ -2,8 +2,9 @@
 //! a place to run tasks, a timer, and its own handle types) and the client
 //! and server logic written once over it: [`connect`], [`connect_stream`],
 //! [`serve_stream`] and [`Listener`]. `conch-tokio` and `conch-smol` are
-//! these, instantiated with their runtime; `conch-blocking` has no runtime
-//! to name (it connects with std's blocking calls and pumps on threads).
+//! these, instantiated with their runtime; `conch-blocking` connects with
+//! std's blocking calls and pumps on threads, and is a `Runtime` of a
+//! thread per task only for the forwarding and jump-host code here.
 
 use std::fmt;
 use std::future::Future;

@@ -1,6 +1,7 @@
 //! `conch`'s forwarding against OpenSSH's sshd (RFC 4254 section 7,
 //! OpenSSH PROTOCOL section 2.4): `-L` with 200 concurrent connections
-//! byte-exact, `-D` with curl, `-R 0:` with the allocated port, Unix-socket
+//! byte-exact, `-D` with curl, `-R 0:` with the allocated port, `-R PORT`
+//! (remote dynamic) with curl at sshd's listener, Unix-socket
 //! forwards both ways, half-close from either end, a stalled reader that
 //! stalls only its own connection, `-W` refusals with ssh's messages, a
 //! forward forbidden by sshd, and `-J` through two sshd.
@@ -90,12 +91,9 @@ fn conch_l_carries_200_concurrent_connections_byte_exact() {
     many_echoes(200, 64 * 1024, move || connect(port)).unwrap();
 }
 
-#[test]
-fn conch_d_serves_curl_socks5_hostname_and_socks4a() {
-    require_program("curl", "curl");
-    let sshd = Sshd::start_default();
-    let dir = TestDir::new("fwd-D");
-    // A one-request-at-a-time HTTP server, the target curl names by host.
+/// A one-request-at-a-time HTTP server (four requests), the target curl
+/// names by host; its port.
+fn http_server() -> u16 {
     let http = TcpListener::bind("127.0.0.1:0").unwrap();
     let http_port = http.local_addr().unwrap().port();
     thread::spawn(move || {
@@ -106,6 +104,30 @@ fn conch_d_serves_curl_socks5_hostname_and_socks4a() {
             let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 14\r\n\r\nvia conch -D\r\n");
         }
     });
+    http_port
+}
+
+/// `curl --socks5-hostname 127.0.0.1:PROXY http://localhost:HTTP/`: the
+/// body, curl having succeeded.
+fn curl_via_socks5(proxy: u16, http_port: u16) -> String {
+    let out = run_bounded(
+        Command::new("curl")
+            .args(["-s", "--max-time", "15", "--socks5-hostname"])
+            .arg(format!("127.0.0.1:{proxy}"))
+            .arg(format!("http://localhost:{http_port}/")),
+        Input::Null,
+        Duration::from_secs(20),
+    );
+    out.assert_success();
+    out.stdout_text()
+}
+
+#[test]
+fn conch_d_serves_curl_socks5_hostname_and_socks4a() {
+    require_program("curl", "curl");
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("fwd-D");
+    let http_port = http_server();
     let port = free_port();
     let (_conch, _) = background(
         &sshd,
@@ -113,16 +135,7 @@ fn conch_d_serves_curl_socks5_hostname_and_socks4a() {
         &["-D", &format!("127.0.0.1:{port}")],
         port_ready(port),
     );
-    let out = run_bounded(
-        Command::new("curl")
-            .args(["-s", "--max-time", "15", "--socks5-hostname"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg(format!("http://localhost:{http_port}/")),
-        Input::Null,
-        Duration::from_secs(20),
-    );
-    out.assert_success();
-    assert_eq!(out.stdout_text(), "via conch -D\r\n");
+    assert_eq!(curl_via_socks5(port, http_port), "via conch -D\r\n");
     // SOCKS4a, by name too.
     let echo = EchoServer::start();
     let s = socks4a_connect(port, "localhost", echo.port())
@@ -151,6 +164,59 @@ fn conch_r_port_0_prints_the_allocated_port_and_forwards() {
         .unwrap_or_else(|| panic!("{line}"));
     wait_for_port(port, Duration::from_secs(10), || None).unwrap();
     many_echoes(20, 100_000, move || connect(port)).unwrap();
+}
+
+/// Remote dynamic forwarding (`-R PORT` with no target, OpenSSH 7.6):
+/// sshd listens, conch is the SOCKS proxy for each connection, and curl's
+/// request by host name reaches the target on conch's side.
+#[test]
+fn conch_r_without_a_target_is_a_socks_proxy_at_the_server() {
+    require_program("curl", "curl");
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("fwd-R-dynamic");
+    let http_port = http_server();
+    let port = free_port();
+    let (_conch, log) = background(&sshd, &dir, &["-R", &port.to_string()], port_ready(port));
+    assert_eq!(curl_via_socks5(port, http_port), "via conch -D\r\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("not supported"), "{text}");
+}
+
+/// The IPv4 address a TCP socket listening on `port` is bound to, from
+/// /proc/net/tcp (`ADDR:PORT` in hex, state 0A = LISTEN).
+fn listening_address(port: u16) -> Option<std::net::Ipv4Addr> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (addr, p) = fields.get(1)?.split_once(':')?;
+        if fields.get(3) != Some(&"0A") || u16::from_str_radix(p, 16).ok()? != port {
+            return None;
+        }
+        // The kernel prints the address in host byte order.
+        Some(u32::from_str_radix(addr, 16).ok()?.swap_bytes().into())
+    })
+}
+
+/// ssh_config `GatewayPorts`: a `-L` listener with no bind address is on
+/// loopback, or on every address with `GatewayPorts yes`.
+#[test]
+fn gateway_ports_decides_the_local_bind_address() {
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("fwd-gateway-ports");
+    let echo = EchoServer::start();
+    for (option, expected) in [
+        ("GatewayPorts=no", std::net::Ipv4Addr::LOCALHOST),
+        ("GatewayPorts=yes", std::net::Ipv4Addr::UNSPECIFIED),
+    ] {
+        let port = free_port();
+        let spec = format!("{port}:127.0.0.1:{}", echo.port());
+        let (_conch, _) = background(&sshd, &dir, &["-o", option, "-L", &spec], port_ready(port));
+        assert_eq!(listening_address(port), Some(expected), "{option}");
+        assert_eq!(
+            round_trip(connect(port).unwrap(), b"gw".to_vec()).unwrap(),
+            b"gw"
+        );
+    }
 }
 
 fn unix_round_trip(path: &Path, data: &[u8]) -> Vec<u8> {

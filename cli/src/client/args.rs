@@ -306,9 +306,11 @@ fn apply_option(
             user.get_or_insert(value.to_string());
         }
         // Also resolved with the files (`forward_args::resolve`).
-        "localforward" | "remoteforward" | "dynamicforward" | "exitonforwardfailure" => {
-            a.forward_options.push(format!("{key} {value}"))
-        }
+        "localforward"
+        | "remoteforward"
+        | "dynamicforward"
+        | "exitonforwardfailure"
+        | "gatewayports" => a.forward_options.push(format!("{key} {value}")),
         "forwardagent" => {
             a.forward_agent.get_or_insert(forward_agent(value)?);
         }

@@ -61,6 +61,14 @@ pub fn forward_line(keyword: &str, spec: &str) -> Result<String, String> {
         [bind, port, sock] if is_path(sock) => (format!("{}:{port}", host(bind)), sock.to_string()),
         [port, h, hp] => (port.to_string(), format!("{}:{hp}", host(h))),
         [first, sock] if is_path(sock) => (first.to_string(), sock.to_string()),
+        // `-R [bind:]port` with no target: remote dynamic forwarding
+        // (OpenSSH 7.6), the client being the SOCKS proxy.
+        [port] if keyword == "RemoteForward" && port.parse::<u16>().is_ok() => {
+            return Ok(format!("{keyword} {port}"));
+        }
+        [bind, port] if keyword == "RemoteForward" && port.parse::<u16>().is_ok() => {
+            return Ok(format!("{keyword} {}:{port}", host(bind)));
+        }
         _ => return Err(bad()),
     };
     Ok(format!("{keyword} {listen} {connect}"))
@@ -92,6 +100,9 @@ pub struct ForwardSetup {
     pub dynamic: Vec<Forward>,
     /// `ExitOnForwardFailure`.
     pub exit_on_failure: bool,
+    /// `GatewayPorts`: local listeners with no bind address on
+    /// every address instead of loopback.
+    pub gateway_ports: bool,
 }
 
 impl ForwardSetup {
@@ -118,6 +129,7 @@ pub fn resolve(
         remote: config.remote_forwards(),
         dynamic: config.dynamic_forwards(),
         exit_on_failure: config.exit_on_forward_failure(),
+        gateway_ports: config.gateway_ports(),
     })
 }
 
@@ -151,9 +163,19 @@ mod tests {
         );
         assert_eq!(l("8080:/run/db.sock"), "LocalForward 8080 /run/db.sock");
         assert_eq!(l("/a.sock:/b.sock"), "LocalForward /a.sock /b.sock");
-        assert!(forward_line("RemoteForward", "8080")
+        // Remote dynamic forwarding: a listen side only.
+        let r = |s| forward_line("RemoteForward", s);
+        assert_eq!(r("8080").unwrap(), "RemoteForward 8080");
+        assert_eq!(
+            r("127.0.0.1:8080").unwrap(),
+            "RemoteForward [127.0.0.1]:8080"
+        );
+        assert!(r("db")
             .unwrap_err()
             .contains("Bad remote forwarding specification"));
+        assert!(forward_line("LocalForward", "8080")
+            .unwrap_err()
+            .contains("Bad local forwarding specification"));
         assert_eq!(parse_stdio("db:5432").unwrap(), ("db".into(), 5432));
         assert_eq!(parse_stdio("[::1]:22").unwrap(), ("::1".into(), 22));
         assert!(parse_stdio("db").is_err());

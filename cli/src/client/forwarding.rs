@@ -1,6 +1,7 @@
 //! `conch` with forwarding: connects (through `-J` hops, as any connection),
 //! sets up `-L`/`-D` listeners and `-R` forwards with ssh's messages, then
-//! runs `-W`, waits (`-N`) or runs the command.
+//! runs `-W`, waits (`-N`) or runs the command, on a terminal by the same
+//! rules as without forwards (`super::run_command`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -36,13 +37,16 @@ fn open_failure_reporter() -> OnFailure {
     })
 }
 
-/// The local addresses a listener binds: loopback unless a bind address
-/// is given (`*` or empty: every address), as ssh with `GatewayPorts no`.
-fn local_listen(e: &Endpoint) -> Result<Listen, String> {
+/// The local addresses a listener binds, as ssh's `channel_fwd_bind_addr`
+/// decides them for a client: with no bind address, loopback, or every
+/// address with `GatewayPorts yes`; `*` or empty, every address;
+/// `localhost`, loopback; any other, that address.
+fn local_listen(e: &Endpoint, gateway_ports: bool) -> Result<Listen, String> {
     match e {
         Endpoint::Path(p) => Ok(Listen::Unix(PathBuf::from(p))),
         Endpoint::Tcp { host, port } => {
             let host = match host.as_deref() {
+                None if gateway_ports => "0.0.0.0",
                 None | Some("localhost") => "127.0.0.1",
                 Some("*") | Some("") => "0.0.0.0",
                 Some(h) => h,
@@ -80,7 +84,7 @@ async fn local_forwards(
         .map(|f| (f, f.connect.as_ref().map(target)))
         .chain(setup.dynamic.iter().map(|f| (f, None)));
     for (f, to) in all {
-        let started = match local_listen(&f.listen) {
+        let started = match local_listen(&f.listen, setup.gateway_ports) {
             Ok(listen) => {
                 conch_tokio::local_forward(session, &listen, to, Some(on_failure.clone()))
                     .await
@@ -114,13 +118,6 @@ async fn remote_forwards(
 ) -> Result<(), ()> {
     let mut targets = Vec::new();
     for ConfigForward { listen, connect } in &setup.remote {
-        let Some(connect) = connect else {
-            eprintln!("conch: remote dynamic forwarding (-R [BIND:]PORT) is not supported");
-            if setup.exit_on_failure {
-                return Err(());
-            }
-            continue;
-        };
         let (forward, what) = match listen {
             Endpoint::Path(p) => (
                 Forward::Streamlocal { path: p.clone() },
@@ -145,10 +142,15 @@ async fn remote_forwards(
                 let forward = match forward {
                     Forward::Tcpip { address, port: 0 } => {
                         if !quiet {
-                            eprintln!(
-                                "Allocated port {bound} for remote forward to {}",
-                                describe(connect)
-                            );
+                            match connect {
+                                Some(c) => eprintln!(
+                                    "Allocated port {bound} for remote forward to {}",
+                                    describe(c)
+                                ),
+                                None => {
+                                    eprintln!("Allocated port {bound} for remote dynamic forward")
+                                }
+                            }
                         }
                         Forward::Tcpip {
                             address,
@@ -159,7 +161,9 @@ async fn remote_forwards(
                 };
                 targets.push(RemoteTarget {
                     forward,
-                    target: target(connect),
+                    // No target: remote dynamic forwarding (OpenSSH 7.6),
+                    // each connection's SOCKS request names where it goes.
+                    target: connect.as_ref().map_or(Target::Socks, target),
                 });
             }
             Err(Error::RequestRefused { .. }) if setup.exit_on_failure => {
@@ -277,15 +281,11 @@ pub(super) async fn run(
             None => 0,
         };
     }
-    let channel = match open_command(&session, &args.command, agent_wanted(args)).await {
-        Ok(c) => c,
-        Err(e) => return report(args, &e),
-    };
-    super::forward(channel, args, debug).await
+    super::run_command(&session, args, debug).await
 }
 
-/// The command's channel (a shell without one).
-async fn open_command(
+/// The command's channel (a shell without one), without a terminal.
+pub(super) async fn open_command(
     session: &Session,
     command: &str,
     forward_agent: bool,
@@ -325,24 +325,32 @@ pub(super) fn agent_target(args: &ClientArgs) -> Option<Target> {
         .map(|s| Target::Unix(PathBuf::from(s)))
 }
 
-/// `-A` on a session without forwarding: asks on `channel` and relays the
-/// server's agent channels to the local agent until the connection ends.
-pub(super) fn start_agent_forwarding(
-    session: &Session,
-    channel: &conch_tokio::Channel,
-    args: &ClientArgs,
-    debug: &Debug,
-) -> Result<(), Error> {
-    if !agent_wanted(args) {
-        return Ok(());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound(host: Option<&str>, gateway_ports: bool) -> Vec<SocketAddr> {
+        let e = Endpoint::Tcp {
+            host: host.map(str::to_string),
+            port: 8080,
+        };
+        match local_listen(&e, gateway_ports).unwrap() {
+            Listen::Tcp(addrs) => addrs,
+            other => panic!("{other:?}"),
+        }
     }
-    debug.log("Requesting authentication agent forwarding.");
-    channel.request_agent_forwarding()?;
-    let session = session.clone();
-    let agent = agent_target(args);
-    let on_failure = open_failure_reporter();
-    tokio::spawn(async move {
-        conch_tokio::serve_forwarded(&session, Vec::new(), agent, Some(on_failure)).await
-    });
-    Ok(())
+
+    #[test]
+    fn local_listeners_bind_loopback_unless_gateway_ports() {
+        let loopback: Vec<SocketAddr> = vec!["127.0.0.1:8080".parse().unwrap()];
+        let every: Vec<SocketAddr> = vec!["0.0.0.0:8080".parse().unwrap()];
+        // -L 8080:... : loopback, or every address with GatewayPorts yes.
+        assert_eq!(bound(None, false), loopback);
+        assert_eq!(bound(None, true), every);
+        // An explicit address wins over GatewayPorts either way.
+        assert_eq!(bound(Some("localhost"), true), loopback);
+        assert_eq!(bound(Some("127.0.0.1"), true), loopback);
+        assert_eq!(bound(Some("*"), false), every);
+        assert_eq!(bound(Some(""), false), every);
+    }
 }

@@ -146,18 +146,19 @@ pub async fn run(mut args: ClientArgs, config: ResolvedConfig, setup: ForwardSet
         }
     };
     debug.log(format!("Connecting to {} port {}.", args.host, args.port));
-    let plain = setup.is_empty() && args.stdio_forward.is_none() && !args.no_command;
-    let request_tty = args.request_tty.unwrap_or(RequestTty::Auto);
-    let stdin_is_terminal = !args.no_stdin && tty::stdin_is_terminal();
-    let wants_tty = plain
-        && request_tty.wants_terminal(!args.command.is_empty(), stdin_is_terminal, args.quiet);
-    // -A without a terminal also takes the forwarding path: it has the
-    // session the agent channels come in on.
-    if !plain || (forwarding::agent_wanted(&args) && !wants_tty) {
+    if !setup.is_empty()
+        || args.stdio_forward.is_some()
+        || args.no_command
+        || forwarding::agent_wanted(&args)
+    {
         return forwarding::run(&args, &setup, endpoint, &debug).await;
     }
-    if wants_tty {
-        return run_on_terminal(&endpoint, &args, &debug).await;
+    if wants_terminal(&args) {
+        let session = match endpoint.connect_session().await {
+            Ok(s) => s,
+            Err(e) => return report(&args, &e),
+        };
+        return run_on_terminal(&session, &args, &debug).await;
     }
     let connected = if args.command.is_empty() {
         start_shell(&endpoint, &env).await
@@ -209,18 +210,53 @@ pub async fn connect_session(
         .map_err(|e| report(args, &e))
 }
 
+/// Whether the command (or shell) gets a pseudo-terminal: ssh's
+/// RequestTTY rules (`-t`, `-tt`, `-T`, `RequestTTY`) over whether a
+/// command was given and stdin is a terminal. Forwards and jump hosts do
+/// not change it, as in ssh.
+fn wants_terminal(args: &ClientArgs) -> bool {
+    let request_tty = args.request_tty.unwrap_or(RequestTty::Auto);
+    let stdin_is_terminal = !args.no_stdin && tty::stdin_is_terminal();
+    request_tty.wants_terminal(!args.command.is_empty(), stdin_is_terminal, args.quiet)
+}
+
+/// The command (or a shell) on a connected session, on a pseudo-terminal
+/// when [`wants_terminal`] says so: what `conch` runs once its forwards
+/// are set up.
+async fn run_command(session: &conch_tokio::Session, args: &ClientArgs, debug: &Debug) -> i32 {
+    if wants_terminal(args) {
+        return run_on_terminal(session, args, debug).await;
+    }
+    let channel = match forwarding::open_command(
+        session,
+        &args.command,
+        forwarding::agent_wanted(args),
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return report(args, &e),
+    };
+    forward(channel, args, debug).await
+}
+
 /// The session on a pseudo-terminal: `pty-req` (a refusal is reported
 /// and the session goes on without one, as in ssh), then the command or
 /// a shell, forwarded with the local terminal in raw mode.
-async fn run_on_terminal(endpoint: &CommandEndpoint, args: &ClientArgs, debug: &Debug) -> i32 {
+async fn run_on_terminal(session: &conch_tokio::Session, args: &ClientArgs, debug: &Debug) -> i32 {
     let started = async {
-        let session = endpoint.connect_session().await?;
         let channel = session
             .open_session()
             .await
             .map_err(EndpointError::from_session_error)?;
-        forwarding::start_agent_forwarding(&session, &channel, args, debug)
-            .map_err(EndpointError::from_session_error)?;
+        // -A: ask on this channel; the agent channels that follow are
+        // served by `forwarding::run`, which every -A run goes through.
+        if forwarding::agent_wanted(args) {
+            debug.log("Requesting authentication agent forwarding.");
+            channel
+                .request_agent_forwarding()
+                .map_err(EndpointError::from_session_error)?;
+        }
         let (term, size, modes) = tty::pty_request();
         debug.log(format!(
             "Requesting a terminal: TERM={term:?}, {}x{}",
@@ -241,9 +277,9 @@ async fn run_on_terminal(endpoint: &CommandEndpoint, args: &ClientArgs, debug: &
             channel.exec(&args.command).await
         }
         .map_err(EndpointError::from_session_error)?;
-        Ok((session, channel, has_pty))
+        Ok((channel, has_pty))
     };
-    let (session, channel, has_pty) = match started.await {
+    let (channel, has_pty) = match started.await {
         Ok(s) => s,
         Err(e) => return report(args, &e),
     };

@@ -225,6 +225,7 @@ pub(super) async fn connect<R: Runtime>(target: &Target) -> io::Result<BoxStream
             io::ErrorKind::Unsupported,
             "Unix-domain sockets are not supported here",
         )),
+        Target::Socks => Err(super::socks_unresolved()),
     }
 }
 

@@ -44,6 +44,12 @@ pub enum Target {
     },
     /// A Unix-domain socket path.
     Unix(PathBuf),
+    /// Wherever each connection's SOCKS4, 4a or 5 CONNECT request names
+    /// (a TCP host and port): the proxy of `ssh -D` for [`local_forward`]
+    /// (as `None` there), and of `ssh -R [bind:]port` with no target for
+    /// [`serve_remote_forwards`] (OpenSSH 7.6's remote dynamic
+    /// forwarding: the server listens, the client is the proxy).
+    Socks,
 }
 
 /// Where a local listener listens.
@@ -100,8 +106,7 @@ where
     S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send,
 {
     let (target, socks) = match target {
-        Some(t) => (t, None),
-        None => {
+        Some(Target::Socks) | None => {
             let req = socks::read_request(&mut stream).await?;
             let t = Target::Tcp {
                 host: req.host,
@@ -109,6 +114,7 @@ where
             };
             (t, Some(req.version))
         }
+        Some(t) => (t, None),
     };
     let (originator, originator_port) = match origin {
         Some(a) => (a.ip().to_string(), u32::from(a.port())),
@@ -125,6 +131,8 @@ where
         Target::Unix(path) => ForwardChannel::DirectStreamlocal {
             path: path.to_string_lossy().into_owned(),
         },
+        // Replaced by the request's host above.
+        Target::Socks => return Err(socks_unresolved().into()),
     };
     let channel = match session.open_forward(&open).await {
         Ok(c) => c,
@@ -223,12 +231,49 @@ fn matches_forward(forward: &Forward, channel: &ForwardChannel) -> bool {
     }
 }
 
+/// The error for a [`Target::Socks`] where a connection must be made
+/// without a SOCKS request to name its host.
+fn socks_unresolved() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "a SOCKS target is named by each connection's request",
+    )
+}
+
+/// Remote dynamic forwarding (`ssh -R [bind:]port`, OpenSSH 7.6): the
+/// channel is accepted at once and carries the SOCKS exchange, as OpenSSH
+/// does; the target its request names is connected, the answer sent
+/// (failed: the connect error is also returned), then the two spliced.
+async fn socks_over_channel<R: Runtime>(pending: PendingOpen) -> crate::Result<()> {
+    let mut channel = pending.accept()?;
+    let req = socks::read_request(&mut channel).await?;
+    let target = Target::Tcp {
+        host: req.host,
+        port: req.port,
+    };
+    match listeners::connect::<R>(&target).await {
+        Ok(stream) => {
+            socks::reply(&mut channel, req.version, true).await?;
+            splice(channel, stream).await?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = socks::reply(&mut channel, req.version, false).await;
+            Err(e.into())
+        }
+    }
+}
+
 /// Connects `target`, then accepts `pending` and splices the two; a failed
-/// connect refuses the channel with the error's text.
+/// connect refuses the channel with the error's text. A SOCKS target is
+/// [`socks_over_channel`].
 async fn connect_and_splice<R: Runtime>(
     pending: PendingOpen,
     target: &Target,
 ) -> crate::Result<()> {
+    if *target == Target::Socks {
+        return socks_over_channel::<R>(pending).await;
+    }
     match listeners::connect::<R>(target).await {
         Ok(stream) => {
             let channel = pending.accept()?;

@@ -185,7 +185,7 @@ pub(crate) const KEYWORDS: &[(&str, Kind)] = &[
     ("forwardx11", Kind::Flag),
     ("forwardx11timeout", Kind::Time),
     ("forwardx11trusted", Kind::Flag),
-    ("gatewayports", Kind::Known),
+    ("gatewayports", Kind::Flag),
     ("gssapiauthentication", Kind::Flag),
     ("gssapidelegatecredentials", Kind::Flag),
     ("hostbasedacceptedalgorithms", Kind::Known),

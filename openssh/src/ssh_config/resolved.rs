@@ -329,6 +329,12 @@ impl ResolvedConfig {
         self.flag("exitonforwardfailure", false)
     }
 
+    /// `GatewayPorts`: whether local (`-L`, `-D`) listeners with no bind
+    /// address listen on every address rather than loopback.
+    pub fn gateway_ports(&self) -> bool {
+        self.flag("gatewayports", false)
+    }
+
     /// `Compression`.
     pub fn compression(&self) -> bool {
         self.flag("compression", false)

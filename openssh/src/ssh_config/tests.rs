@@ -528,3 +528,11 @@ fn bad_permissions_on_the_user_file_and_includes_are_refused() {
     let e = SshConfig::load("db", &s.options("Include inc.conf\n")).unwrap_err();
     assert!(e.message.contains("Bad owner or permissions"), "{e}");
 }
+
+#[test]
+fn gateway_ports_is_a_flag_off_by_default() {
+    assert!(!load("Host x\n  User a\n", "x").unwrap().gateway_ports());
+    assert!(load("GatewayPorts yes\n", "x").unwrap().gateway_ports());
+    assert!(!load("GatewayPorts no\n", "x").unwrap().gateway_ports());
+    assert!(load("GatewayPorts maybe\n", "x").is_err());
+}
