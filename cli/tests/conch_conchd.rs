@@ -413,7 +413,8 @@ fn a_closed_stdout_ends_an_endless_command() {
 /// an option whose feature conch lacks is named as not supported.
 #[test]
 fn remote_command_environment_and_unsupported_options() {
-    let server = Conchd::start(false);
+    // conchd accepts only LANG and LC_* unless told (sshd's AcceptEnv).
+    let server = Conchd::start_args(&["--accept-env", "CONCH_*"]);
     let out = server
         .conch()
         .option("RemoteCommand=echo \"[$CONCH_SET] [$CONCH_SENT] [$CONCH_NOT_SENT]\"")

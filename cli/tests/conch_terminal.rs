@@ -141,12 +141,11 @@ fn with_e_none_a_tilde_dot_is_just_typed() {
     assert_terminal_restored(&dir);
 }
 
-/// Forwards and jump hosts compose with the terminal: `conch -J hop -L
-/// ...` with no command, stdin a terminal, gets a remote shell on a
-/// pseudo-terminal (as `ssh` does, and as plain `conch host` does) while
+/// Forwards compose with the terminal: `conch -L ...` with no command,
+/// stdin a terminal, gets a remote shell on a pseudo-terminal (as `ssh` does, and as plain `conch host` does) while
 /// the local forward carries a connection, and `~.` still disconnects.
 #[test]
-fn forwards_and_a_jump_host_keep_the_interactive_terminal() {
+fn forwards_keep_the_interactive_terminal() {
     use conch_interop::forwarding::{connect, round_trip, EchoServer};
     use conch_interop::net::free_port;
 
@@ -155,8 +154,9 @@ fn forwards_and_a_jump_host_keep_the_interactive_terminal() {
     let dir = TestDir::new("conch-forward-terminal");
     let listen = free_port();
     let forward = format!("{listen}:127.0.0.1:{}", echo.port());
-    let jump = format!("{}@127.0.0.1:{}", sshd.login_user(), sshd.port());
-    let term = conch_in_terminal(&sshd, &dir, &["-J", &jump, "-L", &forward]);
+    // (No -J here: with one sshd the jump host would be the destination,
+    // which ssh and conch refuse as "jumphost loop".)
+    let term = conch_in_terminal(&sshd, &dir, &["-L", &forward]);
     wait_ready(&term);
     term.line("tty | sed s/pts/PTS/");
     term.wait_for("/dev/PTS/");

@@ -59,7 +59,11 @@ fn missing_and_foreign_files_are_clear_errors() {
     );
     let e = load_private_key(&junk, &mut |_| None).unwrap_err();
     assert!(matches!(e, KeyFileError::Invalid { .. }), "{e:?}");
-    assert!(e.to_string().contains("not an OpenSSH key"), "{e}");
+    // A PEM header over a broken body: named, with the reason.
+    assert!(
+        e.to_string().contains("not a private key Conch can read"),
+        "{e}"
+    );
     assert_eq!(e.path(), junk);
 }
 

@@ -15,6 +15,10 @@ const MIN_WINDOW: u32 = 8 * 1024;
 /// taking everything.
 const WINDOW_SHARE: u64 = 12;
 
+/// How many smallest windows the budget keeps room for beyond the
+/// generous ones (with the default budget: 1,024 channels of 8 KiB).
+const FLOOR_CHANNELS: u64 = 1024;
+
 impl Channels {
     /// The receive window a channel opened now gets, or `None` when the
     /// memory budget has no room for one (`ChannelConfig::memory_budget`).
@@ -28,9 +32,17 @@ impl Channels {
             .saturating_sub(c.send_buffer_limit)
             .saturating_sub(crate::config::UNREAD_ANSWERS_LIMIT);
         let left = (for_windows as u64).saturating_sub(self.reserved);
-        let size = u64::from(c.window_size).min(left / WINDOW_SHARE);
-        let floor = MIN_WINDOW.min(c.window_size);
-        u32::try_from(size).ok().filter(|&s| s >= floor)
+        let floor = u64::from(MIN_WINDOW.min(c.window_size));
+        if left < floor {
+            return None;
+        }
+        // The geometric share is taken from what is left beyond a reserve
+        // of FLOOR_CHANNELS smallest windows, so that the first channels'
+        // generous windows never use up the room of many more small ones:
+        // hundreds of forwarded connections still fit in one budget.
+        let generous = left.saturating_sub(floor * FLOOR_CHANNELS) / WINDOW_SHARE;
+        let size = u64::from(c.window_size).min(generous.max(floor));
+        u32::try_from(size).ok()
     }
 
     /// Adds a channel to the table, reserving its receive window.

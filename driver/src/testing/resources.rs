@@ -17,15 +17,19 @@ pub fn open_fds() -> usize {
 /// This process's TCP sockets that are not listening: connections, open or
 /// already reset (Linux). What a finished connection must not leave.
 pub fn connected_sockets() -> usize {
-    let mut listening = Vec::new();
+    // Only TCP sockets that are not listening: the connections under test.
+    // A runtime's own Unix socket pairs (tokio's signal driver, with the
+    // `signal` feature another crate of the workspace turns on) are not
+    // connections and stay for the process's life.
+    let mut connected = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let text = std::fs::read_to_string(table).unwrap_or_default();
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
             // State 0A is LISTEN; field 9 the inode.
-            if fields.get(3) == Some(&"0A") {
+            if fields.get(3) != Some(&"0A") {
                 if let Some(inode) = fields.get(9) {
-                    listening.push(format!("socket:[{inode}]"));
+                    connected.push(format!("socket:[{inode}]"));
                 }
             }
         }
@@ -35,7 +39,7 @@ pub fn connected_sockets() -> usize {
         .flatten()
         .filter_map(|fd| std::fs::read_link(fd.path()).ok())
         .map(|target| target.display().to_string())
-        .filter(|target| target.starts_with("socket:[") && !listening.contains(target))
+        .filter(|target| connected.contains(target))
         .count()
 }
 

@@ -148,7 +148,8 @@ fn authentication_preferences_and_unsupported_options() {
     );
     assert_eq!(h.preferred_authentications(), ["password"]);
     assert!(h.auth_methods().signers.is_empty());
-    assert_eq!(h.unsupported(), ["Compression yes", "ForwardAgent yes"]);
+    // ForwardAgent is the program's to act on (conch -A), not unsupported.
+    assert_eq!(h.unsupported(), ["Compression yes"]);
     std::fs::remove_dir_all(&home).unwrap();
 }
 
