@@ -115,15 +115,17 @@ pub struct ChannelConfig {
     /// plus the send buffer (`send_buffer_limit`) and the answers to its
     /// requests it leaves unread (1 MiB, after which the connection ends).
     /// What is left for windows after those two is shared out as channels
-    /// open: each new channel gets `window_size` or a twelfth of what
-    /// remains, whichever is smaller, so windows shrink as the budget fills,
-    /// and an open that would get less than 8 KiB (or `window_size`, if
-    /// smaller) is refused with `resource shortage`. Windows are granted
-    /// once and never grow, and a closed channel's comes back to the
-    /// budget. 32 MiB by default: the first four channels get the full
-    /// 2 MiB window, and about 65 channels whose windows are all unused fit
-    /// before opens are refused (more when they are smaller). OpenSSH has no such budget:
-    /// its memory grows with every channel a peer opens.
+    /// open: room for 1,024 windows of 8 KiB is kept aside, and each new
+    /// channel gets `window_size` or an eighth of what remains beyond that
+    /// reserve, whichever is smaller, but never less than 8 KiB (or
+    /// `window_size`, if smaller); so windows shrink as the budget fills,
+    /// and an open once even that does not fit is refused with `resource
+    /// shortage`. Windows are granted once and never grow, and a closed
+    /// channel's comes back to the budget. 32 MiB by default: the first
+    /// four channels get the full 2 MiB window, about 40 more ever smaller
+    /// ones, then about 1,030 of 8 KiB, all with their windows unused, fit
+    /// before opens are refused (more when they are smaller). OpenSSH has
+    /// no such budget: its memory grows with every channel a peer opens.
     pub memory_budget: usize,
     /// Most `session` channels the peer may have open at once (OpenSSH
     /// `MaxSessions`); further ones are refused with `connect failed`, as

@@ -10,10 +10,11 @@ use super::{Channels, SESSION};
 /// is refused (`ChannelConfig::memory_budget`).
 const MIN_WINDOW: u32 = 8 * 1024;
 
-/// A new channel's window is at most this fraction of the budget left, so
-/// windows shrink geometrically as channels open instead of the first few
-/// taking everything.
-const WINDOW_SHARE: u64 = 12;
+/// A new channel's window is at most this fraction of the budget left
+/// beyond the floor reserve, so windows shrink geometrically as channels
+/// open instead of the first few taking everything (with the default
+/// budget the first four still get OpenSSH's full 2 MiB).
+const WINDOW_SHARE: u64 = 8;
 
 /// How many smallest windows the budget keeps room for beyond the
 /// generous ones (with the default budget: 1,024 channels of 8 KiB).

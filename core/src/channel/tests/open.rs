@@ -284,7 +284,7 @@ fn windows_shrink_as_the_memory_budget_fills_and_then_opens_are_refused() {
         ..ChannelConfig::default()
     };
     let mut server = End::new(config.clone());
-    let replies = peer_opens(&mut server, 200);
+    let replies = peer_opens(&mut server, 1200);
     let confirmed: Vec<u32> = replies
         .iter()
         .filter(|m| m[0] == msg::CHANNEL_OPEN_CONFIRMATION)
@@ -294,13 +294,15 @@ fn windows_shrink_as_the_memory_budget_fills_and_then_opens_are_refused() {
         .iter()
         .filter(|m| m[0] == msg::CHANNEL_OPEN_FAILURE)
         .count();
-    // The first channel gets the whole window; later ones ever less.
-    assert_eq!(confirmed[0], config.window_size);
+    // The first four channels get the whole window; later ones ever less.
+    assert!(confirmed[..4].iter().all(|&w| w == config.window_size));
+    assert!(confirmed[4] < config.window_size);
     assert!(confirmed.windows(2).all(|w| w[1] <= w[0]));
     assert!(*confirmed.last().unwrap() < config.window_size / 100);
-    // Well past 50 channels fit, and the rest are refused.
-    assert!(confirmed.len() > 60, "{}", confirmed.len());
-    assert_eq!(confirmed.len() + refused, 200);
+    // Over a thousand channels fit (hundreds of forwarded connections on
+    // one session), and the rest are refused.
+    assert!(confirmed.len() > 1000, "{}", confirmed.len());
+    assert_eq!(confirmed.len() + refused, 1200);
     assert!(refused > 0);
     // What the peer may send on all of them stays within the budget.
     let total: u64 = confirmed.iter().map(|&w| u64::from(w)).sum();
@@ -348,7 +350,7 @@ fn our_opens_shrink_their_windows_too_and_fail_when_the_budget_is_spent() {
     };
     assert_eq!(error, ApiMisuse::ChannelLimit);
     assert_eq!(windows[0], ChannelConfig::default().window_size);
-    assert!(windows.len() > 60);
+    assert!(windows.len() > 1000, "{}", windows.len());
     let total: u64 = windows.iter().map(|&w| u64::from(w)).sum();
     assert!(total <= ChannelConfig::default().memory_budget as u64);
 }
