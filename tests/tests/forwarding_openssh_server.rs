@@ -2,7 +2,8 @@
 //! OpenSSH PROTOCOL section 2.4): `-L` with 200 concurrent connections
 //! byte-exact, `-D` with curl, `-R 0:` with the allocated port, `-R PORT`
 //! (remote dynamic) with curl at sshd's listener, Unix-socket
-//! forwards both ways, half-close from either end, a stalled reader that
+//! forwards both ways, half-close from either end (over TCP and a Unix
+//! socket), a stalled reader that
 //! stalls only its own connection, `-W` refusals with ssh's messages, a
 //! forward forbidden by sshd, and `-J` through two sshd.
 //!
@@ -274,6 +275,28 @@ fn greeter() -> (u16, Arc<AtomicUsize>) {
     (port, got)
 }
 
+/// The far end of a forward to [`greeter`]: the target's EOF must reach
+/// us while we still send, and what we send after it, then our EOF, must
+/// reach the target in full.
+fn half_close_both_ways<S: Read + Write>(
+    mut s: S,
+    shutdown_write: impl FnOnce(&S),
+    got: &AtomicUsize,
+) {
+    let mut greeting = Vec::new();
+    s.read_to_end(&mut greeting)
+        .expect("the target's EOF, passed on as ours");
+    assert_eq!(greeting, b"hello");
+    let data = vec![7u8; 300_000];
+    s.write_all(&data).unwrap();
+    shutdown_write(&s);
+    let started = Instant::now();
+    while got.load(Ordering::SeqCst) == usize::MAX && started.elapsed() < IO_TIMEOUT {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(got.load(Ordering::SeqCst), data.len());
+}
+
 #[test]
 fn half_close_from_the_target_keeps_the_other_direction() {
     let sshd = Sshd::start_default();
@@ -282,19 +305,21 @@ fn half_close_from_the_target_keeps_the_other_direction() {
     let port = free_port();
     let spec = format!("127.0.0.1:{port}:127.0.0.1:{target}");
     let (_conch, _) = background(&sshd, &dir, &["-L", &spec], port_ready(port));
-    let mut s = connect(port).unwrap();
-    // The target's EOF reaches us while we still send.
-    let mut greeting = Vec::new();
-    s.read_to_end(&mut greeting).unwrap();
-    assert_eq!(greeting, b"hello");
-    let data = vec![7u8; 300_000];
-    s.write_all(&data).unwrap();
-    s.shutdown(Shutdown::Write).unwrap();
-    let started = Instant::now();
-    while got.load(Ordering::SeqCst) == usize::MAX && started.elapsed() < IO_TIMEOUT {
-        thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(got.load(Ordering::SeqCst), data.len());
+    let s = connect(port).unwrap();
+    half_close_both_ways(s, |s| s.shutdown(Shutdown::Write).unwrap(), &got);
+}
+
+#[test]
+fn half_close_through_a_local_unix_socket() {
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("fwd-unix-half");
+    let (target, got) = greeter();
+    let local = dir.join("half.sock");
+    let spec = format!("{}:127.0.0.1:{target}", local.display());
+    let (_conch, _) = background(&sshd, &dir, &["-L", &spec], |_| local.exists());
+    let s = UnixStream::connect(&local).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    half_close_both_ways(s, |s| s.shutdown(Shutdown::Write).unwrap(), &got);
 }
 
 /// Resident memory of process `pid`, in KiB.

@@ -1,5 +1,5 @@
 //! Glob patterns in `conch sftp`'s paths, as sftp(1) expands them (with
-//! glob(3)): `*`, `?` and `[...]` (`[!...]`/`[^...]` negated, `a-z`
+//! glob(3); matched by the `globset` crate): `*`, `?` and `[...]` (`[!...]`/`[^...]` negated, `a-z`
 //! ranges), a backslash quoting the next character, and a leading `.` in
 //! a name matched only by a pattern that starts with one. Remote patterns
 //! are matched against the server's listings, local ones against the
@@ -41,82 +41,42 @@ fn unquote(s: &str) -> String {
     out
 }
 
-/// Whether `name` matches the one-component `pattern`.
-pub fn matches(pattern: &str, name: &str) -> bool {
-    if name.starts_with('.') && !pattern.starts_with('.') && !pattern.starts_with("\\.") {
-        return false;
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    match_from(&p, &n)
+/// One path component's pattern, compiled once for a directory's names.
+struct Pattern {
+    /// `None` for what glob(3) does not take as a pattern (an unclosed
+    /// `[`): then the text, unquoted, stands for itself.
+    glob: Option<globset::GlobMatcher>,
+    literal: String,
+    /// glob(3) without GLOB_PERIOD: a leading `.` in a name is matched
+    /// only by a leading `.` in the pattern.
+    dot: bool,
 }
 
-fn match_from(p: &[char], n: &[char]) -> bool {
-    // Iterative with one backtrack point for the last `*`, so a pattern
-    // of many stars stays linear per star rather than exponential.
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        let step = match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ni));
-                pi += 1;
-                continue;
-            }
-            Some('?') => Some(1),
-            Some('[') => class(&p[pi..], n[ni]),
-            Some('\\') if pi + 1 < p.len() => (p[pi + 1] == n[ni]).then_some(2),
-            Some(c) => (*c == n[ni]).then_some(1),
-            None => None,
-        };
-        match step {
-            Some(len) => {
-                pi += len;
-                ni += 1;
-            }
-            None => match star {
-                Some((sp, sn)) => {
-                    pi = sp + 1;
-                    ni = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
+impl Pattern {
+    fn new(pattern: &str) -> Pattern {
+        let glob = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .ok()
+            .map(|g| g.compile_matcher());
+        Pattern {
+            glob,
+            literal: unquote(pattern),
+            dot: pattern.starts_with('.') || pattern.starts_with("\\."),
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
-}
 
-/// Matches `c` against the bracket expression at the start of `p`: the
-/// pattern length it spans when it matches. An unclosed `[` is literal.
-fn class(p: &[char], c: char) -> Option<usize> {
-    let mut i = 1;
-    let negated = matches!(p.get(i), Some('!' | '^'));
-    if negated {
-        i += 1;
-    }
-    let mut hit = false;
-    let mut first = true;
-    loop {
-        let Some(&lo) = p.get(i) else {
-            // Unclosed: the `[` stands for itself.
-            return (c == '[').then_some(1);
-        };
-        if lo == ']' && !first {
-            break;
+    /// Whether `name` matches.
+    fn matches(&self, name: &str) -> bool {
+        if name.starts_with('.') && !self.dot {
+            return false;
         }
-        first = false;
-        if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|h| *h != ']') {
-            let hi = p[i + 2];
-            hit |= lo <= c && c <= hi;
-            i += 3;
-        } else {
-            hit |= lo == c;
-            i += 1;
+        match &self.glob {
+            Some(glob) => glob.is_match(name),
+            None => self.literal == name,
         }
     }
-    // `i` is at the closing `]`.
-    (hit != negated).then_some(i + 1)
 }
 
 /// Expands a remote path (absolute, as the shell made it) whose components
@@ -136,13 +96,14 @@ pub async fn remote(sftp: &Sftp, path: &str) -> Result<Vec<String>, String> {
                 next.push(join(base, &unquote(part)));
                 continue;
             }
+            let pattern = Pattern::new(part);
             let dir = if base.is_empty() { "." } else { base.as_str() };
             // An unreadable directory matches nothing, as in glob(3).
             let Ok(entries) = sftp.list_dir(dir).await else {
                 continue;
             };
             for e in entries {
-                if matches(part, &e.name) && (last || e.attrs.is_dir() || e.attrs.is_symlink()) {
+                if pattern.matches(&e.name) && (last || e.attrs.is_dir() || e.attrs.is_symlink()) {
                     next.push(join(base, &e.name));
                 }
             }
@@ -169,6 +130,7 @@ pub fn local(path: &Path) -> Vec<PathBuf> {
                 next.push(base.join(unquote(&part)));
                 continue;
             }
+            let pattern = Pattern::new(&part);
             let dir = if base.as_os_str().is_empty() {
                 Path::new(".")
             } else {
@@ -179,7 +141,7 @@ pub fn local(path: &Path) -> Vec<PathBuf> {
             };
             for e in entries.flatten() {
                 if let Some(name) = e.file_name().to_str() {
-                    if matches(&part, name) {
+                    if pattern.matches(name) {
                         next.push(base.join(name));
                     }
                 }
@@ -194,6 +156,10 @@ pub fn local(path: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn matches(pattern: &str, name: &str) -> bool {
+        Pattern::new(pattern).matches(name)
+    }
 
     #[test]
     fn patterns_match_as_glob_does() {

@@ -1,6 +1,10 @@
 //! The sockets of forwarding: listeners (TCP through the runtime, Unix
-//! sockets through `async-io`) whose accept loops run as tasks until
-//! stopped or until their session ends, and outgoing connections.
+//! sockets through `async-net`, on async-io's reactor) whose accept loops
+//! run as tasks until stopped or until their session ends, and outgoing
+//! connections. Unix streams are async-net's rather than a bare
+//! `async_io::Async`, whose close only flushes: a forwarded EOF must shut
+//! the socket's write side (RFC 4254 section 5.3), or the local peer
+//! waits for an end that never comes.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -98,7 +102,7 @@ impl Drop for ForwardListener {
 enum Acceptor<R: Runtime> {
     Tcp(R::TcpListener),
     #[cfg(unix)]
-    Unix(async_io::Async<std::os::unix::net::UnixListener>, PathBuf),
+    Unix(async_net::unix::UnixListener, PathBuf),
 }
 
 impl<R: Runtime> Acceptor<R> {
@@ -186,7 +190,7 @@ where
 
 #[cfg(unix)]
 fn bind_unix<R: Runtime>(path: &std::path::Path) -> io::Result<Acceptor<R>> {
-    let l = async_io::Async::<std::os::unix::net::UnixListener>::bind(path)?;
+    let l = async_net::unix::UnixListener::bind(path)?;
     Ok(Acceptor::Unix(l, path.to_path_buf()))
 }
 
@@ -214,12 +218,8 @@ pub(super) async fn connect<R: Runtime>(target: &Target) -> io::Result<BoxStream
             }
             Err(last)
         }
-        // A local socket's connect completes (or fails) at once; only a
-        // full backlog would make it wait, briefly.
         #[cfg(unix)]
-        Target::Unix(path) => Ok(Box::new(async_io::Async::new(
-            std::os::unix::net::UnixStream::connect(path)?,
-        )?)),
+        Target::Unix(path) => Ok(Box::new(async_net::unix::UnixStream::connect(path).await?)),
         #[cfg(not(unix))]
         Target::Unix(_) => Err(io::Error::new(
             io::ErrorKind::Unsupported,
