@@ -16,8 +16,9 @@ conch/ssh x conchd/sshd measures:
   forwarded    --forward-bytes pushed by this script through the client's
                `-N -L PORT:127.0.0.1:SINK` to a local sink that counts them
                (the forward's target, reached from the server's side); wall
-               time from the first byte sent to the sink's EOF, as MB/s.
-               Median of --runs.
+               time from the first byte sent to the sink's EOF, as MB/s,
+               and the client's CPU time over the transfer (/proc/PID/stat)
+               plus the server's, as CPU s per GB. Median of --runs.
   connections  --connections sequential runs of the client with `true` as
                the command (connect, key exchange, public-key login, exec,
                exit status, close); total wall time / count.
@@ -400,7 +401,7 @@ class Pair:
         self.server = server
         self.name = f"{label(client_name)}↔{label(server.name)}"
         self.downloads = []        # (wall, client cpu, server cpu)
-        self.forwarded = []        # wall
+        self.forwarded = []        # (wall, client cpu, server cpu)
         self.connections = None    # (wall total, client cpu, server cpu)
         self.kex = self.cipher = "?"
         self.algorithms_source = ""
@@ -461,7 +462,12 @@ def download(setup, pair, size, timeout):
 
 def forwarded(setup, pair, size, timeout):
     """Pushes `size` bytes through the client's `-N -L` to a counting sink;
-    returns the wall time from the first byte sent to the sink's EOF."""
+    returns the wall time from the first byte sent to the sink's EOF, the
+    client's CPU seconds over that time and the server's over the run."""
+    return server_cpu_during(pair.server, lambda: forward_once(setup, pair, size, timeout))
+
+
+def forward_once(setup, pair, size, timeout):
     sink = socket.socket()
     sink.bind(("127.0.0.1", 0))
     sink.listen(1)
@@ -502,6 +508,7 @@ def forwarded(setup, pair, size, timeout):
                     raise RunFailed(f"{pair.name}: the -L listener did not come up")
                 time.sleep(0.05)
         buf = bytes(1 << 20)
+        cpu_before = proc_cpu_seconds(client.pid)
         start = time.monotonic()
         left = size
         while left > 0:
@@ -511,6 +518,7 @@ def forwarded(setup, pair, size, timeout):
         if not done.wait(timeout):
             raise RunFailed(f"{pair.name}: forwarded transfer timed out")
         wall = time.monotonic() - start
+        cpu_after = proc_cpu_seconds(client.pid)
         out.close()
     finally:
         client.terminate()
@@ -522,7 +530,8 @@ def forwarded(setup, pair, size, timeout):
         sink.close()
     if received[0] != size:
         raise RunFailed(f"{pair.name}: forwarded {received[0]} bytes, expected {size}")
-    return wall
+    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    return wall, cpu
 
 
 def connections(setup, pair, count, timeout):
@@ -627,9 +636,10 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
             print(f"  download {i}: {args.bytes} bytes in {wall:.3f} s = "
                   f"{args.bytes / wall / 1e6:.1f} MB/s; CPU client {cpu:.2f} s, "
                   f"server {fmt(server_cpu, 2)} s")
-        for i, wall in enumerate(pair.forwarded, 1):
+        for i, (wall, cpu, server_cpu) in enumerate(pair.forwarded, 1):
             print(f"  forwarded {i}: {args.forward_bytes} bytes in {wall:.3f} s = "
-                  f"{args.forward_bytes / wall / 1e6:.1f} MB/s")
+                  f"{args.forward_bytes / wall / 1e6:.1f} MB/s; CPU client {fmt(cpu, 2)} s, "
+                  f"server {fmt(server_cpu, 2)} s")
         if pair.connections:
             wall, cpu, server_cpu = pair.connections
             print(f"  {args.connections} connections: {wall:.3f} s = "
@@ -691,7 +701,13 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
     def forwarded_mbps(pair):
         if not pair.forwarded:
             return None
-        return statistics.median(args.forward_bytes / wall / 1e6 for wall in pair.forwarded)
+        return statistics.median(args.forward_bytes / wall / 1e6 for wall, _, _ in pair.forwarded)
+
+    def forwarded_cpu_per_gb(pair, side):
+        values = [run[side] for run in pair.forwarded if run[side] is not None]
+        if not values:
+            return None
+        return statistics.median(values) / (args.forward_bytes / 1e9)
 
     if any(p.forwarded for p in pairs):
         base = forwarded_mbps(baseline) if baseline else None
@@ -699,12 +715,14 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
             else f"{args.forward_bytes / 1e6:g} MB"
         print()
         print(f"| client ↔ server | {fsize} through `-L`, MB/s (median of {args.runs}) "
-              "| vs ssh↔sshd |")
-        print("|---|---:|---:|")
+              "| vs ssh↔sshd | client CPU s per GB | server CPU s per GB |")
+        print("|---|---:|---:|---:|---:|")
         for pair in pairs:
             speed = forwarded_mbps(pair)
             ratio = speed / base if speed and base else None
-            print(f"| {pair.name} | {fmt(speed, 0)} | {fmt(ratio, 2)} |")
+            print(f"| {pair.name} | {fmt(speed, 0)} | {fmt(ratio, 2)} "
+                  f"| {fmt(forwarded_cpu_per_gb(pair, 1), 2)} "
+                  f"| {fmt(forwarded_cpu_per_gb(pair, 2), 2)} |")
     if concurrent_results:
         print()
         print(f"| {args.sessions} concurrent sessions, one process | total time | all open after "
@@ -795,12 +813,13 @@ def main():
                     if pair.failure:
                         continue
                     try:
-                        wall = forwarded(setup, pair, args.forward_bytes, args.timeout)
+                        (wall, cpu), server_cpu = forwarded(
+                            setup, pair, args.forward_bytes, args.timeout)
                     except RunFailed as e:
                         pair.failure = str(e)
                         log(f"{pair.name}: forwarded FAILED: {e}")
                         continue
-                    pair.forwarded.append(wall)
+                    pair.forwarded.append((wall, cpu, server_cpu))
                     log(f"{pair.name}: forwarded {run}/{args.runs}: "
                         f"{args.forward_bytes / wall / 1e6:.1f} MB/s ({wall:.2f} s)")
 
