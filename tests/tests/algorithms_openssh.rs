@@ -510,14 +510,15 @@ fn user_key_cases(_openssh: OpenSsh) -> Vec<Case> {
 }
 
 /// User-key cases of Conch's client against `openssh`'s sshd. sshd 9.2
-/// lists every algorithm it knows in `server-sig-algs`, not just its
-/// `PubkeyAcceptedAlgorithms`, so a client (OpenSSH's too) picks
-/// rsa-sha2-512 there; rsa-sha2-256 chosen from `server-sig-algs` is shown
-/// against dropbear below.
+/// lists every algorithm it knows in `server-sig-algs` (RFC 8308 §3.1),
+/// not just its `PubkeyAcceptedAlgorithms`, so a client (OpenSSH's too)
+/// picks rsa-sha2-512 there and the rsa-sha2-256 case is left out; sshd 10
+/// lists only its `PubkeyAcceptedAlgorithms`, so against it Conch must pick
+/// rsa-sha2-256 from `server-sig-algs` (as against dropbear below).
 fn client_user_key_cases(openssh: OpenSsh) -> Vec<Case> {
     user_key_cases(openssh)
         .into_iter()
-        .filter(|c| c.user_sig_algorithm != Some("rsa-sha2-256"))
+        .filter(|c| openssh == OpenSsh::V10 || c.user_sig_algorithm != Some("rsa-sha2-256"))
         .collect()
 }
 
