@@ -12,7 +12,7 @@
 #
 # Other options go to side_by_side.py (--runs N, --bytes N, --forward-bytes N,
 # --connections N, --sessions N, --only download,forwarded,connections,concurrent,
-# --keep; see --help).
+# --keep, --openssh10 [DIR] for rows with OpenSSH 10 from /opt/openssh10; see --help).
 # Run as root: sshd logs in the user running it.
 set -euo pipefail
 

@@ -29,6 +29,11 @@ client (from wait4) and of the server (its listener's own and reaped
 children's time, /proc/PID/stat) is recorded too: on a shared machine CPU
 per GB is steadier than wall time.
 
+With --openssh10 [DIR], OpenSSH 10 unpacked in DIR (by `scripts/test`,
+default /opt/openssh10) joins as a third server, sshd 10, and a third
+client, `ssh` 10: the rows conch<->sshd 10, ssh 10<->conchd and
+ssh 10<->sshd 10 (ML-KEM, its default key exchange, where both ends have it).
+
 Then one process (benches/src/bin/concurrent_sessions.rs) opens --sessions
 concurrent sessions against a fresh conchd, holds them all open at once, and
 reports the total time and the peak memory per session.
@@ -81,6 +86,9 @@ def parse_args():
                         help="where conch, conchd and concurrent_sessions are")
     parser.add_argument("--ring-dir",
                         help="also run the binaries built with --features ring found here")
+    parser.add_argument("--openssh10", nargs="?", const="/opt/openssh10", metavar="DIR",
+                        help="also run OpenSSH 10 unpacked in DIR (default /opt/openssh10, "
+                             "where scripts/test puts it): rows for ssh 10 and sshd 10")
     parser.add_argument("--only", default="download,forwarded,connections,concurrent",
                         help="comma-separated subset of download,forwarded,connections,concurrent")
     parser.add_argument("--timeout", type=float, default=900.0,
@@ -130,12 +138,15 @@ class Setup:
         with open(self.known_hosts, "a") as f:
             f.write(f"[127.0.0.1]:{port} {key_type} {key}\n")
 
-    def start_sshd(self):
+    def start_sshd(self, name="sshd", sshd=SSHD, extra_config=""):
+        """sshd (or another build's, with extra_config lines for it)."""
         if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
             os.makedirs("/run/sshd", mode=0o755)
         port = free_port()
-        config = self.path("sshd_config")
+        log_name = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+        config = self.path(f"{log_name}_config")
         with open(config, "w") as f:
+            f.write(extra_config)
             f.write(f"""# conch side-by-side benchmark
 ListenAddress 127.0.0.1:{port}
 HostKey {self.host_key}
@@ -161,13 +172,13 @@ X11Forwarding no
 # conchd runs `sh -c` without rc files; SHLVL=1 makes bash skip them too.
 SetEnv SHLVL=1
 """)
-            if openssh_version() >= (9, 8):
+            if openssh_version(sshd) >= (9, 8):
                 # 9.8's per-source penalties would slow down a client that
                 # connects hundreds of times from one address.
                 f.write("PerSourcePenalties no\n")
-        subprocess.run([SSHD, "-t", "-f", config], check=True)
-        server = Server("sshd", [SSHD, "-D", "-f", config, "-E", self.path("sshd.log")],
-                        port, self.path("sshd.stderr"))
+        subprocess.run([sshd, "-t", "-f", config], check=True)
+        server = Server(name, [sshd, "-D", "-f", config, "-E", self.path(f"{log_name}.log")],
+                        port, self.path(f"{log_name}.stderr"))
         self.servers.append(server)
         self.trust(port)
         return server
@@ -260,8 +271,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def openssh_version():
-    r = subprocess.run([SSHD, "-V"], capture_output=True, text=True)
+def openssh_version(sshd=SSHD):
+    r = subprocess.run([sshd, "-V"], capture_output=True, text=True)
     m = re.search(r"OpenSSH_(\d+)\.(\d+)", r.stdout + r.stderr)
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
@@ -412,7 +423,7 @@ class Pair:
 def label(name):
     """`conch`, `conchd` (ring), sshd: program names in code style, as the
     rest of BENCHMARKS.md writes them (sshd stays plain, as the issue does)."""
-    if name == "sshd":
+    if name == "sshd" or name.startswith("sshd "):
         return name
     program, _, rest = name.partition(" ")
     return f"`{program}`" + (f" {rest}" if rest else "")
@@ -615,6 +626,8 @@ def machine(args):
         ("kernel", platform.release()),
         ("rustc", output(["rustc", "-V"])),
         ("OpenSSH", output([SSH, "-V"])),
+        *([("OpenSSH 10", output([os.path.join(args.openssh10, "usr/bin/ssh"), "-V"]))]
+          if args.openssh10 else []),
         ("conch commit", output(["git", "describe", "--always", "--dirty"])),
     ]
 
@@ -757,6 +770,19 @@ def main():
     bins = {"conch": os.path.join(args.bin_dir, "conch"),
             "conchd": os.path.join(args.bin_dir, "conchd"),
             "concurrent_sessions": os.path.join(args.bin_dir, "concurrent_sessions")}
+    openssh10 = None
+    if args.openssh10:
+        # OpenSSH 10 split sshd into sshd, sshd-session and sshd-auth: the
+        # unpacked sshd must be told where its helpers are (sshd_config(5)).
+        helpers = os.path.join(args.openssh10, "usr/lib/openssh")
+        openssh10 = {"sshd": os.path.join(args.openssh10, "usr/sbin/sshd"),
+                     "ssh": os.path.join(args.openssh10, "usr/bin/ssh"),
+                     "config": f"SshdSessionPath {helpers}/sshd-session\n"
+                               f"SshdAuthPath {helpers}/sshd-auth\n"}
+        for binary in (openssh10["sshd"], openssh10["ssh"]):
+            if not os.access(binary, os.X_OK):
+                raise SystemExit(f"missing {binary} (sudo scripts/test --setup-only unpacks "
+                                 "OpenSSH 10 into /opt/openssh10)")
     for binary in [SSHD, SSH, *bins.values()]:
         if not os.access(binary, os.X_OK):
             raise SystemExit(f"missing {binary} (run benches/side-by-side.sh, which builds it)")
@@ -783,6 +809,11 @@ def main():
                  Pair("conch", bins["conch"], sshd),
                  Pair("ssh", SSH, conchd),
                  Pair("ssh", SSH, sshd)]
+        if openssh10:
+            sshd10 = setup.start_sshd("sshd 10", openssh10["sshd"], openssh10["config"])
+            pairs += [Pair("conch", bins["conch"], sshd10),
+                      Pair("ssh 10", openssh10["ssh"], conchd),
+                      Pair("ssh 10", openssh10["ssh"], sshd10)]
         if ring:
             conchd_ring = setup.start_conchd("conchd (ring)", ring["conchd"])
             pairs += [Pair("conch (ring)", ring["conch"], conchd_ring),

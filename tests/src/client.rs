@@ -29,6 +29,7 @@ use crate::dir::{tail, TestDir};
 use crate::keys::KeyPair;
 use crate::known_hosts::host_pattern_for;
 use crate::net::LOOPBACK;
+use crate::openssh::OpenSsh;
 use crate::process::{require_program, run_bounded, Finished, Input, SSH_TIMEOUT};
 use crate::user::current_user;
 
@@ -40,6 +41,7 @@ const SERVER_LOG_LINES: usize = 60;
 /// [`SshClient::command`] to drive the process yourself.
 #[derive(Debug)]
 pub struct SshClient {
+    program: PathBuf,
     dir: TestDir,
     host: String,
     port: u16,
@@ -65,6 +67,7 @@ impl SshClient {
         let dir = TestDir::new("ssh");
         let known_hosts = dir.write("known_hosts", "");
         SshClient {
+            program: OpenSsh::System.ssh(),
             dir,
             host: LOOPBACK.to_string(),
             port,
@@ -79,6 +82,15 @@ impl SshClient {
             timeout: SSH_TIMEOUT,
             server_log: None,
         }
+    }
+
+    /// Run this OpenSSH's `ssh` (the system's by default); panics with how
+    /// to install it if it is missing.
+    #[track_caller]
+    pub fn openssh(mut self, openssh: OpenSsh) -> Self {
+        openssh.require();
+        self.program = openssh.ssh();
+        self
     }
 
     /// Connect to this address instead of `127.0.0.1`, e.g. `"::1"` (call
@@ -182,7 +194,7 @@ impl SshClient {
     /// The `ssh` command line for running `remote_command` (empty: no command,
     /// i.e. a shell). Standard streams are left for the caller to set.
     pub fn command(&self, remote_command: &str) -> Command {
-        let mut command = Command::new("ssh");
+        let mut command = Command::new(&self.program);
         command.arg("-F").arg("none");
         for option in &self.options {
             command.arg("-o").arg(option);

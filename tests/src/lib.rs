@@ -13,7 +13,10 @@
 //! `bash .ci/run --setup-only` (as root) installs `openssh-server`,
 //! `openssh-client` and `dropbear-bin`, creates `/run/sshd` and the test
 //! user [`TEST_USER`] with password [`TEST_PASSWORD`]. CI (`bash .ci/run`)
-//! does that and then runs the whole test suite, as root.
+//! does that and then runs the whole test suite, as root. It also unpacks
+//! OpenSSH 10 (Debian's backports packages) into `/opt/openssh10` beside
+//! the system's 9.2: [`OpenSsh`] picks which one a test's `sshd`
+//! ([`SshdOptions::openssh`]) or `ssh` ([`SshClient::openssh`]) is.
 //! Set [`KEEP_DIRS_ENV`] (`CONCH_INTEROP_KEEP_DIRS=1`) to keep the temp dirs
 //! (configs, keys, logs) after the tests.
 //!
@@ -85,6 +88,7 @@ pub mod forwarding;
 pub mod keys;
 pub mod known_hosts;
 pub mod net;
+pub mod openssh;
 pub mod process;
 pub mod server;
 pub mod sshd;
@@ -99,6 +103,7 @@ pub use dir::{TestDir, KEEP_DIRS_ENV};
 pub use dropbear::{Dropbear, DropbearOptions};
 pub use keys::{KeyPair, KeyType};
 pub use net::free_port;
+pub use openssh::{OpenSsh, OPENSSH10_DEFAULT_DIR, OPENSSH10_DIR_ENV};
 pub use process::{run_bounded, ChildGuard, Finished, Input};
 pub use server::ServerProcess;
 pub use sshd::{Sshd, SshdOptions, ENCRYPTED_KEY_PASSPHRASE};

@@ -17,7 +17,6 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,11 +25,12 @@ use crate::dir::{tail, TestDir};
 use crate::keys::{KeyPair, KeyType};
 use crate::known_hosts::{host_pattern, write_known_hosts};
 use crate::net::free_port;
+use crate::openssh::OpenSsh;
 use crate::process::{require_program, run_bounded, ChildGuard, Input, TOOL_TIMEOUT};
 use crate::user::current_user;
 
-/// The sshd binary. It must be started by absolute path (sshd re-executes
-/// itself for every connection).
+/// The system's sshd binary ([`OpenSsh::System`]). It must be started by
+/// absolute path (sshd re-executes itself for every connection).
 pub const SSHD: &str = "/usr/sbin/sshd";
 
 /// The passphrase of [`Sshd::encrypted_user_key`].
@@ -54,6 +54,9 @@ const LOG_TAIL_LINES: usize = 80;
 /// (followed by `MAC: `), `"Accepted publickey for "`.
 #[derive(Clone, Debug)]
 pub struct SshdOptions {
+    /// Which OpenSSH's sshd to run (the system's by default); its
+    /// [`Sshd::ssh_client`] runs the same version's `ssh`.
+    pub openssh: OpenSsh,
     /// Host key types to generate and offer (`HostKey` lines, in order).
     pub host_key_types: Vec<KeyType>,
     /// User key types to generate and authorize besides the default Ed25519
@@ -95,6 +98,7 @@ pub struct SshdOptions {
 impl Default for SshdOptions {
     fn default() -> Self {
         SshdOptions {
+            openssh: OpenSsh::System,
             host_key_types: vec![KeyType::Ed25519],
             extra_user_key_types: Vec::new(),
             authorized_keys: Vec::new(),
@@ -122,6 +126,7 @@ pub struct Sshd {
     // Field order matters: the child is killed before the dir is removed.
     child: ChildGuard,
     port: u16,
+    openssh: OpenSsh,
     host_keys: Vec<KeyPair>,
     user_keys: Vec<KeyPair>,
     encrypted_user_key: KeyPair,
@@ -143,7 +148,7 @@ impl Sshd {
     /// an installation hint if sshd is not installed.
     #[track_caller]
     pub fn start(options: SshdOptions) -> Self {
-        require_program(SSHD, "openssh-server");
+        options.openssh.require();
         require_program("ssh-keygen", "openssh-client");
         let dir = TestDir::new("sshd");
 
@@ -188,9 +193,9 @@ impl Sshd {
             let port = free_port();
             let config = render_config(&options, port, &dir, &host_keys, &authorized_keys_path);
             dir.write("sshd_config", &config);
-            check_config(&config_path, &config);
+            check_config(options.openssh, &config_path, &config);
 
-            let mut command = Command::new(SSHD);
+            let mut command = Command::new(options.openssh.sshd());
             command
                 .arg("-D")
                 .arg("-E")
@@ -203,6 +208,7 @@ impl Sshd {
                     return Sshd {
                         child,
                         port,
+                        openssh: options.openssh,
                         host_keys,
                         user_keys,
                         encrypted_user_key,
@@ -232,6 +238,11 @@ impl Sshd {
     /// The loopback port it listens on (address 127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Which OpenSSH this is.
+    pub fn openssh(&self) -> OpenSsh {
+        self.openssh
     }
 
     /// The sshd listener's process id.
@@ -367,12 +378,13 @@ impl Sshd {
         self.log().matches("SSH2_MSG_NEWKEYS received").count()
     }
 
-    /// An OpenSSH `ssh` client for this server: logs in as
+    /// An OpenSSH `ssh` client (of this server's [`OpenSsh`]) for this server: logs in as
     /// [`Sshd::login_user`] with [`Sshd::user_key`], with the host keys in
     /// its known_hosts and `StrictHostKeyChecking=yes`, and shows this
     /// server's log when a run fails.
     pub fn ssh_client(&self) -> SshClient {
         let mut client = SshClient::new(self.port)
+            .openssh(self.openssh)
             .user(&self.login_user())
             .identity(self.user_key())
             .server_log(&self.log_path);
@@ -387,7 +399,8 @@ impl Drop for Sshd {
     fn drop(&mut self) {
         if thread::panicking() {
             eprintln!(
-                "conch-interop: sshd on port {} (test failed):\n{}",
+                "conch-interop: sshd of {} on port {} (test failed):\n{}",
+                self.openssh,
                 self.port,
                 self.log_tail(LOG_TAIL_LINES)
             );
@@ -424,6 +437,9 @@ fn render_config(
         let _ = writeln!(config, "HostKey {}", key.private_path.display());
     }
     let _ = writeln!(config, "PidFile {}", dir.join("sshd.pid").display());
+    for line in options.openssh.sshd_config_lines() {
+        let _ = writeln!(config, "{line}");
+    }
     let _ = writeln!(config, "AuthorizedKeysFile {}", authorized_keys.display());
     let use_pam = options.password_auth || options.kbd_interactive_auth;
     let settings = [
@@ -477,7 +493,7 @@ fn render_config(
     }
     // OpenSSH 9.8 penalises sources that fail auth or drop connections by
     // refusing them for a while; tests do both on purpose from 127.0.0.1.
-    if openssh_version() >= (9, 8) {
+    if options.openssh.version() >= (9, 8) {
         let _ = writeln!(config, "PerSourcePenalties no");
     }
     config
@@ -486,9 +502,12 @@ fn render_config(
 /// `sshd -t`: a clear failure for a config sshd rejects (e.g. an algorithm
 /// name it does not know), before starting it.
 #[track_caller]
-fn check_config(config_path: &Path, config: &str) {
+fn check_config(openssh: OpenSsh, config_path: &Path, config: &str) {
     let checked = run_bounded(
-        Command::new(SSHD).arg("-t").arg("-f").arg(config_path),
+        Command::new(openssh.sshd())
+            .arg("-t")
+            .arg("-f")
+            .arg(config_path),
         Input::Null,
         TOOL_TIMEOUT,
     );
@@ -548,42 +567,9 @@ fn wait_until_listening(
     }
 }
 
-/// OpenSSH's (major, minor) version, from `ssh -V` (the same package set as
-/// sshd on Debian); (0, 0) if it cannot be told.
+/// The system OpenSSH's (major, minor) version, from `ssh -V` (the same
+/// package set as sshd on Debian); (0, 0) if it cannot be told. See
+/// [`OpenSsh::version`] for either.
 pub fn openssh_version() -> (u32, u32) {
-    static VERSION: OnceLock<(u32, u32)> = OnceLock::new();
-    *VERSION.get_or_init(|| {
-        let Ok(output) = Command::new("ssh").arg("-V").output() else {
-            return (0, 0);
-        };
-        // "OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15 ..." on stderr.
-        let text = String::from_utf8_lossy(&output.stderr).into_owned();
-        parse_openssh_version(&text).unwrap_or((0, 0))
-    })
-}
-
-fn parse_openssh_version(text: &str) -> Option<(u32, u32)> {
-    let rest = text.trim().strip_prefix("OpenSSH_")?;
-    let mut numbers = rest.split(|c: char| !c.is_ascii_digit());
-    let major = numbers.next()?.parse().ok()?;
-    let minor = numbers.next()?.parse().ok()?;
-    Some((major, minor))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_openssh_version;
-
-    #[test]
-    fn parses_openssh_versions() {
-        assert_eq!(
-            parse_openssh_version("OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15"),
-            Some((9, 2))
-        );
-        assert_eq!(
-            parse_openssh_version("OpenSSH_10.0p2 Debian-7"),
-            Some((10, 0))
-        );
-        assert_eq!(parse_openssh_version("dropbear"), None);
-    }
+    OpenSsh::System.version()
 }

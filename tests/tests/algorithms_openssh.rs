@@ -11,17 +11,19 @@
 //! Each case moves data through `cat` and compares it. Each case is bounded
 //! (`CASE_TIMEOUT`, and the harness bounds every child).
 //!
-//! `mlkem768x25519-sha256` needs OpenSSH 9.9 or later, which Debian 12
-//! (OpenSSH 9.2) does not have, so its test is `#[ignore]`d with that
-//! reason rather than passing without testing anything: run it with
-//! `--ignored` where a newer OpenSSH is installed. sntrup761, OpenSSH 9.2's
-//! own default, is tested under both of its names.
+//! Every matrix runs against both OpenSSH versions the harness has
+//! ([`OpenSsh`]): the system's 9.2 (Debian 12) and OpenSSH 10.0, which
+//! `scripts/test` unpacks beside it. `mlkem768x25519-sha256` (OpenSSH 9.9
+//! and later; 10.0's default) is tested against 10.0 only, by name and as
+//! what the defaults of both ends agree on; sntrup761, OpenSSH 9.2's own
+//! default, under both of its names against both.
 
 use std::future::Future;
 use std::time::Duration;
 
 use conch_interop::{
-    sha256_hex, Dropbear, DropbearOptions, KeyPair, KeyType, SshClient, Sshd, SshdOptions, TestDir,
+    sha256_hex, Dropbear, DropbearOptions, KeyPair, KeyType, OpenSsh, SshClient, Sshd, SshdOptions,
+    TestDir,
 };
 use conch_tokio::{
     connect, AuthAttempt, AuthDecision, AuthMethods, Channel, ClientConfig, ClientOptions,
@@ -53,6 +55,9 @@ struct Case {
     host_key_type: Option<KeyType>,
     user_key_type: Option<KeyType>,
     user_sig_algorithm: Option<&'static str>,
+    /// The key exchange both ends must agree on when it is not forced
+    /// (checked in sshd's log, or `ssh -v`'s).
+    expect_kex: Option<&'static str>,
 }
 
 impl Case {
@@ -131,13 +136,14 @@ fn public_of(pair: &KeyPair) -> PublicKey {
     PublicKey::from_openssh(&pair.public_line).expect("public key line")
 }
 
-/// Conch's client against sshd with `case` forced on both ends.
+/// Conch's client against `openssh`'s sshd with `case` forced on both ends.
 #[track_caller]
-fn client_against_sshd(case: Case) {
-    let what = format!("{case:?}");
+fn client_against_sshd(case: Case, openssh: OpenSsh) {
+    let what = format!("{case:?} against sshd of {openssh}");
     let host_type = case.host_key_type.unwrap_or(KeyType::Ed25519);
     let user_type = case.user_key_type.unwrap_or(KeyType::Ed25519);
     let sshd = Sshd::start(SshdOptions {
+        openssh,
         host_key_types: vec![host_type],
         extra_user_key_types: if user_type == KeyType::Ed25519 {
             Vec::new()
@@ -179,8 +185,8 @@ fn client_against_sshd(case: Case) {
         sha256_hex(&data)
     );
     let log_wait = Duration::from_secs(5);
-    if let Some(k) = case.kex {
-        assert_eq!(algorithms.kex, k);
+    if let Some(k) = case.kex.or(case.expect_kex) {
+        assert_eq!(algorithms.kex, k, "{what}");
         sshd.assert_log_contains(&format!("kex: algorithm: {k}"), log_wait);
     }
     if let Some(c) = case.cipher {
@@ -237,12 +243,12 @@ impl ServerHandler for AuthorizedKeys {
     }
 }
 
-/// OpenSSH's `ssh` with `case` forced against Conch's server, which has a
-/// host key of the case's type (made by `ssh-keygen`) and the case's
+/// `openssh`'s `ssh` with `case` forced against Conch's server, which has
+/// a host key of the case's type (made by `ssh-keygen`) and the case's
 /// legacy algorithms enabled where it names one.
 #[track_caller]
-fn ssh_against_conch(case: Case) {
-    let what = format!("{case:?}");
+fn ssh_against_conch(case: Case, openssh: OpenSsh) {
+    let what = format!("{case:?} with ssh of {openssh}");
     let dir = TestDir::new("conch-server");
     let host_type = case.host_key_type.unwrap_or(KeyType::Ed25519);
     let user_type = case.user_key_type.unwrap_or(KeyType::Ed25519);
@@ -283,10 +289,13 @@ fn ssh_against_conch(case: Case) {
     });
 
     let mut ssh = SshClient::new(port)
+        .openssh(openssh)
         .identity(&user_pair)
         .trust_host_key(&host_pair)
         .timeout(CASE_TIMEOUT)
-        .option("RekeyLimit=256K");
+        .option("RekeyLimit=256K")
+        // Debug output names what was negotiated ("kex: algorithm: ...").
+        .arg("-v");
     for (option, value) in [
         ("KexAlgorithms", case.kex),
         ("Ciphers", case.cipher),
@@ -308,6 +317,13 @@ fn ssh_against_conch(case: Case) {
         data.len(),
         out.stderr_text()
     );
+    if let Some(k) = case.kex.or(case.expect_kex) {
+        assert!(
+            out.stderr_text().contains(&format!("kex: algorithm: {k}")),
+            "{what}: ssh did not log `kex: algorithm: {k}`: {}",
+            out.stderr_text()
+        );
+    }
     drop(rt);
 }
 
@@ -332,25 +348,56 @@ const KEX: &[&str] = &[
     "diffie-hellman-group14-sha1",
 ];
 
-#[test]
-fn conch_client_with_each_key_exchange_against_sshd() {
-    for kex in KEX {
-        client_against_sshd(Case::kex(kex));
-    }
+/// The post-quantum hybrid of OpenSSH 9.9 and later (10.0's default).
+const MLKEM: &str = "mlkem768x25519-sha256";
+
+/// [`KEX`], against either version ([`MLKEM`] has its own test).
+fn kex_cases(_openssh: OpenSsh) -> Vec<Case> {
+    KEX.iter().copied().map(Case::kex).collect()
 }
 
-#[test]
-fn ssh_with_each_key_exchange_against_conch_server() {
-    for kex in KEX {
-        ssh_against_conch(Case::kex(kex));
-    }
+/// A matrix (`cases`) in one direction against one OpenSSH, as a test.
+macro_rules! matrix_test {
+    ($name:ident, $run:ident, $cases:expr, $openssh:expr) => {
+        #[test]
+        fn $name() {
+            for case in $cases($openssh) {
+                $run(case, $openssh);
+            }
+        }
+    };
 }
 
+matrix_test!(
+    conch_client_with_each_key_exchange_against_sshd,
+    client_against_sshd,
+    kex_cases,
+    OpenSsh::System
+);
+matrix_test!(
+    ssh_with_each_key_exchange_against_conch_server,
+    ssh_against_conch,
+    kex_cases,
+    OpenSsh::System
+);
+matrix_test!(
+    conch_client_with_each_key_exchange_against_sshd_10,
+    client_against_sshd,
+    kex_cases,
+    OpenSsh::V10
+);
+matrix_test!(
+    ssh_10_with_each_key_exchange_against_conch_server,
+    ssh_against_conch,
+    kex_cases,
+    OpenSsh::V10
+);
+
+/// ML-KEM against a real peer, both ways, forced alone on both ends.
 #[test]
-#[ignore = "needs OpenSSH 9.9 or later (mlkem768x25519-sha256); Debian 12 ships 9.2"]
-fn mlkem768x25519_against_openssh() {
-    client_against_sshd(Case::kex("mlkem768x25519-sha256"));
-    ssh_against_conch(Case::kex("mlkem768x25519-sha256"));
+fn mlkem768x25519_against_openssh_10() {
+    client_against_sshd(Case::kex(MLKEM), OpenSsh::V10);
+    ssh_against_conch(Case::kex(MLKEM), OpenSsh::V10);
 }
 
 // ---------------------------------------------------------------------------
@@ -358,7 +405,7 @@ fn mlkem768x25519_against_openssh() {
 // ---------------------------------------------------------------------------
 
 /// Every cipher with, where it needs one, every MAC.
-fn cipher_cases() -> Vec<Case> {
+fn cipher_cases(_openssh: OpenSsh) -> Vec<Case> {
     let mut cases = vec![
         Case::cipher("chacha20-poly1305@openssh.com", None),
         Case::cipher("aes128-gcm@openssh.com", None),
@@ -383,25 +430,36 @@ fn cipher_cases() -> Vec<Case> {
     cases
 }
 
-#[test]
-fn conch_client_with_each_cipher_and_mac_against_sshd() {
-    for case in cipher_cases() {
-        client_against_sshd(case);
-    }
-}
-
-#[test]
-fn ssh_with_each_cipher_and_mac_against_conch_server() {
-    for case in cipher_cases() {
-        ssh_against_conch(case);
-    }
-}
+matrix_test!(
+    conch_client_with_each_cipher_and_mac_against_sshd,
+    client_against_sshd,
+    cipher_cases,
+    OpenSsh::System
+);
+matrix_test!(
+    ssh_with_each_cipher_and_mac_against_conch_server,
+    ssh_against_conch,
+    cipher_cases,
+    OpenSsh::System
+);
+matrix_test!(
+    conch_client_with_each_cipher_and_mac_against_sshd_10,
+    client_against_sshd,
+    cipher_cases,
+    OpenSsh::V10
+);
+matrix_test!(
+    ssh_10_with_each_cipher_and_mac_against_conch_server,
+    ssh_against_conch,
+    cipher_cases,
+    OpenSsh::V10
+);
 
 // ---------------------------------------------------------------------------
 // Host keys and user keys
 // ---------------------------------------------------------------------------
 
-fn host_key_cases() -> Vec<Case> {
+fn host_key_cases(_openssh: OpenSsh) -> Vec<Case> {
     vec![
         Case::host_key("ssh-ed25519", KeyType::Ed25519),
         Case::host_key("ecdsa-sha2-nistp256", KeyType::EcdsaP256),
@@ -414,23 +472,34 @@ fn host_key_cases() -> Vec<Case> {
     ]
 }
 
-#[test]
-fn conch_client_with_each_host_key_algorithm_against_sshd() {
-    for case in host_key_cases() {
-        client_against_sshd(case);
-    }
-}
-
-#[test]
-fn ssh_with_each_host_key_algorithm_against_conch_server() {
-    for case in host_key_cases() {
-        ssh_against_conch(case);
-    }
-}
+matrix_test!(
+    conch_client_with_each_host_key_algorithm_against_sshd,
+    client_against_sshd,
+    host_key_cases,
+    OpenSsh::System
+);
+matrix_test!(
+    ssh_with_each_host_key_algorithm_against_conch_server,
+    ssh_against_conch,
+    host_key_cases,
+    OpenSsh::System
+);
+matrix_test!(
+    conch_client_with_each_host_key_algorithm_against_sshd_10,
+    client_against_sshd,
+    host_key_cases,
+    OpenSsh::V10
+);
+matrix_test!(
+    ssh_10_with_each_host_key_algorithm_against_conch_server,
+    ssh_against_conch,
+    host_key_cases,
+    OpenSsh::V10
+);
 
 /// User keys of every type made by `ssh-keygen`, RSA with either SHA-2
 /// signature (`PubkeyAcceptedAlgorithms`).
-fn user_key_cases() -> Vec<Case> {
+fn user_key_cases(_openssh: OpenSsh) -> Vec<Case> {
     vec![
         Case::user_key("ecdsa-sha2-nistp256", KeyType::EcdsaP256),
         Case::user_key("ecdsa-sha2-nistp384", KeyType::EcdsaP384),
@@ -440,26 +509,43 @@ fn user_key_cases() -> Vec<Case> {
     ]
 }
 
-#[test]
-fn conch_client_with_each_user_key_against_sshd() {
-    // sshd 9.2 lists every algorithm it knows in `server-sig-algs`, not
-    // just its `PubkeyAcceptedAlgorithms`, so a client (OpenSSH's too)
-    // picks rsa-sha2-512 there; rsa-sha2-256 chosen from `server-sig-algs`
-    // is shown against dropbear below.
-    for case in user_key_cases()
+/// User-key cases of Conch's client against `openssh`'s sshd. sshd 9.2
+/// lists every algorithm it knows in `server-sig-algs` (RFC 8308 §3.1),
+/// not just its `PubkeyAcceptedAlgorithms`, so a client (OpenSSH's too)
+/// picks rsa-sha2-512 there and the rsa-sha2-256 case is left out; sshd 10
+/// lists only its `PubkeyAcceptedAlgorithms`, so against it Conch must pick
+/// rsa-sha2-256 from `server-sig-algs` (as against dropbear below).
+fn client_user_key_cases(openssh: OpenSsh) -> Vec<Case> {
+    user_key_cases(openssh)
         .into_iter()
-        .filter(|c| c.user_sig_algorithm != Some("rsa-sha2-256"))
-    {
-        client_against_sshd(case);
-    }
+        .filter(|c| openssh == OpenSsh::V10 || c.user_sig_algorithm != Some("rsa-sha2-256"))
+        .collect()
 }
 
-#[test]
-fn ssh_with_each_user_key_against_conch_server() {
-    for case in user_key_cases() {
-        ssh_against_conch(case);
-    }
-}
+matrix_test!(
+    conch_client_with_each_user_key_against_sshd,
+    client_against_sshd,
+    client_user_key_cases,
+    OpenSsh::System
+);
+matrix_test!(
+    ssh_with_each_user_key_against_conch_server,
+    ssh_against_conch,
+    user_key_cases,
+    OpenSsh::System
+);
+matrix_test!(
+    conch_client_with_each_user_key_against_sshd_10,
+    client_against_sshd,
+    client_user_key_cases,
+    OpenSsh::V10
+);
+matrix_test!(
+    ssh_10_with_each_user_key_against_conch_server,
+    ssh_against_conch,
+    user_key_cases,
+    OpenSsh::V10
+);
 
 /// dropbear 2022 signs and verifies RSA with SHA-256 only (no
 /// rsa-sha2-512) and says so in `server-sig-algs`: Conch's client must sign
@@ -504,6 +590,18 @@ fn conch_client_against_dropbear_with_rsa_and_ecdsa_keys() {
 /// The defaults on both ends: what a user gets without configuring anything.
 #[test]
 fn defaults_against_openssh_both_ways() {
-    client_against_sshd(Case::default());
-    ssh_against_conch(Case::default());
+    client_against_sshd(Case::default(), OpenSsh::System);
+    ssh_against_conch(Case::default(), OpenSsh::System);
+}
+
+/// The defaults on both ends against OpenSSH 10 agree on ML-KEM, the first
+/// choice of both (OpenSSH 10.0's release notes; Conch's `Algorithms`).
+#[test]
+fn defaults_against_openssh_10_both_ways_choose_mlkem() {
+    let case = Case {
+        expect_kex: Some(MLKEM),
+        ..Case::default()
+    };
+    client_against_sshd(case.clone(), OpenSsh::V10);
+    ssh_against_conch(case, OpenSsh::V10);
 }

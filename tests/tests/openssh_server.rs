@@ -3,7 +3,9 @@
 //! many commands on one connection, every authentication method a user has
 //! (key file, encrypted key file, agent, password, keyboard-interactive),
 //! known_hosts files written by OpenSSH's tools, a changed host key, and
-//! rekeying forced by sshd's `RekeyLimit`.
+//! rekeying forced by sshd's `RekeyLimit`. Exec, exit status and signal,
+//! stderr, password and keyboard-interactive logins run against both
+//! OpenSSH versions the harness has (9.2 and 10.0, see `OpenSsh`).
 //!
 //! Every test is bounded: each Conch call runs under [`TEST_TIMEOUT`] (bulk
 //! transfers under [`BULK_TIMEOUT`]), and the harness bounds every child.
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use conch_interop::known_hosts::{hash_known_hosts, host_pattern, keyscan, write_known_hosts};
 use conch_interop::{
-    pattern_sha256, KeyPair, KeyType, SshAgent, Sshd, SshdOptions, TestDir, TEST_PASSWORD,
+    pattern_sha256, KeyPair, KeyType, OpenSsh, SshAgent, Sshd, SshdOptions, TestDir, TEST_PASSWORD,
     TEST_USER,
 };
 use conch_tokio::{
@@ -155,31 +157,44 @@ fn cat_intact(sshd: &Sshd, len: u64, seed: u64) {
     );
 }
 
+/// sshd of `openssh` with the default options.
+fn sshd_of(openssh: OpenSsh) -> Sshd {
+    Sshd::start(SshdOptions {
+        openssh,
+        ..SshdOptions::default()
+    })
+}
+
+/// Against both OpenSSH versions (the harness's [`OpenSsh`]).
 #[test]
 fn exec_reports_output_and_exit_status() {
-    let sshd = Sshd::start_default();
-    let ran = block_on_bounded("exec", TEST_TIMEOUT, async {
-        let session = login(&sshd).await;
-        run(&session, "echo hello from sshd; exit 7").await
-    });
-    assert_eq!(ran.stdout, "hello from sshd\n");
-    assert_eq!(ran.status, ExitStatus::Code(7));
-    sshd.assert_log_contains("Accepted publickey for ", LOG_WAIT);
+    for openssh in OpenSsh::ALL {
+        let sshd = sshd_of(openssh);
+        let ran = block_on_bounded("exec", TEST_TIMEOUT, async {
+            let session = login(&sshd).await;
+            run(&session, "echo hello from sshd; exit 7").await
+        });
+        assert_eq!(ran.stdout, "hello from sshd\n", "{openssh}");
+        assert_eq!(ran.status, ExitStatus::Code(7), "{openssh}");
+        sshd.assert_log_contains("Accepted publickey for ", LOG_WAIT);
+    }
 }
 
 #[test]
 fn exec_reports_exit_signal() {
-    let sshd = Sshd::start_default();
-    let ran = block_on_bounded("exec", TEST_TIMEOUT, async {
-        let session = login(&sshd).await;
-        run(&session, "echo before; kill -TERM $$; echo after").await
-    });
-    assert_eq!(ran.stdout, "before\n");
-    match &ran.status {
-        ExitStatus::Signal { name, .. } => assert_eq!(name, "TERM"),
-        other => panic!("expected exit signal TERM, got {other}"),
+    for openssh in OpenSsh::ALL {
+        let sshd = sshd_of(openssh);
+        let ran = block_on_bounded("exec", TEST_TIMEOUT, async {
+            let session = login(&sshd).await;
+            run(&session, "echo before; kill -TERM $$; echo after").await
+        });
+        assert_eq!(ran.stdout, "before\n", "{openssh}");
+        match &ran.status {
+            ExitStatus::Signal { name, .. } => assert_eq!(name, "TERM", "{openssh}"),
+            other => panic!("{openssh}: expected exit signal TERM, got {other}"),
+        }
+        assert_eq!(ran.status.shell_code(), 128 + 15);
     }
-    assert_eq!(ran.status.shell_code(), 128 + 15);
 }
 
 #[test]
@@ -190,14 +205,16 @@ fn hundred_mib_through_cat() {
 
 #[test]
 fn stderr_is_kept_apart() {
-    let sshd = Sshd::start_default();
-    let ran = block_on_bounded("exec", TEST_TIMEOUT, async {
-        let session = login(&sshd).await;
-        run(&session, "echo out; echo err >&2; echo out2; exit 3").await
-    });
-    assert_eq!(ran.stdout, "out\nout2\n");
-    assert_eq!(ran.stderr, "err\n");
-    assert_eq!(ran.status, ExitStatus::Code(3));
+    for openssh in OpenSsh::ALL {
+        let sshd = sshd_of(openssh);
+        let ran = block_on_bounded("exec", TEST_TIMEOUT, async {
+            let session = login(&sshd).await;
+            run(&session, "echo out; echo err >&2; echo out2; exit 3").await
+        });
+        assert_eq!(ran.stdout, "out\nout2\n", "{openssh}");
+        assert_eq!(ran.stderr, "err\n", "{openssh}");
+        assert_eq!(ran.status, ExitStatus::Code(3), "{openssh}");
+    }
 }
 
 /// The how-to's example: fifty `/bin/echo N` commands, one after another, on
@@ -240,14 +257,17 @@ fn login_as_test_user(sshd: &Sshd, methods: AuthMethods) -> String {
 #[test]
 fn password_login() {
     conch_interop::test_user();
-    let sshd = Sshd::start(SshdOptions {
-        pubkey_auth: false,
-        password_auth: true,
-        ..SshdOptions::default()
-    });
-    let who = login_as_test_user(&sshd, AuthMethods::new().password(TEST_PASSWORD));
-    assert_eq!(who, format!("{TEST_USER}\n"));
-    sshd.assert_log_contains(&format!("Accepted password for {TEST_USER}"), LOG_WAIT);
+    for openssh in OpenSsh::ALL {
+        let sshd = Sshd::start(SshdOptions {
+            openssh,
+            pubkey_auth: false,
+            password_auth: true,
+            ..SshdOptions::default()
+        });
+        let who = login_as_test_user(&sshd, AuthMethods::new().password(TEST_PASSWORD));
+        assert_eq!(who, format!("{TEST_USER}\n"), "{openssh}");
+        sshd.assert_log_contains(&format!("Accepted password for {TEST_USER}"), LOG_WAIT);
+    }
 }
 
 #[test]
@@ -277,20 +297,23 @@ fn wrong_password_is_refused() {
 #[test]
 fn keyboard_interactive_login() {
     conch_interop::test_user();
-    let sshd = Sshd::start(SshdOptions {
-        pubkey_auth: false,
-        kbd_interactive_auth: true,
-        ..SshdOptions::default()
-    });
-    let who = login_as_test_user(
-        &sshd,
-        AuthMethods::new().keyboard_interactive(PasswordResponder(TEST_PASSWORD.to_owned())),
-    );
-    assert_eq!(who, format!("{TEST_USER}\n"));
-    sshd.assert_log_contains(
-        &format!("Accepted keyboard-interactive/pam for {TEST_USER}"),
-        LOG_WAIT,
-    );
+    for openssh in OpenSsh::ALL {
+        let sshd = Sshd::start(SshdOptions {
+            openssh,
+            pubkey_auth: false,
+            kbd_interactive_auth: true,
+            ..SshdOptions::default()
+        });
+        let who = login_as_test_user(
+            &sshd,
+            AuthMethods::new().keyboard_interactive(PasswordResponder(TEST_PASSWORD.to_owned())),
+        );
+        assert_eq!(who, format!("{TEST_USER}\n"), "{openssh}");
+        sshd.assert_log_contains(
+            &format!("Accepted keyboard-interactive/pam for {TEST_USER}"),
+            LOG_WAIT,
+        );
+    }
 }
 
 #[test]

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use conch_interop::known_hosts::host_pattern_for;
 use conch_interop::{
-    pattern_sha256, run_bounded, sha256_hex, workspace_bin, Input, KeyPair, KeyType, PatternReader,
-    ServerProcess, Sshd, SshdOptions, TestDir, TEST_PASSWORD, TEST_USER,
+    pattern_sha256, run_bounded, sha256_hex, workspace_bin, Input, KeyPair, KeyType, OpenSsh,
+    PatternReader, ServerProcess, Sshd, SshdOptions, TestDir, TEST_PASSWORD, TEST_USER,
 };
 use conch_tokio::sftp::{Sftp, StatusCode, TransferOptions};
 use conch_tokio::{
@@ -78,7 +78,19 @@ fn s(p: &Path) -> String {
 
 #[test]
 fn every_operation_against_internal_sftp() {
-    let sshd = Sshd::start_default();
+    every_operation_against(OpenSsh::System);
+}
+
+#[test]
+fn every_operation_against_internal_sftp_of_openssh_10() {
+    every_operation_against(OpenSsh::V10);
+}
+
+fn every_operation_against(openssh: OpenSsh) {
+    let sshd = Sshd::start(SshdOptions {
+        openssh,
+        ..SshdOptions::default()
+    });
     let dir = TestDir::new("sftp-ops");
     let base = s(dir.path());
     block_on("operations", async {
@@ -441,8 +453,18 @@ impl Conchd {
     }
 
     fn sftp_batch(&self, batch: &str) -> conch_interop::Finished {
+        self.sftp_batch_of(OpenSsh::System, batch)
+    }
+
+    /// `sftp -b` of `openssh`, which runs that version's `ssh` (`-S`; sftp
+    /// would run the one it was built with, /usr/bin/ssh).
+    fn sftp_batch_of(&self, openssh: OpenSsh, batch: &str) -> conch_interop::Finished {
         let file = self.dir.write("batch", batch);
-        let mut c = Command::new("sftp");
+        let mut c = Command::new(openssh.program("sftp"));
+        if openssh != OpenSsh::System {
+            openssh.require();
+            c.arg("-S").arg(openssh.ssh());
+        }
         self.openssh_args(&mut c);
         c.arg("-b").arg(&file).arg("127.0.0.1");
         run_bounded(&mut c, Input::Null, STEP)
@@ -671,6 +693,29 @@ fn openssh_sftp_and_scp_against_conchd() {
         .scp(&["-r", local.join("tree").to_str().unwrap(), "127.0.0.1:/"])
         .assert_success();
     assert_eq!(fs::read(root.join("tree/sub/x")).unwrap(), b"x");
+}
+
+/// OpenSSH 10's `sftp` against `conchd`: a file up and back, byte-exact.
+#[test]
+fn openssh_10_sftp_against_conchd() {
+    let root = TestDir::new("conchd10-root");
+    let local = TestDir::new("conchd10-local");
+    let conchd = Conchd::start(root.path());
+    let file = local.join("up.bin");
+    let len = 1024 * 1024;
+    write_pattern(&file, len, 31);
+    let out = conchd.sftp_batch_of(
+        OpenSsh::V10,
+        &format!(
+            "put {file} up.bin\nget up.bin {back}\n",
+            file = file.display(),
+            back = local.join("back.bin").display()
+        ),
+    );
+    out.assert_success();
+    let want = pattern_sha256(len, 31);
+    assert_eq!(file_sha256(&root.join("up.bin")), want);
+    assert_eq!(file_sha256(&local.join("back.bin")), want);
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! OpenSSH's `ssh` against `conchd` on loopback: 100 MiB transfers, the one
 //! part of the "`ssh` against `conchd`" list that
 //! `cli/tests/openssh_client.rs` does not already cover (exec, stdin, stderr
-//! and exit status are tested there). Every run is bounded by the harness.
+//! and exit status are tested there), and OpenSSH 10's `ssh` against
+//! `conchd`. Every run is bounded by the harness.
 
 use std::process::Command;
 use std::time::Duration;
 
 use conch_interop::{
-    pattern_sha256, workspace_bin, Input, KeyPair, KeyType, PatternReader, ServerProcess,
+    pattern_sha256, workspace_bin, Input, KeyPair, KeyType, OpenSsh, PatternReader, ServerProcess,
     SshClient, TestDir,
 };
 
@@ -103,5 +104,31 @@ fn hundred_mib_download() {
     assert!(
         out.stdout.iter().all(|&b| b == 0),
         "the zeros came back changed"
+    );
+}
+
+/// OpenSSH 10's `ssh` against `conchd` with both ends' defaults: they agree
+/// on ML-KEM (`mlkem768x25519-sha256`, the first choice of both), and
+/// stdin, stdout, stderr and the exit status come through.
+#[test]
+fn openssh_10_exec_against_conchd_with_mlkem() {
+    let conchd = Conchd::start();
+    let out = conchd
+        .ssh()
+        .openssh(OpenSsh::V10)
+        // Debug output names the key exchange; the remote stderr is
+        // among its lines.
+        .arg("-v")
+        .run_with_input("cat; echo to-stderr >&2; exit 3", "from stdin");
+    assert_eq!(out.code(), Some(3), "{}", out.stderr_text());
+    assert_eq!(out.stdout_text(), "from stdin");
+    let stderr = out.stderr_text();
+    assert!(
+        stderr.lines().any(|line| line.trim_end() == "to-stderr"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("kex: algorithm: mlkem768x25519-sha256"),
+        "{stderr}"
     );
 }

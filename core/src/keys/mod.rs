@@ -13,7 +13,7 @@
 
 mod certificate;
 mod ecdsa;
-mod openssh_p521;
+mod openssh_ecdsa;
 mod pem;
 mod rfc4716;
 pub mod rsa;
@@ -390,8 +390,9 @@ impl PrivateKey {
     pub fn from_openssh(text: &[u8], passphrase: Option<&[u8]>) -> Result<Self, KeyError> {
         match Self::parse_with_ssh_key(text, passphrase) {
             Ok(inner) => Self::from_ssh_key(inner),
-            // P-521 scalars shorter than 66 bytes, which ssh-key refuses.
-            Err(e @ KeyError::Encoding(_)) => match openssh_p521::read(text, passphrase)? {
+            // ECDSA scalars shorter than the curve size (mpint drops leading
+            // zeros), which ssh-key refuses.
+            Err(e @ KeyError::Encoding(_)) => match openssh_ecdsa::read(text, passphrase)? {
                 Some(inner) => Self::from_ssh_key(inner),
                 None => Err(e),
             },

@@ -93,6 +93,39 @@ fn rsa_and_ecdsa_keys_load_and_match_their_public_lines() {
     }
 }
 
+/// One P-256 or P-384 key in 256 that ssh-keygen writes has a scalar
+/// one byte short (its mpint drops the zero top byte): they load, sign
+/// what their public halves verify, and match their `.pub` files.
+#[test]
+fn p256_and_p384_keys_with_a_short_scalar_load() {
+    for (private, public, algorithm) in [
+        (
+            include_str!("testdata/p256_short"),
+            include_str!("testdata/p256_short.pub"),
+            "ecdsa-sha2-nistp256",
+        ),
+        (
+            include_str!("testdata/p384_short"),
+            include_str!("testdata/p384_short.pub"),
+            "ecdsa-sha2-nistp384",
+        ),
+    ] {
+        // ssh-key alone refuses these files (it wants the full size).
+        assert!(
+            ssh_key::PrivateKey::from_openssh(private).is_err(),
+            "{algorithm}"
+        );
+        let key = PrivateKey::from_openssh(private.as_bytes(), None)
+            .unwrap_or_else(|e| panic!("{algorithm}: {e}"));
+        assert_eq!(key.public_key(), &PublicKey::from_openssh(public).unwrap());
+        let sig = key.sign(algorithm, b"data").unwrap();
+        assert!(
+            key.public_key().verify(algorithm, b"data", &sig),
+            "{algorithm}"
+        );
+    }
+}
+
 #[test]
 fn a_p521_key_with_a_65_byte_scalar_loads_plain_and_encrypted() {
     // ssh-key alone refuses this file (it wants exactly 66 bytes).
@@ -404,10 +437,10 @@ fn a_key_asking_for_more_than_max_kdf_rounds_is_refused_before_running_them() {
             assert!(e.to_string().contains(&rounds.to_string()), "{e}");
         }
     }
-    // The P-521 reader (for scalars ssh-key refuses) checks on its own too.
+    // The ECDSA reader (for short scalars ssh-key refuses) checks on its own too.
     let patched = with_kdf_rounds(P521_SHORT_ENCRYPTED, MAX_KDF_ROUNDS + 1);
     assert!(matches!(
-        openssh_p521::read(patched.as_bytes(), Some(PASSPHRASE)),
+        openssh_ecdsa::read(patched.as_bytes(), Some(PASSPHRASE)),
         Err(KeyError::TooManyKdfRounds { .. })
     ));
 }

@@ -1,15 +1,20 @@
 //! Reading `openssh-key-v1` files (OpenSSH PROTOCOL.key) that hold an
-//! `ecdsa-sha2-nistp521` key whose private scalar is shorter than 66 bytes.
+//! ECDSA key whose private scalar is shorter than the curve's size (32, 48
+//! or 66 bytes for P-256, P-384, P-521).
 //!
 //! OpenSSH stores the scalar as an `mpint`, which drops leading zero bytes;
 //! the top byte of a P-521 scalar is 0 or 1, so about half of the keys
-//! `ssh-keygen -t ecdsa -b 521` makes have a 65-byte (or shorter) scalar.
-//! `ssh-key` 0.6 only reads exactly 66 bytes, so such files fail there.
-//! This module reads the container itself (decrypting with ssh-key's KDF
-//! and cipher when it is encrypted) and hands `ssh-key` a keypair built
-//! from the padded scalar.
+//! `ssh-keygen -t ecdsa -b 521` makes have a 65-byte (or shorter) scalar,
+//! and one P-256 or P-384 key in 256 has a zero top byte (the interop tests
+//! met one: a host key that would not load, now and then). `ssh-key` 0.6
+//! only reads exactly the curve's size, so such files fail there. This
+//! module reads the container itself (decrypting with ssh-key's KDF and
+//! cipher when it is encrypted) and hands `ssh-key` a keypair built from
+//! the padded scalar.
 
 use ssh_key::private::{EcdsaKeypair, EcdsaPrivateKey, KeypairData};
+use ssh_key::sec1::consts::{U32, U48, U66};
+use ssh_key::sec1::EncodedPoint;
 use ssh_key::{Cipher, Kdf};
 use zeroize::Zeroizing;
 
@@ -17,8 +22,34 @@ use super::KeyError;
 use crate::wire::Reader;
 
 const MAGIC: &[u8] = b"openssh-key-v1\0";
-const P521_ALGORITHM: &[u8] = b"ecdsa-sha2-nistp521";
-const SCALAR_LEN: usize = 66;
+/// The largest scalar: P-521's.
+const MAX_SCALAR_LEN: usize = 66;
+
+/// One curve: its key algorithm, its curve identifier (RFC 5656 §3.1.1)
+/// and its scalar's size in bytes.
+struct Curve {
+    algorithm: &'static [u8],
+    identifier: &'static [u8],
+    scalar_len: usize,
+}
+
+const CURVES: [Curve; 3] = [
+    Curve {
+        algorithm: b"ecdsa-sha2-nistp256",
+        identifier: b"nistp256",
+        scalar_len: 32,
+    },
+    Curve {
+        algorithm: b"ecdsa-sha2-nistp384",
+        identifier: b"nistp384",
+        scalar_len: 48,
+    },
+    Curve {
+        algorithm: b"ecdsa-sha2-nistp521",
+        identifier: b"nistp521",
+        scalar_len: 66,
+    },
+];
 
 /// The PEM body, base64-decoded. Both the base64 text and the binary are
 /// the private key in clear when it is not encrypted: they are built at
@@ -42,7 +73,7 @@ fn bad(what: &str) -> KeyError {
     KeyError::Encoding(format!("openssh-key-v1: {what}"))
 }
 
-/// Reads a P-521 key file. `Ok(None)` if the file is not one (the caller
+/// Reads an ECDSA key file. `Ok(None)` if the file is not one (the caller
 /// keeps its own error for it).
 pub(super) fn read(
     text: &[u8],
@@ -63,9 +94,13 @@ pub(super) fn read(
     let public = r.string().map_err(malformed)?;
     let sealed = r.string().map_err(malformed)?;
     let tag = r.remaining();
-    if count != 1 || Reader::new(public).string().ok() != Some(P521_ALGORITHM) {
+    if count != 1 {
         return Ok(None);
     }
+    let algorithm = Reader::new(public).string().ok();
+    let Some(curve) = CURVES.iter().find(|c| Some(c.algorithm) == algorithm) else {
+        return Ok(None);
+    };
     let mut section = Zeroizing::new(sealed.to_vec());
     if cipher_name != "none" {
         let Some(passphrase) = passphrase else {
@@ -103,8 +138,8 @@ pub(super) fn read(
             KeyError::WrongPassphrase
         });
     }
-    if s.string().map_err(malformed)? != P521_ALGORITHM
-        || s.string().map_err(malformed)? != b"nistp521"
+    if s.string().map_err(malformed)? != curve.algorithm
+        || s.string().map_err(malformed)? != curve.identifier
     {
         return Err(bad("key type"));
     }
@@ -113,25 +148,34 @@ pub(super) fn read(
     let comment = String::from_utf8_lossy(s.string().map_err(malformed)?).into_owned();
     let start = scalar.iter().position(|&b| b != 0).unwrap_or(scalar.len());
     let scalar = &scalar[start..];
-    if scalar.len() > SCALAR_LEN {
-        return Err(bad("P-521 scalar too long"));
+    if scalar.len() > curve.scalar_len {
+        return Err(bad("ECDSA scalar too long"));
     }
-    let mut padded = Zeroizing::new([0u8; SCALAR_LEN]);
-    padded[SCALAR_LEN - scalar.len()..].copy_from_slice(scalar);
-    let secret = p521::SecretKey::from_slice(&padded[..]).map_err(|_| bad("P-521 scalar"))?;
-    let public = ssh_key::sec1::EncodedPoint::<ssh_key::sec1::consts::U66>::from_bytes(point)
-        .map_err(|_| bad("P-521 point"))?;
-    // The point must be the scalar's: a file whose halves disagree is refused.
-    let derived = {
-        use p521::elliptic_curve::sec1::ToEncodedPoint;
-        secret.public_key().to_encoded_point(false)
-    };
-    if derived.as_bytes() != public.as_bytes() {
-        return Err(bad("P-521 public point does not match the private key"));
+    let mut buffer = Zeroizing::new([0u8; MAX_SCALAR_LEN]);
+    let padded = &mut buffer[..curve.scalar_len];
+    padded[curve.scalar_len - scalar.len()..].copy_from_slice(scalar);
+    // The point must be the scalar's: a file whose halves disagree is
+    // refused.
+    macro_rules! checked_pair {
+        ($curve:ident, $size:ty, $variant:ident, $len:literal) => {{
+            use $curve::elliptic_curve::sec1::ToEncodedPoint;
+            let secret = $curve::SecretKey::from_slice(padded).map_err(|_| bad("ECDSA scalar"))?;
+            let public =
+                EncodedPoint::<$size>::from_bytes(point).map_err(|_| bad("ECDSA point"))?;
+            let derived = secret.public_key().to_encoded_point(false);
+            if derived.as_bytes() != public.as_bytes() {
+                return Err(bad("ECDSA public point does not match the private key"));
+            }
+            EcdsaKeypair::$variant {
+                public,
+                private: EcdsaPrivateKey::<$len>::from(secret),
+            }
+        }};
     }
-    let keypair = EcdsaKeypair::NistP521 {
-        public,
-        private: EcdsaPrivateKey::<SCALAR_LEN>::from(secret),
+    let keypair = match curve.scalar_len {
+        32 => checked_pair!(p256, U32, NistP256, 32),
+        48 => checked_pair!(p384, U48, NistP384, 48),
+        _ => checked_pair!(p521, U66, NistP521, 66),
     };
     ssh_key::PrivateKey::new(KeypairData::Ecdsa(keypair), comment)
         .map(Some)
