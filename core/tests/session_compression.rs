@@ -116,3 +116,39 @@ fn compressed_sessions_survive_rekeys_and_any_input_split() {
         pair.assert_alive();
     }
 }
+
+#[test]
+fn compressed_sessions_record_and_replay_on_both_sides() {
+    use std::sync::Arc;
+
+    use conch_core::{record, Connection};
+    use conch_test_support::Endpoint;
+
+    for (client, server) in [
+        (COMPRESSION_CLIENT_ON, COMPRESSION_SERVER_ALLOWED),
+        (&["zlib"][..], &["zlib"][..]),
+    ] {
+        let (c, s) = configs(client, server);
+        let mut pair = Pair::new();
+        let now = pair.now();
+        pair.client = Endpoint::new(Connection::client_recorded(Arc::new(c), [3; 32], now));
+        pair.server =
+            Endpoint::new(Connection::server_recorded(Arc::new(s), [4; 32], now).unwrap());
+        pair.connect();
+        let ch = pair.exec("cat");
+        let input = text(200_000);
+        pair.client_send_all(ch, &input);
+        pair.client.conn.send_eof(ch).unwrap();
+        pair.drive();
+        assert!(pair.client_app.channel(ch).stdout == input);
+        let client_bytes = pair.client.conn.take_transcript();
+        let server_bytes = pair.server.conn.take_transcript();
+        // The compression list is in the recorded configuration.
+        let t = record::Transcript::decode(&client_bytes).unwrap();
+        assert_eq!(t.header.config.transport().algorithms.compression, client);
+        let c = record::replay(&client_bytes, now).unwrap();
+        let s = record::replay(&server_bytes, now).unwrap();
+        assert_eq!(c.events, pair.client.log.len());
+        assert_eq!(s.events, pair.server.log.len());
+    }
+}
