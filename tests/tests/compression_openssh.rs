@@ -137,7 +137,7 @@ fn sshd_92_does_not_offer_plain_zlib_and_compression_no_offers_none() {
         )
         .await
     });
-    let error = result.err().expect("no common compression");
+    let error = result.expect_err("no common compression");
     assert!(
         error.to_string().contains("no matching compression"),
         "{error}"
@@ -175,7 +175,7 @@ fn conch_client_asking_for_compression_gets_delayed_zlib_from_dropbear() {
         )
         .await
     });
-    let error = result.err().expect("no common compression");
+    let error = result.expect_err("no common compression");
     assert!(
         error.to_string().contains("no matching compression"),
         "{error}"
