@@ -1,7 +1,8 @@
 //! Hostile peers against compression (RFC 4253 section 6.2): a packet of a
 //! few hundred bytes that would inflate to a megabyte (a "decompression
 //! bomb") ends the connection with COMPRESSION_ERROR, in both roles,
-//! without the victim's memory following the peer's claim.
+//! without the victim's memory following the peer's claim; and with
+//! `zlib@openssh.com` nothing reaches the inflater before authentication.
 
 mod hostile;
 
@@ -57,4 +58,25 @@ fn a_decompression_bomb_ends_a_client_with_compression_error() {
     peer.lists.compression = zlib_only();
     peer.establish(&mut victim, Stage::Authenticated);
     bomb_fails(&mut peer, &mut victim);
+}
+
+#[test]
+fn delayed_compression_never_inflates_before_authentication() {
+    // A client compressing from NEWKEYS although zlib@openssh.com was
+    // agreed: the server reads its first compressed packet as it is (a
+    // zlib header byte where the message number goes), so the inflater is
+    // not reached before USERAUTH_SUCCESS, and the connection ends.
+    let mut config = ServerConfig::new(vec![ed25519(7)]);
+    config.transport.algorithms.compression = vec!["zlib@openssh.com".to_string()];
+    let mut victim = Victim::server(config);
+    let mut peer = Peer::client();
+    peer.lists.compression = vec!["zlib@openssh.com".to_string()];
+    peer.zlib_from_newkeys = true;
+    peer.start();
+    let got = peer.pump(&mut victim);
+    let error = got.expect_err("the server refuses the compressed request");
+    // 0x78: the zlib header's first byte (deflate, 32 KiB window).
+    assert_eq!(error, unexpected(0x78, "before authentication"));
+    assert_eq!(error.disconnect_reason(), DisconnectReason::ProtocolError);
+    assert!(!victim.conn.is_authenticated());
 }

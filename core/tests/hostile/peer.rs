@@ -138,6 +138,9 @@ pub struct Peer {
     deflate: Option<flate2::Compress>,
     /// `zlib` on what the victim sends, from its NEWKEYS on.
     inflate: Option<flate2::Decompress>,
+    /// Compress from NEWKEYS whatever was negotiated (a peer ignoring
+    /// `zlib@openssh.com`'s delay); by default only for `zlib`.
+    pub zlib_from_newkeys: bool,
     /// The victim sent bytes we could not deframe or authenticate.
     pub garbled: bool,
 }
@@ -204,6 +207,7 @@ impl Peer {
             received: Vec::new(),
             deflate: None,
             inflate: None,
+            zlib_from_newkeys: false,
             garbled: false,
         }
     }
@@ -643,7 +647,7 @@ impl Peer {
 
     /// Whether we compress with `zlib` (the victim must agree to it).
     fn zlib(&self) -> bool {
-        self.lists.compression.first().map(String::as_str) == Some("zlib")
+        self.zlib_from_newkeys || self.lists.compression.first().map(String::as_str) == Some("zlib")
     }
 
     /// Starts a re-exchange from our side (KEXINIT now).
