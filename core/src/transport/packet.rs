@@ -70,6 +70,7 @@ impl std::fmt::Debug for Receiver {
             .field("seq", &self.seq)
             .field("layout", &self.layout)
             .field("bytes_since_kex", &self.bytes_since_kex)
+            .field("inflate", &self.inflate.is_on())
             .finish_non_exhaustive()
     }
 }
@@ -331,6 +332,7 @@ impl std::fmt::Debug for Sender {
             .field("seq", &self.seq)
             .field("layout", &self.layout)
             .field("bytes_since_kex", &self.bytes_since_kex)
+            .field("deflate", &self.deflate.is_on())
             .finish_non_exhaustive()
     }
 }
