@@ -22,6 +22,10 @@ conch/ssh x conchd/sshd measures:
   connections  --connections sequential runs of the client with `true` as
                the command (connect, key exchange, public-key login, exec,
                exit status, close); total wall time / count.
+  compressed   only with --compressed-bytes N: N bytes of text (`yes`)
+               downloaded with the client's -C (zlib@openssh.com, which
+               sshd and conchd allow by default), MB/s of text delivered
+               and CPU per GB of it. Median of --runs.
 
 The runs are interleaved (run 1 of every pair, then run 2, ...) so that
 load drifting over the run hits every pair alike. The CPU time of each
@@ -76,6 +80,9 @@ def parse_args():
     parser.add_argument("--bytes", type=int, help="bytes per download (default 2000000000)")
     parser.add_argument("--forward-bytes", type=int,
                         help="bytes per forwarded transfer (default 1000000000)")
+    parser.add_argument("--compressed-bytes", type=int, default=0,
+                        help="also download this many bytes of text with -C (compression); "
+                             "default 0: not run")
     parser.add_argument("--connections", type=int,
                         help="sequential connections per pair (default 200)")
     parser.add_argument("--sessions", type=int, help="concurrent sessions (default 1000)")
@@ -413,6 +420,7 @@ class Pair:
         self.name = f"{label(client_name)}↔{label(server.name)}"
         self.downloads = []        # (wall, client cpu, server cpu)
         self.forwarded = []        # (wall, client cpu, server cpu)
+        self.compressed = []       # (wall, client cpu, server cpu), with -C
         self.connections = None    # (wall total, client cpu, server cpu)
         self.kex = self.cipher = "?"
         self.algorithms_source = ""
@@ -464,6 +472,19 @@ def negotiated(setup, pair, probe):
 
 def download(setup, pair, size, timeout):
     command = setup.client_command(pair.client, pair.server.port, f"head -c {size} /dev/zero")
+    (wall, cpu, received, _), server_cpu = server_cpu_during(
+        pair.server, lambda: run_client(setup, command, timeout, count_stdout=True))
+    if received != size:
+        raise RunFailed(f"{pair.name}: received {received} bytes, expected {size}")
+    return wall, cpu, server_cpu
+
+
+def compressed(setup, pair, size, timeout):
+    """Downloads `size` bytes of text with the client's -C (Compression
+    yes): the same measure as `download`, over a compressed session."""
+    command = setup.client_command(pair.client, pair.server.port,
+                                   f"yes 'conch side-by-side compressible text' | head -c {size}")
+    command.insert(1, "-C")
     (wall, cpu, received, _), server_cpu = server_cpu_during(
         pair.server, lambda: run_client(setup, command, timeout, count_stdout=True))
     if received != size:
@@ -736,6 +757,29 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
             print(f"| {pair.name} | {fmt(speed, 0)} | {fmt(ratio, 2)} "
                   f"| {fmt(forwarded_cpu_per_gb(pair, 1), 2)} "
                   f"| {fmt(forwarded_cpu_per_gb(pair, 2), 2)} |")
+    if any(p.compressed for p in pairs):
+        csize = f"{args.compressed_bytes / 1e6:g} MB"
+
+        def compressed_mbps(pair):
+            return statistics.median(args.compressed_bytes / wall / 1e6
+                                     for wall, _, _ in pair.compressed)
+
+        def compressed_cpu_per_gb(pair):
+            totals = [cpu + (server or 0) for _, cpu, server in pair.compressed]
+            return statistics.median(totals) / (args.compressed_bytes / 1e9)
+
+        base = compressed_mbps(baseline) if baseline and baseline.compressed else None
+        print()
+        print(f"| client ↔ server, `-C` | {csize} of text, MB/s (median of {args.runs}) "
+              "| vs ssh↔sshd | CPU s per GB of text (client + server) |")
+        print("|---|---:|---:|---:|")
+        for pair in pairs:
+            if not pair.compressed:
+                continue
+            speed = compressed_mbps(pair)
+            ratio = speed / base if base else None
+            print(f"| {pair.name} | {fmt(speed, 0)} | {fmt(ratio, 2)} "
+                  f"| {fmt(compressed_cpu_per_gb(pair), 2)} |")
     if concurrent_results:
         print()
         print(f"| {args.sessions} concurrent sessions, one process | total time | all open after "
@@ -853,6 +897,21 @@ def main():
                     pair.forwarded.append((wall, cpu, server_cpu))
                     log(f"{pair.name}: forwarded {run}/{args.runs}: "
                         f"{args.forward_bytes / wall / 1e6:.1f} MB/s ({wall:.2f} s)")
+
+        if args.compressed_bytes:
+            for run in range(1, args.runs + 1):
+                for pair in pairs:
+                    if pair.failure:
+                        continue
+                    try:
+                        result = compressed(setup, pair, args.compressed_bytes, args.timeout)
+                    except RunFailed as e:
+                        pair.failure = str(e)
+                        log(f"{pair.name}: compressed FAILED: {e}")
+                        continue
+                    pair.compressed.append(result)
+                    log(f"{pair.name}: compressed {run}/{args.runs}: "
+                        f"{args.compressed_bytes / result[0] / 1e6:.1f} MB/s ({result[0]:.2f} s)")
 
         if "connections" in args.only:
             for pair in pairs:

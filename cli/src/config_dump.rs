@@ -76,6 +76,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<DumpArgs, Strin
                 };
             }
             Short('o') => options.push(text(&mut parser)?),
+            Short('C') => options.push("Compression yes".to_string()),
             Short('p') => options.push(format!("Port {}", text(&mut parser)?)),
             Short('l') => options.push(format!("User {}", text(&mut parser)?)),
             Value(v) if host.is_none() => {

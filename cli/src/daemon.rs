@@ -11,7 +11,7 @@
 //!        [--gateway-ports no|yes|clientspecified]
 //!        [--max-startups START:RATE:FULL] [--per-source-max-startups N]
 //!        [--max-sessions N] [--memory-budget SIZE] [--max-auth-tries N]
-//!        [--login-grace-time SECS] [--log-level LEVEL]
+//!        [--login-grace-time SECS] [--compression yes|no] [--log-level LEVEL]
 //! ```
 //!
 //! It listens on `127.0.0.1` (port 2222 unless `-p`), logs to stderr, and
@@ -43,7 +43,7 @@ usage: conchd [-p PORT] --host-key FILE [--generate-host-key] [--host-certificat
               [--gateway-ports no|yes|clientspecified]
               [--max-startups START:RATE:FULL] [--per-source-max-startups N]
               [--max-sessions N] [--memory-budget SIZE] [--max-auth-tries N]
-              [--login-grace-time SECS] [--log-level LEVEL]
+              [--login-grace-time SECS] [--compression yes|no] [--log-level LEVEL]
 
 A small SSH server for tests and demos: runs each exec request with the shell
 of the user running conchd (a login shell for `shell`, on a pseudo-terminal

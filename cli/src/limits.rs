@@ -1,7 +1,7 @@
 //! `conchd`'s limits against abusive clients, each an sshd_config(5)
 //! keyword: `MaxStartups`, `PerSourceMaxStartups`, `MaxSessions`,
-//! `MaxAuthTries`, `LoginGraceTime`, and the per-connection memory budget
-//! sshd does not have.
+//! `MaxAuthTries`, `LoginGraceTime`, `Compression` (what reaches the
+//! inflater), and the per-connection memory budget sshd does not have.
 
 use std::time::Duration;
 
@@ -22,6 +22,11 @@ pub struct Limits {
     pub max_auth_tries: u32,
     /// `--login-grace-time` (`None`: no limit, as sshd's 0).
     pub login_grace_time: Option<Duration>,
+    /// `--compression yes|delayed|no`: whether clients that ask get
+    /// `zlib@openssh.com` (compression after authentication). Yes by
+    /// default, as sshd's `Compression`: the offer is sshd's
+    /// `none,zlib@openssh.com`, so a client that does not ask gets none.
+    pub compression: bool,
 }
 
 impl Default for Limits {
@@ -33,6 +38,7 @@ impl Default for Limits {
             memory_budget: ChannelConfig::default().memory_budget,
             max_auth_tries: server.max_auth_attempts,
             login_grace_time: TransportConfig::default().handshake_timeout,
+            compression: true,
         }
     }
 }
@@ -47,16 +53,19 @@ pub const FLAGS_USAGE: &str = "\
       --memory-budget SIZE what one connection may make the server buffer,
                            bytes or with K/M/G (32M)
       --max-auth-tries N   failed authentications before disconnecting (6)
-      --login-grace-time SECS  time to log in, 0 for none (120)";
+      --login-grace-time SECS  time to log in, 0 for none (120)
+      --compression yes|delayed|no  zlib@openssh.com, after authentication,
+                           for clients that ask (ssh -C); delayed is yes (yes)";
 
 /// The limit flags, without their dashes.
-const FLAGS: [&str; 6] = [
+const FLAGS: [&str; 7] = [
     "max-startups",
     "per-source-max-startups",
     "max-sessions",
     "memory-budget",
     "max-auth-tries",
     "login-grace-time",
+    "compression",
 ];
 
 /// Whether `--name` is one of the limit flags.
@@ -89,6 +98,14 @@ impl Limits {
                 let secs = number(value()?)?;
                 self.login_grace_time = (secs > 0).then(|| Duration::from_secs(secs.into()));
             }
+            "compression" => {
+                // sshd_config(5): `delayed` is a legacy synonym for yes.
+                self.compression = match value()?.as_str() {
+                    "yes" | "delayed" => true,
+                    "no" => false,
+                    v => return Err(format!("bad --compression {v:?}: want yes or no")),
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -100,6 +117,16 @@ impl Limits {
         config.channels.memory_budget = self.memory_budget;
         config.max_auth_attempts = self.max_auth_tries;
         config.transport.handshake_timeout = self.login_grace_time;
+        // sshd's offer (OpenSSH `KEX_DEFAULT_COMP`); plain zlib, which
+        // would reach the inflater before authentication, is not offered.
+        config
+            .transport
+            .algorithms
+            .set_compression(if self.compression {
+                conch_core::config::COMPRESSION_SERVER_ALLOWED
+            } else {
+                &[conch_core::config::COMPRESSION_NONE]
+            });
     }
 }
 
@@ -155,6 +182,16 @@ mod tests {
         l.apply(&mut config);
         assert_eq!(config.max_auth_attempts, 3);
         assert_eq!(config.channels.max_sessions, 2);
+        // Compression: sshd's offer by default, none when turned off.
+        assert_eq!(
+            config.transport.algorithms.compression,
+            ["none", "zlib@openssh.com"]
+        );
+        let l = parse(&[("compression", "no")]).unwrap();
+        l.apply(&mut config);
+        assert_eq!(config.transport.algorithms.compression, ["none"]);
+        assert!(parse(&[("compression", "delayed")]).unwrap().compression);
+        assert!(parse(&[("compression", "maybe")]).is_err());
         assert!(parse(&[("memory-budget", "lots")]).is_err());
         assert!(parse(&[("max-startups", "10:30")]).is_err());
         assert!(!Limits::default()

@@ -410,7 +410,8 @@ fn a_closed_stdout_ends_an_endless_command() {
 
 /// ssh_config options given with `-o`: `RemoteCommand` runs when no command
 /// is given, `SetEnv` and `SendEnv` reach the command's environment, and
-/// an option whose feature conch lacks is named as not supported.
+/// an option whose feature conch lacks is named as not supported
+/// (`Compression yes` no longer is).
 #[test]
 fn remote_command_environment_and_unsupported_options() {
     // conchd accepts only LANG and LC_* unless told (sshd's AcceptEnv).
@@ -421,6 +422,7 @@ fn remote_command_environment_and_unsupported_options() {
         .option("SetEnv=CONCH_SET=fromconfig")
         .option("SendEnv=CONCH_SEN*")
         .option("Compression=yes")
+        .option("UpdateHostKeys=yes")
         .env("CONCH_SENT", "local")
         .env("CONCH_NOT_SENT", "hidden")
         .run("", "");
@@ -428,7 +430,37 @@ fn remote_command_environment_and_unsupported_options() {
     assert_eq!(out.stdout_text(), "[fromconfig] [local] []\n");
     assert!(
         out.stderr_text()
-            .contains("Compression yes: not supported by conch; ignored"),
+            .contains("UpdateHostKeys true: not supported by conch; ignored"),
         "{out}"
     );
+    assert!(!out.stderr_text().contains("Compression"), "{out}");
+}
+
+/// `conch -C` against conchd (which allows delayed compression by
+/// default, as sshd): zlib@openssh.com both ways, and a large compressible
+/// output arrives intact; without -C, none.
+#[test]
+fn capital_c_compresses_with_zlib_at_openssh_com() {
+    let server = Conchd::start(false);
+    let out = server.conch().arg("-C").arg("-v").run("exit 0", "");
+    out.assert_success();
+    let err = out.stderr_text();
+    for dir in ["server->client", "client->server"] {
+        assert!(
+            err.contains(&format!("{dir} cipher:"))
+                && err.contains("compression: zlib@openssh.com"),
+            "{out}"
+        );
+    }
+    let big = server
+        .conch()
+        .arg("-C")
+        .run("yes conch | head -c 3000000", "");
+    big.assert_success();
+    assert_eq!(big.stdout.len(), 3_000_000);
+    assert!(big.stdout.chunks(6).all(|c| c == &b"conch\n"[..c.len()]));
+    let plain = server.conch().arg("-v").run("exit 0", "");
+    plain.assert_success();
+    assert!(plain.stderr_text().contains("compression: none"), "{plain}");
+    assert!(!plain.stderr_text().contains("zlib"), "{plain}");
 }

@@ -62,13 +62,42 @@ pub struct AlgorithmPreferences {
     pub cipher: Vec<String>,
     /// MACs (not used with AEAD ciphers).
     pub mac: Vec<String>,
+    /// Compression methods (RFC 4253 section 6.2): [`COMPRESSION_NONE`],
+    /// [`COMPRESSION_ZLIB_OPENSSH`] (zlib from USERAUTH_SUCCESS on, OpenSSH
+    /// PROTOCOL section 1.2) and [`COMPRESSION_ZLIB`] (zlib from the first
+    /// NEWKEYS). Only `none` by default, for both roles: ssh's
+    /// `Compression yes` is [`COMPRESSION_CLIENT_ON`], what sshd offers by
+    /// default [`COMPRESSION_SERVER_ALLOWED`].
+    pub compression: Vec<String>,
 }
+
+/// No compression.
+pub const COMPRESSION_NONE: &str = "none";
+/// zlib from the first NEWKEYS on (RFC 4253 section 6.2).
+pub const COMPRESSION_ZLIB: &str = "zlib";
+/// zlib from USERAUTH_SUCCESS on (OpenSSH PROTOCOL section 1.2), so that
+/// no unauthenticated peer reaches the inflater.
+pub const COMPRESSION_ZLIB_OPENSSH: &str = "zlib@openssh.com";
+/// A client asking for compression, as ssh's `Compression yes` (OpenSSH
+/// 9.2 `compression_alg_list`): delayed zlib, then zlib, else none.
+pub const COMPRESSION_CLIENT_ON: &[&str] =
+    &[COMPRESSION_ZLIB_OPENSSH, COMPRESSION_ZLIB, COMPRESSION_NONE];
+/// A server allowing compression, as sshd's default `Compression yes`
+/// (OpenSSH `KEX_DEFAULT_COMP`): none first, so a client that did not ask
+/// gets none, and delayed zlib for one that did (the client's order wins,
+/// RFC 4253 section 7.1).
+pub const COMPRESSION_SERVER_ALLOWED: &[&str] = &[COMPRESSION_NONE, COMPRESSION_ZLIB_OPENSSH];
 
 impl AlgorithmPreferences {
     /// Every algorithm the provider implements and enables by default, in
     /// the provider's preference order.
     pub fn defaults_for(crypto: &CryptoProvider) -> Self {
         crypto.default_preferences()
+    }
+
+    /// Sets the compression list to `names` (see [`Self::compression`]).
+    pub fn set_compression(&mut self, names: &[&str]) {
+        self.compression = names.iter().map(|n| n.to_string()).collect();
     }
 }
 

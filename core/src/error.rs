@@ -242,6 +242,11 @@ pub enum PeerMisbehaved {
     /// and a key exchange explains no more than a few packets.
     #[error("too much data while the host key awaits a decision")]
     InputDuringHostKeyDecision,
+    /// A compressed payload did not inflate (RFC 4253 section 6.2): corrupt
+    /// or truncated zlib data, the stream ended, or it inflated past the
+    /// largest packet we accept. Disconnects with COMPRESSION_ERROR.
+    #[error("compression error: {0}")]
+    Compression(&'static str),
 }
 
 /// The peer is following the protocol but shares no way of talking with us.
@@ -401,6 +406,7 @@ impl Error {
         match self {
             Error::PeerMisbehaved(p) => match p {
                 PeerMisbehaved::BadMac => R::MacError,
+                PeerMisbehaved::Compression(_) => R::CompressionError,
                 PeerMisbehaved::BadHostKeySignature
                 | PeerMisbehaved::WrongHostKeyType(_)
                 | PeerMisbehaved::HostKeyChangedOnRekey

@@ -37,6 +37,11 @@ pub struct NegotiatedAlgorithms {
     pub mac_c2s: String,
     /// MAC server to client (empty for AEAD ciphers).
     pub mac_s2c: String,
+    /// Compression client to server: `none`, `zlib` or `zlib@openssh.com`
+    /// (which starts only after USERAUTH_SUCCESS).
+    pub compression_c2s: String,
+    /// Compression server to client.
+    pub compression_s2c: String,
     /// Whether strict key exchange (OpenSSH `kex-strict-*-v00`) is in force.
     pub strict_kex: bool,
 }

@@ -6,6 +6,9 @@
 //! cargo run -p conch-examples --example echoclient_ssh -- -h HOST -p PORT -u USER -i ~/.ssh/id_ed25519
 //! ```
 //!
+//! With `-C` the session is compressed (zlib@openssh.com) if the server
+//! allows it, as with `ssh -C`.
+//!
 //! Host keys are checked against `~/.ssh/known_hosts` (or `-k FILE`); an
 //! unknown host is asked about on the terminal, as `ssh` does.
 

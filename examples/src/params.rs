@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use conch_cli::how_to::current_user;
+use conch_core::config::COMPRESSION_CLIENT_ON;
 use conch_tokio::{load_private_key, KeyFileError};
 use conch_tokio::{
-    AgentClient, CommandEndpoint, HostKeyUi, KnownHostsFile, KnownHostsPolicy, PrivateKey,
+    AgentClient, ClientOptions, CommandEndpoint, HostKeyPolicy, HostKeyUi, KnownHostsFile,
+    KnownHostsPolicy, PrivateKey,
 };
 
 /// The options the examples take.
@@ -21,6 +23,8 @@ options:
       --password PASSWORD  password to use for authentication
   -k, --knownhosts FILE    file containing known ssh server public key data [~/.ssh/known_hosts]
       --no-agent           disable use of key agent
+  -C, --compress           compress the session if the server allows (ssh -C:
+                           zlib@openssh.com, then zlib)
       --help               show this help";
 
 /// Where and how the examples connect (the how-to's `ConnectionParameters`).
@@ -44,6 +48,8 @@ pub struct ConnectionParameters {
     pub ui: Option<Arc<dyn HostKeyUi>>,
     /// The ssh-agent, if one is to be used.
     pub agent: Option<AgentClient>,
+    /// Ask for compression (`-C`), as ssh's `Compression yes`.
+    pub compress: bool,
 }
 
 impl std::fmt::Debug for ConnectionParameters {
@@ -80,6 +86,7 @@ impl ConnectionParameters {
         let mut password = None;
         let mut known_hosts = expand_home("~/.ssh/known_hosts");
         let mut no_agent = false;
+        let mut compress = false;
 
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
@@ -95,6 +102,7 @@ impl ConnectionParameters {
                 Long("password") => password = Some(value(&mut parser)?),
                 Short('k') | Long("knownhosts") => known_hosts = expand_home(&value(&mut parser)?),
                 Long("no-agent") => no_agent = true,
+                Short('C') | Long("compress") => compress = true,
                 Long("help") => return Err(USAGE.to_string()),
                 other => return Err(format!("{}\n{USAGE}", other.unexpected())),
             }
@@ -122,6 +130,7 @@ impl ConnectionParameters {
             known_hosts_policy: KnownHostsPolicy::Ask,
             ui: None,
             agent,
+            compress,
         })
     }
 
@@ -144,6 +153,17 @@ impl ConnectionParameters {
         }
         if let Some(agent) = &self.agent {
             endpoint = endpoint.agent(agent.clone());
+        }
+        if self.compress {
+            // The endpoint puts its own host key checking in place of
+            // this placeholder policy.
+            let mut options = ClientOptions::new(HostKeyPolicy::reject_all());
+            options
+                .config_mut()
+                .transport
+                .algorithms
+                .set_compression(COMPRESSION_CLIENT_ON);
+            endpoint = endpoint.options(options);
         }
         endpoint
     }
@@ -192,8 +212,10 @@ mod tests {
             "-k",
             "/nonexistent/known_hosts",
             "--no-agent",
+            "-C",
         ])
         .unwrap();
+        assert!(p.compress);
         assert_eq!(p.host, "example.org");
         assert_eq!(p.port, 2222);
         assert_eq!(p.username, "bob");

@@ -413,24 +413,13 @@ impl HostConfig {
 
     /// The options set whose feature conch does not have yet, each with
     /// its value: a program should say they are not supported
-    /// (`Compression yes`, `UpdateHostKeys yes|ask`). `RequestTTY` and
+    /// (`UpdateHostKeys yes|ask`; `Compression yes` is supported). `RequestTTY` and
     /// `ForwardAgent` are not among them: whether to ask for a terminal or
     /// agent forwarding is the program's decision (`conch` follows both,
     /// see `conch_cli::client`).
     pub fn unsupported(&self) -> Vec<String> {
         let r = &self.resolved;
         let mut out = Vec::new();
-        let on = |k: &str| {
-            r.get(k)
-                .and_then(|v| v.first())
-                .is_some_and(|v| v != "false" && v != "no")
-        };
-        if on("Compression") {
-            out.push(format!(
-                "Compression {}",
-                r.get("Compression").unwrap_or_default().join(" ")
-            ));
-        }
         if let Some(v) = r
             .get("UpdateHostKeys")
             .filter(|v| v.first().is_some_and(|v| v != "false"))
@@ -538,6 +527,14 @@ fn client_options(
     }
     t.keepalive_interval = r.server_alive_interval();
     t.keepalive_max = r.server_alive_count_max();
+    if r.compression() {
+        // ssh_config(5) `Compression yes` (ssh -C): OpenSSH's list,
+        // delayed zlib first. Without it only none is offered (ssh also
+        // lists the zlib methods after none, which only a server without
+        // none would pick).
+        t.algorithms
+            .set_compression(conch_core::config::COMPRESSION_CLIENT_ON);
+    }
     Ok(options)
 }
 

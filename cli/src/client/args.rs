@@ -39,6 +39,8 @@ usage: conch [-p PORT] [-l USER] [-i IDENTITY]... [-o OPTION=VALUE]... [-F FILE|
   -N                 no command: only forward
   -A                 forward the agent at SSH_AUTH_SOCK to the server's session
                      (ForwardAgent yes); -a: do not
+  -C                 compress the session (Compression yes: zlib@openssh.com,
+                     then zlib, if the server allows)
   -L SPEC            local forward: [BIND:]PORT:HOST:HOSTPORT, [BIND:]PORT:SOCKET,
                      SOCKET:HOST:HOSTPORT or SOCKET:SOCKET (as ssh; repeatable)
   -R SPEC            remote forward, the same forms seen from the server; port 0
@@ -181,6 +183,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Invocation
             Short('N') => a.no_command = true,
             // ssh: -A forwards the agent, -a does not; the last one wins.
             Short('A') => a.forward_agent = Some(true),
+            // ssh -C: Compression yes, as an option line (-o order).
+            Short('C') => a.options.push("Compression yes".to_string()),
             Short('a') => a.forward_agent = Some(false),
             Short('L') => {
                 let spec = text(&mut parser)?;
@@ -430,6 +434,12 @@ mod tests {
         assert!(parse(&["-p", "x", "h"]).unwrap_err().contains("Bad port"));
         assert!(parse(&[]).is_err());
         assert_eq!(parse(&["--demo"]).unwrap(), Invocation::Demo);
+    }
+
+    #[test]
+    fn capital_c_asks_for_compression_as_an_option_line() {
+        assert_eq!(connect(&["-C", "h"]).options, ["Compression yes"]);
+        assert!(connect(&["h"]).options.is_empty());
     }
 
     #[test]

@@ -34,8 +34,9 @@
 //! `ConnectionAttempts`, `AddressFamily`, `ProxyCommand`, `ProxyJump`/`-J`
 //! (each jump host with its own ssh_config), keepalives,
 //! `RekeyLimit`, `SendEnv`/`SetEnv`, `RemoteCommand` and `LogLevel`.
-//! Options whose feature conch lacks (`Compression`, `ForwardAgent`,
-//! `RequestTTY`, `CertificateFile`) are warned about as not supported.
+//! `Compression yes` (`-C`) asks for zlib@openssh.com, then zlib.
+//! Options whose feature conch lacks (`UpdateHostKeys`) are warned about
+//! as not supported.
 //! Credentials, in order: the agent's keys (`SSH_AUTH_SOCK`, unless
 //! `--no-agent`), the `-i` and `IdentityFile` files (else the default
 //! `~/.ssh/id_*` files), then keyboard-interactive and the password, from

@@ -74,14 +74,16 @@ pub(super) fn log_event(side: Side, event: &Event) {
                 }
             };
             debug!(
-                "kex: server->client cipher: {} MAC: {} compression: none",
+                "kex: server->client cipher: {} MAC: {} compression: {}",
                 a.cipher_s2c,
-                mac(&a.mac_s2c)
+                mac(&a.mac_s2c),
+                a.compression_s2c
             );
             debug!(
-                "kex: client->server cipher: {} MAC: {} compression: none",
+                "kex: client->server cipher: {} MAC: {} compression: {}",
                 a.cipher_c2s,
-                mac(&a.mac_c2s)
+                mac(&a.mac_c2s),
+                a.compression_c2s
             );
             if a.strict_kex {
                 debug!("kex: strict key exchange (kex-strict-*-v00@openssh.com) in force");

@@ -170,6 +170,8 @@ impl CryptoProvider {
             host_key: names(&self.signature),
             cipher: names(&self.cipher),
             mac: names(&self.mac),
+            // Compression is not the provider's: off unless asked for.
+            compression: vec![crate::config::COMPRESSION_NONE.to_string()],
         }
     }
 

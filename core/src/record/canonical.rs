@@ -190,12 +190,21 @@ fn put_algorithms(out: &mut Vec<u8>, a: &NegotiatedAlgorithms) {
         cipher_s2c,
         mac_c2s,
         mac_s2c,
+        compression_c2s,
+        compression_s2c,
         strict_kex,
     } = a;
     for name in [kex, host_key, cipher_c2s, cipher_s2c, mac_c2s, mac_s2c] {
         out.text(name);
     }
     out.flag(*strict_kex);
+    // Written only when compression is on, so the digests of transcripts
+    // recorded before compression existed (always none) stay the same.
+    let on = |c: &str| !c.is_empty() && c != "none";
+    if on(compression_c2s) || on(compression_s2c) {
+        out.text(compression_c2s);
+        out.text(compression_s2c);
+    }
 }
 
 fn put_attempt(out: &mut Vec<u8>, attempt: &AuthAttempt) {

@@ -21,8 +21,9 @@ pub const MAGIC: &[u8; 8] = b"CONCHREC";
 /// the memory budget, `max_sessions` and the server's failure delay. A
 /// version 2 transcript still replays, with the settings that did not
 /// exist then off (no budget, no session limit, no delay), which is how it
-/// was recorded.
-pub const FORMAT_VERSION: u64 = 3;
+/// was recorded. Version 4 added the compression list; older transcripts
+/// replay with `none` alone, the only method there was.
+pub const FORMAT_VERSION: u64 = 4;
 
 /// The oldest version read.
 const OLDEST_VERSION: u64 = 2;
@@ -112,7 +113,7 @@ impl Header {
         let role = r.byte("role")?;
         let config = match role {
             ROLE_CLIENT => {
-                let transport = get_transport(r)?;
+                let transport = get_transport(r, version)?;
                 let channels = get_channels(r, version)?;
                 RecordedConfig::Client(Arc::new(ClientConfig {
                     transport,
@@ -121,7 +122,7 @@ impl Header {
                 }))
             }
             ROLE_SERVER => {
-                let transport = get_transport(r)?;
+                let transport = get_transport(r, version)?;
                 let channels = get_channels(r, version)?;
                 let n = r.usize("host key count")?;
                 let mut host_keys = Vec::new();
@@ -170,28 +171,47 @@ fn put_transport(out: &mut Vec<u8>, t: &TransportConfig) {
     out.opt_duration(t.handshake_timeout);
     out.uvar(u64::from(t.max_packet_len));
     out.flag(t.strict_kex);
+    out.texts(&t.algorithms.compression);
 }
 
-fn get_transport(r: &mut Reader<'_>) -> Result<TransportConfig, FormatError> {
+fn get_transport(r: &mut Reader<'_>, version: u64) -> Result<TransportConfig, FormatError> {
     // Built field by field, without `..Default::default()`, so that a field
     // added to `TransportConfig` fails to compile here until the format
     // records it.
+    let kex = r.texts("kex algorithms")?;
+    let host_key = r.texts("host key algorithms")?;
+    let cipher = r.texts("cipher algorithms")?;
+    let mac = r.texts("MAC algorithms")?;
+    let software_version = r.text("software version")?.to_string();
+    let rekey_bytes = r.uvar("rekey bytes")?;
+    let rekey_interval = r.opt_duration("rekey interval")?;
+    let keepalive_interval = r.opt_duration("keepalive interval")?;
+    let keepalive_max = r.u32("keepalive max")?;
+    let handshake_timeout = r.opt_duration("handshake timeout")?;
+    let max_packet_len = r.u32("max packet length")?;
+    let strict_kex = r.flag("strict kex")?;
+    let compression = if version >= 4 {
+        r.texts("compression algorithms")?
+    } else {
+        vec![crate::config::COMPRESSION_NONE.to_string()]
+    };
     Ok(TransportConfig {
         crypto: Arc::new(CryptoProvider::default()),
         algorithms: AlgorithmPreferences {
-            kex: r.texts("kex algorithms")?,
-            host_key: r.texts("host key algorithms")?,
-            cipher: r.texts("cipher algorithms")?,
-            mac: r.texts("MAC algorithms")?,
+            kex,
+            host_key,
+            cipher,
+            mac,
+            compression,
         },
-        software_version: r.text("software version")?.to_string(),
-        rekey_bytes: r.uvar("rekey bytes")?,
-        rekey_interval: r.opt_duration("rekey interval")?,
-        keepalive_interval: r.opt_duration("keepalive interval")?,
-        keepalive_max: r.u32("keepalive max")?,
-        handshake_timeout: r.opt_duration("handshake timeout")?,
-        max_packet_len: r.u32("max packet length")?,
-        strict_kex: r.flag("strict kex")?,
+        software_version,
+        rekey_bytes,
+        rekey_interval,
+        keepalive_interval,
+        keepalive_max,
+        handshake_timeout,
+        max_packet_len,
+        strict_kex,
     })
 }
 

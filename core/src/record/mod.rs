@@ -62,6 +62,7 @@
 //! | handshake timeout | `opt<duration>` |
 //! | max packet length | `uvar` |
 //! | strict kex | `flag` |
+//! | compression algorithms (version 4 on) | `list<text>` |
 //! | channels: window size, max packet size, max channels, send buffer limit | 4 × `uvar` |
 //! | *client only:* auth timeout | `opt<duration>` |
 //! | *server only:* host keys | `list<text>`, unencrypted `openssh-key-v1` PEM |

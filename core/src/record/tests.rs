@@ -196,6 +196,10 @@ fn server_header() -> Header {
     config.transport.rekey_bytes = 4096;
     config.transport.strict_kex = false;
     config.channels.window_size = 1234;
+    config
+        .transport
+        .algorithms
+        .set_compression(&["zlib@openssh.com", "none"]);
     Header {
         config: RecordedConfig::Server(Arc::new(config)),
         seed: [3; 32],

@@ -4,6 +4,8 @@
 //! Submodules, one concept each:
 //! - `ident`: the identification lines (section 4.2);
 //! - `packet`: framing, padding, sequence numbers, the packet ciphers (section 6);
+//! - `compress`: zlib and zlib@openssh.com payload compression (section 6.2,
+//!   OpenSSH PROTOCOL section 1.2);
 //! - `key_exchange`: KEXINIT and negotiation, the exchange's typed phases,
 //!   the methods' messages, NEWKEYS, re-exchange (sections 7-9), strict kex
 //!   (OpenSSH PROTOCOL 1.10) and EXT_INFO (RFC 8308).
@@ -11,6 +13,7 @@
 //! This file holds the `Transport` the connection glue drives and the
 //! dispatch of transport messages (section 11).
 
+mod compress;
 mod ident;
 mod key_exchange;
 mod packet;
@@ -82,6 +85,9 @@ pub(crate) struct Transport {
     server_sig_algs: Option<Vec<String>>,
     /// The first exchange must be done by then.
     handshake_deadline: Option<Instant>,
+    /// USERAUTH_SUCCESS went by (server: sent; client: received), from
+    /// when `zlib@openssh.com` compresses (OpenSSH PROTOCOL section 1.2).
+    authenticated: bool,
     /// DISCONNECT sent or received: nothing more happens.
     closed: bool,
 }
@@ -114,6 +120,7 @@ impl Transport {
             session_id: None,
             host_key: None,
             server_sig_algs: None,
+            authenticated: false,
             closed: false,
         }
     }
@@ -262,6 +269,13 @@ impl Transport {
                     }
                     .into());
                 }
+                if msg_no == msg::USERAUTH_SUCCESS && self.side == Side::Client {
+                    // Delayed compression starts with the next packet each
+                    // way (OpenSSH: "on the client side after a
+                    // SSH2_MSG_USERAUTH_SUCCESS is received"). One sent
+                    // unasked is the auth layer's error to report.
+                    self.userauth_success_passed();
+                }
                 Ok(Some(Incoming { seq, payload }))
             }
             msg::EXT_INFO => {
@@ -357,10 +371,33 @@ impl Transport {
                     break;
                 }
                 self.tx.send(payload, Some(rng));
+                if self.side == Side::Server && payload.first() == Some(&msg::USERAUTH_SUCCESS) {
+                    // OpenSSH: delayed compression starts "on the server
+                    // side after a SSH2_MSG_USERAUTH_SUCCESS is sent".
+                    self.userauth_success_passed();
+                }
                 outbox.pop_front();
             }
         }
         self.start_rekey_if_due(rng);
+    }
+
+    /// USERAUTH_SUCCESS went by: `zlib@openssh.com` starts in both
+    /// directions from the next packet, and with every later NEWKEYS.
+    fn userauth_success_passed(&mut self) {
+        self.authenticated = true;
+        self.tx.deflate.authenticated();
+        self.rx.inflate.authenticated();
+        if self.tx.deflate.is_on() || self.rx.inflate.is_on() {
+            tracing::debug!("Enabling delayed compression after authentication");
+        }
+    }
+
+    /// Whether our packets are compressed now, and the peer's (for tests:
+    /// delayed compression really waits for authentication).
+    #[cfg(test)]
+    pub(crate) fn compressing(&self) -> (bool, bool) {
+        (self.tx.deflate.is_on(), self.rx.inflate.is_on())
     }
 
     /// RFC 4253 section 9: no more than the limit under one set of keys.

@@ -17,6 +17,8 @@ use crate::crypto::{PacketLayout, PacketOpener, PacketSealer};
 use crate::error::PeerMisbehaved;
 use crate::wire::DecodeError;
 
+use super::compress::{self, Deflater, Inflater};
+
 /// Bytes of `uint32 packet_length`.
 const LENGTH_LEN: usize = 4;
 /// RFC 4253 section 6: at least four bytes of padding.
@@ -56,6 +58,8 @@ pub(crate) struct Receiver {
     /// Bytes received since the last NEWKEYS in this direction (rekey limit).
     pub(crate) bytes_since_kex: u64,
     max_packet_len: usize,
+    /// Compression of what we receive (RFC 4253 section 6.2).
+    pub(crate) inflate: compress::State<Inflater>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -66,6 +70,7 @@ impl std::fmt::Debug for Receiver {
             .field("seq", &self.seq)
             .field("layout", &self.layout)
             .field("bytes_since_kex", &self.bytes_since_kex)
+            .field("inflate", &self.inflate.is_on())
             .finish_non_exhaustive()
     }
 }
@@ -83,6 +88,7 @@ impl Receiver {
             pending_len: None,
             bytes_since_kex: 0,
             max_packet_len: max_packet_len as usize,
+            inflate: compress::State::Off,
         }
     }
 
@@ -208,6 +214,19 @@ impl Receiver {
             }
             .into());
         }
+        if let compress::State::On(inflater) = &mut self.inflate {
+            let payload = inflate_packet(
+                inflater,
+                &mut self.buf,
+                total,
+                payload_len,
+                self.max_packet_len,
+            )?;
+            let seq = self.seq;
+            self.seq = self.seq.wrapping_add(1);
+            self.bytes_since_kex += total as u64;
+            return Ok(Some((seq, payload)));
+        }
         let packet = if SECRET_MESSAGES.contains(&self.buf[LENGTH_LEN + 1]) {
             take_wiping(&mut self.buf, total)
         } else {
@@ -248,6 +267,37 @@ const SECRET_MESSAGES: [u8; 2] = [
     crate::msg::USERAUTH_INFO_RESPONSE,
 ];
 
+/// Inflates the payload of the `total`-byte packet opened at the start of
+/// `buf` (RFC 4253 section 6.2), at most `limit` bytes of it. The packet's
+/// bytes are wiped from the buffer, as its message number, and so whether
+/// it carries a secret, is known only after inflating; an inflated secret
+/// message gets a wiping allocation (see [`take_wiping`]).
+fn inflate_packet(
+    inflater: &mut Inflater,
+    buf: &mut BytesMut,
+    total: usize,
+    payload_len: usize,
+    limit: usize,
+) -> Result<Bytes, PeerMisbehaved> {
+    let mut packet = buf.split_to(total);
+    let mut out = Vec::new();
+    let inflated = inflater.decompress(
+        &packet[LENGTH_LEN + 1..LENGTH_LEN + 1 + payload_len],
+        &mut out,
+        limit,
+    );
+    packet[..].zeroize();
+    inflated?;
+    match out.first() {
+        None => Err(DecodeError {
+            what: "message number (empty payload)",
+        }
+        .into()),
+        Some(m) if SECRET_MESSAGES.contains(m) => Ok(Bytes::from_owner(Zeroizing::new(out))),
+        Some(_) => Ok(Bytes::from(out)),
+    }
+}
+
 /// The first `len` bytes of `buf`, moved into their own allocation that is
 /// zeroized when the last `Bytes` of it is dropped; the receive buffer is
 /// zeroed where they were (a frozen slice of it could not be wiped later).
@@ -271,6 +321,8 @@ pub(crate) struct Sender {
     pub(crate) bytes_since_kex: u64,
     /// Random bytes for padding when no RNG is passed in.
     padding_reserve: Vec<u8>,
+    /// Compression of what we send (RFC 4253 section 6.2).
+    pub(crate) deflate: compress::State<Deflater>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -280,6 +332,7 @@ impl std::fmt::Debug for Sender {
             .field("seq", &self.seq)
             .field("layout", &self.layout)
             .field("bytes_since_kex", &self.bytes_since_kex)
+            .field("deflate", &self.deflate.is_on())
             .finish_non_exhaustive()
     }
 }
@@ -294,6 +347,7 @@ impl Sender {
             seq: 0,
             bytes_since_kex: 0,
             padding_reserve: Vec::with_capacity(PADDING_RESERVE),
+            deflate: compress::State::Off,
         }
     }
 
@@ -325,8 +379,24 @@ impl Sender {
     }
 
     /// [`Sender::send`] of the payload made of `parts` back to back, copied
-    /// straight into the packet.
+    /// straight into the packet, or deflated into it while compression is
+    /// on (section 6.2: the payload is compressed, then framed and sealed).
     pub(crate) fn send_parts(&mut self, parts: &[&[u8]], rng: Option<&mut dyn CryptoRngCore>) {
+        if self.deflate.is_on() {
+            // Out of `self` while framing, which borrows all of it.
+            let mut state = std::mem::take(&mut self.deflate);
+            if let compress::State::On(deflater) = &mut state {
+                let compressed = deflater.compress(parts);
+                self.frame(&[compressed], rng);
+            }
+            self.deflate = state;
+            return;
+        }
+        self.frame(parts, rng);
+    }
+
+    /// Frames, pads and seals the payload made of `parts` back to back.
+    fn frame(&mut self, parts: &[&[u8]], rng: Option<&mut dyn CryptoRngCore>) {
         let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let block = self.layout.block_len.max(8);
         // RFC 4253 section 6: length field (unless AEAD/EtM keep it out),

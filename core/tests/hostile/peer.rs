@@ -133,6 +133,14 @@ pub struct Peer {
     outgoing: Vec<u8>,
     /// Every packet the victim sent, decrypted, in order.
     pub received: Vec<Packet>,
+    /// `zlib` (RFC 4253 section 6.2) on what we send, from our NEWKEYS on,
+    /// when it is first on our compression list.
+    deflate: Option<flate2::Compress>,
+    /// `zlib` on what the victim sends, from its NEWKEYS on.
+    inflate: Option<flate2::Decompress>,
+    /// Compress from NEWKEYS whatever was negotiated (a peer ignoring
+    /// `zlib@openssh.com`'s delay); by default only for `zlib`.
+    pub zlib_from_newkeys: bool,
     /// The victim sent bytes we could not deframe or authenticate.
     pub garbled: bool,
 }
@@ -197,6 +205,9 @@ impl Peer {
             inbox: Vec::new(),
             outgoing: Vec::new(),
             received: Vec::new(),
+            deflate: None,
+            inflate: None,
+            zlib_from_newkeys: false,
             garbled: false,
         }
     }
@@ -268,6 +279,19 @@ impl Peer {
     /// `payload` framed (RFC 4253 section 6) and sealed with the current
     /// keys and sequence number, with correct padding.
     pub fn seal(&mut self, payload: &[u8]) -> Vec<u8> {
+        let compressed;
+        let payload = match &mut self.deflate {
+            Some(z) => {
+                // Ended with a partial flush, as OpenSSH does.
+                let mut out = Vec::with_capacity(payload.len() + 1024);
+                z.compress_vec(payload, &mut out, flate2::FlushCompress::Partial)
+                    .unwrap();
+                assert!(out.len() < out.capacity(), "deflate output fits");
+                compressed = out;
+                &compressed[..]
+            }
+            None => payload,
+        };
         let layout = self.sealer.layout();
         let block = layout.block_len.max(8);
         let unpadded = 1
@@ -435,7 +459,13 @@ impl Peer {
             return None;
         }
         let padding = p[4] as usize;
-        let payload = p.get(5..4 + len - padding)?.to_vec();
+        let mut payload = p.get(5..4 + len - padding)?.to_vec();
+        if let Some(z) = &mut self.inflate {
+            let mut out = Vec::with_capacity(1 << 20);
+            z.decompress_vec(&payload, &mut out, flate2::FlushDecompress::Sync)
+                .ok()?;
+            payload = out;
+        }
         let seq = self.rx_seq;
         self.rx_seq = self.rx_seq.wrapping_add(1);
         Some(Packet { seq, payload })
@@ -474,6 +504,9 @@ impl Peer {
             (_, msg::NEWKEYS) => {
                 if let Some(o) = self.next_opener.take() {
                     self.opener = o;
+                }
+                if self.zlib() {
+                    self.inflate = Some(flate2::Decompress::new(true));
                 }
                 if self.strict {
                     self.rx_seq = 0;
@@ -603,9 +636,18 @@ impl Peer {
         if let Some(s) = self.next_sealer.take() {
             self.sealer = s;
         }
+        if self.zlib() {
+            // A fresh context at every NEWKEYS (section 6.2).
+            self.deflate = Some(flate2::Compress::new(flate2::Compression::new(6), true));
+        }
         if self.strict {
             self.tx_seq = 0;
         }
+    }
+
+    /// Whether we compress with `zlib` (the victim must agree to it).
+    fn zlib(&self) -> bool {
+        self.zlib_from_newkeys || self.lists.compression.first().map(String::as_str) == Some("zlib")
     }
 
     /// Starts a re-exchange from our side (KEXINIT now).

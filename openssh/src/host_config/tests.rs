@@ -137,6 +137,10 @@ fn authentication_preferences_and_unsupported_options() {
         ["publickey", "keyboard-interactive", "password"]
     );
     assert!(h.unsupported().is_empty());
+    assert_eq!(
+        h.options().config.transport.algorithms.compression,
+        ["none"]
+    );
     let h = host(
         &home,
         &[
@@ -148,8 +152,15 @@ fn authentication_preferences_and_unsupported_options() {
     );
     assert_eq!(h.preferred_authentications(), ["password"]);
     assert!(h.auth_methods().signers.is_empty());
-    // ForwardAgent is the program's to act on (conch -A), not unsupported.
-    assert_eq!(h.unsupported(), ["Compression yes"]);
+    // ForwardAgent is the program's to act on (conch -A), not unsupported,
+    // and Compression yes asks for delayed zlib, then zlib.
+    assert!(h.unsupported().is_empty());
+    assert_eq!(
+        h.options().config.transport.algorithms.compression,
+        ["zlib@openssh.com", "zlib", "none"]
+    );
+    let h = host(&home, &[("UpdateHostKeys", "yes")]);
+    assert_eq!(h.unsupported(), ["UpdateHostKeys true"]);
     std::fs::remove_dir_all(&home).unwrap();
 }
 

@@ -10,6 +10,7 @@ use crate::error::{Error, PeerIncompatible};
 use crate::event::NegotiatedAlgorithms;
 use crate::keys::PrivateKey;
 use crate::msg;
+use crate::transport::compress::Method as Compression;
 use crate::transport::Side;
 use crate::wire::{Encode, Reader};
 
@@ -21,8 +22,6 @@ pub(crate) const EXT_INFO_S: &str = "ext-info-s";
 pub(crate) const KEX_STRICT_C: &str = "kex-strict-c-v00@openssh.com";
 /// The server's marker.
 pub(crate) const KEX_STRICT_S: &str = "kex-strict-s-v00@openssh.com";
-/// The only compression we speak.
-const COMPRESSION_NONE: &str = "none";
 
 /// Whether `name` is a signal rather than a key exchange method.
 fn is_marker(name: &str) -> bool {
@@ -37,6 +36,7 @@ pub(crate) struct Offer {
     pub(crate) host_key: Vec<String>,
     pub(crate) cipher: Vec<String>,
     pub(crate) mac: Vec<String>,
+    pub(crate) compression: Vec<String>,
 }
 
 impl Offer {
@@ -62,6 +62,7 @@ impl Offer {
             host_key,
             cipher: keep(&prefs.cipher, &|n| p.find_cipher(n).is_some()),
             mac: keep(&prefs.mac, &|n| p.find_mac(n).is_some()),
+            compression: keep(&prefs.compression, &|n| Compression::from_name(n).is_some()),
         }
     }
 
@@ -99,8 +100,8 @@ impl Offer {
         p.put_name_list(&self.cipher);
         p.put_name_list(&self.mac);
         p.put_name_list(&self.mac);
-        p.put_name_list(&[COMPRESSION_NONE]);
-        p.put_name_list(&[COMPRESSION_NONE]);
+        p.put_name_list(&self.compression);
+        p.put_name_list(&self.compression);
         p.put_name_list::<&str>(&[]);
         p.put_name_list::<&str>(&[]);
         p.put_bool(false); // first_kex_packet_follows: we never guess
@@ -169,6 +170,8 @@ pub(crate) struct Negotiated {
     pub(crate) cipher_s2c: &'static dyn CipherAlgorithm,
     pub(crate) mac_c2s: Option<&'static dyn MacAlgorithm>,
     pub(crate) mac_s2c: Option<&'static dyn MacAlgorithm>,
+    pub(crate) compression_c2s: Compression,
+    pub(crate) compression_s2c: Compression,
 }
 
 impl Negotiated {
@@ -184,6 +187,8 @@ impl Negotiated {
             cipher_s2c: self.cipher_s2c.name().to_string(),
             mac_c2s: mac(self.mac_c2s),
             mac_s2c: mac(self.mac_s2c),
+            compression_c2s: self.compression_c2s.name().to_string(),
+            compression_s2c: self.compression_s2c.name().to_string(),
             strict_kex,
         }
     }
@@ -270,15 +275,19 @@ pub(crate) fn negotiate(
         &client.mac_s2c,
         &server.mac_s2c,
     )?;
-    choose(
+    // RFC 4253 section 6.2, chosen as the other slots; the name is on our
+    // own list, which holds only methods we implement.
+    let compression = |kind, c: &[String], s: &[String]| -> Result<Compression, PeerIncompatible> {
+        let name = choose(kind, side, c, s)?;
+        Compression::from_name(name).ok_or_else(|| missing(kind))
+    };
+    let compression_c2s = compression(
         "compression c->s",
-        side,
         &client.compression_c2s,
         &server.compression_c2s,
     )?;
-    choose(
+    let compression_s2c = compression(
         "compression s->c",
-        side,
         &client.compression_s2c,
         &server.compression_s2c,
     )?;
@@ -289,6 +298,8 @@ pub(crate) fn negotiate(
         cipher_s2c,
         mac_c2s,
         mac_s2c,
+        compression_c2s,
+        compression_s2c,
     })
 }
 

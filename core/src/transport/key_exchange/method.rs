@@ -327,7 +327,7 @@ impl Transport {
         p.put_string(&signature);
         self.tx.send(&p, Some(rng));
         let keys = self.derive_keys(n, &k, h);
-        self.send_newkeys(keys.sealer, Some(rng));
+        self.send_newkeys(keys.sealer, &agreed.negotiated, Some(rng));
         if agreed.round == Round::Initial && self.signals.peer_wants_ext_info {
             self.send_ext_info(rng);
         }
@@ -403,7 +403,7 @@ impl Transport {
                 });
             }
             Round::Rekey => {
-                self.send_newkeys(keys.sealer, Some(rng));
+                self.send_newkeys(keys.sealer, &agreed.negotiated, Some(rng));
                 self.kex = Phase::NewKeysSent(NewKeysSent {
                     round: Round::Rekey,
                     negotiated: agreed.negotiated,

@@ -15,9 +15,9 @@ use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::msg;
 
-use super::kexinit::{self, KexInitLists};
+use super::kexinit::{self, KexInitLists, Negotiated};
 use super::{Agreed, Idle, KexInitSent, Method, NewKeysSent, Phase, Round, Signals};
-use crate::transport::{Side, Transport};
+use crate::transport::{compress, Side, Transport};
 
 pub(super) fn unexpected(msg: u8, state: &'static str) -> Error {
     PeerMisbehaved::UnexpectedMessage { msg, state }.into()
@@ -116,7 +116,7 @@ impl Transport {
                 return;
             }
         };
-        self.send_newkeys(pause.keys.sealer, Some(rng));
+        self.send_newkeys(pause.keys.sealer, &pause.negotiated, Some(rng));
         self.kex = Phase::NewKeysSent(NewKeysSent {
             round: Round::Initial,
             negotiated: pause.negotiated,
@@ -124,14 +124,21 @@ impl Transport {
         });
     }
 
-    /// SSH_MSG_NEWKEYS out, and the new keys for everything after it.
+    /// SSH_MSG_NEWKEYS out, and the new keys for everything after it, with
+    /// a fresh compression context (RFC 4253 section 6.2).
     pub(super) fn send_newkeys(
         &mut self,
         sealer: Box<dyn PacketSealer>,
+        negotiated: &Negotiated,
         rng: Option<&mut dyn CryptoRngCore>,
     ) {
         self.tx.send(&[msg::NEWKEYS], rng);
         self.tx.set_sealer(sealer);
+        let method = match self.side {
+            Side::Client => negotiated.compression_c2s,
+            Side::Server => negotiated.compression_s2c,
+        };
+        self.tx.deflate = compress::State::at_newkeys(method, self.authenticated);
         if self.signals.strict {
             // OpenSSH PROTOCOL 1.10: sequence numbers restart after every
             // NEWKEYS.
@@ -158,6 +165,11 @@ impl Transport {
             }
         };
         self.rx.set_opener(sent.opener);
+        let method = match self.side {
+            Side::Client => sent.negotiated.compression_s2c,
+            Side::Server => sent.negotiated.compression_c2s,
+        };
+        self.rx.inflate = compress::State::at_newkeys(method, self.authenticated);
         if self.signals.strict {
             self.rx.seq = 0;
         }

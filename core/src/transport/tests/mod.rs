@@ -1,6 +1,7 @@
 //! A client and a server [`Transport`] wired to each other in memory, driven
 //! the way the connection glue drives them.
 
+mod compression;
 mod determinism;
 mod errors;
 mod handshake;
