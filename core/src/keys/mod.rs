@@ -108,6 +108,13 @@ pub struct PublicKey {
     certificate: Option<std::sync::Arc<Certificate>>,
 }
 
+/// Whether `name` can name an algorithm (RFC 4251 section 6): at most 64
+/// printable US-ASCII characters, with no whitespace, control character or
+/// comma.
+fn is_algorithm_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_graphic() && b != b',')
+}
+
 impl PublicKey {
     /// Decodes the wire blob (`string` algorithm name followed by key data,
     /// RFC 4253 section 6.6), or a certificate blob (PROTOCOL.certkeys).
@@ -115,6 +122,14 @@ impl PublicKey {
         let name = Reader::new(blob)
             .ascii()
             .map_err(|e| KeyError::Encoding(e.to_string()))?;
+        if !is_algorithm_name(name) {
+            // ssh-key would take it as an unknown algorithm's key, whose
+            // line `to_openssh` could not write (a space or CR in the name
+            // splits it).
+            return Err(KeyError::Encoding(format!(
+                "key type {name:?} is not an algorithm name"
+            )));
+        }
         if is_certificate_algorithm(name) {
             let cert = Certificate::from_blob(blob)?;
             let inner = ssh_key::PublicKey::from(cert.inner_key().clone());

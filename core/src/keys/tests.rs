@@ -509,3 +509,38 @@ fn an_ed25519_key_whose_public_half_is_not_its_secrets_is_refused() {
         Err(KeyError::Encoding(_))
     ));
 }
+
+#[test]
+fn a_key_type_that_is_not_an_algorithm_name_is_refused() {
+    // The fuzz finding `certificate/key-type-with-a-carriage-return`: a
+    // certificate's type with its `-` turned into CR was taken as an
+    // unknown algorithm's key, whose line then did not parse back.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let key = PrivateKey::generate_ed25519(&mut rng);
+    let good = key.public_key().blob().to_vec();
+    for name in [
+        "ssh-ed25519\rcert-v01@openssh.com",
+        "ssh ed25519@example.com",
+        "a,b@example.com",
+        "",
+    ] {
+        let mut blob = Vec::new();
+        blob.put_str(name);
+        blob.extend_from_slice(&good[4 + "ssh-ed25519".len()..]);
+        let err = PublicKey::from_blob(&blob).unwrap_err();
+        assert!(
+            err.to_string().contains("not an algorithm name"),
+            "{name:?}: {err}"
+        );
+    }
+    // An unknown algorithm with a proper name still decodes, and its line
+    // reads back.
+    let mut blob = Vec::new();
+    blob.put_str("unknown-key@example.com");
+    blob.put_string(b"opaque");
+    let unknown = PublicKey::from_blob(&blob).unwrap();
+    assert_eq!(
+        PublicKey::from_openssh(&unknown.to_openssh()).unwrap(),
+        unknown
+    );
+}
