@@ -19,8 +19,8 @@ use super::{Auth, Connection};
 /// Output the peer's own messages made us queue (answers to its requests,
 /// refusals of its channel opens, whether the core gives them or the
 /// application through `Connection::apply`) and that has not been written
-/// yet, beyond which the connection ends. Adapters keep reading while a write is
-/// blocked, so a peer that keeps asking without reading the answers, or
+/// yet, beyond which the connection ends. Adapters keep reading while a
+/// write is blocked, so a peer that keeps asking without reading the answers, or
 /// while it stalls a key exchange we started (nothing but the exchange may
 /// go out then), would otherwise grow our buffers without bound. An honest
 /// peer gets nowhere near this: it is tens of thousands of unread answers.
