@@ -198,3 +198,73 @@ fn terminal_server_runs_its_own_program_on_an_ssh_terminal() {
     assert_eq!(out.code(), Some(1), "{out}");
     assert!(out.stderr_text().contains("needs a terminal"), "{out}");
 }
+
+#[test]
+fn server_limits_echoes_and_applies_its_limits() {
+    let password = "limits-example-password";
+    let server = conch_interop::ServerProcess::start("server_limits", |port| {
+        let mut command = Command::new(example_bin("server_limits"));
+        command.args(["--port", &port.to_string(), "--password", password]);
+        command.args(["--max-auth-tries", "2", "--per-source", "1"]);
+        command.args(["--max-sessions", "4", "--memory-budget", "8M"]);
+        command
+    });
+    let ssh = || {
+        conch_interop::SshClient::new(server.port())
+            .strict_host_key_checking("no")
+            .option("PreferredAuthentications=password")
+    };
+    // A session echoes its input.
+    let out = ssh().password(password).run_with_input("cat", "hello\n");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "hello\n", "{out}");
+    // The second failed password is the last (MaxAuthTries 2), though ssh
+    // would try a third.
+    let out = ssh()
+        .password("wrong")
+        .option("NumberOfPasswordPrompts=3")
+        .run("true");
+    assert_eq!(out.code(), Some(255), "{out}");
+    assert!(
+        out.stderr_text()
+            .contains("too many authentication attempts"),
+        "{out}"
+    );
+    // One unauthenticated connection from 127.0.0.1 is all it keeps
+    // (PerSourceMaxStartups 1): hold one (it has the server's
+    // identification line, so it was taken, once the failed login above
+    // has been let go), and ssh from the same address is turned away.
+    let held = hold_unauthenticated(server.port());
+    let out = ssh().password(password).run("true");
+    assert_eq!(out.code(), Some(255), "{out}");
+    assert!(
+        server.log().contains("past PerSourceMaxStartups 1"),
+        "{}",
+        server.log()
+    );
+    drop(held);
+}
+
+/// A connection to `port` that has read the server's identification line
+/// and says nothing: an unauthenticated connection the server keeps.
+/// Retried while the server still counts a connection that just ended
+/// (it refuses by closing at once), for at most 10 s.
+fn hold_unauthenticated(port: u16) -> std::net::TcpStream {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut first = [0u8; 8];
+        if stream.read_exact(&mut first).is_ok() && first.starts_with(b"SSH-2.0-") {
+            return stream;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server kept refusing a first unauthenticated connection"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

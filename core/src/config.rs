@@ -120,9 +120,9 @@ impl Default for TransportConfig {
 }
 
 /// Output the peer's own messages made us queue (answers to its requests,
-/// refusals of its channel opens) and that has not been written yet, beyond
-/// which the connection ends (see `connection::input`); part of
-/// [`ChannelConfig::memory_budget`].
+/// refusals of its channel opens, the core's or the application's) and
+/// that has not been written yet, beyond which the connection ends (see
+/// `connection::input`); part of [`ChannelConfig::memory_budget`].
 pub(crate) const UNREAD_ANSWERS_LIMIT: usize = 1024 * 1024;
 
 /// Settings of the connection protocol (RFC 4254).

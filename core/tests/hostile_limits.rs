@@ -1,8 +1,10 @@
 //! The server's limits against one abusive client, through the public
 //! [`Connection`](conch_core::Connection) after a real key exchange: the
 //! memory budget and `max_sessions` (what a logged-in client can make the
-//! server hold), and the delay before a failed authentication is answered
-//! (OpenSSH's `ensure_minimum_time_since`: no user enumeration by timing).
+//! server hold), the answers the application gives to requests the client
+//! never reads (bounded like the core's own), and the delay before a
+//! failed authentication is answered (OpenSSH's
+//! `ensure_minimum_time_since`: no user enumeration by timing).
 
 mod hostile;
 
@@ -10,7 +12,9 @@ use std::time::Duration;
 
 use conch_core::msg;
 use conch_core::wire::{Encode, Reader};
-use conch_core::{AuthDecision, ChannelOpenFailure, Error, Event, PeerMisbehaved, ServerConfig};
+use conch_core::{
+    AuthDecision, ChannelEvent, ChannelOpenFailure, Error, Event, PeerMisbehaved, ServerConfig,
+};
 use hostile::*;
 
 // ----------------------------------------------------------------------
@@ -128,7 +132,7 @@ fn what_one_client_can_make_the_server_buffer_stays_within_the_budget() {
         .iter()
         .map(|e| match e {
             Event::Channel {
-                event: conch_core::ChannelEvent::Data { data },
+                event: ChannelEvent::Data { data },
                 ..
             } => data.len(),
             _ => 0,
@@ -265,4 +269,115 @@ fn requests_sent_while_a_failure_is_held_wait_behind_it() {
         victim.conn.error(),
         Some(&Error::PeerMisbehaved(PeerMisbehaved::TooManyAuthAttempts))
     );
+}
+
+// ----------------------------------------------------------------------
+// Answers the application gives to requests the peer never reads
+// ----------------------------------------------------------------------
+
+/// Most bytes one answer (a REQUEST_FAILURE, CHANNEL_FAILURE or
+/// CHANNEL_OPEN_FAILURE) or the final DISCONNECT takes once sealed.
+const ANSWER_BOUND: usize = 128;
+
+/// What the peer floods the server with, each answered by the application.
+#[derive(Debug, Clone, Copy)]
+enum Flood {
+    /// Global requests with want-reply, answered with `global_reply`.
+    GlobalRequests,
+    /// Channel requests with want-reply, answered with `channel_reply`.
+    ChannelRequests,
+    /// Channel opens, refused with `reject_channel`.
+    ChannelOpens,
+}
+
+/// A logged-in client floods a server with what `flood` says, 50 at a
+/// time (fewer than the 64 requests that may await the application),
+/// never reading anything, while the server's application answers
+/// every request as it comes (as `conch-driver` does). Returns how many it
+/// sent before the server cut it off (or 200,000), the server's verdict on
+/// the last batch, and the largest transmit buffer seen.
+fn flood_unread(flood: Flood) -> (usize, Result<(), Error>, usize) {
+    let (mut peer, mut victim) = Peer::logged_in_server(ServerConfig::new(vec![ed25519(7)]));
+    // The server's application decides on opens itself (below).
+    victim.policy.accept_channels = matches!(flood, Flood::ChannelRequests);
+    if let Flood::ChannelRequests = flood {
+        peer.inject(&mut victim, &open("session", 0)).unwrap();
+    }
+    let mut request = match flood {
+        Flood::GlobalRequests => vec![msg::GLOBAL_REQUEST],
+        Flood::ChannelRequests => {
+            let mut p = vec![msg::CHANNEL_REQUEST];
+            p.put_u32(0);
+            p
+        }
+        Flood::ChannelOpens => open("session", 1),
+    };
+    if !matches!(flood, Flood::ChannelOpens) {
+        request.put_str("x-flood@example.com");
+        request.put_bool(true);
+    }
+    let mut seen = victim.log.len();
+    let mut sent = 0;
+    let mut result = Ok(());
+    while result.is_ok() && sent < 200_000 {
+        for _ in 0..50 {
+            peer.send(&request);
+        }
+        sent += 50;
+        // Fed; the victim's output is never taken (a peer whose TCP window
+        // is closed), while the application answers every request.
+        result = victim.feed(&peer.take_outgoing());
+        while result.is_ok() && seen < victim.log.len() {
+            let event = victim.log[seen].clone();
+            seen += 1;
+            let _refused = match event {
+                Event::GlobalRequest {
+                    want_reply: true, ..
+                } => victim.call(|c| c.global_reply(false, &[])),
+                Event::Channel {
+                    id,
+                    event:
+                        ChannelEvent::Request {
+                            want_reply: true, ..
+                        },
+                } => victim.call(|c| c.channel_reply(id, false)),
+                Event::Channel {
+                    id,
+                    event: ChannelEvent::OpenRequest { .. },
+                } => victim.call(|c| {
+                    c.reject_channel(id, ChannelOpenFailure::AdministrativelyProhibited, "no")
+                }),
+                _ => Ok(()),
+            };
+            result = victim.conn.error().map_or(Ok(()), |e| Err(e.clone()));
+        }
+    }
+    let queued = victim.conn.poll_transmit().map_or(0, <[u8]>::len);
+    (sent, result, victim.max_transmit.max(queued))
+}
+
+#[test]
+fn answers_the_application_gives_to_a_peer_that_never_reads_are_bounded() {
+    // The fuzz finding `server_connection-transmit-over-3mib`: a client
+    // that keeps sending requests the application answers, and never
+    // reads, made the server's transmit buffer grow without bound (past 3
+    // MiB in the fuzzer, 32 MiB here): only the answers the core gives
+    // itself counted against the limit on unread answers, not the
+    // application's. Each flood is now cut off at that limit (1 MiB, part
+    // of the memory budget), and what waits to be sent stays within it
+    // plus the last answer and the DISCONNECT.
+    for flood in [
+        Flood::GlobalRequests,
+        Flood::ChannelRequests,
+        Flood::ChannelOpens,
+    ] {
+        let (sent, result, queued) = flood_unread(flood);
+        let want = Error::PeerMisbehaved(PeerMisbehaved::UnreadAnswers);
+        assert_eq!(result, Err(want.clone()), "{flood:?} after {sent} requests");
+        assert!(sent < 100_000, "{flood:?}: cut off only after {sent}");
+        assert!(
+            queued <= (1 << 20) + 2 * ANSWER_BOUND,
+            "{flood:?}: {queued} bytes queued"
+        );
+    }
 }

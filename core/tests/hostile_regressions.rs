@@ -175,6 +175,105 @@ fn seeded_mutations_of_recorded_sessions_keep_the_contract() {
     }
 }
 
+/// The files of `dirs` (relative to the repository), sorted by path: the
+/// seeds of a parser target.
+fn seed_files(dirs: &[&str]) -> Vec<Vec<u8>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut paths: Vec<PathBuf> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+        .flatten()
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != ".gitkeep"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("read seed"))
+        .collect()
+}
+
+/// The deterministic fuzzer of [`seeded_mutations_of_recorded_sessions_keep_the_contract`]
+/// for the parser targets, from their committed seeds and kept inputs:
+/// `rounds` seeded mutations each. A failing input is written to the temp
+/// directory and printed in base64, and the panic names both.
+fn mutate_seeds(target: &str, run: fn(&[u8]), dirs: &[&str], rounds: usize) {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    let mut seeds = seed_files(dirs);
+    if seeds.is_empty() {
+        seeds.push(Vec::new());
+    }
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0xf023);
+    for round in 0..rounds {
+        let mut input = seeds[round % seeds.len()].clone();
+        for _ in 0..1 + rng.next_u32() % 4 {
+            mutate(&mut input, &mut rng);
+        }
+        if std::panic::catch_unwind(|| run(&input)).is_err() {
+            let path = std::env::temp_dir().join(format!("conch-{target}-mutation-{round}"));
+            let _ = std::fs::write(&path, &input);
+            let b64 = <base64ct::Base64 as base64ct::Encoding>::encode_string(&input);
+            panic!(
+                "{target}: mutation round {round} fails; input written to {} \
+                 (keep it as core/tests/fuzz_regressions/{target}/WHAT-IT-CAUGHT); \
+                 base64: {b64}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn seeded_mutations_of_the_parser_seeds_keep_their_checks() {
+    let regressions = |t: &str| format!("core/tests/fuzz_regressions/{t}");
+    let corpus = |t: &str| format!("fuzz/corpus/{t}");
+    // (target, harness, seed directories, rounds)
+    type Target = (&'static str, fn(&[u8]), Vec<String>, usize);
+    let targets: [Target; 5] = [
+        (
+            "packet_decoder",
+            harness::packet_decoder,
+            vec![corpus("packet_decoder"), regressions("packet_decoder")],
+            300,
+        ),
+        (
+            "known_hosts",
+            harness::known_hosts,
+            vec![
+                corpus("known_hosts"),
+                regressions("known_hosts"),
+                "core/tests/fixtures/known_hosts".into(),
+            ],
+            2000,
+        ),
+        (
+            "private_key",
+            harness::private_key,
+            vec![
+                regressions("private_key"),
+                "core/tests/fixtures/host_keys".into(),
+            ],
+            500,
+        ),
+        (
+            "certificate",
+            harness::certificate,
+            vec![regressions("certificate")],
+            2000,
+        ),
+        (
+            "agent_codec",
+            harness::agent_codec,
+            vec![corpus("agent_codec"), regressions("agent_codec")],
+            2000,
+        ),
+    ];
+    for (target, run, dirs, rounds) in targets {
+        let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+        mutate_seeds(target, run, &dirs, rounds);
+    }
+}
+
 /// One random change to `input`.
 fn mutate(input: &mut Vec<u8>, rng: &mut impl rand_chacha::rand_core::RngCore) {
     let len = input.len().max(1);

@@ -18,6 +18,24 @@ fn role_name(side: Side) -> &'static str {
     }
 }
 
+/// Whether `command` answers something the peer asked for (a channel
+/// open, a want-reply request, an authentication attempt). Such answers
+/// count against the output the peer may provoke and leave unread
+/// ([`crate::config::UNREAD_ANSWERS_LIMIT`]), like the ones the core gives
+/// itself: a client that sends requests an application answers and never
+/// reads the answers would otherwise grow the server's transmit buffer
+/// without bound, the send buffer limit covering only `send_data`.
+fn answers_peer(command: &Command<'_>) -> bool {
+    matches!(
+        command,
+        Command::AcceptChannel { .. }
+            | Command::RejectChannel { .. }
+            | Command::ChannelReply { .. }
+            | Command::GlobalReply { .. }
+            | Command::AuthDecision { .. }
+    )
+}
+
 impl Connection {
     /// Applies an application call: every mutator of the connection is a
     /// [`Command`], and every one goes through here (the typed methods,
@@ -33,8 +51,12 @@ impl Connection {
     /// state it finds. A fatal error the command runs into (a packet that
     /// waited for the host key decision turns out to be malformed, say) is
     /// reported as every fatal error is, once, by
-    /// [`crate::Event::Disconnected`]. Drain the output afterwards, as
-    /// after any call.
+    /// [`crate::Event::Disconnected`]. So is a peer that leaves the
+    /// answers to its requests unread: an answer (accepting or refusing a
+    /// channel, a reply to a request, an authentication decision) that
+    /// brings what it left unread past its limit ends the connection with
+    /// [`crate::PeerMisbehaved::UnreadAnswers`], though the command itself
+    /// succeeded. Drain the output afterwards, as after any call.
     pub fn apply(&mut self, command: Command<'_>) -> Result<Applied, ApiMisuse> {
         let Some(recorder) = self.recorder.as_deref_mut() else {
             return self.execute(command);
@@ -78,8 +100,13 @@ impl Connection {
         if self.error.is_some() {
             return Err(ApiMisuse::Closed);
         }
+        let answers_peer = answers_peer(&command);
+        let queued_before = self.queued_output();
         let result = self.dispatch_command(command);
         self.after_progress();
+        if answers_peer {
+            self.count_provoked_output(queued_before);
+        }
         result
     }
 

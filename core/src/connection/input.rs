@@ -17,9 +17,10 @@ use crate::transport::{Incoming, Side, Transport};
 use super::{Auth, Connection};
 
 /// Output the peer's own messages made us queue (answers to its requests,
-/// refusals of its channel opens) and that has not been written yet, beyond
-/// which the connection ends. Adapters keep reading while a write is
-/// blocked, so a peer that keeps asking without reading the answers, or
+/// refusals of its channel opens, whether the core gives them or the
+/// application through `Connection::apply`) and that has not been written
+/// yet, beyond which the connection ends. Adapters keep reading while a
+/// write is blocked, so a peer that keeps asking without reading the answers, or
 /// while it stalls a key exchange we started (nothing but the exchange may
 /// go out then), would otherwise grow our buffers without bound. An honest
 /// peer gets nowhere near this: it is tens of thousands of unread answers.
@@ -202,6 +203,17 @@ impl Connection {
             }
         }
         self.after_progress();
+        self.count_provoked_output(queued_before);
+    }
+
+    /// Counts what was queued since [`Connection::queued_output`] was
+    /// `queued_before` as output the peer provoked, and ends the connection
+    /// once what it provoked and left unread passes the limit. Called after
+    /// the peer's packets are processed, and after the application's
+    /// answers to them (`Connection::apply`): an answer the application
+    /// gives to each of a flood of requests is as much the peer's doing as
+    /// one the core gives itself.
+    pub(super) fn count_provoked_output(&mut self, queued_before: usize) {
         if self.error.is_some() {
             return;
         }
@@ -214,7 +226,7 @@ impl Connection {
 
     /// Bytes queued for the peer, sealed or not (each message not sealed
     /// yet counted with `QUEUED_MESSAGE_OVERHEAD` on top of its payload).
-    fn queued_output(&self) -> usize {
+    pub(super) fn queued_output(&self) -> usize {
         self.outbox.pending_bytes()
             + self.outbox.len() * QUEUED_MESSAGE_OVERHEAD
             + self.transport.transmit().len()

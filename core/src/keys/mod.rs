@@ -108,6 +108,19 @@ pub struct PublicKey {
     certificate: Option<std::sync::Arc<Certificate>>,
 }
 
+/// Whether `name` can name a key type here: at most 64 characters (RFC
+/// 4251 section 6), of those every algorithm name in use is made of
+/// (letters, digits, `-`, `.`, `@`), which are also all that an OpenSSH
+/// public key line can carry in its type field as ssh-key reads it. So a
+/// key decoded from a blob always writes a line that reads back.
+fn is_algorithm_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.@".contains(&b))
+}
+
 impl PublicKey {
     /// Decodes the wire blob (`string` algorithm name followed by key data,
     /// RFC 4253 section 6.6), or a certificate blob (PROTOCOL.certkeys).
@@ -115,6 +128,14 @@ impl PublicKey {
         let name = Reader::new(blob)
             .ascii()
             .map_err(|e| KeyError::Encoding(e.to_string()))?;
+        if !is_algorithm_name(name) {
+            // ssh-key would take it as an unknown algorithm's key, whose
+            // line `to_openssh` could not write so that it reads back (a
+            // space or CR in the name splits it, a `)` is refused).
+            return Err(KeyError::Encoding(format!(
+                "key type {name:?} is not an algorithm name"
+            )));
+        }
         if is_certificate_algorithm(name) {
             let cert = Certificate::from_blob(blob)?;
             let inner = ssh_key::PublicKey::from(cert.inner_key().clone());
@@ -126,6 +147,14 @@ impl PublicKey {
         }
         let inner =
             ssh_key::PublicKey::from_bytes(blob).map_err(|e| KeyError::Encoding(e.to_string()))?;
+        // ssh-key reads an ed25519 key's 32 bytes whatever its string's
+        // length says: a key is taken only in the one encoding it has
+        // (RFC 8709 section 4), so that `blob()` is what its line holds.
+        if inner.to_bytes().ok().as_deref() != Some(blob) {
+            return Err(KeyError::Encoding(
+                "key blob: a field's length does not match its contents".into(),
+            ));
+        }
         Ok(PublicKey {
             inner: Box::new(inner),
             blob: blob.to_vec(),

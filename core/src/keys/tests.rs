@@ -542,3 +542,54 @@ fn an_ed25519_key_whose_public_half_is_not_its_secrets_is_refused() {
         Err(KeyError::Encoding(_))
     ));
 }
+
+#[test]
+fn a_key_type_that_is_not_an_algorithm_name_is_refused() {
+    // The fuzz findings `certificate/key-type-with-a-carriage-return` and
+    // `certificate/key-type-with-a-parenthesis`: a certificate's type
+    // mangled into a name no known algorithm has was taken as an unknown
+    // algorithm's key, whose line then did not read back.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let key = PrivateKey::generate_ed25519(&mut rng);
+    let good = key.public_key().blob().to_vec();
+    for name in [
+        "ssh-ed25519\rcert-v01@openssh.com",
+        "ssh ed25519@example.com",
+        "a,b@example.com",
+        "ssh-ed-cert-v01@op)nssh.com",
+        "",
+    ] {
+        let mut blob = Vec::new();
+        blob.put_str(name);
+        blob.extend_from_slice(&good[4 + "ssh-ed25519".len()..]);
+        let err = PublicKey::from_blob(&blob).unwrap_err();
+        assert!(
+            err.to_string().contains("not an algorithm name"),
+            "{name:?}: {err}"
+        );
+    }
+    // An unknown algorithm with a proper name still decodes, and its line
+    // reads back.
+    let mut blob = Vec::new();
+    blob.put_str("unknown-key@example.com");
+    blob.put_string(b"opaque");
+    let unknown = PublicKey::from_blob(&blob).unwrap();
+    assert_eq!(
+        PublicKey::from_openssh(&unknown.to_openssh()).unwrap(),
+        unknown
+    );
+}
+
+#[test]
+fn an_ed25519_key_whose_length_is_not_32_is_refused() {
+    // The fuzz finding `certificate/ed25519-key-with-a-wrong-length`: a
+    // key string whose length said 160 was read as its first 32 bytes,
+    // so the blob and the key's line disagreed.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let key = PrivateKey::generate_ed25519(&mut rng);
+    let mut blob = key.public_key().blob().to_vec();
+    let at = 4 + "ssh-ed25519".len();
+    blob[at..at + 4].copy_from_slice(&160u32.to_be_bytes());
+    assert!(PublicKey::from_blob(&blob).is_err());
+    assert!(PublicKey::from_blob(key.public_key().blob()).is_ok());
+}
