@@ -87,8 +87,8 @@ fn agent_codec_inputs() {
 fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
     use conch_core::Command;
     use harness::{
-        act, calls, null_client_config, null_server_config, record_session, run_records, Driver,
-        Record,
+        act, calls, null_client_config, null_server_config, record_compressed_session,
+        record_session, run_records, Driver, Record,
     };
     let script = [
         Record::Command(calls::open_session()),
@@ -98,8 +98,12 @@ fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
         Record::Command(calls::send(0, None, 19_400)),
         Record::Act(act::TICK, 30),
     ];
-    for server in [false, true] {
-        let input = record_session(server, 0, &script);
+    for (server, compressed) in [(false, false), (true, false), (false, true), (true, true)] {
+        let input = if compressed {
+            record_compressed_session(server, 0, &script)
+        } else {
+            record_session(server, 0, &script)
+        };
         let driver = if server {
             Driver::server(null_server_config(), false)
         } else {
@@ -113,6 +117,15 @@ fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
             "{}",
             driver.summary()
         );
+        // The compressed seeds really run deflated both ways (the
+        // transport's Debug says so), the others not.
+        let state = format!("{:?}", driver.ep.conn);
+        for field in ["inflate", "deflate"] {
+            assert!(
+                state.contains(&format!("{field}: {compressed}")),
+                "{field} should be {compressed}: {state}"
+            );
+        }
     }
     // The decoder seed gets through a real key exchange.
     // Split 0: byte by byte, so each answer of the server arrives after the
@@ -136,7 +149,7 @@ fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
 #[test]
 fn seeded_mutations_of_recorded_sessions_keep_the_contract() {
     use conch_core::{ChannelId, Command};
-    use harness::{calls, record_session, Record};
+    use harness::{calls, record_compressed_session, record_session, Record};
     use rand_chacha::rand_core::{RngCore, SeedableRng};
     let script = [
         Record::Command(calls::open_session()),
@@ -153,6 +166,11 @@ fn seeded_mutations_of_recorded_sessions_keep_the_contract() {
         (false, record_session(false, 0, &script)),
         (true, record_session(true, 0, &script)),
         (true, record_session(true, 0x60, &script)),
+        // Deflated packets after authentication: mutations reach the
+        // inflater (a corrupt or oversized stream must end the connection
+        // cleanly).
+        (false, record_compressed_session(false, 0, &script)),
+        (true, record_compressed_session(true, 0, &script)),
     ];
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0xf022);
     for round in 0..400 {

@@ -9,8 +9,8 @@ use std::path::Path;
 use conch_core::{ChannelId, Command};
 use conch_fuzz::harness::driver::user_key;
 use conch_fuzz::harness::{
-    act, calls, null_client_config, null_server_config, real_server_flight, record_session,
-    run_records, Driver, Record,
+    act, calls, null_client_config, null_server_config, real_server_flight,
+    record_compressed_session, record_session, run_records, Driver, Record,
 };
 
 fn write(dir: &Path, target: &str, name: &str, data: &[u8]) {
@@ -65,6 +65,24 @@ fn main() {
         write(dir, "client_connection", &format!("session-{i}"), &client);
         let server = record_session(true, policy, &session);
         write(dir, "server_connection", &format!("session-{i}"), &server);
+    }
+    // The same sessions compressed (zlib@openssh.com from authentication
+    // on), with the answer-everything and keep-data-unconsumed policies.
+    for (i, policy) in [0u8, 0x60].into_iter().enumerate() {
+        let client = record_compressed_session(false, policy, &session);
+        write(
+            dir,
+            "client_connection",
+            &format!("session-zlib-{i}"),
+            &client,
+        );
+        let server = record_compressed_session(true, policy, &session);
+        write(
+            dir,
+            "server_connection",
+            &format!("session-zlib-{i}"),
+            &server,
+        );
     }
     for (i, method) in [0u8, 1, 2, 3].into_iter().enumerate() {
         let script = [

@@ -65,14 +65,29 @@ pub const PEER_IDENT: &[u8] = b"SSH-2.0-OpenSSH_9.6\r\n";
 #[path = "null_crypto.rs"]
 pub mod null_crypto;
 
-/// Transport settings using the null provider.
+/// Transport settings using the null provider, with compression offered
+/// first (`zlib@openssh.com,zlib,none`, what `Compression yes` asks for):
+/// an input whose KEXINIT lists a zlib method reaches the inflater with
+/// whatever bytes follow, while the recorded seeds, whose peers list only
+/// `none`, negotiate no compression as before.
 pub fn null_transport() -> TransportConfig {
     let crypto = Arc::new(null_crypto::provider());
+    let mut algorithms = AlgorithmPreferences::defaults_for(&crypto);
+    algorithms.set_compression(conch_core::config::COMPRESSION_CLIENT_ON);
     TransportConfig {
-        algorithms: AlgorithmPreferences::defaults_for(&crypto),
+        algorithms,
         crypto,
         ..TransportConfig::default()
     }
+}
+
+/// [`null_transport`] offering no compression: the honest peer of the
+/// recorded seeds that run uncompressed.
+fn null_transport_uncompressed() -> TransportConfig {
+    let mut t = null_transport();
+    t.algorithms
+        .set_compression(&[conch_core::config::COMPRESSION_NONE]);
+    t
 }
 
 /// A client configuration with the null provider.
@@ -360,16 +375,47 @@ pub use parsers::{agent_codec, certificate, known_hosts, private_key};
 /// under test whenever the conversation goes quiet. Returns the input that
 /// replays it: the peer's bytes as `Feed` records, interleaved with the
 /// script.
+/// The peer offers no compression, so the session runs uncompressed.
 pub fn record_session(server_under_test: bool, policy: u8, script: &[Record<'_>]) -> Vec<u8> {
+    record_session_with(server_under_test, false, policy, script)
+}
+
+/// [`record_session`] with a peer that offers compression as the side
+/// under test does: the session runs with `zlib@openssh.com`, so the
+/// input's packets after authentication are deflated and mutations of
+/// them reach the inflater.
+pub fn record_compressed_session(
+    server_under_test: bool,
+    policy: u8,
+    script: &[Record<'_>],
+) -> Vec<u8> {
+    record_session_with(server_under_test, true, policy, script)
+}
+
+fn record_session_with(
+    server_under_test: bool,
+    peer_compresses: bool,
+    policy: u8,
+    script: &[Record<'_>],
+) -> Vec<u8> {
+    let peer_transport = if peer_compresses {
+        null_transport()
+    } else {
+        null_transport_uncompressed()
+    };
     let (mut tested, mut peer) = if server_under_test {
+        let mut peer = null_client_config();
+        peer.transport = peer_transport;
         (
             Driver::server(null_server_config(), true),
-            Driver::client(null_client_config(), true),
+            Driver::client(peer, true),
         )
     } else {
+        let mut peer = null_server_config();
+        peer.transport = peer_transport;
         (
             Driver::client(null_client_config(), true),
-            Driver::server(null_server_config(), true),
+            Driver::server(peer, true),
         )
     };
     let mut input = Vec::new();
