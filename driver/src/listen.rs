@@ -12,6 +12,59 @@ use std::net::{SocketAddr, TcpListener};
 /// current Linux).
 pub const LISTEN_BACKLOG: i32 = 4096;
 
+/// Pause after a failed accept that may pass (out of file descriptors or
+/// memory) before the next, so a listener in trouble neither spins nor
+/// gives up.
+pub(crate) const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What a listener does after `accept` failed with `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AcceptFailure {
+    /// One connection went wrong before it was accepted (reset or aborted
+    /// by its client) or the call was interrupted: accept the next at once.
+    Connection,
+    /// The process or the system is short of descriptors or memory: pause
+    /// ([`ACCEPT_BACKOFF`]) and accept again, as sshd goes on serving.
+    Resources,
+    /// The listening socket itself is broken: stop.
+    Listener,
+}
+
+impl AcceptFailure {
+    pub(crate) fn of(error: &io::Error) -> AcceptFailure {
+        use io::ErrorKind::*;
+        match error.kind() {
+            ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut => {
+                return AcceptFailure::Connection
+            }
+            OutOfMemory => return AcceptFailure::Resources,
+            _ => {}
+        }
+        #[cfg(unix)]
+        {
+            use rustix::io::Errno;
+            let resources = [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM];
+            let connection = [
+                Errno::PROTO,
+                Errno::PERM,
+                Errno::NETDOWN,
+                Errno::HOSTUNREACH,
+            ];
+            if let Some(code) = error.raw_os_error() {
+                if resources.iter().any(|e| e.raw_os_error() == code) {
+                    return AcceptFailure::Resources;
+                }
+                // accept(2) on Linux: errors of the new connection's
+                // network may be passed back as accept's; retry them.
+                if connection.iter().any(|e| e.raw_os_error() == code) {
+                    return AcceptFailure::Connection;
+                }
+            }
+        }
+        AcceptFailure::Listener
+    }
+}
+
 /// A TCP listener bound to `addr` with [`LISTEN_BACKLOG`], in blocking mode
 /// (an async adapter switches it to non-blocking when it registers it).
 /// Like std's bind, it sets `SO_REUSEADDR` on Unix, so a restarted server
@@ -54,6 +107,26 @@ pub fn listen_tcp_any(addrs: impl IntoIterator<Item = SocketAddr>) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_failures_that_pass_do_not_stop_a_listener() {
+        let kind = |k: io::ErrorKind| AcceptFailure::of(&io::Error::from(k));
+        assert_eq!(
+            kind(io::ErrorKind::ConnectionAborted),
+            AcceptFailure::Connection
+        );
+        assert_eq!(kind(io::ErrorKind::Interrupted), AcceptFailure::Connection);
+        #[cfg(unix)]
+        {
+            let os = |e: rustix::io::Errno| {
+                AcceptFailure::of(&io::Error::from_raw_os_error(e.raw_os_error()))
+            };
+            assert_eq!(os(rustix::io::Errno::MFILE), AcceptFailure::Resources);
+            assert_eq!(os(rustix::io::Errno::NFILE), AcceptFailure::Resources);
+            assert_eq!(os(rustix::io::Errno::BADF), AcceptFailure::Listener);
+            assert_eq!(os(rustix::io::Errno::INVAL), AcceptFailure::Listener);
+        }
+    }
     use std::io::{Read, Write};
     use std::net::TcpStream;
 

@@ -315,10 +315,28 @@ impl<R: Runtime> Listener<R> {
     /// A connection past the startup limits (sshd's `MaxStartups`,
     /// `PerSourceMaxStartups`) is closed at once, as sshd closes it, and
     /// logged (a `tracing` event naming the limit); this then waits for the
-    /// next one.
+    /// next one. So does an accept that failed for one connection (reset
+    /// before it was accepted) or for want of descriptors or memory (after
+    /// a pause, logged as a warning): only an error of the listening socket
+    /// itself is returned, so a server's accept loop may end on it.
     pub async fn accept(&self) -> io::Result<(ServerSession, SocketAddr)> {
+        use crate::listen::AcceptFailure;
         loop {
-            let (stream, peer) = R::accept(&self.tcp).await?;
+            let (stream, peer) = match R::accept(&self.tcp).await {
+                Ok(accepted) => accepted,
+                Err(error) => match AcceptFailure::of(&error) {
+                    AcceptFailure::Connection => {
+                        tracing::debug!(%error, "accept: {error}");
+                        continue;
+                    }
+                    AcceptFailure::Resources => {
+                        tracing::warn!(%error, "accept: {error}; retrying");
+                        R::sleep_until(Instant::now() + crate::listen::ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                    AcceptFailure::Listener => return Err(error),
+                },
+            };
             let slot = match self.startups.admit(peer.ip()) {
                 Ok(slot) => slot,
                 Err(refusal) => {

@@ -34,7 +34,14 @@ pub fn free_port() -> u16 {
 /// Whether something accepts TCP connections on the loopback `port` now.
 pub fn port_accepts(port: u16) -> bool {
     let address = SocketAddr::from((LOOPBACK, port));
-    TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+    match TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
+        // With nothing listening yet, a connect to a port of the ephemeral
+        // range can be given that very port as its source and connect to
+        // itself (TCP simultaneous open): a server not started yet would
+        // look ready, and the test's own connect then be refused.
+        Ok(stream) => stream.local_addr().ok() != Some(address),
+        Err(_) => false,
+    }
 }
 
 /// Polls until `port` accepts connections (`Ok`), `gave_up` says to stop

@@ -14,7 +14,7 @@ use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use conch_core::{Forward, ForwardChannel};
 use futures_io::{AsyncRead, AsyncWrite};
@@ -29,10 +29,6 @@ use crate::wakers::WakerSet;
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub(crate) type BoxStream = Box<dyn Stream>;
-
-/// Pause after a failed accept (e.g. out of file descriptors) before the
-/// next, so a listener in trouble does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A stop signal shared by a listener's handle and its accept loops.
 #[derive(Debug, Default)]
@@ -151,7 +147,7 @@ fn spawn_loop<R, F, Fut>(
             match select(pin!(acceptor.accept()), end.as_mut()).await {
                 Either::Left((Ok((stream, peer)), _)) => R::spawn(handler(stream, peer)),
                 Either::Left((Err(_), _)) => {
-                    let pause = R::sleep_until(Instant::now() + ACCEPT_BACKOFF);
+                    let pause = R::sleep_until(Instant::now() + crate::listen::ACCEPT_BACKOFF);
                     if let Either::Right(_) = select(pause, end.as_mut()).await {
                         break;
                     }
