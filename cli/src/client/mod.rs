@@ -623,18 +623,27 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     // One session, one thread (as `ssh`): the socket pump and the copies
     // hand data to each other without waking another thread. Output goes
     // through its own threads ([`crate::output`]).
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let (args, config, setup) = args;
+    block_on_one_thread("conch", FAILURE, run(args, config, setup))
+}
+
+/// Runs `program`'s `future` to its exit status on a tokio runtime of the
+/// calling thread; `failure` if the runtime cannot start.
+pub(crate) fn block_on_one_thread(
+    program: &str,
+    failure: i32,
+    future: impl std::future::Future<Output = i32>,
+) -> i32 {
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(r) => r,
+        Ok(runtime) => runtime.block_on(future),
         Err(e) => {
-            eprintln!("conch: cannot start the runtime: {e}");
-            return FAILURE;
+            eprintln!("{program}: cannot start the runtime: {e}");
+            failure
         }
-    };
-    let (args, config, setup) = args;
-    runtime.block_on(run(args, config, setup))
+    }
 }
 
 #[cfg(test)]

@@ -182,17 +182,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("conch sftp: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    runtime.block_on(run(a))
+    crate::client::block_on_one_thread("conch sftp", 1, run(a))
 }
 
 /// Opens an SFTP session for `conch`-style connection words.
