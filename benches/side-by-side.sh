@@ -7,7 +7,8 @@
 #
 #   benches/side-by-side.sh                  # full run: 2 GB x 3, 1 GB through -L x 3, 200 connections, 1,000 sessions
 #   benches/side-by-side.sh --quick          # smoke test: 200 MB x 1, 100 MB through -L, 20 connections, 200 sessions
-#   benches/side-by-side.sh --features ring  # also conch/conchd built with the `ring` feature
+#   benches/side-by-side.sh --pure-rust      # also conch/conchd on the pure-Rust crypto provider
+#                                            # (built with --no-default-features; the default is ring)
 #   benches/side-by-side.sh --no-build ...   # use the binaries already built
 #
 # Other options go to side_by_side.py (--runs N, --bytes N, --forward-bytes N,
@@ -19,30 +20,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 build=1
-ring=0
+pure=0
 args=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --features)
-            [[ "${2:-}" == ring ]] || { echo "side-by-side.sh: only '--features ring' is known" >&2; exit 2; }
-            ring=1
-            shift 2
-            ;;
-        --features=ring) ring=1; shift ;;
+        --pure-rust) pure=1; shift ;;
         --no-build) build=0; shift ;;
         *) args+=("$1"); shift ;;
     esac
 done
-
-# Whether PACKAGE declares FEATURE in its Cargo.toml.
-has_feature() {
-    cargo metadata --no-deps --format-version 1 2>/dev/null | python3 -c '
-import json, sys
-package, feature = sys.argv[1], sys.argv[2]
-meta = json.load(sys.stdin)
-sys.exit(0 if any(p["name"] == package and feature in p["features"] for p in meta["packages"]) else 1)
-' "$1" "$2"
-}
 
 if [[ $build == 1 ]]; then
     cargo build --release -p conch-cli --bins
@@ -50,16 +36,12 @@ if [[ $build == 1 ]]; then
 fi
 args+=(--bin-dir "$target_dir/release")
 
-if [[ $ring == 1 ]]; then
-    if ! has_feature conch-cli ring; then
-        echo "side-by-side.sh: conch-cli has no 'ring' feature (yet)" >&2
-        exit 2
-    fi
+if [[ $pure == 1 ]]; then
     # A separate target dir, so the default binaries stay as they are.
     if [[ $build == 1 ]]; then
-        cargo build --release -p conch-cli --features ring --bins --target-dir target/ring
+        cargo build --release -p conch-cli --no-default-features --bins --target-dir target/pure
     fi
-    args+=(--ring-dir target/ring/release)
+    args+=(--pure-dir target/pure/release)
 fi
 
 # A thousand sessions need a thousand sockets in the client and in conchd

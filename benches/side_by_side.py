@@ -90,8 +90,9 @@ def parse_args():
                              "(default 0: all at once)")
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "release"),
                         help="where conch, conchd and concurrent_sessions are")
-    parser.add_argument("--ring-dir",
-                        help="also run the binaries built with --features ring found here")
+    parser.add_argument("--pure-dir",
+                        help="also run the binaries built with --no-default-features (the "
+                             "pure-Rust crypto provider) found here")
     parser.add_argument("--openssh10", nargs="?", const="/opt/openssh10", metavar="DIR",
                         help="also run OpenSSH 10 unpacked in DIR (default /opt/openssh10, "
                              "where scripts/test puts it): rows for ssh 10 and sshd 10")
@@ -428,7 +429,7 @@ class Pair:
 
 
 def label(name):
-    """`conch`, `conchd` (ring), sshd: program names in code style, as the
+    """`conch`, `conchd` (pure Rust), sshd: program names in code style, as the
     rest of BENCHMARKS.md writes them (sshd stays plain, as the issue does)."""
     if name == "sshd" or name.startswith("sshd "):
         return name
@@ -656,13 +657,13 @@ def main():
     for binary in [SSHD, SSH, *bins.values()]:
         if not os.access(binary, os.X_OK):
             raise SystemExit(f"missing {binary} (run benches/side-by-side.sh, which builds it)")
-    ring = None
-    if args.ring_dir:
-        ring = {"conch": os.path.join(args.ring_dir, "conch"),
-                "conchd": os.path.join(args.ring_dir, "conchd")}
+    pure = None
+    if args.pure_dir:
+        pure = {"conch": os.path.join(args.pure_dir, "conch"),
+                "conchd": os.path.join(args.pure_dir, "conchd")}
         for key in ("conch", "conchd"):
-            if not os.access(ring[key], os.X_OK):
-                raise SystemExit(f"missing {ring[key]} (built with --features ring)")
+            if not os.access(pure[key], os.X_OK):
+                raise SystemExit(f"missing {pure[key]} (built with --no-default-features)")
     if os.geteuid() != 0:
         log("warning: not root; sshd can only log in the user running it")
 
@@ -684,11 +685,11 @@ def main():
             pairs += [Pair("conch", bins["conch"], sshd10),
                       Pair("ssh 10", openssh10["ssh"], conchd),
                       Pair("ssh 10", openssh10["ssh"], sshd10)]
-        if ring:
-            conchd_ring = setup.start_conchd("conchd (ring)", ring["conchd"])
-            pairs += [Pair("conch (ring)", ring["conch"], conchd_ring),
-                      Pair("conch (ring)", ring["conch"], sshd),
-                      Pair("ssh", SSH, conchd_ring)]
+        if pure:
+            conchd_pure = setup.start_conchd("conchd (pure Rust)", pure["conchd"])
+            pairs += [Pair("conch (pure Rust)", pure["conch"], conchd_pure),
+                      Pair("conch (pure Rust)", pure["conch"], sshd),
+                      Pair("ssh", SSH, conchd_pure)]
         for pair in pairs:
             negotiated(setup, pair, bins["concurrent_sessions"])
             log(f"{pair.name}: {pair.kex}, {pair.cipher}")
@@ -753,7 +754,7 @@ def main():
                     f"{pair.connections[0] / args.connections * 1000:.1f} ms each")
 
         if "concurrent" in args.only:
-            # Against the default conchd only: the ring provider changes the
+            # Against the default conchd only: the crypto provider changes the
             # bulk ciphers, which one echoed line per session hardly uses.
             runs = [("`conchd`", bins["conchd"], bins["concurrent_sessions"])]
             for name, conchd_binary, client_binary in runs:

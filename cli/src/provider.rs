@@ -1,8 +1,19 @@
-//! Which crypto provider `conch` and `conchd` use: with the crate's `ring`
-//! cargo feature (`cargo build -p conch-cli --features ring`),
+//! Which crypto provider `conch` and `conchd` use: by default (the crate's
+//! `ring` cargo feature, on unless built with `--no-default-features`)
 //! `CryptoProvider::ring`, whose AES-GCM is the `ring` crate's assembly;
-//! otherwise the pure-Rust default. Same algorithm names and preferences
-//! either way: only the speed differs.
+//! otherwise conch-core's pure-Rust default. Same algorithm names and
+//! preferences either way: only the speed differs.
+//!
+//! Why the programs differ from the library here: a library leaves the
+//! choice to the application (pure Rust builds anywhere, wasm and embedded
+//! targets included, and wipes its key schedules on drop), but the
+//! programs are what users compare with `ssh` and `sshd`, which take their
+//! AES-GCM from OpenSSL's assembly. The pure-Rust AES-GCM costs several
+//! times ring's per byte (BENCHMARKS.md), the largest share of `conch`'s CPU
+//! in a bulk transfer; ring is constant-time with and without AES-NI, is
+//! widely deployed (rustls' provider for years), and builds with the C
+//! compiler Rust toolchains already need. The other algorithms
+//! (chacha20-poly1305, key exchange, signatures) stay pure Rust either way.
 
 use std::sync::Arc;
 
