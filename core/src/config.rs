@@ -130,7 +130,11 @@ pub(crate) const UNREAD_ANSWERS_LIMIT: usize = 1024 * 1024;
 pub struct ChannelConfig {
     /// Receive window we grant each channel, in bytes. OpenSSH uses 2 MiB.
     pub window_size: u32,
-    /// Largest data packet we accept per channel (OpenSSH: 32 KiB).
+    /// Largest data packet we accept per channel (OpenSSH: 32 KiB). At most
+    /// the transport's `max_packet_len` less 1 KiB: a larger value is
+    /// lowered to that when the connection is made, so that a full data
+    /// packet, with its headers, padding and MAC, fits what the transport
+    /// accepts.
     pub max_packet_size: u32,
     /// Most channels open at once; further opens from the peer are refused
     /// with `resource shortage`, and ours fail with an API error.
@@ -162,6 +166,25 @@ pub struct ChannelConfig {
     /// commands at once on one connection is not turned away: the memory
     /// budget, not this count, is what bounds memory.
     pub max_sessions: u32,
+}
+
+/// Room kept between a channel's largest data packet and the transport's
+/// largest packet, for what wraps the data: the length, padding and message
+/// number bytes, the channel number, the data's length and type (extended
+/// data), up to 255 bytes of padding and the MAC (RFC 4253 section 6,
+/// RFC 4254 section 5.2). OpenSSH keeps a like margin below its 256 KiB.
+const CHANNEL_PACKET_MARGIN: u32 = 1024;
+
+impl ChannelConfig {
+    /// This configuration with `max_packet_size` lowered, if need be, so a
+    /// full data packet fits a transport packet of `max_packet_len` bytes.
+    pub(crate) fn fitted_to(&self, max_packet_len: u32) -> ChannelConfig {
+        let limit = max_packet_len.saturating_sub(CHANNEL_PACKET_MARGIN).max(1);
+        ChannelConfig {
+            max_packet_size: self.max_packet_size.min(limit),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for ChannelConfig {
@@ -250,5 +273,24 @@ impl ServerConfig {
             auth_banner: None,
             auth_failure_delay: Some(Duration::from_millis(5)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_packets_are_fitted_to_transport_packets() {
+        let wide = ChannelConfig {
+            max_packet_size: 1 << 20,
+            ..ChannelConfig::default()
+        };
+        assert_eq!(wide.fitted_to(256 * 1024).max_packet_size, 255 * 1024);
+        // OpenSSH's 32 KiB is left alone, as is everything else.
+        let default = ChannelConfig::default();
+        assert_eq!(default.fitted_to(256 * 1024), default);
+        // A transport limit below the margin still leaves a usable size.
+        assert_eq!(wide.fitted_to(100).max_packet_size, 1);
     }
 }

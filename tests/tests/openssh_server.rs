@@ -3,7 +3,8 @@
 //! many commands on one connection, every authentication method a user has
 //! (key file, encrypted key file, agent, password, keyboard-interactive),
 //! known_hosts files written by OpenSSH's tools, a changed host key, and
-//! rekeying forced by sshd's `RekeyLimit`. Exec, exit status and signal,
+//! rekeying forced by sshd's `RekeyLimit`, channel packets as large as the
+//! transport takes. Exec, exit status and signal,
 //! stderr, password and keyboard-interactive logins run against both
 //! OpenSSH versions the harness has (9.2 and 10.0, see `OpenSsh`).
 //!
@@ -20,8 +21,8 @@ use std::time::Duration;
 
 use conch_interop::known_hosts::{hash_known_hosts, host_pattern, keyscan, write_known_hosts};
 use conch_interop::{
-    pattern_sha256, KeyPair, KeyType, OpenSsh, SshAgent, Sshd, SshdOptions, TestDir, TEST_PASSWORD,
-    TEST_USER,
+    pattern_sha256, sha256_hex, KeyPair, KeyType, OpenSsh, PatternReader, SshAgent, Sshd,
+    SshdOptions, TestDir, TEST_PASSWORD, TEST_USER,
 };
 use conch_tokio::{
     connect, AgentClient, AuthMethods, ClientOptions, Error, ExitStatus, HostKeyPolicy,
@@ -87,7 +88,12 @@ fn options_with(policy: HostKeyPolicy) -> ClientOptions {
 
 /// Connects trusting sshd's host keys and logs in with its user key.
 async fn login(sshd: &Sshd) -> Session {
-    let session = connect("127.0.0.1", sshd.port(), trusting(sshd))
+    login_with(sshd, trusting(sshd)).await
+}
+
+/// [`login`] with `options`.
+async fn login_with(sshd: &Sshd, options: ClientOptions) -> Session {
+    let session = connect("127.0.0.1", sshd.port(), options)
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));
     session
@@ -201,6 +207,39 @@ fn exec_reports_exit_signal() {
 fn hundred_mib_through_cat() {
     let sshd = Sshd::start_default();
     cat_intact(&sshd, HUNDRED_MIB, 1);
+}
+
+/// A channel packet size as large as the transport's packets: sshd fills
+/// its data packets up to what the client announced (its SFTP server's
+/// 255 KiB reads do), so an announcement past what the client's transport
+/// accepts would get them refused as too long. The connection lowers it to
+/// fit, and a download through SFTP comes through intact.
+#[test]
+fn channel_packet_size_at_the_transport_limit() {
+    const LEN: u64 = 16 * 1024 * 1024;
+    let sshd = Sshd::start_default();
+    let dir = TestDir::new("large-packets");
+    let src = dir.join("src.bin");
+    let mut f = std::fs::File::create(&src).expect("create");
+    std::io::copy(&mut PatternReader::new(LEN, 7), &mut f).expect("write");
+    let mut options = trusting(&sshd);
+    let channels = &mut options.config_mut().channels;
+    channels.max_packet_size = 256 * 1024;
+    // A window that holds several such packets, as a user tuning for
+    // throughput would set along with them.
+    channels.window_size = 8 * 1024 * 1024;
+    channels.memory_budget = 64 * 1024 * 1024;
+    block_on_bounded("16 MiB through SFTP", BULK_TIMEOUT, async {
+        let session = login_with(&sshd, options).await;
+        let sftp = session.sftp().await.expect("sftp subsystem");
+        let back = dir.join("back.bin");
+        let remote = src.to_str().expect("UTF-8 temp path");
+        let opts = conch_tokio::sftp::TransferOptions::default();
+        let got = sftp.download(remote, &back, &opts, None).await;
+        assert_eq!(got.expect("download").size, LEN);
+        let data = std::fs::read(&back).expect("read back");
+        assert_eq!(sha256_hex(&data), pattern_sha256(LEN, 7));
+    });
 }
 
 #[test]
