@@ -13,7 +13,8 @@
 #
 # Other options go to side_by_side.py (--runs N, --bytes N, --forward-bytes N,
 # --connections N, --sessions N, --only download,forwarded,connections,concurrent,
-# --keep, --openssh10 [DIR] for rows with OpenSSH 10 from /opt/openssh10; see --help).
+# --keep, --openssh10 [DIR] for rows with OpenSSH 10 from /opt/openssh10, --ciphers LIST
+# for the same-cipher rows; see --help).
 # Run as root: sshd logs in the user running it.
 set -euo pipefail
 

@@ -96,6 +96,10 @@ def parse_args():
     parser.add_argument("--openssh10", nargs="?", const="/opt/openssh10", metavar="DIR",
                         help="also run OpenSSH 10 unpacked in DIR (default /opt/openssh10, "
                              "where scripts/test puts it): rows for ssh 10 and sshd 10")
+    parser.add_argument("--ciphers",
+                        default="aes128-gcm@openssh.com,chacha20-poly1305@openssh.com",
+                        help="also download with each pair held to each of these ciphers "
+                             "(comma-separated; empty: none), one table row per cipher")
     parser.add_argument("--only", default="download,forwarded,connections,concurrent",
                         help="comma-separated subset of download,forwarded,connections,concurrent")
     parser.add_argument("--timeout", type=float, default=900.0,
@@ -217,13 +221,14 @@ SetEnv SHLVL=1
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def client_command(self, client, port, command, verbose=False):
+    def client_command(self, client, port, command, verbose=False, cipher=None):
         return ([client, "-F", "none", "-i", self.user_key,
                  "-o", f"UserKnownHostsFile={self.known_hosts}",
                  "-o", "StrictHostKeyChecking=yes",
                  "-o", "BatchMode=yes",
                  "-o", "IdentitiesOnly=yes"]
                 + (["-v"] if verbose else [])
+                + (["-o", f"Ciphers={cipher}"] if cipher else [])
                 + ["-p", str(port), f"{self.user}@127.0.0.1", command])
 
 
@@ -413,10 +418,13 @@ def server_cpu_during(server, action):
 # ------------------------------------------------------------------ pairs
 
 class Pair:
-    def __init__(self, client_name, client_binary, server):
+    def __init__(self, client_name, client_binary, server, cipher=None):
         self.client_name = client_name
         self.client = client_binary
         self.server = server
+        # A cipher both sides are held to (`-o Ciphers=`), or None for
+        # each side's own preference.
+        self.forced_cipher = cipher
         self.name = f"{label(client_name)}↔{label(server.name)}"
         self.downloads = []        # (wall, client cpu, server cpu)
         self.forwarded = []        # (wall, client cpu, server cpu)
@@ -471,7 +479,8 @@ def negotiated(setup, pair, probe):
 
 
 def download(setup, pair, size, timeout):
-    command = setup.client_command(pair.client, pair.server.port, f"head -c {size} /dev/zero")
+    command = setup.client_command(pair.client, pair.server.port, f"head -c {size} /dev/zero",
+                                   cipher=pair.forced_cipher)
     (wall, cpu, received, _), server_cpu = server_cpu_during(
         pair.server, lambda: run_client(setup, command, timeout, count_stdout=True))
     if received != size:
@@ -693,6 +702,17 @@ def main():
         for pair in pairs:
             negotiated(setup, pair, bins["concurrent_sessions"])
             log(f"{pair.name}: {pair.kex}, {pair.cipher}")
+        # The same pairs held to one cipher on both sides (issue 21: compare
+        # like with like; ssh's own default is chacha20-poly1305, conch's
+        # AES-GCM), for the download only.
+        for cipher in filter(None, args.ciphers.split(",")):
+            for base in list(pairs):
+                if base.forced_cipher:
+                    continue
+                pair = Pair(base.client_name, base.client, base.server, cipher)
+                pair.kex, pair.cipher, pair.provider = base.kex, cipher, base.provider
+                pair.algorithms_source = "-o Ciphers"
+                pairs.append(pair)
 
         if "download" in args.only:
             for run in range(1, args.runs + 1):
@@ -712,7 +732,7 @@ def main():
         if "forwarded" in args.only:
             for run in range(1, args.runs + 1):
                 for pair in pairs:
-                    if pair.failure:
+                    if pair.failure or pair.forced_cipher:
                         continue
                     try:
                         (wall, cpu), server_cpu = forwarded(
@@ -728,7 +748,7 @@ def main():
         if args.compressed_bytes:
             for run in range(1, args.runs + 1):
                 for pair in pairs:
-                    if pair.failure:
+                    if pair.failure or pair.forced_cipher:
                         continue
                     try:
                         result = compressed(setup, pair, args.compressed_bytes, args.timeout)
@@ -742,7 +762,7 @@ def main():
 
         if "connections" in args.only:
             for pair in pairs:
-                if pair.failure:
+                if pair.failure or pair.forced_cipher:
                     continue
                 try:
                     pair.connections = connections(setup, pair, args.connections, args.timeout)

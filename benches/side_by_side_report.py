@@ -41,11 +41,19 @@ def fmt(value, digits=1):
 
 
 def print_report(args, pairs, concurrent_results, loads, machine_rows):
-    baseline = next((p for p in pairs if p.client_name == "ssh" and p.server.name == "sshd"), None)
+    all_pairs = pairs
+
+    def baseline_for(cipher):
+        return next((p for p in all_pairs if p.client_name == "ssh" and p.server.name == "sshd"
+                     and p.forced_cipher == cipher), None)
+
+    baseline = baseline_for(None)
+    held = [p for p in pairs if p.forced_cipher]
+    pairs = [p for p in pairs if not p.forced_cipher]
     print()
     print("## Raw numbers")
     print()
-    for pair in pairs:
+    for pair in pairs + held:
         provider = f"; crypto provider: {pair.provider}" if pair.provider else ""
         print(f"{pair.name}: kex {pair.kex}, cipher {pair.cipher} "
               f"(from {pair.algorithms_source or '?'}){provider}")
@@ -114,6 +122,19 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
     print()
     print("Ratios: the pair's speed over `ssh`↔sshd's (above 1: faster), for "
           "throughput and for time per connection alike.")
+    if held:
+        print()
+        print(f"| client ↔ server, both held to | {size} download, MB/s (median of {args.runs}) "
+              "| vs ssh↔sshd on the same cipher | CPU s per GB (client + server) |")
+        print("|---|---:|---:|---:|")
+        for pair in held:
+            speed = mbps(pair)
+            base = baseline_for(pair.forced_cipher)
+            base_speed = mbps(base) if base else None
+            ratio = speed / base_speed if speed and base_speed else None
+            failed = " (failed)" if pair.failure else ""
+            print(f"| {pair.name}{failed}, {pair.forced_cipher} | {fmt(speed, 0)} "
+                  f"| {fmt(ratio, 2)} | {fmt(cpu_per_gb(pair), 2)} |")
 
     def forwarded_mbps(pair):
         if not pair.forwarded:
