@@ -9,6 +9,8 @@
 #   benches/side-by-side.sh --quick          # smoke test: 200 MB x 1, 100 MB through -L, 20 connections, 200 sessions
 #   benches/side-by-side.sh --pure-rust      # also conch/conchd on the pure-Rust crypto provider
 #                                            # (built with --no-default-features; the default is ring)
+#   benches/side-by-side.sh --russh          # also a russh client (benches/russh-client) against
+#                                            # sshd and conchd, built in target/russh
 #   benches/side-by-side.sh --no-build ...   # use the binaries already built
 #
 # Other options go to side_by_side.py (--runs N, --bytes N, --forward-bytes N,
@@ -22,10 +24,12 @@ cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 build=1
 pure=0
+russh=0
 args=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --pure-rust) pure=1; shift ;;
+        --russh) russh=1; shift ;;
         --no-build) build=0; shift ;;
         *) args+=("$1"); shift ;;
     esac
@@ -43,6 +47,14 @@ if [[ $pure == 1 ]]; then
         cargo build --release -p conch-cli --no-default-features --bins --target-dir target/pure
     fi
     args+=(--pure-dir target/pure/release)
+fi
+
+if [[ $russh == 1 ]]; then
+    # Its own lock file and target dir: russh and aws-lc-rs stay out of the workspace.
+    if [[ $build == 1 ]]; then
+        cargo build --release --manifest-path benches/russh-client/Cargo.toml --target-dir target/russh
+    fi
+    args+=(--russh target/russh/release/russh-bench-client)
 fi
 
 # A thousand sessions need a thousand sockets in the client and in conchd

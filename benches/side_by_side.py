@@ -96,6 +96,10 @@ def parse_args():
     parser.add_argument("--openssh10", nargs="?", const="/opt/openssh10", metavar="DIR",
                         help="also run OpenSSH 10 unpacked in DIR (default /opt/openssh10, "
                              "where scripts/test puts it): rows for ssh 10 and sshd 10")
+    parser.add_argument("--russh", metavar="BIN",
+                        help="also run this russh client (benches/russh-client, built with "
+                             "`cargo build --release` there) against sshd and conchd: "
+                             "downloads and connections only")
     parser.add_argument("--ciphers",
                         default="aes128-gcm@openssh.com,chacha20-poly1305@openssh.com",
                         help="also download with each pair held to each of these ciphers "
@@ -699,7 +703,14 @@ def main():
             pairs += [Pair("conch (pure Rust)", pure["conch"], conchd_pure),
                       Pair("conch (pure Rust)", pure["conch"], sshd),
                       Pair("ssh", SSH, conchd_pure)]
+        if args.russh:
+            pairs += [Pair("russh", args.russh, sshd), Pair("russh", args.russh, conchd)]
         for pair in pairs:
+            if pair.client_name == "russh":
+                # It prints no algorithms, and conch's probe would give
+                # conch's: only the held-cipher rows say what it ran.
+                pair.kex = pair.cipher = "russh's default"
+                continue
             negotiated(setup, pair, bins["concurrent_sessions"])
             log(f"{pair.name}: {pair.kex}, {pair.cipher}")
         # The same pairs held to one cipher on both sides (issue 21: compare
@@ -732,7 +743,7 @@ def main():
         if "forwarded" in args.only:
             for run in range(1, args.runs + 1):
                 for pair in pairs:
-                    if pair.failure or pair.forced_cipher:
+                    if pair.failure or pair.forced_cipher or pair.client_name == "russh":
                         continue
                     try:
                         (wall, cpu), server_cpu = forwarded(
@@ -748,7 +759,7 @@ def main():
         if args.compressed_bytes:
             for run in range(1, args.runs + 1):
                 for pair in pairs:
-                    if pair.failure or pair.forced_cipher:
+                    if pair.failure or pair.forced_cipher or pair.client_name == "russh":
                         continue
                     try:
                         result = compressed(setup, pair, args.compressed_bytes, args.timeout)
