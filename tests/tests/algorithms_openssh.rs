@@ -18,6 +18,9 @@
 //! what the defaults of both ends agree on; sntrup761, OpenSSH 9.2's own
 //! default, under both of its names against both.
 
+mod common;
+use common::client::{load_key, public_of, runtime};
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -27,7 +30,7 @@ use conch_interop::{
 };
 use conch_tokio::{
     connect, AuthAttempt, AuthDecision, AuthMethods, Channel, ClientConfig, ClientOptions,
-    HostKeyPolicy, Listener, PrivateKey, PublicKey, ServerConfig, ServerHandler, ServerOptions,
+    HostKeyPolicy, Listener, PublicKey, ServerConfig, ServerHandler, ServerOptions,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -112,28 +115,10 @@ impl Case {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
     tokio::time::timeout(CASE_TIMEOUT, f)
         .await
         .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-fn load_key(pair: &KeyPair) -> PrivateKey {
-    let text = std::fs::read(&pair.private_path).expect("read key file");
-    PrivateKey::from_openssh(&text, pair.passphrase.as_deref().map(str::as_bytes))
-        .unwrap_or_else(|e| panic!("load {}: {e}", pair.private_path.display()))
-}
-
-fn public_of(pair: &KeyPair) -> PublicKey {
-    PublicKey::from_openssh(&pair.public_line).expect("public key line")
 }
 
 /// Conch's client against `openssh`'s sshd with `case` forced on both ends.

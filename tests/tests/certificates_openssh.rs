@@ -7,7 +7,9 @@
 //!
 //! Each test starts its own sshd and is bounded by [`TEST_TIMEOUT`].
 
-use std::future::Future;
+mod common;
+use common::client::block_on_bounded;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -22,19 +24,6 @@ use conch_tokio::{
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 const LOG_WAIT: Duration = Duration::from_secs(5);
-
-#[track_caller]
-fn block_on_bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async {
-            tokio::time::timeout(TEST_TIMEOUT, f)
-                .await
-                .unwrap_or_else(|_| panic!("timed out after {TEST_TIMEOUT:?}: {what}"))
-        })
-}
 
 /// `ssh-keygen -s CA -I id [args] KEY.pub`: writes and returns `KEY-cert.pub`.
 #[track_caller]
@@ -107,6 +96,7 @@ fn a_user_certificate_beside_its_key_file_logs_in_where_the_key_alone_cannot() {
     // The bare key is not authorized.
     let bare = block_on_bounded(
         "bare key",
+        TEST_TIMEOUT,
         log_in(&sshd, trusting(&sshd), vec![Arc::new(key.clone())]),
     );
     assert!(bare.is_err(), "the key alone logged in: {bare:?}");
@@ -114,8 +104,12 @@ fn a_user_certificate_beside_its_key_file_logs_in_where_the_key_alone_cannot() {
     sign(&ca, &user, &["-n", &sshd.login_user(), "-V", "-5m:+1h"]);
     let signers = with_certificates(Arc::new(key), &user.private_path, &[]);
     assert_eq!(signers.len(), 2, "the certificate, then the key");
-    let out = block_on_bounded("certificate login", log_in(&sshd, trusting(&sshd), signers))
-        .unwrap_or_else(|e| panic!("certificate login: {e}"));
+    let out = block_on_bounded(
+        "certificate login",
+        TEST_TIMEOUT,
+        log_in(&sshd, trusting(&sshd), signers),
+    )
+    .unwrap_or_else(|e| panic!("certificate login: {e}"));
     assert_eq!(out, "ok\n");
     sshd.assert_log_contains("Accepted publickey for", LOG_WAIT);
     sshd.assert_log_contains("ED25519-CERT", LOG_WAIT);
@@ -141,6 +135,7 @@ fn an_rsa_user_certificate_from_ssh_agent_logs_in() {
     );
     let out = block_on_bounded(
         "agent certificate login",
+        TEST_TIMEOUT,
         log_in(&sshd, trusting(&sshd), signers),
     )
     .unwrap_or_else(|e| panic!("agent certificate login: {e}"));
@@ -175,6 +170,7 @@ fn host_cert_case(
     let key = conch_tokio::load_key(&sshd.user_key().private_path).expect("user key");
     let result = block_on_bounded(
         "host certificate",
+        TEST_TIMEOUT,
         log_in(&sshd, options(verifier.into_policy()), vec![Arc::new(key)]),
     );
     if result.is_ok() {

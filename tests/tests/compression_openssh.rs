@@ -8,9 +8,9 @@
 //! is checked against OpenSSH's. Every test is bounded.
 
 mod common;
+use common::client::{block_on_bounded, load_key, public_of, runtime};
 use common::stream_through;
 
-use std::future::Future;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use conch_interop::{
 };
 use conch_tokio::{
     connect, AuthAttempt, AuthDecision, AuthMethods, Channel, ClientOptions, HostKeyPolicy,
-    Listener, PrivateKey, PublicKey, ServerConfig, ServerHandler, ServerOptions, Session,
+    Listener, PublicKey, ServerConfig, ServerHandler, ServerOptions, Session,
 };
 use tokio::io::AsyncReadExt;
 
@@ -33,32 +33,6 @@ const LOG_WAIT: Duration = Duration::from_secs(5);
 const PATTERN_LEN: u64 = 2 * 1024 * 1024;
 /// Compressible output of a remote command.
 const TEXT_LEN: usize = 3_000_000;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-#[track_caller]
-fn block_on_bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
-    runtime().block_on(async {
-        tokio::time::timeout(TEST_TIMEOUT, f)
-            .await
-            .unwrap_or_else(|_| panic!("timed out after {TEST_TIMEOUT:?}: {what}"))
-    })
-}
-
-fn public_of(pair: &KeyPair) -> PublicKey {
-    PublicKey::from_openssh(&pair.public_line).expect("public key line")
-}
-
-fn load_key(pair: &KeyPair) -> PrivateKey {
-    let text = std::fs::read(&pair.private_path).expect("read key");
-    PrivateKey::from_openssh(&text, None).expect("private key")
-}
 
 /// Client options trusting `host_keys`, asking for `compression`.
 fn options(host_keys: &[KeyPair], compression: &[&str]) -> ClientOptions {
@@ -112,7 +86,7 @@ fn conch_client_asking_for_compression_gets_delayed_zlib_from_sshd() {
         rekey_limit: Some("512K".into()),
         ..SshdOptions::default()
     });
-    let got = block_on_bounded("compressed session with sshd", async {
+    let got = block_on_bounded("compressed session with sshd", TEST_TIMEOUT, async {
         let options = options(sshd.host_keys(), COMPRESSION_CLIENT_ON);
         let session = login(sshd.port(), options, &sshd.login_user(), sshd.user_key()).await;
         transfer(&session).await
@@ -129,7 +103,7 @@ fn sshd_92_does_not_offer_plain_zlib_and_compression_no_offers_none() {
         extra_config: vec!["Compression yes".into()],
         ..SshdOptions::default()
     });
-    let result = block_on_bounded("plain zlib against sshd", async {
+    let result = block_on_bounded("plain zlib against sshd", TEST_TIMEOUT, async {
         connect(
             "127.0.0.1",
             sshd.port(),
@@ -146,7 +120,7 @@ fn sshd_92_does_not_offer_plain_zlib_and_compression_no_offers_none() {
         extra_config: vec!["Compression no".into()],
         ..SshdOptions::default()
     });
-    let got = block_on_bounded("asking sshd that refuses", async {
+    let got = block_on_bounded("asking sshd that refuses", TEST_TIMEOUT, async {
         let options = options(sshd.host_keys(), COMPRESSION_CLIENT_ON);
         let session = login(sshd.port(), options, &sshd.login_user(), sshd.user_key()).await;
         let names = session.algorithms().expect("negotiated algorithms");
@@ -158,7 +132,7 @@ fn sshd_92_does_not_offer_plain_zlib_and_compression_no_offers_none() {
 #[test]
 fn conch_client_asking_for_compression_gets_delayed_zlib_from_dropbear() {
     let dropbear = Dropbear::start(DropbearOptions::default());
-    let got = block_on_bounded("compressed session with dropbear", async {
+    let got = block_on_bounded("compressed session with dropbear", TEST_TIMEOUT, async {
         let options = options(dropbear.host_keys(), COMPRESSION_CLIENT_ON);
         let user = dropbear.login_user().to_string();
         let session = login(dropbear.port(), options, &user, dropbear.user_key()).await;
@@ -167,7 +141,7 @@ fn conch_client_asking_for_compression_gets_delayed_zlib_from_dropbear() {
     assert_eq!(got, delayed());
     // Dropbear's server, like sshd, keeps plain zlib (compression before
     // authentication) off by default.
-    let result = block_on_bounded("plain zlib against dropbear", async {
+    let result = block_on_bounded("plain zlib against dropbear", TEST_TIMEOUT, async {
         connect(
             "127.0.0.1",
             dropbear.port(),

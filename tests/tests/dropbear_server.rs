@@ -4,14 +4,14 @@
 //! root (see `conch_interop::dropbear`). Every test is bounded.
 
 mod common;
+use common::client::{block_on_bounded, public_of};
 use common::stream_through;
 
-use std::future::Future;
 use std::time::Duration;
 
-use conch_interop::{pattern_sha256, Dropbear, DropbearOptions, KeyPair, TEST_USER};
+use conch_interop::{pattern_sha256, Dropbear, DropbearOptions, TEST_USER};
 use conch_tokio::{
-    connect, AuthMethods, ClientOptions, ExitStatus, HostKeyPolicy, PrivateKey, PublicKey, Session,
+    connect, AuthMethods, ClientOptions, ExitStatus, HostKeyPolicy, PrivateKey, Session,
 };
 use tokio::io::AsyncReadExt;
 
@@ -21,24 +21,6 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 const BULK_TIMEOUT: Duration = Duration::from_secs(240);
 /// The bulk payload through `cat`.
 const THIRTY_TWO_MIB: u64 = 32 * 1024 * 1024;
-
-#[track_caller]
-fn block_on_bounded<T>(what: &str, limit: Duration, f: impl Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async {
-            tokio::time::timeout(limit, f)
-                .await
-                .unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
-        })
-}
-
-fn public_of(pair: &KeyPair) -> PublicKey {
-    PublicKey::from_openssh(&pair.public_line).expect("public key line")
-}
 
 /// Connects trusting exactly dropbear's host keys and logs in with its
 /// authorized user key.

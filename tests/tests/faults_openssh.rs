@@ -9,6 +9,9 @@
 //! runs; these check the same against real process death, with the same
 //! pieces and conch-tokio as the same `Tokio` adapter.
 
+mod common;
+use common::client::public_of;
+
 #[path = "../../adapter-tokio/tests/common/mod.rs"]
 mod tokio_adapter;
 
@@ -23,7 +26,7 @@ use conch_driver::testing::{
     io_is_keepalive_timeout, is_connection_lost, is_keepalive_timeout, keepalive_deadline,
     with_keepalive, Adapter, ECHO_COMMAND, STEP_TIMEOUT,
 };
-use conch_interop::{KeyPair, Sshd};
+use conch_interop::Sshd;
 use conch_tokio::{connect, AuthMethods, ClientOptions, HostKeyPolicy, Session};
 use tokio_adapter::Tokio;
 
@@ -33,10 +36,6 @@ fn run(body: impl Future<Output = ()>) {
         .build()
         .expect("runtime")
         .block_on(body);
-}
-
-fn public_of(pair: &KeyPair) -> conch_tokio::PublicKey {
-    conch_tokio::PublicKey::from_openssh(&pair.public_line).expect("public key line")
 }
 
 fn options(sshd: &Sshd) -> ClientOptions {

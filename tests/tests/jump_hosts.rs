@@ -3,7 +3,9 @@
 //! host key check and authentication; closing the outer session ends the
 //! inner one with an error that names the jump host.
 
-use std::future::Future;
+mod common;
+use common::client::block_on_bounded;
+
 use std::time::Duration;
 
 use conch_interop::{KeyPair, Sshd};
@@ -14,19 +16,6 @@ use conch_tokio::{
 use tokio::io::AsyncReadExt;
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn block_on_bounded<T>(f: impl Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async {
-            tokio::time::timeout(LIMIT, f)
-                .await
-                .expect("jump host test timed out")
-        })
-}
 
 fn trusting(sshd: &Sshd) -> ClientOptions {
     let keys = sshd
@@ -61,7 +50,7 @@ fn two_hops_then_closing_the_outer_ends_the_inner_with_a_clear_error() {
         Sshd::start_default(),
         Sshd::start_default(),
     );
-    block_on_bounded(async {
+    block_on_bounded("jump host test", LIMIT, async {
         let outer = connect("127.0.0.1", a.port(), trusting(&a)).await.unwrap();
         login(&outer, &a).await;
         let middle = connect_via(&outer, "127.0.0.1", b.port(), trusting(&b))

@@ -12,9 +12,9 @@
 //! transfers under [`BULK_TIMEOUT`]), and the harness bounds every child.
 
 mod common;
+use common::client::{block_on_bounded, load_key, public_of};
 use common::stream_through;
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +26,7 @@ use conch_interop::{
 };
 use conch_tokio::{
     connect, AgentClient, AuthMethods, ClientOptions, Error, ExitStatus, HostKeyPolicy,
-    KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi, PasswordResponder, PrivateKey,
-    PublicKey, Session,
+    KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi, PasswordResponder, Session,
 };
 use conch_tokio::{load_private_key, KeyFileError};
 use tokio::io::AsyncReadExt;
@@ -43,34 +42,6 @@ const LOG_WAIT: Duration = Duration::from_secs(5);
 const HUNDRED_MIB: u64 = 100 * 1024 * 1024;
 /// The payload of the rekeying test.
 const SIXTY_FOUR_MIB: u64 = 64 * 1024 * 1024;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// Runs `f` on a fresh runtime, failing the test after `limit`.
-#[track_caller]
-fn block_on_bounded<T>(what: &str, limit: Duration, f: impl Future<Output = T>) -> T {
-    runtime().block_on(async {
-        tokio::time::timeout(limit, f)
-            .await
-            .unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
-    })
-}
-
-fn public_of(pair: &KeyPair) -> PublicKey {
-    PublicKey::from_openssh(&pair.public_line).expect("public key line")
-}
-
-fn load_key(pair: &KeyPair) -> PrivateKey {
-    let passphrase = pair.passphrase.clone();
-    load_private_key(&pair.private_path, &mut |_| passphrase.clone())
-        .unwrap_or_else(|e| panic!("load {}: {e}", pair.private_path.display()))
-}
 
 /// Options trusting exactly sshd's host keys.
 fn trusting(sshd: &Sshd) -> ClientOptions {

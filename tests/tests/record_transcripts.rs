@@ -10,6 +10,9 @@
 //! does not replay is never written. `CONCH_TRANSCRIPTS_DIR` writes them
 //! elsewhere (e.g. to compare with the committed ones).
 
+mod common;
+use common::client::{load_key, public_of, runtime};
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -22,8 +25,7 @@ use conch_interop::{
     SshClient, Sshd, SshdOptions, TestDir,
 };
 use conch_tokio::{
-    connect, AuthMethods, ClientConfig, ClientOptions, HostKeyPolicy, PrivateKey, PublicKey,
-    Session,
+    connect, AuthMethods, ClientConfig, ClientOptions, HostKeyPolicy, PublicKey, Session,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -38,23 +40,6 @@ fn out_dir() -> PathBuf {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("transcripts"),
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn public_of(pair: &KeyPair) -> PublicKey {
-    PublicKey::from_openssh(&pair.public_line).expect("public key line")
-}
-
-fn load_key(pair: &KeyPair) -> PrivateKey {
-    let text = std::fs::read(&pair.private_path).expect("read key file");
-    PrivateKey::from_openssh(&text, None).expect("private key")
 }
 
 /// Client options trusting `host_key`, recording to a scratch file.
