@@ -132,9 +132,10 @@ impl GcmState {
     /// Overwrites the key material in place: the cipher with one keyed by
     /// zeros, the nonce fields with zeros. The AES key schedule zeroizes
     /// itself when the old cipher is dropped (the `aes` crate's `zeroize`
-    /// feature), but the GHASH key H = AES_K(0) does not: `polyval` 0.6's
-    /// runtime-detected backend never runs its zeroizing drop. Writing the
-    /// zero key's cipher over it replaces H with a public value.
+    /// feature), and since `polyval` 0.7 so does the GHASH key H = AES_K(0)
+    /// (0.6's runtime-detected backend never ran its zeroizing drop).
+    /// Writing the zero key's cipher over it, which replaces H with a
+    /// public value, stays: it does not depend on a dependency's feature.
     fn wipe(&mut self) {
         match &mut self.aead {
             Aead::Aes128(c) => {
