@@ -11,7 +11,7 @@
 //! for the tag, padded to the cipher's block with the length inside or
 //! outside the aligned part as its [`PacketLayout`] says.
 
-use aes_gcm::aead::AeadInPlace;
+use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
 use conch_core::crypto::{
     CipherAlgorithm, CryptoProvider, MacAlgorithm, OpenError, PacketLayout, PacketOpener,
@@ -239,29 +239,33 @@ impl RawAead {
 }
 
 /// One `aes-gcm` seal: the tag into `tag_out`; false past GCM's limits.
-fn seal_with<C: AeadInPlace>(
+fn seal_with<C: AeadInOut>(
     cipher: &C,
     nonce: &[u8; 12],
     aad: &[u8],
     plaintext: &mut [u8],
     tag_out: &mut [u8],
 ) -> bool {
+    let Ok(nonce) = aes_gcm::aead::Nonce::<C>::try_from(&nonce[..]) else {
+        return false;
+    };
     cipher
-        .encrypt_in_place_detached(aes_gcm::aead::Nonce::<C>::from_slice(nonce), aad, plaintext)
+        .encrypt_inout_detached(&nonce, aad, plaintext.into())
         .map(|tag| tag_out.copy_from_slice(&tag))
         .is_ok()
 }
 
 /// One `aes-gcm` open of `ciphertext || tag`.
-fn open_with<C: AeadInPlace>(cipher: &C, nonce: &[u8; 12], aad: &[u8], sealed: &mut [u8]) -> bool {
+fn open_with<C: AeadInOut>(cipher: &C, nonce: &[u8; 12], aad: &[u8], sealed: &mut [u8]) -> bool {
     let (ciphertext, tag) = sealed.split_at_mut(sealed.len() - TAG_LEN);
+    let (Ok(nonce), Ok(tag)) = (
+        aes_gcm::aead::Nonce::<C>::try_from(&nonce[..]),
+        aes_gcm::aead::Tag::<C>::try_from(&*tag),
+    ) else {
+        return false;
+    };
     cipher
-        .decrypt_in_place_detached(
-            aes_gcm::aead::Nonce::<C>::from_slice(nonce),
-            aad,
-            ciphertext,
-            aes_gcm::aead::Tag::<C>::from_slice(tag),
-        )
+        .decrypt_inout_detached(&nonce, aad, ciphertext.into(), &tag)
         .is_ok()
 }
 

@@ -44,11 +44,11 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> std::io::Result<Self> {
-        use rand_core::RngCore;
+        use rand_core::Rng;
         let dir = std::env::temp_dir().join(format!(
             "conch-demo-{}-{:08x}",
             std::process::id(),
-            rand_core::OsRng.next_u32()
+            rand_core::UnwrapErr(getrandom::SysRng).next_u32()
         ));
         std::fs::create_dir_all(&dir)?;
         Ok(TempDir(dir))
@@ -70,8 +70,8 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<(), BoxError> {
         let _ = o.flush();
     };
 
-    let host_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
-    let client_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+    let host_key = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
+    let client_key = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let setup = ServerSetup {
         host_key: host_key.clone(),
         host_certificate: None,

@@ -553,7 +553,7 @@ fn enforced(option: &KeyOption) -> bool {
 /// silently.
 pub fn load_host_key(path: &Path, generate: bool) -> Result<PrivateKey, String> {
     if generate && !path.exists() {
-        let key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+        let key = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
         write_new_key(path, &key)
             .map_err(|e| format!("cannot write host key {}: {e}", path.display()))?;
         return Ok(key);

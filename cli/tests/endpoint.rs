@@ -37,8 +37,8 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
-        let host_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
-        let client_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+        let host_key = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
+        let client_key = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
         let lines = Arc::new(Mutex::new(Vec::new()));
         let log: Log = {
             let lines = lines.clone();
@@ -242,7 +242,7 @@ async fn host_key_rejected_and_changed_are_distinct() {
 
     // known_hosts says another key: changed, naming the file and line.
     let dir = TestDir::new("endpoint-changed");
-    let other = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+    let other = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let path = dir.write(
         "known_hosts",
         format!(
@@ -285,7 +285,7 @@ async fn host_key_rejected_and_changed_are_distinct() {
 #[tokio::test]
 async fn authentication_failed_carries_the_methods() {
     let server = Server::start().await;
-    let stranger = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+    let stranger = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let e = server
         .endpoint_without_key("true")
         .connect()
@@ -394,7 +394,7 @@ impl ServerHandler for Refuser {
 }
 
 async fn refusing_server(refuse_channel: bool) -> (SocketAddr, PrivateKey) {
-    let host_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+    let host_key = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let options = ServerOptions::new(
         ServerConfig::new(vec![host_key.clone()]),
         Refuser { refuse_channel },
@@ -485,7 +485,7 @@ impl ServerHandler for PasswordOnly {
 
 #[tokio::test]
 async fn dropping_connect_during_authentication_closes_the_connection() {
-    let host_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+    let host_key = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let mut config = ServerConfig::new(vec![host_key.clone()]);
     config.auth_methods = vec!["password".into()];
     let listener = Listener::bind("127.0.0.1:0", ServerOptions::new(config, PasswordOnly))

@@ -150,7 +150,7 @@ fn recorded_sessions_replay_to_a_logged_in_connection_with_channels() {
 fn seeded_mutations_of_recorded_sessions_keep_the_contract() {
     use conch_core::{ChannelId, Command};
     use harness::{calls, record_compressed_session, record_session, Record};
-    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::rand_core::{Rng, SeedableRng};
     let script = [
         Record::Command(calls::open_session()),
         Record::Command(calls::exec(0)),
@@ -216,7 +216,7 @@ fn seed_files(dirs: &[&str]) -> Vec<Vec<u8>> {
 /// `rounds` seeded mutations each. A failing input is written to the temp
 /// directory and printed in base64, and the panic names both.
 fn mutate_seeds(target: &str, run: fn(&[u8]), dirs: &[&str], rounds: usize) {
-    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::rand_core::{Rng, SeedableRng};
     let mut seeds = seed_files(dirs);
     if seeds.is_empty() {
         seeds.push(Vec::new());
@@ -293,7 +293,7 @@ fn seeded_mutations_of_the_parser_seeds_keep_their_checks() {
 }
 
 /// One random change to `input`.
-fn mutate(input: &mut Vec<u8>, rng: &mut impl rand_chacha::rand_core::RngCore) {
+fn mutate(input: &mut Vec<u8>, rng: &mut impl rand_chacha::rand_core::Rng) {
     let len = input.len().max(1);
     let at = rng.next_u32() as usize % len;
     let n = 1 + rng.next_u32() as usize % 64;

@@ -284,7 +284,7 @@ fn a_flipped_byte_in_a_committed_transcript_is_the_divergence() {
 /// errors or divergences, never a panic.
 #[test]
 fn damaged_transcripts_never_panic() {
-    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::rand_core::{Rng, SeedableRng};
     let bytes = std::fs::read(transcripts_dir().join("dropbear-exec.bin")).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
     for round in 0..300 {

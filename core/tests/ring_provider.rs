@@ -18,7 +18,7 @@ use conch_core::crypto::{
 use conch_core::{
     AlgorithmPreferences, Connection, DisconnectReason, Error, PeerMisbehaved, TransportConfig,
 };
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 /// The ciphers the `ring` module implements (the provider uses the two

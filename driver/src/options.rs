@@ -167,9 +167,9 @@ impl std::fmt::Debug for ServerOptions {
 
 /// An RNG seed drawn from the operating system.
 pub(crate) fn os_seed() -> [u8; 32] {
-    use rand_core::RngCore;
+    use rand_core::Rng;
     let mut seed = [0u8; 32];
-    rand_core::OsRng.fill_bytes(&mut seed);
+    rand_core::UnwrapErr(getrandom::SysRng).fill_bytes(&mut seed);
     seed
 }
 

@@ -15,7 +15,8 @@ use conch_cli::server::{no_log, Conchd, Passwords, ServerSetup};
 use conch_core::{PrivateKey, PublicKey};
 use conch_openssh::{AuthorizedKeys, KnownHostsFile, KnownHostsPolicy, KnownHostsVerifier, NoUi};
 use conch_tokio::{connect, AuthMethods, ClientOptions};
-use rand_core::{OsRng, RngCore};
+use getrandom::SysRng;
+use rand_core::{Rng, UnwrapErr};
 use ssh_key::certificate::{Builder, CertType};
 
 /// Signs `key` with `ca` for `principals`, valid for the next hour.
@@ -27,7 +28,7 @@ fn certify(
 ) -> Result<PublicKey, Box<dyn std::error::Error>> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let mut nonce = [0u8; 16];
-    OsRng.fill_bytes(&mut nonce);
+    UnwrapErr(SysRng).fill_bytes(&mut nonce);
     let data = key.public_key().as_ssh_key().key_data().clone();
     let mut builder = Builder::new(nonce, data, now - 60, now + 3600)?;
     builder.cert_type(cert_type)?.key_id("example")?;
@@ -41,7 +42,7 @@ fn certify(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seed = [0u8; 32];
-    OsRng.fill_bytes(&mut seed);
+    UnwrapErr(SysRng).fill_bytes(&mut seed);
     let ca = ssh_key::PrivateKey::new(
         ssh_key::private::KeypairData::Ed25519(ssh_key::private::Ed25519Keypair::from_seed(&seed)),
         "example CA",
@@ -49,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ca_public = PublicKey::from_blob(&ca.public_key().to_bytes()?)?;
 
     // The server: a host key with its certificate, trusting the CA for users.
-    let host_key = PrivateKey::generate_ed25519(&mut OsRng);
+    let host_key = PrivateKey::generate_ed25519(&mut UnwrapErr(SysRng));
     let setup = ServerSetup {
         host_certificate: Some(certify(&ca, &host_key, CertType::Host, &["127.0.0.1"])?),
         host_key,
@@ -82,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         KnownHostsPolicy::Strict,
         Arc::new(NoUi),
     );
-    let user_key = PrivateKey::generate_ed25519(&mut OsRng);
+    let user_key = PrivateKey::generate_ed25519(&mut UnwrapErr(SysRng));
     let cert = certify(&ca, &user_key, CertType::User, &["alice"])?;
     let certified = user_key.with_certificate(&cert)?;
 

@@ -394,7 +394,7 @@ fn main() -> ExitCode {
     let _ = socket.set_nodelay(true);
     println!("connected to {}:{}", options.host, options.port);
     // The core draws randomness only from the RNG handed in here.
-    let rng: conch_core::Rng = Box::new(rand_core::OsRng);
+    let rng: conch_core::Rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
     let conn = Connection::client(Arc::new(ClientConfig::default()), rng, Instant::now());
     let walk = Walk {
         conn,

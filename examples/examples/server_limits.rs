@@ -178,7 +178,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
 
-    let host_key = PrivateKey::generate_ed25519(&mut rand_core::OsRng);
+    let host_key = PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let options = limits.server_options(host_key, Handler { password });
     let listener = Listener::bind(("127.0.0.1", port), options).await?;
     println!("listening on {} with {limits:?}", listener.local_addr()?);

@@ -104,7 +104,9 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.into_string().ok())
         .ok_or_else(|| std::io::Error::other("--password PASSWORD is required"))?;
 
-    let mut config = ServerConfig::new(vec![PrivateKey::generate_ed25519(&mut rand_core::OsRng)]);
+    let mut config = ServerConfig::new(vec![PrivateKey::generate_ed25519(
+        &mut rand_core::UnwrapErr(getrandom::SysRng),
+    )]);
     config.auth_methods = vec!["password".into()];
     let listener = Listener::bind(
         ("127.0.0.1", port),

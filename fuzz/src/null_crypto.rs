@@ -9,7 +9,7 @@ use conch_core::crypto::{
 };
 use conch_core::keys::{KeyError, PrivateKey, PublicKey};
 use conch_core::wire::Encode;
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 /// A key exchange whose public values are constant and whose shared
 /// secret is 1, whatever the peer sends.
@@ -30,7 +30,7 @@ impl KexAlgorithm for NullKex {
     fn hash(&self) -> HashAlgorithm {
         HashAlgorithm::Sha256
     }
-    fn start(&self, _rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
+    fn start(&self, _rng: &mut dyn CryptoRng) -> Box<dyn KexEphemeral> {
         Box::new(NullEphemeral)
     }
 }

@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use conch_openssh::AuthorizedKeys;
-//! # let key = conch_core::PrivateKey::generate_ed25519(&mut rand_core::OsRng).public_key().clone();
+//! # let key = conch_core::PrivateKey::generate_ed25519(&mut rand_core::UnwrapErr(getrandom::SysRng)).public_key().clone();
 //! let text = format!("# laptop\nno-pty,command=\"uptime\" {} alice@laptop\n", key.to_openssh());
 //! let keys = AuthorizedKeys::parse(&text);
 //! let entry = keys.find(&key).expect("listed");

@@ -144,7 +144,7 @@ impl KnownHostsFile {
                 port,
                 key,
                 self.hash_new_entries,
-                &mut rand_core::OsRng,
+                &mut rand_core::UnwrapErr(getrandom::SysRng),
             )
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let Some(text) = text else {

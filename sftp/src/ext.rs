@@ -205,7 +205,7 @@ pub(crate) fn put_ids(out: &mut Vec<u8>, ids: &[u32]) {
 }
 
 pub(crate) fn ids(packed: bytes::Bytes) -> Result<Vec<u32>, ProtocolError> {
-    if packed.len() % 4 != 0 {
+    if !packed.len().is_multiple_of(4) {
         return Err(ProtocolError::Truncated { what: "id list" });
     }
     let mut r = Reader::new(packed);

@@ -228,7 +228,7 @@ fn fuzzish_inputs_never_panic() {
     let mut rng = ChaCha20Rng::seed_from_u64(99);
     for len in 0..300 {
         let mut bytes = vec![0u8; len % 40];
-        rand_core::RngCore::fill_bytes(&mut rng, &mut bytes);
+        rand_core::Rng::fill_bytes(&mut rng, &mut bytes);
         if let Some(first) = bytes.first_mut() {
             *first = [5, 6, 11, 12, 13, 14][len % 6];
         }

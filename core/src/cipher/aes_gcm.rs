@@ -10,7 +10,7 @@
 //! - The 16-byte tag follows the packet; the MAC slot of KEXINIT is ignored
 //!   (OpenSSH negotiates no MAC for AEAD ciphers).
 
-use aes_gcm::aead::AeadInPlace;
+use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
 use zeroize::Zeroize;
 
@@ -132,9 +132,10 @@ impl GcmState {
     /// Overwrites the key material in place: the cipher with one keyed by
     /// zeros, the nonce fields with zeros. The AES key schedule zeroizes
     /// itself when the old cipher is dropped (the `aes` crate's `zeroize`
-    /// feature), but the GHASH key H = AES_K(0) does not: `polyval` 0.6's
-    /// runtime-detected backend never runs its zeroizing drop. Writing the
-    /// zero key's cipher over it replaces H with a public value.
+    /// feature), and since `polyval` 0.7 so does the GHASH key H = AES_K(0)
+    /// (0.6's runtime-detected backend never ran its zeroizing drop).
+    /// Writing the zero key's cipher over it, which replaces H with a
+    /// public value, stays: it does not depend on a dependency's feature.
     fn wipe(&mut self) {
         match &mut self.aead {
             Aead::Aes128(c) => {
@@ -176,16 +177,15 @@ impl PacketSealer for GcmState {
     }
 
     fn seal(&mut self, _seq: u32, packet: &mut [u8]) {
-        let nonce = self.next_nonce();
-        let nonce = Nonce::from_slice(&nonce);
+        let nonce = Nonce::from(self.next_nonce());
         let tag_at = packet.len() - TAG_LEN;
         let (body, tag_out) = packet.split_at_mut(tag_at);
         let (length, plaintext) = body.split_at_mut(LENGTH_LEN);
         // Encryption only fails for inputs over GCM's 64 GiB limit, far past
         // any packet.
         let tag = match &self.aead {
-            Aead::Aes128(c) => c.encrypt_in_place_detached(nonce, length, plaintext),
-            Aead::Aes256(c) => c.encrypt_in_place_detached(nonce, length, plaintext),
+            Aead::Aes128(c) => c.encrypt_inout_detached(&nonce, length, plaintext.into()),
+            Aead::Aes256(c) => c.encrypt_inout_detached(&nonce, length, plaintext.into()),
         }
         .expect("packet within AES-GCM limits");
         tag_out.copy_from_slice(&tag);
@@ -202,18 +202,17 @@ impl PacketOpener for GcmState {
     }
 
     fn open(&mut self, _seq: u32, packet: &mut [u8]) -> Result<(), OpenError> {
-        let nonce = self.next_nonce();
-        let nonce = Nonce::from_slice(&nonce);
+        let nonce = Nonce::from(self.next_nonce());
         if packet.len() < LENGTH_LEN + TAG_LEN {
             return Err(OpenError);
         }
         let tag_at = packet.len() - TAG_LEN;
         let (body, tag) = packet.split_at_mut(tag_at);
-        let tag = Tag::from_slice(tag);
+        let tag = <&Tag>::try_from(&*tag).map_err(|_| OpenError)?;
         let (length, ciphertext) = body.split_at_mut(LENGTH_LEN);
         match &self.aead {
-            Aead::Aes128(c) => c.decrypt_in_place_detached(nonce, length, ciphertext, tag),
-            Aead::Aes256(c) => c.decrypt_in_place_detached(nonce, length, ciphertext, tag),
+            Aead::Aes128(c) => c.decrypt_inout_detached(&nonce, length, ciphertext.into(), tag),
+            Aead::Aes256(c) => c.decrypt_inout_detached(&nonce, length, ciphertext.into(), tag),
         }
         .map_err(|_| OpenError)
     }

@@ -7,7 +7,7 @@
 //! (encrypt-then-MAC); the cipher decides which bytes it hands in, this
 //! module only computes and checks tags. Checks compare in constant time.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;

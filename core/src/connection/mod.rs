@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(doc)]
 use bytes::BytesMut;
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 use crate::auth::{ClientAuth, ServerAuth, ServerAuthConfig};
 use crate::channel::Channels;
@@ -43,7 +43,7 @@ pub use channel_handle::{ChannelMut, ChannelRef};
 
 /// The randomness a connection draws on: any cryptographically secure RNG.
 /// Tests hand in a seeded one, adapters one seeded from the OS.
-pub type Rng = Box<dyn CryptoRngCore + Send>;
+pub type Rng = Box<dyn CryptoRng + Send>;
 
 /// One SSH connection, client or server, as a pure state machine.
 ///

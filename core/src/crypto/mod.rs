@@ -23,7 +23,7 @@ mod signature;
 
 use std::fmt;
 
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::config::AlgorithmPreferences;
@@ -243,7 +243,7 @@ pub trait KexAlgorithm: Send + Sync + fmt::Debug {
     fn hash(&self) -> HashAlgorithm;
     /// Makes our ephemeral key pair (the client's half, or for methods where
     /// both halves are alike, either side's).
-    fn start(&self, rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral>;
+    fn start(&self, rng: &mut dyn CryptoRng) -> Box<dyn KexEphemeral>;
 
     /// The server's half: answers the client's public value with ours and
     /// the shared secret. The default makes a key pair with
@@ -252,7 +252,7 @@ pub trait KexAlgorithm: Send + Sync + fmt::Debug {
     /// override it.
     fn respond(
         &self,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
         client_public: &[u8],
     ) -> Result<(Vec<u8>, SharedSecret), KexError> {
         let ours = self.start(rng);

@@ -2,7 +2,7 @@
 //! `curve25519-sha256@libssh.org` (RFC 8731): ECDH over X25519 (RFC 7748)
 //! with SHA-256.
 
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
@@ -34,7 +34,7 @@ impl KexAlgorithm for Curve25519Sha256 {
         HashAlgorithm::Sha256
     }
 
-    fn start(&self, rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
+    fn start(&self, rng: &mut dyn CryptoRng) -> Box<dyn KexEphemeral> {
         // RFC 8731 section 3: 32 random bytes; X25519 clamps them (RFC 7748
         // section 5).
         let mut seed = Zeroizing::new([0u8; 32]);

@@ -8,7 +8,8 @@
 //! does. K is the x-coordinate of the shared point as an `mpint`
 //! (section 4).
 
-use rand_core::CryptoRngCore;
+use p256::elliptic_curve::Generate;
+use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::crypto::{HashAlgorithm, KexAlgorithm, KexEphemeral, KexError, SharedSecret};
@@ -60,12 +61,12 @@ impl KexAlgorithm for EcdhNist {
         }
     }
 
-    fn start(&self, rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
+    fn start(&self, rng: &mut dyn CryptoRng) -> Box<dyn KexEphemeral> {
         let mut rng = rng;
         let secret = match self.curve {
-            Curve::P256 => Secret::P256(p256::ecdh::EphemeralSecret::random(&mut rng)),
-            Curve::P384 => Secret::P384(p384::ecdh::EphemeralSecret::random(&mut rng)),
-            Curve::P521 => Secret::P521(p521::ecdh::EphemeralSecret::random(&mut rng)),
+            Curve::P256 => Secret::P256(p256::ecdh::EphemeralSecret::generate_from_rng(&mut rng)),
+            Curve::P384 => Secret::P384(p384::ecdh::EphemeralSecret::generate_from_rng(&mut rng)),
+            Curve::P521 => Secret::P521(p521::ecdh::EphemeralSecret::generate_from_rng(&mut rng)),
         };
         let public = secret.public_sec1();
         Box::new(EcdhEphemeral { secret, public })
@@ -82,11 +83,11 @@ enum Secret {
 impl Secret {
     /// Our public point, SEC1 uncompressed (RFC 5656 section 4).
     fn public_sec1(&self) -> Vec<u8> {
-        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        use p256::elliptic_curve::sec1::ToSec1Point;
         match self {
-            Secret::P256(s) => s.public_key().to_encoded_point(false).as_bytes().to_vec(),
-            Secret::P384(s) => s.public_key().to_encoded_point(false).as_bytes().to_vec(),
-            Secret::P521(s) => s.public_key().to_encoded_point(false).as_bytes().to_vec(),
+            Secret::P256(s) => s.public_key().to_sec1_point(false).as_bytes().to_vec(),
+            Secret::P384(s) => s.public_key().to_sec1_point(false).as_bytes().to_vec(),
+            Secret::P521(s) => s.public_key().to_sec1_point(false).as_bytes().to_vec(),
         }
     }
 

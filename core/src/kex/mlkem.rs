@@ -14,9 +14,8 @@
 //! check (section 7.2, coefficients below q) and an all-zero X25519 result
 //! are refused.
 
-use ml_kem::kem::{Decapsulate, Encapsulate};
-use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
-use rand_core::CryptoRngCore;
+use ml_kem::{Decapsulate, Encapsulate, Kem, KeyExport, MlKem768};
+use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -31,8 +30,8 @@ const X25519_LEN: usize = 32;
 /// ML-KEM's modulus q (FIPS 203 section 2.4).
 const MLKEM_Q: u16 = 3329;
 
-type EncapsulationKey = <MlKem768 as KemCore>::EncapsulationKey;
-type DecapsulationKey = <MlKem768 as KemCore>::DecapsulationKey;
+type EncapsulationKey = <MlKem768 as Kem>::EncapsulationKey;
+type DecapsulationKey = <MlKem768 as Kem>::DecapsulationKey;
 
 /// The ML-KEM-768 + X25519 hybrid.
 #[derive(Debug)]
@@ -51,12 +50,12 @@ impl KexAlgorithm for MlKem768X25519 {
     }
 
     /// The client's half: an ML-KEM key pair and an X25519 key pair.
-    fn start(&self, rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
+    fn start(&self, rng: &mut dyn CryptoRng) -> Box<dyn KexEphemeral> {
         let mut rng = rng;
-        let (dk, ek) = MlKem768::generate(&mut rng);
+        let (dk, ek) = MlKem768::generate_keypair_from_rng(&mut rng);
         let x25519 = x25519_pair(rng);
         let mut public = Vec::with_capacity(MLKEM768_PUBLIC_LEN + X25519_LEN);
-        public.extend_from_slice(&ek.as_bytes());
+        public.extend_from_slice(&ek.to_bytes());
         public.extend_from_slice(x25519.public_value());
         Box::new(HybridClient {
             dk: Box::new(dk),
@@ -69,7 +68,7 @@ impl KexAlgorithm for MlKem768X25519 {
     /// share, and combine.
     fn respond(
         &self,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
         client_public: &[u8],
     ) -> Result<(Vec<u8>, SharedSecret), KexError> {
         if client_public.len() != MLKEM768_PUBLIC_LEN + X25519_LEN {
@@ -82,11 +81,8 @@ impl KexAlgorithm for MlKem768X25519 {
         let encoded = ek_bytes
             .try_into()
             .map_err(|_| KexError::InvalidPeerValue)?;
-        let ek = EncapsulationKey::from_bytes(encoded);
-        let mut rng = rng;
-        let (ct, kem_secret) = ek
-            .encapsulate(&mut rng)
-            .map_err(|()| KexError::InvalidPeerValue)?;
+        let ek = EncapsulationKey::new(encoded).map_err(|_| KexError::InvalidPeerValue)?;
+        let (ct, kem_secret) = ek.encapsulate_with_rng(rng);
         let kem_secret = Zeroizing::new(<[u8; 32]>::from(kem_secret));
         let x25519 = x25519_pair(rng);
         let mut reply = Vec::with_capacity(MLKEM768_CIPHERTEXT_LEN + X25519_LEN);
@@ -97,7 +93,7 @@ impl KexAlgorithm for MlKem768X25519 {
     }
 }
 
-fn x25519_pair(rng: &mut dyn CryptoRngCore) -> X25519Ephemeral {
+fn x25519_pair(rng: &mut dyn CryptoRng) -> X25519Ephemeral {
     let mut seed = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(&mut seed[..]);
     X25519Ephemeral::from_secret(*seed)
@@ -159,10 +155,7 @@ impl KexEphemeral for HybridClient {
         let ct = ct.try_into().map_err(|_| KexError::InvalidPeerValue)?;
         // ML-KEM decapsulation never fails: a bad ciphertext gives an
         // implicit-rejection secret, and the host key signature then fails.
-        let kem_secret = self
-            .dk
-            .decapsulate(ct)
-            .map_err(|()| KexError::InvalidPeerValue)?;
+        let kem_secret = self.dk.decapsulate(ct);
         let kem_secret = Zeroizing::new(<[u8; 32]>::from(kem_secret));
         let x_secret = x25519_secret(self.x25519, server_x25519)?;
         Ok(combine(&kem_secret, &x_secret))
@@ -198,15 +191,15 @@ mod tests {
     fn k_is_sha256_of_the_kem_secret_then_the_x25519_secret() {
         // Recompute K from the two component secrets with the crates alone.
         let mut r = rng(32);
-        let (dk, ek) = MlKem768::generate(&mut r);
+        let (dk, ek) = MlKem768::generate_keypair_from_rng(&mut r);
         let client_x = X25519Ephemeral::from_secret([7u8; 32]);
-        let mut client_public = ek.as_bytes().to_vec();
+        let mut client_public = ek.to_bytes().to_vec();
         client_public.extend_from_slice(client_x.public_value());
         let (reply, k) = MLKEM768X25519_SHA256
             .respond(&mut r, &client_public)
             .unwrap();
         let ct = reply[..1088].try_into().unwrap();
-        let kem: [u8; 32] = dk.decapsulate(ct).unwrap().into();
+        let kem: [u8; 32] = dk.decapsulate(ct).into();
         let server_x: [u8; 32] = reply[1088..].try_into().unwrap();
         let x = x25519_dalek::StaticSecret::from([7u8; 32])
             .diffie_hellman(&x25519_dalek::PublicKey::from(server_x));

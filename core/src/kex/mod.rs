@@ -245,18 +245,16 @@ mod tests {
     #[test]
     fn the_crates_secret_types_zeroize_on_drop() {
         fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
-        // x25519-dalek derives `Zeroize` and a zeroizing `Drop` together
-        // (`#[zeroize(drop)]`), without the `ZeroizeOnDrop` marker.
         fn zeroizable<T: zeroize::Zeroize>() {}
-        zeroizable::<x25519_dalek::StaticSecret>();
-        zeroizable::<x25519_dalek::SharedSecret>();
+        zeroized_on_drop::<x25519_dalek::StaticSecret>();
+        zeroized_on_drop::<x25519_dalek::SharedSecret>();
         zeroized_on_drop::<p256::ecdh::EphemeralSecret>();
         zeroized_on_drop::<p384::ecdh::EphemeralSecret>();
         zeroized_on_drop::<p521::ecdh::EphemeralSecret>();
         zeroized_on_drop::<p256::ecdh::SharedSecret>();
         zeroized_on_drop::<p384::ecdh::SharedSecret>();
         zeroized_on_drop::<p521::ecdh::SharedSecret>();
-        zeroized_on_drop::<<ml_kem::MlKem768 as ml_kem::KemCore>::DecapsulationKey>();
+        zeroized_on_drop::<<ml_kem::MlKem768 as ml_kem::Kem>::DecapsulationKey>();
         // DH: x is kept `Zeroizing`; the big integers are wiped by us.
         zeroizable::<crypto_bigint::U2048>();
     }

@@ -10,7 +10,7 @@
 //! - `K = SHA-512(sntrup761 shared secret || X25519 shared secret)`, hashed
 //!   and used as a `string`.
 
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
@@ -36,7 +36,7 @@ pub static SNTRUP761X25519_SHA512_OPENSSH: Sntrup761X25519 = Sntrup761X25519 {
     name: "sntrup761x25519-sha512@openssh.com",
 };
 
-fn x25519_pair(rng: &mut dyn CryptoRngCore) -> X25519Ephemeral {
+fn x25519_pair(rng: &mut dyn CryptoRng) -> X25519Ephemeral {
     let mut seed = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(&mut seed[..]);
     X25519Ephemeral::from_secret(*seed)
@@ -60,7 +60,7 @@ impl KexAlgorithm for Sntrup761X25519 {
         HashAlgorithm::Sha512
     }
 
-    fn start(&self, rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
+    fn start(&self, rng: &mut dyn CryptoRng) -> Box<dyn KexEphemeral> {
         let kem = sntrup761::generate(rng);
         let x25519 = x25519_pair(rng);
         let mut public = Vec::with_capacity(PUBLIC_KEY_BYTES + X25519_LEN);
@@ -75,7 +75,7 @@ impl KexAlgorithm for Sntrup761X25519 {
 
     fn respond(
         &self,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
         client_public: &[u8],
     ) -> Result<(Vec<u8>, SharedSecret), KexError> {
         if client_public.len() != PUBLIC_KEY_BYTES + X25519_LEN {

@@ -179,8 +179,8 @@ pub enum CertificateError {
 #[derive(Clone)]
 pub struct Certificate {
     inner: ssh_key::Certificate,
-    /// The window as the blob has it; `ssh-key` cannot represent times past
-    /// `i64::MAX`, such as OpenSSH's "forever" (`u64::MAX`).
+    /// The window as the blob has it (`u64::MAX` is OpenSSH's "forever"),
+    /// read by Conch's own reader as the signed bytes are.
     valid_after: u64,
     valid_before: u64,
     ca: PublicKey,
@@ -206,7 +206,6 @@ impl Certificate {
         r.u32().map_err(|_| bad("type"))?;
         r.string().map_err(|_| bad("key id"))?;
         r.string().map_err(|_| bad("principals"))?;
-        let times_at = blob.len() - r.remaining().len();
         let valid_after = r.u64().map_err(|_| bad("valid after"))?;
         let valid_before = r.u64().map_err(|_| bad("valid before"))?;
         r.string().map_err(|_| bad("critical options"))?;
@@ -217,15 +216,10 @@ impl Certificate {
         let signature = r.string().map_err(|_| bad("signature"))?.to_vec();
         r.end().map_err(|_| bad("trailing bytes"))?;
 
-        // ssh-key 0.6 refuses times past i64::MAX, and OpenSSH writes
-        // u64::MAX for "forever" (ssh-keygen without -V): decode a copy
-        // with both times clamped, keeping the real values here. Clamping
-        // changes no comparison with a time before the year 292 billion.
-        let mut clamped = blob.to_vec();
-        let max = i64::MAX as u64;
-        clamped[times_at..times_at + 8].copy_from_slice(&valid_after.min(max).to_be_bytes());
-        clamped[times_at + 8..times_at + 16].copy_from_slice(&valid_before.min(max).to_be_bytes());
-        let inner = ssh_key::Certificate::from_bytes(&clamped)
+        // OpenSSH writes u64::MAX for "forever" (ssh-keygen without -V),
+        // which ssh-key 0.7 decodes (0.6 refused times past i64::MAX, and
+        // Conch decoded a copy with the times clamped).
+        let inner = ssh_key::Certificate::from_bytes(blob)
             .map_err(|e| KeyError::Encoding(format!("certificate: {e}")))?;
 
         let ca = PublicKey::from_blob(ca_blob)?;

@@ -43,8 +43,8 @@ fn a_certificate_decodes_with_what_ssh_keygen_wrote() {
     assert_eq!(cert.key_id(), "alice@example");
     assert_eq!(cert.serial(), 42);
     assert_eq!(cert.principals(), ["alice", "bob"]);
-    // ssh-keygen without -V writes "forever": u64::MAX, which ssh-key 0.6
-    // alone cannot decode.
+    // ssh-keygen without -V writes "forever": u64::MAX (which ssh-key 0.6
+    // alone could not decode).
     assert_eq!(cert.valid_after(), 0);
     assert_eq!(cert.valid_before(), u64::MAX);
     assert!(cert.has_extension("permit-pty"));

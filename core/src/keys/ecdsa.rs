@@ -85,14 +85,16 @@ pub(super) fn verify(key: &EcdsaPublicKey, data: &[u8], inner: &[u8]) -> bool {
         return false;
     };
     let point = key.as_sec1_bytes();
-    // `from_scalars` refuses r or s of zero or not below the group order.
+    // `from_scalars` refuses r or s of zero or not below the group order
+    // (`fixed` made them the curve's size, so the conversions to the
+    // curve's field bytes hold; were they not, the zero default is refused).
     match curve {
         Curve::P256 => {
             let (Ok(vk), Ok(sig)) = (
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(point),
                 p256::ecdsa::Signature::from_scalars(
-                    *p256::FieldBytes::from_slice(&r_fixed),
-                    *p256::FieldBytes::from_slice(&s_fixed),
+                    p256::FieldBytes::try_from(&r_fixed[..]).unwrap_or_default(),
+                    p256::FieldBytes::try_from(&s_fixed[..]).unwrap_or_default(),
                 ),
             ) else {
                 return false;
@@ -103,8 +105,8 @@ pub(super) fn verify(key: &EcdsaPublicKey, data: &[u8], inner: &[u8]) -> bool {
             let (Ok(vk), Ok(sig)) = (
                 p384::ecdsa::VerifyingKey::from_sec1_bytes(point),
                 p384::ecdsa::Signature::from_scalars(
-                    *p384::FieldBytes::from_slice(&r_fixed),
-                    *p384::FieldBytes::from_slice(&s_fixed),
+                    p384::FieldBytes::try_from(&r_fixed[..]).unwrap_or_default(),
+                    p384::FieldBytes::try_from(&s_fixed[..]).unwrap_or_default(),
                 ),
             ) else {
                 return false;
@@ -115,8 +117,8 @@ pub(super) fn verify(key: &EcdsaPublicKey, data: &[u8], inner: &[u8]) -> bool {
             let (Ok(vk), Ok(sig)) = (
                 p521::ecdsa::VerifyingKey::from_sec1_bytes(point),
                 p521::ecdsa::Signature::from_scalars(
-                    *p521::FieldBytes::from_slice(&r_fixed),
-                    *p521::FieldBytes::from_slice(&s_fixed),
+                    p521::FieldBytes::try_from(&r_fixed[..]).unwrap_or_default(),
+                    p521::FieldBytes::try_from(&s_fixed[..]).unwrap_or_default(),
                 ),
             ) else {
                 return false;

@@ -410,7 +410,7 @@ pub struct PrivateKey {
 enum SigningKey {
     Ed25519(Box<ed25519_dalek::SigningKey>),
     Ecdsa(Box<ecdsa::EcdsaSigningKey>),
-    Rsa(Box<::rsa::RsaPrivateKey>),
+    Rsa(Box<::rsa::PrivateKey>),
 }
 
 impl PrivateKey {
@@ -420,7 +420,7 @@ impl PrivateKey {
         match Self::parse_with_ssh_key(text, passphrase) {
             Ok(inner) => Self::from_ssh_key(inner),
             // ECDSA scalars shorter than the curve size (mpint drops leading
-            // zeros), which ssh-key refuses.
+            // zeros), which ssh-key refuses for P-256.
             Err(e @ KeyError::Encoding(_)) => match openssh_ecdsa::read(text, passphrase)? {
                 Some(inner) => Self::from_ssh_key(inner),
                 None => Err(e),
@@ -474,7 +474,7 @@ impl PrivateKey {
     }
 
     /// Generates a new Ed25519 key from the given RNG.
-    pub fn generate_ed25519(rng: &mut dyn rand_core::CryptoRngCore) -> Self {
+    pub fn generate_ed25519(rng: &mut dyn rand_core::CryptoRng) -> Self {
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
         rng.fill_bytes(&mut seed[..]);
         let kp = ssh_key::private::Ed25519Keypair::from_seed(&seed);

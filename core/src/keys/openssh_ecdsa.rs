@@ -7,7 +7,8 @@
 //! `ssh-keygen -t ecdsa -b 521` makes have a 65-byte (or shorter) scalar,
 //! and one P-256 or P-384 key in 256 has a zero top byte (the interop tests
 //! met one: a host key that would not load, now and then). `ssh-key` 0.6
-//! only reads exactly the curve's size, so such files fail there. This
+//! only read exactly the curve's size; 0.7 reads short P-384 and P-521
+//! scalars but still refuses a short P-256 one, so such files fail there. This
 //! module reads the container itself (decrypting with ssh-key's KDF and
 //! cipher when it is encrypted) and hands `ssh-key` a keypair built from
 //! the padded scalar.
@@ -119,9 +120,9 @@ pub(super) fn read(
         let (key, iv) = kdf
             .derive_key_and_iv(cipher, passphrase)
             .map_err(|e| KeyError::Encoding(e.to_string()))?;
-        let tag: Option<[u8; 16]> = match tag.len() {
+        let tag = match tag.len() {
             0 => None,
-            16 => tag.try_into().ok(),
+            16 => <[u8; 16]>::try_from(tag).ok().map(Into::into),
             _ => return Err(bad("trailing bytes")),
         };
         cipher
@@ -158,11 +159,11 @@ pub(super) fn read(
     // refused.
     macro_rules! checked_pair {
         ($curve:ident, $size:ty, $variant:ident, $len:literal) => {{
-            use $curve::elliptic_curve::sec1::ToEncodedPoint;
+            use $curve::elliptic_curve::sec1::ToSec1Point;
             let secret = $curve::SecretKey::from_slice(padded).map_err(|_| bad("ECDSA scalar"))?;
             let public =
                 EncodedPoint::<$size>::from_bytes(point).map_err(|_| bad("ECDSA point"))?;
-            let derived = secret.public_key().to_encoded_point(false);
+            let derived = secret.public_key().to_sec1_point(false);
             if derived.as_bytes() != public.as_bytes() {
                 return Err(bad("ECDSA public point does not match the private key"));
             }

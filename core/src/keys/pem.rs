@@ -74,7 +74,7 @@ pub(super) fn read(text: &[u8], passphrase: Option<&[u8]>) -> Result<KeypairData
         "EC PRIVATE KEY" => ec_sec1(&der, None),
         "PRIVATE KEY" => pkcs8(&der),
         "ENCRYPTED PRIVATE KEY" => {
-            let info = pkcs8::EncryptedPrivateKeyInfo::from_der(&der)
+            let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(&der)
                 .map_err(|e| KeyError::Encoding(format!("encrypted PKCS#8: {e}")))?;
             check_kdf(&info.encryption_algorithm)?;
             let Some(pass) = passphrase else {
@@ -93,7 +93,7 @@ pub(super) fn read(text: &[u8], passphrase: Option<&[u8]>) -> Result<KeypairData
 }
 
 /// Refuses key derivations costlier than the bounds above.
-fn check_kdf(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<(), KeyError> {
+fn check_kdf(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), KeyError> {
     use pkcs8::pkcs5::pbes2::Kdf;
     let pkcs8::pkcs5::EncryptionScheme::Pbes2(params) = scheme else {
         return Err(KeyError::Unsupported(
@@ -119,12 +119,12 @@ fn check_kdf(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<(), KeyError
 
 fn rsa_pkcs1(der: &[u8]) -> Result<KeypairData, KeyError> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
-    let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
+    let key = rsa::PrivateKey::from_pkcs1_der(der)
         .map_err(|e| KeyError::Encoding(format!("PKCS#1: {e}")))?;
     rsa_keypair(&key)
 }
 
-fn rsa_keypair(key: &rsa::RsaPrivateKey) -> Result<KeypairData, KeyError> {
+fn rsa_keypair(key: &rsa::PrivateKey) -> Result<KeypairData, KeyError> {
     RsaKeypair::try_from(key)
         .map(KeypairData::Rsa)
         .map_err(|e| KeyError::Encoding(format!("RSA key: {e}")))
@@ -169,12 +169,12 @@ fn ec_sec1(der: &[u8], curve: Option<ObjectIdentifier>) -> Result<KeypairData, K
 }
 
 fn pkcs8(der: &[u8]) -> Result<KeypairData, KeyError> {
-    let info = pkcs8::PrivateKeyInfo::from_der(der)
+    let info = pkcs8::PrivateKeyInfoRef::from_der(der)
         .map_err(|e| KeyError::Encoding(format!("PKCS#8: {e}")))?;
     match info.algorithm.oid {
         RSA_ENCRYPTION => {
             use rsa::pkcs8::DecodePrivateKey;
-            let key = rsa::RsaPrivateKey::from_pkcs8_der(der)
+            let key = rsa::PrivateKey::from_pkcs8_der(der)
                 .map_err(|e| KeyError::Encoding(format!("PKCS#8 RSA: {e}")))?;
             rsa_keypair(&key)
         }
@@ -183,12 +183,12 @@ fn pkcs8(der: &[u8]) -> Result<KeypairData, KeyError> {
                 .algorithm
                 .parameters_oid()
                 .map_err(|e| KeyError::Encoding(format!("PKCS#8 EC curve: {e}")))?;
-            ec_sec1(info.private_key, Some(curve))
+            ec_sec1(info.private_key.as_bytes(), Some(curve))
         }
         ED25519 => {
             // RFC 8410 section 7: the key is an OCTET STRING inside the
             // OCTET STRING.
-            let seed = OctetStringRef::from_der(info.private_key)
+            let seed = <&OctetStringRef>::from_der(info.private_key.as_bytes())
                 .map_err(|e| KeyError::Encoding(format!("PKCS#8 Ed25519: {e}")))?;
             let seed: &[u8; 32] = seed
                 .as_bytes()

@@ -14,7 +14,7 @@
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::signature::{RandomizedSigner, SignatureEncoding, Verifier};
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+use rsa::{BoxedUint, PrivateKey as RsaPrivateKey, PublicKey as RsaPublicKey};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroizing;
@@ -36,33 +36,34 @@ pub const ALL: &[&str] = &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
 
 /// The public key as the `rsa` crate wants it, if its size is acceptable.
 pub(super) fn public_key(key: &ssh_key::public::RsaPublicKey) -> Option<RsaPublicKey> {
-    let n = BigUint::from_bytes_be(key.n.as_positive_bytes()?);
-    let e = BigUint::from_bytes_be(key.e.as_positive_bytes()?);
-    let bits = n.bits();
+    // The sizes are public: variable-time decoding leaks nothing.
+    let n = BoxedUint::from_be_slice_vartime(key.n().as_positive_bytes()?);
+    let e = BoxedUint::from_be_slice_vartime(key.e().as_positive_bytes()?);
+    let bits = n.bit_width_vartime() as usize;
     if !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) {
         return None;
     }
-    RsaPublicKey::new_with_max_size(n, e, MAX_MODULUS_BITS).ok()
+    RsaPublicKey::new_with_size_limits(n, e, MIN_MODULUS_BITS..=MAX_MODULUS_BITS).ok()
 }
 
-/// The private key from its openssh-key-v1 parts. (ssh-key 0.6's own
-/// conversion passes `p` twice instead of `p` and `q`, so it is not used.)
+/// The private key from its openssh-key-v1 parts, with the modulus size
+/// checked against Conch's bounds before any arithmetic.
 pub(super) fn private_key(key: &ssh_key::private::RsaKeypair) -> Result<RsaPrivateKey, KeyError> {
     let num = |m: &ssh_key::Mpint| {
         m.as_positive_bytes()
-            .map(BigUint::from_bytes_be)
+            // Only the length of a secret component is variable here, and
+            // the modulus's size gives it away anyway.
+            .map(BoxedUint::from_be_slice_vartime)
             .ok_or_else(|| KeyError::Encoding("RSA key component is not positive".into()))
     };
-    let n = num(&key.public.n)?;
-    if !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&n.bits()) {
-        return Err(KeyError::Unsupported(format!(
-            "ssh-rsa of {} bits",
-            n.bits()
-        )));
+    let n = num(key.public().n())?;
+    let bits = n.bit_width_vartime() as usize;
+    if !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) {
+        return Err(KeyError::Unsupported(format!("ssh-rsa of {bits} bits")));
     }
-    let primes = vec![num(&key.private.p)?, num(&key.private.q)?];
+    let primes = vec![num(key.private().p())?, num(key.private().q())?];
     let private =
-        RsaPrivateKey::from_components(n, num(&key.public.e)?, num(&key.private.d)?, primes)
+        RsaPrivateKey::from_components(n, num(key.public().e())?, num(key.private().d())?, primes)
             .map_err(|e| KeyError::Encoding(e.to_string()))?;
     private
         .validate()
@@ -97,7 +98,7 @@ pub(super) fn sign(key: &RsaPrivateKey, algorithm: &str, data: &[u8]) -> Result<
     // Blinding values from a PRF of the secret exponent and the message.
     let mut seed = Sha256::new();
     seed.update(Zeroizing::new(
-        rsa::traits::PrivateKeyParts::d(key).to_bytes_be(),
+        rsa::traits::PrivateKeyParts::d(key).to_be_bytes(),
     ));
     seed.update(algorithm.as_bytes());
     seed.update(data);

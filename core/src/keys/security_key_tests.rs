@@ -60,7 +60,7 @@ fn sk_ed25519_signatures_verify_with_user_presence_only() {
 fn sk_ecdsa_signatures_verify() {
     let alg = "sk-ecdsa-sha2-nistp256@openssh.com";
     let secret = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
-    let point = secret.verifying_key().to_encoded_point(false);
+    let point = secret.verifying_key().to_sec1_point(false);
     let mut key_blob = Vec::new();
     key_blob.put_str(alg);
     key_blob.put_str("nistp256");

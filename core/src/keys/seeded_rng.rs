@@ -11,7 +11,7 @@
 
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::ChaCha20Legacy;
-use rand_core::{CryptoRng, RngCore};
+use rand_core::{Infallible, TryCryptoRng, TryRng};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// ChaCha20 with a 32-byte seed as key, stream (nonce) 0, from block 0.
@@ -28,21 +28,8 @@ impl SeededRng {
     }
 }
 
-impl RngCore for SeededRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut word = [0u8; 4];
-        self.fill_bytes(&mut word);
-        u32::from_le_bytes(word)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        // Two words, the first the low half (rand_core's `BlockRng`).
-        let mut words = [0u8; 8];
-        self.fill_bytes(&mut words);
-        u64::from_le_bytes(words)
-    }
-
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
+impl SeededRng {
+    fn fill(&mut self, dest: &mut [u8]) {
         dest.fill(0);
         self.stream.apply_keystream(dest);
         // `ChaCha20Rng` hands out whole 32-bit words: the rest of a word a
@@ -52,14 +39,33 @@ impl RngCore for SeededRng {
         self.stream.apply_keystream(&mut rest[..skip]);
         rest.zeroize();
     }
+}
 
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
+/// Infallible (`rand_core::Rng` and `CryptoRng` come with it): a keystream
+/// cannot run dry before 2^70 bytes.
+impl TryRng for SeededRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut word = [0u8; 4];
+        self.fill(&mut word);
+        Ok(u32::from_le_bytes(word))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        // Two words, the first the low half (rand_core's block generators).
+        let mut words = [0u8; 8];
+        self.fill(&mut words);
+        Ok(u64::from_le_bytes(words))
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Infallible> {
+        self.fill(dest);
         Ok(())
     }
 }
 
-impl CryptoRng for SeededRng {}
+impl TryCryptoRng for SeededRng {}
 
 /// Its one field, the ChaCha20 state, zeroizes itself on drop.
 impl ZeroizeOnDrop for SeededRng {}
@@ -67,7 +73,7 @@ impl ZeroizeOnDrop for SeededRng {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::rand_core::{Rng, SeedableRng};
 
     #[test]
     fn the_stream_is_rand_chachas_for_any_mix_of_calls() {

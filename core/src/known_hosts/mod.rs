@@ -23,7 +23,7 @@ use std::fmt;
 // `core::net::IpAddr` is a plain value type: parsing an address does no I/O.
 use core::net::IpAddr;
 
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 use crate::keys::{KeyError, PublicKey};
 use crate::wire::Reader;
@@ -364,7 +364,7 @@ impl KnownHosts {
         port: u16,
         key: &PublicKey,
         hashed: bool,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> Result<Option<String>, KnownHostsError> {
         let name = host_name(host, port);
         if let NameStatus::Same(_) = self.status(&name, key) {
@@ -452,7 +452,7 @@ pub fn entry_line(
     port: u16,
     key: &PublicKey,
     hashed: bool,
-    rng: &mut dyn CryptoRngCore,
+    rng: &mut dyn CryptoRng,
 ) -> Result<String, KnownHostsError> {
     if !is_recordable(host) {
         return Err(KnownHostsError::InvalidHostName(host.to_string()));

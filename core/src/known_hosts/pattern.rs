@@ -3,7 +3,7 @@
 //! SSH_KNOWN_HOSTS FILE FORMAT).
 
 use base64ct::{Base64, Encoding};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
@@ -124,7 +124,7 @@ impl HostPatterns {
 /// OpenSSH's `HashKnownHosts`.
 pub(crate) fn hash_name(salt: &[u8; HASH_LEN], name: &str) -> [u8; HASH_LEN] {
     let mut mac =
-        <Hmac<Sha1> as Mac>::new_from_slice(salt).expect("HMAC accepts a key of any length");
+        <Hmac<Sha1> as KeyInit>::new_from_slice(salt).expect("HMAC accepts a key of any length");
     mac.update(name.as_bytes());
     mac.finalize().into_bytes().into()
 }

@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 use crate::config::TransportConfig;
 use crate::error::{
@@ -161,7 +161,7 @@ impl Transport {
     /// Work every entry point with an RNG does first: keep random padding
     /// ready, and send our first KEXINIT (RFC 4253 section 7.1: right after
     /// the identification, without waiting for the peer's).
-    fn prepare(&mut self, rng: &mut dyn CryptoRngCore) {
+    fn prepare(&mut self, rng: &mut dyn CryptoRng) {
         self.tx.refill_padding_reserve(rng);
         if matches!(self.kex, Phase::Start) {
             self.send_kexinit(rng);
@@ -176,7 +176,7 @@ impl Transport {
     pub(crate) fn poll_incoming(
         &mut self,
         now: Instant,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
         events: &mut VecDeque<Event>,
     ) -> Result<Option<Incoming>, Error> {
         if self.closed {
@@ -227,7 +227,7 @@ impl Transport {
         seq: u32,
         payload: Bytes,
         now: Instant,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
         events: &mut VecDeque<Event>,
     ) -> Result<Option<Incoming>, Error> {
         // The packet decoder never returns an empty payload.
@@ -343,7 +343,7 @@ impl Transport {
         &mut self,
         outbox: &Outbox,
         parts: &[&[u8]],
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> bool {
         if self.closed || !self.kex.may_send_upper() || self.over_byte_limit() || !outbox.is_empty()
         {
@@ -358,7 +358,7 @@ impl Transport {
     /// Frames and seals the queued upper-layer messages into the transmit
     /// buffer, unless a key exchange is in progress (then they stay queued).
     /// May start a re-exchange if the byte limit is reached.
-    pub(crate) fn flush_outbox(&mut self, outbox: &mut Outbox, rng: &mut dyn CryptoRngCore) {
+    pub(crate) fn flush_outbox(&mut self, outbox: &mut Outbox, rng: &mut dyn CryptoRng) {
         if self.closed {
             return;
         }
@@ -409,7 +409,7 @@ impl Transport {
 
     /// Sends KEXINIT if a re-exchange is due (by bytes, or asked for) and
     /// none is running.
-    fn start_rekey_if_due(&mut self, rng: &mut dyn CryptoRngCore) {
+    fn start_rekey_if_due(&mut self, rng: &mut dyn CryptoRng) {
         if self.rekey_due_by_bytes() {
             self.kex.request_rekey();
         }
@@ -469,7 +469,7 @@ impl Transport {
     pub(crate) fn handle_timeout(
         &mut self,
         now: Instant,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> Result<(), Error> {
         if self.closed {
             return Ok(());
@@ -489,7 +489,7 @@ impl Transport {
     pub(crate) fn accept_host_key(
         &mut self,
         _now: Instant,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> Result<(), ApiMisuse> {
         if self.closed {
             return Err(ApiMisuse::Closed);
@@ -508,7 +508,7 @@ impl Transport {
     pub(crate) fn start_rekey(
         &mut self,
         _now: Instant,
-        _rng: &mut dyn CryptoRngCore,
+        _rng: &mut dyn CryptoRng,
     ) -> Result<(), ApiMisuse> {
         if self.closed {
             return Err(ApiMisuse::Closed);

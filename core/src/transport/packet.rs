@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::cipher::{NoneOpener, NoneSealer};
@@ -359,7 +359,7 @@ impl Sender {
     }
 
     /// Tops up the padding reserve (a no-op unless it was used).
-    pub(crate) fn refill_padding_reserve(&mut self, rng: &mut dyn CryptoRngCore) {
+    pub(crate) fn refill_padding_reserve(&mut self, rng: &mut dyn CryptoRng) {
         let have = self.padding_reserve.len();
         if have < PADDING_RESERVE {
             self.padding_reserve.resize(PADDING_RESERVE, 0);
@@ -374,14 +374,14 @@ impl Sender {
 
     /// Frames, pads and seals one packet into the transmit buffer. Padding
     /// comes from `rng`, or from the reserve when there is none.
-    pub(crate) fn send(&mut self, payload: &[u8], rng: Option<&mut dyn CryptoRngCore>) {
+    pub(crate) fn send(&mut self, payload: &[u8], rng: Option<&mut dyn CryptoRng>) {
         self.send_parts(&[payload], rng);
     }
 
     /// [`Sender::send`] of the payload made of `parts` back to back, copied
     /// straight into the packet, or deflated into it while compression is
     /// on (section 6.2: the payload is compressed, then framed and sealed).
-    pub(crate) fn send_parts(&mut self, parts: &[&[u8]], rng: Option<&mut dyn CryptoRngCore>) {
+    pub(crate) fn send_parts(&mut self, parts: &[&[u8]], rng: Option<&mut dyn CryptoRng>) {
         if self.deflate.is_on() {
             // Out of `self` while framing, which borrows all of it.
             let mut state = std::mem::take(&mut self.deflate);
@@ -396,7 +396,7 @@ impl Sender {
     }
 
     /// Frames, pads and seals the payload made of `parts` back to back.
-    fn frame(&mut self, parts: &[&[u8]], rng: Option<&mut dyn CryptoRngCore>) {
+    fn frame(&mut self, parts: &[&[u8]], rng: Option<&mut dyn CryptoRng>) {
         let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let block = self.layout.block_len.max(8);
         // RFC 4253 section 6: length field (unless AEAD/EtM keep it out),

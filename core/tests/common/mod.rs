@@ -16,7 +16,7 @@ mod server_app;
 use std::time::Instant;
 
 use conch_core::{ClientConfig, PrivateKey, ServerConfig};
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha256};
 

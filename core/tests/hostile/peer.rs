@@ -235,7 +235,7 @@ impl Peer {
             }
         }
         let mut cookie = [0u8; 16];
-        rand_chacha::rand_core::RngCore::fill_bytes(&mut self.rng, &mut cookie);
+        rand_chacha::rand_core::Rng::fill_bytes(&mut self.rng, &mut cookie);
         let mut p = vec![msg::KEXINIT];
         p.put_raw(&cookie);
         p.put_name_list(&kex);

@@ -9,7 +9,7 @@
 //! answers with an RFC 3526 MODP group, the smallest that meets the
 //! preferred size within the bounds, else the largest within them.
 
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 use super::{groups, DhGroup, MAX_MODULUS_BITS};
 use crate::crypto::{
@@ -64,7 +64,7 @@ impl KexAlgorithm for GroupExchangeDh {
 
     /// The exchange runs in the group the server picks (see
     /// [`Self::group_exchange`]); outside of it, the 2048-bit group.
-    fn start(&self, rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
+    fn start(&self, rng: &mut dyn CryptoRng) -> Box<dyn KexEphemeral> {
         Box::new(DhGroup::rfc3526(groups::GROUP14_P).start(rng))
     }
 

@@ -12,9 +12,9 @@
 pub mod gex;
 pub mod groups;
 
-use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
-use crypto_bigint::{Uint, Word};
-use rand_core::CryptoRngCore;
+use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+use crypto_bigint::{Odd, Uint, Word};
+use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::crypto::{HashAlgorithm, KexAlgorithm, KexEphemeral, KexError, SharedSecret};
@@ -112,7 +112,7 @@ impl DhGroup {
     }
 
     /// Our key pair in this group, from `rng`.
-    pub fn start(&self, rng: &mut dyn CryptoRngCore) -> DhEphemeral {
+    pub fn start(&self, rng: &mut dyn CryptoRng) -> DhEphemeral {
         let mut x = Zeroizing::new([0u8; EXPONENT_BYTES]);
         rng.fill_bytes(&mut x[..]);
         // A full-size exponent: 2^1023 <= x < 2^1024, far below q = (p-1)/2
@@ -252,13 +252,15 @@ fn mod_pow_sized<const L: usize>(base: &[u8], exp: &[u8], p: &[u8]) -> Zeroizing
     // Callers only pass odd moduli (checked in `DhGroup::from_peer`, and the
     // RFC 3526 primes are odd); an even one gives no value rather than a
     // panic in Montgomery setup.
-    if p.last().is_none_or(|b| b & 1 == 0) {
+    let Some(p) = Odd::new(uint_from_be::<L>(p)).into_option() else {
         return Zeroizing::new(Vec::new());
-    }
-    let params = DynResidueParams::new(&uint_from_be::<L>(p));
-    let base = DynResidue::new(&uint_from_be::<L>(base), params);
+    };
+    // The modulus is public (a fixed group, or the server's): setting up
+    // Montgomery form need not be constant-time in it.
+    let params = FixedMontyParams::new_vartime(p);
+    let base = FixedMontyForm::new(&uint_from_be::<L>(base), &params);
     let exp = Zeroizing::new(uint_from_be::<L>(exp));
-    let bits = EXPONENT_BITS.min(L * Word::BITS as usize);
+    let bits = EXPONENT_BITS.min(L * Word::BITS as usize) as u32;
     let power = Zeroizing::new(base.pow_bounded_exp(&exp, bits));
     uint_to_be(&Zeroizing::new(power.retrieve()))
 }
@@ -312,7 +314,7 @@ impl KexAlgorithm for FixedGroupDh {
         self.hash
     }
 
-    fn start(&self, rng: &mut dyn CryptoRngCore) -> Box<dyn KexEphemeral> {
+    fn start(&self, rng: &mut dyn CryptoRng) -> Box<dyn KexEphemeral> {
         Box::new(DhGroup::rfc3526(self.prime).start(rng))
     }
 }
@@ -406,22 +408,20 @@ mod tests {
         // fill of 0x01 bytes: the top bit is forced), in group 14. Expected prefix computed with
         // Python: pow(2, int('81'+'01'*127, 16), p14).
         struct Ones;
-        impl rand_core::RngCore for Ones {
-            fn next_u32(&mut self) -> u32 {
-                0x0101_0101
+        impl rand_core::TryRng for Ones {
+            type Error = rand_core::Infallible;
+            fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+                Ok(0x0101_0101)
             }
-            fn next_u64(&mut self) -> u64 {
-                0x0101_0101_0101_0101
+            fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+                Ok(0x0101_0101_0101_0101)
             }
-            fn fill_bytes(&mut self, d: &mut [u8]) {
-                d.fill(1)
-            }
-            fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
+            fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> {
                 d.fill(1);
                 Ok(())
             }
         }
-        impl rand_core::CryptoRng for Ones {}
+        impl rand_core::TryCryptoRng for Ones {}
         let e = DhGroup::rfc3526(groups::GROUP14_P).start(&mut Ones);
         let hex: String = e.public_value()[..16]
             .iter()

@@ -173,7 +173,7 @@ pub fn small_decode(s: &[u8]) -> Poly {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::rand_core::{Rng, SeedableRng};
 
     #[test]
     fn encodings_have_the_specified_lengths_and_round_trip() {

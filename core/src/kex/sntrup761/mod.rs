@@ -20,7 +20,7 @@
 pub mod encode;
 pub mod poly;
 
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 use sha2::{Digest, Sha512};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
@@ -52,9 +52,7 @@ fn hash_prefix(b: u8, parts: &[&[u8]]) -> [u8; HASH_BYTES] {
     // The digests hashed here are secrets (the session key, hashes of r):
     // the full digest is written straight into a buffer wiped on drop.
     let mut full = Zeroizing::new([0u8; 64]);
-    h.finalize_into(sha2::digest::generic_array::GenericArray::from_mut_slice(
-        &mut full[..],
-    ));
+    h.finalize_into((&mut *full).into());
     let mut out = [0u8; HASH_BYTES];
     out.copy_from_slice(&full[..HASH_BYTES]);
     out
@@ -74,14 +72,14 @@ fn hash_session(b: u8, y: &[u8], z: &[u8]) -> [u8; HASH_BYTES] {
     hash_prefix(b, &[&inner[..], z])
 }
 
-fn urandom32(rng: &mut dyn CryptoRngCore) -> u32 {
+fn urandom32(rng: &mut dyn CryptoRng) -> u32 {
     let mut b = [0u8; 4];
     rng.fill_bytes(&mut b);
     u32::from_le_bytes(b)
 }
 
 /// Uniform coefficients in {-1, 0, 1}.
-fn small_random(rng: &mut dyn CryptoRngCore) -> Poly {
+fn small_random(rng: &mut dyn CryptoRng) -> Poly {
     let mut g = [0i16; P];
     for x in g.iter_mut() {
         let u = u64::from(urandom32(rng) & 0x3fff_ffff);
@@ -93,7 +91,7 @@ fn small_random(rng: &mut dyn CryptoRngCore) -> Poly {
 /// Exactly w coefficients of +-1 at random places: w even values (which
 /// become +-1) and p-w values = 1 mod 4 (which become 0), sorted by their
 /// random high bits in constant time.
-fn short_random(rng: &mut dyn CryptoRngCore) -> Poly {
+fn short_random(rng: &mut dyn CryptoRng) -> Poly {
     let mut list = Zeroizing::new([0u32; P]);
     for (i, l) in list.iter_mut().enumerate() {
         let u = urandom32(rng);
@@ -129,7 +127,7 @@ impl std::fmt::Debug for KeyPair {
 }
 
 /// Generates a key pair.
-pub fn generate(rng: &mut dyn CryptoRngCore) -> KeyPair {
+pub fn generate(rng: &mut dyn CryptoRng) -> KeyPair {
     // g must be invertible in R/3; most are (the loop is not secret:
     // it only reveals how many g were refused).
     let (g, ginv) = loop {
@@ -173,7 +171,7 @@ fn encrypt(h: &Poly, r_enc: &[u8], r: &Poly, cache: &[u8; HASH_BYTES]) -> Vec<u8
 /// Encapsulates to `public` (which must be [`PUBLIC_KEY_BYTES`] long):
 /// the ciphertext and the 32-byte shared secret.
 pub fn encapsulate(
-    rng: &mut dyn CryptoRngCore,
+    rng: &mut dyn CryptoRng,
     public: &[u8],
 ) -> Option<(Vec<u8>, Zeroizing<[u8; SHARED_SECRET_BYTES]>)> {
     if public.len() != PUBLIC_KEY_BYTES {

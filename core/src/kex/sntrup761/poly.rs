@@ -279,9 +279,9 @@ fn minmax(x: &mut [u32], i: usize, j: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::rand_core::{Rng, SeedableRng};
 
-    fn random_small(rng: &mut impl RngCore) -> Poly {
+    fn random_small(rng: &mut impl Rng) -> Poly {
         let mut a = [0i16; P];
         for x in a.iter_mut() {
             *x = (rng.next_u32() % 3) as i16 - 1;

@@ -2,7 +2,7 @@
 //! after its first NEWKEYS when the client offered `ext-info-c`; a client
 //! keeps what the server sent.
 
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 use crate::error::Error;
 use crate::msg;
@@ -17,7 +17,7 @@ pub(crate) const MAX_SERVER_SIG_ALGS: usize = 64;
 impl Transport {
     /// Server: SSH_MSG_EXT_INFO right after our first NEWKEYS (RFC 8308
     /// section 2.4) with the signature algorithms we verify in user auth.
-    pub(super) fn send_ext_info(&mut self, rng: &mut dyn CryptoRngCore) {
+    pub(super) fn send_ext_info(&mut self, rng: &mut dyn CryptoRng) {
         // What user authentication accepts: every key type's signature
         // algorithms but the legacy SHA-1 `ssh-rsa`, which it never accepts.
         // Certificates are accepted too, and listed by the plain algorithm

@@ -1,7 +1,7 @@
 //! SSH_MSG_KEXINIT (RFC 4253 section 7.1): building ours, reading the
 //! peer's, and choosing the algorithms.
 
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 use crate::crypto::{
     CipherAlgorithm, CryptoProvider, KexAlgorithm, MacAlgorithm, SignatureAlgorithm,
@@ -74,7 +74,7 @@ impl Offer {
         side: Side,
         first: bool,
         strict_kex: bool,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> Vec<u8> {
         let mut kex: Vec<&str> = self.kex.iter().map(String::as_str).collect();
         if first {

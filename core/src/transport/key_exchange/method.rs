@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 use crate::crypto::{GroupExchange, GroupRequest, KexEphemeral, SharedSecret};
 use crate::error::{ApiMisuse, Error, PeerIncompatible, PeerMisbehaved};
@@ -73,11 +73,7 @@ fn need_bytes(n: &Negotiated) -> usize {
 impl Transport {
     /// After both KEXINITs: the client sends the method's first message;
     /// the server waits for it.
-    pub(super) fn start_method(
-        &mut self,
-        n: &Negotiated,
-        rng: &mut dyn CryptoRngCore,
-    ) -> MethodStep {
+    pub(super) fn start_method(&mut self, n: &Negotiated, rng: &mut dyn CryptoRng) -> MethodStep {
         match (self.side, n.kex.group_exchange()) {
             (Side::Server, Some(gex)) => MethodStep::GroupRequest { gex },
             (Side::Server, None) => MethodStep::Init,
@@ -101,7 +97,7 @@ impl Transport {
         }
     }
 
-    fn send_public(&mut self, msg_no: u8, ours: &dyn KexEphemeral, rng: &mut dyn CryptoRngCore) {
+    fn send_public(&mut self, msg_no: u8, ours: &dyn KexEphemeral, rng: &mut dyn CryptoRng) {
         let public = ours.public_value();
         let mut p = Vec::with_capacity(public.len() + 8);
         p.put_u8(msg_no);
@@ -116,7 +112,7 @@ impl Transport {
         &mut self,
         seq: u32,
         payload: Bytes,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
         events: &mut VecDeque<Event>,
     ) -> Result<(), Error> {
         let msg_no = payload.first().copied().unwrap_or(0);
@@ -146,7 +142,7 @@ impl Transport {
         seq: u32,
         msg_no: u8,
         payload: &[u8],
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
         events: &mut VecDeque<Event>,
     ) -> Result<(), Error> {
         let Phase::Method(Method { agreed, step, .. }) = self.kex.take() else {
@@ -192,7 +188,7 @@ impl Transport {
         agreed: Agreed,
         gex: &'static dyn GroupExchange,
         body: &[u8],
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> Result<(), Error> {
         let mut r = Reader::new(body);
         let request = GroupRequest {
@@ -230,7 +226,7 @@ impl Transport {
         gex: &'static dyn GroupExchange,
         request: GroupRequest,
         body: &[u8],
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> Result<(), Error> {
         let mut r = Reader::new(body);
         let p = r.mpint()?;
@@ -278,7 +274,7 @@ impl Transport {
         agreed: Agreed,
         group: Option<ChosenGroup>,
         body: &[u8],
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> Result<(), Error> {
         let mut r = Reader::new(body);
         let client_public = r.string()?;
@@ -349,7 +345,7 @@ impl Transport {
         ephemeral: Box<dyn KexEphemeral>,
         group: Option<ChosenGroup>,
         body: &[u8],
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
         events: &mut VecDeque<Event>,
     ) -> Result<(), Error> {
         let mut r = Reader::new(body);

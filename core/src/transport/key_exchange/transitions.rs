@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use rand_core::CryptoRngCore;
+use rand_core::CryptoRng;
 
 use crate::crypto::PacketSealer;
 use crate::error::{Error, PeerMisbehaved};
@@ -26,7 +26,7 @@ pub(super) fn unexpected(msg: u8, state: &'static str) -> Error {
 impl Transport {
     /// Sends our KEXINIT and opens an exchange: the first one from
     /// [`Phase::Start`], a re-exchange otherwise (section 9).
-    pub(in crate::transport) fn send_kexinit(&mut self, rng: &mut dyn CryptoRngCore) {
+    pub(in crate::transport) fn send_kexinit(&mut self, rng: &mut dyn CryptoRng) {
         let round = match self.kex {
             Phase::Start => Round::Initial,
             _ => Round::Rekey,
@@ -50,7 +50,7 @@ impl Transport {
         &mut self,
         seq: u32,
         payload: Bytes,
-        rng: &mut dyn CryptoRngCore,
+        rng: &mut dyn CryptoRng,
     ) -> Result<(), Error> {
         if matches!(self.kex, Phase::Idle(_)) {
             // Section 9: the peer started a re-exchange.
@@ -108,7 +108,7 @@ impl Transport {
 
     /// Client: the host key was accepted; our NEWKEYS goes out. Nothing
     /// happens when no decision is awaited.
-    pub(in crate::transport) fn continue_after_host_key(&mut self, rng: &mut dyn CryptoRngCore) {
+    pub(in crate::transport) fn continue_after_host_key(&mut self, rng: &mut dyn CryptoRng) {
         let pause = match self.kex.take() {
             Phase::HostKeyPause(pause) => pause,
             other => {
@@ -130,7 +130,7 @@ impl Transport {
         &mut self,
         sealer: Box<dyn PacketSealer>,
         negotiated: &Negotiated,
-        rng: Option<&mut dyn CryptoRngCore>,
+        rng: Option<&mut dyn CryptoRng>,
     ) {
         self.tx.send(&[msg::NEWKEYS], rng);
         self.tx.set_sealer(sealer);
