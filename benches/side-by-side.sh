@@ -14,7 +14,8 @@
 #   benches/side-by-side.sh --no-build ...   # use the binaries already built
 #
 # Other options go to side_by_side.py (--runs N, --bytes N, --forward-bytes N,
-# --connections N, --sessions N, --only download,forwarded,connections,concurrent,
+# --connections N, --sessions N, --rate-sessions N, --rate-clients N,
+# --only download,forwarded,connections,rate,concurrent,
 # --keep, --openssh10 [DIR] for rows with OpenSSH 10 from /opt/openssh10, --ciphers LIST
 # for the same-cipher rows; see --help).
 # Run as root: sshd logs in the user running it.

@@ -22,6 +22,8 @@ conch/ssh x conchd/sshd measures:
   connections  --connections sequential runs of the client with `true` as
                the command (connect, key exchange, public-key login, exec,
                exit status, close); total wall time / count.
+  rate         --rate-sessions such sessions with --rate-clients (8) clients
+               running at once: sessions served per second.
   compressed   only with --compressed-bytes N: N bytes of text (`yes`)
                downloaded with the client's -C (zlib@openssh.com, which
                sshd and conchd allow by default), MB/s of text delivered
@@ -104,8 +106,13 @@ def parse_args():
                         default="aes128-gcm@openssh.com,chacha20-poly1305@openssh.com",
                         help="also download with each pair held to each of these ciphers "
                              "(comma-separated; empty: none), one table row per cipher")
-    parser.add_argument("--only", default="download,forwarded,connections,concurrent",
-                        help="comma-separated subset of download,forwarded,connections,concurrent")
+    parser.add_argument("--rate-sessions", type=int,
+                        help="sessions per pair for the rate measurement (default 400)")
+    parser.add_argument("--rate-clients", type=int, default=8,
+                        help="clients running at once for the rate measurement (default 8)")
+    parser.add_argument("--only", default="download,forwarded,connections,rate,concurrent",
+                        help="comma-separated subset of "
+                             "download,forwarded,connections,rate,concurrent")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds one client run may take before it is killed")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, keys)")
@@ -116,6 +123,7 @@ def parse_args():
     args.forward_bytes = args.forward_bytes or (100_000_000 if quick else 1_000_000_000)
     args.connections = args.connections or (20 if quick else 200)
     args.sessions = args.sessions or (200 if quick else 1000)
+    args.rate_sessions = args.rate_sessions or (40 if quick else 400)
     args.only = set(args.only.split(","))
     return args
 
@@ -434,6 +442,7 @@ class Pair:
         self.forwarded = []        # (wall, client cpu, server cpu)
         self.compressed = []       # (wall, client cpu, server cpu), with -C
         self.connections = None    # (wall total, client cpu, server cpu)
+        self.rate = None           # sessions per second, clients at once
         self.kex = self.cipher = "?"
         self.algorithms_source = ""
         self.provider = None
@@ -592,6 +601,38 @@ def connections(setup, pair, count, timeout):
 
     (wall, cpu), server_cpu = server_cpu_during(pair.server, run_all)
     return wall, cpu, server_cpu
+
+
+def session_rate(setup, pair, total, clients, timeout):
+    """Full sessions served per second (connect, key exchange, auth, exec
+    `true`, close) with `clients` clients running at once, as a fleet tool
+    would open them (issue 21): each of `clients` threads runs the client
+    until `total` sessions have ended. Returns (sessions per second, the
+    failures' messages)."""
+    command = setup.client_command(pair.client, pair.server.port, "true")
+    lock = threading.Lock()
+    left = [total]
+    failures = []
+
+    def worker():
+        while True:
+            with lock:
+                if left[0] == 0:
+                    return
+                left[0] -= 1
+            try:
+                run_client(setup, command, timeout)
+            except RunFailed as e:
+                with lock:
+                    failures.append(str(e))
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total / (time.perf_counter() - start), failures
 
 
 def concurrent(setup, name, conchd_binary, client_binary, sessions, max_connecting):
@@ -783,6 +824,20 @@ def main():
                     continue
                 log(f"{pair.name}: {args.connections} connections: "
                     f"{pair.connections[0] / args.connections * 1000:.1f} ms each")
+
+        if "rate" in args.only:
+            for pair in pairs:
+                if pair.failure or pair.forced_cipher:
+                    continue
+                rate, failures = session_rate(setup, pair, args.rate_sessions,
+                                              args.rate_clients, args.timeout)
+                if failures:
+                    pair.failure = f"{len(failures)} of {args.rate_sessions} sessions failed: " \
+                                   f"{failures[0]}"
+                    log(f"{pair.name}: rate FAILED: {pair.failure}")
+                    continue
+                pair.rate = rate
+                log(f"{pair.name}: {rate:.1f} sessions/s with {args.rate_clients} clients")
 
         if "concurrent" in args.only:
             # Against the default conchd only: the crypto provider changes the

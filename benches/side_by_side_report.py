@@ -161,6 +161,19 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
             print(f"| {pair.name} | {fmt(speed, 0)} | {fmt(ratio, 2)} "
                   f"| {fmt(forwarded_cpu_per_gb(pair, 1), 2)} "
                   f"| {fmt(forwarded_cpu_per_gb(pair, 2), 2)} |")
+    if any(p.rate for p in pairs):
+        base = baseline.rate if baseline else None
+        print()
+        print(f"| client ↔ server | full sessions per second, {args.rate_clients} clients at once "
+              f"({args.rate_sessions} sessions) | vs ssh↔sshd | vs the same client ↔ sshd |")
+        print("|---|---:|---:|---:|")
+        for pair in pairs:
+            if not pair.rate:
+                continue
+            same_client = next((p for p in pairs if p.client_name == pair.client_name
+                                and p.server.name == "sshd" and p.rate), None)
+            print(f"| {pair.name} | {pair.rate:.1f} | {fmt(base and pair.rate / base, 2)} "
+                  f"| {fmt(same_client and pair.rate / same_client.rate, 2)} |")
     if any(p.compressed for p in pairs):
         csize = f"{args.compressed_bytes / 1e6:g} MB"
 

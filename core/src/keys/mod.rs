@@ -121,6 +121,47 @@ fn is_algorithm_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-.@".contains(&b))
 }
 
+/// The certificate types OpenSSH defines (PROTOCOL.certkeys; the
+/// `rsa-sha2-*` forms name the signature, RFC 8332 with certificates).
+const CERTIFICATE_TYPES: &[&str] = &[
+    "ssh-ed25519-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+    "ssh-rsa-cert-v01@openssh.com",
+    "rsa-sha2-256-cert-v01@openssh.com",
+    "rsa-sha2-512-cert-v01@openssh.com",
+    "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
+    "sk-ssh-ed25519-cert-v01@openssh.com",
+    "ssh-dss-cert-v01@openssh.com",
+];
+
+/// Refuses a key type named like a certificate (`NAME-cert-v01@DOMAIN`)
+/// that is none of OpenSSH's. ssh-key decodes any such name as a
+/// certificate of an unknown algorithm, and one whose NAME is empty
+/// (`-cert-v01@x`) makes it panic when the key is written back (ssh-key
+/// 0.7.0-rc.12, found by the `certificate` fuzz target). Run on every name
+/// before ssh-key sees the bytes; an unknown certificate type could not be
+/// checked against its CA anyway.
+fn check_key_type(name: &str) -> Result<(), KeyError> {
+    let local = name.split('@').next().unwrap_or(name);
+    if local.ends_with("-cert-v01") && !CERTIFICATE_TYPES.contains(&name) {
+        return Err(KeyError::Encoding(format!(
+            "certificate type {name:?} is not supported"
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_key_type`] on the type named inside a key blob; a blob too short
+/// to name one is left to the decoder's own error.
+fn check_blob_key_type(blob: &[u8]) -> Result<(), KeyError> {
+    match Reader::new(blob).ascii() {
+        Ok(name) => check_key_type(name),
+        Err(_) => Ok(()),
+    }
+}
+
 impl PublicKey {
     /// Decodes the wire blob (`string` algorithm name followed by key data,
     /// RFC 4253 section 6.6), or a certificate blob (PROTOCOL.certkeys).
@@ -136,6 +177,7 @@ impl PublicKey {
                 "key type {name:?} is not an algorithm name"
             )));
         }
+        check_key_type(name)?;
         if is_certificate_algorithm(name) {
             let cert = Certificate::from_blob(blob)?;
             let inner = ssh_key::PublicKey::from(cert.inner_key().clone());
@@ -169,6 +211,10 @@ impl PublicKey {
         let line = line.trim();
         let mut fields = line.split_ascii_whitespace();
         if let (Some(kind), Some(b64)) = (fields.next(), fields.next()) {
+            check_key_type(kind)?;
+            if let Ok(blob) = <base64ct::Base64 as base64ct::Encoding>::decode_vec(b64) {
+                check_blob_key_type(&blob)?;
+            }
             if is_certificate_algorithm(kind) {
                 let blob = <base64ct::Base64 as base64ct::Encoding>::decode_vec(b64)
                     .map_err(|e| KeyError::Encoding(e.to_string()))?;
@@ -454,6 +500,7 @@ impl PrivateKey {
         text: &[u8],
         passphrase: Option<&[u8]>,
     ) -> Result<ssh_key::PrivateKey, KeyError> {
+        check_container_key_types(text)?;
         let inner = ssh_key::PrivateKey::from_openssh(text)
             .map_err(|e| KeyError::Encoding(e.to_string()))?;
         if !inner.is_encrypted() {
@@ -584,6 +631,36 @@ impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PrivateKey({:?})", self.public)
     }
+}
+
+/// [`check_key_type`] on the public keys an OpenSSH private key file lists
+/// (PROTOCOL.key: `openssh-key-v1`, cipher, KDF, KDF options, the number of
+/// keys, then each public key's blob), which ssh-key decodes as key blobs
+/// whether or not the file is encrypted. A file that does not parse that
+/// far is left to ssh-key's own error.
+fn check_container_key_types(text: &[u8]) -> Result<(), KeyError> {
+    let Ok((label, body)) = pem_rfc7468::decode_vec(text.trim_ascii()) else {
+        return Ok(());
+    };
+    let Some(rest) = body.strip_prefix(b"openssh-key-v1\0") else {
+        return Ok(());
+    };
+    if label != "OPENSSH PRIVATE KEY" {
+        return Ok(());
+    }
+    let mut r = Reader::new(rest);
+    let (Ok(_cipher), Ok(_kdf), Ok(_kdf_options), Ok(keys)) =
+        (r.string(), r.string(), r.string(), r.u32())
+    else {
+        return Ok(());
+    };
+    for _ in 0..keys {
+        let Ok(blob) = r.string() else {
+            break;
+        };
+        check_blob_key_type(blob)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

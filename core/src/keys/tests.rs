@@ -594,3 +594,65 @@ fn an_ed25519_key_whose_length_is_not_32_is_refused() {
     assert!(PublicKey::from_blob(&blob).is_err());
     assert!(PublicKey::from_blob(key.public_key().blob()).is_ok());
 }
+
+/// A certificate blob named `-cert-v01@opgnssh.comopenssh.com`, found by the
+/// `certificate` fuzz target: ssh-key 0.7.0-rc.12 decodes it as a
+/// certificate of an unknown algorithm with an empty name, and panics when
+/// it is written back.
+fn foreign_certificate_blob() -> &'static [u8] {
+    &include_bytes!("../../tests/fuzz_regressions/certificate/ssh-key-0.7-encode-panic-other-name")
+        [9..]
+}
+
+#[test]
+fn a_foreign_certificate_type_is_refused_not_a_panic() {
+    let blob = foreign_certificate_blob();
+    let refused = |r: Result<PublicKey, KeyError>| match r {
+        Err(KeyError::Encoding(m)) => assert!(m.contains("is not supported"), "{m}"),
+        other => panic!("{other:?}"),
+    };
+    refused(PublicKey::from_blob(blob));
+    let b64 = <base64ct::Base64 as base64ct::Encoding>::encode_string(blob);
+    // Whatever type the line claims, the blob's own type is checked too.
+    refused(PublicKey::from_openssh(&format!("ssh-ed25519 {b64}")));
+    refused(PublicKey::from_openssh(&format!(
+        "-cert-v01@opgnssh.comopenssh.com {b64}"
+    )));
+    // OpenSSH's own certificate types are still read (see the tests above);
+    // an unknown one with a proper name is refused the same way.
+    let mut named = Vec::new();
+    let name = b"x-cert-v01@example.com";
+    named.extend_from_slice(&(name.len() as u32).to_be_bytes());
+    named.extend_from_slice(name);
+    named.extend_from_slice(&blob[36..]);
+    refused(PublicKey::from_blob(&named));
+}
+
+#[test]
+fn a_private_key_file_listing_a_foreign_certificate_type_is_refused() {
+    // PROTOCOL.key: magic, cipher, KDF, KDF options, one public key blob,
+    // then the (here encrypted, never reached) private section.
+    let mut body = b"openssh-key-v1\0".to_vec();
+    let string = |body: &mut Vec<u8>, s: &[u8]| {
+        body.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        body.extend_from_slice(s);
+    };
+    string(&mut body, b"aes256-ctr");
+    string(&mut body, b"bcrypt");
+    string(
+        &mut body,
+        &[
+            0, 0, 0, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0, 0, 16,
+        ],
+    );
+    body.extend_from_slice(&1u32.to_be_bytes());
+    string(&mut body, foreign_certificate_blob());
+    string(&mut body, &[0u8; 64]);
+    let text =
+        pem_rfc7468::encode_string("OPENSSH PRIVATE KEY", pem_rfc7468::LineEnding::LF, &body)
+            .expect("PEM");
+    match PrivateKey::from_openssh(text.as_bytes(), None) {
+        Err(KeyError::Encoding(m)) => assert!(m.contains("is not supported"), "{m}"),
+        other => panic!("{:?}", other.map(|_| "a key")),
+    }
+}
