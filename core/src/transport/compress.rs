@@ -255,13 +255,16 @@ impl Inflater {
             }
             let took = usize::try_from(self.z.total_in() - in_before).unwrap_or(input.len());
             input = input.get(took..).unwrap_or_default();
-            let room_left = out.len() < out.capacity();
-            if input.is_empty() && room_left {
-                // All taken, and the inflater stopped with room to spare:
-                // everything this packet carries is out.
-                return Ok(());
-            }
-            if took == 0 && out.len() == out_before && room_left {
+            // Done only when a call makes no progress: miniz_oxide can take
+            // all the input and still hold output back (what it decoded
+            // past its 32 KiB window's wrap), handing it out on the next
+            // call even with no input; stopping at "all input taken" cut
+            // such payloads short.
+            let produced = out.len() > out_before;
+            if took == 0 && !produced && out.len() < out.capacity() {
+                if input.is_empty() {
+                    return Ok(());
+                }
                 return Err(PeerMisbehaved::Compression("truncated zlib data"));
             }
         }
@@ -297,6 +300,56 @@ mod tests {
         let third = d.compress(&[&noise]).to_vec();
         assert_eq!(inflate_all(&mut i, &third, 1 << 18), noise);
         assert!(d.compress(&[]).len() < 8);
+    }
+
+    #[test]
+    fn payloads_past_the_inflate_window_come_out_whole() {
+        // Channel data of 32 KiB with its header inflates past miniz_oxide's
+        // 32 KiB window: all of it must come out, whatever the ratio.
+        for (len, period) in [
+            (32_777usize, 7u32),
+            (32_777, 251),
+            (40_000, 1021),
+            (65_545, 4099),
+        ] {
+            let mut d = Deflater::start();
+            let mut i = Inflater::start();
+            let data: Vec<u8> = (0..len as u32)
+                .map(|n| ((n % period).wrapping_mul(2_654_435_761) >> 11) as u8)
+                .collect();
+            let wire = d.compress(&[&data[..9], &data[9..]]).to_vec();
+            let out = inflate_all(&mut i, &wire, 256 * 1024);
+            assert_eq!(
+                out.len(),
+                len,
+                "period {period}: {} bytes of {len}",
+                out.len()
+            );
+            assert!(out == data, "period {period}: bytes differ");
+        }
+    }
+
+    #[test]
+    fn a_stream_of_channel_packets_of_every_size_comes_out_whole() {
+        // As a session carrying `yes conch` output: the history runs across
+        // packets, so where the inflater's window wraps moves from packet to
+        // packet.
+        let mut d = Deflater::start();
+        let mut i = Inflater::start();
+        let text = b"conch\n".repeat(6000);
+        let mut seed = 7u32;
+        for _ in 0..3000 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let len = 1 + (seed >> 8) as usize % 32_768;
+            let start = (seed >> 3) as usize % 6;
+            let mut payload = vec![94u8, 0, 0, 0, 0];
+            payload.extend_from_slice(&(len as u32).to_be_bytes());
+            payload.extend_from_slice(&text[start..start + len]);
+            let wire = d.compress(&[&payload[..9], &payload[9..]]).to_vec();
+            let out = inflate_all(&mut i, &wire, 256 * 1024);
+            assert_eq!(out.len(), payload.len(), "{len}");
+            assert!(out == payload);
+        }
     }
 
     #[test]
