@@ -212,13 +212,13 @@ impl PublicKey {
         let mut fields = line.split_ascii_whitespace();
         if let (Some(kind), Some(b64)) = (fields.next(), fields.next()) {
             check_key_type(kind)?;
-            if let Ok(blob) = <base64ct::Base64 as base64ct::Encoding>::decode_vec(b64) {
-                check_blob_key_type(&blob)?;
+            let blob = <base64ct::Base64 as base64ct::Encoding>::decode_vec(b64)
+                .map_err(|e| KeyError::Encoding(e.to_string()));
+            if let Ok(blob) = &blob {
+                check_blob_key_type(blob)?;
             }
             if is_certificate_algorithm(kind) {
-                let blob = <base64ct::Base64 as base64ct::Encoding>::decode_vec(b64)
-                    .map_err(|e| KeyError::Encoding(e.to_string()))?;
-                let key = Self::from_blob(&blob)?;
+                let key = Self::from_blob(&blob?)?;
                 if key.algorithm() != kind {
                     return Err(KeyError::Encoding(format!(
                         "the line says {kind} but the certificate is {}",
