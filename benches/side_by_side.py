@@ -23,7 +23,9 @@ conch/ssh x conchd/sshd measures:
                the command (connect, key exchange, public-key login, exec,
                exit status, close); total wall time / count.
   rate         --rate-sessions such sessions with --rate-clients (8) clients
-               running at once: sessions served per second.
+               running at once: sessions served per second, and the
+               server's CPU per session (its processes and the shells it
+               ran), which the clients sharing its cores do not blur.
   compressed   only with --compressed-bytes N: N bytes of text (`yes`)
                downloaded with the client's -C (zlib@openssh.com, which
                sshd and conchd allow by default), MB/s of text delivered
@@ -443,6 +445,7 @@ class Pair:
         self.compressed = []       # (wall, client cpu, server cpu), with -C
         self.connections = None    # (wall total, client cpu, server cpu)
         self.rate = None           # sessions per second, clients at once
+        self.rate_server_ms = None # server CPU ms per session in that run
         self.kex = self.cipher = "?"
         self.algorithms_source = ""
         self.provider = None
@@ -601,6 +604,10 @@ def connections(setup, pair, count, timeout):
 
     (wall, cpu), server_cpu = server_cpu_during(pair.server, run_all)
     return wall, cpu, server_cpu
+
+
+def fmt_ms(value):
+    return "–" if value is None else f"{value:.2f}"
 
 
 def session_rate(setup, pair, total, clients, timeout):
@@ -829,15 +836,22 @@ def main():
             for pair in pairs:
                 if pair.failure or pair.forced_cipher:
                     continue
-                rate, failures = session_rate(setup, pair, args.rate_sessions,
-                                              args.rate_clients, args.timeout)
+                (rate, failures), server_cpu = server_cpu_during(
+                    pair.server, lambda: session_rate(setup, pair, args.rate_sessions,
+                                                      args.rate_clients, args.timeout))
                 if failures:
                     pair.failure = f"{len(failures)} of {args.rate_sessions} sessions failed: " \
                                    f"{failures[0]}"
                     log(f"{pair.name}: rate FAILED: {pair.failure}")
                     continue
                 pair.rate = rate
-                log(f"{pair.name}: {rate:.1f} sessions/s with {args.rate_clients} clients")
+                # The server's own cost of a session (its processes and the
+                # shells it ran), apart from the clients', which on one
+                # machine share the cores with it and bound the rate.
+                pair.rate_server_ms = (server_cpu * 1000 / args.rate_sessions
+                                       if server_cpu is not None else None)
+                log(f"{pair.name}: {rate:.1f} sessions/s with {args.rate_clients} clients, "
+                    f"server CPU {fmt_ms(pair.rate_server_ms)} ms a session")
 
         if "concurrent" in args.only:
             # Against the default conchd only: the crypto provider changes the

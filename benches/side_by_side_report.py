@@ -165,15 +165,21 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
         base = baseline.rate if baseline else None
         print()
         print(f"| client ↔ server | full sessions per second, {args.rate_clients} clients at once "
-              f"({args.rate_sessions} sessions) | vs ssh↔sshd | vs the same client ↔ sshd |")
-        print("|---|---:|---:|---:|")
+              f"({args.rate_sessions} sessions) | vs ssh↔sshd | vs the same client ↔ sshd "
+              "| server CPU ms per session (with its shells) | sessions per server CPU second, "
+              "vs the same client ↔ sshd |")
+        print("|---|---:|---:|---:|---:|---:|")
         for pair in pairs:
             if not pair.rate:
                 continue
             same_client = next((p for p in pairs if p.client_name == pair.client_name
                                 and p.server.name == "sshd" and p.rate), None)
+            server_ms = pair.rate_server_ms
+            sshd_ms = same_client.rate_server_ms if same_client else None
             print(f"| {pair.name} | {pair.rate:.1f} | {fmt(base and pair.rate / base, 2)} "
-                  f"| {fmt(same_client and pair.rate / same_client.rate, 2)} |")
+                  f"| {fmt(same_client and pair.rate / same_client.rate, 2)} "
+                  f"| {fmt(server_ms, 2)} "
+                  f"| {fmt(server_ms and sshd_ms and sshd_ms / server_ms, 2)} |")
     if any(p.compressed for p in pairs):
         csize = f"{args.compressed_bytes / 1e6:g} MB"
 

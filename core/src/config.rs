@@ -252,8 +252,9 @@ pub struct ServerConfig {
     /// that does not exist is answered after the same time as one with a
     /// wrong password (the application should spend comparable time on
     /// both), and guesses on one connection are paced. Requests that arrive
-    /// meanwhile wait. Default 5 ms (OpenSSH's `MIN_FAIL_DELAY_SECONDS`);
-    /// `None` answers at once.
+    /// meanwhile wait. The `none` method, which clients send first to learn
+    /// the methods, is answered at once, as sshd does. Default 5 ms
+    /// (OpenSSH's `MIN_FAIL_DELAY_SECONDS`); `None` answers at once.
     pub auth_failure_delay: Option<Duration>,
 }
 

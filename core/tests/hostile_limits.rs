@@ -221,6 +221,34 @@ fn a_failure_is_answered_after_openssh_s_delay_not_at_once() {
 }
 
 #[test]
+fn the_none_method_is_answered_at_once_as_openssh_does() {
+    // Clients open with `none` to learn the methods (ssh does, and conch):
+    // sshd answers it without the delay (auth2.c), and so must we, or
+    // every login waits 5-9 ms for nothing.
+    let (mut peer, mut victim) = userauth_server();
+    let mut none = vec![msg::USERAUTH_REQUEST];
+    none.put_str("alice");
+    none.put_str("ssh-connection");
+    none.put_str("none");
+    peer.inject(&mut victim, &none).unwrap();
+    victim
+        .call(|c| c.auth_decision(AuthDecision::Reject))
+        .unwrap();
+    // No time passes: the answer is out already.
+    peer.pump(&mut victim).unwrap();
+    assert_eq!(peer.received_msgs(msg::USERAUTH_FAILURE).len(), 1);
+    // The password guess that follows still waits.
+    peer.inject(&mut victim, &password_request("alice", "guess"))
+        .unwrap();
+    reject(&mut victim);
+    peer.pump(&mut victim).unwrap();
+    assert_eq!(peer.received_msgs(msg::USERAUTH_FAILURE).len(), 1);
+    victim.advance(Duration::from_millis(10)).unwrap();
+    peer.pump(&mut victim).unwrap();
+    assert_eq!(peer.received_msgs(msg::USERAUTH_FAILURE).len(), 2);
+}
+
+#[test]
 fn an_unknown_user_fails_after_the_same_time_as_a_wrong_password() {
     // An application that turns an unknown user away at once and one that
     // spends 3 ms checking a password: the client sees the same time.

@@ -311,19 +311,23 @@ impl ServerAuth {
         }
         let is_query = method == METHOD_PUBLICKEY && r.clone().bool() == Ok(false);
         let counts = method != METHOD_NONE && !is_query;
+        // OpenSSH holds back every failure but `none`'s (auth2.c,
+        // input_userauth_request): `none` is how a client asks which
+        // methods to try, and answering it late would slow every login.
+        let delayed = method != METHOD_NONE;
         if service != SERVICE_CONNECTION {
-            return self.fail_at_once(counts, user, out);
+            return self.fail_at_once(counts, delayed, user, out);
         }
         let (kind, attempt) = match method {
             // RFC 4252 section 5.2: the application may let users in with
             // `none`, so it is asked rather than refused here.
             METHOD_NONE => (PendingKind::None, AuthAttempt::None),
             m if !self.methods_left.iter().any(|allowed| allowed == m) => {
-                return self.fail_at_once(counts, user, out);
+                return self.fail_at_once(counts, delayed, user, out);
             }
             METHOD_PUBLICKEY => match self.read_publickey(user, service, &mut r)? {
                 Some(parsed) => parsed,
-                None => return self.fail_at_once(counts, user, out),
+                None => return self.fail_at_once(counts, delayed, user, out),
             },
             METHOD_PASSWORD => {
                 // RFC 4252 section 8.
@@ -360,7 +364,7 @@ impl ServerAuth {
                 )
             }
             // Configured, but not a method this library implements.
-            _ => return self.fail_at_once(counts, user, out),
+            _ => return self.fail_at_once(counts, delayed, user, out),
         };
         self.ask(user.to_string(), kind, attempt, events);
         Ok(())
@@ -421,7 +425,7 @@ impl ServerAuth {
         if usize::try_from(count).ok() != Some(exchange.prompts) {
             // RFC 4256 section 3.4: a count that does not match the prompts
             // gets a failure message.
-            return self.fail_at_once(true, &exchange.user, out);
+            return self.fail_at_once(true, true, &exchange.user, out);
         }
         // The answers may be passwords: wiped on drop until they move into
         // the event (the vector is sized first, so it never reallocates).
@@ -488,7 +492,10 @@ impl ServerAuth {
                     return Ok(());
                 }
             },
-            AuthDecision::Reject => self.fail_at_once(kind.counts_as_attempt(), &user, out)?,
+            AuthDecision::Reject => {
+                let delayed = !matches!(kind, PendingKind::None);
+                self.fail_at_once(kind.counts_as_attempt(), delayed, &user, out)?
+            }
             AuthDecision::Partial { methods } => {
                 // RFC 4252 section 5.1: partial success lists what may continue.
                 self.methods_left = methods.into_iter().filter(|m| m != METHOD_NONE).collect();
@@ -554,16 +561,23 @@ impl ServerAuth {
     /// reaches the limit ends the connection instead, as OpenSSH's
     /// MaxAuthTries does (DISCONNECT 14, RFC 4252 section 4).
     ///
-    /// With a `failure_delay` the FAILURE is held back (see `HeldFailure`),
-    /// and requests arriving meanwhile wait behind it.
-    fn fail_at_once(&mut self, counts: bool, user: &str, out: &mut Outbox) -> Result<(), Error> {
+    /// With a `failure_delay` and `delayed` (every method but `none`) the
+    /// FAILURE is held back (see `HeldFailure`), and requests arriving
+    /// meanwhile wait behind it.
+    fn fail_at_once(
+        &mut self,
+        counts: bool,
+        delayed: bool,
+        user: &str,
+        out: &mut Outbox,
+    ) -> Result<(), Error> {
         if counts {
             self.failures = self.failures.saturating_add(1);
             if self.failures >= self.config.max_attempts {
                 return Err(PeerMisbehaved::TooManyAuthAttempts.into());
             }
         }
-        match self.config.failure_delay {
+        match self.config.failure_delay.filter(|_| delayed) {
             Some(minimum) => {
                 self.held = Some(HeldFailure {
                     delay: self.user_delay(minimum, user),
