@@ -194,7 +194,9 @@ X11Forwarding no
 # sshd runs commands with the login shell, `bash -c`, and bash reads
 # ~/.bashrc when sshd starts it (unless it thinks it is nested): on a
 # machine whose .bashrc does real work, that work would be timed as sshd's.
-# conchd runs `sh -c` without rc files; SHLVL=1 makes bash skip them too.
+# SHLVL=1 makes bash skip it. conchd has no SetEnv: it runs the login
+# shell as sshd does, and bash reads ~/.bashrc under it, so connection
+# figures want a ~/.bashrc that does nothing much (BENCHMARKS.md).
 SetEnv SHLVL=1
 """)
             if openssh_version(sshd) >= (9, 8):
