@@ -9,7 +9,8 @@ servers) and an Ed25519 user key, starts OpenSSH's sshd and conchd on free
 loopback ports, and for each pair client <-> server of
 conch/ssh x conchd/sshd measures:
 
-  download     `head -c BYTES /dev/zero` run remotely, the client's stdout a
+  download     `head -c BYTES /dev/zero` run remotely (or, with --producer
+               dd, `dd` writing 1 MiB blocks), the client's stdout a
                pipe that this script splices to /dev/null while counting the
                bytes (no copy to user space); wall time from starting the
                client to its exit, as MB/s (10^6 bytes). Median of --runs.
@@ -81,6 +82,11 @@ def parse_args():
                         help="smoke test: 200 MB, 20 connections, 1 run, 200 sessions")
     parser.add_argument("--runs", type=int, help="downloads per pair (median reported; default 3)")
     parser.add_argument("--bytes", type=int, help="bytes per download (default 2000000000)")
+    parser.add_argument("--producer", choices=sorted(PRODUCERS), default="head",
+                        help="what the server runs to send the download's bytes: head "
+                             "(`head -c`, 4 KiB writes; the default, as in every earlier "
+                             "table) or dd (1 MiB writes, so the producer costs the shared "
+                             "cores less and the SSH implementations are compared)")
     parser.add_argument("--forward-bytes", type=int,
                         help="bytes per forwarded transfer (default 1000000000)")
     parser.add_argument("--compressed-bytes", type=int, default=0,
@@ -496,8 +502,19 @@ def negotiated(setup, pair, probe):
             pair.algorithms_source = "conch-tokio defaults"
 
 
-def download(setup, pair, size, timeout):
-    command = setup.client_command(pair.client, pair.server.port, f"head -c {size} /dev/zero",
+# The remote commands that write a download's `size` bytes. GNU head
+# writes 4 KiB at a time, so on two cores it takes a large share of the CPU
+# the pair shares with it (BENCHMARKS.md); dd writes 1 MiB blocks and counts
+# bytes, not blocks (`iflag=count_bytes`), so both send exactly `size`.
+PRODUCERS = {
+    "head": "head -c {size} /dev/zero",
+    "dd": "dd if=/dev/zero bs=1M count={size} iflag=count_bytes status=none",
+}
+
+
+def download(setup, pair, size, timeout, producer="head"):
+    command = setup.client_command(pair.client, pair.server.port,
+                                   PRODUCERS[producer].format(size=size),
                                    cipher=pair.forced_cipher)
     (wall, cpu, received, _), server_cpu = server_cpu_during(
         pair.server, lambda: run_client(setup, command, timeout, count_stdout=True))
@@ -781,7 +798,7 @@ def main():
                     if pair.failure:
                         continue
                     try:
-                        result = download(setup, pair, args.bytes, args.timeout)
+                        result = download(setup, pair, args.bytes, args.timeout, args.producer)
                     except RunFailed as e:
                         pair.failure = str(e)
                         log(f"{pair.name}: download FAILED: {e}")

@@ -105,6 +105,7 @@ def print_report(args, pairs, concurrent_results, loads, machine_rows):
     print("## Table")
     print()
     size = f"{args.bytes / 1e9:g} GB" if args.bytes >= 1e9 else f"{args.bytes / 1e6:g} MB"
+    size += f" (`{args.producer}`)"
     print(f"| client ↔ server | key exchange | cipher | {size} download, MB/s "
           f"(median of {args.runs}) | vs ssh↔sshd | CPU s per GB (client + server) "
           f"| connect+exec+close, ms each ({args.connections} in a row) | vs ssh↔sshd |")
