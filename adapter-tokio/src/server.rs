@@ -33,6 +33,15 @@ impl Listener {
         self.inner.local_addr()
     }
 
+    /// Another listener on the same socket under the same startup limits,
+    /// for accepting on another thread with a runtime of its own; call it
+    /// inside that runtime ([`conch_driver::runtime::Listener::try_clone`]).
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Listener {
+            inner: self.inner.try_clone()?,
+        })
+    }
+
     /// Accepts the next connection and starts its session (the handshake
     /// and authentication proceed in the background as the client drives
     /// them); serve it with [`ServerSession::accept_channel`].

@@ -406,6 +406,18 @@ impl Conchd {
         self.listener.local_addr()
     }
 
+    /// Another server on the same socket and settings, sharing the startup
+    /// limits and the certificates' forced commands, for another thread's
+    /// runtime: call it inside that runtime.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Conchd {
+            listener: self.listener.try_clone()?,
+            log: self.log.clone(),
+            sftp: self.sftp.clone(),
+            forced: self.forced.clone(),
+        })
+    }
+
     /// Serves connections until accepting fails: each connection on its own
     /// task, each started channel's command on a task of its own too (no
     /// thread per command, see [`conch_driver::process`]).

@@ -270,6 +270,9 @@ where
 /// those past [`ServerOptions::startup_limits`].
 pub struct Listener<R: Runtime> {
     tcp: R::TcpListener,
+    /// The same listening socket, kept to make [`Listener::try_clone`]'s
+    /// copies from.
+    socket: std::net::TcpListener,
     options: ServerOptions,
     startups: Arc<Startups>,
 }
@@ -297,9 +300,30 @@ impl<R: Runtime> Listener<R> {
         // fixes one (each connection's own seed is that seed too).
         let seed = options.rng_seed.unwrap_or_else(crate::options::os_seed);
         Ok(Listener {
+            socket: listener.try_clone()?,
             tcp: R::tcp_listener(listener)?,
             startups: Startups::new(options.startup_limits, seed),
             options,
+        })
+    }
+
+    /// Another listener on the same socket, under the same startup limits
+    /// (one count of unauthenticated connections for both), registered
+    /// with the runtime this is called in.
+    ///
+    /// For a server that accepts on several threads, each with a runtime of
+    /// its own: a connection is served wholly on the thread that accepted
+    /// it, so its tasks (the socket's pump, a command's pipes) never wake
+    /// each other across threads, and the connections spread over the
+    /// threads as each accepts when it is free (BENCHMARKS.md, "The same
+    /// cipher again").
+    pub fn try_clone(&self) -> io::Result<Self> {
+        let socket = self.socket.try_clone()?;
+        Ok(Listener {
+            tcp: R::tcp_listener(socket.try_clone()?)?,
+            socket,
+            options: self.options.clone(),
+            startups: self.startups.clone(),
         })
     }
 
