@@ -397,15 +397,23 @@ fn serve_on_every_core(args: &DaemonArgs, setup: &ServerSetup) -> Result<(), Str
         std::thread::Builder::new()
             .name("conchd".into())
             .spawn(move || {
-                let result = runtime.block_on(server.run());
-                let _ = ended.send(result);
+                // A panic ends conchd as it would on one thread, not just
+                // this thread's share of the connections.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(server.run())
+                }));
+                let _ = ended.send(match result {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("accept failed: {e}")),
+                    Err(_) => Err("a serving thread panicked".to_string()),
+                });
             })
             .map_err(|e| format!("cannot start a thread: {e}"))?;
     }
-    match first_end.recv() {
-        Ok(result) => result.map_err(|e| format!("accept failed: {e}")),
-        Err(_) => Err("every serving thread ended".into()),
-    }
+    drop(ended);
+    first_end
+        .recv()
+        .unwrap_or_else(|_| Err("every serving thread ended".into()))
 }
 
 #[cfg(test)]
