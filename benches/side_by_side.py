@@ -625,10 +625,6 @@ def connections(setup, pair, count, timeout):
     return wall, cpu, server_cpu
 
 
-def fmt_ms(value):
-    return "–" if value is None else f"{value:.2f}"
-
-
 def session_rate(setup, pair, total, clients, timeout):
     """Full sessions served per second (connect, key exchange, auth, exec
     `true`, close) with `clients` clients running at once, as a fleet tool
@@ -715,7 +711,7 @@ def interrupted(*_):
 def main():
     # The report's module imports this one's constants: imported here, once
     # this module is loaded under its own name.
-    from side_by_side_report import machine, print_report
+    from side_by_side_report import fmt, machine, print_report
 
     args = parse_args()
     bins = {"conch": os.path.join(args.bin_dir, "conch"),
@@ -870,7 +866,7 @@ def main():
                 pair.rate_server_ms = (server_cpu * 1000 / args.rate_sessions
                                        if server_cpu is not None else None)
                 log(f"{pair.name}: {rate:.1f} sessions/s with {args.rate_clients} clients, "
-                    f"server CPU {fmt_ms(pair.rate_server_ms)} ms a session")
+                    f"server CPU {fmt(pair.rate_server_ms, 2)} ms a session")
 
         if "concurrent" in args.only:
             # Against the default conchd only: the crypto provider changes the

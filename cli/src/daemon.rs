@@ -348,12 +348,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
-/// A runtime of one thread.
+/// [`crate::client::one_thread_runtime`], its error worded for conchd.
 fn one_thread_runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
+    crate::client::one_thread_runtime().map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
 /// Listens, then accepts and serves on a thread per core, each with a

@@ -270,9 +270,9 @@ where
 /// those past [`ServerOptions::startup_limits`].
 pub struct Listener<R: Runtime> {
     tcp: R::TcpListener,
-    /// The same listening socket, kept to make [`Listener::try_clone`]'s
-    /// copies from.
-    socket: std::net::TcpListener,
+    /// The same listening socket, shared by [`Listener::try_clone`]'s
+    /// copies, which each register a duplicate of it with their runtime.
+    socket: Arc<std::net::TcpListener>,
     options: ServerOptions,
     startups: Arc<Startups>,
 }
@@ -300,7 +300,7 @@ impl<R: Runtime> Listener<R> {
         // fixes one (each connection's own seed is that seed too).
         let seed = options.rng_seed.unwrap_or_else(crate::options::os_seed);
         Ok(Listener {
-            socket: listener.try_clone()?,
+            socket: Arc::new(listener.try_clone()?),
             tcp: R::tcp_listener(listener)?,
             startups: Startups::new(options.startup_limits, seed),
             options,
@@ -318,10 +318,9 @@ impl<R: Runtime> Listener<R> {
     /// threads as each accepts when it is free (BENCHMARKS.md, "The same
     /// cipher again").
     pub fn try_clone(&self) -> io::Result<Self> {
-        let socket = self.socket.try_clone()?;
         Ok(Listener {
-            tcp: R::tcp_listener(socket.try_clone()?)?,
-            socket,
+            tcp: R::tcp_listener(self.socket.try_clone()?)?,
+            socket: self.socket.clone(),
             options: self.options.clone(),
             startups: self.startups.clone(),
         })

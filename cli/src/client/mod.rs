@@ -634,16 +634,21 @@ pub(crate) fn block_on_one_thread(
     failure: i32,
     future: impl std::future::Future<Output = i32>,
 ) -> i32 {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    match one_thread_runtime() {
         Ok(runtime) => runtime.block_on(future),
         Err(e) => {
             eprintln!("{program}: cannot start the runtime: {e}");
             failure
         }
     }
+}
+
+/// A tokio runtime on the calling thread, with I/O and timers: what the
+/// programs run on (conchd has one per core).
+pub(crate) fn one_thread_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 #[cfg(test)]
